@@ -1,0 +1,71 @@
+# forkwatch build. `make` installs what is missing (apt, npm), then builds the BPF object and its
+# skeleton, the native addon and the TypeScript. Run as root on Debian 12 (or with sudo).
+
+ARCH        ?= $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+BUILD       := build
+BPF_CLANG   ?= clang
+BPF_CFLAGS  := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmlinux/$(ARCH)
+VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
+
+# Debian packages: to build, and (TEST_PKGS) what the tests and benchmarks drive.
+BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
+TEST_PKGS   := prometheus stress-ng util-linux procps
+
+.PHONY: all deps test-deps bpf addon ts run test clean vmlinux
+
+all: deps bpf addon ts
+
+# ---- dependencies -------------------------------------------------------------------------
+deps: $(BUILD)/.apt-build node_modules/.installed
+
+$(BUILD)/.apt-build:
+	@scripts/apt-ensure.sh $(BUILD_PKGS)
+	@mkdir -p $(BUILD) && touch $@
+
+test-deps: $(BUILD)/.apt-test
+
+$(BUILD)/.apt-test:
+	@scripts/apt-ensure.sh $(TEST_PKGS)
+	@mkdir -p $(BUILD) && touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+# ---- kernel side --------------------------------------------------------------------------
+bpf: $(BUILD)/bpf/proc.skel.h
+
+$(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $(BUILD)/.apt-build
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
+	bpftool gen skeleton $< name proc > $@.tmp && mv $@.tmp $@
+
+# vmlinux.h is vendored (see bpf/vmlinux/README.md); this regenerates it from the running kernel.
+vmlinux:
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+# ---- native addon -------------------------------------------------------------------------
+addon: addon/build/Release/forkwatch.node
+
+addon/build/Release/forkwatch.node: $(BUILD)/bpf/proc.skel.h $(wildcard addon/*.cc addon/*.h) addon/binding.gyp node_modules/.installed
+	cd addon && ../node_modules/.bin/node-gyp rebuild --loglevel=warn $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr)
+
+# ---- TypeScript ---------------------------------------------------------------------------
+ts: dist/.built
+
+dist/.built: $(shell find src -name '*.ts') tsconfig.json node_modules/.installed
+	node_modules/.bin/tsc -p tsconfig.json
+	@touch $@
+
+# ---- the two commands of the README -------------------------------------------------------
+run: all
+	node bin/forkwatch.js run $(ARGS)
+
+test: all test-deps
+	node_modules/.bin/vitest run $(VITEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) dist addon/build

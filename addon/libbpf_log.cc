@@ -1,0 +1,43 @@
+#include "libbpf_log.h"
+
+#include <bpf/libbpf.h>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+namespace fw {
+namespace {
+
+std::mutex mu;
+std::vector<std::pair<std::string, std::string>> lines;
+constexpr size_t kMaxLines = 2000;  // a verifier log can be long; keep the start
+
+int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  if (n <= 0) return 0;
+  std::string msg(buf);
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  const char* lvl = level == LIBBPF_WARN ? "warn" : level == LIBBPF_INFO ? "info" : "debug";
+  std::lock_guard<std::mutex> lock(mu);
+  if (lines.size() < kMaxLines) lines.emplace_back(lvl, std::move(msg));
+  return n;
+}
+
+}  // namespace
+
+void InstallLibbpfLog() {
+  static bool installed = false;
+  if (installed) return;
+  libbpf_set_print(Print);
+  installed = true;
+}
+
+std::vector<std::pair<std::string, std::string>> TakeLibbpfLog() {
+  std::lock_guard<std::mutex> lock(mu);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.swap(lines);
+  return out;
+}
+
+}  // namespace fw

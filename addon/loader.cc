@@ -1,0 +1,90 @@
+#include "loader.h"
+
+#include <bpf/btf.h>
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+#include "proc.skel.h"
+
+namespace fw {
+namespace {
+
+// Programs the agent cannot do without; the others are skipped where the kernel lacks them.
+bool Required(const char* name) {
+  return !strcmp(name, "handle_fork") || !strcmp(name, "handle_exec") || !strcmp(name, "handle_exit");
+}
+
+int Errno(long ret) { return ret < 0 ? static_cast<int>(-ret) : (errno ? errno : EINVAL); }
+
+}  // namespace
+
+Loader::Loader(const LoaderOptions& opts) {
+  skel_ = proc__open();
+  if (!skel_) throw BpfError{"bpf_object__open", "proc", Errno(0)};
+  try {
+    int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);
+    if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
+    err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
+    if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
+
+    skel_->rodata->cgroup_hierarchy = opts.cgroup_hierarchy;
+    skel_->rodata->argv_max = opts.argv_max;
+    skel_->rodata->thread_events = opts.thread_events;
+    skel_->rodata->wakeup_bytes = opts.wakeup_bytes;
+    skel_->rodata->wakeup_ns = opts.wakeup_ns;
+    SkipMissingTracepoints(opts.cpu_accounting);
+
+    err = proc__load(skel_);
+    if (err) throw BpfError{"bpf_object__load", "proc", Errno(err)};
+
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      if (!bpf_program__autoload(prog)) continue;
+      bpf_link* link = bpf_program__attach(prog);
+      if (!link) throw BpfError{"bpf_program__attach", bpf_program__name(prog), Errno(0)};
+      links_.push_back(link);
+      attached_.push_back(bpf_program__name(prog));
+    }
+  } catch (...) {
+    Close();
+    throw;
+  }
+}
+
+Loader::~Loader() { Close(); }
+
+// tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
+void Loader::SkipMissingTracepoints(bool cpu_accounting) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* name = bpf_program__name(prog);
+    bool wanted = cpu_accounting || strcmp(name, "handle_switch") != 0;
+    const char* sec = bpf_program__section_name(prog);
+    const char* tp = strchr(sec, '/');
+    bool present = true;
+    if (vmlinux && tp) {
+      std::string type = std::string("btf_trace_") + (tp + 1);
+      present = btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0;
+    }
+    if (!present && Required(name)) {
+      btf__free(vmlinux);
+      throw BpfError{"btf__find_by_name_kind", std::string("btf_trace_") + (tp + 1), ENOENT};
+    }
+    if (!wanted || !present) {
+      bpf_program__set_autoload(prog, false);
+      if (wanted) skipped_.push_back(name);
+    }
+  }
+  btf__free(vmlinux);
+}
+
+void Loader::Close() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (skel_) proc__destroy(skel_);
+  skel_ = nullptr;
+}
+
+}  // namespace fw

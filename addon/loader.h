@@ -1,0 +1,46 @@
+// Opens, configures, loads and attaches the proc BPF object; detaches and frees it on Close().
+#pragma once
+#include <bpf/libbpf.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct proc;
+
+namespace fw {
+
+struct LoaderOptions {
+  uint32_t ring_bytes = 8u << 20;
+  uint32_t counter_entries = 16384;
+  uint32_t cgroup_hierarchy = 0;
+  uint32_t argv_max = 2048;
+  bool thread_events = false;
+  uint64_t wakeup_bytes = 256u << 10;
+  uint64_t wakeup_ns = 2000000;
+  bool cpu_accounting = true;
+};
+
+class Loader {
+ public:
+  // Throws BpfError naming the step and object that failed; nothing stays loaded then.
+  explicit Loader(const LoaderOptions& opts);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  void Close();
+  bool closed() const { return skel_ == nullptr; }
+  struct proc* skel() const { return skel_; }
+  // Programs attached, and programs left out because this kernel lacks their tracepoint.
+  const std::vector<std::string>& attached() const { return attached_; }
+  const std::vector<std::string>& skipped() const { return skipped_; }
+
+ private:
+  void SkipMissingTracepoints(bool cpu_accounting);
+  struct proc* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::vector<std::string> attached_;
+  std::vector<std::string> skipped_;
+};
+
+}  // namespace fw

@@ -1,0 +1,194 @@
+#include "probe.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "libbpf_log.h"
+#include "map_reader.h"
+#include "proc.skel.h"
+
+namespace fw {
+namespace {
+
+uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0)
+    throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a non-negative number");
+  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+bool OptBool(const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+}  // namespace
+
+Napi::Function Probe::Define(Napi::Env env) {
+  return DefineClass(env, "Probe",
+                     {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
+                      InstanceMethod("readCounters", &Probe::ReadCounters),
+                      InstanceMethod("deleteCounters", &Probe::DeleteCounters),
+                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("progStats", &Probe::ProgStats),
+                      InstanceMethod("close", &Probe::Close)});
+}
+
+// new Probe(options, log?): loads and attaches; throws an Error naming step, object and errno.
+Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Probe(options, log?) needs an options object");
+  if (info.Length() > 1 && info[1].IsFunction()) log_ = Napi::Persistent(info[1].As<Napi::Function>());
+  Napi::Object o = info[0].As<Napi::Object>();
+
+  LoaderOptions opts;
+  opts.ring_bytes = OptU64(o, "ringBytes", opts.ring_bytes);
+  opts.counter_entries = OptU64(o, "counterEntries", opts.counter_entries);
+  opts.cgroup_hierarchy = OptU64(o, "cgroupHierarchy", opts.cgroup_hierarchy);
+  opts.argv_max = OptU64(o, "argvMax", opts.argv_max);
+  opts.thread_events = OptBool(o, "threadEvents", opts.thread_events);
+  opts.wakeup_bytes = OptU64(o, "wakeupBytes", opts.wakeup_bytes);
+  opts.wakeup_ns = OptU64(o, "wakeupNs", opts.wakeup_ns);
+  opts.cpu_accounting = OptBool(o, "cpuAccounting", opts.cpu_accounting);
+  drain_ns_ = opts.wakeup_ns;
+  bool bpf_stats = OptBool(o, "bpfStats", false);
+
+  InstallLibbpfLog();
+  try {
+    loader_ = std::make_unique<Loader>(opts);
+  } catch (const BpfError& e) {
+    FlushLog(env);
+    throw ToJsError(env, e);
+  }
+  FlushLog(env);
+  if (bpf_stats) stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);  // best effort: -1 leaves stats as they are
+
+  Napi::Array attached = Napi::Array::New(env);
+  for (size_t i = 0; i < loader_->attached().size(); i++) attached[i] = loader_->attached()[i];
+  Napi::Array skipped = Napi::Array::New(env);
+  for (size_t i = 0; i < loader_->skipped().size(); i++) skipped[i] = loader_->skipped()[i];
+  info.This().As<Napi::Object>().Set("attached", attached);
+  info.This().As<Napi::Object>().Set("skipped", skipped);
+}
+
+Probe::~Probe() { Release(); }
+
+void Probe::Release() {
+  if (reader_) reader_->Close();
+  reader_.reset();
+  if (loader_) loader_->Close();
+  loader_.reset();
+  if (stats_fd_ >= 0) close(stats_fd_);
+  stats_fd_ = -1;
+}
+
+void Probe::CheckOpen(Napi::Env env) const {
+  if (!loader_) throw Napi::Error::New(env, "the probe is closed");
+}
+
+void Probe::FlushLog(Napi::Env env) {
+  auto lines = TakeLibbpfLog();
+  if (log_.IsEmpty()) return;
+  for (auto& [level, msg] : lines) log_.Call({Napi::String::New(env, level), Napi::String::New(env, msg)});
+}
+
+// start(onBatch): onBatch(buffer, records) once per wake-up, on the main loop.
+Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "start(onBatch) needs a function");
+  if (reader_) throw Napi::Error::New(env, "the probe is already started");
+  on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  try {
+    reader_ = std::make_unique<RingReader>(bpf_map__fd(loader_->skel()->maps.events), loop, drain_ns_,
+                                           [this](const uint8_t* d, size_t n, size_t r) { Deliver(d, n, r); });
+    reader_->Start();
+  } catch (const BpfError& e) {
+    reader_.reset();
+    throw ToJsError(env, e);
+  }
+  return env.Undefined();
+}
+
+void Probe::Deliver(const uint8_t* data, size_t len, size_t records) {
+  Napi::Env env = on_batch_.Env();
+  Napi::HandleScope scope(env);
+  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, data, len);
+  on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(records))});
+}
+
+// drain(): deliver what is in the ring now (also used at close, so nothing read is lost).
+Napi::Value Probe::Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  size_t n = reader_ ? reader_->Drain() : 0;
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// readCounters(): Buffer of records { u64 cgroup_id; struct fw_cg_counters } summed over CPUs.
+Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  try {
+    std::vector<CgroupCounters> rows = fw::ReadCounters(loader_->skel()->maps.cg_counters);
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()),
+                                       rows.size() * sizeof(CgroupCounters));
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
+}
+
+// deleteCounters(ids: BigUint64Array): forget cgroups that are gone and already folded in.
+Napi::Value Probe::DeleteCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+    throw Napi::TypeError::New(env, "deleteCounters(ids) needs a BigUint64Array");
+  auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
+  fw::DeleteCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
+  return env.Undefined();
+}
+
+// stats(): Buffer holding struct fw_stats summed over CPUs.
+Napi::Value Probe::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  try {
+    fw_stats s = ReadStats(loader_->skel()->maps.stats);
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&s), sizeof(s));
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
+}
+
+// progStats(): [{ name, runTimeNs, runCount, recursionMisses }] (zeros unless BPF stats are on).
+Napi::Value Probe::ProgStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& p : ReadProgStats(loader_->skel()->obj)) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", p.name);
+    o.Set("runTimeNs", static_cast<double>(p.run_time_ns));
+    o.Set("runCount", static_cast<double>(p.run_cnt));
+    o.Set("recursionMisses", static_cast<double>(p.recursion_misses));
+    out[i++] = o;
+  }
+  return out;
+}
+
+// close(): detach every link, free the ring buffer, close the libuv handles. Idempotent.
+Napi::Value Probe::Close(const Napi::CallbackInfo& info) {
+  Release();
+  on_batch_.Reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace fw

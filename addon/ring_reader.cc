@@ -1,0 +1,96 @@
+#include "ring_reader.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+
+namespace fw {
+
+RingReader::RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink)
+    : loop_(loop), drain_ms_(drain_ns ? (drain_ns + 999999) / 1000000 : 1), sink_(std::move(sink)) {
+  rb_ = ring_buffer__new(map_fd, &RingReader::OnSample, this, nullptr);
+  if (!rb_) throw BpfError{"ring_buffer__new", "events", errno ? errno : EINVAL};
+  batch_.reserve(1 << 16);
+}
+
+RingReader::~RingReader() { Close(); }
+
+void RingReader::Start() {
+  if (poll_ || !rb_) return;
+  poll_ = new uv_poll_t;
+  timer_ = new uv_timer_t;
+  int err = uv_poll_init(loop_, poll_, ring_buffer__epoll_fd(rb_));
+  if (err) {
+    delete poll_;
+    delete timer_;
+    poll_ = nullptr;
+    timer_ = nullptr;
+    throw BpfError{"uv_poll_init", "events", -err};
+  }
+  uv_timer_init(loop_, timer_);
+  poll_->data = this;
+  timer_->data = this;
+  uv_poll_start(poll_, UV_READABLE, &RingReader::OnPoll);
+}
+
+int RingReader::OnSample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<RingReader*>(ctx);
+  size_t at = self->batch_.size();
+  size_t padded = (size + 7) & ~size_t{7};
+  self->batch_.resize(at + padded);
+  std::memcpy(self->batch_.data() + at, data, size);
+  self->records_++;
+  return 0;
+}
+
+size_t RingReader::Drain() {
+  if (!rb_) return 0;
+  batch_.clear();
+  records_ = 0;
+  ring_buffer__consume(rb_);
+  size_t n = records_;
+  if (n) sink_(batch_.data(), batch_.size(), n);
+  // Keep a big batch's memory only while storms last.
+  if (batch_.capacity() > (4u << 20) && n < 1024) std::vector<uint8_t>().swap(batch_);
+  return n;
+}
+
+void RingReader::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* self = static_cast<RingReader*>(handle->data);
+  if (!self || status < 0) return;
+  if (self->Drain() && self->timer_) uv_timer_start(self->timer_, &RingReader::OnTimer, self->drain_ms_, 0);
+}
+
+// After activity, records submitted without a wake-up may be waiting: drain until quiet.
+void RingReader::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<RingReader*>(handle->data);
+  if (!self) return;
+  if (self->Drain()) uv_timer_start(handle, &RingReader::OnTimer, self->drain_ms_, 0);
+}
+
+void RingReader::Close() {
+  auto close_handle = [](uv_handle_t* h) {
+    h->data = nullptr;
+    uv_close(h, [](uv_handle_t* closed) {
+      if (closed->type == UV_POLL)
+        delete reinterpret_cast<uv_poll_t*>(closed);
+      else
+        delete reinterpret_cast<uv_timer_t*>(closed);
+    });
+  };
+  if (poll_) {
+    uv_poll_stop(poll_);
+    close_handle(reinterpret_cast<uv_handle_t*>(poll_));
+    poll_ = nullptr;
+  }
+  if (timer_) {
+    uv_timer_stop(timer_);
+    close_handle(reinterpret_cast<uv_handle_t*>(timer_));
+    timer_ = nullptr;
+  }
+  if (rb_) ring_buffer__free(rb_);
+  rb_ = nullptr;
+}
+
+}  // namespace fw

@@ -1,0 +1,44 @@
+// Reads the BPF ring buffer on the main libuv loop: no thread of its own. The ring buffer's epoll
+// fd sits in a uv_poll_t; each wake-up hands one batch to the sink. A one-shot timer re-drains
+// after activity, since the kernel side wakes us at most once per wakeup_ns (see proc.bpf.c).
+#pragma once
+#include <bpf/libbpf.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace fw {
+
+class RingReader {
+ public:
+  // One batch: records back to back, each padded to 8 bytes; a record's length is its hdr.size.
+  using Sink = std::function<void(const uint8_t* data, size_t len, size_t records)>;
+
+  RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink);  // throws BpfError
+  ~RingReader();
+  RingReader(const RingReader&) = delete;
+  RingReader& operator=(const RingReader&) = delete;
+
+  void Start();
+  // Consumes what is in the ring now and hands it to the sink; returns the record count.
+  size_t Drain();
+  void Close();
+
+ private:
+  static int OnSample(void* ctx, void* data, size_t size);
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+
+  ring_buffer* rb_ = nullptr;
+  uv_loop_t* loop_;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t drain_ms_;
+  Sink sink_;
+  std::vector<uint8_t> batch_;
+  size_t records_ = 0;
+};
+
+}  // namespace fw

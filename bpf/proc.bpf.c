@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * forkwatch kernel side: process fork / exec / exit, cgroup attach, mkdir and rmdir, and
+ * per-cgroup on-CPU time. Records go to one ring buffer; exact counters stay in maps so they
+ * are right even when user space falls behind.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_shims.h"
+#include "proc.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- maps ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the loader before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384); /* resized by the loader before load */
+	__type(key, __u64);
+	__type(value, struct fw_cg_counters);
+} cg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_stats);
+} stats SEC(".maps");
+
+/* Scratch space for variable-length records (exec, cgroup paths): too big for the BPF stack. */
+struct fw_scratch {
+	struct fw_exec_event ev;
+	char data[FW_PATH_CAP + FW_ARGV_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_scratch);
+} scratch SEC(".maps");
+
+/* When the current task last went on CPU, per CPU (CPU accounting). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} oncpu_since SEC(".maps");
+
+/* ---- tunables, set through the skeleton's rodata before load ---- */
+
+const volatile __u32 cgroup_hierarchy = 0;  /* 0: cgroup v2; else a v1 hierarchy id */
+const volatile __u32 argv_max = 2048;       /* argv byte budget per exec, <= FW_ARGV_CAP */
+const volatile bool thread_events = false;  /* emit records for thread create / thread exit */
+const volatile __u64 wakeup_bytes = 256 << 10;
+const volatile __u64 wakeup_ns = 2000000;   /* 0: wake the reader on every record */
+
+/* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
+__u64 last_wakeup_ns = 0;
+
+/* ---- helpers ---- */
+
+static __always_inline struct fw_stats *get_stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void count_lost(__u16 type)
+{
+	struct fw_stats *s = get_stats();
+	if (s && type < FW_EV_TYPE_MAX)
+		s->lost[type]++;
+}
+
+/* Batch wake-ups: the reader is woken when enough bytes wait or enough time has passed.
+ * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs). */
+static __always_inline __u64 wake_flag(__u64 now)
+{
+	if (wakeup_ns == 0)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ||
+	    now - last_wakeup_ns >= wakeup_ns) {
+		last_wakeup_ns = now;
+		struct fw_stats *s = get_stats();
+		if (s)
+			s->wakeups++;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* The task's cgroup in a v1 hierarchy: walk css_set->cgrp_links (one link per hierarchy). */
+static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
+{
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	struct list_head *head = &cset->cgrp_links;
+	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
+	__u32 link_off = bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+
+	for (int i = 0; i < 16 && pos && pos != head; i++) {
+		struct cgrp_cset_link *link = (void *)pos - link_off;
+		struct cgroup *cg = BPF_CORE_READ(link, cgrp);
+		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy)
+			return fw_kernfs_id(BPF_CORE_READ(cg, kn));
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *t)
+{
+	if (cgroup_hierarchy == 0)
+		return fw_kernfs_id(BPF_CORE_READ(t, cgroups, dfl_cgrp, kn));
+	return v1_cgroup_id(t);
+}
+
+/* The tgid as seen inside the process's own pid namespace. */
+static __always_inline __u32 task_ns_tgid(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+static __always_inline void fill_hdr(struct fw_event_hdr *h, __u16 type, __u16 size,
+				     struct task_struct *t, __u64 cgid, __u64 now)
+{
+	h->type = type;
+	h->size = size;
+	h->flags = 0;
+	h->ts_ns = now;
+	h->cgroup_id = cgid;
+	h->start_ns = fw_task_start_ns(BPF_CORE_READ(t, group_leader));
+	h->pid = BPF_CORE_READ(t, tgid);
+	h->tid = BPF_CORE_READ(t, pid);
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	h->ns_pid = task_ns_tgid(t);
+	h->cpu = bpf_get_smp_processor_id();
+	bpf_probe_read_kernel(h->comm, sizeof(h->comm), &t->comm);
+}
+
+static __always_inline struct fw_cg_counters *counters(__u64 cgid)
+{
+	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
+	if (c)
+		return c;
+	struct fw_cg_counters zero = {};
+	if (bpf_map_update_elem(&cg_counters, &cgid, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(&cg_counters, &cgid)) {
+		struct fw_stats *s = get_stats();
+		if (s)
+			s->counter_full++;
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&cg_counters, &cgid);
+}
+
+/* ---- handlers ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	bool is_thread = BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid);
+	__u64 cgid = task_cgroup_id(child);
+
+	/* Count first: the counter is exact even if the record is lost. */
+	struct fw_cg_counters *c = counters(cgid);
+	if (c) {
+		if (is_thread)
+			c->threads++;
+		else
+			c->forks++;
+	}
+	if (is_thread && !thread_events)
+		return 0;
+
+	struct fw_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(FW_EV_FORK);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	fill_hdr(&e->hdr, FW_EV_FORK, sizeof(*e), child, cgid, now);
+	if (is_thread)
+		e->hdr.flags = FW_F_THREAD;
+	e->parent_start_ns = fw_task_start_ns(BPF_CORE_READ(parent, group_leader));
+	bpf_ringbuf_submit(e, wake_flag(now));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 cgid = task_cgroup_id(p);
+	struct fw_cg_counters *c = counters(cgid);
+	if (c)
+		c->execs++;
+
+	__u32 zero = 0;
+	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	__u64 now = bpf_ktime_get_boot_ns();
+	fill_hdr(&s->ev.hdr, FW_EV_EXEC, 0, p, cgid, now);
+	s->ev.old_tid = old_pid;
+
+	/* Filename, as the kernel resolved it for this exec. */
+	const char *fname = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(s->data, FW_PATH_CAP, fname);
+	if (n <= 0) {
+		s->data[0] = 0;
+		n = 1;
+	}
+	__u32 flen = n;
+	if (flen > FW_PATH_CAP)
+		flen = FW_PATH_CAP;
+	if (flen == FW_PATH_CAP)
+		s->ev.hdr.flags |= FW_F_FILENAME_TRUNC;
+
+	/* argv: the new image's argument area, NUL-separated, within the byte budget. */
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	__u64 start = BPF_CORE_READ(mm, arg_start);
+	__u64 end = BPF_CORE_READ(mm, arg_end);
+	__u64 alen = end > start ? end - start : 0;
+	__u32 budget = argv_max < FW_ARGV_CAP ? argv_max : FW_ARGV_CAP;
+	if (alen > budget) {
+		alen = budget;
+		s->ev.hdr.flags |= FW_F_ARGV_TRUNC;
+	}
+	__u32 off = flen & (FW_PATH_CAP - 1);
+	if (flen == FW_PATH_CAP)
+		off = FW_PATH_CAP;
+	__u32 len = alen & (FW_ARGV_CAP - 1);
+	if (alen == FW_ARGV_CAP)
+		len = FW_ARGV_CAP;
+	barrier_var(off);
+	if (off > FW_PATH_CAP)
+		return 0;
+	barrier_var(len);
+	if (len > FW_ARGV_CAP)
+		return 0;
+	if (len && bpf_probe_read_user(s->data + off, len, (void *)start))
+		len = 0;
+
+	s->ev.filename_len = off;
+	s->ev.argv_len = len;
+	__u32 size = sizeof(s->ev) + off + len;
+	s->ev.hdr.size = size;
+	barrier_var(size);
+	if (size > sizeof(*s))
+		return 0;
+	if (bpf_ringbuf_output(&events, s, size, wake_flag(now)))
+		count_lost(FW_EV_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct signal_struct *sig = BPF_CORE_READ(p, signal);
+	/* do_exit() drops signal->live before this tracepoint: 0 means the last thread is leaving. */
+	bool group_dead = BPF_CORE_READ(sig, live.counter) == 0;
+	__u64 cgid = task_cgroup_id(p);
+	__u32 status = 0;
+
+	if (group_dead) {
+		/* What wait(2) will report (kernel/exit.c wait_task_zombie). */
+		if (BPF_CORE_READ(sig, flags) & FW_SIGNAL_GROUP_EXIT)
+			status = BPF_CORE_READ(sig, group_exit_code);
+		else
+			status = BPF_CORE_READ(p, group_leader, exit_code);
+	}
+
+	struct fw_cg_counters *c = counters(cgid);
+	if (c) {
+		if (!group_dead)
+			c->thread_exits++;
+		else if (status & 0x7f)
+			c->exits_signaled++;
+		else if (status & 0xff00)
+			c->exits_failure++;
+		else
+			c->exits_success++;
+	}
+	if (!group_dead && !thread_events)
+		return 0;
+
+	struct fw_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(FW_EV_EXIT);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	fill_hdr(&e->hdr, FW_EV_EXIT, sizeof(*e), p, cgid, now);
+	e->status = status;
+	e->_pad = 0;
+	e->cpu_ns = BPF_CORE_READ(p, se.sum_exec_runtime);
+	if (group_dead)
+		e->cpu_ns += BPF_CORE_READ(sig, sum_sched_runtime);
+	else
+		e->hdr.flags = FW_F_THREAD;
+	bpf_ringbuf_submit(e, wake_flag(now));
+	return 0;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	/* Only moves within the grouping hierarchy matter. */
+	if (BPF_CORE_READ(dst, root, hierarchy_id) != (int)cgroup_hierarchy)
+		return 0;
+	struct fw_event_hdr *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(FW_EV_MIGRATE);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, fw_kernfs_id(BPF_CORE_READ(dst, kn)), now);
+	if (threadgroup)
+		e->flags = FW_F_THREADGROUP;
+	bpf_ringbuf_submit(e, wake_flag(now));
+	return 0;
+}
+
+/* cgroup mkdir / rmdir name every cgroup before any event can refer to it, so a cgroup that is
+ * gone by the time user space reads its events is still named. */
+static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const char *path)
+{
+	int hid = BPF_CORE_READ(cg, root, hierarchy_id);
+	if (hid != (int)cgroup_hierarchy)
+		return 0;
+
+	__u32 zero = 0;
+	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	struct fw_cgroup_event *e = (void *)&s->ev;
+	char *data = (char *)(e + 1);
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	fill_hdr(&e->hdr, type, 0, t, fw_kernfs_id(BPF_CORE_READ(cg, kn)), now);
+	e->hierarchy_id = hid;
+	e->_pad = 0;
+	long n = bpf_probe_read_kernel_str(data, FW_PATH_CAP, path);
+	if (n <= 0) {
+		data[0] = 0;
+		n = 1;
+	}
+	__u32 len = n & (FW_PATH_CAP - 1);
+	if (n >= FW_PATH_CAP)
+		len = FW_PATH_CAP;
+	e->path_len = len;
+	__u32 size = sizeof(*e) + len;
+	e->hdr.size = size;
+	barrier_var(size);
+	if (size > sizeof(*s))
+		return 0;
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(now)))
+		count_lost(type);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(handle_mkdir, struct cgroup *cg, const char *path)
+{
+	return cgroup_record(FW_EV_CGROUP_MKDIR, cg, path);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
+{
+	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
+}
+
+/* On-CPU time per cgroup: charge the outgoing task's cgroup with the time since the last switch
+ * on this CPU. Per-CPU slots, no record per switch. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 zero = 0;
+	__u64 *since = bpf_map_lookup_elem(&oncpu_since, &zero);
+	if (!since)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 then = *since;
+	*since = now;
+	/* The idle task and the first switch seen on this CPU charge nobody. */
+	if (!then || BPF_CORE_READ(prev, pid) == 0)
+		return 0;
+	struct fw_cg_counters *c = counters(task_cgroup_id(prev));
+	if (c)
+		c->cpu_ns += now - then;
+	return 0;
+}

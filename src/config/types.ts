@@ -1,0 +1,105 @@
+/**
+ * The agent's configuration after validation: every default filled in, durations in seconds,
+ * sizes in bytes. src/config/load.ts turns a YAML file (or the embedded default) into this.
+ */
+
+/** Resources a group is accounted for (beancounters). */
+export const RESOURCE_NAMES = ['tasks', 'threads', 'forks_per_second', 'cpu_cores', 'memory_bytes'] as const;
+export type ResourceName = (typeof RESOURCE_NAMES)[number];
+
+/** What happens when held crosses a barrier or a limit. `event` always happens. */
+export type Action =
+  | { kind: 'event' }
+  | { kind: 'exec'; command: string[]; timeout_s: number }
+  | { kind: 'kill' } // tasks only: SIGKILL the newest processes above the limit
+  | { kind: 'freeze' }; // cgroup groups: cgroup.freeze, thawed when held falls back to the barrier
+
+export interface ResourceSpec {
+  barrier?: number;
+  limit?: number;
+  on_barrier: Action[];
+  on_limit: Action[];
+}
+
+export type ResourceLimits = Partial<Record<ResourceName, ResourceSpec>>;
+
+/** How a user-defined group is recognised; every given field must match (AND). */
+export interface GroupMatch {
+  cgroup?: string; // glob on the cgroup path ("/system.slice/*.service"; ** crosses slashes)
+  cgroup_regex?: RegExp;
+  comm?: RegExp;
+  exe?: RegExp; // on the executable path (exec filename)
+  uid?: number[];
+}
+
+export interface GroupRule {
+  name: string;
+  match: GroupMatch;
+  resources: ResourceLimits;
+  on_release?: { command: string[]; timeout_s: number };
+}
+
+export type RestartPolicy = 'always' | 'on-failure' | 'on-abnormal' | 'never';
+
+export interface ProgramSpec {
+  name: string;
+  /** argv of the program to run; absent for a program that only watches a group. */
+  command?: string[];
+  cwd?: string;
+  env: Record<string, string>;
+  user?: string;
+  group?: string;
+  /** Watch an existing group (cgroup path, or a configured group's name) instead of starting one. */
+  watch?: string;
+  /** Run when a watched group empties. */
+  restart_command?: string[];
+  restart: RestartPolicy;
+  success_exit_codes: number[];
+  backoff: { initial_s: number; factor: number; max_s: number; reset_after_s: number };
+  start_limit: { burst: number; interval_s: number };
+  /** After `failed`, try again this much later; null: stay failed until started by hand. */
+  retry_failed_after_s: number | null;
+  stop_signal: NodeJS.Signals;
+  stop_timeout_s: number;
+  /** Leave the program running when the agent stops. */
+  keep_running: boolean;
+}
+
+export interface Config {
+  /** Where the config came from ("<embedded default>" or a file path), for messages. */
+  source: string;
+  listen: { host: string; port: number };
+  node_name: string;
+  cgroup: {
+    /** 'v2', or a cgroup v1 hierarchy named by a controller or name= ("cpuacct", "name=systemd"). */
+    hierarchy: string;
+  };
+  bpf: {
+    ring_buffer_bytes: number;
+    argv_max_bytes: number;
+    cpu_accounting: boolean;
+    flush_interval_s: number;
+    counter_entries: number;
+  };
+  groups: {
+    rules: GroupRule[];
+    /** At most this many groups are exported; more go to the `other` group. */
+    max_groups: number;
+    /** Groups nobody configured are forgotten after being empty this long. */
+    evict_after_s: number;
+  };
+  /** Defaults for every group; a rule's own resources override them per resource. */
+  resources: ResourceLimits;
+  accounting: {
+    /** beancounter period for maxheld/minheld; null: the agent's life. */
+    period_s: number | null;
+    log?: { path: string; max_bytes: number; keep: number };
+  };
+  programs: ProgramSpec[];
+  api: {
+    /** Root-only unix socket for the API that changes state. */
+    socket: string;
+    /** A bearer token file; required for the state-changing API and /events on TCP. */
+    token_file?: string;
+  };
+}
