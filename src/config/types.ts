@@ -7,13 +7,20 @@
 export const RESOURCE_NAMES = ['tasks', 'threads', 'forks_per_second', 'cpu_cores', 'memory_bytes'] as const;
 export type ResourceName = (typeof RESOURCE_NAMES)[number];
 
-/** What happens when held crosses a barrier or a limit. `event` always happens. */
+/**
+ * What happens when held crosses a barrier or a limit. `event` always happens: the loader puts
+ * it first in every list whose threshold is set, so consumers simply run the list in order.
+ */
 export type Action =
   | { kind: 'event' }
   | { kind: 'exec'; command: string[]; timeout_s: number }
   | { kind: 'kill' } // tasks only: SIGKILL the newest processes above the limit
   | { kind: 'freeze' }; // cgroup groups: cgroup.freeze, thawed when held falls back to the barrier
 
+/**
+ * Thresholds of one resource, in its unit (count, forks/s, cores, bytes); barrier <= limit.
+ * A list is empty when its threshold is unset; a spec with neither threshold clears a default.
+ */
 export interface ResourceSpec {
   barrier?: number;
   limit?: number;

@@ -1,0 +1,38 @@
+/** The forkwatch command line: one yargs module per command, errors reported in one place. */
+import yargs from 'yargs';
+import { UsageError } from '../errors.js';
+import { doctorCommand } from './doctor.js';
+import { tailCommand } from './tail.js';
+
+/** Prints an error the way its kind deserves: a usage error as one line, a bug with its stack. */
+export function report(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`forkwatch: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`forkwatch: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+  return 70;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await yargs(argv)
+      .scriptName('forkwatch')
+      .command(tailCommand)
+      .command(doctorCommand)
+      .demandCommand(1, 'name a command: tail, doctor (see forkwatch --help)')
+      .strict()
+      .recommendCommands()
+      .fail((msg, err) => {
+        if (err) throw err;
+        // yargs says only "Did you mean tail?" for a mistyped command: name what was typed.
+        if (/^Did you mean/.test(msg)) throw new UsageError(`unknown command "${argv[0]}"; ${msg.replace(/^Did/, 'did')}`);
+        throw new UsageError(`${msg}; see 'forkwatch --help'`);
+      })
+      .help()
+      .version()
+      .parseAsync();
+  } catch (err) {
+    process.exitCode = report(err);
+  }
+}

@@ -1,0 +1,94 @@
+/** `forkwatch tail`: live fork / exec / exit / migrate on this host. */
+import type { Argv, CommandModule } from 'yargs';
+import { PROCESS_EVENT_TYPES, type ProcessEventType } from '../events/model.js';
+import { UsageError } from '../errors.js';
+import type { FilterSpec } from '../tail/filter.js';
+import type { TailOptions } from '../tail/session.js';
+import { parseByteSize } from './units.js';
+
+export interface TailArgs {
+  json?: boolean;
+  cgroup?: string;
+  comm?: string;
+  pid?: string;
+  tree?: boolean;
+  events?: string;
+  threads?: boolean;
+  failed?: boolean;
+  duration?: string;
+  count?: string;
+  'ring-buffer'?: string;
+  'argv-max'?: string;
+  hierarchy?: string;
+  verbose?: boolean;
+}
+
+function positiveInt(flag: string, v: string, what: string): number {
+  if (!/^\d+$/.test(v.trim()) || Number(v) <= 0) throw new UsageError(`${flag} "${v}": expected ${what}`);
+  return Number(v);
+}
+
+/** Validates tail's flags into options; every mistake is one UsageError line quoting the input. */
+export function tailOptions(a: TailArgs): TailOptions {
+  const filter: FilterSpec = { threads: a.threads === true, failed: a.failed === true, tree: a.tree === true };
+  if (a.pid !== undefined) filter.pid = positiveInt('--pid', a.pid, 'a process id (a positive integer)');
+  if (a.tree && filter.pid === undefined) throw new UsageError('--tree needs --pid PID: the process whose descendants to follow');
+  if (a.cgroup !== undefined) {
+    if (!a.cgroup.startsWith('/')) throw new UsageError(`--cgroup "${a.cgroup}": expected a path under the cgroup root, starting with / (e.g. /system.slice/cron.service)`);
+    filter.cgroup = a.cgroup;
+  }
+  if (a.comm !== undefined) {
+    try {
+      filter.comm = new RegExp(a.comm);
+    } catch (err) {
+      throw new UsageError(`--comm "${a.comm}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}; expected a regular expression`);
+    }
+  }
+  if (a.events !== undefined) {
+    const types = new Set<ProcessEventType>();
+    for (const t of a.events.split(',').map((s) => s.trim())) {
+      if (!(PROCESS_EVENT_TYPES as readonly string[]).includes(t)) {
+        throw new UsageError(`--events: unknown event type "${t}"; expected a comma-separated list of ${PROCESS_EVENT_TYPES.join(', ')}`);
+      }
+      types.add(t as ProcessEventType);
+    }
+    filter.events = types;
+  }
+  const opts: TailOptions = { filter, json: a.json === true };
+  if (a.duration !== undefined) {
+    const d = Number(a.duration);
+    if (!Number.isFinite(d) || d <= 0) throw new UsageError(`--duration "${a.duration}": expected a number of seconds above 0`);
+    opts.durationS = d;
+  }
+  if (a.count !== undefined) opts.count = positiveInt('--count', a.count, 'a number of events (a positive integer)');
+  return opts;
+}
+
+export const tailCommand: CommandModule<object, TailArgs> = {
+  command: 'tail',
+  describe: 'Show processes being born, exec\'ing and dying, live',
+  builder: (y: Argv) =>
+    y
+      .option('json', { type: 'boolean', describe: 'one JSON object a line, for machines' })
+      .option('cgroup', { type: 'string', describe: 'only this cgroup and below (path under the cgroup root)' })
+      .option('comm', { type: 'string', describe: 'only processes whose command name matches this regex' })
+      .option('pid', { type: 'string', describe: 'only this process (and its forks)' })
+      .option('tree', { type: 'boolean', describe: 'with --pid: the process and all its descendants' })
+      .option('events', { type: 'string', describe: 'comma-separated: fork,exec,exit,migrate' })
+      .option('threads', { type: 'boolean', describe: 'show thread creation and exit too' })
+      .option('failed', { type: 'boolean', describe: 'only exits that are non-zero or killed by a signal' })
+      .option('duration', { type: 'string', describe: 'stop after this many seconds' })
+      .option('count', { type: 'string', describe: 'stop after this many events' })
+      .option('ring-buffer', { type: 'string', describe: 'ring buffer size (power of two, e.g. 8MiB)' })
+      .option('argv-max', { type: 'string', describe: 'bytes of argv kept per exec (default 2048)' })
+      .option('hierarchy', { type: 'string', describe: 'cgroup hierarchy for paths: v2 (default) or a v1 one (cpuacct, name=systemd)' })
+      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' }) as Argv<TailArgs>,
+  handler: async (a) => {
+    const opts = tailOptions(a);
+    const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;
+    const argvMax = a['argv-max'] !== undefined ? parseByteSize('--argv-max', a['argv-max'], { max: 16384 }) : undefined;
+    // Loaded late so that usage errors never need the addon.
+    const { startTail } = await import('./tail-run.js');
+    process.exitCode = await startTail(opts, { ringBytes, argvMax, hierarchy: a.hierarchy ?? 'v2', verbose: a.verbose === true });
+  },
+};

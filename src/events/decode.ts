@@ -1,0 +1,199 @@
+/**
+ * Decoding of ring-buffer batches into RawEvents: kernel ids and boot-clock nanoseconds, no names
+ * yet (src/events/enrich.ts adds those). Hot path: one object per record, no per-field closures.
+ */
+import { COUNTERS, COUNTER_ROW_SIZE, EventType, EVENT_TYPE_MAX, HDR, HDR_SIZE, LAYOUT } from './layout.js';
+
+/** One kernel record. Every field exists on every event so V8 keeps a single object shape. */
+export class RawEvent {
+  type = 0;
+  flags = 0;
+  /** CLOCK_BOOTTIME nanoseconds (float: exact to the nanosecond for 104 days of uptime). */
+  ts = 0;
+  cgroupId = 0;
+  startNs = 0;
+  pid = 0;
+  tid = 0;
+  ppid = 0;
+  uid = 0;
+  nsPid = 0;
+  cpu = 0;
+  comm = '';
+  /** fork: the parent's start time (with pid, the parent's identity). */
+  parentStartNs = 0;
+  /** exec */
+  oldTid = 0;
+  filename = '';
+  argv: string[] | null = null;
+  /** exit: the wait(2) status, and CPU of the process (or thread) in ns. */
+  status = 0;
+  cpuNs = 0;
+  /** cgroup mkdir / rmdir */
+  hierarchyId = 0;
+  path = '';
+}
+
+const U32 = 0x1_0000_0000;
+
+function u64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * U32;
+}
+
+function cstring(buf: Buffer, start: number, end: number): string {
+  const nul = buf.indexOf(0, start);
+  return buf.toString('latin1', start, nul >= 0 && nul < end ? nul : end);
+}
+
+function utf8z(buf: Buffer, start: number, end: number): string {
+  const nul = buf.indexOf(0, start);
+  return buf.toString('utf8', start, nul >= 0 && nul < end ? nul : end);
+}
+
+/** argv as the kernel keeps it: NUL-separated, the last one possibly cut by the byte budget. */
+export function splitArgv(buf: Buffer, start: number, end: number): string[] {
+  const out: string[] = [];
+  let at = start;
+  while (at < end) {
+    let nul = buf.indexOf(0, at);
+    if (nul < 0 || nul > end) nul = end;
+    out.push(buf.toString('utf8', at, nul));
+    at = nul + 1;
+  }
+  return out;
+}
+
+/** Error for a batch that does not parse: the kernel and this decoder disagree on the layout. */
+export class DecodeError extends Error {}
+
+/**
+ * Decodes one batch (records padded to 8 bytes) and calls `sink` for each record in order.
+ * Returns the number of records.
+ */
+export function decodeBatch(buf: Buffer, sink: (ev: RawEvent) => void): number {
+  let at = 0;
+  let n = 0;
+  while (at + HDR_SIZE <= buf.length) {
+    const size = buf.readUInt16LE(at + HDR.size[0]);
+    if (size < HDR_SIZE || at + size > buf.length) throw new DecodeError(`bad record size ${size} at offset ${at}`);
+    sink(decodeRecord(buf, at, size));
+    n++;
+    at += (size + 7) & ~7;
+  }
+  return n;
+}
+
+/** Decodes the record of `size` bytes at `at`. */
+export function decodeRecord(buf: Buffer, at: number, size: number): RawEvent {
+  const e = new RawEvent();
+  e.type = buf.readUInt16LE(at);
+  if (e.type === 0 || e.type >= EVENT_TYPE_MAX) throw new DecodeError(`unknown record type ${e.type} at offset ${at}`);
+  e.flags = buf.readUInt32LE(at + HDR.flags[0]);
+  e.ts = u64(buf, at + HDR.ts_ns[0]);
+  e.cgroupId = u64(buf, at + HDR.cgroup_id[0]);
+  e.startNs = u64(buf, at + HDR.start_ns[0]);
+  e.pid = buf.readUInt32LE(at + HDR.pid[0]);
+  e.tid = buf.readUInt32LE(at + HDR.tid[0]);
+  e.ppid = buf.readUInt32LE(at + HDR.ppid[0]);
+  e.uid = buf.readUInt32LE(at + HDR.uid[0]);
+  e.nsPid = buf.readUInt32LE(at + HDR.ns_pid[0]);
+  e.cpu = buf.readUInt32LE(at + HDR.cpu[0]);
+  e.comm = cstring(buf, at + HDR.comm[0], at + HDR.comm[0] + HDR.comm[1]);
+
+  switch (e.type) {
+    case EventType.FORK:
+      e.parentStartNs = u64(buf, at + LAYOUT.fw_fork_event.fields.parent_start_ns[0]);
+      break;
+    case EventType.EXEC: {
+      const f = LAYOUT.fw_exec_event.fields;
+      e.oldTid = buf.readUInt32LE(at + f.old_tid[0]);
+      const flen = buf.readUInt16LE(at + f.filename_len[0]);
+      const alen = buf.readUInt16LE(at + f.argv_len[0]);
+      const data = at + LAYOUT.fw_exec_event.size;
+      if (data + flen + alen > at + size) throw new DecodeError(`exec record overruns its size at offset ${at}`);
+      e.filename = utf8z(buf, data, data + flen);
+      e.argv = splitArgv(buf, data + flen, data + flen + alen);
+      break;
+    }
+    case EventType.EXIT: {
+      const f = LAYOUT.fw_exit_event.fields;
+      e.status = buf.readUInt32LE(at + f.status[0]);
+      e.cpuNs = u64(buf, at + f.cpu_ns[0]);
+      break;
+    }
+    case EventType.CGROUP_MKDIR:
+    case EventType.CGROUP_RMDIR: {
+      const f = LAYOUT.fw_cgroup_event.fields;
+      e.hierarchyId = buf.readUInt32LE(at + f.hierarchy_id[0]);
+      const plen = buf.readUInt16LE(at + f.path_len[0]);
+      const data = at + LAYOUT.fw_cgroup_event.size;
+      e.path = utf8z(buf, data, Math.min(data + plen, at + size));
+      break;
+    }
+  }
+  return e;
+}
+
+/** The kernel's exact per-cgroup counters, as NativeProbe.readCounters() returns them. */
+export interface CgroupCounters {
+  cgroupId: number;
+  forks: number;
+  threads: number;
+  execs: number;
+  exitsSuccess: number;
+  exitsFailure: number;
+  exitsSignaled: number;
+  threadExits: number;
+  cpuNs: number;
+}
+
+/** Decodes readCounters() rows. */
+export function decodeCounters(buf: Buffer): CgroupCounters[] {
+  const f = COUNTERS.fields;
+  const out: CgroupCounters[] = [];
+  for (let at = 0; at + COUNTER_ROW_SIZE <= buf.length; at += COUNTER_ROW_SIZE) {
+    const c = at + 8;
+    out.push({
+      cgroupId: u64(buf, at),
+      forks: u64(buf, c + f.forks[0]),
+      threads: u64(buf, c + f.threads[0]),
+      execs: u64(buf, c + f.execs[0]),
+      exitsSuccess: u64(buf, c + f.exits_success[0]),
+      exitsFailure: u64(buf, c + f.exits_failure[0]),
+      exitsSignaled: u64(buf, c + f.exits_signaled[0]),
+      threadExits: u64(buf, c + f.thread_exits[0]),
+      cpuNs: u64(buf, c + f.cpu_ns[0]),
+    });
+  }
+  return out;
+}
+
+/** Agent health from NativeProbe.stats(). */
+export interface ProbeStats {
+  /** Records the ring buffer had no room for, by record type name. */
+  lost: Record<string, number>;
+  lostTotal: number;
+  counterFull: number;
+  wakeups: number;
+}
+
+const TYPE_NAMES: Record<number, string> = {
+  [EventType.FORK]: 'fork',
+  [EventType.EXEC]: 'exec',
+  [EventType.EXIT]: 'exit',
+  [EventType.MIGRATE]: 'migrate',
+  [EventType.CGROUP_MKDIR]: 'cgroup_mkdir',
+  [EventType.CGROUP_RMDIR]: 'cgroup_rmdir',
+};
+
+/** Decodes stats(). */
+export function decodeStats(buf: Buffer): ProbeStats {
+  const f = LAYOUT.fw_stats.fields;
+  const lost: Record<string, number> = {};
+  let lostTotal = 0;
+  for (let t = 1; t < EVENT_TYPE_MAX; t++) {
+    const n = u64(buf, f.lost[0] + t * 8);
+    lost[TYPE_NAMES[t]] = n;
+    lostTotal += n;
+  }
+  return { lost, lostTotal, counterFull: u64(buf, f.counter_full[0]), wakeups: u64(buf, f.wakeups[0]) };
+}

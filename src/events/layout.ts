@@ -1,0 +1,69 @@
+/**
+ * Byte layout of the records in bpf/proc.h, mirrored for the decoder. test/events/layout.test.ts
+ * checks every offset and size here against the BTF of the compiled BPF object, so the two cannot
+ * drift apart silently.
+ */
+
+export const EventType = {
+  FORK: 1,
+  EXEC: 2,
+  EXIT: 3,
+  MIGRATE: 4,
+  CGROUP_MKDIR: 5,
+  CGROUP_RMDIR: 6,
+} as const;
+export const EVENT_TYPE_MAX = 7;
+
+export const Flags = {
+  THREAD: 1,
+  ARGV_TRUNC: 2,
+  FILENAME_TRUNC: 4,
+  THREADGROUP: 8,
+} as const;
+
+/** struct name -> field -> [byte offset, byte size]. */
+export const LAYOUT = {
+  fw_event_hdr: {
+    size: 72,
+    fields: {
+      type: [0, 2],
+      size: [2, 2],
+      flags: [4, 4],
+      ts_ns: [8, 8],
+      cgroup_id: [16, 8],
+      start_ns: [24, 8],
+      pid: [32, 4],
+      tid: [36, 4],
+      ppid: [40, 4],
+      uid: [44, 4],
+      ns_pid: [48, 4],
+      cpu: [52, 4],
+      comm: [56, 16],
+    },
+  },
+  fw_fork_event: { size: 80, fields: { hdr: [0, 72], parent_start_ns: [72, 8] } },
+  fw_exec_event: { size: 80, fields: { hdr: [0, 72], old_tid: [72, 4], filename_len: [76, 2], argv_len: [78, 2] } },
+  fw_exit_event: { size: 88, fields: { hdr: [0, 72], status: [72, 4], _pad: [76, 4], cpu_ns: [80, 8] } },
+  fw_cgroup_event: { size: 80, fields: { hdr: [0, 72], hierarchy_id: [72, 4], path_len: [76, 2], _pad: [78, 2] } },
+  fw_cg_counters: {
+    size: 64,
+    fields: {
+      forks: [0, 8],
+      threads: [8, 8],
+      execs: [16, 8],
+      exits_success: [24, 8],
+      exits_failure: [32, 8],
+      exits_signaled: [40, 8],
+      thread_exits: [48, 8],
+      cpu_ns: [56, 8],
+    },
+  },
+  fw_stats: { size: 72, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8] } },
+} as const;
+
+/** Offsets the decoder reads, named once. */
+export const HDR = LAYOUT.fw_event_hdr.fields;
+export const HDR_SIZE = LAYOUT.fw_event_hdr.size;
+export const COUNTERS = LAYOUT.fw_cg_counters;
+/** Each row of NativeProbe.readCounters(): u64 cgroup id, then fw_cg_counters. */
+export const COUNTER_ROW_SIZE = 8 + COUNTERS.size;

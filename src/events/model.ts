@@ -1,0 +1,105 @@
+/**
+ * The public event model: what `forkwatch tail --json` prints (one object a line) and what the
+ * agent's event stream carries.
+ */
+import { constants } from 'node:os';
+import { EventType, Flags } from './layout.js';
+import type { RawEvent } from './decode.js';
+
+export const PROCESS_EVENT_TYPES = ['fork', 'exec', 'exit', 'migrate'] as const;
+export type ProcessEventType = (typeof PROCESS_EVENT_TYPES)[number];
+
+export interface ProcessEvent {
+  type: ProcessEventType;
+  /** ISO 8601, UTC. */
+  time: string;
+  /** Host tgid. */
+  pid: number;
+  tid: number;
+  ppid: number;
+  comm: string;
+  uid: number;
+  /** Path under the cgroup root, e.g. /system.slice/cron.service. */
+  cgroup: string;
+  cgroup_id: number;
+  /** The pid as seen inside the process's own pid namespace. */
+  ns_pid: number;
+  /** Present and true on thread create / thread exit records (tail --threads). */
+  thread?: boolean;
+  filename?: string;
+  argv?: string[];
+  argv_truncated?: boolean;
+  exit_code?: number | null;
+  signal?: string | null;
+  core_dumped?: boolean;
+  lifetime_s?: number;
+  cpu_s?: number;
+  from_cgroup?: string;
+}
+
+const SIGNAL_NAMES: Record<number, string> = {};
+for (const [name, num] of Object.entries(constants.signals)) SIGNAL_NAMES[num] ??= name;
+
+/** The name of a signal number (SIGKILL), or SIG<n> for real-time and unknown ones. */
+export function signalName(sig: number): string {
+  return SIGNAL_NAMES[sig] ?? `SIG${sig}`;
+}
+
+/** A wait(2) status as exit_code / signal / core_dumped. */
+export function decodeStatus(status: number): { exit_code: number | null; signal: string | null; core_dumped: boolean } {
+  const sig = status & 0x7f;
+  if (sig) return { exit_code: null, signal: signalName(sig), core_dumped: (status & 0x80) !== 0 };
+  return { exit_code: (status >> 8) & 0xff, signal: null, core_dumped: false };
+}
+
+export const TYPE_OF: Record<number, ProcessEventType | undefined> = {
+  [EventType.FORK]: 'fork',
+  [EventType.EXEC]: 'exec',
+  [EventType.EXIT]: 'exit',
+  [EventType.MIGRATE]: 'migrate',
+};
+
+/** Names that a RawEvent needs from outside the kernel record. */
+export interface EnrichContext {
+  iso(bootNs: number): string;
+  cgroupPath(id: number): string;
+}
+
+/** A process record in the public model; `fromCgroupId` is the previous cgroup on migrate. */
+export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: number): ProcessEvent | undefined {
+  const type = TYPE_OF[e.type];
+  if (!type) return undefined;
+  const out: ProcessEvent = {
+    type,
+    time: ctx.iso(e.ts),
+    pid: e.pid,
+    tid: e.tid,
+    ppid: e.ppid,
+    comm: e.comm,
+    uid: e.uid,
+    cgroup: ctx.cgroupPath(e.cgroupId),
+    cgroup_id: e.cgroupId,
+    ns_pid: e.nsPid,
+  };
+  if (e.flags & Flags.THREAD) out.thread = true;
+  switch (e.type) {
+    case EventType.EXEC:
+      out.filename = e.filename;
+      out.argv = e.argv ?? [];
+      out.argv_truncated = (e.flags & Flags.ARGV_TRUNC) !== 0;
+      break;
+    case EventType.EXIT:
+      Object.assign(out, decodeStatus(e.status));
+      out.lifetime_s = round6(Math.max(0, e.ts - e.startNs) / 1e9);
+      out.cpu_s = round6(e.cpuNs / 1e9);
+      break;
+    case EventType.MIGRATE:
+      out.from_cgroup = fromCgroupId === undefined ? undefined : ctx.cgroupPath(fromCgroupId);
+      break;
+  }
+  return out;
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

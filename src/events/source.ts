@@ -1,0 +1,118 @@
+/**
+ * The event source: loads the probe, decodes each batch, keeps cgroup names current from the
+ * kernel's mkdir / rmdir records, and hands consumers whole batches in ring-buffer order (the
+ * order in which the kernel reserved the records: fork before the child's own events).
+ */
+import fs from 'node:fs';
+import { CgroupNames } from '../cgroups/names.js';
+import { scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
+import { EnvironmentError } from '../errors.js';
+import { libbpfLog, type Logger } from '../log.js';
+import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
+import { WallClock } from './clock.js';
+import { decodeBatch, decodeCounters, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
+import { EventType } from './layout.js';
+
+export interface SourceOptions {
+  probe: ProbeOptions;
+  hierarchy: Hierarchy;
+  log: Logger;
+}
+
+export class EventSource {
+  readonly names: CgroupNames;
+  readonly clock: WallClock;
+  private probe: NativeProbe | undefined;
+  private onBatch: ((events: RawEvent[]) => void) | undefined;
+
+  /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
+  constructor(binding: NativeBinding, private readonly opts: SourceOptions) {
+    this.clock = new WallClock(() => binding.clocks());
+    // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
+    this.names = new CgroupNames(() => scanCgroups(opts.hierarchy.mount));
+    this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
+  }
+
+  get attached(): string[] {
+    return this.probe?.attached ?? [];
+  }
+
+  /** Starts delivery; `onBatch` gets every record of one wake-up, in order. */
+  start(onBatch: (events: RawEvent[]) => void): void {
+    this.onBatch = onBatch;
+    this.live().start((buf) => this.deliver(buf));
+  }
+
+  private deliver(buf: Buffer): void {
+    const events: RawEvent[] = [];
+    decodeBatch(buf, (e) => {
+      if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path);
+      else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path);
+      events.push(e);
+    });
+    this.onBatch?.(events);
+  }
+
+  private live(): NativeProbe {
+    if (!this.probe) throw new Error('the event source is closed');
+    return this.probe;
+  }
+
+  /** Consumes what waits in the ring buffer now (delivered through onBatch). */
+  drain(): number {
+    return this.live().drain();
+  }
+
+  /** The kernel's exact per-cgroup counters. */
+  counters(): CgroupCounters[] {
+    return decodeCounters(this.live().readCounters());
+  }
+
+  /** Forget counters of removed cgroups (after they were folded into their group). */
+  forgetCounters(ids: number[]): void {
+    if (ids.length) this.live().deleteCounters(BigUint64Array.from(ids.map(BigInt)));
+  }
+
+  stats(): ProbeStats {
+    return decodeStats(this.live().stats());
+  }
+
+  progStats(): ProgStat[] {
+    return this.live().progStats();
+  }
+
+  get closed(): boolean {
+    return this.probe === undefined;
+  }
+
+  /** Delivers what is still in the ring, then detaches every program and frees the ring. */
+  close(): void {
+    if (!this.probe) return;
+    try {
+      this.probe.drain();
+    } finally {
+      this.probe.close();
+      this.probe = undefined;
+    }
+  }
+}
+
+/** Loads the probe, turning the kernel's refusals into one line with a fix. */
+function openProbe(binding: NativeBinding, options: ProbeOptions, log: Logger): NativeProbe {
+  if (!fs.existsSync(BTF_PATH)) {
+    throw new EnvironmentError(`this kernel has no BTF (${BTF_PATH} is missing); forkwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`);
+  }
+  const priv = privilegeCheck(fs.readFileSync('/proc/self/status', 'utf8'));
+  if (!priv.ok) throw new EnvironmentError(`cannot load BPF programs: ${priv.detail}`);
+  try {
+    return new binding.Probe(options, libbpfLog(log));
+  } catch (err) {
+    const e = err as Error & { code?: string; step?: string };
+    if (!e.step) throw err; // an argument bug, not the kernel: keep the stack
+    if (e.code === 'EPERM' || e.code === 'EACCES') {
+      throw new EnvironmentError(`${e.message}; forkwatch needs root, or CAP_BPF and CAP_PERFMON (run with sudo)`);
+    }
+    throw new EnvironmentError(`${e.message}; run 'forkwatch doctor' to see what this kernel lacks`);
+  }
+}

@@ -1,0 +1,53 @@
+/** Columns for people: one line per event, aligned, with the detail that matters for its type. */
+import type { ProcessEvent } from '../events/model.js';
+
+export const HEADER = `${'TIME'.padEnd(15)} ${'EVENT'.padEnd(7)} ${'PID'.padStart(7)} ${'PPID'.padStart(7)} ${'COMM'.padEnd(16)} ${'CGROUP'.padEnd(28)} DETAIL`;
+
+/** 1.2ms, 3.40s, 2m03s, 1h02m, 3d04h. */
+export function humanDuration(s: number): string {
+  if (s < 1e-3) return `${Math.round(s * 1e6)}µs`;
+  if (s < 1) return `${(s * 1e3).toFixed(1)}ms`;
+  if (s < 60) return `${s.toFixed(2)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
+}
+
+/** The outcome of an exit: `code 3`, `signal SIGSEGV (core dumped)`. */
+export function outcome(e: ProcessEvent): string {
+  if (e.signal) return `signal ${e.signal}${e.core_dumped ? ' (core dumped)' : ''}`;
+  return `code ${e.exit_code}`;
+}
+
+/** Local time of day with microseconds, from the event's ISO time. */
+function timeOfDay(iso: string): string {
+  const d = new Date(iso);
+  const micros = iso.slice(20, 26).padEnd(6, '0');
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${micros}`;
+}
+
+/** Quotes an argument only when a shell would need it. */
+function shellWord(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatEvent(e: ProcessEvent): string {
+  let detail = '';
+  switch (e.type) {
+    case 'exec':
+      detail = (e.argv?.length ? e.argv : [e.filename ?? '']).map(shellWord).join(' ') + (e.argv_truncated ? ' …' : '');
+      break;
+    case 'exit':
+      detail = e.thread ? `thread ${e.tid} after ${humanDuration(e.lifetime_s ?? 0)}` : `${outcome(e)} after ${humanDuration(e.lifetime_s ?? 0)}`;
+      break;
+    case 'fork':
+      detail = e.thread ? `thread ${e.tid}` : '';
+      break;
+    case 'migrate':
+      detail = `from ${e.from_cgroup ?? '?'}`;
+      break;
+  }
+  const type = e.thread ? (e.type === 'fork' ? 'thread' : 'texit') : e.type;
+  return `${timeOfDay(e.time).padEnd(15)} ${type.padEnd(7)} ${String(e.pid).padStart(7)} ${String(e.ppid).padStart(7)} ${e.comm.padEnd(16)} ${e.cgroup.padEnd(28)} ${detail}`.trimEnd();
+}
