@@ -1,0 +1,154 @@
+/** `forkwatch tail` as a person runs it: the built CLI, real processes, real cgroups. */
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcessEvent } from '../../src/events/model.js';
+import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
+import { CliProcess, runCli } from '../helpers/cli.js';
+import { workload } from '../helpers/workloads.js';
+
+const cgroups: TestCgroup[] = [];
+afterEach(async () => {
+  for (const cg of cgroups.splice(0)) await cg.remove();
+});
+
+async function tail(args: string[]): Promise<CliProcess> {
+  const p = new CliProcess(['tail', '--json', ...args]);
+  await p.waitFor((x) => x.stderr.includes('tailing'), 'tail to attach');
+  return p;
+}
+
+describe('forkwatch tail', () => {
+  it('shows one fork and one exit for a process with 8 threads, and the threads only with --threads', async () => {
+    requireRoot();
+    const threads = workload('threads');
+    const cg = TestCgroup.create('threads');
+    cgroups.push(cg);
+    const plain = await tail(['--cgroup', cg.path]);
+    const withThreads = await tail(['--cgroup', cg.path, '--threads']);
+    const run = await cg.exec(`${threads} 8; true`);
+    expect(run.code).toBe(0);
+    const done = (p: CliProcess) => p.jsonLines<ProcessEvent>().some((e) => e.type === 'exit' && e.pid === run.pid);
+    await plain.waitFor(done, 'the script exit (plain)');
+    await withThreads.waitFor(done, 'the script exit (--threads)');
+    plain.kill('SIGINT');
+    withThreads.kill('SIGINT');
+    expect((await plain.exited).code).toBe(0);
+    expect((await withThreads.exited).code).toBe(0);
+
+    const ofWorkload = (p: CliProcess) => p.jsonLines<ProcessEvent>().filter((e) => e.comm === 'threads' || (e.type === 'fork' && e.ppid === run.pid));
+    const a = ofWorkload(plain);
+    expect(a.filter((e) => e.type === 'fork')).toHaveLength(1); // bash forks once for `threads`
+    expect(a.filter((e) => e.type === 'exit' && e.comm === 'threads')).toHaveLength(1);
+    expect(a.some((e) => e.thread)).toBe(false);
+
+    const b = withThreads.jsonLines<ProcessEvent>().filter((e) => e.comm === 'threads');
+    expect(b.filter((e) => e.type === 'fork' && e.thread)).toHaveLength(8);
+    expect(b.filter((e) => e.type === 'exit' && e.thread)).toHaveLength(8);
+    expect(b.filter((e) => e.type === 'exit' && !e.thread)).toHaveLength(1);
+    const exit = b.find((e) => e.type === 'exit' && !e.thread)!;
+    expect(exit).toMatchObject({ exit_code: 0, signal: null, core_dumped: false, cgroup: cg.path });
+    expect(exit.lifetime_s).toBeGreaterThan(0);
+    expect(exit.cpu_s).toBeGreaterThanOrEqual(0);
+  });
+
+  it('filters by --failed, --events, --comm and --pid --tree, and stops after --count', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('filters');
+    cgroups.push(cg);
+    const failed = await tail(['--cgroup', cg.path, '--failed']);
+    const execs = await tail(['--cgroup', cg.path, '--events', 'exec', '--comm', '^ech']);
+    const counted = await tail(['--cgroup', cg.path, '--count', '3']);
+    const run = await cg.exec('( exit 0 ); ( exit 4 ); /bin/echo hi; /bin/sleep 0.01; ( kill -TERM $BASHPID ); true');
+    await failed.waitFor((p) => p.jsonLines().length >= 2, 'two failed exits');
+    await execs.waitFor((p) => p.jsonLines().length >= 1, 'the echo exec');
+    const counts = await counted.exited;
+    expect(counts.code).toBe(0);
+    expect(counted.jsonLines()).toHaveLength(3);
+    failed.kill('SIGINT');
+    execs.kill('SIGINT');
+    await failed.exited;
+    await execs.exited;
+    expect(failed.jsonLines<ProcessEvent>().map((e) => e.signal ?? e.exit_code)).toEqual([4, 'SIGTERM']);
+    expect(execs.jsonLines<ProcessEvent>().map((e) => [e.type, e.filename, e.argv])).toEqual([['exec', '/bin/echo', ['/bin/echo', 'hi']]]);
+    expect(run.code).toBe(0);
+
+    // --tree follows descendants of a pid, including ones born after tail started.
+    const parent = cg.run('sleep 0.3; ( ( exit 9 ) ); sleep 0.2');
+    const tree = await tail(['--pid', String(parent.pid), '--tree', '--events', 'exit']);
+    await tree.waitFor((p) => p.jsonLines<ProcessEvent>().some((e) => e.pid === parent.pid), 'the tree root to exit');
+    tree.kill('SIGINT');
+    await tree.exited;
+    const codes = tree.jsonLines<ProcessEvent>().map((e) => e.exit_code);
+    expect(codes).toContain(9);
+    expect(tree.jsonLines<ProcessEvent>().every((e) => e.cgroup === cg.path)).toBe(true);
+  });
+
+  it('prints a migrate with from_cgroup and cgroup', async () => {
+    requireRoot();
+    const a = TestCgroup.create('mig-a');
+    const b = TestCgroup.create('mig-b');
+    cgroups.push(a, b);
+    const child = a.run('exec sleep 30');
+    await until(() => a.pids().length === 1, 'sleep in cgroup a');
+    const p = await tail(['--events', 'migrate', '--cgroup', b.path]);
+    b.adopt(child.pid!);
+    await p.waitFor((x) => x.jsonLines().length >= 1, 'the migrate');
+    p.kill('SIGINT');
+    await p.exited;
+    expect(p.jsonLines<ProcessEvent>()[0]).toMatchObject({ type: 'migrate', pid: child.pid, from_cgroup: a.path, cgroup: b.path });
+  });
+
+  it('leaves no BPF program behind after SIGTERM', async () => {
+    requireRoot();
+    const p = await tail([]);
+    const ids = bpfProgIds(p.child.pid!);
+    expect(new Set(ids).size).toBeGreaterThanOrEqual(6);
+    p.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    await until(() => {
+      const loaded = loadedProgIds();
+      return ids.every((id) => !loaded.has(id));
+    }, 'the programs to be freed', 5000);
+  });
+
+  it('run without privileges: one clear line, non-zero exit, no stack', () => {
+    requireRoot(); // to switch to nobody
+    const r = runCli(['tail', '--duration', '1'], { prefix: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all'] });
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^forkwatch: cannot load BPF programs: .*(sudo|CAP_BPF)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it.each([
+    [['tail', '--pid', 'abc'], /--pid "abc": expected a process id/],
+    [['tail', '--events', 'fork,spawn'], /unknown event type "spawn"; expected .*fork, exec, exit, migrate/],
+    [['tail', '--comm', '(['], /--comm "\(\[": .*expected a regular expression/],
+    [['tail', '--tree'], /--tree needs --pid/],
+    [['tail', '--cgroup', 'system.slice'], /--cgroup "system.slice": expected a path/],
+    [['tail', '--duration', '-1'], /--duration "-1": expected a number of seconds/],
+    [['tail', '--ring-buffer', '3MiB'], /--ring-buffer "3MiB": expected a power of two/],
+    [['tail', '--bogus'], /Unknown argument: bogus/],
+    [['tial'], /unknown command "tial"; did you mean tail\?/],
+  ])('bad input %j: one usage line, exit 2', (args, message) => {
+    const r = runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('doctor reports every requirement as ok on this host', () => {
+    requireRoot();
+    const r = runCli(['doctor']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(10);
+    expect(lines.every((l) => l.startsWith('ok'))).toBe(true);
+    // And as nobody it says what is wrong and how to fix it.
+    const n = runCli(['doctor'], { prefix: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all'] });
+    expect(n.code).toBe(1);
+    expect(n.stdout).toMatch(/FAIL\s+privileges\s+.*sudo/);
+    void execFileSync;
+  });
+});

@@ -1,0 +1,19 @@
+/** Small C workloads for kernel tests, compiled once per run into a temp dir. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './cli.js';
+
+const built = new Map<string, string>();
+
+/** Path of the compiled test/workloads/<name>.c. */
+export function workload(name: string): string {
+  const have = built.get(name);
+  if (have) return have;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-wl-'));
+  const out = path.join(dir, name);
+  execFileSync('cc', ['-O2', '-pthread', '-o', out, path.join(ROOT, 'test/workloads', `${name}.c`)]);
+  built.set(name, out);
+  return out;
+}
