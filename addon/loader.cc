@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "proc.h"  // record types named in the skeleton's .bss
 #include "proc.skel.h"
 
 namespace fw {

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "map_reader.h"
+#include "proc.h"  // record types named in the skeleton's .bss
 #include "proc.skel.h"
 
 namespace fw {

@@ -48,6 +48,12 @@ struct {
 	__type(value, struct fw_scratch);
 } scratch SEC(".maps");
 
+/* Fixed-size records are built in place in the ring buffer, so nothing else names their types;
+ * these anchors put them in the object's BTF, which test/events/layout.test.ts checks. */
+struct fw_fork_event fw_anchor_fork __attribute__((unused));
+struct fw_exit_event fw_anchor_exit __attribute__((unused));
+struct fw_cgroup_event fw_anchor_cgroup __attribute__((unused));
+
 /* When the current task last went on CPU, per CPU (CPU accounting). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1,0 +1,94 @@
+/** The decoder on recorded kernel bytes (test/fixtures/pipeline.bin, made by record.mjs). */
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { decodeBatch, decodeCounters, DecodeError, type RawEvent } from '../../src/events/decode.js';
+import { EventType, Flags, LAYOUT } from '../../src/events/layout.js';
+import { decodeStatus, toProcessEvent } from '../../src/events/model.js';
+
+const bytes = fs.readFileSync(new URL('../fixtures/pipeline.bin', import.meta.url));
+const events: RawEvent[] = [];
+decodeBatch(bytes, (e) => events.push(e));
+const T = EventType;
+
+describe('decodeBatch on recorded records', () => {
+  it('decodes every record, in ring order', () => {
+    expect(events.map((e) => e.type)).toEqual([
+      T.CGROUP_MKDIR, T.MIGRATE, T.EXEC,
+      T.FORK, T.EXIT, // ( exit 3 )
+      T.FORK, T.EXEC, T.EXIT, // /bin/echo
+      T.FORK, T.EXIT, // ( kill -SEGV )
+      T.FORK, T.EXEC, T.CGROUP_MKDIR, T.EXIT, // mkdir child
+      T.FORK, T.EXEC, T.CGROUP_RMDIR, T.EXIT, // rmdir child
+      T.EXIT, // bash
+    ]);
+    for (let i = 1; i < events.length; i++) expect(events[i].ts).toBeGreaterThanOrEqual(events[i - 1].ts);
+  });
+
+  it.each([
+    ['exit 3', 4, { exit_code: 3, signal: null, core_dumped: false }],
+    ['SIGSEGV', 9, { exit_code: null, signal: 'SIGSEGV', core_dumped: false }],
+    ['bash exit 0', 18, { exit_code: 0, signal: null, core_dumped: false }],
+  ])('exit status: %s', (_name, index, want) => {
+    expect(decodeStatus(events[index].status)).toEqual(want);
+  });
+
+  it('carries exec filename and argv, with spaces inside an argument kept', () => {
+    const echo = events[6];
+    expect(echo.filename).toBe('/bin/echo');
+    expect(echo.argv).toEqual(['/bin/echo', 'fixture', 'two words']);
+    expect(echo.comm).toBe('echo');
+    expect(echo.flags & Flags.ARGV_TRUNC).toBe(0);
+  });
+
+  it('links forks to their parent and their own exit', () => {
+    const bash = events[2];
+    const fork = events[3];
+    expect(fork.ppid).toBe(bash.pid);
+    expect(fork.pid).not.toBe(bash.pid);
+    expect(events[4].pid).toBe(fork.pid);
+    expect(fork.startNs).toBeGreaterThan(bash.startNs);
+    expect(fork.parentStartNs).toBe(bash.startNs);
+    expect(events[4].ts - events[4].startNs).toBeGreaterThan(0);
+  });
+
+  it('names cgroups made and removed, and flags whole-process migrates', () => {
+    expect(events[0].path).toBe('/forkwatch-fixture');
+    expect(events[12].path).toBe('/forkwatch-fixture/child');
+    expect(events[16].cgroupId).toBe(events[12].cgroupId);
+    expect(events[1].flags & Flags.THREADGROUP).toBe(Flags.THREADGROUP);
+    expect(events[1].cgroupId).toBe(events[0].cgroupId);
+  });
+
+  it('turns records into the public event model', () => {
+    const ctx = { iso: () => '2026-01-01T00:00:00.000000Z', cgroupPath: (id: number) => (id === events[0].cgroupId ? '/forkwatch-fixture' : '/') };
+    const exit = toProcessEvent(events[9], ctx)!;
+    expect(exit).toMatchObject({ type: 'exit', signal: 'SIGSEGV', exit_code: null, cgroup: '/forkwatch-fixture', comm: 'bash' });
+    expect(exit.lifetime_s).toBeGreaterThan(0);
+    const mig = toProcessEvent(events[1], ctx, 1)!;
+    expect(mig).toMatchObject({ type: 'migrate', cgroup: '/forkwatch-fixture', from_cgroup: '/' });
+    expect(toProcessEvent(events[0], ctx)).toBeUndefined(); // cgroup records are not process events
+  });
+});
+
+describe('decodeBatch on damaged input', () => {
+  it('rejects a record whose size runs past the batch', () => {
+    const cut = bytes.subarray(0, 90); // the first record is longer
+    expect(() => decodeBatch(cut, () => {})).toThrow(DecodeError);
+  });
+  it('rejects an unknown record type', () => {
+    const copy = Buffer.from(bytes);
+    copy.writeUInt16LE(99, 0);
+    expect(() => decodeBatch(copy, () => {})).toThrow(/unknown record type 99/);
+  });
+});
+
+describe('decodeCounters', () => {
+  it('reads rows of cgroup id + fw_cg_counters', () => {
+    const row = Buffer.alloc(8 + LAYOUT.fw_cg_counters.size);
+    row.writeBigUInt64LE(405n, 0);
+    Object.values(LAYOUT.fw_cg_counters.fields).forEach(([off], i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + off));
+    expect(decodeCounters(Buffer.concat([row, row]))).toEqual([
+      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 },
+    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 }]));
+  });
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { formatEvent, humanDuration, outcome } from '../../src/tail/format.js';
+import type { ProcessEvent } from '../../src/events/model.js';
+
+const base: ProcessEvent = { type: 'exit', time: '2026-11-23T15:04:05.123456Z', pid: 42, tid: 42, ppid: 1, comm: 'sh', uid: 0, cgroup: '/x', cgroup_id: 3, ns_pid: 42 };
+
+describe('format', () => {
+  it.each([
+    [0.0000004, '0µs'],
+    [0.0012, '1.2ms'],
+    [3.4, '3.40s'],
+    [123, '2m03s'],
+    [3720, '1h02m'],
+    [97200, '1d03h'],
+  ])('humanDuration(%s) = %s', (s, want) => expect(humanDuration(s)).toBe(want));
+
+  it.each([
+    [{ exit_code: 3, signal: null }, 'code 3'],
+    [{ exit_code: null, signal: 'SIGSEGV', core_dumped: true }, 'signal SIGSEGV (core dumped)'],
+    [{ exit_code: null, signal: 'SIGKILL', core_dumped: false }, 'signal SIGKILL'],
+  ])('outcome %j', (e, want) => expect(outcome({ ...base, ...e } as ProcessEvent)).toBe(want));
+
+  it('prints exec command lines shell-quoted and marks truncation', () => {
+    const line = formatEvent({ ...base, type: 'exec', filename: '/bin/echo', argv: ['/bin/echo', 'two words', "it's"], argv_truncated: true });
+    expect(line).toMatch(/exec\s+42\s+1 sh\s+\/x\s+\/bin\/echo 'two words' 'it'\\''s' …$/);
+  });
+
+  it('prints exits with outcome and lifetime, migrates with their origin', () => {
+    expect(formatEvent({ ...base, exit_code: null, signal: 'SIGKILL', lifetime_s: 2.5 })).toMatch(/signal SIGKILL after 2.50s$/);
+    expect(formatEvent({ ...base, type: 'migrate', from_cgroup: '/old' })).toMatch(/from \/old$/);
+  });
+});
