@@ -48,7 +48,8 @@ export class SlidingRate {
     this.#advance(b);
     const head = this.#head as number;
     if (b <= head - this.#buckets.length) return;
-    this.#buckets[slot(b, this.#buckets.length)] += n;
+    const s = slot(b, this.#buckets.length);
+    this.#buckets[s] = (this.#buckets[s] as number) + n;
     this.#sum += n;
   }
 
