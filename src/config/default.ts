@@ -1,0 +1,65 @@
+/**
+ * The defaults: the values the loader fills in for every key a config leaves out, and the
+ * embedded default config the agent runs with when given none. A test checks that the two agree.
+ */
+
+/** Values filled in for absent keys; durations in seconds, sizes in bytes. */
+export const DEFAULTS = {
+  // The Prometheus exporter port range (9100-9999) is fully allocated, so forkwatch takes a port
+  // outside it rather than squatting on another exporter's.
+  listen: { host: '127.0.0.1', port: 10510 },
+  cgroup_hierarchy: 'v2',
+  bpf: {
+    ring_buffer_bytes: 8 * 2 ** 20,
+    argv_max_bytes: 2048,
+    cpu_accounting: true,
+    // Batching wake-ups this long costs little latency and saves most of the reader's wake-ups
+    // under fork storms; 0 wakes the reader on every record.
+    flush_interval_s: 0.002,
+    counter_entries: 16384,
+  },
+  groups: { max_groups: 2000, evict_after_s: 300 },
+  accounting: { period_s: null, log: { max_bytes: 16 * 2 ** 20, keep: 3 } },
+  /** Timeout for `exec` actions and `on_release` commands. */
+  command_timeout_s: 10,
+  // Like systemd's: restart what failed, back off, give up after a burst.
+  program: {
+    restart: 'on-failure',
+    success_exit_codes: [0],
+    backoff: { initial_s: 0.1, factor: 2, max_s: 30, reset_after_s: 60 },
+    start_limit: { burst: 5, interval_s: 10 },
+    retry_failed_after_s: null,
+    stop_signal: 'SIGTERM',
+    stop_timeout_s: 10,
+    keep_running: false,
+  },
+  api: { socket: '/run/forkwatch/api.sock' },
+} as const;
+
+/** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
+export const ARGV_CAP = 16384;
+
+/** The config the agent uses without `--config`; parseConfig() reads it like any file. */
+export const DEFAULT_CONFIG_YAML = `# forkwatch embedded default: every cgroup is a group; no rules, no programs.
+# Every key is described in docs/config.md.
+listen: "127.0.0.1:10510"
+# node_name: the host name
+cgroup:
+  hierarchy: v2
+bpf:
+  ring_buffer_bytes: 8MiB
+  argv_max_bytes: 2048
+  cpu_accounting: true
+  flush_interval: 2ms
+  counter_entries: 16384
+groups: []
+group_settings:
+  max_groups: 2000
+  evict_after: 5m
+resources: {}
+accounting:
+  period: null
+programs: []
+api:
+  socket: /run/forkwatch/api.sock
+`;
