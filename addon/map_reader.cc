@@ -63,6 +63,13 @@ fw_stats ReadStats(const bpf_map* map) {
   return total;
 }
 
+std::vector<fw_oncpu> ReadOncpu(const bpf_map* map) {
+  std::vector<fw_oncpu> slots(PossibleCpus());
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, slots.data()) != 0) throw BpfError{"bpf_map_lookup_elem", "oncpu", errno};
+  return slots;
+}
+
 std::vector<ProgStats> ReadProgStats(bpf_object* obj) {
   std::vector<ProgStats> out;
   bpf_program* prog;

@@ -34,7 +34,7 @@ Napi::Function Probe::Define(Napi::Env env) {
                      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
                       InstanceMethod("readCounters", &Probe::ReadCounters),
                       InstanceMethod("deleteCounters", &Probe::DeleteCounters),
-                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("progStats", &Probe::ProgStats),
+                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu), InstanceMethod("progStats", &Probe::ProgStats),
                       InstanceMethod("close", &Probe::Close)});
 }
 
@@ -163,6 +163,18 @@ Napi::Value Probe::Stats(const Napi::CallbackInfo& info) {
   try {
     fw_stats s = ReadStats(loader_->skel()->maps.stats);
     return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&s), sizeof(s));
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
+}
+
+// oncpu(): Buffer of struct fw_oncpu, one per possible CPU: what runs where since when.
+Napi::Value Probe::Oncpu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  try {
+    std::vector<fw_oncpu> v = ReadOncpu(loader_->skel()->maps.oncpu);
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(fw_oncpu));
   } catch (const BpfError& e) {
     throw ToJsError(env, e);
   }

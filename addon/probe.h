@@ -21,6 +21,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value DeleteCounters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Oncpu(const Napi::CallbackInfo& info);
   Napi::Value ProgStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   void Deliver(const uint8_t* data, size_t len, size_t records);

@@ -54,13 +54,13 @@ struct fw_fork_event fw_anchor_fork __attribute__((unused));
 struct fw_exit_event fw_anchor_exit __attribute__((unused));
 struct fw_cgroup_event fw_anchor_cgroup __attribute__((unused));
 
-/* When the current task last went on CPU, per CPU (CPU accounting). */
+/* Who went on CPU when, per CPU (CPU accounting). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} oncpu_since SEC(".maps");
+	__type(value, struct fw_oncpu);
+} oncpu SEC(".maps");
 
 /* ---- tunables, set through the skeleton's rodata before load ---- */
 
@@ -393,23 +393,24 @@ int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
-/* On-CPU time per cgroup: charge the outgoing task's cgroup with the time since the last switch
- * on this CPU. Per-CPU slots, no record per switch. */
+/* On-CPU time per cgroup: at each switch, charge the cgroup of the task that ran since the last
+ * switch on this CPU, and remember the incoming task's cgroup. Per-CPU slots, no record per switch;
+ * user space adds the time since the last switch when it reads (see fw_oncpu). */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u32 zero = 0;
-	__u64 *since = bpf_map_lookup_elem(&oncpu_since, &zero);
-	if (!since)
+	struct fw_oncpu *o = bpf_map_lookup_elem(&oncpu, &zero);
+	if (!o)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 then = *since;
-	*since = now;
-	/* The idle task and the first switch seen on this CPU charge nobody. */
-	if (!then || BPF_CORE_READ(prev, pid) == 0)
-		return 0;
-	struct fw_cg_counters *c = counters(task_cgroup_id(prev));
-	if (c)
-		c->cpu_ns += now - then;
+	if (o->cgroup_id && o->since_ns) {
+		struct fw_cg_counters *c = counters(o->cgroup_id);
+		if (c)
+			c->cpu_ns += now - o->since_ns;
+	}
+	o->since_ns = now;
+	/* The idle task (pid 0) charges nobody. */
+	o->cgroup_id = BPF_CORE_READ(next, pid) ? task_cgroup_id(next) : 0;
 	return 0;
 }

@@ -86,6 +86,12 @@ struct fw_cg_counters {
 	__u64 cpu_ns;         /* on-CPU time, from sched_switch (when CPU accounting is on) */
 };
 
+/* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */
+struct fw_oncpu {
+	__u64 since_ns;   /* CLOCK_MONOTONIC of the last switch on this CPU */
+	__u64 cgroup_id;  /* cgroup of the task switched in (0: idle) */
+};
+
 /* Agent health, one per-CPU slot. */
 struct fw_stats {
 	__u64 lost[FW_EV_TYPE_MAX];   /* records that could not be reserved, by type */

@@ -2,6 +2,8 @@
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
 import { doctorCommand } from './doctor.js';
+import { groupsCommand } from './groups.js';
+import { runCommand } from './run.js';
 import { tailCommand } from './tail.js';
 
 /** Prints an error the way its kind deserves: a usage error as one line, a bug with its stack. */
@@ -18,9 +20,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await yargs(argv)
       .scriptName('forkwatch')
+      .command(runCommand)
       .command(tailCommand)
+      .command(groupsCommand)
       .command(doctorCommand)
-      .demandCommand(1, 'name a command: tail, doctor (see forkwatch --help)')
+      .demandCommand(1, 'name a command: run, tail, groups, doctor (see forkwatch --help)')
       .strict()
       .recommendCommands()
       .fail((msg, err) => {

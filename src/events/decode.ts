@@ -197,3 +197,13 @@ export function decodeStats(buf: Buffer): ProbeStats {
   }
   return { lost, lostTotal, counterFull: u64(buf, f.counter_full[0]), wakeups: u64(buf, f.wakeups[0]) };
 }
+
+/** Decodes oncpu(): per CPU, since when (CLOCK_MONOTONIC ns) which cgroup has been running. */
+export function decodeOncpu(buf: Buffer): { sinceNs: number; cgroupId: number }[] {
+  const f = LAYOUT.fw_oncpu.fields;
+  const out: { sinceNs: number; cgroupId: number }[] = [];
+  for (let at = 0; at + LAYOUT.fw_oncpu.size <= buf.length; at += LAYOUT.fw_oncpu.size) {
+    out.push({ sinceNs: u64(buf, at + f.since_ns[0]), cgroupId: u64(buf, at + f.cgroup_id[0]) });
+  }
+  return out;
+}

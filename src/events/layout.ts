@@ -59,6 +59,7 @@ export const LAYOUT = {
     },
   },
   fw_stats: { size: 72, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8] } },
+  fw_oncpu: { size: 16, fields: { since_ns: [0, 8], cgroup_id: [8, 8] } },
 } as const;
 
 /** Offsets the decoder reads, named once. */

@@ -11,7 +11,7 @@ import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
 import { WallClock } from './clock.js';
-import { decodeBatch, decodeCounters, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
+import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
 import { EventType } from './layout.js';
 
 export interface SourceOptions {
@@ -67,6 +67,19 @@ export class EventSource {
   /** The kernel's exact per-cgroup counters. */
   counters(): CgroupCounters[] {
     return decodeCounters(this.live().readCounters());
+  }
+
+  /**
+   * CPU time the kernel has not charged yet (tasks running since their last switch), per cgroup
+   * id, in ns as of now; added to the counters it makes CPU exact at the moment of reading.
+   */
+  unchargedCpuNs(): Map<number, number> {
+    const now = Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+    const out = new Map<number, number>();
+    for (const { sinceNs, cgroupId } of decodeOncpu(this.live().oncpu())) {
+      if (cgroupId && sinceNs && now > sinceNs) out.set(cgroupId, (out.get(cgroupId) ?? 0) + (now - sinceNs));
+    }
+    return out;
   }
 
   /** Forget counters of removed cgroups (after they were folded into their group). */

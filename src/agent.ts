@@ -1,0 +1,245 @@
+/**
+ * The agent: the one place where the stages are wired together.
+ *
+ *   EventSource (kernel) -> ProcessTable -> GroupRegistry/GroupTracker -> beancounters, supervisor
+ *                                                                       -> Snapshot -> /metrics, /api
+ *
+ * Everything it uses takes its inputs as parameters; this module only connects them and owns
+ * the timers.
+ */
+import type { Config } from './config/types.js';
+import { detectHierarchy, type Hierarchy } from './cgroups/fs.js';
+import type { RawEvent } from './events/decode.js';
+import { EventType } from './events/layout.js';
+import { EventSource } from './events/source.js';
+import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from './groups/registry.js';
+import { GroupTracker, type GroupNotice } from './groups/tracker.js';
+import type { Logger } from './log.js';
+import type { Snapshot, GroupSample } from './metrics/registry.js';
+import type { NativeBinding } from './native/binding.js';
+import type { ProcessTable } from './process/table.js';
+import { seedTable } from './tail/session.js';
+
+const TYPE_NAMES: Record<number, string> = {
+  [EventType.FORK]: 'fork',
+  [EventType.EXEC]: 'exec',
+  [EventType.EXIT]: 'exit',
+  [EventType.MIGRATE]: 'migrate',
+  [EventType.CGROUP_MKDIR]: 'cgroup_mkdir',
+  [EventType.CGROUP_RMDIR]: 'cgroup_rmdir',
+};
+
+/** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
+export interface AgentListener {
+  onEvent?(e: RawEvent, notices: GroupNotice[]): void;
+  onTick?(now: number): void;
+}
+
+export interface GroupView {
+  group: string;
+  kind: string;
+  cgroup: string;
+  container_id?: string;
+  pod_uid?: string;
+  configured: boolean;
+  tasks: number;
+  threads: number;
+  forks: number;
+  execs: number;
+  exits: { success: number; failure: number; signaled: number };
+  cpu_seconds: number;
+}
+
+export class Agent {
+  readonly source: EventSource;
+  readonly hierarchy: Hierarchy;
+  readonly table: ProcessTable;
+  readonly registry: GroupRegistry;
+  readonly tracker: GroupTracker;
+  private readonly eventsRead: Record<string, number> = {};
+  private readonly listeners: AgentListener[] = [];
+  private pendingRetire: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private config: Config;
+
+  constructor(
+    binding: NativeBinding,
+    config: Config,
+    private readonly log: Logger,
+    private readonly now: () => number = () => Date.now(),
+    opts: { bpfStats?: boolean } = {},
+  ) {
+    this.config = config;
+    this.hierarchy = detectHierarchy(config.cgroup.hierarchy);
+    this.source = new EventSource(binding, {
+      hierarchy: this.hierarchy,
+      log,
+      probe: {
+        ringBytes: config.bpf.ring_buffer_bytes,
+        argvMax: config.bpf.argv_max_bytes,
+        counterEntries: config.bpf.counter_entries,
+        wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
+        cpuAccounting: config.bpf.cpu_accounting,
+        threadEvents: true, // live thread gauges need thread create / exit
+        bpfStats: opts.bpfStats === true,
+      },
+    });
+    for (const t of Object.values(TYPE_NAMES)) this.eventsRead[t] = 0;
+    // Seed after attaching: a process born in between is both in /proc and in the first batch,
+    // and the table keeps one entry per pid.
+    this.table = seedTable(this.source, this.hierarchy.id);
+    this.registry = new GroupRegistry(this.registryOptions(config));
+    this.tracker = new GroupTracker(this.registry, now);
+    this.tracker.seed(this.table.values());
+  }
+
+  private registryOptions(c: Config): RegistryOptions {
+    return {
+      rules: c.groups.rules,
+      defaults: c.resources,
+      maxGroups: c.groups.max_groups,
+      evictAfterS: c.groups.evict_after_s,
+      cgroupPath: (id) => this.source.names.path(id),
+      now: this.now,
+    };
+  }
+
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  addListener(l: AgentListener): void {
+    this.listeners.push(l);
+  }
+
+  /** Starts reading events and the housekeeping tick. */
+  start(): void {
+    this.source.start((events) => this.onBatch(events));
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+  }
+
+  private onBatch(events: RawEvent[]): void {
+    for (const e of events) {
+      this.eventsRead[TYPE_NAMES[e.type]]++;
+      if (e.type === EventType.CGROUP_RMDIR) {
+        this.pendingRetire.push(e.cgroupId);
+        continue;
+      }
+      if (e.type === EventType.CGROUP_MKDIR) continue;
+      const change = this.table.apply(e);
+      const notices = this.tracker.apply(e, change);
+      for (const n of notices) if (n.kind === 'left' && n.status !== null && n.group.tasks === 0) n.group.releases++;
+      for (const l of this.listeners) l.onEvent?.(e, notices);
+    }
+  }
+
+  /** Once a second: fold removed cgroups' counters, evict long-empty groups, let listeners tick. */
+  tick(): void {
+    if (this.source.closed) return;
+    this.retireCgroups();
+    const evicted = this.registry.evict(this.now());
+    if (evicted.length) this.log.debug(`evicted ${evicted.length} empty groups`);
+    for (const l of this.listeners) l.onTick?.(this.now());
+  }
+
+  /** Removed cgroups: their final kernel counters move into their group, their map rows go. */
+  private retireCgroups(): void {
+    if (this.pendingRetire.length === 0) return;
+    const gone = new Set(this.pendingRetire);
+    this.pendingRetire = [];
+    for (const row of this.source.counters()) {
+      if (!gone.has(row.cgroupId)) continue;
+      const g = this.registry.forCgroup(row.cgroupId);
+      addTotals(g.retired, row);
+    }
+    this.source.forgetCounters([...gone]);
+    for (const id of gone) this.registry.dropCgroup(id);
+  }
+
+  /** Applies a new config without resetting counters (SIGHUP). */
+  reload(config: Config): void {
+    this.config = config;
+    this.registry.reconfigure(this.registryOptions(config));
+    this.tracker.replace(this.table.values());
+  }
+
+  /** Per-group totals: kernel maps for groups of whole cgroups, events for the others. */
+  totals(): Map<Group, KernelTotals> {
+    const out = new Map<Group, KernelTotals>();
+    for (const g of this.registry.all()) {
+      const t = zeroTotals();
+      addTotals(t, g.byCgroup ? g.retired : g.events);
+      out.set(g, t);
+    }
+    const uncharged = this.config.bpf.cpu_accounting ? this.source.unchargedCpuNs() : new Map<number, number>();
+    for (const row of this.source.counters()) {
+      const g = this.registry.forCgroup(row.cgroupId);
+      if (!g.byCgroup) continue;
+      const t = out.get(g)!;
+      addTotals(t, row);
+      t.cpuNs += uncharged.get(row.cgroupId) ?? 0;
+    }
+    if (!this.config.bpf.cpu_accounting) for (const [g, t] of out) t.cpuNs = g.events.cpuNs;
+    return out;
+  }
+
+  /** Everything /metrics shows, read once per scrape. */
+  snapshot(extra: Pick<Snapshot, 'beancounters' | 'programs'> = { beancounters: [], programs: [] }): Snapshot {
+    const groups: GroupSample[] = [];
+    for (const [g, totals] of this.totals()) {
+      groups.push({
+        name: g.name,
+        cgroup: g.cgroup,
+        kind: g.identity.kind,
+        containerId: g.identity.container_id,
+        podUid: g.identity.pod_uid,
+        tasks: g.tasks,
+        threads: g.threads,
+        totals,
+        lifetime: { buckets: g.lifetimeBuckets, sum: g.lifetimeSum, count: g.lifetimeCount },
+        releases: g.releases,
+      });
+    }
+    const stats = this.source.stats();
+    const progs = this.source.progStats().filter((p) => p.runCount > 0 || p.runTimeNs > 0);
+    return {
+      groups,
+      eventsRead: { ...this.eventsRead },
+      eventsLost: stats.lost,
+      counterMapFull: stats.counterFull,
+      groupsOverflow: this.registry.overflows,
+      bpf: progs,
+      ...extra,
+    };
+  }
+
+  /** The groups as `forkwatch groups` shows them. */
+  groups(): GroupView[] {
+    return [...this.totals()].map(([g, t]) => ({
+      group: g.name,
+      kind: g.identity.kind,
+      cgroup: g.cgroup,
+      container_id: g.identity.container_id,
+      pod_uid: g.identity.pod_uid,
+      configured: g.configured,
+      tasks: g.tasks,
+      threads: g.threads,
+      forks: t.forks,
+      execs: t.execs,
+      exits: { success: t.exitsSuccess, failure: t.exitsFailure, signaled: t.exitsSignaled },
+      cpu_seconds: t.cpuNs / 1e9,
+    }));
+  }
+
+  /** Detaches everything; what is still in the ring is read first. */
+  close(): void {
+    clearInterval(this.timer);
+    this.source.close();
+  }
+}
+
+/** Loads the binding and the hierarchy for an agent on this host. */
+export function hierarchyFor(config: Config): Hierarchy {
+  return detectHierarchy(config.cgroup.hierarchy);
+}

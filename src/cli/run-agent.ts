@@ -1,0 +1,69 @@
+/** Wires the agent to the kernel, HTTP and signals: SIGTERM/SIGINT stop, SIGHUP reloads. */
+import { Agent } from '../agent.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../log.js';
+import { buildRegistry, type Snapshot } from '../metrics/registry.js';
+import { loadBinding } from '../native/binding.js';
+import { createHttpServer, listen } from '../server/http.js';
+
+export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
+  const log = createLogger({ verbose: opts.verbose });
+  const agent = new Agent(loadBinding(), config, log, () => Date.now(), { bpfStats: opts.bpfStats });
+
+  let snap: Snapshot | undefined;
+  const current = () => snap!;
+  const registries = { text: buildRegistry('prometheus', current), om: buildRegistry('openmetrics', current) };
+  const server = createHttpServer(
+    {
+      metrics: async (om) => {
+        snap = agent.snapshot();
+        const reg = om ? registries.om : registries.text;
+        return { body: await reg.metrics(), contentType: reg.contentType };
+      },
+      health: () => ({ ok: !agent.source.closed, detail: { programs: agent.source.attached.length, groups: agent.registry.size } }),
+      api: { groups: () => agent.groups() },
+    },
+    (err) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`),
+  );
+
+  agent.start();
+  let addr;
+  try {
+    addr = await listen(server, config.listen.host, config.listen.port);
+  } catch (err) {
+    agent.close();
+    throw err;
+  }
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source})`);
+  log.info(`serving http://${host}:${addr.port}/metrics`);
+
+  return new Promise((resolve) => {
+    const stop = (sig: string) => {
+      log.info(`${sig}: stopping`);
+      process.off('SIGHUP', reload);
+      server.close();
+      server.closeAllConnections();
+      agent.close();
+      resolve(0);
+    };
+    const reload = () => {
+      if (!opts.configPath) {
+        log.info('SIGHUP: running on the embedded default, nothing to reload');
+        return;
+      }
+      try {
+        const next = loadConfig(opts.configPath);
+        next.listen = config.listen; // the socket stays where it is
+        agent.reload(next);
+        log.info(`SIGHUP: reloaded ${opts.configPath}`);
+      } catch (err) {
+        log.error(`SIGHUP: ${(err as Error).message}; keeping the previous config`);
+      }
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}

@@ -1,0 +1,213 @@
+/**
+ * Groups: which group a cgroup or a process belongs to, the cap on how many there are, and
+ * eviction of the empty ones nobody configured. Pure: paths come from a resolver passed in.
+ *
+ * Membership: the config's rules are tried in order (first match wins); a process that matches
+ * none belongs to the group named after its cgroup (src/groups/naming.ts). A group is "by cgroup"
+ * when its members are whole cgroups (a default group, or a rule that matches on the path alone):
+ * its counters then come from the kernel's exact per-cgroup maps. Groups defined by comm, exe or
+ * uid count from events.
+ */
+import { effectiveResources, isCgroupRule, matchGroup, type MatchFacts } from '../config/match.js';
+import type { GroupRule, ResourceLimits } from '../config/types.js';
+import { nameCgroup, type GroupIdentity } from './naming.js';
+
+/** Upper bounds of the process lifetime histogram, 1 ms to 1 day. */
+export const LIFETIME_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400];
+
+/** Kernel counters summed over a group's cgroups. */
+export interface KernelTotals {
+  forks: number;
+  threads: number;
+  execs: number;
+  exitsSuccess: number;
+  exitsFailure: number;
+  exitsSignaled: number;
+  cpuNs: number;
+}
+
+export const zeroTotals = (): KernelTotals => ({ forks: 0, threads: 0, execs: 0, exitsSuccess: 0, exitsFailure: 0, exitsSignaled: 0, cpuNs: 0 });
+
+export function addTotals(into: KernelTotals, from: KernelTotals): void {
+  into.forks += from.forks;
+  into.threads += from.threads;
+  into.execs += from.execs;
+  into.exitsSuccess += from.exitsSuccess;
+  into.exitsFailure += from.exitsFailure;
+  into.exitsSignaled += from.exitsSignaled;
+  into.cpuNs += from.cpuNs;
+}
+
+export class Group {
+  /** Live processes and threads, kept by events. */
+  tasks = 0;
+  threads = 0;
+  /** Counted from events (used for groups whose members are not whole cgroups). */
+  readonly events: KernelTotals = zeroTotals();
+  /** Kernel counters of this group's cgroups that are gone (folded in before their map rows go). */
+  readonly retired: KernelTotals = zeroTotals();
+  /** Lifetime histogram: counts per LIFETIME_BUCKETS bound (+Inf last), sum and count. */
+  readonly lifetimeBuckets = new Float64Array(LIFETIME_BUCKETS.length + 1);
+  lifetimeSum = 0;
+  lifetimeCount = 0;
+  /** Times the group's last process exited. */
+  releases = 0;
+  /** Since when (ms) the group has had no process; null while it has some. */
+  emptySince: number | null;
+  /** The cgroup path the group was first seen in (for group_info). */
+  cgroup: string;
+
+  constructor(
+    readonly name: string,
+    readonly identity: GroupIdentity,
+    cgroup: string,
+    public rule: GroupRule | undefined,
+    public byCgroup: boolean,
+    public resources: ResourceLimits,
+    now: number,
+  ) {
+    this.cgroup = cgroup;
+    this.emptySince = now;
+  }
+
+  /** Configured groups are always exported, even empty. */
+  get configured(): boolean {
+    return this.rule !== undefined;
+  }
+
+  observeLifetime(seconds: number): void {
+    let i = 0;
+    while (i < LIFETIME_BUCKETS.length && seconds > LIFETIME_BUCKETS[i]) i++;
+    this.lifetimeBuckets[i]++;
+    this.lifetimeSum += seconds;
+    this.lifetimeCount++;
+  }
+}
+
+export interface RegistryOptions {
+  rules: GroupRule[];
+  defaults: ResourceLimits;
+  maxGroups: number;
+  evictAfterS: number;
+  /** cgroup id -> path under the hierarchy root. */
+  cgroupPath: (id: number) => string;
+  now: () => number;
+}
+
+export const OVERFLOW_GROUP = 'other';
+
+export class GroupRegistry {
+  private readonly groups = new Map<string, Group>();
+  private readonly byCgroupId = new Map<number, Group>();
+  private processRules = false;
+  /** Groups not from the config: they count against max_groups. */
+  private dynamic = 0;
+  /** Groups refused because the cap was reached (their members went to `other`). */
+  overflows = 0;
+
+  constructor(private opts: RegistryOptions) {
+    this.reconfigure(opts);
+  }
+
+  /**
+   * Applies a new config (SIGHUP): counters stay with their groups; memberships are decided
+   * again as processes are looked up (the tracker re-places every live process).
+   */
+  reconfigure(opts: RegistryOptions): void {
+    this.opts = opts;
+    this.processRules = opts.rules.some((r) => !isCgroupRule(r.match));
+    this.byCgroupId.clear();
+    const names = new Set(opts.rules.map((r) => r.name));
+    for (const g of this.groups.values()) {
+      if (g.rule && !names.has(g.name)) {
+        g.rule = undefined; // no longer configured: evictable like any other
+        this.dynamic++;
+      }
+      if (!g.rule) g.resources = opts.defaults;
+    }
+    for (const rule of opts.rules) this.ensureRule(rule);
+  }
+
+  private ensureRule(rule: GroupRule): Group {
+    let g = this.groups.get(rule.name);
+    if (!g) {
+      g = new Group(rule.name, { name: rule.name, kind: 'user' }, rule.match.cgroup ?? '', rule, isCgroupRule(rule.match), effectiveResources(this.opts.defaults, rule), this.opts.now());
+      this.groups.set(rule.name, g);
+    } else {
+      if (!g.rule) this.dynamic--;
+      g.rule = rule;
+      g.byCgroup = isCgroupRule(rule.match);
+      g.resources = effectiveResources(this.opts.defaults, rule);
+    }
+    return g;
+  }
+
+  private ensureDefault(path: string): Group {
+    const id = nameCgroup(path);
+    let g = this.groups.get(id.name);
+    if (g) return g;
+    if (this.dynamic >= this.opts.maxGroups) {
+      this.overflows++;
+      g = this.groups.get(OVERFLOW_GROUP);
+      if (g) return g;
+      // `other` itself is not capped: it is the one group overflow can always go to.
+      g = new Group(OVERFLOW_GROUP, { name: OVERFLOW_GROUP, kind: 'cgroup' }, '', undefined, true, this.opts.defaults, this.opts.now());
+      this.groups.set(OVERFLOW_GROUP, g);
+      return g;
+    }
+    g = new Group(id.name, id, path, undefined, true, this.opts.defaults, this.opts.now());
+    this.groups.set(id.name, g);
+    this.dynamic++;
+    return g;
+  }
+
+  /** The group whose kernel counters a cgroup's map row feeds. */
+  forCgroup(cgroupId: number): Group {
+    const cached = this.byCgroupId.get(cgroupId);
+    if (cached && this.groups.get(cached.name) === cached) return cached;
+    const path = this.opts.cgroupPath(cgroupId);
+    const rule = this.opts.rules.find((r) => isCgroupRule(r.match) && matchGroup([r], { cgroup: path }));
+    const g = rule ? this.ensureRule(rule) : this.ensureDefault(path);
+    this.byCgroupId.set(cgroupId, g);
+    return g;
+  }
+
+  /** The group of a process, from what is known about it. */
+  forProcess(cgroupId: number, facts: Omit<MatchFacts, 'cgroup'>): Group {
+    if (!this.processRules) return this.forCgroup(cgroupId);
+    const rule = matchGroup(this.opts.rules, { ...facts, cgroup: this.opts.cgroupPath(cgroupId) });
+    return rule ? this.ensureRule(rule) : this.forCgroup(cgroupId);
+  }
+
+  get(name: string): Group | undefined {
+    return this.groups.get(name);
+  }
+
+  all(): IterableIterator<Group> {
+    return this.groups.values();
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /** A cgroup is gone: it maps to nothing once its counters are folded. */
+  dropCgroup(cgroupId: number): void {
+    this.byCgroupId.delete(cgroupId);
+  }
+
+  /** Removes groups nobody configured that have been empty for evict_after; returns them. */
+  evict(now: number): Group[] {
+    const out: Group[] = [];
+    for (const g of this.groups.values()) {
+      if (g.configured || g.tasks > 0 || g.emptySince === null) continue;
+      if (now - g.emptySince >= this.opts.evictAfterS * 1000) out.push(g);
+    }
+    for (const g of out) {
+      this.groups.delete(g.name);
+      if (g.name !== OVERFLOW_GROUP) this.dynamic--;
+    }
+    if (out.length) for (const [id, g] of this.byCgroupId) if (!this.groups.has(g.name)) this.byCgroupId.delete(id);
+    return out;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Per-group live state from the event stream: which group each process is in, live tasks and
+ * threads, counts from events, lifetimes. Pure: events and the process table's changes come in,
+ * notices of what changed go out (for beancounters, release records, the supervisor).
+ */
+import type { RawEvent } from '../events/decode.js';
+import { EventType, Flags } from '../events/layout.js';
+import type { ProcessInfo, TableChange } from '../process/table.js';
+import type { Group, GroupRegistry } from './registry.js';
+
+/** What an event did to groups, for the stages after this one. */
+export interface GroupNotice {
+  kind: 'entered' | 'left';
+  group: Group;
+  /** The process, as the table had it. */
+  process: ProcessInfo;
+  /** 'left' through exit: the wait(2) status; through a move: null. */
+  status: number | null;
+  /** Set on exits: the process's lifetime and CPU, seconds. */
+  lifetimeS?: number;
+  cpuS?: number;
+}
+
+export class GroupTracker {
+  private readonly member = new Map<number, Group>();
+
+  constructor(
+    private readonly registry: GroupRegistry,
+    private readonly now: () => number,
+  ) {}
+
+  private facts(p: ProcessInfo) {
+    return { comm: p.comm, exe: p.exe, uid: p.uid };
+  }
+
+  private enter(g: Group, p: ProcessInfo, threads: number): void {
+    this.member.set(p.pid, g);
+    g.tasks++;
+    g.threads += threads;
+    g.emptySince = null;
+  }
+
+  private leave(g: Group, threads: number): void {
+    g.tasks = Math.max(0, g.tasks - 1);
+    g.threads = Math.max(0, g.threads - threads);
+    if (g.tasks === 0) g.emptySince = this.now();
+  }
+
+  /** Places the processes found at start (from the seeded process table). */
+  seed(processes: Iterable<ProcessInfo>): void {
+    for (const p of processes) this.enter(this.registry.forProcess(p.cgroupId, this.facts(p)), p, p.threads);
+  }
+
+  /** The group a live process is in. */
+  groupOf(pid: number): Group | undefined {
+    return this.member.get(pid);
+  }
+
+  /** Re-places every live process (after a config reload changed the rules). */
+  replace(processes: Iterable<ProcessInfo>): GroupNotice[] {
+    const out: GroupNotice[] = [];
+    for (const p of processes) {
+      const was = this.member.get(p.pid);
+      const now = this.registry.forProcess(p.cgroupId, this.facts(p));
+      if (was === now) continue;
+      if (was) {
+        this.leave(was, p.threads);
+        out.push({ kind: 'left', group: was, process: p, status: null });
+      }
+      this.enter(now, p, p.threads);
+      out.push({ kind: 'entered', group: now, process: p, status: null });
+    }
+    return out;
+  }
+
+  /** Applies one record (after the process table has); returns what changed group-wise. */
+  apply(e: RawEvent, change: TableChange): GroupNotice[] {
+    const thread = (e.flags & Flags.THREAD) !== 0;
+    switch (e.type) {
+      case EventType.FORK: {
+        if (thread) {
+          const g = this.member.get(e.pid);
+          if (g) {
+            g.threads++;
+            g.events.threads++;
+          }
+          return [];
+        }
+        const p = change.after!;
+        const g = this.registry.forProcess(p.cgroupId, this.facts(p));
+        this.enter(g, p, 1);
+        g.events.forks++;
+        return [{ kind: 'entered', group: g, process: p, status: null }];
+      }
+      case EventType.EXIT: {
+        if (thread) {
+          const g = this.member.get(e.pid);
+          if (g) g.threads = Math.max(0, g.threads - 1);
+          return [];
+        }
+        const p = change.before;
+        const g = this.member.get(e.pid);
+        this.member.delete(e.pid);
+        if (!g || !p) return [];
+        this.leave(g, p.threads);
+        const sig = e.status & 0x7f;
+        if (sig) g.events.exitsSignaled++;
+        else if (e.status & 0xff00) g.events.exitsFailure++;
+        else g.events.exitsSuccess++;
+        g.events.cpuNs += e.cpuNs;
+        const lifetimeS = Math.max(0, e.ts - e.startNs) / 1e9;
+        g.observeLifetime(lifetimeS);
+        return [{ kind: 'left', group: g, process: p, status: e.status, lifetimeS, cpuS: e.cpuNs / 1e9 }];
+      }
+      case EventType.EXEC:
+      case EventType.MIGRATE: {
+        const p = change.after!;
+        const was = this.member.get(p.pid);
+        const now = this.registry.forProcess(p.cgroupId, this.facts(p));
+        if (e.type === EventType.EXEC) now.events.execs++;
+        if (was === now) return [];
+        const out: GroupNotice[] = [];
+        if (was) {
+          this.leave(was, p.threads);
+          out.push({ kind: 'left', group: was, process: p, status: null });
+        }
+        this.enter(now, p, p.threads);
+        out.push({ kind: 'entered', group: now, process: p, status: null });
+        return out;
+      }
+    }
+    return [];
+  }
+}

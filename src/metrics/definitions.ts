@@ -1,0 +1,52 @@
+/**
+ * Every metric forkwatch exports, in one place: name, type, help, labels. The README's metric
+ * reference and the dashboards' checks read this list. Never a pid or another unbounded value as
+ * a label: `group` is capped (groups.max_groups), `program` and `resource` come from the config.
+ */
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDef {
+  name: string;
+  type: MetricType;
+  help: string;
+  labelNames: readonly string[];
+}
+
+const def = (name: string, type: MetricType, labelNames: readonly string[], help: string): MetricDef => ({ name, type, help, labelNames });
+
+export const METRICS = {
+  forks: def('forkwatch_forks_total', 'counter', ['group'], 'Processes created (fork/clone without CLONE_THREAD) in the group.'),
+  threadsCreated: def('forkwatch_threads_created_total', 'counter', ['group'], 'Threads created in the group (not counting processes).'),
+  execs: def('forkwatch_execs_total', 'counter', ['group'], 'Successful execve/execveat calls in the group.'),
+  exits: def('forkwatch_exits_total', 'counter', ['group', 'outcome'], 'Processes that ended, by outcome: success (status 0), failure (non-zero status), signaled (killed by a signal).'),
+  tasks: def('forkwatch_tasks', 'gauge', ['group'], 'Live processes in the group.'),
+  threads: def('forkwatch_threads', 'gauge', ['group'], 'Live threads in the group (a single-threaded process counts one).'),
+  cpu: def('forkwatch_cpu_seconds_total', 'counter', ['group'], 'CPU time spent by the group, user and system, in seconds.'),
+  lifetime: def('forkwatch_process_lifetime_seconds', 'histogram', ['group'], 'How long processes of the group lived, observed when they exit.'),
+  groupInfo: def('forkwatch_group_info', 'gauge', ['group', 'cgroup', 'kind', 'container_id', 'pod_uid'], 'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids).'),
+  events: def('forkwatch_events_total', 'counter', ['type'], 'Kernel records read by the agent, by type.'),
+  eventsLost: def('forkwatch_events_lost_total', 'counter', ['type'], 'Kernel records dropped because the ring buffer was full, by type (counters in maps stay exact).'),
+  counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
+  groups: def('forkwatch_groups', 'gauge', [], 'Groups currently tracked.'),
+  groupsOverflow: def('forkwatch_groups_overflow_total', 'counter', [], 'Groups not created because groups.max_groups was reached; their processes count in group "other".'),
+  bpfRunSeconds: def('forkwatch_bpf_program_run_seconds_total', 'counter', ['program'], 'Time the kernel spent running each forkwatch BPF program (needs kernel.bpf_stats_enabled or --bpf-stats).'),
+  bpfRuns: def('forkwatch_bpf_program_runs_total', 'counter', ['program'], 'Times each forkwatch BPF program ran (needs kernel.bpf_stats_enabled or --bpf-stats).'),
+  bpfMisses: def('forkwatch_bpf_program_recursion_misses_total', 'counter', ['program'], 'Times a forkwatch BPF program was skipped because it was already running on that CPU.'),
+  // Beancounters (per group and resource).
+  held: def('forkwatch_resource_held', 'gauge', ['group', 'resource'], 'Current value of a resource for the group (tasks, threads, forks_per_second, cpu_cores, memory_bytes).'),
+  maxheld: def('forkwatch_resource_maxheld', 'gauge', ['group', 'resource'], 'Highest value held within the accounting period.'),
+  minheld: def('forkwatch_resource_minheld', 'gauge', ['group', 'resource'], 'Lowest value held within the accounting period.'),
+  barrier: def('forkwatch_resource_barrier', 'gauge', ['group', 'resource'], 'Soft limit of the resource (absent when none is set).'),
+  limit: def('forkwatch_resource_limit', 'gauge', ['group', 'resource'], 'Hard limit of the resource (absent when none is set).'),
+  barrierHits: def('forkwatch_resource_barrier_hits_total', 'counter', ['group', 'resource'], 'Times held rose above the barrier (once per crossing).'),
+  failcnt: def('forkwatch_resource_failcnt_total', 'counter', ['group', 'resource'], 'Times held rose above the limit, plus refusals counted by the kernel (pids.events, memory.events max).'),
+  releases: def('forkwatch_group_releases_total', 'counter', ['group'], 'Times the group\'s last process exited.'),
+  // Supervised programs.
+  programUp: def('forkwatch_program_up', 'gauge', ['program'], '1 while the program has a running process, else 0.'),
+  programRestarts: def('forkwatch_program_restarts_total', 'counter', ['program'], 'Times the supervisor restarted the program.'),
+  programState: def('forkwatch_program_state', 'gauge', ['program', 'state'], '1 for the program\'s current state (running, starting, backoff, stopping, stopped, failed), 0 for the others.'),
+  programLastExit: def('forkwatch_program_last_exit_code', 'gauge', ['program'], 'Exit status of the program\'s last run (128+signal when killed by a signal); absent before the first exit.'),
+  programRestartLatency: def('forkwatch_program_restart_latency_seconds', 'histogram', ['program'], 'From the last exit seen to the new process running.'),
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;

@@ -1,0 +1,167 @@
+/**
+ * Prometheus exposition with prom-client. Values are read at scrape time from a Snapshot the agent
+ * builds once per scrape (kernel maps included), never pushed from timers. One explicit Registry
+ * per content type (Prometheus text, OpenMetrics), never the global one.
+ */
+import client from 'prom-client';
+import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
+import { METRICS, type MetricDef } from './definitions.js';
+
+export interface GroupSample {
+  name: string;
+  cgroup: string;
+  kind: string;
+  containerId?: string;
+  podUid?: string;
+  tasks: number;
+  threads: number;
+  totals: KernelTotals;
+  lifetime: { buckets: Float64Array; sum: number; count: number };
+  releases: number;
+}
+
+export interface BeancounterSample {
+  group: string;
+  resource: string;
+  held: number;
+  maxheld: number;
+  minheld: number;
+  barrier?: number;
+  limit?: number;
+  barrierHits: number;
+  failcnt: number;
+}
+
+export interface ProgramSample {
+  name: string;
+  state: string;
+  restarts: number;
+  lastExitCode: number | null;
+  /** Restart latency histogram over RESTART_LATENCY_BUCKETS. */
+  latency: { buckets: Float64Array; sum: number; count: number };
+}
+
+export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'] as const;
+export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Everything one scrape shows, gathered once. */
+export interface Snapshot {
+  groups: GroupSample[];
+  eventsRead: Record<string, number>;
+  eventsLost: Record<string, number>;
+  counterMapFull: number;
+  groupsOverflow: number;
+  bpf: { name: string; runTimeNs: number; runCount: number; recursionMisses: number }[];
+  beancounters: BeancounterSample[];
+  programs: ProgramSample[];
+}
+
+type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+/** A prom-client metric whose values come from the current snapshot. */
+class SnapshotMetric {
+  readonly aggregator = 'sum';
+  name: string;
+  readonly help: string;
+  readonly type: string;
+  constructor(
+    def: MetricDef,
+    private readonly current: () => Snapshot,
+    private readonly values: (s: Snapshot, name: string) => Value[],
+  ) {
+    this.name = def.name;
+    this.help = def.help;
+    this.type = def.type;
+  }
+  async get() {
+    // `name` may have lost its _total suffix: OpenMetrics registries rename counters in place.
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values(this.current(), this.name) };
+  }
+}
+
+function histogram(labels: Record<string, string>, bounds: number[], h: { buckets: Float64Array; sum: number; count: number }, name: string): Value[] {
+  const out: Value[] = [];
+  let cum = 0;
+  bounds.forEach((le, i) => {
+    cum += h.buckets[i];
+    out.push({ labels: { ...labels, le }, value: cum, metricName: `${name}_bucket` });
+  });
+  out.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
+  out.push({ labels, value: h.sum, metricName: `${name}_sum` });
+  out.push({ labels, value: h.count, metricName: `${name}_count` });
+  return out;
+}
+
+const perGroup = (pick: (g: GroupSample) => number) => (s: Snapshot) => s.groups.map((g) => ({ labels: { group: g.name }, value: pick(g) }));
+
+const perBean = (pick: (b: BeancounterSample) => number | undefined) => (s: Snapshot) =>
+  s.beancounters.filter((b) => pick(b) !== undefined).map((b) => ({ labels: { group: b.group, resource: b.resource }, value: pick(b)! }));
+
+const perRecordType = (pick: (s: Snapshot) => Record<string, number>) => (s: Snapshot) =>
+  Object.entries(pick(s)).map(([type, value]) => ({ labels: { type }, value }));
+
+const perProgram = (pick: (p: Snapshot['bpf'][number]) => number) => (s: Snapshot) => s.bpf.map((p) => ({ labels: { program: p.name }, value: pick(p) }));
+
+/** Builds the registry for one content type; `current` returns the snapshot of this scrape. */
+export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current: () => Snapshot): client.Registry<client.RegistryContentType> {
+  const reg = new client.Registry<client.RegistryContentType>();
+  reg.setContentType(contentType === 'openmetrics' ? client.Registry.OPENMETRICS_CONTENT_TYPE : client.Registry.PROMETHEUS_CONTENT_TYPE);
+  const add = (def: MetricDef, values: (s: Snapshot, name: string) => Value[]) =>
+    reg.registerMetric(new SnapshotMetric(def, current, values) as unknown as client.Metric);
+  const M = METRICS;
+
+  add(M.forks, perGroup((g) => g.totals.forks));
+  add(M.threadsCreated, perGroup((g) => g.totals.threads));
+  add(M.execs, perGroup((g) => g.totals.execs));
+  add(M.exits, (s) =>
+    s.groups.flatMap((g) => [
+      { labels: { group: g.name, outcome: 'success' }, value: g.totals.exitsSuccess },
+      { labels: { group: g.name, outcome: 'failure' }, value: g.totals.exitsFailure },
+      { labels: { group: g.name, outcome: 'signaled' }, value: g.totals.exitsSignaled },
+    ]),
+  );
+  add(M.tasks, perGroup((g) => g.tasks));
+  add(M.threads, perGroup((g) => g.threads));
+  add(M.cpu, perGroup((g) => g.totals.cpuNs / 1e9));
+  add(M.lifetime, (s, name) => s.groups.flatMap((g) => histogram({ group: g.name }, LIFETIME_BUCKETS, g.lifetime, name)));
+  add(M.groupInfo, (s) =>
+    s.groups.map((g) => ({
+      labels: { group: g.name, cgroup: g.cgroup, kind: g.kind, container_id: g.containerId ?? '', pod_uid: g.podUid ?? '' },
+      value: 1,
+    })),
+  );
+  add(M.releases, perGroup((g) => g.releases));
+  add(M.events, perRecordType((s) => s.eventsRead));
+  add(M.eventsLost, perRecordType((s) => s.eventsLost));
+  add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
+  add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
+  add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
+  add(M.bpfRunSeconds, perProgram((p) => p.runTimeNs / 1e9));
+  add(M.bpfRuns, perProgram((p) => p.runCount));
+  add(M.bpfMisses, perProgram((p) => p.recursionMisses));
+
+  add(M.held, perBean((b) => b.held));
+  add(M.maxheld, perBean((b) => b.maxheld));
+  add(M.minheld, perBean((b) => b.minheld));
+  add(M.barrier, perBean((b) => b.barrier));
+  add(M.limit, perBean((b) => b.limit));
+  add(M.barrierHits, perBean((b) => b.barrierHits));
+  add(M.failcnt, perBean((b) => b.failcnt));
+
+  add(M.programUp, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.state === 'running' ? 1 : 0 })));
+  add(M.programRestarts, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.restarts })));
+  add(M.programState, (s) =>
+    s.programs.flatMap((p) => PROGRAM_STATES.map((st) => ({ labels: { program: p.name, state: st }, value: p.state === st ? 1 : 0 }))),
+  );
+  add(M.programLastExit, (s) => s.programs.filter((p) => p.lastExitCode !== null).map((p) => ({ labels: { program: p.name }, value: p.lastExitCode! })));
+  add(M.programRestartLatency, (s, name) => s.programs.flatMap((p) => histogram({ program: p.name }, RESTART_LATENCY_BUCKETS, p.latency, name)));
+
+  client.collectDefaultMetrics({ register: reg });
+  // prom-client names a few gauges *_total (nodejs_active_handles_total…), which breaks the
+  // Prometheus naming rule promtool checks: drop those, keep the rest of the process metrics.
+  for (const m of reg.getMetricsAsArray()) {
+    const t = (m as unknown as { type: string }).type;
+    if (t !== 'counter' && m.name.endsWith('_total')) reg.removeSingleMetric(m.name);
+  }
+  return reg;
+}
