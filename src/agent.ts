@@ -17,7 +17,7 @@ import { GroupTracker, type GroupNotice } from './groups/tracker.js';
 import type { Logger } from './log.js';
 import type { Snapshot, GroupSample } from './metrics/registry.js';
 import type { NativeBinding } from './native/binding.js';
-import type { ProcessTable } from './process/table.js';
+import type { ProcessInfo, ProcessTable } from './process/table.js';
 import { seedTable } from './tail/session.js';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -212,6 +212,13 @@ export class Agent {
       bpf: progs,
       ...extra,
     };
+  }
+
+  /** Live processes of a group, oldest first. */
+  processesOf(group: Group): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    for (const p of this.table.values()) if (this.tracker.groupOf(p.pid) === group) out.push(p);
+    return out.sort((a, b) => a.startNs - b.startNs);
   }
 
   /** The groups as `forkwatch groups` shows them. */
