@@ -1,0 +1,50 @@
+/** The built agent (`forkwatch run`) on a loopback port with a config the test writes. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CliProcess } from './cli.js';
+import { freePort } from './net.js';
+
+export class TestAgent {
+  private constructor(
+    readonly proc: CliProcess,
+    readonly port: number,
+    readonly configPath: string,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts `forkwatch run` with `configYaml` (the listen address is added) and waits until it serves. */
+  static async start(configYaml = '', extraArgs: string[] = []): Promise<TestAgent> {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-agent-'));
+    const configPath = path.join(dir, 'forkwatch.yaml');
+    fs.writeFileSync(configPath, `listen: "127.0.0.1:${port}"\n${configYaml}`);
+    const proc = new CliProcess(['run', '--config', configPath, ...extraArgs]);
+    await proc.waitFor((p) => p.stderr.includes('serving http://'), 'the agent to serve');
+    return new TestAgent(proc, port, configPath);
+  }
+
+  async get(pathname: string, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(this.url + pathname, { headers });
+  }
+
+  async json<T>(pathname: string): Promise<T> {
+    return (await (await this.get(pathname)).json()) as T;
+  }
+
+  /** Writes a new config (listen kept) and sends SIGHUP. */
+  reload(configYaml: string): void {
+    fs.writeFileSync(this.configPath, `listen: "127.0.0.1:${this.port}"\n${configYaml}`);
+    this.proc.kill('SIGHUP');
+  }
+
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.proc.child.exitCode === null && this.proc.child.signalCode === null) this.proc.kill('SIGTERM');
+    const r = await this.proc.exited;
+    fs.rmSync(path.dirname(this.configPath), { recursive: true, force: true });
+    return r;
+  }
+}

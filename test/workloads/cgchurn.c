@@ -1,0 +1,30 @@
+/* Cgroup churn: N times, make <parent>/c<i>, run a child inside it that exits at once, remove it.
+ * usage: cgchurn PARENT_DIR N */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  int n = atoi(argv[2]);
+  char dir[4096], procs[4200];
+  for (int i = 0; i < n; i++) {
+    snprintf(dir, sizeof(dir), "%s/c%d", argv[1], i);
+    if (mkdir(dir, 0755) != 0) { perror(dir); return 1; }
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = open(procs, O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(1);
+      _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    while (rmdir(dir) != 0) usleep(100);  /* the exiting child may linger a moment */
+  }
+  return 0;
+}
