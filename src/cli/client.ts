@@ -21,7 +21,9 @@ export async function fetchJson<T>(base: string, path: string): Promise<T> {
   try {
     res = await fetch(base + path);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    // undici puts the socket error in `cause` (an AggregateError when several addresses failed).
+    const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
     throw new EnvironmentError(`cannot reach the agent at ${base} (${cause}); is 'forkwatch run' running? (--url points elsewhere)`);
   }
   if (!res.ok) throw new EnvironmentError(`the agent at ${base} answered ${res.status} for ${path}`);
