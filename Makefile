@@ -11,7 +11,7 @@ VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
 TEST_PKGS   := prometheus stress-ng util-linux procps
 
-.PHONY: all deps test-deps bpf addon ts run test clean vmlinux
+.PHONY: all deps test-deps bpf addon ts run test clean vmlinux docs
 
 all: deps bpf addon ts
 
@@ -66,6 +66,10 @@ run: all
 
 test: all test-deps
 	node_modules/.bin/vitest run $(VITEST_ARGS)
+
+# The README's metric reference, from src/metrics/definitions.ts.
+docs: ts
+	node scripts/metrics-doc.mjs
 
 clean:
 	rm -rf $(BUILD) dist addon/build
