@@ -38,6 +38,8 @@ export interface NativeProbe {
   readCounters(): Buffer;
   deleteCounters(ids: BigUint64Array): void;
   stats(): Buffer;
+  /** struct fw_oncpu per possible CPU. */
+  oncpu(): Buffer;
   progStats(): ProgStat[];
   close(): void;
 }
