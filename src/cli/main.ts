@@ -1,6 +1,7 @@
 /** The forkwatch command line: one yargs module per command, errors reported in one place. */
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
+import { beancountersCommand } from './beancounters.js';
 import { doctorCommand } from './doctor.js';
 import { groupsCommand } from './groups.js';
 import { runCommand } from './run.js';
@@ -23,8 +24,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(runCommand)
       .command(tailCommand)
       .command(groupsCommand)
+      .command(beancountersCommand)
       .command(doctorCommand)
-      .demandCommand(1, 'name a command: run, tail, groups, doctor (see forkwatch --help)')
+      .demandCommand(1, 'name a command: run, tail, groups, beancounters, doctor (see forkwatch --help)')
       .strict()
       .recommendCommands()
       .fail((msg, err) => {

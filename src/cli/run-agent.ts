@@ -1,15 +1,31 @@
 /** Wires the agent to the kernel, HTTP and signals: SIGTERM/SIGINT stop, SIGHUP reloads. */
+import { HookRunner } from '../accounting/hooks.js';
+import { NdjsonLog } from '../accounting/log.js';
 import { Agent } from '../agent.js';
+import { HostCgroupIO } from '../beancounters/cgroupfs.js';
+import { BeancounterService } from '../beancounters/service.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding } from '../native/binding.js';
 import { createHttpServer, listen } from '../server/http.js';
+import { EventBus } from '../stream/bus.js';
 
 export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
   const log = createLogger({ verbose: opts.verbose });
   const agent = new Agent(loadBinding(), config, log, () => Date.now(), { bpfStats: opts.bpfStats });
+  const bus = new EventBus();
+  const beancounters = new BeancounterService({
+    host: agent,
+    config,
+    bus,
+    hooks: new HookRunner({ logger: log }),
+    io: HostCgroupIO.detect(),
+    log,
+    openLog: (o) => new NdjsonLog(o),
+  });
+  agent.addListener(beancounters);
 
   let snap: Snapshot | undefined;
   const current = () => snap!;
@@ -17,12 +33,12 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   const server = createHttpServer(
     {
       metrics: async (om) => {
-        snap = agent.snapshot();
+        snap = agent.snapshot({ beancounters: beancounters.rows(), programs: [] });
         const reg = om ? registries.om : registries.text;
         return { body: await reg.metrics(), contentType: reg.contentType };
       },
       health: () => ({ ok: !agent.source.closed, detail: { programs: agent.source.attached.length, groups: agent.registry.size } }),
-      api: { groups: () => agent.groups() },
+      api: { groups: () => agent.groups(), beancounters: () => beancounters.apiRows() },
     },
     (err) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`),
   );
@@ -33,6 +49,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     addr = await listen(server, config.listen.host, config.listen.port);
   } catch (err) {
     agent.close();
+    await beancounters.close();
     throw err;
   }
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -46,7 +63,8 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
       server.close();
       server.closeAllConnections();
       agent.close();
-      resolve(0);
+      // Running hooks are killed (their process groups too), so none outlives the agent.
+      void beancounters.close().then(() => resolve(0));
     };
     const reload = () => {
       if (!opts.configPath) {
@@ -57,6 +75,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
         const next = loadConfig(opts.configPath);
         next.listen = config.listen; // the socket stays where it is
         agent.reload(next);
+        beancounters.reload(next);
         log.info(`SIGHUP: reloaded ${opts.configPath}`);
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the previous config`);
