@@ -1,0 +1,508 @@
+/**
+ * The real Launcher: programs run in cgroups under a root the agent owns (by default
+ * /forkwatch.programs under the cgroup v2 mount), started, signalled and killed through cgroupfs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { join, posix, resolve as resolvePath } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import { EnvironmentError } from '../errors.js';
+import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
+import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
+import { LineSplitter } from './lines.js';
+import {
+  LaunchError,
+  realTimers,
+  type Adopted,
+  type ExitStatus,
+  type Launched,
+  type Launcher,
+  type LaunchSpec,
+  type Logger,
+  type Timers,
+} from './types.js';
+
+/** Where a program's output line goes; by default the agent's logger, prefixed with the program. */
+export type OutputSink = (program: string, stream: 'stdout' | 'stderr', line: string) => void;
+
+/** Settings of a CgroupLauncher. */
+export interface CgroupLauncherOptions {
+  logger: Logger;
+  /** Where cgroup v2 is mounted (see detectCgroup2Mount). */
+  mountPoint: string;
+  /**
+   * Parent of every program's cgroup, relative to the v2 root. Under systemd with Delegate=yes
+   * this should sit inside the agent's own delegated cgroup.
+   */
+  root?: string;
+  passwdFile?: string;
+  groupFile?: string;
+  /**
+   * setpriv(1) for dropping to a program's user with its supplementary groups. null: never; Node's
+   * spawn uid/gid is used then, which sets only the primary group.
+   */
+  setpriv?: string | null;
+  output?: OutputSink;
+  /** false forces the pid-by-pid SIGKILL loop used on kernels without cgroup.kill (< 5.14). */
+  useCgroupKill?: boolean;
+  timers?: Timers;
+  /** Pause between rounds of the SIGKILL loop. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The root all programs' cgroups live under unless told otherwise. */
+export const DEFAULT_PROGRAMS_ROOT = '/forkwatch.programs';
+
+const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
+
+// Run by /bin/sh as `sh -c WRAPPER forkwatch <argv...>`. Node cannot spawn into a cgroup
+// (no clone3 CLONE_INTO_CGROUP), so the shell waits until the agent has written its pid to
+// cgroup.procs and then says go on fd 3; the command never runs outside the cgroup, and a
+// failed move is reported by the agent with the path and errno instead of by a shell.
+const WRAPPER = [
+  // EOF instead of a line: the agent gave up on this launch (or died); run nothing.
+  'read -r go <&3 || exit 125',
+  'exec 3<&-',
+  // systemd's IgnoreSIGPIPE=yes: a program left running when the agent exits must not die of
+  // its next log line into a pipe nobody reads any more.
+  "trap '' PIPE",
+  'exec "$@"',
+].join('\n');
+
+/** Find the cgroup v2 mount from /proc/self/mounts; an EnvironmentError when there is none. */
+export async function detectCgroup2Mount(mountsFile = '/proc/self/mounts'): Promise<string> {
+  const text = await readFile(mountsFile, 'utf8');
+  const point = findCgroup2Mount(text);
+  if (point === null) {
+    throw new EnvironmentError(
+      `cgroup v2 is not mounted (no cgroup2 line in ${mountsFile}); supervising programs needs it ` +
+        `(mount -t cgroup2 none /sys/fs/cgroup/unified on a hybrid host)`,
+    );
+  }
+  return point;
+}
+
+/** The first setpriv found in the usual places, or null. */
+export async function findSetpriv(candidates = SETPRIV_CANDIDATES): Promise<string | null> {
+  for (const path of candidates) {
+    try {
+      await access(path, constants.X_OK);
+      return path;
+    } catch {
+      // try the next place
+    }
+  }
+  return null;
+}
+
+interface Tracked {
+  child: ChildProcess;
+}
+
+interface Prepared {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  ids: { uid?: number; gid?: number };
+}
+
+/** Launcher that runs each program in its own cgroup v2 directory. */
+export class CgroupLauncher implements Launcher {
+  /** Absolute directory of the programs' root cgroup. */
+  readonly rootDir: string;
+  private readonly root: string;
+  private readonly mountPoint: string;
+  private readonly logger: Logger;
+  private readonly output: OutputSink;
+  private readonly setpriv: string | null;
+  private readonly passwdFile: string;
+  private readonly groupFile: string;
+  private readonly useCgroupKill: boolean;
+  private readonly timers: Timers;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly children = new Map<string, Tracked>();
+  private warnedGroups = false;
+
+  constructor(opts: CgroupLauncherOptions) {
+    this.mountPoint = opts.mountPoint;
+    this.root = normalizeCgroupPath(opts.root ?? DEFAULT_PROGRAMS_ROOT);
+    this.rootDir = join(this.mountPoint, this.root);
+    this.logger = opts.logger;
+    this.output = opts.output ?? ((program, _stream, line) => opts.logger.info(`[${program}] ${line}`));
+    this.setpriv = opts.setpriv ?? null;
+    this.passwdFile = opts.passwdFile ?? '/etc/passwd';
+    this.groupFile = opts.groupFile ?? '/etc/group';
+    this.useCgroupKill = opts.useCgroupKill ?? true;
+    this.timers = opts.timers ?? realTimers;
+    this.sleep = opts.sleep ?? ((ms) => sleepMs(ms).then(() => undefined));
+  }
+
+  /** A launcher with the v2 mount detected and setpriv looked up, unless given. */
+  static async create(
+    opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string },
+  ): Promise<CgroupLauncher> {
+    const mountPoint = opts.mountPoint ?? (await detectCgroup2Mount());
+    const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
+    return new CgroupLauncher({ ...opts, mountPoint, setpriv });
+  }
+
+  cgroupPath(name: string): string {
+    return posix.join(this.root, name);
+  }
+
+  /** Absolute directory of a program's cgroup. */
+  dir(name: string): string {
+    return join(this.rootDir, name);
+  }
+
+  async launch(spec: LaunchSpec, onMainExit: (exit: ExitStatus) => void): Promise<Launched> {
+    const name = spec.name;
+    if (!isValidCgroupName(name)) {
+      throw new LaunchError(name, 'the name cannot be a cgroup directory (no "/", not "cgroup.*")', { permanent: true });
+    }
+    if (!spec.command || spec.command.length === 0) {
+      throw new LaunchError(name, 'has no command to run', { permanent: true });
+    }
+    const prepared = await this.prepare(spec, spec.command);
+    const dir = this.dir(name);
+    await sys(name, 'mkdir', dir, () => mkdir(dir, { recursive: true }));
+    const already = await this.readProcs(dir);
+    if (already.length > 0) {
+      throw new LaunchError(name, `${dir} already holds ${already.length} process(es); refusing to start a second copy`, {
+        permanent: false,
+      });
+    }
+
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'forkwatch', ...prepared.argv], {
+      cwd: prepared.cwd,
+      env: prepared.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      // Own session: a ^C at the agent's terminal or a signal to its process group is not for
+      // the programs, and keep_running programs must outlive the agent.
+      detached: true,
+      ...prepared.ids,
+    });
+    const gate = child.stdio[3] as Duplex | null | undefined;
+    // The gate breaks with EPIPE when the shell is gone already; the exit handler tells that story.
+    gate?.on('error', () => undefined);
+    try {
+      await once(child, 'spawn');
+    } catch (err) {
+      throw new LaunchError(name, `spawn /bin/sh: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+    }
+    const pid = child.pid as number;
+    child.once('exit', (code, signal) => {
+      if (this.children.get(name)?.child === child) this.children.delete(name);
+      onMainExit({ code, signal });
+    });
+    this.pipeOutput(name, child);
+    try {
+      await writeFile(join(dir, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new LaunchError(name, `write ${join(dir, 'cgroup.procs')} (pid ${pid}): ${errnoText(err)}`, {
+        permanent: false,
+        code: errnoCode(err),
+      });
+    }
+    this.children.set(name, { child });
+    gate?.end('go\n');
+    return { pid };
+  }
+
+  async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus> {
+    if (argv.length === 0) throw new LaunchError(spec.name, 'empty command', { permanent: true });
+    const prepared = await this.prepare(spec, argv);
+    const [file, ...args] = prepared.argv as [string, ...string[]];
+    const child = spawn(file, args, {
+      cwd: prepared.cwd,
+      env: prepared.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...prepared.ids,
+    });
+    try {
+      await once(child, 'spawn');
+    } catch (err) {
+      throw new LaunchError(spec.name, `spawn ${file}: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+    }
+    this.pipeOutput(`${spec.name} ${posix.basename(argv[0] as string)}`, child);
+    return new Promise<ExitStatus>((resolve) => {
+      let timedOut = false;
+      const timer = this.timers.setTimeout(() => {
+        timedOut = true;
+        // Its own process group (detached): take whatever it started along with it.
+        signalQuietly(-(child.pid as number), 'SIGKILL');
+      }, timeoutMs);
+      child.once('exit', (code, signal) => {
+        this.timers.clearTimeout(timer);
+        resolve({ code, signal, ...(timedOut ? { timedOut: true } : {}) });
+      });
+    });
+  }
+
+  async signal(name: string, sig: NodeJS.Signals): Promise<number> {
+    const dir = this.dir(name);
+    const seen = new Set<number>();
+    // A process may fork between reading cgroup.procs and signalling; read again until no new
+    // pid shows up (bounded: a fork bomb is what cgroup.kill at the timeout is for).
+    for (let round = 0; round < 10; round++) {
+      const fresh = (await this.readProcs(dir)).filter((pid) => !seen.has(pid));
+      if (fresh.length === 0) break;
+      for (const pid of fresh) {
+        seen.add(pid);
+        signalQuietly(pid, sig);
+        // A stopped process would not act on the signal until continued (systemd does the same).
+        if (sig !== 'SIGKILL' && sig !== 'SIGSTOP' && sig !== 'SIGCONT') signalQuietly(pid, 'SIGCONT');
+      }
+    }
+    return seen.size;
+  }
+
+  async kill(name: string): Promise<void> {
+    const dir = this.dir(name);
+    if (this.useCgroupKill) {
+      try {
+        await writeFile(join(dir, 'cgroup.kill'), '1');
+        return;
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') {
+          throw new Error(`write ${join(dir, 'cgroup.kill')}: ${errnoText(err)}`);
+        }
+        if (!(await exists(dir))) return;
+        // The directory is there but cgroup.kill is not: a kernel before 5.14.
+      }
+    }
+    for (let round = 0; round < 200; round++) {
+      const pids = await this.readProcs(dir);
+      if (pids.length === 0) return;
+      for (const pid of pids) signalQuietly(pid, 'SIGKILL');
+      await this.sleep(10);
+    }
+    throw new Error(`kill ${dir}: processes still there after 200 rounds of SIGKILL`);
+  }
+
+  pids(name: string): Promise<number[]> {
+    return this.readProcs(this.dir(name));
+  }
+
+  groupPids(cgroupPath: string): Promise<number[]> {
+    return this.readProcs(join(this.mountPoint, normalizeCgroupPath(cgroupPath)));
+  }
+
+  async adopt(name: string): Promise<Adopted | null> {
+    if (!isValidCgroupName(name)) return null;
+    const pids = await this.pids(name);
+    if (pids.length === 0) return null;
+    const inGroup = new Set(pids);
+    const stats = (await Promise.all(pids.map(readProcStat))).filter((s): s is ProcStat => s !== null);
+    // The main process is the top of the tree: its parent is outside the cgroup.
+    const tops = stats.filter((s) => !inGroup.has(s.ppid)).sort((a, b) => a.startTicks - b.startTicks);
+    const main = tops[0] ?? null;
+    const btime = main ? await readBootTime() : null;
+    return {
+      pids,
+      mainPid: main?.pid ?? null,
+      // CLK_TCK is 100 on every Linux ABI Node runs on.
+      startedAt: main && btime !== null ? btime * 1000 + main.startTicks * 10 : null,
+    };
+  }
+
+  async remove(name: string): Promise<void> {
+    this.children.delete(name);
+    const dir = this.dir(name);
+    try {
+      await rmdir(dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw new Error(`rmdir ${dir}: ${errnoText(err)}`);
+    }
+  }
+
+  detach(name: string): void {
+    const tracked = this.children.get(name);
+    if (!tracked) return;
+    this.children.delete(name);
+    // Output keeps flowing to the log while the agent lives; none of it may keep the agent alive.
+    tracked.child.unref();
+    for (const stream of [tracked.child.stdout, tracked.child.stderr]) {
+      (stream as unknown as { unref?: () => void } | null)?.unref?.();
+    }
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  /** Everything that can be checked before spawning, so a bad config gets a clear error. */
+  private async prepare(spec: LaunchSpec, argv: string[]): Promise<Prepared> {
+    const identity = await this.identity(spec);
+    const env = programEnv(spec.env, identity);
+    const cwd = spec.cwd ?? '/';
+    await checkDirectory(spec.name, cwd);
+    await resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd);
+    if (!identity) return { argv, env, cwd, ids: {} };
+    if (this.setpriv) {
+      const drop = [
+        this.setpriv,
+        ...(identity.uid !== undefined ? [`--reuid=${identity.uid}`] : []),
+        `--regid=${identity.gid}`,
+        identity.groups.length > 0 ? `--groups=${identity.groups.join(',')}` : '--clear-groups',
+        '--',
+      ];
+      return { argv: [...drop, ...argv], env, cwd, ids: {} };
+    }
+    if (identity.groups.some((g) => g !== identity.gid) && !this.warnedGroups) {
+      this.warnedGroups = true;
+      this.logger.warn('setpriv (util-linux) not found: programs run with their primary group only, no supplementary groups');
+    }
+    return { argv, env, cwd, ids: { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid } };
+  }
+
+  private async identity(spec: LaunchSpec): Promise<Identity | null> {
+    if (spec.user === undefined && spec.group === undefined) return null;
+    const [passwd, group] = await Promise.all([
+      sys(spec.name, 'read', this.passwdFile, () => readFile(this.passwdFile, 'utf8')),
+      sys(spec.name, 'read', this.groupFile, () => readFile(this.groupFile, 'utf8')),
+    ]);
+    return resolveIdentity(spec.name, spec, parsePasswd(passwd), parseGroup(group), {
+      passwd: this.passwdFile,
+      group: this.groupFile,
+    });
+  }
+
+  private pipeOutput(label: string, child: ChildProcess): void {
+    for (const which of ['stdout', 'stderr'] as const) {
+      const stream = child[which];
+      if (!stream) continue;
+      const lines = new LineSplitter();
+      stream.on('data', (chunk: Buffer) => {
+        for (const line of lines.push(chunk)) this.output(label, which, line);
+      });
+      stream.on('end', () => {
+        for (const line of lines.end()) this.output(label, which, line);
+      });
+      stream.on('error', () => undefined);
+    }
+  }
+
+  private async readProcs(dir: string): Promise<number[]> {
+    let text: string;
+    try {
+      text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENODEV') return [];
+      throw new Error(`read ${join(dir, 'cgroup.procs')}: ${errnoText(err)}`);
+    }
+    return text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
+  }
+}
+
+// --- module helpers ---------------------------------------------------------------------------
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  startTicks: number;
+}
+
+async function readProcStat(pid: number): Promise<ProcStat | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // comm may contain spaces and parentheses; the fields after the last ")" are fixed.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { pid, ppid: Number(rest[1]), startTicks: Number(rest[19]) };
+  } catch {
+    return null; // gone meanwhile
+  }
+}
+
+async function readBootTime(): Promise<number | null> {
+  try {
+    const m = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function checkDirectory(program: string, cwd: string): Promise<void> {
+  try {
+    if ((await stat(cwd)).isDirectory()) return;
+  } catch (err) {
+    throw new LaunchError(program, `working directory ${cwd}: ${errnoText(err)}`, { permanent: true, code: errnoCode(err) });
+  }
+  throw new LaunchError(program, `working directory ${cwd} is not a directory`, { permanent: true });
+}
+
+/**
+ * Find the command as exec would, to say "not found" before spawning rather than leave a shell's
+ * exit 127 to be read as a crash.
+ */
+async function resolveCommand(program: string, command: string, pathVar: string, cwd: string): Promise<string> {
+  if (command.includes('/')) {
+    const path = resolvePath(cwd, command);
+    const problem = await executableProblem(path);
+    if (problem) throw new LaunchError(program, `command ${command}: ${problem}`, { permanent: true });
+    return path;
+  }
+  for (const dir of pathVar.split(':')) {
+    const path = resolvePath(cwd, dir === '' ? '.' : dir, command);
+    if ((await executableProblem(path)) === null) return path;
+  }
+  throw new LaunchError(program, `command "${command}" not found in PATH=${pathVar}`, { permanent: true, code: 'ENOENT' });
+}
+
+async function executableProblem(path: string): Promise<string | null> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return 'not a regular file';
+    if ((st.mode & 0o111) === 0) return 'not executable (no x permission)';
+    return null;
+  } catch (err) {
+    return errnoCode(err) === 'ENOENT' ? 'does not exist' : errnoText(err);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run an fs step, turning its failure into a LaunchError naming step, object and errno. */
+async function sys<T>(program: string, op: string, object: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new LaunchError(program, `${op} ${object}: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+  }
+}
+
+function signalQuietly(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // ESRCH: it exited between reading cgroup.procs and now, which is what we wanted anyway.
+  }
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** "EACCES (permission denied)" from a Node system error; the message otherwise. */
+function errnoText(err: unknown): string {
+  const code = errnoCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^([A-Z0-9]+): ([^,]+)/.exec(message);
+  if (m) return `${m[1]} (${m[2]})`;
+  return code ? `${code} (${message})` : message;
+}

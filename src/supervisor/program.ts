@@ -1,0 +1,671 @@
+/**
+ * One supervised program as a state machine. It never touches the system itself: processes go
+ * through the Launcher, time through the Clock and Timers, and it learns that the program went
+ * down only when told (onEmptied), because a program is its whole cgroup, not its first pid.
+ *
+ *   stopped --start--> starting --launched--> running --emptied--> backoff --timer--> starting
+ *      ^                  |                     |                     |
+ *      |            spawn error          stop / restart        start limit hit
+ *      |                  v                     v                     v
+ *      +--emptied--- stopping <-----------------+                  failed --retry timer--> starting
+ */
+import { UsageError } from '../errors.js';
+import {
+  backoffDelayMs,
+  checkStartLimit,
+  decideAfterExit,
+  describeExit,
+  programExit,
+  retryFailedAfterMs,
+  type SupervisedSpec,
+} from './policy.js';
+import {
+  LaunchError,
+  type Clock,
+  type ExitInfo,
+  type ExitRecord,
+  type ExitStatus,
+  type Launcher,
+  type Logger,
+  type ProgramEvent,
+  type ProgramState,
+  type ProgramStatus,
+  type RestartReason,
+  type TimerHandle,
+  type Timers,
+} from './types.js';
+
+/** What a Program is given instead of doing I/O. */
+export interface ProgramDeps {
+  launcher: Launcher;
+  clock: Clock;
+  timers: Timers;
+  logger: Logger;
+  listener?: (event: ProgramEvent) => void;
+  /** For a program with `watch`: the watched cgroup's path, already resolved by the supervisor. */
+  watchPath?: string;
+  /** After cgroup.kill, how long to give the kernel before checking the group is empty. */
+  killGraceMs?: number;
+  /** Watch mode: a restart_command still running after this long is killed and counts as failed. */
+  restartCommandTimeoutMs?: number;
+}
+
+const DEFAULT_KILL_GRACE_MS = 5_000;
+// systemd's default start timeout; restart_command has no timeout of its own in the config.
+const DEFAULT_RESTART_COMMAND_TIMEOUT_MS = 90_000;
+const MAX_KILL_ATTEMPTS = 3;
+
+interface PendingRestart {
+  reason: RestartReason;
+  /** When the exit that caused this restart was seen (latency is measured from there). */
+  exitAt: number | null;
+  delayMs: number;
+}
+
+/** A supervised program: its state, counters and the transitions between them. */
+export class Program {
+  private spec: SupervisedSpec;
+  private readonly deps: ProgramDeps;
+  private watchPath: string | undefined;
+  private _state: ProgramState = 'stopped';
+  /** Bumped on every launch and on detach, so callbacks from an older run do nothing. */
+  private gen = 0;
+  private restarts = 0;
+  private consecutive = 0;
+  private starts: number[] = [];
+  private lastExit: ExitRecord | null = null;
+  private mainExit: ExitStatus | null = null;
+  private startedAt: number | null = null;
+  private nextRetryAt: number | null = null;
+  private pid: number | null = null;
+  private error: string | null = null;
+  private lastLatencyMs: number | null = null;
+  private timer: TimerHandle | null = null;
+  private pending: PendingRestart | null = null;
+  private afterStop: 'start' | null = null;
+  private killAttempts = 0;
+  private launchInFlight = false;
+  /** An emptying report is being checked against cgroup.procs. */
+  private verifying = false;
+  /** An emptying reported while the launch had not come back yet; undefined when none. */
+  private earlyExit: ExitInfo | null | undefined = undefined;
+  private launching: Promise<void> = Promise.resolve();
+  private stopWaiters: Array<() => void> = [];
+  private detached = false;
+
+  constructor(spec: SupervisedSpec, deps: ProgramDeps) {
+    this.spec = spec;
+    this.deps = deps;
+    this.watchPath = deps.watchPath;
+    if (spec.watch !== undefined && deps.watchPath === undefined) {
+      throw new Error(`program "${spec.name}" watches "${spec.watch}" but no watchPath was given`);
+    }
+  }
+
+  /** The program's name (unique in the config). */
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Current state. */
+  get state(): ProgramState {
+    return this._state;
+  }
+
+  /** The spec in force. */
+  get currentSpec(): SupervisedSpec {
+    return this.spec;
+  }
+
+  /** True for a program that watches a group it did not start. */
+  get watching(): boolean {
+    return this.spec.watch !== undefined;
+  }
+
+  /** The cgroup this program lives in (or watches), relative to the v2 root. */
+  get cgroup(): string {
+    return this.watchPath ?? this.deps.launcher.cgroupPath(this.spec.name);
+  }
+
+  /**
+   * Replace the spec (and, for a watching program, the watched path); takes effect at the next
+   * start or exit. The supervisor restarts the program when what it runs changed.
+   */
+  updateSpec(spec: SupervisedSpec, watchPath?: string): void {
+    if (spec.name !== this.spec.name) throw new Error(`updateSpec: name ${spec.name} != ${this.spec.name}`);
+    if ((spec.watch !== undefined) !== this.watching) throw new Error('updateSpec: cannot switch between watching and running');
+    this.spec = spec;
+    if (watchPath !== undefined) this.watchPath = watchPath;
+  }
+
+  /**
+   * Start the program (or find it already running in its cgroup and adopt it). A person starting
+   * a program clears its failure history. Resolves once the attempt settled; never rejects.
+   */
+  start(): Promise<void> {
+    if (this.detached) return Promise.resolve();
+    switch (this._state) {
+      case 'running':
+        return Promise.resolve();
+      case 'starting':
+        return this.launching;
+      case 'stopping':
+        this.afterStop = 'start';
+        return this.untilStopped().then(() => this.launching);
+      case 'backoff':
+        // The restart was due anyway; the person only skipped the wait.
+        return this.launch({ reason: 'manual', exitAt: this.pending?.exitAt ?? this.lastExit?.at ?? null, delayMs: 0 });
+      case 'stopped':
+      case 'failed':
+        this.consecutive = 0;
+        this.starts = [];
+        this.error = null;
+        return this.launch(null);
+    }
+  }
+
+  /**
+   * Stop the program: stop_signal to every process in its cgroup, then after stop_timeout_s kill
+   * the cgroup. Resolves when the group is empty (or the stop gave up, state `failed`).
+   * A watching program only stops watching: the group is not ours to stop.
+   */
+  stop(): Promise<void> {
+    if (this.detached) return Promise.resolve();
+    this.afterStop = null;
+    switch (this._state) {
+      case 'stopped':
+        return Promise.resolve();
+      case 'failed':
+      case 'backoff':
+        this.setState('stopped', 'stopped on request');
+        return Promise.resolve();
+      case 'stopping':
+        return this.untilStopped();
+      case 'starting':
+      case 'running':
+        if (this.watching) {
+          this.gen++; // drop a restart_command still in flight
+          this.launchInFlight = false;
+          this.pid = null;
+          this.startedAt = null;
+          this.setState('stopped', 'stopped watching on request');
+          return Promise.resolve();
+        }
+        this.beginStop();
+        return this.untilStopped();
+    }
+  }
+
+  /** Stop then start again (a watching program runs its restart_command). Never rejects. */
+  restart(): Promise<void> {
+    if (this.detached) return Promise.resolve();
+    switch (this._state) {
+      case 'stopped':
+      case 'failed':
+        return this.start();
+      case 'backoff':
+        return this.start();
+      case 'starting':
+        if (this.watching) return this.launching;
+        this.afterStop = 'start';
+        this.beginStop();
+        return this.untilStopped().then(() => this.launching);
+      case 'running':
+        if (this.watching) {
+          return this.launch({ reason: 'manual', exitAt: null, delayMs: 0 });
+        }
+        this.afterStop = 'start';
+        this.beginStop();
+        return this.untilStopped().then(() => this.launching);
+      case 'stopping':
+        this.afterStop = 'start';
+        return this.untilStopped().then(() => this.launching);
+    }
+  }
+
+  /**
+   * The program's cgroup has no process left. `exit` is the last process's exit as the kernel
+   * side saw it (omit when unknown: the main process's own status is used). Meant once per
+   * populated -> empty transition; repeats are harmless, and a report is checked once against
+   * cgroup.procs so a stale one (the group has processes again) is dropped.
+   */
+  onEmptied(exit?: ExitInfo): void {
+    if (this.detached) return;
+    const at = exit?.at ?? this.deps.clock.now();
+    if (this.launchInFlight) {
+      // For a watched group, restart_command itself may empty the group on its way (systemctl
+      // restart stops first); the check after the command decides. Otherwise the fresh process
+      // died before its launch came back: handle it once we know the launch happened.
+      if (!this.watching) this.earlyExit = exit ?? null;
+      return;
+    }
+    if (this._state !== 'running' && this._state !== 'stopping') {
+      // Nothing of ours was running: a late or repeated report.
+      this.deps.logger.debug?.(`program "${this.name}": group emptied while ${this._state}; ignored`);
+      return;
+    }
+    if (this.verifying) return; // the same emptying, reported again while we look
+    this.verifying = true;
+    // One look at cgroup.procs before acting: a report that is late or repeated after the group
+    // filled again (our restart, or the watched group's own manager) must not restart it twice.
+    const gen = this.gen;
+    const state = this._state;
+    const look = this.watching ? this.deps.launcher.groupPids(this.cgroup) : this.deps.launcher.pids(this.name);
+    look
+      .catch((err: unknown) => {
+        this.deps.logger.warn(`program "${this.name}": ${errorText(err)}; taking the emptying report as true`);
+        return [] as number[];
+      })
+      .then((pids) => {
+        this.verifying = false;
+        if (gen !== this.gen || this._state !== state || this.detached) return;
+        if (pids.length > 0) {
+          this.deps.logger.debug?.(
+            `program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`,
+          );
+          return;
+        }
+        if (state === 'running') this.handleExit(exit ?? null, at);
+        else this.finishStop(exit ?? null, at);
+      })
+      .catch((err: unknown) => this.bug(err));
+  }
+
+  /**
+   * Starting failed before the program ran. A LaunchError marked permanent (unknown user, missing
+   * command) sends the program to `failed` at once; anything else is retried like a crash.
+   */
+  onSpawnError(err: unknown): void {
+    if (this.detached) return;
+    const message = err instanceof Error ? err.message : String(err);
+    if (!this.launchInFlight && this._state !== 'starting') {
+      this.deps.logger.warn(`program "${this.name}": spawn error reported while ${this._state}; ignored: ${message}`);
+      return;
+    }
+    this.gen++; // whatever the launch still resolves to belongs to an attempt that is over
+    this.launchInFlight = false;
+    this.earlyExit = undefined;
+    this.pid = null;
+    this.startedAt = null;
+    const detail = err instanceof LaunchError ? err.detail : message;
+    // A user-fixable problem is one clear line (logged by the transition below); anything else
+    // is a bug and keeps its stack.
+    if (!(err instanceof UsageError)) {
+      this.deps.logger.error(`program "${this.name}": start failed: ${err instanceof Error ? err.stack : message}`);
+    }
+    this.emit({ type: 'error', program: this.name, message: detail, at: this.deps.clock.now() });
+    if (this._state === 'stopping') {
+      this.deps.logger.warn(`program "${this.name}": start failed while stopping: ${detail}`);
+      this.finishStop(null, this.deps.clock.now());
+      return;
+    }
+    if (this._state !== 'starting') return;
+    const permanent = err instanceof LaunchError && err.permanent;
+    if (permanent || this.spec.restart === 'never') {
+      this.enterFailed(detail, this.spec.restart !== 'never');
+      return;
+    }
+    this.error = detail;
+    this.consecutive += 1;
+    const delay = backoffDelayMs(this.spec.backoff, this.consecutive);
+    this.deps.logger.warn(
+      `program "${this.name}" could not start: ${detail}; retrying in ${(delay / 1000).toFixed(1)}s ` +
+        `(consecutive failure ${this.consecutive})`,
+    );
+    this.enterBackoff(delay, this.pending?.exitAt ?? null);
+  }
+
+  /**
+   * Let go of the program without stopping it (keep_running when the agent exits): timers are
+   * cancelled and the launcher stops following its process and output.
+   */
+  detach(): void {
+    if (this.detached) return;
+    this.gen++;
+    this.clearTimer();
+    this.detached = true;
+    if (!this.watching) this.deps.launcher.detach(this.name);
+    this.resolveStopWaiters();
+  }
+
+  /** The program as `forkwatch programs` lists it. */
+  status(): ProgramStatus {
+    const now = this.deps.clock.now();
+    const up = this.startedAt !== null && (this._state === 'running' || this._state === 'stopping');
+    return {
+      name: this.name,
+      state: this._state,
+      pid: this.pid,
+      uptime_s: up ? Math.max(0, (now - (this.startedAt as number)) / 1000) : null,
+      restarts: this.restarts,
+      last_exit: this.lastExit
+        ? {
+            code: this.lastExit.code,
+            signal: this.lastExit.signal,
+            timed_out: this.lastExit.timedOut,
+            at: this.lastExit.at / 1000,
+          }
+        : null,
+      next_retry: this.nextRetryAt === null ? null : this.nextRetryAt / 1000,
+      error: this.error,
+      last_restart_latency_s: this.lastLatencyMs === null ? null : this.lastLatencyMs / 1000,
+      cgroup: this.cgroup,
+    };
+  }
+
+  // --- starting -------------------------------------------------------------------------------
+
+  private launch(pending: PendingRestart | null): Promise<void> {
+    const gen = ++this.gen;
+    const now = this.deps.clock.now();
+    this.pending = pending;
+    this.starts.push(now);
+    this.mainExit = null;
+    this.earlyExit = undefined;
+    this.launchInFlight = true;
+    this.nextRetryAt = null;
+    this.setState('starting', pending ? `${pending.reason} restart` : 'start');
+    this.launching = this.runLaunch(gen, pending).catch((err: unknown) => this.bug(err));
+    return this.launching;
+  }
+
+  private async runLaunch(gen: number, pending: PendingRestart | null): Promise<void> {
+    let pid: number | null;
+    let startedAt: number | null = null;
+    try {
+      if (this.watching) {
+        pid = await this.launchWatched(gen, pending === null);
+      } else {
+        const adopted = await this.deps.launcher.adopt(this.name);
+        if (gen !== this.gen) return;
+        if (adopted) {
+          // A previous agent left it running: a second copy is exactly what must not happen.
+          this.deps.logger.info(
+            `program "${this.name}": adopting ${adopted.pids.length} process(es) already in ${this.cgroup}`,
+          );
+          pid = adopted.mainPid ?? adopted.pids[0] ?? null;
+          startedAt = adopted.startedAt;
+        } else {
+          const launched = await this.deps.launcher.launch(this.spec, (exit) => {
+            if (gen === this.gen) this.mainExit = exit;
+          });
+          pid = launched.pid;
+        }
+      }
+    } catch (err) {
+      if (gen === this.gen) this.onSpawnError(err);
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.launched(pid, startedAt ?? this.deps.clock.now());
+  }
+
+  /** Watch mode: a populated group at first start is simply running; otherwise restart_command. */
+  private async launchWatched(gen: number, firstStart: boolean): Promise<number | null> {
+    const path = this.watchPath as string;
+    if (firstStart) {
+      const pids = await this.deps.launcher.groupPids(path);
+      if (pids.length > 0) return pids[0] ?? null;
+    }
+    const argv = this.spec.restart_command;
+    if (!argv || argv.length === 0) {
+      throw new LaunchError(this.name, `watches ${path} but has no restart_command to run when it empties`, {
+        permanent: true,
+      });
+    }
+    const timeout = this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS;
+    this.deps.logger.info(`program "${this.name}": running restart_command ${JSON.stringify(argv)}`);
+    const exit = await this.deps.launcher.runOnce(this.spec, argv, timeout);
+    if (gen !== this.gen) return null;
+    if (exit.code !== 0 || exit.signal !== null || exit.timedOut) {
+      throw new LaunchError(this.name, `restart_command ${JSON.stringify(argv)} failed: ${describeExit(exit)}`, {
+        permanent: false,
+      });
+    }
+    // Checked once: without it, a restart that left the group empty would never be reported
+    // again (no populated -> empty transition) and the program would look up forever.
+    const pids = await this.deps.launcher.groupPids(path);
+    if (pids.length === 0) {
+      throw new LaunchError(this.name, `restart_command succeeded but ${path} is still empty`, { permanent: false });
+    }
+    return pids[0] ?? null;
+  }
+
+  private launched(pid: number | null, startedAt: number): void {
+    this.launchInFlight = false;
+    this.pid = pid;
+    this.startedAt = startedAt;
+    const early = this.earlyExit;
+    this.earlyExit = undefined;
+    if (this._state === 'stopping') {
+      // stop() arrived while the launch was in flight; now there is something to stop.
+      if (early !== undefined) this.finishStop(early, early?.at ?? this.deps.clock.now());
+      else this.sendStopSignal();
+      return;
+    }
+    if (this._state !== 'starting') return;
+    this.error = null;
+    this.setState('running', pid === null ? undefined : `pid ${pid}`);
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) {
+      this.restarts += 1;
+      const now = this.deps.clock.now();
+      const latency = pending.exitAt === null ? null : Math.max(0, now - pending.exitAt);
+      if (latency !== null) this.lastLatencyMs = latency;
+      this.emit({
+        type: 'restart',
+        program: this.name,
+        reason: pending.reason,
+        restarts: this.restarts,
+        latency_ms: latency,
+        delay_ms: pending.delayMs,
+        pid,
+        at: now,
+      });
+    }
+    if (early !== undefined) this.onEmptied(early ?? undefined);
+  }
+
+  // --- exits ----------------------------------------------------------------------------------
+
+  private recordExit(last: ExitStatus | null, at: number, timedOut = false): ExitRecord {
+    const exit = programExit(this.spec, this.mainExit, last);
+    this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), at };
+    return this.lastExit;
+  }
+
+  private handleExit(last: ExitStatus | null, at: number): void {
+    const record = this.recordExit(last, at);
+    const runMs = this.startedAt === null ? null : Math.max(0, at - this.startedAt);
+    this.pid = null;
+    this.startedAt = null;
+    const decision = decideAfterExit(this.spec, record, { consecutive: this.consecutive, runMs });
+    this.consecutive = decision.consecutive;
+    const outcome = decision.action === 'restart' ? 'restart' : decision.action;
+    this.emit({ type: 'exit', program: this.name, exit: record, run_ms: runMs, outcome, at });
+    const ran = runMs === null ? '' : ` after ${(runMs / 1000).toFixed(1)}s`;
+    switch (decision.action) {
+      case 'restart':
+        this.deps.logger.warn(
+          `program "${this.name}" went down (${describeExit(record)})${ran}; restarting in ` +
+            `${(decision.delayMs / 1000).toFixed(1)}s (consecutive failure ${decision.consecutive})`,
+        );
+        this.enterBackoff(decision.delayMs, at);
+        return;
+      case 'stopped':
+        this.deps.logger.info(`program "${this.name}" exited (${describeExit(record)})${ran}; not restarting`);
+        this.setState('stopped', describeExit(record));
+        return;
+      case 'failed':
+        this.enterFailed(`went down (${decision.reason})`, false);
+        return;
+    }
+  }
+
+  private enterBackoff(delayMs: number, exitAt: number | null): void {
+    this.nextRetryAt = this.deps.clock.now() + delayMs;
+    this.setState('backoff', `restart in ${delayMs}ms`);
+    this.arm(delayMs, () => this.attemptRestart(exitAt, delayMs));
+  }
+
+  private attemptRestart(exitAt: number | null, delayMs: number): void {
+    this.nextRetryAt = null;
+    const limit = checkStartLimit(this.spec.start_limit, this.starts, this.deps.clock.now());
+    this.starts = limit.starts;
+    if (!limit.allowed) {
+      this.enterFailed(limit.reason, true);
+      return;
+    }
+    void this.launch({ reason: 'policy', exitAt, delayMs });
+  }
+
+  /** `retry`: whether retry_failed_after_s applies (not when the restart policy itself said no). */
+  private enterFailed(reason: string, retry: boolean): void {
+    this.error = reason;
+    const retryMs = retry ? retryFailedAfterMs(this.spec) : null;
+    const next = retryMs === null ? '' : `; trying again in ${(retryMs / 1000).toFixed(1)}s`;
+    this.deps.logger.error(`program "${this.name}" failed: ${reason}${next}`);
+    this.setState('failed', reason);
+    if (retryMs === null) return;
+    const exitAt = this.lastExit?.at ?? null;
+    this.nextRetryAt = this.deps.clock.now() + retryMs;
+    this.arm(retryMs, () => {
+      // A fresh chance: the start limit and backoff count from zero again.
+      this.starts = [];
+      this.consecutive = 0;
+      void this.launch({ reason: 'retry', exitAt, delayMs: retryMs });
+    });
+  }
+
+  // --- stopping -------------------------------------------------------------------------------
+
+  private beginStop(): void {
+    this.killAttempts = 0;
+    this.setState('stopping', 'stop requested');
+    // With the launch still in flight there is no process yet; launched() sends the signal.
+    if (!this.launchInFlight) this.sendStopSignal();
+  }
+
+  private sendStopSignal(): void {
+    const gen = this.gen;
+    this.arm(this.spec.stop_timeout_s * 1000, () => this.escalate(gen));
+    this.deps.launcher.signal(this.name, this.spec.stop_signal).then(
+      (count) => {
+        // Nothing to signal: the group emptied before we asked and its report may have been
+        // consumed already (or never come), so look once instead of waiting out the timeout.
+        if (count === 0 && gen === this.gen && this._state === 'stopping') this.confirmEmpty(gen, false);
+      },
+      (err: unknown) => this.deps.logger.error(`program "${this.name}": ${errorText(err)}`),
+    ).catch((err: unknown) => this.bug(err));
+  }
+
+  private escalate(gen: number): void {
+    if (gen !== this.gen || this._state !== 'stopping') return;
+    this.killAttempts += 1;
+    this.deps.logger.warn(
+      `program "${this.name}" still running ${this.spec.stop_timeout_s}s after ${this.spec.stop_signal}; ` +
+        `killing every process in ${this.cgroup}`,
+    );
+    this.deps.launcher.kill(this.name).catch((err: unknown) => {
+      this.deps.logger.error(`program "${this.name}": ${errorText(err)}`);
+    });
+    this.arm(this.deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS, () => this.confirmEmpty(gen, true));
+  }
+
+  /** One look at the group, for when the emptying report may never come. */
+  private confirmEmpty(gen: number, afterKill: boolean): void {
+    this.deps.launcher.pids(this.name).then(
+      (pids) => {
+        if (gen !== this.gen || this._state !== 'stopping') return;
+        if (pids.length === 0) {
+          this.finishStop(null, this.deps.clock.now());
+        } else if (afterKill && this.killAttempts >= MAX_KILL_ATTEMPTS) {
+          // Processes in uninterruptible sleep can outlive SIGKILL; say so rather than hang stopAll.
+          this.afterStop = null;
+          this.enterFailed(
+            `could not stop: ${pids.length} process(es) (${pids.slice(0, 5).join(', ')}) still in ${this.cgroup} ` +
+              `after SIGKILL`,
+            false,
+          );
+        } else if (afterKill) {
+          this.escalate(gen);
+        }
+      },
+      (err: unknown) => this.deps.logger.error(`program "${this.name}": ${errorText(err)}`),
+    ).catch((err: unknown) => this.bug(err));
+  }
+
+  private finishStop(last: ExitStatus | null, at: number): void {
+    const record = this.recordExit(last, at, this.killAttempts > 0);
+    const runMs = this.startedAt === null ? null : Math.max(0, at - this.startedAt);
+    this.pid = null;
+    this.startedAt = null;
+    this.killAttempts = 0;
+    this.emit({ type: 'exit', program: this.name, exit: record, run_ms: runMs, outcome: 'stopped', at });
+    this.deps.logger.info(`program "${this.name}" stopped (${describeExit(record)})`);
+    const again = this.afterStop;
+    this.afterStop = null;
+    this.setState('stopped', 'stopped on request');
+    if (again === 'start') void this.launch({ reason: 'manual', exitAt: at, delayMs: 0 });
+  }
+
+  private untilStopped(): Promise<void> {
+    return new Promise((resolve) => this.stopWaiters.push(resolve));
+  }
+
+  private resolveStopWaiters(): void {
+    const waiters = this.stopWaiters;
+    this.stopWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  /** Every timer belongs to the state that armed it, so a state change cancels it. */
+  private setState(to: ProgramState, reason?: string): void {
+    const from = this._state;
+    if (from === to) return;
+    this.clearTimer();
+    if (to !== 'backoff' && to !== 'failed') this.nextRetryAt = null;
+    this._state = to;
+    this.emit({ type: 'state', program: this.name, from, to, at: this.deps.clock.now(), ...(reason ? { reason } : {}) });
+    if (to === 'stopped' || to === 'failed') this.resolveStopWaiters();
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    this.clearTimer();
+    const handle = this.deps.timers.setTimeout(() => {
+      if (this.timer === handle) this.timer = null;
+      fn();
+    }, ms);
+    this.timer = handle;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      this.deps.timers.clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** A throw from our own callbacks is a bug: keep its stack, never let it become unhandled. */
+  private bug(err: unknown): void {
+    this.deps.logger.error(`program "${this.name}": bug: ${err instanceof Error ? err.stack : String(err)}`);
+  }
+
+  private emit(event: ProgramEvent): void {
+    if (!this.deps.listener) return;
+    try {
+      this.deps.listener(event);
+    } catch (err) {
+      // A listener's bug must not wedge the state machine halfway through a transition.
+      this.deps.logger.error(`program "${this.name}": event listener threw: ${err instanceof Error ? err.stack : err}`);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof UsageError) return err.message;
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

@@ -1,0 +1,301 @@
+/**
+ * Real processes in real cgroups, as root: the CgroupLauncher and the Supervisor together, with
+ * the test standing in for the kernel side that reports emptied groups.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CgroupLauncher, detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import type { SupervisedSpec } from '../../src/supervisor/policy.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { realClock, realTimers, type ProgramEvent } from '../../src/supervisor/types.js';
+import { destroyTree, gone, populated, reportEmptying, requireRoot, waitFor } from './cgroup-helpers.js';
+import { captureEvents, captureLogger, makeSpec } from './fakes.js';
+
+let mount = '';
+const testRoot = `/forkwatch-test-${process.pid}-${Date.now().toString(36)}`;
+let rootDir = '';
+const scratch = join(tmpdir(), `forkwatch-supervisor-test-${process.pid}`);
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  requireRoot();
+  mount = await detectCgroup2Mount();
+  rootDir = join(mount, testRoot);
+  await mkdir(rootDir);
+  await mkdir(scratch, { recursive: true });
+});
+
+afterEach(async () => {
+  for (const clean of cleanups.splice(0).reverse()) await clean().catch(() => undefined);
+  if (rootDir) await destroyTree(rootDir, true);
+});
+
+afterAll(async () => {
+  if (rootDir) await destroyTree(rootDir);
+  await rm(scratch, { recursive: true, force: true });
+  expect(existsSync(rootDir)).toBe(false);
+});
+
+interface Harness {
+  supervisor: Supervisor;
+  launcher: CgroupLauncher;
+  logger: ReturnType<typeof captureLogger>;
+  events: ProgramEvent[];
+}
+
+function harness(specs: SupervisedSpec[], opts: { useCgroupKill?: boolean; setpriv?: string | null } = {}): Harness {
+  const logger = captureLogger();
+  const launcher = new CgroupLauncher({
+    logger,
+    mountPoint: mount,
+    root: testRoot,
+    setpriv: opts.setpriv === undefined ? '/usr/bin/setpriv' : opts.setpriv,
+    ...(opts.useCgroupKill !== undefined ? { useCgroupKill: opts.useCgroupKill } : {}),
+  });
+  const { events, listener } = captureEvents();
+  const supervisor = new Supervisor(specs, {
+    launcher,
+    clock: realClock,
+    timers: realTimers,
+    logger,
+    listener,
+    killGraceMs: 2000,
+    restartCommandTimeoutMs: 10_000,
+  });
+  const stopReporting = reportEmptying(supervisor, mount);
+  cleanups.push(async () => {
+    try {
+      await Promise.race([supervisor.stopAll({ keepRunning: false }), new Promise((r) => setTimeout(r, 8000))]);
+    } finally {
+      stopReporting();
+    }
+  });
+  return { supervisor, launcher, logger, events };
+}
+
+const spec = (overrides: Partial<SupervisedSpec>): SupervisedSpec =>
+  makeSpec({ backoff: { initial_s: 0.2, factor: 2, max_s: 1, reset_after_s: 60 }, stop_timeout_s: 5, ...overrides });
+
+function statusOf(h: Harness, name: string) {
+  const st = h.supervisor.list().find((p) => p.name === name);
+  if (!st) throw new Error(`no program ${name}`);
+  return st;
+}
+
+async function procStatus(pid: number, field: string): Promise<string> {
+  const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m?.[1]?.trim() ?? '';
+}
+
+describe('CgroupLauncher with real processes', () => {
+  it('runs a program inside its cgroup from its first instruction, logs its output, stops it', async () => {
+    const h = harness([
+      spec({
+        name: 'first',
+        command: ['/bin/sh', '-c', 'grep "^0::" /proc/$$/cgroup; echo "oops" >&2; echo "FOO=$FOO TOKEN=${FW_TEST_TOKEN-unset}"; exec sleep 1000'],
+        env: { FOO: 'bar' },
+      }),
+    ]);
+    process.env.FW_TEST_TOKEN = 'secret'; // the agent's own environment must not leak into programs
+    try {
+      await h.supervisor.start();
+    } finally {
+      delete process.env.FW_TEST_TOKEN;
+    }
+    const st = statusOf(h, 'first');
+    expect(st.state).toBe('running');
+    expect(st.cgroup).toBe(`${testRoot}/first`);
+    await waitFor('output lines', () => h.logger.lines.filter((l) => l.startsWith('info [first]')).length >= 3);
+    // grep ran as a child in the same cgroup; once it is gone the main process is all there is.
+    await waitFor('only the main process', async () => (await h.launcher.pids('first')).length === 1);
+    expect(await h.launcher.pids('first')).toEqual([st.pid]);
+    expect(h.logger.lines).toContain(`info [first] 0::${testRoot}/first`);
+    expect(h.logger.lines).toContain('info [first] oops');
+    expect(h.logger.lines).toContain('info [first] FOO=bar TOKEN=unset');
+
+    await h.supervisor.stopProgram('first');
+    expect(statusOf(h, 'first')).toMatchObject({ state: 'stopped', pid: null });
+    expect(statusOf(h, 'first').last_exit).toMatchObject({ signal: 'SIGTERM', timed_out: false });
+    await h.supervisor.stopAll();
+    expect(existsSync(join(rootDir, 'first'))).toBe(false);
+  });
+
+  it('sees a double-forking daemon as running until its grandchild dies', async () => {
+    const h = harness([
+      spec({
+        name: 'daemon',
+        restart: 'never',
+        command: ['/bin/sh', '-c', '(sleep 1000 </dev/null >/dev/null 2>&1 &); exit 0'],
+      }),
+    ]);
+    await h.supervisor.start();
+    const mainPid = statusOf(h, 'daemon').pid as number;
+    await waitFor('the parent to exit', () => gone(mainPid));
+    await new Promise((r) => setTimeout(r, 200)); // give the reporter time to (wrongly) report
+    expect(statusOf(h, 'daemon').state).toBe('running');
+    const pids = await h.launcher.pids('daemon');
+    expect(pids).toHaveLength(1);
+    expect(pids[0]).not.toBe(mainPid);
+
+    process.kill(pids[0] as number, 'SIGKILL');
+    await waitFor('the daemon to be seen down', () => statusOf(h, 'daemon').state !== 'running');
+    // Nobody reported the grandchild's status here, so the parent's clean exit stands.
+    expect(statusOf(h, 'daemon')).toMatchObject({ state: 'stopped', last_exit: { code: 0 } });
+  });
+
+  it('restarts a crashing program with backoff and records the restart latency', async () => {
+    const h = harness([spec({ name: 'crashy', command: ['/bin/sh', '-c', 'sleep 0.3; exit 3'] })]);
+    await h.supervisor.start();
+    const firstPid = statusOf(h, 'crashy').pid;
+    await waitFor('a restart', () => h.events.some((e) => e.type === 'restart'));
+    const restart = h.events.find((e) => e.type === 'restart') as Extract<ProgramEvent, { type: 'restart' }>;
+    expect(restart).toMatchObject({ program: 'crashy', reason: 'policy', restarts: 1, delay_ms: 200 });
+    expect(restart.latency_ms).toBeGreaterThanOrEqual(200);
+    expect(restart.latency_ms).toBeLessThan(2000);
+    expect(restart.pid).not.toBe(firstPid);
+    expect(h.events).toContainEqual(
+      expect.objectContaining({ type: 'exit', program: 'crashy', outcome: 'restart', exit: expect.objectContaining({ code: 3 }) }),
+    );
+    expect(statusOf(h, 'crashy').last_restart_latency_s).toBe((restart.latency_ms as number) / 1000);
+  });
+
+  it.each([
+    ['cgroup.kill', true],
+    ['SIGKILL pid by pid (kernels before 5.14)', false],
+  ])('stop kills a tree that ignores SIGTERM, via %s', async (_label, useCgroupKill) => {
+    const h = harness(
+      [
+        spec({
+          name: 'stubborn',
+          stop_timeout_s: 0.5,
+          command: ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & sleep 1000 & (sleep 1000 &); wait"],
+        }),
+      ],
+      { useCgroupKill },
+    );
+    await h.supervisor.start();
+    await waitFor('the whole tree', async () => (await h.launcher.pids('stubborn')).length === 4);
+    const pids = await h.launcher.pids('stubborn');
+    const t0 = Date.now();
+    await h.supervisor.stopProgram('stubborn');
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(450);
+    expect(took).toBeLessThan(3000);
+    expect(statusOf(h, 'stubborn')).toMatchObject({ state: 'stopped', last_exit: { timed_out: true } });
+    expect(await h.launcher.pids('stubborn')).toEqual([]);
+    for (const pid of pids) expect(await gone(pid)).toBe(true);
+    expect(h.logger.lines.some((l) => l.includes('still running 0.5s after SIGTERM; killing every process'))).toBe(true);
+  });
+
+  it('adopts a program a previous agent left running instead of starting a second copy', async () => {
+    const kept = spec({ name: 'kept', keep_running: true, command: ['/bin/sleep', '1000'] });
+    const first = harness([kept]);
+    await first.supervisor.start();
+    const pid = statusOf(first, 'kept').pid as number;
+    await first.supervisor.stopAll(); // the agent exits; keep_running leaves the program be
+    expect(await gone(pid)).toBe(false);
+    expect(await populated(join(rootDir, 'kept'))).toBe(true);
+
+    const second = harness([kept]);
+    await second.supervisor.start();
+    expect(statusOf(second, 'kept')).toMatchObject({ state: 'running', pid });
+    expect(statusOf(second, 'kept').uptime_s).toBeGreaterThanOrEqual(0);
+    expect(await second.launcher.pids('kept')).toEqual([pid]);
+    expect(second.logger.lines.some((l) => l.includes('adopting 1 process(es)'))).toBe(true);
+
+    await second.supervisor.stopAll({ keepRunning: false });
+    expect(statusOf(second, 'kept').state).toBe('stopped');
+    await waitFor('the adopted process to die', () => gone(pid));
+  });
+
+  const failures: Array<[string, Partial<SupervisedSpec>, RegExp]> = [
+    ['a missing command path', { command: ['/nonexistent/forkwatch-cmd'] }, /command \/nonexistent\/forkwatch-cmd: does not exist/],
+    ['a command not in PATH', { command: ['forkwatch-no-such-command'] }, /command "forkwatch-no-such-command" not found in PATH=/],
+    ['an unknown user', { user: 'forkwatch-nosuchuser' }, /user "forkwatch-nosuchuser" does not exist \(not in \/etc\/passwd\)/],
+    ['an unknown group', { group: 'forkwatch-nosuchgroup' }, /group "forkwatch-nosuchgroup" does not exist/],
+    ['a missing working directory', { cwd: '/nonexistent-forkwatch-dir' }, /working directory \/nonexistent-forkwatch-dir: ENOENT/],
+  ];
+  it.each(failures)('%s: failed with a clear message, nothing started', async (_label, overrides, message) => {
+    const h = harness([spec({ name: 'broken', restart: 'always', command: ['/bin/sleep', '1000'], ...overrides })]);
+    await expect(h.supervisor.start()).resolves.toBeUndefined();
+    const st = statusOf(h, 'broken');
+    expect(st.state).toBe('failed');
+    expect(st.error).toMatch(message);
+    const logged = h.logger.lines.filter((l) => l.startsWith('error '));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^error program "broken" failed: /);
+    expect(logged[0]).toMatch(message);
+    expect(await h.launcher.pids('broken')).toEqual([]);
+  });
+
+  it.each([
+    ['setpriv', '/usr/bin/setpriv'],
+    ["Node's uid/gid", null],
+  ])('runs a program as another user via %s', async (_label, setpriv) => {
+    const h = harness(
+      [
+        spec({
+          name: 'unprivileged',
+          user: 'nobody',
+          command: ['/bin/sh', '-c', 'echo "id=$(id -u):$(id -g) HOME=$HOME USER=$USER"; exec sleep 1000'],
+        }),
+      ],
+      { setpriv },
+    );
+    await h.supervisor.start();
+    const pid = statusOf(h, 'unprivileged').pid as number;
+    // The pid is the launch wrapper's until it execs the command; its output says that happened.
+    await waitFor('its output', () => h.logger.lines.some((l) => l.startsWith('info [unprivileged] id=')));
+    expect(await procStatus(pid, 'Uid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
+    expect((await procStatus(pid, 'Gid')).split(/\s+/)[0]).toBe('65534');
+    expect(h.logger.lines).toContain('info [unprivileged] id=65534:65534 HOME=/nonexistent USER=nobody');
+    if (setpriv) expect(await procStatus(pid, 'Groups')).toBe('65534');
+  });
+
+  it('watch mode runs restart_command exactly once per emptying of the watched group', async () => {
+    const watched = `${testRoot}/watched`;
+    const watchedDir = join(mount, watched);
+    const counter = join(scratch, 'restarts');
+    await mkdir(watchedDir);
+    const startInWatched = `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${watchedDir}/cgroup.procs`;
+    // Something else put a process in the group before forkwatch started watching.
+    const seed = spawn('/bin/sh', ['-c', `${startInWatched}; wait`], { stdio: 'ignore', detached: true });
+    await waitFor('the seed process', () => populated(watchedDir));
+    seed.unref();
+
+    const h = harness([
+      spec({
+        name: 'watcher',
+        command: undefined,
+        watch: watched,
+        restart: 'always',
+        backoff: { initial_s: 0.1, factor: 1, max_s: 1, reset_after_s: 60 },
+        restart_command: ['/bin/sh', '-c', `${startInWatched}; echo ran >> ${counter}`],
+      }),
+    ]);
+    await h.supervisor.start();
+    expect(statusOf(h, 'watcher')).toMatchObject({ state: 'running', cgroup: watched });
+    const runs = async () => (existsSync(counter) ? (await readFile(counter, 'utf8')).split('\n').filter(Boolean).length : 0);
+    expect(await runs()).toBe(0);
+
+    for (const expected of [1, 2]) {
+      const [victim] = await h.launcher.groupPids(watched);
+      process.kill(victim as number, 'SIGKILL');
+      await waitFor('the group to empty', async () => !(await populated(watchedDir)));
+      // The same emptying reported twice more, on top of the reporter's own report.
+      h.supervisor.onCgroupEmpty(watched);
+      h.supervisor.onCgroupEmpty(watched, { code: null, signal: 'SIGKILL' });
+      await waitFor(`restart_command run ${expected}`, async () => (await runs()) === expected);
+      await waitFor('the group to be watched again', () => statusOf(h, 'watcher').state === 'running');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await runs()).toBe(expected);
+    }
+    expect(statusOf(h, 'watcher').restarts).toBe(2);
+    await h.supervisor.stopAll();
+    expect(await populated(watchedDir)).toBe(true); // not ours to stop
+  });
+});
