@@ -393,9 +393,11 @@ int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
-/* On-CPU time per cgroup: at each switch, charge the cgroup of the task that ran since the last
- * switch on this CPU, and remember the incoming task's cgroup. Per-CPU slots, no record per switch;
- * user space adds the time since the last switch when it reads (see fw_oncpu). */
+/* On-CPU time per cgroup: at each switch, charge the cgroup of the outgoing task with the runtime
+ * it accrued since it was switched in, from se.sum_exec_runtime (brought up to date by
+ * put_prev_task() before this tracepoint) -- the same clock as cpu.stat's usage_usec, so irq time
+ * the kernel does not charge to tasks is not charged here either. Per-CPU slots, no record per
+ * switch; user space adds the slice still running when it reads (see fw_oncpu). */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -403,14 +405,18 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	struct fw_oncpu *o = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!o)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	if (o->cgroup_id && o->since_ns) {
+	/* Only a slot this program filled for this very task is charged (not the first switch seen). */
+	if (o->cgroup_id && o->tid == BPF_CORE_READ(prev, pid)) {
+		__u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
 		struct fw_cg_counters *c = counters(o->cgroup_id);
-		if (c)
-			c->cpu_ns += now - o->since_ns;
+		if (c && runtime > o->runtime_ns)
+			c->cpu_ns += runtime - o->runtime_ns;
 	}
-	o->since_ns = now;
+	__u32 tid = BPF_CORE_READ(next, pid);
+	o->since_ns = bpf_ktime_get_ns();
+	o->tid = tid;
 	/* The idle task (pid 0) charges nobody. */
-	o->cgroup_id = BPF_CORE_READ(next, pid) ? task_cgroup_id(next) : 0;
+	o->cgroup_id = tid ? task_cgroup_id(next) : 0;
+	o->runtime_ns = BPF_CORE_READ(next, se.sum_exec_runtime);
 	return 0;
 }

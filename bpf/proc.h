@@ -88,8 +88,11 @@ struct fw_cg_counters {
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */
 struct fw_oncpu {
-	__u64 since_ns;   /* CLOCK_MONOTONIC of the last switch on this CPU */
-	__u64 cgroup_id;  /* cgroup of the task switched in (0: idle) */
+	__u64 since_ns;     /* CLOCK_MONOTONIC of the last switch on this CPU */
+	__u64 cgroup_id;    /* cgroup of the task switched in (0: idle) */
+	__u64 runtime_ns;   /* its se.sum_exec_runtime when it was switched in */
+	__u32 tid;          /* the task switched in */
+	__u32 _pad;
 };
 
 /* Agent health, one per-CPU slot. */

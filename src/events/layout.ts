@@ -59,7 +59,7 @@ export const LAYOUT = {
     },
   },
   fw_stats: { size: 72, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8] } },
-  fw_oncpu: { size: 16, fields: { since_ns: [0, 8], cgroup_id: [8, 8] } },
+  fw_oncpu: { size: 32, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], _pad: [28, 4] } },
 } as const;
 
 /** Offsets the decoder reads, named once. */

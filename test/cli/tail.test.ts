@@ -1,5 +1,8 @@
 /** `forkwatch tail` as a person runs it: the built CLI, real processes, real cgroups. */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessEvent } from '../../src/events/model.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
@@ -73,13 +76,17 @@ describe('forkwatch tail', () => {
     expect(run.code).toBe(0);
 
     // --tree follows descendants of a pid, including ones born after tail started.
-    const parent = cg.run('sleep 0.3; ( ( exit 9 ) ); sleep 0.2');
+    const go = path.join(os.tmpdir(), `forkwatch-tree-${process.pid}`);
+    fs.rmSync(go, { force: true });
+    const parent = cg.run(`while [ ! -e ${go} ]; do sleep 0.02; done; ( ( exit 9 ) ); sleep 0.2`);
     const tree = await tail(['--pid', String(parent.pid), '--tree', '--events', 'exit']);
+    fs.writeFileSync(go, '');
     await tree.waitFor((p) => p.jsonLines<ProcessEvent>().some((e) => e.pid === parent.pid), 'the tree root to exit');
     tree.kill('SIGINT');
     await tree.exited;
     const codes = tree.jsonLines<ProcessEvent>().map((e) => e.exit_code);
     expect(codes).toContain(9);
+    fs.rmSync(go, { force: true });
     expect(tree.jsonLines<ProcessEvent>().every((e) => e.cgroup === cg.path)).toBe(true);
   });
 
