@@ -17,7 +17,8 @@ import { GroupTracker, type GroupNotice } from './groups/tracker.js';
 import type { Logger } from './log.js';
 import type { Snapshot, GroupSample } from './metrics/registry.js';
 import type { NativeBinding } from './native/binding.js';
-import type { ProcessInfo, ProcessTable } from './process/table.js';
+import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js';
+import { CgroupOccupancy } from './process/occupancy.js';
 import { seedTable } from './tail/session.js';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -31,7 +32,9 @@ const TYPE_NAMES: Record<number, string> = {
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {
-  onEvent?(e: RawEvent, notices: GroupNotice[]): void;
+  onEvent?(e: RawEvent, notices: GroupNotice[], change: TableChange): void;
+  /** A cgroup's last process left (exit: its wait(2) status; a move: null). */
+  onCgroupEmpty?(cgroupId: number, status: number | null): void;
   onTick?(now: number): void;
 }
 
@@ -56,6 +59,7 @@ export class Agent {
   readonly table: ProcessTable;
   readonly registry: GroupRegistry;
   readonly tracker: GroupTracker;
+  readonly occupancy = new CgroupOccupancy();
   private readonly eventsRead: Record<string, number> = {};
   private readonly listeners: AgentListener[] = [];
   private pendingRetire: number[] = [];
@@ -91,6 +95,7 @@ export class Agent {
     this.registry = new GroupRegistry(this.registryOptions(config));
     this.tracker = new GroupTracker(this.registry, now);
     this.tracker.seed(this.table.values());
+    this.occupancy.seed(this.table.values());
   }
 
   private registryOptions(c: Config): RegistryOptions {
@@ -130,7 +135,11 @@ export class Agent {
       const change = this.table.apply(e);
       const notices = this.tracker.apply(e, change);
       for (const n of notices) if (n.kind === 'left' && n.status !== null && n.group.tasks === 0) n.group.releases++;
-      for (const l of this.listeners) l.onEvent?.(e, notices);
+      const emptied = this.occupancy.apply(e, change);
+      for (const l of this.listeners) {
+        l.onEvent?.(e, notices, change);
+        if (emptied) l.onCgroupEmpty?.(emptied.cgroupId, emptied.status);
+      }
     }
   }
 

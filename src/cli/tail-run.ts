@@ -3,7 +3,12 @@ import { detectHierarchy } from '../cgroups/fs.js';
 import { EventSource } from '../events/source.js';
 import { createLogger } from '../log.js';
 import { loadBinding } from '../native/binding.js';
+import fs from 'node:fs';
+import { UsageError } from '../errors.js';
+import { parseStreamQuery } from '../stream/query.js';
+import { runRemoteTail } from '../tail/remote.js';
 import { runTail, seedTable, type TailOptions } from '../tail/session.js';
+import type { TailArgs } from './tail.js';
 import { stdoutWriter, onInterrupt } from './io.js';
 
 export async function startTail(
@@ -23,4 +28,33 @@ export async function startTail(
     err: (line) => process.stderr.write(line + '\n'),
     onInterrupt,
   });
+}
+
+/** tail --from: validates the filters here (so mistakes are usage errors), filters at the agents. */
+export async function startRemoteTail(a: TailArgs): Promise<number> {
+  const query: Record<string, string> = {};
+  for (const k of ['cgroup', 'comm', 'pid', 'events', 'group'] as const) if (a[k] !== undefined) query[k] = String(a[k]);
+  for (const k of ['tree', 'threads', 'failed'] as const) if (a[k]) query[k] = 'true';
+  parseStreamQuery(new URLSearchParams(query));
+  const urls = (a.from ?? []).map((u) => {
+    if (u.startsWith('unix:') || /^https?:\/\//.test(u)) return u.replace(/\/$/, '');
+    throw new UsageError(`--from "${u}": expected http://HOST:PORT or unix:/path/to/api.sock`);
+  });
+  if (urls.length === 0) throw new UsageError('--from needs at least one agent: http://HOST:PORT or unix:/path/to/api.sock');
+  let token: string | undefined;
+  if (a['token-file'] !== undefined) {
+    try {
+      token = fs.readFileSync(a['token-file'], 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`--token-file "${a['token-file']}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; expected a readable file holding the token`);
+    }
+  }
+  const duration = a.duration !== undefined ? Number(a.duration) : undefined;
+  if (duration !== undefined && (!Number.isFinite(duration) || duration <= 0)) throw new UsageError(`--duration "${a.duration}": expected a number of seconds above 0`);
+  const count = a.count !== undefined ? Number(a.count) : undefined;
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new UsageError(`--count "${a.count}": expected a number of events (a positive integer)`);
+  return runRemoteTail(
+    { urls, token, query, json: a.json === true, durationS: duration, count },
+    { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
+  );
 }

@@ -21,6 +21,9 @@ export interface TailArgs {
   'argv-max'?: string;
   hierarchy?: string;
   verbose?: boolean;
+  from?: string[];
+  'token-file'?: string;
+  group?: string;
 }
 
 function positiveInt(flag: string, v: string, what: string): number {
@@ -82,8 +85,17 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('ring-buffer', { type: 'string', describe: 'ring buffer size (power of two, e.g. 8MiB)' })
       .option('argv-max', { type: 'string', describe: 'bytes of argv kept per exec (default 2048)' })
       .option('hierarchy', { type: 'string', describe: 'cgroup hierarchy for paths: v2 (default) or a v1 one (cpuacct, name=systemd)' })
-      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' }) as Argv<TailArgs>,
+      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' })
+      .option('from', { type: 'string', array: true, describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)' })
+      .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
+      .option('group', { type: 'string', describe: 'with --from: only this group (or program)' }) as Argv<TailArgs>,
   handler: async (a) => {
+    if (a.from !== undefined) {
+      const { startRemoteTail } = await import('./tail-run.js');
+      process.exitCode = await startRemoteTail(a);
+      return;
+    }
+    if (a.group !== undefined) throw new UsageError('--group needs --from: groups are the agent\'s; run it against an agent');
     const opts = tailOptions(a);
     const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;
     const argvMax = a['argv-max'] !== undefined ? parseByteSize('--argv-max', a['argv-max'], { max: 16384 }) : undefined;

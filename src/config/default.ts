@@ -33,7 +33,7 @@ export const DEFAULTS = {
     stop_timeout_s: 10,
     keep_running: false,
   },
-  api: { socket: '/run/forkwatch/api.sock' },
+  api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000 },
 } as const;
 
 /** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
@@ -62,4 +62,6 @@ accounting:
 programs: []
 api:
   socket: /run/forkwatch/api.sock
+  redact: []
+  subscriber_queue: 10000
 `;

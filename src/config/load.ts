@@ -566,9 +566,11 @@ function readStartLimit(r: ConfigReader, value: unknown, path: KeyPath): Program
 }
 
 function readApi(r: ConfigReader, value: unknown): Config['api'] {
-  const map = r.mapping(value, ['api'], ['socket', 'token_file']);
+  const map = r.mapping(value, ['api'], ['socket', 'token_file', 'redact', 'subscriber_queue']);
   const api: Config['api'] = {
     socket: orDefault(map.socket, DEFAULTS.api.socket, (v) => r.absolutePath(v, ['api', 'socket'])),
+    redact: map.redact == null ? [] : r.list(map.redact, ['api', 'redact'], 'a list of regular expressions').map((v, i) => r.regex(v, ['api', 'redact', i])),
+    subscriber_queue: orDefault(map.subscriber_queue, DEFAULTS.api.subscriber_queue, (v) => r.integer(v, ['api', 'subscriber_queue'], { min: 1, max: 1_000_000 })),
   };
   if (map.token_file != null) api.token_file = r.absolutePath(map.token_file, ['api', 'token_file']);
   return api;

@@ -108,5 +108,9 @@ export interface Config {
     socket: string;
     /** A bearer token file; required for the state-changing API and /events on TCP. */
     token_file?: string;
+    /** argv words matching one of these are redacted in the event stream. */
+    redact: RegExp[];
+    /** Events each stream subscriber may have queued before its oldest are dropped (and counted). */
+    subscriber_queue: number;
   };
 }

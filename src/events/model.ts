@@ -35,6 +35,15 @@ export interface ProcessEvent {
   lifetime_s?: number;
   cpu_s?: number;
   from_cgroup?: string;
+  /** Set by the agent's stream (not by tail on the host): which host, which group, which process. */
+  node?: string;
+  group?: string;
+  /** Cluster-unique process id (boot id, pid, start time): stable across pid reuse and hosts. */
+  id?: string;
+  /** fork: the parent's cluster-unique id. */
+  parent_id?: string;
+  /** Position in the agent's stream, consecutive per stream run (a gap is a loss). */
+  seq?: number;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {};

@@ -9,8 +9,10 @@ import type { ProcessEvent } from '../events/model.js';
 export interface AgentEvent {
   type: 'barrier' | 'limit' | 'release' | 'restart';
   time: string;
+  node?: string;
   group?: string;
   program?: string;
+  seq?: number;
   [key: string]: unknown;
 }
 
@@ -59,6 +61,7 @@ class Subscriber implements Subscription {
 
 export class EventBus {
   private readonly subs = new Set<Subscriber>();
+  private seq = 0;
 
   /** True when someone listens: building process events is skipped otherwise. */
   get active(): boolean {
@@ -69,8 +72,15 @@ export class EventBus {
     return this.subs.size;
   }
 
+  /** Numbers the event (seq: consecutive per agent run, so readers can tell a gap) and fans it out. */
   publish(e: StreamEvent): void {
+    e.seq = ++this.seq;
     for (const s of this.subs) s.push(e);
+  }
+
+  /** The seq the next event will get. */
+  get nextSeq(): number {
+    return this.seq + 1;
   }
 
   /** `wake` is called when the queue goes from empty to non-empty. */

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
@@ -394,12 +394,42 @@ export class CgroupLauncher implements Launcher {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENODEV') return [];
       throw new Error(`read ${join(dir, 'cgroup.procs')}: ${errnoText(err)}`);
     }
-    return text
+    const pids = text
       .split('\n')
       .filter((l) => l !== '')
       .map(Number)
       .filter((n) => Number.isInteger(n) && n > 0);
+    const alive = await Promise.all(pids.map((pid) => isDying(pid).then((dying) => !dying)));
+    return pids.filter((_, i) => alive[i]);
   }
+}
+
+/** PF_EXITING in /proc/<pid>/stat's flags: the thread is inside do_exit(). */
+const PF_EXITING = 0x4;
+
+/**
+ * True when every thread of the process is already exiting. The kernel's exit record arrives
+ * before the task leaves cgroup.procs (cgroup_exit() runs later in do_exit()), so a group that
+ * the events say is empty may still list a process on its way out: that one does not count.
+ */
+async function isDying(pid: number): Promise<boolean> {
+  let tids: string[];
+  try {
+    tids = await readdir(`/proc/${pid}/task`);
+  } catch {
+    return true; // gone already
+  }
+  for (const tid of tids) {
+    try {
+      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is stat field 3 (state); flags is field 9.
+      if ((Number(fields[6]) & PF_EXITING) === 0) return false;
+    } catch {
+      continue; // that thread is gone
+    }
+  }
+  return true;
 }
 
 // --- module helpers ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ const DEFAULT_CONFIG: Config = {
   resources: {},
   accounting: { period_s: null },
   programs: [],
-  api: { socket: '/run/forkwatch/api.sock' },
+  api: { socket: '/run/forkwatch/api.sock', redact: [], subscriber_queue: 10000 },
 };
 
 describe('defaults', () => {
@@ -266,7 +266,7 @@ const errors: Array<[string, string, string]> = [
   ['unknown spec key', 'resources: { tasks: { max: 5 } }', `${FILE}: resources.tasks: unknown key "max"; expected one of barrier, limit, on_barrier, on_limit`],
   ['unknown program key', 'programs: [{ name: a, command: a, restrat: always }]', `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running`],
   ['unknown backoff key', 'programs: [{ name: a, command: a, backoff: { min: 1s } }]', `${FILE}: programs[0].backoff: unknown key "min"; expected one of initial, factor, max, reset_after`],
-  ['unknown api key', 'api: { token: x }', `${FILE}: api: unknown key "token"; expected one of socket, token_file`],
+  ['unknown api key', 'api: { token: x }', `${FILE}: api: unknown key "token"; expected one of socket, token_file, redact, subscriber_queue`],
   ['unknown accounting.log key', 'accounting: { log: { file: /x } }', `${FILE}: accounting.log: unknown key "file"; expected one of path, max_bytes, keep`],
   ['unknown resource name', 'resources: { procs: { limit: 5 } }', `${FILE}: resources: unknown key "procs"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],
   ['unknown resource name in a rule', 'groups: [{ name: a, match: { cgroup: /a }, resources: { memory: { limit: 1GiB } } }]', `${FILE}: groups[0].resources: unknown key "memory"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],

@@ -1,0 +1,163 @@
+/**
+ * The supervisor in the running agent: kernel exit records say when a program's cgroup emptied
+ * (no polling), the Supervisor decides, and what it does becomes `restart` events and the
+ * forkwatch_program_* metrics.
+ */
+import { constants } from 'node:os';
+import { decodeStatus } from '../events/model.js';
+import { isoMicros } from '../events/clock.js';
+import type { Config } from '../config/types.js';
+import { isCgroupRule } from '../config/match.js';
+import { RESTART_LATENCY_BUCKETS, type ProgramSample } from '../metrics/registry.js';
+import type { EventBus } from '../stream/bus.js';
+import type { Logger } from '../log.js';
+import { Supervisor } from './supervisor.js';
+import { normalizeCgroupPath } from './cgroup-path.js';
+import { realClock, realTimers, type ExitInfo, type Launcher, type ProgramEvent, type ProgramStatus } from './types.js';
+
+export interface SupervisorServiceDeps {
+  config: Config;
+  launcher: Launcher;
+  bus: EventBus;
+  log: Logger;
+  node: string;
+  /** cgroup id -> path in the grouping hierarchy. */
+  cgroupPath(id: number): string;
+  /** The grouping hierarchy is cgroup v2 (program cgroups live there). */
+  v2: boolean;
+}
+
+interface Latency {
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+export class SupervisorService {
+  readonly supervisor: Supervisor;
+  private readonly latency = new Map<string, Latency>();
+  /** Supervised cgroup paths, for a quick check on every emptying. */
+  private watched = new Set<string>();
+
+  constructor(private readonly d: SupervisorServiceDeps) {
+    if (!d.v2 && d.config.programs.length) {
+      d.log.warn('programs run in cgroup v2 cgroups, but cgroup.hierarchy is not v2: their exits are not seen; set cgroup.hierarchy: v2 to supervise them');
+    }
+    this.supervisor = new Supervisor(d.config.programs, {
+      launcher: d.launcher,
+      clock: realClock,
+      timers: realTimers,
+      logger: d.log,
+      listener: (e) => this.onProgramEvent(e),
+      resolveWatch: (w) => this.resolveWatch(w, d.config),
+    });
+    this.reindex();
+  }
+
+  /** `watch: <group name>` names a configured group whose rule is one literal cgroup path. */
+  private resolveWatch(watch: string, config: Config): string {
+    if (watch.startsWith('/')) return watch;
+    const rule = config.groups.rules.find((r) => r.name === watch);
+    const path = rule?.match.cgroup;
+    if (!rule || !isCgroupRule(rule.match) || !path || /[*?]/.test(path)) {
+      this.d.log.warn(`program watch "${watch}": only a group matched by one literal cgroup path can be watched; watching ${watch} as a path`);
+      return `/${watch}`;
+    }
+    return path;
+  }
+
+  private reindex(): void {
+    this.watched = new Set(this.supervisor.cgroups().map((c) => normalizeCgroupPath(c.cgroup)));
+  }
+
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  /** From the agent: a cgroup's last process left. */
+  onCgroupEmpty(cgroupId: number, status: number | null): void {
+    const path = normalizeCgroupPath(this.d.cgroupPath(cgroupId));
+    if (!this.watched.has(path)) return;
+    const exit: ExitInfo = { code: null, signal: null, at: Date.now() };
+    if (status !== null) {
+      const s = decodeStatus(status);
+      exit.code = s.exit_code;
+      exit.signal = s.signal;
+    }
+    this.supervisor.onCgroupEmpty(path, exit);
+  }
+
+  private onProgramEvent(e: ProgramEvent): void {
+    if (e.type === 'restart') {
+      if (e.latency_ms !== null) this.observeLatency(e.program, e.latency_ms / 1000);
+      this.d.bus.publish({
+        type: 'restart',
+        time: isoMicros(e.at * 1e6),
+        node: this.d.node,
+        program: e.program,
+        reason: e.reason,
+        restarts: e.restarts,
+        pid: e.pid,
+        latency_s: e.latency_ms === null ? null : e.latency_ms / 1000,
+      });
+    } else if (e.type === 'error') {
+      this.d.log.warn(`program "${e.program}": ${e.message}`);
+    } else if (e.type === 'state') {
+      this.d.log.info(`program "${e.program}": ${e.from} -> ${e.to}${e.reason ? ` (${e.reason})` : ''}`);
+    }
+  }
+
+  private observeLatency(program: string, s: number): void {
+    let h = this.latency.get(program);
+    if (!h) {
+      h = { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
+      this.latency.set(program, h);
+    }
+    let i = 0;
+    while (i < RESTART_LATENCY_BUCKETS.length && s > RESTART_LATENCY_BUCKETS[i]) i++;
+    h.buckets[i]++;
+    h.sum += s;
+    h.count++;
+  }
+
+  list(): ProgramStatus[] {
+    return this.supervisor.list();
+  }
+
+  /** Every configured program, from the start (a program that never came up is visible). */
+  samples(): ProgramSample[] {
+    return this.supervisor.list().map((p) => {
+      const last = p.last_exit;
+      const code = last === null ? null : last.signal !== null ? 128 + signalNumber(last.signal) : last.code;
+      return {
+        name: p.name,
+        state: p.state,
+        restarts: p.restarts,
+        lastExitCode: code,
+        latency: this.latency.get(p.name) ?? { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1), sum: 0, count: 0 },
+      };
+    });
+  }
+
+  async control(action: 'start' | 'stop' | 'restart', name: string): Promise<ProgramStatus> {
+    if (action === 'start') await this.supervisor.startProgram(name);
+    else if (action === 'stop') await this.supervisor.stopProgram(name);
+    else await this.supervisor.restartProgram(name);
+    return this.supervisor.list().find((p) => p.name === name)!;
+  }
+
+  async reload(config: Config): Promise<void> {
+    this.d.config = config;
+    await this.supervisor.reload(config.programs);
+    this.reindex();
+  }
+
+  /** On agent stop: programs are stopped unless they are to keep running. */
+  stop(): Promise<void> {
+    return this.supervisor.stopAll({});
+  }
+}
+
+function signalNumber(name: string): number {
+  return (constants.signals as Record<string, number>)[name] ?? 0;
+}

@@ -1,0 +1,100 @@
+/**
+ * `forkwatch tail --from URL …`: several agents' streams merged in time order, each event
+ * labelled with its node; reconnects when an agent restarts and says what was missed.
+ */
+import { watch, type WatchEvent, type Notice } from '../client/watch.js';
+import type { ProcessEvent } from '../events/model.js';
+import type { AgentEvent } from '../stream/bus.js';
+import { formatEvent } from './format.js';
+import { StreamMerger } from './merge.js';
+import type { TailIO } from './session.js';
+
+export interface RemoteTailOptions {
+  urls: string[];
+  token?: string;
+  query: Record<string, string>;
+  json: boolean;
+  durationS?: number;
+  count?: number;
+}
+
+type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
+
+/** People's line for an agent event (barrier, limit, release, restart). */
+export function formatAgentEvent(e: AgentEvent): string {
+  const { type, time, node: _n, group, program, seq: _s, ...rest } = e;
+  const t = new Date(time);
+  const p = (n: number) => String(n).padStart(2, '0');
+  const tod = `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}.${time.slice(20, 26).padEnd(6, '0')}`;
+  const detail = Object.entries(rest)
+    .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${tod.padEnd(15)} ${type.padEnd(7)} ${(group ?? program ?? '').padEnd(40)} ${detail}`.trimEnd();
+}
+
+export function describeNotice(n: Notice, first: boolean): string | undefined {
+  switch (n.type) {
+    case 'hello':
+      if (first) return `forkwatch: connected to ${n.source} (node ${n.node})`;
+      if (n.restarted) return `forkwatch: ${n.source} (node ${n.node}) restarted; its events while it was down are unknown`;
+      return `forkwatch: reconnected to ${n.source} (node ${n.node})${n.skipped ? `; ${n.skipped} events published meanwhile were not received (before filtering)` : ''}`;
+    case 'missed':
+      return `forkwatch: ${n.source} (node ${n.node}) dropped ${n.count} events this reader was too slow for`;
+    case 'disconnected':
+      return `forkwatch: lost ${n.source} (${n.error}); reconnecting`;
+  }
+}
+
+export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number> {
+  const abort = new AbortController();
+  let shown = 0;
+  const connected = new Set<string>();
+  const merger = new StreamMerger<Ev>((e) => {
+    if (o.count !== undefined && shown >= o.count) return;
+    const node = e.node ?? '?';
+    if (o.json) io.out(JSON.stringify(e) + '\n');
+    else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
+    else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
+    shown++;
+    if (o.count !== undefined && shown >= o.count) stop();
+  });
+  const timer = setInterval(() => merger.flush(), 100);
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    abort.abort();
+    clearInterval(timer);
+    clearTimeout(deadline);
+    unsubscribe();
+    resolveDone(0);
+  };
+  const unsubscribe = io.onInterrupt(stop);
+  const deadline = o.durationS !== undefined ? setTimeout(stop, o.durationS * 1000) : undefined;
+
+  for (const url of o.urls) {
+    void (async () => {
+      try {
+        for await (const e of watch({ url, token: o.token, filter: o.query, signal: abort.signal }) as AsyncGenerator<WatchEvent>) {
+          if (stopped) break;
+          if (e.type === 'hello' || e.type === 'missed' || e.type === 'disconnected') {
+            const n = e as Notice;
+            if (n.type === 'hello') merger.open(url);
+            if (n.type === 'disconnected') merger.close(url);
+            const line = describeNotice(n, n.type === 'hello' && !connected.has(url));
+            if (n.type === 'hello') connected.add(url);
+            if (line && !(stopped && n.type === 'disconnected')) io.err(line);
+            continue;
+          }
+          merger.push(url, e as Ev);
+        }
+      } catch (err) {
+        if (!stopped) io.err(`forkwatch: ${url}: ${(err as Error).message}`);
+      }
+    })();
+  }
+  return done;
+}
