@@ -80,6 +80,11 @@ export interface BeancounterDeps {
   now?: () => number;
   /** Opens the accounting log of the config (default: NdjsonLog, given by run-agent). */
   openLog?: (opts: NonNullable<Config['accounting']['log']>) => AccountingSink;
+  /**
+   * Runs hook starts after the current batch of records (default setImmediate): spawning a child
+   * costs the agent milliseconds, and the crossings later in the batch must not wait for it.
+   */
+  defer?: (fn: () => void) => void;
   /** Passed to the ledger; tests shorten them. */
   forksWindowMs?: number;
   cpuWindowMs?: number;
@@ -119,6 +124,7 @@ export class BeancounterService {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #openLog: BeancounterDeps['openLog'];
+  readonly #defer: (fn: () => void) => void;
   readonly #ledger: GroupLedger;
   readonly #states = new Map<string, GroupState>();
   /** cgroups that existed when the agent started: their kernel counters' history is not ours. */
@@ -135,6 +141,7 @@ export class BeancounterService {
     this.#log = deps.log;
     this.#now = deps.now ?? Date.now;
     this.#openLog = deps.openLog;
+    this.#defer = deps.defer ?? ((fn) => void setImmediate(fn));
     this.#config = deps.config;
     this.#ledger = new GroupLedger({
       // Each group is configured with its effective resources (defaults already merged in by the
@@ -153,6 +160,8 @@ export class BeancounterService {
       if (g.tasks > 0) this.#startLife(st, undefined, now);
       this.#observeCounts(st, now, undefined);
     }
+    // The kernel's refusal counters of the cgroups there now: what they hold is from before us.
+    this.#readCgroups(new Set(this.#states.values()), now);
   }
 
   /** Every kernel record, right after the agent updated its groups. */
@@ -210,14 +219,24 @@ export class BeancounterService {
       this.#ledger.forget(name);
     }
     for (const c of this.#ledger.tick(now)) this.#act(this.#states.get(c.group), c, undefined);
-    this.#sampleCpu(live, now);
-    this.#readCgroups(live, now);
+    // A throw here would end the agent (this runs in its timer): each stage fails on its own.
+    this.#guard('CPU sampling', () => this.#sampleCpu(live, now));
+    this.#guard('cgroupfs readings', () => this.#readCgroups(live, now));
     for (const st of live) {
       for (const pid of st.killed) if (this.#host.table.get(pid) === undefined) st.killed.delete(pid);
       if (st.killedSinceTick > 0) {
         this.#log.warn(`group ${st.group.name}: killed ${st.killedSinceTick} processes above its tasks limit ${st.killLimit ?? ''}`.trim());
         st.killedSinceTick = 0;
       }
+    }
+  }
+
+  /** Runs one stage of the tick; a bug in it is logged with its stack and the tick goes on. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#log.error(`beancounters: ${what} failed: ${(err as Error)?.stack ?? String(err)}`);
     }
   }
 
@@ -327,7 +346,7 @@ export class BeancounterService {
     this.#append(record);
     const hook = st.group.rule?.on_release;
     if (hook !== undefined) {
-      this.#hooks.run({
+      this.#runHook({
         group: record.group,
         resource: '',
         event: 'release',
@@ -355,7 +374,7 @@ export class BeancounterService {
             this.#announce(c, cause);
             break;
           case 'exec':
-            this.#hooks.run({
+            this.#runHook({
               group: c.group,
               resource: c.resource,
               event: hookEvent(c),
@@ -380,6 +399,11 @@ export class BeancounterService {
         this.#log.warn(`group ${c.group}: ${c.resource} ${c.kind} ${c.direction}: ${a.kind} failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  #runHook(request: HookRequest): void {
+    // HookRunner never throws and logs its own trouble.
+    this.#defer(() => void this.#hooks.run(request));
   }
 
   #announce(c: LedgerCrossing, cause: RawEvent | undefined): void {

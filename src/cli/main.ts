@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { beancountersCommand } from './beancounters.js';
 import { doctorCommand } from './doctor.js';
 import { groupsCommand } from './groups.js';
+import { programsCommand, restartCommand, startCommand, stopCommand } from './programs.js';
 import { runCommand } from './run.js';
 import { tailCommand } from './tail.js';
 
@@ -25,8 +26,12 @@ export async function main(argv: string[]): Promise<void> {
       .command(tailCommand)
       .command(groupsCommand)
       .command(beancountersCommand)
+      .command(programsCommand)
+      .command(startCommand)
+      .command(stopCommand)
+      .command(restartCommand)
       .command(doctorCommand)
-      .demandCommand(1, 'name a command: run, tail, groups, beancounters, doctor (see forkwatch --help)')
+      .demandCommand(1, 'name a command: run, tail, groups, beancounters, programs, start, stop, restart, doctor (see forkwatch --help)')
       .strict()
       .recommendCommands()
       .fail((msg, err) => {

@@ -1,4 +1,7 @@
-/** Wires the agent to the kernel, HTTP and signals: SIGTERM/SIGINT stop, SIGHUP reloads. */
+/**
+ * Wires the running agent: kernel -> groups -> beancounters, supervisor, event stream -> HTTP on
+ * TCP and on the unix socket. SIGTERM/SIGINT stop, SIGHUP reloads.
+ */
 import { HookRunner } from '../accounting/hooks.js';
 import { NdjsonLog } from '../accounting/log.js';
 import { Agent } from '../agent.js';
@@ -9,13 +12,33 @@ import type { Config } from '../config/types.js';
 import { createLogger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding } from '../native/binding.js';
-import { createHttpServer, listen } from '../server/http.js';
+import { createApiServer, listenUnix, readToken } from '../server/api.js';
+import { listen } from '../server/http.js';
 import { EventBus } from '../stream/bus.js';
+import { readBootId } from '../stream/identity.js';
+import { ProcessPublisher } from '../stream/publish.js';
+import { CgroupLauncher } from '../supervisor/launcher.js';
+import { SupervisorService } from '../supervisor/service.js';
 
 export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
   const log = createLogger({ verbose: opts.verbose });
+  const token = readToken(config.api.token_file);
   const agent = new Agent(loadBinding(), config, log, () => Date.now(), { bpfStats: opts.bpfStats });
   const bus = new EventBus();
+  const node = config.node_name;
+  const bootId = readBootId();
+  const streamId = `${bootId.slice(0, 16)}-${process.pid}-${Date.now()}`;
+
+  const publisher = new ProcessPublisher({
+    bus,
+    node,
+    bootId,
+    redact: config.api.redact,
+    ctx: { iso: (ns) => agent.source.clock.iso(ns), cgroupPath: (id) => agent.source.names.path(id) },
+    groupOf: (pid) => agent.tracker.groupOf(pid),
+  });
+  agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices.find((n) => n.kind === 'left')?.group) });
+
   const beancounters = new BeancounterService({
     host: agent,
     config,
@@ -27,59 +50,95 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   });
   agent.addListener(beancounters);
 
+  const supervisor = new SupervisorService({
+    config,
+    launcher: await CgroupLauncher.create({ logger: log }),
+    bus,
+    log,
+    node,
+    cgroupPath: (id) => agent.source.names.path(id),
+    v2: agent.hierarchy.id === 0,
+  });
+  agent.addListener({ onCgroupEmpty: (id, status) => supervisor.onCgroupEmpty(id, status) });
+
   let snap: Snapshot | undefined;
   const current = () => snap!;
-  const registries = { text: buildRegistry('prometheus', current), om: buildRegistry('openmetrics', current) };
-  const server = createHttpServer(
-    {
-      metrics: async (om) => {
-        snap = agent.snapshot({ beancounters: beancounters.rows(), programs: [] });
-        const reg = om ? registries.om : registries.text;
-        return { body: await reg.metrics(), contentType: reg.contentType };
-      },
-      health: () => ({ ok: !agent.source.closed, detail: { programs: agent.source.attached.length, groups: agent.registry.size } }),
-      api: { groups: () => agent.groups(), beancounters: () => beancounters.apiRows() },
+  const registries = { text: buildRegistry('prometheus', current, node), om: buildRegistry('openmetrics', current, node) };
+  const handlers = {
+    metrics: async (om: boolean) => {
+      snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
+      const reg = om ? registries.om : registries.text;
+      return { body: await reg.metrics(), contentType: reg.contentType };
     },
-    (err) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`),
-  );
+    health: () => ({ ok: !agent.source.closed, detail: { node, programs: agent.source.attached.length, groups: agent.registry.size } }),
+    get: { groups: () => agent.groups(), beancounters: () => beancounters.apiRows(), programs: () => supervisor.list() },
+    events: {
+      bus,
+      node,
+      streamId,
+      descendants: (pid: number) => agent.table.descendants(pid),
+      queueLimit: config.api.subscriber_queue,
+    },
+    control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
+  };
+  const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
+  const tcp = createApiServer(handlers, { trusted: false, token }, onError);
+  const unix = createApiServer(handlers, { trusted: true }, onError);
 
   agent.start();
   let addr;
   try {
-    addr = await listen(server, config.listen.host, config.listen.port);
+    addr = await listen(tcp, config.listen.host, config.listen.port);
+    await listenUnix(unix, config.api.socket);
   } catch (err) {
+    tcp.close();
     agent.close();
     await beancounters.close();
     throw err;
   }
+  // Programs start once exits are being watched, so none can empty unseen.
+  await supervisor.start();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source})`);
-  log.info(`serving http://${host}:${addr.port}/metrics`);
+  log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source}, node ${node})`);
+  log.info(`serving http://${host}:${addr.port}/metrics and unix:${config.api.socket}`);
 
   return new Promise((resolve) => {
     const stop = (sig: string) => {
       log.info(`${sig}: stopping`);
       process.off('SIGHUP', reload);
-      server.close();
-      server.closeAllConnections();
-      agent.close();
-      // Running hooks are killed (their process groups too), so none outlives the agent.
-      void beancounters.close().then(() => resolve(0));
+      for (const s of [tcp, unix]) {
+        s.close();
+        s.closeAllConnections();
+      }
+      // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
+      void supervisor
+        .stop()
+        .catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`))
+        .then(() => {
+          agent.close();
+          // Running hooks are killed (their process groups too), so none outlives the agent.
+          return beancounters.close();
+        })
+        .then(() => resolve(0));
     };
     const reload = () => {
       if (!opts.configPath) {
         log.info('SIGHUP: running on the embedded default, nothing to reload');
         return;
       }
+      let next: Config;
       try {
-        const next = loadConfig(opts.configPath);
-        next.listen = config.listen; // the socket stays where it is
-        agent.reload(next);
-        beancounters.reload(next);
-        log.info(`SIGHUP: reloaded ${opts.configPath}`);
+        next = loadConfig(opts.configPath);
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the previous config`);
+        return;
       }
+      next.listen = config.listen; // the sockets stay where they are
+      next.api = { ...next.api, socket: config.api.socket };
+      agent.reload(next);
+      beancounters.reload(next);
+      void supervisor.reload(next).catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+      log.info(`SIGHUP: reloaded ${opts.configPath}`);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

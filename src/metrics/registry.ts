@@ -103,8 +103,10 @@ const perRecordType = (pick: (s: Snapshot) => Record<string, number>) => (s: Sna
 const perProgram = (pick: (p: Snapshot['bpf'][number]) => number) => (s: Snapshot) => s.bpf.map((p) => ({ labels: { program: p.name }, value: pick(p) }));
 
 /** Builds the registry for one content type; `current` returns the snapshot of this scrape. */
-export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current: () => Snapshot): client.Registry<client.RegistryContentType> {
+export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current: () => Snapshot, node?: string): client.Registry<client.RegistryContentType> {
   const reg = new client.Registry<client.RegistryContentType>();
+  // Every series names its host, so series from many agents stay apart after federation.
+  if (node !== undefined) reg.setDefaultLabels({ node });
   reg.setContentType(contentType === 'openmetrics' ? client.Registry.OPENMETRICS_CONTENT_TYPE : client.Registry.PROMETHEUS_CONTENT_TYPE);
   const add = (def: MetricDef, values: (s: Snapshot, name: string) => Value[]) =>
     reg.registerMetric(new SnapshotMetric(def, current, values) as unknown as client.Metric);

@@ -22,7 +22,7 @@ type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
 
 /** People's line for an agent event (barrier, limit, release, restart). */
 export function formatAgentEvent(e: AgentEvent): string {
-  const { type, time, node: _n, group, program, seq: _s, ...rest } = e;
+  const { type, time, node: _n, group, program, seq: _s, source: _src, ...rest } = e as AgentEvent & { source?: string };
   const t = new Date(time);
   const p = (n: number) => String(n).padStart(2, '0');
   const tod = `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}.${time.slice(20, 26).padEnd(6, '0')}`;

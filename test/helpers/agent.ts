@@ -21,10 +21,21 @@ export class TestAgent {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-agent-'));
     const configPath = path.join(dir, 'forkwatch.yaml');
-    fs.writeFileSync(configPath, `listen: "127.0.0.1:${port}"\n${configYaml}`);
+    fs.writeFileSync(configPath, TestAgent.withDefaults(configYaml, port, dir));
     const proc = new CliProcess(['run', '--config', configPath, ...extraArgs]);
     await proc.waitFor((p) => p.stderr.includes('serving http://'), 'the agent to serve');
     return new TestAgent(proc, port, configPath);
+  }
+
+  /** Adds the listen address and, unless the test sets its own, a socket of this agent's own. */
+  private static withDefaults(configYaml: string, port: number, dir: string): string {
+    const api = /^api:/m.test(configYaml) ? '' : `api:\n  socket: ${path.join(dir, 'api.sock')}\n`;
+    return `listen: "127.0.0.1:${port}"\n${api}${configYaml}`;
+  }
+
+  /** The agent's unix socket (when the test did not set api itself). */
+  get socket(): string {
+    return path.join(path.dirname(this.configPath), 'api.sock');
   }
 
   async get(pathname: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -37,7 +48,7 @@ export class TestAgent {
 
   /** Writes a new config (listen kept) and sends SIGHUP. */
   reload(configYaml: string): void {
-    fs.writeFileSync(this.configPath, `listen: "127.0.0.1:${this.port}"\n${configYaml}`);
+    fs.writeFileSync(this.configPath, TestAgent.withDefaults(configYaml, this.port, path.dirname(this.configPath)));
     this.proc.kill('SIGHUP');
   }
 
