@@ -64,16 +64,16 @@ describe('a running agent', () => {
 
   it('keeps the old config when a reloaded one is bad, and takes a good one without resetting counters', async () => {
     const before = await metricsText();
-    expect(before).toContain('forkwatch_tasks{group="first"} 0');
-    const forks = (t: string) => Number(/^forkwatch_forks_total\{group="\/"\} (\d+)/m.exec(t)![1]);
+    expect(before).toMatch(/^forkwatch_tasks\{group="first",node="[^"]+"\} 0$/m);
+    const forks = (t: string) => Number(/^forkwatch_forks_total\{group="\/",node="[^"]+"\} (\d+)/m.exec(t)![1]);
     agent.reload('groups:\n  - name: first\n    match: { comm: "([" }\n');
     await agent.proc.waitFor((p) => /SIGHUP: .*keeping the previous config/.test(p.stderr), 'the reload error');
-    expect(await metricsText()).toContain('forkwatch_tasks{group="first"} 0');
+    expect(await metricsText()).toMatch(/^forkwatch_tasks\{group="first",node="[^"]+"\} 0$/m);
 
     agent.reload('groups:\n  - name: first\n    match: { cgroup: /forkwatch-none-1 }\n  - name: second\n    match: { cgroup: /forkwatch-none-2 }\n');
     await agent.proc.waitFor((p) => p.stderr.includes('SIGHUP: reloaded'), 'the reload');
     const after = await metricsText();
-    expect(after).toContain('forkwatch_tasks{group="second"} 0');
+    expect(after).toMatch(/^forkwatch_tasks\{group="second",node="[^"]+"\} 0$/m);
     expect(forks(after)).toBeGreaterThanOrEqual(forks(before));
   });
 
@@ -88,7 +88,7 @@ describe('a running agent', () => {
     expect(om.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
     const body = await om.text();
     expect(body).toMatch(/^# TYPE forkwatch_forks counter$/m);
-    expect(body).toMatch(/^forkwatch_forks_total\{group="\/"\} \d+$/m);
+    expect(body).toMatch(/^forkwatch_forks_total\{group="\/",node="[^"]+"\} \d+$/m);
     expect(body.endsWith('# EOF\n')).toBe(true);
     // The text format is unchanged after an OpenMetrics scrape.
     expect(await metricsText()).toMatch(/^# TYPE forkwatch_forks_total counter$/m);
