@@ -77,9 +77,12 @@ export function recordedNames(): Set<string> {
   return new Set(loadRules(RULE_FILES[0]).groups.flatMap((g) => g.rules.map((r) => r.record).filter((r): r is string => !!r)));
 }
 
-/** Regex-escapes a value the way Grafana's Prometheus data source does for multi-value variables. */
+/**
+ * Regex-escapes a value the way Grafana's Prometheus data source does for multi-value variables:
+ * two backslashes in the query text, one for the PromQL string and one for the regex.
+ */
 export function regexEscape(v: string): string {
-  return v.replace(/[\\^$*+?.()|{}[\]]/g, '\\$&');
+  return v.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&');
 }
 
 export interface Interpolation {
