@@ -9,7 +9,7 @@
  */
 import type { Config } from './config/types.js';
 import { detectHierarchy, type Hierarchy } from './cgroups/fs.js';
-import type { RawEvent } from './events/decode.js';
+import { TYPE_NAMES, type RawEvent } from './events/decode.js';
 import { EventType } from './events/layout.js';
 import { EventSource } from './events/source.js';
 import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from './groups/registry.js';
@@ -21,14 +21,6 @@ import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js'
 import { CgroupOccupancy } from './process/occupancy.js';
 import { seedTable } from './tail/session.js';
 
-const TYPE_NAMES: Record<number, string> = {
-  [EventType.FORK]: 'fork',
-  [EventType.EXEC]: 'exec',
-  [EventType.EXIT]: 'exit',
-  [EventType.MIGRATE]: 'migrate',
-  [EventType.CGROUP_MKDIR]: 'cgroup_mkdir',
-  [EventType.CGROUP_RMDIR]: 'cgroup_rmdir',
-};
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {

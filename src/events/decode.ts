@@ -176,7 +176,8 @@ export interface ProbeStats {
   wakeups: number;
 }
 
-const TYPE_NAMES: Record<number, string> = {
+/** Record type -> the name metrics and stats use. */
+export const TYPE_NAMES: Record<number, string> = {
   [EventType.FORK]: 'fork',
   [EventType.EXEC]: 'exec',
   [EventType.EXIT]: 'exit',

@@ -10,21 +10,14 @@
  */
 import { effectiveResources, isCgroupRule, matchGroup, type MatchFacts } from '../config/match.js';
 import type { GroupRule, ResourceLimits } from '../config/types.js';
+import type { CgroupCounters } from '../events/decode.js';
 import { nameCgroup, type GroupIdentity } from './naming.js';
 
 /** Upper bounds of the process lifetime histogram, 1 ms to 1 day. */
 export const LIFETIME_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400];
 
 /** Kernel counters summed over a group's cgroups. */
-export interface KernelTotals {
-  forks: number;
-  threads: number;
-  execs: number;
-  exitsSuccess: number;
-  exitsFailure: number;
-  exitsSignaled: number;
-  cpuNs: number;
-}
+export type KernelTotals = Omit<CgroupCounters, 'cgroupId' | 'threadExits'>;
 
 export const zeroTotals = (): KernelTotals => ({ forks: 0, threads: 0, execs: 0, exitsSuccess: 0, exitsFailure: 0, exitsSignaled: 0, cpuNs: 0 });
 

@@ -56,20 +56,24 @@ export class GroupTracker {
     return this.member.get(pid);
   }
 
+  /** Moves a live process to the group its facts now say (after exec, migrate or a reload). */
+  private place(p: ProcessInfo, out: GroupNotice[]): Group {
+    const was = this.member.get(p.pid);
+    const now = this.registry.forProcess(p.cgroupId, this.facts(p));
+    if (was === now) return now;
+    if (was) {
+      this.leave(was, p.threads);
+      out.push({ kind: 'left', group: was, process: p, status: null });
+    }
+    this.enter(now, p, p.threads);
+    out.push({ kind: 'entered', group: now, process: p, status: null });
+    return now;
+  }
+
   /** Re-places every live process (after a config reload changed the rules). */
   replace(processes: Iterable<ProcessInfo>): GroupNotice[] {
     const out: GroupNotice[] = [];
-    for (const p of processes) {
-      const was = this.member.get(p.pid);
-      const now = this.registry.forProcess(p.cgroupId, this.facts(p));
-      if (was === now) continue;
-      if (was) {
-        this.leave(was, p.threads);
-        out.push({ kind: 'left', group: was, process: p, status: null });
-      }
-      this.enter(now, p, p.threads);
-      out.push({ kind: 'entered', group: now, process: p, status: null });
-    }
+    for (const p of processes) this.place(p, out);
     return out;
   }
 
@@ -114,18 +118,9 @@ export class GroupTracker {
       }
       case EventType.EXEC:
       case EventType.MIGRATE: {
-        const p = change.after!;
-        const was = this.member.get(p.pid);
-        const now = this.registry.forProcess(p.cgroupId, this.facts(p));
-        if (e.type === EventType.EXEC) now.events.execs++;
-        if (was === now) return [];
         const out: GroupNotice[] = [];
-        if (was) {
-          this.leave(was, p.threads);
-          out.push({ kind: 'left', group: was, process: p, status: null });
-        }
-        this.enter(now, p, p.threads);
-        out.push({ kind: 'entered', group: now, process: p, status: null });
+        const now = this.place(change.after!, out);
+        if (e.type === EventType.EXEC) now.events.execs++;
         return out;
       }
     }

@@ -25,6 +25,11 @@ export interface TableChange {
   after?: ProcessInfo;
 }
 
+/** An entry for a process first seen by this record (it predates the table, or its fork was lost). */
+function entryFrom(e: RawEvent): ProcessInfo {
+  return { pid: e.pid, ppid: e.ppid, comm: e.comm, uid: e.uid, cgroupId: e.cgroupId, startNs: e.startNs, threads: 1 };
+}
+
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
 
@@ -55,23 +60,14 @@ export class ProcessTable {
           if (p) p.threads++;
           return { after: p };
         }
-        const p: ProcessInfo = {
-          pid: e.pid,
-          ppid: e.ppid,
-          comm: e.comm,
-          uid: e.uid,
-          cgroupId: e.cgroupId,
-          startNs: e.startNs,
-          threads: 1,
-          exe: this.procs.get(e.ppid)?.exe,
-        };
+        const p: ProcessInfo = { ...entryFrom(e), exe: this.procs.get(e.ppid)?.exe };
         this.procs.set(e.pid, p);
         return { after: p };
       }
       case EventType.EXEC: {
         let p = this.procs.get(e.pid);
         if (!p) {
-          p = { pid: e.pid, ppid: e.ppid, comm: e.comm, uid: e.uid, cgroupId: e.cgroupId, startNs: e.startNs, threads: 1 };
+          p = entryFrom(e);
           this.procs.set(e.pid, p);
         }
         const before = { ...p };
@@ -94,7 +90,7 @@ export class ProcessTable {
       case EventType.MIGRATE: {
         let p = this.procs.get(e.pid);
         if (!p) {
-          p = { pid: e.pid, ppid: e.ppid, comm: e.comm, uid: e.uid, cgroupId: e.cgroupId, startNs: e.startNs, threads: 1 };
+          p = entryFrom(e);
           this.procs.set(e.pid, p);
           return { after: p };
         }
