@@ -1,22 +1,12 @@
 /** `forkwatch tail`: live fork / exec / exit / migrate on this host. */
 import type { Argv, CommandModule } from 'yargs';
-import { PROCESS_EVENT_TYPES, type ProcessEventType } from '../events/model.js';
 import { UsageError } from '../errors.js';
-import type { FilterSpec } from '../tail/filter.js';
-import type { TailOptions } from '../tail/session.js';
+import { tailOptions, type FilterArgs } from '../tail/options.js';
 import { parseByteSize } from './units.js';
 
-export interface TailArgs {
-  json?: boolean;
-  cgroup?: string;
-  comm?: string;
-  pid?: string;
-  tree?: boolean;
-  events?: string;
-  threads?: boolean;
-  failed?: boolean;
-  duration?: string;
-  count?: string;
+export { tailOptions };
+
+export interface TailArgs extends FilterArgs {
   'ring-buffer'?: string;
   'argv-max'?: string;
   hierarchy?: string;
@@ -24,47 +14,6 @@ export interface TailArgs {
   from?: string[];
   'token-file'?: string;
   group?: string;
-}
-
-function positiveInt(flag: string, v: string, what: string): number {
-  if (!/^\d+$/.test(v.trim()) || Number(v) <= 0) throw new UsageError(`${flag} "${v}": expected ${what}`);
-  return Number(v);
-}
-
-/** Validates tail's flags into options; every mistake is one UsageError line quoting the input. */
-export function tailOptions(a: TailArgs): TailOptions {
-  const filter: FilterSpec = { threads: a.threads === true, failed: a.failed === true, tree: a.tree === true };
-  if (a.pid !== undefined) filter.pid = positiveInt('--pid', a.pid, 'a process id (a positive integer)');
-  if (a.tree && filter.pid === undefined) throw new UsageError('--tree needs --pid PID: the process whose descendants to follow');
-  if (a.cgroup !== undefined) {
-    if (!a.cgroup.startsWith('/')) throw new UsageError(`--cgroup "${a.cgroup}": expected a path under the cgroup root, starting with / (e.g. /system.slice/cron.service)`);
-    filter.cgroup = a.cgroup;
-  }
-  if (a.comm !== undefined) {
-    try {
-      filter.comm = new RegExp(a.comm);
-    } catch (err) {
-      throw new UsageError(`--comm "${a.comm}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}; expected a regular expression`);
-    }
-  }
-  if (a.events !== undefined) {
-    const types = new Set<ProcessEventType>();
-    for (const t of a.events.split(',').map((s) => s.trim())) {
-      if (!(PROCESS_EVENT_TYPES as readonly string[]).includes(t)) {
-        throw new UsageError(`--events: unknown event type "${t}"; expected a comma-separated list of ${PROCESS_EVENT_TYPES.join(', ')}`);
-      }
-      types.add(t as ProcessEventType);
-    }
-    filter.events = types;
-  }
-  const opts: TailOptions = { filter, json: a.json === true };
-  if (a.duration !== undefined) {
-    const d = Number(a.duration);
-    if (!Number.isFinite(d) || d <= 0) throw new UsageError(`--duration "${a.duration}": expected a number of seconds above 0`);
-    opts.durationS = d;
-  }
-  if (a.count !== undefined) opts.count = positiveInt('--count', a.count, 'a number of events (a positive integer)');
-  return opts;
 }
 
 export const tailCommand: CommandModule<object, TailArgs> = {

@@ -2,7 +2,7 @@
  * The /events query string: the same filters as `forkwatch tail`, plus group and the agent's own
  * event types. Pure; a bad parameter is a UsageError the server answers 400 with.
  */
-import { tailOptions } from '../cli/tail.js';
+import { tailOptions } from '../tail/options.js';
 import type { ProcessEventType } from '../events/model.js';
 import { UsageError } from '../errors.js';
 import type { FilterSpec } from '../tail/filter.js';
