@@ -8,7 +8,7 @@ BPF_CFLAGS  := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmli
 VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages: to build, and (TEST_PKGS) what the tests and benchmarks drive.
-BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
+BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3
 TEST_PKGS   := prometheus stress-ng util-linux procps
 
 .PHONY: all deps test-deps bpf addon ts run test clean vmlinux docs
