@@ -2,10 +2,10 @@
  * Wires the running agent: kernel -> groups -> beancounters, supervisor, event stream -> HTTP on
  * TCP and on the unix socket. SIGTERM/SIGINT stop, SIGHUP reloads.
  */
-import { HookRunner } from '../accounting/hooks.js';
 import { NdjsonLog } from '../accounting/log.js';
 import { Agent } from '../agent.js';
 import { HostCgroupIO } from '../beancounters/cgroupfs.js';
+import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -43,7 +43,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     host: agent,
     config,
     bus,
-    hooks: new HookRunner({ logger: log }),
+    hooks: new ThreadedHooks(log),
     io: HostCgroupIO.detect(),
     log,
     openLog: (o) => new NdjsonLog(o),

@@ -213,6 +213,7 @@ export function harness(
     log,
     now: clock.now,
     openLog: () => opts.sink ?? { append: (r) => void records.push(r) },
+    defer: (fn) => fn(),
   });
   host.service = service;
   const row = (group: string, resource: string) => service.apiRows().find((r) => r.group === group && r.resource === resource);

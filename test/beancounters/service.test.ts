@@ -357,3 +357,17 @@ describe('outermost', () => {
     expect(outermost(input)).toEqual(out);
   });
 });
+
+describe('robustness', () => {
+  it('a failing stage of the tick is logged with its stack and the rest of the tick still runs', () => {
+    const h = harness(jobRule('cpu_cores: { barrier: 1 }\nmemory_bytes: { barrier: 10 }'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
+    withShell(h);
+    h.host.totals = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'forks')");
+    };
+    h.io.memory.set('/job', 100);
+    expect(() => h.tick()).not.toThrow();
+    expect(h.log.lines.some((l) => l.startsWith("error: beancounters: CPU sampling failed: TypeError: Cannot read properties of undefined (reading 'forks')\n"))).toBe(true);
+    expect(h.row('job', 'memory_bytes')).toMatchObject({ held: 100, barrierHits: 1 });
+  });
+});
