@@ -132,6 +132,8 @@ export class BeancounterService {
   #config: Config;
   #sink: AccountingSink | undefined;
   #sinkKey = '';
+  #lastBugAt = -Infinity;
+  #bugsUnlogged = 0;
 
   constructor(deps: BeancounterDeps) {
     this.#host = deps.host;
@@ -166,6 +168,16 @@ export class BeancounterService {
 
   /** Every kernel record, right after the agent updated its groups. */
   onEvent(e: RawEvent, notices: GroupNotice[]): void {
+    // A throw would reach the ring buffer's callback and end the agent; a bug here costs only
+    // the beancounters of this record.
+    try {
+      this.#onEvent(e, notices);
+    } catch (err) {
+      this.#bug('a kernel record', err);
+    }
+  }
+
+  #onEvent(e: RawEvent, notices: GroupNotice[]): void {
     if (notices.length === 0) {
       // Threads come and go without group notices; their group is their process's.
       if ((e.flags & Flags.THREAD) !== 0 && (e.type === EventType.FORK || e.type === EventType.EXIT)) {
@@ -236,8 +248,21 @@ export class BeancounterService {
     try {
       fn();
     } catch (err) {
-      this.#log.error(`beancounters: ${what} failed: ${(err as Error)?.stack ?? String(err)}`);
+      this.#bug(what, err);
     }
+  }
+
+  /** Logs a bug with its stack, at most once a second (one per record would flood the log). */
+  #bug(what: string, err: unknown): void {
+    const now = this.#now();
+    if (now - this.#lastBugAt < 1000) {
+      this.#bugsUnlogged++;
+      return;
+    }
+    const more = this.#bugsUnlogged > 0 ? ` (and ${this.#bugsUnlogged} more failures since the last one logged)` : '';
+    this.#lastBugAt = now;
+    this.#bugsUnlogged = 0;
+    this.#log.error(`beancounters: ${what} failed${more}: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   /** Applies a reloaded config (after the agent's own reload re-placed the groups). */
