@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
 import { runTail, seedTable, type TailOptions } from '../tail/session.js';
-import type { TailArgs } from './tail.js';
+import { tailOptions, type TailArgs } from './tail.js';
 import { stdoutWriter, onInterrupt } from './io.js';
 
 export async function startTail(
@@ -35,9 +35,10 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   const query: Record<string, string> = {};
   for (const k of ['cgroup', 'comm', 'pid', 'events', 'group'] as const) if (a[k] !== undefined) query[k] = String(a[k]);
   for (const k of ['tree', 'threads', 'failed'] as const) if (a[k]) query[k] = 'true';
+  tailOptions(a); // the flags' own messages (--pid …) for mistakes the agents would refuse
   parseStreamQuery(new URLSearchParams(query));
   const urls = (a.from ?? []).map((u) => {
-    if (u.startsWith('unix:') || /^https?:\/\//.test(u)) return u.replace(/\/$/, '');
+    if (u.startsWith('unix:') || /^https?:\/\/[^/]/.test(u)) return u.replace(/\/$/, '');
     throw new UsageError(`--from "${u}": expected http://HOST:PORT or unix:/path/to/api.sock`);
   });
   if (urls.length === 0) throw new UsageError('--from needs at least one agent: http://HOST:PORT or unix:/path/to/api.sock');

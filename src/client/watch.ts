@@ -6,8 +6,12 @@
  *
  * Reconnects when the agent restarts or the connection drops, and says so in the stream
  * (`disconnected`, then `hello` again; `restarted: true` when it is a new run of the agent).
+ * A slow consumer is not buffered without bound: past a few thousand unread events the
+ * connection is paused, the agent drops the oldest events of this subscriber and the stream says
+ * how many (`missed`).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { ProcessEvent } from '../events/model.js';
 import type { AgentEvent } from '../stream/bus.js';
 
@@ -16,14 +20,25 @@ export type { AgentEvent } from '../stream/bus.js';
 
 /** Stream notices: the connection's own news, interleaved with events. */
 export type Notice =
-  | { type: 'hello'; time: string; node: string; stream: string; seq: number; source: string; restarted: boolean; skipped: number }
+  | {
+      type: 'hello';
+      time: string;
+      node: string;
+      stream: string;
+      seq: number;
+      source: string;
+      /** A new run of the agent since the last connection: what happened meanwhile is unknown. */
+      restarted: boolean;
+      /** Same run: events the agent published while we were away (before filtering, so an upper bound of ours). */
+      skipped: number;
+    }
   | { type: 'missed'; time: string; node: string; count: number; source: string }
   | { type: 'disconnected'; time: string; source: string; error: string };
 
 export type WatchEvent = (ProcessEvent | AgentEvent | Notice) & { source?: string };
 
 export interface WatchOptions {
-  /** http://host:port, or unix:/path/to/api.sock */
+  /** http://host:port, https://host:port, or unix:/path/to/api.sock */
   url: string;
   /** Bearer token (needed for TCP). */
   token?: string;
@@ -33,90 +48,185 @@ export interface WatchOptions {
   reconnect?: boolean;
   /** Delay before reconnecting, ms (default 500, doubling to 5 s). */
   retryMs?: number;
+  /** Unread events held here before the connection is paused (default 4096). */
+  highWater?: number;
   signal?: AbortSignal;
 }
 
-function target(url: string, query: string): http.RequestOptions & { label: string } {
-  if (url.startsWith('unix:')) return { socketPath: url.slice(5), path: `/events${query}`, label: url };
-  const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || 80, path: `${u.pathname.replace(/\/$/, '')}/events${query}`, label: url };
+/** The agent refused the request (bad filter, missing or wrong token): retrying would not help. */
+export class WatchError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'WatchError';
+  }
 }
 
-/** Reads one connection; resolves when it ends. */
-function connect(t: ReturnType<typeof target>, token: string | undefined, onLine: (o: WatchEvent) => void, signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get({ ...t, headers: { Accept: 'application/x-ndjson', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, signal }, (res) => {
-      if (res.statusCode !== 200) {
+type Target = http.RequestOptions & { label: string; tls: boolean };
+
+function target(url: string, query: string): Target {
+  if (url.startsWith('unix:')) return { socketPath: url.slice(5), path: `/events${query}`, label: url, tls: false };
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`watch: url "${url}": expected http://HOST:PORT, https://HOST:PORT or unix:/path/to/api.sock`);
+  const tls = u.protocol === 'https:';
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port || (tls ? 443 : 80),
+    path: `${u.pathname.replace(/\/$/, '')}/events${query}`,
+    label: url,
+    tls,
+  };
+}
+
+interface Connection {
+  /** Resolves with why the stream ended. */
+  ended: Promise<string>;
+  pause(): void;
+  resume(): void;
+}
+
+/** Opens one connection; `onLine` gets each parsed line. */
+function connect(t: Target, token: string | undefined, onLine: (o: WatchEvent) => void, signal: AbortSignal): Connection {
+  let res: http.IncomingMessage | undefined;
+  let paused = false;
+  const ended = new Promise<string>((resolve, reject) => {
+    const get = t.tls ? https.get : http.get;
+    const req = get({ ...t, headers: { Accept: 'application/x-ndjson', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, signal }, (r) => {
+      res = r;
+      if (r.statusCode !== 200) {
         let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(`HTTP ${res.statusCode}: ${body.trim()}`));
+        r.setEncoding('utf8').on('data', (d: string) => (body += d));
+        r.on('end', () => {
+          const why = `HTTP ${r.statusCode}: ${body.trim()}`;
+          // A refusal (4xx) is for the user to fix; a server error may pass.
+          if (r.statusCode! >= 400 && r.statusCode! < 500) reject(new WatchError(`${t.label}: ${why}`, r.statusCode!));
+          else resolve(why);
+        });
         return;
       }
+      if (paused) r.pause();
       let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => {
         buf += d;
         let nl;
         while ((nl = buf.indexOf('\n')) >= 0) {
           const lineText = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          if (lineText) onLine(JSON.parse(lineText) as WatchEvent);
+          if (!lineText) continue;
+          let o: WatchEvent;
+          try {
+            o = JSON.parse(lineText) as WatchEvent;
+          } catch {
+            r.destroy();
+            resolve(`not a forkwatch stream (a line is not JSON: ${lineText.slice(0, 80)})`);
+            return;
+          }
+          onLine(o);
         }
       });
-      res.on('end', () => resolve('the agent closed the stream'));
-      res.on('error', (e) => resolve(e.message));
+      r.on('end', () => resolve('the agent closed the stream'));
+      r.on('error', (e) => resolve(e.message));
+      r.on('close', () => resolve('the connection closed'));
     });
     req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
+  return {
+    ended,
+    pause: () => {
+      paused = true;
+      res?.pause();
+    },
+    resume: () => {
+      paused = false;
+      res?.resume();
+    },
+  };
 }
 
-/** Events from a running agent, as an async iterable. */
+/** Events from a running agent, as an async iterable. Breaking out of the loop closes the connection. */
 export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(opts.filter ?? {})) params.set(k, String(v));
   const query = params.size ? `?${params}` : '';
   const t = target(opts.url, query);
+  const highWater = opts.highWater ?? 4096;
+  // Ours, so that leaving the loop early closes the connection even without the caller's signal.
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) abort.abort();
   const queue: WatchEvent[] = [];
   let wake: (() => void) | undefined;
   let stream: string | undefined;
-  let lastSeq = 0;
+  // Every event before this seq was received, filtered out, or reported missed.
+  let position = 0;
   let delay = opts.retryMs ?? 500;
 
-  while (!opts.signal?.aborted) {
-    let done = false;
-    const ended = connect(
-      t,
-      opts.token,
-      (o) => {
-        o.source = t.label;
-        if (o.type === 'heartbeat' as string) return;
-        if (o.type === 'hello') {
-          const h = o as Extract<Notice, { type: 'hello' }>;
-          h.restarted = stream !== undefined && h.stream !== stream;
-          // Events published while we were away (before filtering: not all may have been ours).
-          h.skipped = stream !== undefined && !h.restarted ? Math.max(0, h.seq - lastSeq - 1) : 0;
-          stream = h.stream;
-          delay = opts.retryMs ?? 500;
+  try {
+    while (!abort.signal.aborted) {
+      let done = false;
+      let failure: unknown;
+      const conn = connect(
+        t,
+        opts.token,
+        (o) => {
+          o.source = t.label;
+          const seq = (o as { seq?: number }).seq;
+          if (o.type === ('heartbeat' as string)) {
+            // Sent with the queue flushed: everything before its seq has been accounted for.
+            if (typeof seq === 'number') position = Math.max(position, seq);
+            return;
+          }
+          if (o.type === 'hello') {
+            const h = o as Extract<Notice, { type: 'hello' }>;
+            h.restarted = stream !== undefined && h.stream !== stream;
+            h.skipped = stream !== undefined && !h.restarted ? Math.max(0, h.seq - position) : 0;
+            stream = h.stream;
+            position = h.seq;
+            delay = opts.retryMs ?? 500;
+          } else if (typeof seq === 'number') {
+            position = Math.max(position, seq + 1);
+          }
+          queue.push(o);
+          if (queue.length >= highWater) conn.pause();
+          wake?.();
+        },
+        abort.signal,
+      );
+      void conn.ended.then(
+        (why) => {
+          done = true;
+          queue.push({ type: 'disconnected', time: new Date().toISOString(), source: t.label, error: why });
+          wake?.();
+        },
+        (err: unknown) => {
+          done = true;
+          failure = err;
+          wake?.();
+        },
+      );
+      for (;;) {
+        while (queue.length) {
+          yield queue.shift()!;
+          if (queue.length === 0) conn.resume();
         }
-        if (typeof (o as { seq?: number }).seq === 'number' && o.type !== 'hello') lastSeq = (o as { seq: number }).seq;
-        queue.push(o);
-        wake?.();
-      },
-      opts.signal,
-    ).then((why) => {
-      done = true;
-      queue.push({ type: 'disconnected', time: new Date().toISOString(), source: t.label, error: why });
-      wake?.();
-    });
-    for (;;) {
-      while (queue.length) yield queue.shift()!;
-      if (done) break;
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
+        if (failure) throw failure;
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (opts.reconnect === false || abort.signal.aborted) return;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, delay);
+        abort.signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
+      });
+      delay = Math.min(delay * 2, 5000);
     }
-    await ended;
-    if (opts.reconnect === false || opts.signal?.aborted) return;
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 5000);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    abort.abort();
   }
 }

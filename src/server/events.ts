@@ -22,6 +22,17 @@ export interface EventsDeps {
   heartbeatMs?: number;
 }
 
+/**
+ * Each event serialized once, however many subscribers take it (events are not changed after
+ * publish; the cache goes with the event).
+ */
+const serialized = new WeakMap<object, string>();
+function json(e: object): string {
+  let s = serialized.get(e);
+  if (s === undefined) serialized.set(e, (s = JSON.stringify(e)));
+  return s;
+}
+
 export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse, url: URL, deps: EventsDeps): void {
   let q;
   try {
@@ -39,6 +50,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     'X-Accel-Buffering': 'no',
   });
   const line = (o: object) => (sse ? `data: ${JSON.stringify(o)}\n\n` : JSON.stringify(o) + '\n');
+  const eventLine = (e: object) => (sse ? `data: ${json(e)}\n\n` : json(e) + '\n');
   const now = () => isoMicros(Date.now() * 1e6);
   res.write(line({ type: 'hello', time: now(), node: deps.node, stream: deps.streamId, seq: deps.bus.nextSeq }));
 
@@ -49,7 +61,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     if (waitingDrain || res.destroyed) return;
     const { events, missed } = sub.take();
     let text = missed ? line({ type: 'missed', time: now(), node: deps.node, count: missed }) : '';
-    for (const e of events) text += line(e as StreamEvent & object);
+    for (const e of events) text += eventLine(e as StreamEvent & object);
     if (text && !res.write(text)) {
       // The socket is full: stop taking from the queue (it drops its oldest) until it drains.
       waitingDrain = true;
@@ -67,8 +79,11 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
   };
   const accept = streamAccept(q, q.filter.pid !== undefined && q.filter.tree ? deps.descendants(q.filter.pid) : undefined);
   const sub = deps.bus.subscribe(accept, schedule, deps.queueLimit ?? 10_000);
+  // A heartbeat goes out with the queue flushed, so its seq tells a reader that every earlier event
+  // reached it, was filtered out or was reported missed (what a reconnecting reader counts from).
   const heartbeat = setInterval(() => {
-    if (!waitingDrain) res.write(sse ? ': heartbeat\n\n' : line({ type: 'heartbeat', time: now(), node: deps.node }));
+    flush();
+    if (!waitingDrain && !res.destroyed) res.write(sse ? ': heartbeat\n\n' : line({ type: 'heartbeat', time: now(), node: deps.node, seq: deps.bus.nextSeq }));
   }, deps.heartbeatMs ?? 15_000);
   const end = () => {
     clearInterval(heartbeat);

@@ -22,7 +22,11 @@ const KNOWN = new Set(['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'fa
 const flag = (v: string | null) => v !== null && v !== 'false' && v !== '0';
 
 export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQuery {
-  for (const k of q.keys()) if (!KNOWN.has(k)) throw new UsageError(`unknown parameter "${k}"; expected ${[...KNOWN].join(', ')}`);
+  for (const k of new Set(q.keys())) {
+    if (!KNOWN.has(k)) throw new UsageError(`unknown parameter "${k}"; expected ${[...KNOWN].join(', ')}`);
+    // Silently using the first of two would show a reader events it did not ask for.
+    if (q.getAll(k).length > 1) throw new UsageError(`parameter "${k}" given ${q.getAll(k).length} times; expected it once`);
+  }
   let types: Set<StreamEventType> | undefined;
   const events = q.get('events');
   if (events !== null) {
@@ -33,14 +37,14 @@ export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQue
     }
   }
   const processTypes = types ? [...types].filter((t): t is ProcessEventType => ['fork', 'exec', 'exit', 'migrate'].includes(t)) : undefined;
-  const opts = tailOptions({
+  const opts = withParamNames(() => tailOptions({
     cgroup: q.get('cgroup') ?? undefined,
     comm: q.get('comm') ?? undefined,
     pid: q.get('pid') ?? undefined,
     tree: flag(q.get('tree')),
     threads: flag(q.get('threads')),
     failed: flag(q.get('failed')),
-  });
+  }));
   if (processTypes) opts.filter.events = new Set(processTypes);
   const format = q.get('format');
   if (format !== null && format !== 'ndjson' && format !== 'sse') throw new UsageError(`format "${format}": expected ndjson or sse`);
@@ -50,4 +54,14 @@ export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQue
     group: q.get('group') ?? undefined,
     sse: format === 'sse' || (format === null && accept !== undefined && accept.includes('text/event-stream')),
   };
+}
+
+/** tail's messages name flags (--pid); here they are query parameters (pid). */
+function withParamNames<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(err.message.replace(/--(\w+)/g, '$1'));
+    throw err;
+  }
 }

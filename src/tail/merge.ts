@@ -1,7 +1,7 @@
 /**
- * Merging several agents' streams into one, in time order. Each stream is already in order; an
- * event is let out once every connected stream has shown something at least as late, or once it
- * is older than the reorder window (so a quiet agent never holds the others back for long).
+ * Merging several agents' streams into one, in time order. An event is let out once every open
+ * stream has shown something at least as late, or once it is older than the reorder window (so a
+ * quiet or silent agent never holds the others back for longer than that).
  */
 export interface Timed {
   time: string;
@@ -15,35 +15,60 @@ export function timeKey(iso: string): number {
   return ms * 1000 + micros;
 }
 
-export class StreamMerger<T extends Timed> {
-  private readonly queues = new Map<string, { key: number; ev: T }[]>();
-  private readonly lastSeen = new Map<string, number>();
+interface Stream<T> {
+  queue: { key: number; ev: T }[];
+  /** Open: connected, so it may still send events earlier than the others' (it holds them back). */
+  open: boolean;
+  /** Latest time it has shown since it (re)opened; -Infinity before its first event. */
+  lastSeen: number;
+}
 
+export class StreamMerger<T extends Timed> {
+  private readonly streams = new Map<string, Stream<T>>();
+
+  /**
+   * @param windowUs how long an event may wait for a stream that has shown nothing as late
+   * @param nowUs the clock the window is measured on (epoch microseconds)
+   */
   constructor(
     private readonly emit: (ev: T, source: string) => void,
     private readonly windowUs = 300_000,
     private readonly nowUs: () => number = () => Date.now() * 1000,
   ) {}
 
-  /** A stream (re)joined: it holds others back only once it has shown an event. */
-  open(source: string): void {
-    if (!this.queues.has(source)) this.queues.set(source, []);
+  private stream(source: string): Stream<T> {
+    let s = this.streams.get(source);
+    if (!s) this.streams.set(source, (s = { queue: [], open: true, lastSeen: -Infinity }));
+    return s;
   }
 
-  /** A stream went away: it no longer holds the others back. */
+  /** A stream (re)joined: until it shows an event, it holds the others back for up to the window. */
+  open(source: string): void {
+    const s = this.stream(source);
+    s.open = true;
+    s.lastSeen = -Infinity;
+  }
+
+  /**
+   * A stream went away: it no longer holds the others back. What it already sent still merges in
+   * order with the others' (it is not let out ahead of earlier events still held).
+   */
   close(source: string): void {
-    const q = this.queues.get(source);
-    this.queues.delete(source);
-    this.lastSeen.delete(source);
-    for (const item of q ?? []) this.emit(item.ev, source);
+    const s = this.streams.get(source);
+    if (!s) return;
+    s.open = false;
     this.flush();
   }
 
   push(source: string, ev: T): void {
-    this.open(source);
+    const s = this.stream(source);
     const key = timeKey(ev.time);
-    this.queues.get(source)!.push({ key, ev });
-    this.lastSeen.set(source, Math.max(this.lastSeen.get(source) ?? 0, key));
+    // Agents send in time order but for records from different CPUs a few µs apart; an event
+    // goes in its place among those still queued.
+    let at = s.queue.length;
+    while (at > 0 && s.queue[at - 1].key > key) at--;
+    s.queue.splice(at, 0, { key, ev });
+    if (key > s.lastSeen) s.lastSeen = key;
     this.flush();
   }
 
@@ -51,26 +76,42 @@ export class StreamMerger<T extends Timed> {
   flush(): void {
     const horizon = this.nowUs() - this.windowUs;
     for (;;) {
-      let best: string | undefined;
-      let bestKey = Infinity;
-      for (const [src, q] of this.queues) {
-        if (q.length && q[0].key < bestKey) {
-          bestKey = q[0].key;
-          best = src;
-        }
-      }
-      if (best === undefined) return;
+      const best = this.earliest();
+      if (!best) return;
+      const [src, s] = best;
+      const key = s.queue[0].key;
       // Safe when every other open stream has shown an event at least this late, or it is old.
-      let safe = bestKey <= horizon;
-      if (!safe) {
-        safe = true;
-        for (const src of this.queues.keys()) {
-          if (src !== best && (this.lastSeen.get(src) ?? -Infinity) < bestKey) safe = false;
-        }
+      if (key > horizon) {
+        for (const [other, o] of this.streams) if (other !== src && o.open && o.lastSeen < key) return;
       }
-      if (!safe) return;
-      const item = this.queues.get(best)!.shift()!;
-      this.emit(item.ev, best);
+      this.take(src, s);
     }
+  }
+
+  /** Lets out everything queued, in time order (the end of the session). */
+  drain(): void {
+    for (let best = this.earliest(); best; best = this.earliest()) this.take(best[0], best[1]);
+  }
+
+  /** Events waiting for a slower stream. */
+  get pending(): number {
+    let n = 0;
+    for (const s of this.streams.values()) n += s.queue.length;
+    return n;
+  }
+
+  private earliest(): [string, Stream<T>] | undefined {
+    let best: [string, Stream<T>] | undefined;
+    for (const entry of this.streams) {
+      const q = entry[1].queue;
+      if (q.length && (!best || q[0].key < best[1].queue[0].key)) best = entry;
+    }
+    return best;
+  }
+
+  private take(src: string, s: Stream<T>): void {
+    const item = s.queue.shift()!;
+    if (!s.open && s.queue.length === 0) this.streams.delete(src);
+    this.emit(item.ev, src);
   }
 }

@@ -2,7 +2,7 @@
  * `forkwatch tail --from URL …`: several agents' streams merged in time order, each event
  * labelled with its node; reconnects when an agent restarts and says what was missed.
  */
-import { watch, type WatchEvent, type Notice } from '../client/watch.js';
+import { watch, WatchError, type Notice } from '../client/watch.js';
 import type { ProcessEvent } from '../events/model.js';
 import type { AgentEvent } from '../stream/bus.js';
 import { formatEvent } from './format.js';
@@ -57,28 +57,30 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
     else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
     else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
     shown++;
-    if (o.count !== undefined && shown >= o.count) stop();
+    if (o.count !== undefined && shown >= o.count) stop(0);
   });
   const timer = setInterval(() => merger.flush(), 100);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopped = false;
-  const stop = () => {
+  const stop = (code: number) => {
     if (stopped) return;
     stopped = true;
+    // What the reorder window still holds was received: it is shown, in order.
+    merger.drain();
     abort.abort();
     clearInterval(timer);
     clearTimeout(deadline);
     unsubscribe();
-    resolveDone(0);
+    resolveDone(code);
   };
-  const unsubscribe = io.onInterrupt(stop);
-  const deadline = o.durationS !== undefined ? setTimeout(stop, o.durationS * 1000) : undefined;
+  const unsubscribe = io.onInterrupt(() => stop(0));
+  const deadline = o.durationS !== undefined ? setTimeout(() => stop(0), o.durationS * 1000) : undefined;
 
   for (const url of o.urls) {
     void (async () => {
       try {
-        for await (const e of watch({ url, token: o.token, filter: o.query, signal: abort.signal }) as AsyncGenerator<WatchEvent>) {
+        for await (const e of watch({ url, token: o.token, filter: o.query, signal: abort.signal })) {
           if (stopped) break;
           if (e.type === 'hello' || e.type === 'missed' || e.type === 'disconnected') {
             const n = e as Notice;
@@ -86,13 +88,16 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
             if (n.type === 'disconnected') merger.close(url);
             const line = describeNotice(n, n.type === 'hello' && !connected.has(url));
             if (n.type === 'hello') connected.add(url);
-            if (line && !(stopped && n.type === 'disconnected')) io.err(line);
+            if (line) io.err(line);
             continue;
           }
           merger.push(url, e as Ev);
         }
       } catch (err) {
-        if (!stopped) io.err(`forkwatch: ${url}: ${(err as Error).message}`);
+        if (stopped) return;
+        // The agent refused us (token, filter): retrying cannot help, and a partial view would mislead.
+        io.err(`forkwatch: ${(err as Error).message}`);
+        stop(err instanceof WatchError && (err.status === 401 || err.status === 403) ? 1 : 2);
       }
     })();
   }
