@@ -106,7 +106,8 @@ const hookStart = []; // crossing fork -> hook running
 const killSent = []; // fork of a process above the limit -> SIGKILL sent
 const killDead = []; // ... -> its exit record (the kernel's view of "gone")
 const killed = new Set();
-const pendingHooks = []; // fork ts of barrier crossings whose hook has not reported yet
+const crossings = []; // fork ts of each barrier crossing, in order
+const hookStarts = []; // CLOCK_BOOTTIME at which each barrier hook ran
 let hookLines = 0;
 
 // Runs before the service: the fork's kernel time is known when the service acts on it.
@@ -133,7 +134,7 @@ const sub = bus.subscribe(
       const ts = forkTs.get(e.pid);
       if (ts === undefined) continue;
       published.push(now - ts);
-      pendingHooks.push(ts);
+      crossings.push(ts);
     }
   },
 );
@@ -143,8 +144,7 @@ const hooks = new ThreadedHooks({
     const m = /^hook bench-hook\/tasks barrier \[\d+\]: started (\d+)$/.exec(msg);
     if (!m) return;
     hookLines++;
-    const ts = pendingHooks.shift();
-    if (ts !== undefined) hookStart.push(Number(m[1]) - ts);
+    hookStarts.push(Number(m[1]));
   },
   warn: (msg) => console.error(`hook: ${msg}`),
 });
@@ -188,6 +188,23 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 const seconds = (Date.now() - t0) / 1000;
+
+// A hook belongs to the last crossing before it started. Matching in order would shift every
+// later pair by a cycle once one hook is coalesced (HookRunner keeps only the latest request of
+// a busy key, and the fall back's `release` request can replace a barrier one still queued).
+for (const start of hookStarts) {
+  let lo = 0;
+  let hi = crossings.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (crossings[mid] <= start) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (best >= 0) hookStart.push(start - crossings[best]);
+}
 
 // ---- report ---------------------------------------------------------------------------------
 const pct = (xs, p) => {
