@@ -37,7 +37,7 @@ function targets(list) {
 // ---- panels ----------------------------------------------------------------------------------
 
 const legendList = { calcs: [], displayMode: 'list', placement: 'bottom', showLegend: true };
-const legendTable = { calcs: ['mean', 'max', 'lastNotNull'], displayMode: 'table', placement: 'bottom', showLegend: true };
+const legendTable = { calcs: ['mean', 'max', 'lastNotNull'], displayMode: 'table', placement: 'bottom', showLegend: true, sortBy: 'Max', sortDesc: true };
 const tooltip = { hideZeros: false, mode: 'multi', sort: 'desc' };
 const thresholdsGreen = { mode: 'absolute', steps: [{ color: 'green', value: null }] };
 const thresholdsBad = (at = 1) => ({ mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'red', value: at }] });
@@ -84,7 +84,7 @@ function timeseries(p) {
           scaleDistribution: { type: 'linear' },
           showPoints: 'never',
           spanNulls: false,
-          stacking: { group: 'A', mode: p.stack ? 'normal' : 'none' },
+          stacking: { group: 'A', mode: p.stack || p.bars ? 'normal' : 'none' },
           thresholdsStyle: { mode: 'off' },
         },
         mappings: [],
@@ -327,6 +327,7 @@ function overview() {
       }),
       stat({
         title: 'Events lost',
+        decimals: 0,
         unit: 'short',
         description: 'Kernel records dropped in the time range because the ring buffer was full. Counters stay exact; live task gauges, lifetimes and groups defined by command name may drift. See the ForkwatchEventsLost alert.',
         thresholds: thresholdsBad(1),
@@ -467,6 +468,7 @@ function groupView() {
       stat({ title: 'CPU', unit: 'percentunit', description: 'CPU the group uses now (100% = one core).', targets: [{ expr: `sum(rate(forkwatch_cpu_seconds_total${S()}[${RATE}]))` }] }),
       stat({
         title: 'Barrier hits',
+        decimals: 0,
         unit: 'short',
         graph: false,
         thresholds: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 1 }] },
@@ -475,6 +477,7 @@ function groupView() {
       }),
       stat({
         title: 'Limit hits (failcnt)',
+        decimals: 0,
         unit: 'short',
         graph: false,
         thresholds: thresholdsBad(1),
@@ -485,6 +488,7 @@ function groupView() {
         title: 'Releases',
         unit: 'short',
         graph: false,
+        decimals: 0,
         description: 'Times in the time range the last process of the group exited.',
         targets: [{ expr: `sum(increase(forkwatch_group_releases_total${S()}[$__range]))` }],
       }),
@@ -624,6 +628,7 @@ function programsView() {
       }),
       stat({
         title: 'Restarts',
+        decimals: 0,
         unit: 'short',
         graph: false,
         description: 'Restarts in the time range, all selected programs.',
@@ -647,10 +652,13 @@ function programsView() {
       timeseries({
         title: 'Restart latency',
         unit: 's',
-        description: 'From the exit the supervisor saw to the new process running: median and 99th percentile of the restarts in each interval (gaps: no restart).',
+        description: 'From the exit the supervisor saw to the new process running (backoff delay included): the mean, exact, and the median estimated from the histogram buckets, of the restarts in each interval (gaps: no restart).',
         targets: [
+          {
+            expr: `sum by (instance, program) (rate(forkwatch_program_restart_latency_seconds_sum${P()}[${RATE}])) / sum by (instance, program) (rate(forkwatch_program_restart_latency_seconds_count${P()}[${RATE}]))`,
+            legend: 'mean {{program}} {{instance}}',
+          },
           { expr: `histogram_quantile(0.5, sum by (instance, program, le) (rate(forkwatch_program_restart_latency_seconds_bucket${P()}[${RATE}])))`, legend: 'p50 {{program}} {{instance}}' },
-          { expr: `histogram_quantile(0.99, sum by (instance, program, le) (rate(forkwatch_program_restart_latency_seconds_bucket${P()}[${RATE}])))`, legend: 'p99 {{program}} {{instance}}' },
         ],
       }),
       table({

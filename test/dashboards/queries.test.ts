@@ -10,6 +10,7 @@
  * "agents down" has something to show.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderDashboard } from '../../dashboards/render.mjs';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
@@ -167,6 +168,15 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
   it(`group: every panel has data for group ${GROUP}`, check('forkwatch-group.json', () => ({ instance: [`127.0.0.1:${main.port}`], group: [GROUP] })), 60_000);
 
   it('programs: every panel has data for the supervised programs', check('forkwatch-programs.json', () => ({ instance: [`127.0.0.1:${main.port}`] })), 60_000);
+
+  it('dashboards/render.mjs draws every panel of every dashboard from that Prometheus', async () => {
+    for (const [file, d] of Object.entries(dashboards)) {
+      const given = { 'forkwatch-group.group': [GROUP], 'forkwatch-group.instance': [`127.0.0.1:${main.port}`], 'forkwatch-programs.instance': [`127.0.0.1:${main.port}`] };
+      const { html } = await renderDashboard(`http://127.0.0.1:${prom.port}`, d, given, { start, end: Date.now() / 1000, scrape: 1 });
+      expect(html, file).toContain('<svg');
+      expect(html.match(/>No data</g) ?? [], `${file}: panels drawn without data`).toEqual([]);
+    }
+  });
 
   it('every recording and alerting rule evaluates without error', async () => {
     const res = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/rules`)).json()) as { data: { groups: { file: string; rules: { name: string; health: string; lastError?: string }[] }[] } };

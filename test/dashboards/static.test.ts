@@ -3,10 +3,13 @@
  * against Grafana's published schema, units on every panel, nothing tied to one host, and every
  * metric they read defined in src/metrics/definitions.ts.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { buildDashboards, render } from '../../dashboards/build.mjs';
 import { METRICS } from '../../src/metrics/definitions.js';
-import { dataPanels, loadDashboards, loadRules, metricNames, recordedNames, RULE_FILES, selectors, type Dashboard } from './dashboards.js';
+import { DASHBOARD_DIR, dataPanels, loadDashboards, loadRules, metricNames, recordedNames, RULE_FILES, selectors, type Dashboard } from './dashboards.js';
 import { describeErrors, grafanaValidators, PANEL_TYPES, type Validators } from './schema.js';
 
 const dashboards = loadDashboards();
@@ -100,6 +103,18 @@ describe('dashboards/*.json', () => {
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);
+  });
+});
+
+describe('dashboards/provisioning', () => {
+  it('provisions a Prometheus data source and a file provider for the dashboards', () => {
+    const ds = parse(fs.readFileSync(path.join(DASHBOARD_DIR, 'provisioning/datasource.yml'), 'utf8'));
+    expect(ds.apiVersion).toBe(1);
+    expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', access: 'proxy' });
+    expect(ds.datasources[0].jsonData.timeInterval).toMatch(/^\d+s$/);
+    const prov = parse(fs.readFileSync(path.join(DASHBOARD_DIR, 'provisioning/dashboards.yml'), 'utf8'));
+    expect(prov.apiVersion).toBe(1);
+    expect(prov.providers[0]).toMatchObject({ type: 'file', options: { path: expect.stringMatching(/^\//) } });
   });
 });
 
