@@ -1,0 +1,52 @@
+// Where a bench run keeps its files: $BENCH_OUT, or bench/results/pipeline-<UTC time>/ (gitignored).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runSync } from './proc.mjs';
+
+const BENCH = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function outDir() {
+  const dir = process.env.BENCH_OUT ?? join(BENCH, 'results', `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(join(dir, 'raw'), { recursive: true });
+  process.env.BENCH_OUT = dir;
+  return dir;
+}
+
+export function save(name, data) {
+  const path = join(outDir(), `${name}.json`);
+  writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
+  return path;
+}
+
+export function load(dir, name) {
+  try {
+    return JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** What the numbers were taken on, and how busy the machine was with other work. */
+export function machine() {
+  const tryRun = (argv) => {
+    try {
+      return runSync(argv).trim();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    kernel: tryRun(['uname', '-r']),
+    cpu: cpus()[0]?.model ?? null,
+    cores: cpus().length,
+    node: process.version,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+    forkwatchCommit: tryRun(['git', '-C', resolve(BENCH, '..'), 'rev-parse', '--short', 'HEAD']),
+  };
+}
+
+/** Logs a progress line to stderr (stdout is kept for the Markdown result). */
+export const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${a.join(' ')}\n`);
