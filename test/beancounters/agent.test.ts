@@ -330,6 +330,30 @@ describe('beancounters in the running agent', () => {
   });
 });
 
+describe('beancounters across SIGHUP', () => {
+  it('judges held against reloaded thresholds at once: a lowered barrier is a hit, a raised limit thaws', async () => {
+    requireRoot();
+    const cg = cgroup('reload');
+    const dir = tmp();
+    const log = path.join(dir, 'acct.log');
+    const tail = `accounting:\n  log: { path: ${log} }\n`;
+    const a = await agent(rule('steady', cg, 'tasks: { barrier: 100 }') + tail);
+    cg.run('for ((i = 0; i < 30; i++)); do sleep 1000 & done; wait');
+    await untilRows(a, 'steady', (x) => x.tasks?.held === 31, '31 tasks');
+    a.reload(rule('steady', cg, 'tasks:\n  barrier: 20\n  limit: 25\n  on_limit: [freeze]') + tail);
+    const events = () => fs.readFileSync(path.join(cg.dir, 'cgroup.events'), 'utf8');
+    await until(() => /^frozen 1$/m.test(events()), 'the freeze a lowered limit calls for');
+    const r = await untilRows(a, 'steady', (x) => x.tasks?.limit === 25, 'the new thresholds');
+    expect(r.tasks).toMatchObject({ held: 31, barrier: 20, limit: 25, barrierHits: 1, failcnt: 1 });
+    a.reload(rule('steady', cg, 'tasks:\n  barrier: 40\n  limit: 50\n  on_limit: [freeze]') + tail);
+    await until(() => fs.readFileSync(path.join(cg.dir, 'cgroup.freeze'), 'utf8').trim() === '0' && /^frozen 0$/m.test(events()), 'the thaw');
+    const crossings = ndjson<CrossingEvent>(log).filter((e) => e.group === 'steady');
+    expect(crossings.map((e) => `${e.type}:${e.direction}:${e.held}`)).toEqual(['barrier:up:31', 'limit:up:31', 'limit:down:31', 'barrier:down:31']);
+    // A reload is no kernel record: nothing caused it but the config.
+    expect(crossings.every((e) => e.pid === undefined && e.kernel_time === undefined)).toBe(true);
+  });
+});
+
 describe('forkwatch run --config: resource errors', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-bcconf-'));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
