@@ -13,7 +13,10 @@
  *   groups that have thresholds on that resource or a rule of their own; reading every cgroup on
  *   the host each second would cost more than the counters are worth.
  *
- * I/O goes through BeancounterIO (cgroupfs.ts), hooks through a HookRunner, events onto a bus:
+ * Nothing here blocks on a child process: hooks start after the batch of records (the agent runs
+ * them from a worker thread, hook-thread.ts), and kill and freeze are single syscalls.
+ *
+ * I/O goes through BeancounterIO (cgroupfs.ts), hooks through a runner, events onto a bus:
  * everything is passed in, so tests drive this with fakes and made-up kernel records.
  */
 import { GroupLedger, hookEvent, type BeancounterRow, type LedgerCrossing } from '../accounting/ledger.js';
