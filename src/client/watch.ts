@@ -199,7 +199,8 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
       void conn.ended.then(
         (why) => {
           done = true;
-          queue.push({ type: 'disconnected', time: new Date().toISOString(), source: t.label, error: why });
+          // Stopped on purpose (the caller's signal): no news to give.
+          if (!abort.signal.aborted) queue.push({ type: 'disconnected', time: new Date().toISOString(), source: t.label, error: why });
           wake?.();
         },
         (err: unknown) => {

@@ -1,7 +1,9 @@
 /**
  * Merging several agents' streams into one, in time order. An event is let out once every open
- * stream has shown something at least as late, or once it is older than the reorder window (so a
- * quiet or silent agent never holds the others back for longer than that).
+ * stream has shown something at least as late, or once it has waited the reorder window (so a
+ * quiet or silent agent never holds the others back for longer than that). The wait is counted
+ * from the event's arrival, not its time: a reader that fell behind (or a host whose clock runs
+ * late) still gives every stream the whole window to catch up.
  */
 export interface Timed {
   time: string;
@@ -16,7 +18,7 @@ export function timeKey(iso: string): number {
 }
 
 interface Stream<T> {
-  queue: { key: number; ev: T }[];
+  queue: { key: number; arrived: number; ev: T }[];
   /** Open: connected, so it may still send events earlier than the others' (it holds them back). */
   open: boolean;
   /** Latest time it has shown since it (re)opened; -Infinity before its first event. */
@@ -28,7 +30,7 @@ export class StreamMerger<T extends Timed> {
 
   /**
    * @param windowUs how long an event may wait for a stream that has shown nothing as late
-   * @param nowUs the clock the window is measured on (epoch microseconds)
+   * @param nowUs the clock the window is measured on (microseconds)
    */
   constructor(
     private readonly emit: (ev: T, source: string) => void,
@@ -67,7 +69,7 @@ export class StreamMerger<T extends Timed> {
     // goes in its place among those still queued.
     let at = s.queue.length;
     while (at > 0 && s.queue[at - 1].key > key) at--;
-    s.queue.splice(at, 0, { key, ev });
+    s.queue.splice(at, 0, { key, arrived: this.nowUs(), ev });
     if (key > s.lastSeen) s.lastSeen = key;
     this.flush();
   }
@@ -79,9 +81,9 @@ export class StreamMerger<T extends Timed> {
       const best = this.earliest();
       if (!best) return;
       const [src, s] = best;
-      const key = s.queue[0].key;
-      // Safe when every other open stream has shown an event at least this late, or it is old.
-      if (key > horizon) {
+      const { key, arrived } = s.queue[0];
+      // Safe when every other open stream has shown an event at least this late, or it waited enough.
+      if (arrived > horizon) {
         for (const [other, o] of this.streams) if (other !== src && o.open && o.lastSeen < key) return;
       }
       this.take(src, s);

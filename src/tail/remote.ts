@@ -50,6 +50,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
   const abort = new AbortController();
   let shown = 0;
   const connected = new Set<string>();
+  const down = new Set<string>();
   const merger = new StreamMerger<Ev>((e) => {
     if (o.count !== undefined && shown >= o.count) return;
     const node = e.node ?? '?';
@@ -86,9 +87,15 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
             const n = e as Notice;
             if (n.type === 'hello') merger.open(url);
             if (n.type === 'disconnected') merger.close(url);
+            // One line when an agent goes away, not one per failed retry.
+            const repeat = n.type === 'disconnected' && down.has(url);
             const line = describeNotice(n, n.type === 'hello' && !connected.has(url));
-            if (n.type === 'hello') connected.add(url);
-            if (line) io.err(line);
+            if (n.type === 'hello') {
+              connected.add(url);
+              down.delete(url);
+            }
+            if (n.type === 'disconnected') down.add(url);
+            if (line && !repeat) io.err(line);
             continue;
           }
           merger.push(url, e as Ev);

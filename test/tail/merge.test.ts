@@ -46,19 +46,24 @@ describe('StreamMerger', () => {
     expect(out).toEqual(['a:a10', 'b:b20', 'a:a30', 'b:b40']);
   });
 
-  it('lets an event out once it is older than the window, even if another stream is silent', () => {
+  it('lets an event out once it has waited the window since it arrived, even if another stream is silent', () => {
     const { m, out, advance } = merger(300_000);
     m.open('a');
     m.open('quiet');
+    advance(5_000_000); // the event is 5 s old when it arrives (a reader that fell behind): it still waits
     m.push('a', ev(10, 'a10'));
     m.flush();
     expect(out).toEqual([]);
     advance(299_000);
+    m.push('a', ev(20, 'a20'));
     m.flush();
     expect(out).toEqual([]);
-    advance(2_000); // now 301 ms after BASE: a10 is 300.99 ms old
+    advance(1_000);
     m.flush();
-    expect(out).toEqual(['a:a10']);
+    expect(out).toEqual(['a:a10']); // a20 arrived later: it waits its own window
+    advance(299_000);
+    m.flush();
+    expect(out).toEqual(['a:a10', 'a:a20']);
   });
 
   it('puts an event a few µs out of order back in its place among those still queued', () => {
