@@ -28,7 +28,9 @@ export type GroupKind =
   | 'lxc'
   | 'user'
   | 'root'
-  | 'cgroup';
+  | 'cgroup'
+  /** A group defined by a rule in the config (not derived from a cgroup path). */
+  | 'config';
 
 /** A group's stable identity, as derived from its cgroup path by {@link nameCgroup}. */
 export interface GroupIdentity {

@@ -124,7 +124,7 @@ export class GroupRegistry {
   private ensureRule(rule: GroupRule): Group {
     let g = this.groups.get(rule.name);
     if (!g) {
-      g = new Group(rule.name, { name: rule.name, kind: 'user' }, rule.match.cgroup ?? '', rule, isCgroupRule(rule.match), effectiveResources(this.opts.defaults, rule), this.opts.now());
+      g = new Group(rule.name, { name: rule.name, kind: 'config' }, rule.match.cgroup ?? '', rule, isCgroupRule(rule.match), effectiveResources(this.opts.defaults, rule), this.opts.now());
       this.groups.set(rule.name, g);
     } else {
       if (!g.rule) this.dynamic--;
