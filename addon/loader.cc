@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 #include <cerrno>
 #include <cstring>
+#include <unistd.h>
 
 #include "errors.h"
 #include "proc.h"  // record types named in the skeleton's .bss
@@ -21,7 +22,14 @@ int Errno(long ret) { return ret < 0 ? static_cast<int>(-ret) : (errno ? errno :
 }  // namespace
 
 Loader::Loader(const LoaderOptions& opts) {
-  skel_ = proc__open();
+  // CO-RE relocations against vmlinux's BTF only: the programs touch core kernel types alone, and
+  // without a path of its own libbpf also walks the modules' BTF when a type is missing (as the
+  // ___old shims' types are), and listing BTF objects (BPF_BTF_GET_NEXT_ID) needs CAP_SYS_ADMIN
+  // on top of CAP_BPF and CAP_PERFMON.
+  const char* vmlinux_btf = "/sys/kernel/btf/vmlinux";
+  LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+  if (access(vmlinux_btf, R_OK) == 0) open_opts.btf_custom_path = vmlinux_btf;
+  skel_ = proc__open_opts(&open_opts);
   if (!skel_) throw BpfError{"bpf_object__open", "proc", Errno(0)};
   try {
     int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);

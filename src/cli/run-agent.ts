@@ -18,6 +18,7 @@ import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
 import { CgroupLauncher } from '../supervisor/launcher.js';
+import { httpPodList, PodDirectory, podLabels } from '../k8s/pods.js';
 import { SupervisorService } from '../supervisor/service.js';
 
 export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
@@ -61,17 +62,36 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   });
   agent.addListener({ onCgroupEmpty: (id, status) => supervisor.onCgroupEmpty(id, status) });
 
+  // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
+  const k8s = config.kubernetes;
+  const pods = k8s
+    ? new PodDirectory({
+        fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
+        refreshS: k8s.refresh_s,
+        onState: (ok, detail) => (ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`)),
+      })
+    : undefined;
+  const podOf = (uid: string | undefined) => podLabels(uid, (u) => pods?.lookup(u));
+
   let snap: Snapshot | undefined;
   const current = () => snap!;
   const registries = { text: buildRegistry('prometheus', current, node), om: buildRegistry('openmetrics', current, node) };
   const handlers = {
     metrics: async (om: boolean) => {
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
+      if (pods) {
+        for (const g of snap.groups) {
+          if (!g.podUid) continue;
+          const p = podOf(g.podUid);
+          g.podName = p.pod_name;
+          g.podNamespace = p.pod_namespace;
+        }
+      }
       const reg = om ? registries.om : registries.text;
       return { body: await reg.metrics(), contentType: reg.contentType };
     },
     health: () => ({ ok: !agent.source.closed, detail: { node, programs: agent.source.attached.length, groups: agent.registry.size } }),
-    get: { groups: () => agent.groups(), beancounters: () => beancounters.apiRows(), programs: () => supervisor.list() },
+    get: { groups: () => agent.groups().map((g) => (g.pod_uid ? { ...g, ...podOf(g.pod_uid) } : g)), beancounters: () => beancounters.apiRows(), programs: () => supervisor.list() },
     events: {
       bus,
       node,
@@ -86,6 +106,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   const unix = createApiServer(handlers, { trusted: true }, onError);
 
   agent.start();
+  void pods?.start();
   let addr;
   try {
     addr = await listen(tcp, config.listen.host, config.listen.port);
@@ -115,6 +136,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
         .stop()
         .catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`))
         .then(() => {
+          pods?.close();
           agent.close();
           // Running hooks are killed (their process groups too), so none outlives the agent.
           return beancounters.close();

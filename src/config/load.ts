@@ -29,6 +29,14 @@ export interface ParseEnv {
   hostname: string;
 }
 
+/**
+ * The node name when the config gives none: $FORKWATCH_NODE_NAME (a DaemonSet sets it from
+ * spec.nodeName: a pod's host name is the pod's), else the host name.
+ */
+export function hostEnv(env: NodeJS.ProcessEnv = process.env): ParseEnv {
+  return { hostname: env.FORKWATCH_NODE_NAME || hostname() };
+}
+
 /** The source name of the embedded default, as messages and `Config.source` show it. */
 export const EMBEDDED_SOURCE = '<embedded default>';
 
@@ -43,6 +51,7 @@ const TOP_KEYS = [
   'accounting',
   'programs',
   'api',
+  'kubernetes',
 ] as const;
 
 /** Group and program names end up in metric labels, paths and API URLs. */
@@ -75,7 +84,7 @@ const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'on-
  * Parses and validates a config. `source` names the text in messages (a file path, or
  * `<embedded default>`). Throws a UsageError with one line naming the key and what is accepted.
  */
-export function parseConfig(text: string, source: string, env: ParseEnv = { hostname: hostname() }): Config {
+export function parseConfig(text: string, source: string, env: ParseEnv = hostEnv()): Config {
   const r = new ConfigReader(source);
   const top = r.mapping(parseYaml(text, source), [], TOP_KEYS);
 
@@ -85,7 +94,7 @@ export function parseConfig(text: string, source: string, env: ParseEnv = { host
   const rules = readRules(r, top.groups, resources, ctx);
   const settings = r.mapping(top.group_settings, ['group_settings'], ['max_groups', 'evict_after']);
 
-  return {
+  const config: Config = {
     source,
     listen: readListen(r, top.listen),
     node_name: top.node_name == null ? env.hostname : r.string(top.node_name, ['node_name']),
@@ -105,6 +114,8 @@ export function parseConfig(text: string, source: string, env: ParseEnv = { host
     programs: readPrograms(r, top.programs, rules),
     api: readApi(r, top.api),
   };
+  if (top.kubernetes != null) config.kubernetes = readKubernetes(r, top.kubernetes);
+  return config;
 }
 
 /**
@@ -574,4 +585,24 @@ function readApi(r: ConfigReader, value: unknown): Config['api'] {
   };
   if (map.token_file != null) api.token_file = r.absolutePath(map.token_file, ['api', 'token_file']);
   return api;
+}
+
+function readKubernetes(r: ConfigReader, value: unknown): NonNullable<Config['kubernetes']> {
+  const map = r.mapping(value, ['kubernetes'], ['pods_url', 'token_file', 'ca_file', 'refresh']);
+  const expected = 'an http:// or https:// URL of a pod list, e.g. https://kubernetes.default.svc/api/v1/pods?fieldSelector=spec.nodeName={node}';
+  const url = r.string(map.pods_url, ['kubernetes', 'pods_url'], expected);
+  let ok = false;
+  try {
+    ok = ['http:', 'https:'].includes(new URL(url.replace('{node}', 'n')).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) r.fail(['kubernetes', 'pods_url'], `"${url}" is not an http(s) URL`, expected);
+  const k: NonNullable<Config['kubernetes']> = {
+    pods_url: url,
+    refresh_s: orDefault(map.refresh, 30, (v) => r.duration(v, ['kubernetes', 'refresh'], { min: 1 })),
+  };
+  if (map.token_file != null) k.token_file = r.absolutePath(map.token_file, ['kubernetes', 'token_file']);
+  if (map.ca_file != null) k.ca_file = r.absolutePath(map.ca_file, ['kubernetes', 'ca_file']);
+  return k;
 }

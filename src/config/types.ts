@@ -113,4 +113,15 @@ export interface Config {
     /** Events each stream subscriber may have queued before its oldest are dropped (and counted). */
     subscriber_queue: number;
   };
+  /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
+  kubernetes?: {
+    /** A PodList URL (API server or kubelet); `{node}` is replaced by node_name. */
+    pods_url: string;
+    /** Bearer token sent with the request (a service account token). */
+    token_file?: string;
+    /** CA bundle for an https URL (the service account's ca.crt). */
+    ca_file?: string;
+    /** How often the list is read again (an unknown pod uid also asks for it, at most this often). */
+    refresh_s: number;
+  };
 }

@@ -23,7 +23,7 @@ export const METRICS = {
   threads: def('forkwatch_threads', 'gauge', ['group'], 'Live threads in the group (a single-threaded process counts one).'),
   cpu: def('forkwatch_cpu_seconds_total', 'counter', ['group'], 'CPU time spent by the group, user and system, in seconds.'),
   lifetime: def('forkwatch_process_lifetime_seconds', 'histogram', ['group'], 'How long processes of the group lived, observed when they exit.'),
-  groupInfo: def('forkwatch_group_info', 'gauge', ['group', 'cgroup', 'kind', 'container_id', 'pod_uid'], 'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids).'),
+  groupInfo: def('forkwatch_group_info', 'gauge', ['group', 'cgroup', 'kind', 'container_id', 'pod_uid', 'pod_name', 'pod_namespace'], 'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids; pod name and namespace with config kubernetes).'),
   events: def('forkwatch_events_total', 'counter', ['type'], 'Kernel records read by the agent, by type.'),
   eventsLost: def('forkwatch_events_lost_total', 'counter', ['type'], 'Kernel records dropped because the ring buffer was full, by type (counters in maps stay exact).'),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),

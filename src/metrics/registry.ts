@@ -13,6 +13,9 @@ export interface GroupSample {
   kind: string;
   containerId?: string;
   podUid?: string;
+  /** From the pod list (config `kubernetes`), when the pod is known there. */
+  podName?: string;
+  podNamespace?: string;
   tasks: number;
   threads: number;
   totals: KernelTotals;
@@ -128,7 +131,15 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.lifetime, (s, name) => s.groups.flatMap((g) => histogram({ group: g.name }, LIFETIME_BUCKETS, g.lifetime, name)));
   add(M.groupInfo, (s) =>
     s.groups.map((g) => ({
-      labels: { group: g.name, cgroup: g.cgroup, kind: g.kind, container_id: g.containerId ?? '', pod_uid: g.podUid ?? '' },
+      labels: {
+        group: g.name,
+        cgroup: g.cgroup,
+        kind: g.kind,
+        container_id: g.containerId ?? '',
+        pod_uid: g.podUid ?? '',
+        pod_name: g.podName ?? '',
+        pod_namespace: g.podNamespace ?? '',
+      },
       value: 1,
     })),
   );

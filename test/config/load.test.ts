@@ -256,10 +256,10 @@ const errors: Array<[string, string, string]> = [
   // syntax
   ['YAML syntax', 'a: [1\n', `${FILE}:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]; expected valid YAML`],
   ['duplicate key', 'listen: a:1\nlisten: b:2\n', `${FILE}:2:1: Map keys must be unique; expected valid YAML`],
-  ['top level not a mapping', '- a\n- b\n', `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api`],
+  ['top level not a mapping', '- a\n- b\n', `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`],
 
   // unknown keys, at every level
-  ['unknown top-level key', 'lisen: "127.0.0.1:1"', `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api`],
+  ['unknown top-level key', 'lisen: "127.0.0.1:1"', `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`],
   ['unknown bpf key', 'bpf: { ring_buffer: 8MiB }', `${FILE}: bpf: unknown key "ring_buffer"; expected one of ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries`],
   ['unknown group key', 'groups: [{ name: a, match: { cgroup: /a }, limits: {} }]', `${FILE}: groups[0]: unknown key "limits"; expected one of name, match, resources, on_release`],
   ['unknown match key', 'groups: [{ name: a, match: { path: /a } }]', `${FILE}: groups[0].match: unknown key "path"; expected one of cgroup, cgroup_regex, comm, exe, uid`],
