@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { access, constants, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
@@ -167,8 +168,10 @@ export class CgroupLauncher implements Launcher {
     }
     const prepared = await this.prepare(spec, spec.command);
     const dir = this.dir(name);
-    await sys(name, 'mkdir', dir, () => mkdir(dir, { recursive: true }));
-    const already = await this.readProcs(dir);
+    // A restart finds its cgroup there. mkdir would find out too, but it takes the kernel's
+    // cgroup_mutex, which another program's migration may hold for a whole RCU grace period.
+    if (!existsSync(dir)) await sys(name, 'mkdir', dir, () => mkdir(dir, { recursive: true }));
+    const already = await this.readProcs(dir, 1);
     if (already.length > 0) {
       throw new LaunchError(name, `${dir} already holds ${already.length} process(es); refusing to start a second copy`, {
         permanent: false,
@@ -187,10 +190,14 @@ export class CgroupLauncher implements Launcher {
     const gate = child.stdio[3] as Duplex | null | undefined;
     // The gate breaks with EPIPE when the shell is gone already; the exit handler tells that story.
     gate?.on('error', () => undefined);
-    try {
-      await once(child, 'spawn');
-    } catch (err) {
-      throw new LaunchError(name, `spawn /bin/sh: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+    // A pid means the shell was started (libuv waits for its exec); only a failure needs the
+    // 'error' event, which comes a turn of the event loop later.
+    if (child.pid === undefined) {
+      try {
+        await once(child, 'spawn');
+      } catch (err) {
+        throw new LaunchError(name, `spawn /bin/sh: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+      }
     }
     const pid = child.pid as number;
     child.once('exit', (code, signal) => {
@@ -284,12 +291,12 @@ export class CgroupLauncher implements Launcher {
     throw new Error(`kill ${dir}: processes still there after 200 rounds of SIGKILL`);
   }
 
-  pids(name: string): Promise<number[]> {
-    return this.readProcs(this.dir(name));
+  pids(name: string, limit?: number): Promise<number[]> {
+    return this.readProcs(this.dir(name), limit);
   }
 
-  groupPids(cgroupPath: string): Promise<number[]> {
-    return this.readProcs(join(this.mountPoint, normalizeCgroupPath(cgroupPath)));
+  groupPids(cgroupPath: string, limit?: number): Promise<number[]> {
+    return this.readProcs(join(this.mountPoint, normalizeCgroupPath(cgroupPath)), limit);
   }
 
   async adopt(name: string): Promise<Adopted | null> {
@@ -339,8 +346,13 @@ export class CgroupLauncher implements Launcher {
     const identity = await this.identity(spec);
     const env = programEnv(spec.env, identity);
     const cwd = spec.cwd ?? '/';
-    await checkDirectory(spec.name, cwd);
-    await resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd);
+    // Both looks at once (one trip through the thread pool on the restart path); a bad cwd is
+    // reported first, as it would be found first.
+    const [dirCheck, commandCheck] = await Promise.allSettled([
+      checkDirectory(spec.name, cwd),
+      resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd),
+    ]);
+    for (const check of [dirCheck, commandCheck]) if (check.status === 'rejected') throw check.reason;
     if (!identity) return { argv, env, cwd, ids: {} };
     if (this.setpriv) {
       const drop = [
@@ -386,21 +398,29 @@ export class CgroupLauncher implements Launcher {
     }
   }
 
-  private async readProcs(dir: string): Promise<number[]> {
+  /**
+   * Live processes listed in a cgroup.procs (at most `limit`). Synchronous reads on purpose: these
+   * are kernel pseudo-files answered from memory in microseconds, and this sits on the restart
+   * path (the check that an emptied group really is empty, the check before a launch), where
+   * each asynchronous read would cost a round trip through libuv's thread pool and the event loop
+   * (milliseconds on a busy host).
+   */
+  private async readProcs(dir: string, limit = Infinity): Promise<number[]> {
     let text: string;
     try {
-      text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+      text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENODEV') return [];
       throw new Error(`read ${join(dir, 'cgroup.procs')}: ${errnoText(err)}`);
     }
-    const pids = text
-      .split('\n')
-      .filter((l) => l !== '')
-      .map(Number)
-      .filter((n) => Number.isInteger(n) && n > 0);
-    const alive = await Promise.all(pids.map((pid) => isDying(pid).then((dying) => !dying)));
-    return pids.filter((_, i) => alive[i]);
+    const alive: number[] = [];
+    for (const line of text.split('\n')) {
+      const pid = Number(line);
+      if (line === '' || !Number.isInteger(pid) || pid <= 0 || isDying(pid)) continue;
+      alive.push(pid);
+      if (alive.length >= limit) break;
+    }
+    return alive;
   }
 }
 
@@ -412,16 +432,16 @@ const PF_EXITING = 0x4;
  * before the task leaves cgroup.procs (cgroup_exit() runs later in do_exit()), so a group that
  * the events say is empty may still list a process on its way out: that one does not count.
  */
-async function isDying(pid: number): Promise<boolean> {
+function isDying(pid: number): boolean {
   let tids: string[];
   try {
-    tids = await readdir(`/proc/${pid}/task`);
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     return true; // gone already
   }
   for (const tid of tids) {
     try {
-      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // fields[0] is stat field 3 (state); flags is field 9.
       if ((Number(fields[6]) & PF_EXITING) === 0) return false;

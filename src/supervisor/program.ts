@@ -250,7 +250,7 @@ export class Program {
     // filled again (our restart, or the watched group's own manager) must not restart it twice.
     const gen = this.gen;
     const state = this._state;
-    const look = this.watching ? this.deps.launcher.groupPids(this.cgroup) : this.deps.launcher.pids(this.name);
+    const look = this.watching ? this.deps.launcher.groupPids(this.cgroup, 1) : this.deps.launcher.pids(this.name, 1);
     look
       .catch((err: unknown) => {
         this.deps.logger.warn(`program "${this.name}": ${errorText(err)}; taking the emptying report as true`);
@@ -506,7 +506,9 @@ export class Program {
   private enterBackoff(delayMs: number, exitAt: number | null): void {
     this.nextRetryAt = this.deps.clock.now() + delayMs;
     this.setState('backoff', `restart in ${delayMs}ms`);
-    this.arm(delayMs, () => this.attemptRestart(exitAt, delayMs));
+    // No wait means no timer: setTimeout(0) is a millisecond or more on the restart path.
+    if (delayMs <= 0) this.attemptRestart(exitAt, delayMs);
+    else this.arm(delayMs, () => this.attemptRestart(exitAt, delayMs));
   }
 
   private attemptRestart(exitAt: number | null, delayMs: number): void {

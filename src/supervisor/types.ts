@@ -147,10 +147,13 @@ export interface Launcher {
   signal(name: string, signal: NodeJS.Signals): Promise<number>;
   /** SIGKILL everything in the program's cgroup (cgroup.kill, else pid by pid). */
   kill(name: string): Promise<void>;
-  /** Processes in the program's cgroup. */
-  pids(name: string): Promise<number[]>;
-  /** Processes in any cgroup (watch mode). */
-  groupPids(cgroupPath: string): Promise<number[]>;
+  /**
+   * Live processes in the program's cgroup; with `limit`, at most that many (1 is enough to tell
+   * whether the group is empty, without looking at every process of a large one).
+   */
+  pids(name: string, limit?: number): Promise<number[]>;
+  /** Live processes in any cgroup (watch mode); `limit` as for pids. */
+  groupPids(cgroupPath: string, limit?: number): Promise<number[]>;
   /** A live program left by a previous agent, or null. */
   adopt(name: string): Promise<Adopted | null>;
   /** Remove the program's cgroup once empty. */

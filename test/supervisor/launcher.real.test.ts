@@ -180,6 +180,8 @@ describe('CgroupLauncher with real processes', () => {
     await h.supervisor.start();
     await waitFor('the whole tree', async () => (await h.launcher.pids('stubborn')).length === 4);
     const pids = await h.launcher.pids('stubborn');
+    // With a limit, only as many as asked for (enough to tell the group is not empty).
+    expect(await h.launcher.pids('stubborn', 1)).toEqual([pids[0]]);
     const t0 = Date.now();
     await h.supervisor.stopProgram('stubborn');
     const took = Date.now() - t0;

@@ -100,6 +100,18 @@ describe('Program: lifecycle', () => {
     expect(s.program.status().last_exit).toMatchObject({ code: 1, signal: null, timed_out: false });
   });
 
+  it('with no backoff, restarts without waiting for a timer (still passing through backoff)', async () => {
+    const s = setup({ backoff: { initial_s: 0, factor: 2, max_s: 10, reset_after_s: 60 }, start_limit: { burst: 0, interval_s: 0 } });
+    await s.program.start();
+    await crash(s, { code: 1, signal: null });
+    // No time advanced, no timer armed: the relaunch already happened.
+    expect(s.time.pendingDelays()).toEqual([]);
+    expect(s.launcher.count('launch')).toBe(2);
+    expect(s.program.state).toBe('running');
+    expect(s.states()).toEqual(['starting', 'running', 'backoff', 'starting', 'running']);
+    expect(s.restarts().map((e) => [e.reason, e.latency_ms, e.delay_ms])).toEqual([['policy', 0, 0]]);
+  });
+
   it('backoff starts over after a run of reset_after_s', async () => {
     const s = setup({ start_limit: { burst: 0, interval_s: 0 } });
     await s.program.start();
