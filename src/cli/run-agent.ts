@@ -117,14 +117,13 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     await beancounters.close();
     throw err;
   }
-  // Programs start once exits are being watched, so none can empty unseen.
-  await supervisor.start();
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source}, node ${node})`);
-  log.info(`serving http://${host}:${addr.port}/metrics and unix:${config.api.socket}`);
-
-  return new Promise((resolve) => {
+  // The signal handlers are in place before any program starts: a SIGTERM while programs start
+  // stops them, where Node's default action would kill the agent and leave them running,
+  // unsupervised, in their cgroups.
+  let stopping = false;
+  const done = new Promise<number>((resolve) => {
     const stop = (sig: string) => {
+      stopping = true;
       log.info(`${sig}: stopping`);
       process.off('SIGHUP', reload);
       for (const s of [tcp, unix]) {
@@ -166,4 +165,12 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reload);
   });
+  // Programs start once exits are being watched, so none can empty unseen.
+  await supervisor.start();
+  if (!stopping) {
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source}, node ${node})`);
+    log.info(`serving http://${host}:${addr.port}/metrics and unix:${config.api.socket}`);
+  }
+  return done;
 }
