@@ -387,7 +387,9 @@ export class Program {
           startedAt = adopted.startedAt;
         } else {
           const launched = await this.deps.launcher.launch(this.spec, (exit) => {
-            if (gen === this.gen) this.mainExit = exit;
+            if (gen !== this.gen) return;
+            this.mainExit = exit;
+            this.followMainPid(gen);
           });
           pid = launched.pid;
         }
@@ -465,6 +467,24 @@ export class Program {
       });
     }
     if (early !== undefined) this.onEmptied(early ?? undefined);
+    else if (this.mainExit !== null && !this.watching) this.followMainPid(this.gen);
+  }
+
+  /**
+   * The main process exited but the group lives on (a daemon that forked and let its parent
+   * exit): the pid shown becomes the top of what is left, as systemd guesses a forking service's
+   * main pid, rather than a pid that no longer exists.
+   */
+  private followMainPid(gen: number): void {
+    if (this._state !== 'running' || this.watching) return;
+    this.deps.launcher.adopt(this.name).then(
+      (found) => {
+        if (gen !== this.gen || this._state !== 'running' || !found || found.mainPid === null) return;
+        if (found.mainPid !== this.pid) this.deps.logger.debug?.(`program "${this.name}": main process now pid ${found.mainPid}`);
+        this.pid = found.mainPid;
+      },
+      (err: unknown) => this.deps.logger.warn(`program "${this.name}": ${errorText(err)}`),
+    ).catch((err: unknown) => this.bug(err));
   }
 
   // --- exits ----------------------------------------------------------------------------------

@@ -189,6 +189,17 @@ describe('Program: lifecycle', () => {
     expect(s.program.status().last_exit).toMatchObject({ code: null, signal: 'SIGKILL' });
   });
 
+  it("shows the daemon's pid, not its exited parent's, once the parent is gone", async () => {
+    const s = setup();
+    await s.program.start();
+    const parent = s.program.status().pid;
+    s.launcher.adoptable.set('web', { pids: [4242], mainPid: 4242, startedAt: null });
+    s.launcher.exitMain('web', { code: 0, signal: null });
+    await flush();
+    expect(parent).not.toBe(4242);
+    expect(s.program.status()).toMatchObject({ state: 'running', pid: 4242 });
+  });
+
   it('without a reported exit the main process status decides', async () => {
     const s = setup();
     await s.program.start();
