@@ -3,6 +3,7 @@
  * gauge built on it) is right from the first moment; afterwards events keep it.
  */
 import fs from 'node:fs';
+import { cgroupNsRoot, fromNamespace } from './cgroupns.js';
 
 export interface ProcSnapshot {
   pid: number;
@@ -41,8 +42,12 @@ export function parseStatusUid(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Reads every process in procRoot; processes that exit while we read are skipped. */
-export function scanProcesses(procRoot = '/proc'): ProcSnapshot[] {
+/**
+ * Reads every process in procRoot; processes that exit while we read are skipped. `v2NsRoot`: in
+ * a cgroup namespace of our own (src/proc/cgroupns.ts), where its root is in the full hierarchy,
+ * so that v2 paths come out whole.
+ */
+export function scanProcesses(procRoot = '/proc', v2NsRoot = procRoot === '/proc' ? cgroupNsRoot() : undefined): ProcSnapshot[] {
   const out: ProcSnapshot[] = [];
   for (const name of fs.readdirSync(procRoot)) {
     if (!/^\d+$/.test(name)) continue;
@@ -52,7 +57,7 @@ export function scanProcesses(procRoot = '/proc'): ProcSnapshot[] {
       const cgroups = new Map<number, string>();
       for (const line of fs.readFileSync(`${dir}/cgroup`, 'utf8').split('\n')) {
         const m = /^(\d+):[^:]*:(.*)$/.exec(line);
-        if (m) cgroups.set(Number(m[1]), m[2]);
+        if (m) cgroups.set(Number(m[1]), m[1] === '0' && v2NsRoot ? fromNamespace(m[2], v2NsRoot) : m[2]);
       }
       let exe: string | undefined;
       try {
