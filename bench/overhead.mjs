@@ -5,8 +5,15 @@
 // gives one ratio B/A; the result is the median ratio and the spread of the pair ratios.
 // forkwatch is started before each B block and stopped (and gone) before each A block.
 //
+// Two clocks: the workload's wall time (the overhead a user sees, forkwatch's reader competing for
+// the CPU included) and its own CPU time (the BPF programs run in the forking and exiting tasks,
+// so their cost is there; much less disturbed by other load on the machine).
+// With BENCH_DEADLINE_S set (run.sh sets it), each workload gets an equal share of the time left
+// and stops at the end of a pair when its share is used up, so a slow machine gives fewer pairs
+// rather than no result.
+//
 // usage: node bench/overhead.mjs [WORKLOAD...]   env: BENCH_CHUNKS (12 per side), BENCH_SCALE,
-//        BENCH_OUT
+//        BENCH_OUT, BENCH_DEADLINE_S
 import { join } from 'node:path';
 import { log, machine, outDir, save } from './lib/results.mjs';
 import { fmt, median, pct, quantile } from './lib/stats.mjs';
@@ -22,19 +29,28 @@ if (why) {
   save('overhead', { machine: machine(), skipped: why });
   process.exit(0);
 }
+for (const name of names) {
+  if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; expected some of ${Object.keys(WORKLOADS).join(', ')}`);
+}
 
 /** A B B A A B B A ...: chunk i is attached when floor((i + 1) / 2) is odd. */
 const attachedAt = (i) => ((i + 1) >> 1) % 2 === 1;
 
+const deadline = process.env.BENCH_DEADLINE_S ? Date.now() + Number(process.env.BENCH_DEADLINE_S) * 1000 : Infinity;
 const result = { machine: machine(), perSide, workloads: {} };
-for (const name of names) {
+
+for (const [k, name] of names.entries()) {
   const w = WORKLOADS[name];
-  if (!w) throw new Error(`unknown workload "${name}"; expected some of ${Object.keys(WORKLOADS).join(', ')}`);
+  const stopAt = Date.now() + (deadline - Date.now()) / (names.length - k);
   const chunks = [];
   const blocks = [];
   let fw = null;
   try {
     for (let i = 0; i < 2 * perSide; i++) {
+      if (i % 2 === 0 && i >= 4 && Date.now() > stopAt) {
+        log(`overhead ${name}: time share used up after ${i / 2} pairs`);
+        break;
+      }
       const want = attachedAt(i);
       if (want && !fw) fw = await forkwatch.start({ stdout: '/dev/null', stderr: join(dir, 'raw', `overhead-${name}-${i}.err`), threads: w.threads });
       if (!want && fw) {
@@ -42,32 +58,38 @@ for (const name of names) {
         fw = null;
       }
       const r = await runWorkload(name, w.chunk);
-      chunks.push({ attached: want, elapsedS: r.elapsedNs / 1e9, eventsPerS: eventsOf(r) / (r.elapsedNs / 1e9) });
-      log(`overhead ${name} chunk ${i + 1}/${2 * perSide} ${want ? 'B attached' : 'A detached'}: ${(r.elapsedNs / 1e9).toFixed(3)} s`);
+      chunks.push({ attached: want, elapsedS: r.elapsedNs / 1e9, cpuS: r.cpuNs / 1e9, eventsPerS: eventsOf(r) / (r.elapsedNs / 1e9) });
+      log(`overhead ${name} chunk ${i + 1}/${2 * perSide} ${want ? 'B attached' : 'A detached'}: ${(r.elapsedNs / 1e9).toFixed(3)} s, CPU ${(r.cpuNs / 1e9).toFixed(3)} s`);
     }
   } finally {
     if (fw) blocks.push(await fw.stop());
   }
   const ratios = [];
+  const cpuRatios = [];
   for (let i = 0; i + 1 < chunks.length; i += 2) {
     const [a, b] = chunks[i].attached ? [chunks[i + 1], chunks[i]] : [chunks[i], chunks[i + 1]];
     ratios.push(b.elapsedS / a.elapsedS);
+    cpuRatios.push(b.cpuS / a.cpuS);
   }
-  const A = chunks.filter((c) => !c.attached).map((c) => c.elapsedS);
-  const B = chunks.filter((c) => c.attached).map((c) => c.elapsedS);
+  const side = (attached, key) => chunks.filter((c) => c.attached === attached).map((c) => c[key]);
   result.workloads[name] = {
     label: w.label,
     chunk: w.chunk,
     chunks,
+    pairs: ratios.length,
     ratios,
     medianRatio: median(ratios),
     p25: quantile(ratios, 0.25),
     p75: quantile(ratios, 0.75),
     min: Math.min(...ratios),
     max: Math.max(...ratios),
-    medianA: median(A),
-    medianB: median(B),
-    eventsPerS: median(chunks.filter((c) => !c.attached).map((c) => c.eventsPerS)),
+    medianA: median(side(false, 'elapsedS')),
+    medianB: median(side(true, 'elapsedS')),
+    cpuRatios,
+    cpuMedianRatio: median(cpuRatios),
+    cpuP25: quantile(cpuRatios, 0.25),
+    cpuP75: quantile(cpuRatios, 0.75),
+    eventsPerS: median(side(false, 'eventsPerS')),
     lost: blocks.reduce((s, b) => s + (b.lost ?? 0), 0),
     lostKernel: blocks.reduce((s, b) => s + (b.lostKernel ?? 0), 0),
     stoppedBy: [...new Set(blocks.map((b) => b.stoppedBy))],
@@ -75,11 +97,14 @@ for (const name of names) {
   save('overhead', result);
 }
 
-console.log(`### Workload overhead: forkwatch attached vs detached, ${perSide}+${perSide} alternating chunks (A B B A ...)\n`);
-console.log('| workload | chunk | events/s (detached) | median A s | median B s | median B/A | middle half of pair ratios | all pairs | lost |');
-console.log('|---|---:|---:|---:|---:|---:|---|---|---:|');
+console.log('### Workload overhead: forkwatch attached (B) vs detached (A), alternating chunks A B B A ...\n');
+console.log('| workload | chunk | pairs | events/s (detached) | median A s | median B s | wall B/A: median | middle half | all pairs | CPU B/A: median | middle half | lost |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|---:|');
 for (const r of Object.values(result.workloads)) {
   console.log(
-    `| ${r.label} | ${r.chunk} | ${Math.round(r.eventsPerS)} | ${fmt(r.medianA, 3)} | ${fmt(r.medianB, 3)} | ${pct(r.medianRatio)} | ${pct(r.p25)} … ${pct(r.p75)} | ${pct(r.min)} … ${pct(r.max)} | ${r.lost} |`,
+    `| ${r.label} | ${r.chunk} | ${r.pairs} | ${Math.round(r.eventsPerS)} | ${fmt(r.medianA, 3)} | ${fmt(r.medianB, 3)} | ${pct(r.medianRatio)} | ${pct(r.p25)} … ${pct(r.p75)} | ${pct(r.min)} … ${pct(r.max)} | ${pct(r.cpuMedianRatio)} | ${pct(r.cpuP25)} … ${pct(r.cpuP75)} | ${r.lost} |`,
   );
 }
+console.log("\nwall: the workload's elapsed time; CPU: user + system time of the workload and its children (where the BPF programs run).");
+const stops = [...new Set(Object.values(result.workloads).flatMap((r) => r.stoppedBy))];
+if (stops.some((s) => s !== 'SIGINT')) console.log(`\nforkwatch did not always stop on SIGINT: stopped by ${stops.join(', ')}.`);

@@ -33,7 +33,8 @@ const OVH_TARGET = { forkexit: 0.01, forkexec: 0.01, threads: 0.04 };
 if (ovh?.workloads) {
   for (const [name, r] of Object.entries(ovh.workloads)) {
     const t = OVH_TARGET[name];
-    const got = `${pct(r.medianRatio)} (middle half ${pct(r.p25)} … ${pct(r.p75)})`;
+    const cpu = r.cpuMedianRatio === undefined ? '' : `; workload CPU ${pct(r.cpuMedianRatio)} (${pct(r.cpuP25)} … ${pct(r.cpuP75)})`;
+    const got = `wall ${pct(r.medianRatio)} (middle half ${pct(r.p25)} … ${pct(r.p75)}, ${r.pairs ?? r.ratios?.length} pairs)${cpu}`;
     if (t === undefined) rows.push([`Overhead, ${r.label}`, got, 'none set', '—']);
     else {
       const over = r.medianRatio - 1;
@@ -59,12 +60,22 @@ if (loss?.steps) {
 
 console.log(`## forkwatch event pipeline: bench run of ${m?.date ?? 'unknown date'}\n`);
 if (m) console.log(`Machine: ${m.cpu}, ${m.cores} cores, kernel ${m.kernel}, Node ${m.node}; forkwatch ${m.forkwatchCommit ?? '?'}; load average at start ${m.loadavg?.join(' ')}.\n`);
+const steps = { 'bpf-cost': bpf, overhead: ovh, peers, lossless: loss };
+const busy = Object.entries(steps).filter(([, r]) => r?.machine);
+if (busy.length) {
+  console.log('Other BPF tracers on the process tracepoints and load average when each step began (they run on every fork, "nothing attached" included):\n');
+  for (const [name, r] of busy) {
+    const o = r.machine.otherTracers;
+    console.log(`- ${name}: load ${r.machine.loadavg?.join(' ')}; ${o === null || o === undefined ? 'unknown' : o.length ? `${o.length} other tracer process(es): ${o.map((x) => x.cmd).join('; ')}` : 'no other tracers'}`);
+  }
+  console.log('');
+}
 console.log('| measure | result | target | verdict |');
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 
 if (peers?.workloads) {
-  console.log('\nPeers, whole runs (median of rounds, ratio to nothing attached):\n');
+  console.log(`\nPeers, whole runs (median of ${peers.roundsDone ?? peers.rounds} round(s), wall time against nothing attached; "saw": the workload's creations, execs and exits found in the tool's output):\n`);
   const ids = [...new Set(Object.values(peers.workloads).flatMap((w) => Object.keys(w.summary)))].filter((i) => i !== 'none');
   const label = (id) => Object.values(peers.workloads).map((w) => w.summary[id]?.label).find(Boolean) ?? id;
   console.log(`| workload | ${ids.map(label).join(' | ')} |`);
@@ -80,7 +91,6 @@ if (peers?.workloads) {
     };
     console.log(`| ${w.label} (${w.count}) | ${ids.map(cell).join(' | ')} |`);
   }
-  console.log('\n"saw": creations + execs + exits of the workload found in the tool\'s output, as a share of what the workload did.');
 }
 
 for (const step of ['bpf-cost', 'overhead', 'peers', 'lossless']) {

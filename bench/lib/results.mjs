@@ -45,7 +45,30 @@ export function machine() {
     node: process.version,
     loadavg: loadavg().map((x) => Number(x.toFixed(2))),
     forkwatchCommit: tryRun(['git', '-C', resolve(BENCH, '..'), 'rev-parse', '--short', 'HEAD']),
+    otherTracers: otherTracers(),
   };
+}
+
+/**
+ * Processes other than this bench that hold BPF programs on the process tracepoints right now:
+ * they run on every fork of every workload, "nothing attached" included.
+ */
+export function otherTracers() {
+  try {
+    const all = JSON.parse(runSync(['bpftool', 'perf', 'show', '-j']) || '[]');
+    const pids = new Set(all.filter((e) => /^sched_process_/.test(e.tracepoint ?? '')).map((e) => e.pid));
+    return [...pids].map((pid) => {
+      let cmd = '?';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ');
+      } catch {
+        /* gone */
+      }
+      return { pid, cmd };
+    });
+  } catch {
+    return null;
+  }
 }
 
 /** Logs a progress line to stderr (stdout is kept for the Markdown result). */

@@ -24,7 +24,8 @@ export const WORKLOADS = {
 export const eventsOf = (r) => r.tasks + r.execs + r.exits;
 
 /**
- * Runs a workload; resolves with its parsed result line (pid, ops, tasks, execs, exits, elapsedNs).
+ * Runs a workload; resolves with its parsed result line (pid, ops, tasks, execs, exits, elapsedNs,
+ * cpuNs).
  * pidFile: where the run lists the tasks it created (the ground truth for counting).
  */
 export async function runWorkload(name, count, { extra = [], pidFile } = {}) {
@@ -33,7 +34,8 @@ export async function runWorkload(name, count, { extra = [], pidFile } = {}) {
   const env = pidFile ? { ...process.env, FW_BENCH_PIDS: pidFile } : undefined;
   if (pidFile) rmSync(pidFile, { force: true });
   const r = await run(argv, { env, timeoutMs: 300000 });
-  const m = /workload=(\S+) pid=(\d+) ops=(\d+) tasks=(\d+) execs=(\d+) exits=(\d+) elapsed_ns=(\d+)/.exec(r.stdout);
+  const m = /workload=(\S+) pid=(\d+) ops=(\d+) tasks=(\d+) execs=(\d+) exits=(\d+) elapsed_ns=(\d+) cpu_ns=(\d+)/.exec(r.stdout);
   if (r.code !== 0 || !m) throw new Error(`${argv.join(' ')}: exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return { name: m[1], pid: Number(m[2]), ops: Number(m[3]), tasks: Number(m[4]), execs: Number(m[5]), exits: Number(m[6]), elapsedNs: Number(m[7]) };
+  const [pid, ops, tasks, execs, exits, elapsedNs, cpuNs] = m.slice(2).map(Number);
+  return { name: m[1], pid, ops, tasks, execs, exits, elapsedNs, cpuNs };
 }

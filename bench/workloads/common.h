@@ -1,8 +1,11 @@
 /* Shared by the bench workloads: argument parsing, a monotonic clock, optional pacing, and the
  * one result line every workload prints (parsed by bench/lib/workload.mjs):
  *
- *   workload=NAME pid=PID ops=N tasks=T execs=E exits=X elapsed_ns=NS
+ *   workload=NAME pid=PID ops=N tasks=T execs=E exits=X elapsed_ns=NS cpu_ns=CPU
  *
+ * elapsed_ns: wall time of the timed loop; cpu_ns: user + system CPU the run and its (waited-for)
+ * children used in it. The BPF programs run in the forking and exiting tasks, so their cost lands
+ * in cpu_ns; a busy machine stretches elapsed_ns far more than cpu_ns.
  * tasks: processes or threads this run created (workers included); execs: successful execs;
  * exits: tasks that ended, the workload's own main task not counted. A tracer that saw every event
  * reports exactly these numbers for the tree rooted at PID.
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static inline uint64_t now_ns(void)
@@ -28,6 +32,20 @@ static inline uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t tv_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+}
+
+/* CPU used so far by this process (all threads) and its waited-for children. */
+static inline uint64_t cpu_ns(void)
+{
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	return tv_ns(self.ru_utime) + tv_ns(self.ru_stime) + tv_ns(kids.ru_utime) + tv_ns(kids.ru_stime);
 }
 
 /* A positive integer argument, or exit 2 naming it. */
@@ -61,10 +79,12 @@ static inline void pace(uint64_t start, long i, double rate)
 	}
 }
 
-static inline void report(const char *name, long ops, long tasks, long execs, long exits, uint64_t ns)
+static inline void report(const char *name, long ops, long tasks, long execs, long exits, uint64_t ns,
+			  uint64_t cpu)
 {
-	printf("workload=%s pid=%d ops=%ld tasks=%ld execs=%ld exits=%ld elapsed_ns=%llu\n", name,
-	       (int)getpid(), ops, tasks, execs, exits, (unsigned long long)ns);
+	printf("workload=%s pid=%d ops=%ld tasks=%ld execs=%ld exits=%ld elapsed_ns=%llu cpu_ns=%llu\n",
+	       name, (int)getpid(), ops, tasks, execs, exits, (unsigned long long)ns,
+	       (unsigned long long)cpu);
 	fflush(stdout);
 }
 

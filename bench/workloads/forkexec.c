@@ -10,6 +10,7 @@ int main(int argc, char **argv)
 	long done = 0, ok = 0;
 	struct pid_log log;
 	pid_log_init(&log, n);
+	uint64_t c0 = cpu_ns();
 	uint64_t t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
@@ -29,8 +30,9 @@ int main(int argc, char **argv)
 			ok++;
 	}
 	uint64_t ns = now_ns() - t0;
+	uint64_t cpu = cpu_ns() - c0;
 	pid_log_flush(&log);
-	report("forkexec", done, done, ok, done, ns);
+	report("forkexec", done, done, ok, done, ns, cpu);
 	if (ok != done) {
 		fprintf(stderr, "fw-forkexec: %ld of %ld execs of %s failed\n", done - ok, done, prog);
 		return 1;

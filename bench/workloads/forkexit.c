@@ -9,6 +9,7 @@ int main(int argc, char **argv)
 	long done = 0;
 	struct pid_log log;
 	pid_log_init(&log, n);
+	uint64_t c0 = cpu_ns();
 	uint64_t t0 = now_ns();
 
 	for (long i = 0; i < n; i++) {
@@ -23,7 +24,8 @@ int main(int argc, char **argv)
 		done++;
 	}
 	uint64_t ns = now_ns() - t0;
+	uint64_t cpu = cpu_ns() - c0;
 	pid_log_flush(&log);
-	report("forkexit", done, done, 0, done, ns);
+	report("forkexit", done, done, 0, done, ns, cpu);
 	return 0;
 }

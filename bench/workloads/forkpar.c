@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 	}
 	struct pid_log log;
 	pid_log_init(&log, loops);
+	uint64_t c0 = cpu_ns();
 	uint64_t t0 = now_ns();
 	long done = 0;
 
@@ -62,8 +63,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t ns = now_ns() - t0;
+	uint64_t cpu = cpu_ns() - c0;
 	done = n;
 	pid_log_flush(&log);
-	report("forkpar", done, done + loops, 0, done + loops, ns);
+	report("forkpar", done, done + loops, 0, done + loops, ns, cpu);
 	return 0;
 }

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 	}
 	struct loop l[64];
 	pthread_t workers[64];
+	uint64_t c0 = cpu_ns();
 	uint64_t t0 = now_ns();
 	long done = 0;
 
@@ -69,12 +70,13 @@ int main(int argc, char **argv)
 		done += l[w].done;
 	}
 	uint64_t ns = now_ns() - t0;
+	uint64_t cpu = cpu_ns() - c0;
 	for (long w = 0; w < loops; w++) {
 		if (loops > 1)
 			pid_log_add(&l[w].log, l[w].tid);
 		pid_log_flush(&l[w].log);
 	}
 	long extra = loops > 1 ? loops : 0;
-	report("threads", done, done + extra, 0, done + extra, ns);
+	report("threads", done, done + extra, 0, done + extra, ns, cpu);
 	return 0;
 }
