@@ -100,8 +100,10 @@ const agent = new Agent(binding, config, log, () => Date.now());
 const ids = new Set(Object.values(cgroups).map((p) => fs.statSync(path.join(v2, p)).ino));
 
 const forkTs = new Map(); // pid -> kernel ts of its fork record
+const seenAt = new Map(); // pid -> when the agent's listeners got its fork record
 const delivery = []; // fork record ts -> the agent's listeners see it
 const published = []; // crossing fork -> event on the bus
+const ownTime = []; // crossing fork seen by the agent -> event on the bus
 const hookStart = []; // crossing fork -> hook running
 const killSent = []; // fork of a process above the limit -> SIGKILL sent
 const killDead = []; // ... -> its exit record (the kernel's view of "gone")
@@ -115,8 +117,10 @@ agent.addListener({
   onEvent(e) {
     if (!ids.has(e.cgroupId) || (e.flags & Flags.THREAD) !== 0) return;
     if (e.type === EventType.FORK) {
+      const now = bootNow();
       forkTs.set(e.pid, e.ts);
-      delivery.push(bootNow() - e.ts);
+      seenAt.set(e.pid, now);
+      delivery.push(now - e.ts);
     } else if (e.type === EventType.EXIT && killed.has(e.pid)) {
       killDead.push(e.ts - forkTs.get(e.pid));
       killed.delete(e.pid);
@@ -134,6 +138,7 @@ const sub = bus.subscribe(
       const ts = forkTs.get(e.pid);
       if (ts === undefined) continue;
       published.push(now - ts);
+      ownTime.push(now - seenAt.get(e.pid));
       crossings.push(ts);
     }
   },
@@ -215,6 +220,7 @@ const ms = (ns) => (ns / 1e6).toFixed(2);
 const rows = [
   ['fork record -> agent sees it (every fork)', delivery],
   ['crossing fork -> event on the bus', published],
+  ['  of which: agent has the record -> event on the bus', ownTime],
   ['crossing fork -> exec hook running', hookStart],
   ['fork above a kill limit -> SIGKILL sent', killSent],
   ['fork above a kill limit -> its exit record', killDead],
