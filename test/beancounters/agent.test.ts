@@ -252,12 +252,13 @@ describe('beancounters in the running agent', () => {
     requireRoot();
     const busy = cgroup('busy');
     const idle = cgroup('idle');
-    const spec = 'cpu_cores: { barrier: 0.3 }';
+    // A low barrier: a busy loop gets far less than a core when the machine is shared.
+    const spec = 'cpu_cores: { barrier: 0.1 }';
     const a = await agent(rule('busy', busy, spec) + rule('idle', idle, spec).replace('groups:\n', ''));
     const [b, i] = await Promise.all([busy.exec('end=$((SECONDS + 4)); while ((SECONDS < end)); do :; done'), idle.exec('/bin/sleep 4')]);
     expect([b.code, i.code]).toEqual([0, 0]);
-    const rb = await untilRows(a, 'busy', (x) => x.cpu_cores?.barrierHits === 1, 'the busy group to cross 0.3 cores', 15_000);
-    expect(rb.cpu_cores.maxheld).toBeGreaterThan(0.3);
+    const rb = await untilRows(a, 'busy', (x) => x.cpu_cores?.barrierHits === 1, 'the busy group to cross 0.1 cores', 15_000);
+    expect(rb.cpu_cores.maxheld).toBeGreaterThan(0.1);
     const ri = await rows(a, 'idle');
     expect(ri.cpu_cores.barrierHits).toBe(0);
     expect(ri.cpu_cores.maxheld).toBeLessThan(0.05);
