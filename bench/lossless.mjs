@@ -85,15 +85,16 @@ for (const s of STEPS) {
 }
 
 console.log(`### Lost events under a paced load (default ring buffer, about ${stepS} s per step)\n`);
-console.log('| load | target events/s | achieved events/s (whole run) | busiest second | creations seen | exits seen | lost (stderr / kernel map) | result |');
-console.log('|---|---:|---:|---:|---|---|---|---|');
+console.log('| load | target events/s | achieved events/s (whole run) | busiest second | creations seen | exits seen | lost (stderr / kernel map) | forkwatch CPU per record | result |');
+console.log('|---|---:|---:|---:|---|---|---|---:|---|');
 for (const s of result.steps) {
   const load = (s.workload === 'threads' ? `${s.loops} thread loops (--threads)` : `${s.loops} fork loops`) + (s.stall ? `, reader stopped ${stallMs} ms` : '');
   console.log(
-    `| ${load} | ${s.target || 'max'} | ${Math.round(s.achieved)} | ${Math.round(s.peak)} | ${s.seen.tasks}/${s.expected.tasks} | ${s.seen.exits}/${s.expected.exits} | ${s.lost} / ${fmt(s.lostKernel, 0)} | ${s.pass ? 'pass' : '**FAIL**'} |`,
+    `| ${load} | ${s.target || 'max'} | ${Math.round(s.achieved)} | ${Math.round(s.peak)} | ${s.seen.tasks}/${s.expected.tasks} | ${s.seen.exits}/${s.expected.exits} | ${s.lost} / ${fmt(s.lostKernel, 0)} | ${s.records ? `${fmt((s.cpuS / s.records) * 1e6, 1)} µs` : 'n/a'} | ${s.pass ? 'pass' : '**FAIL**'} |`,
   );
 }
 const passed = result.steps.filter((s) => s.pass);
 const top = Math.max(0, ...passed.map((s) => s.peak));
 const firstFail = result.steps.find((s) => !s.pass);
+console.log('\nforkwatch CPU per record: user + system CPU of the `forkwatch tail --json` process while the step ran, over every record it wrote (the rest of the machine\'s processes included), at 10 ms clock-tick resolution.');
 console.log(`\nBusiest second with nothing lost: ${Math.round(top)} events/s${firstFail ? `; first failure at ${Math.round(firstFail.peak)} events/s (busiest second)` : ''}.`);

@@ -26,8 +26,8 @@ mkdir -p "$BENCH_OUT/raw"
 
 # Limits per step, in seconds: the sum bounds the whole run. Steps that can shorten themselves
 # (fewer A/B pairs, fewer rounds) are told a deadline a little before their limit.
-declare -A limit=([bpf-cost]=150 [overhead]=280 [peers]=330 [lossless]=140)
-declare -A deadline=([overhead]=250 [peers]=270)
+declare -A limit=([bpf-cost]=140 [overhead]=270 [peers]=320 [lossless]=170)
+declare -A deadline=([overhead]=240 [peers]=260)
 steps=("$@")
 [[ ${#steps[@]} -gt 0 ]] || steps=(bpf-cost overhead peers lossless)
 for s in "${steps[@]}"; do

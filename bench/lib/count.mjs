@@ -3,11 +3,11 @@
 //  - by the run's own list of the tasks it created (FW_BENCH_PIDS): works for every tracer, even
 //    one that names a task's parent wrongly (forkstat reads the parent from /proc/<child>, gone
 //    by then for a short-lived child) or sees no forks at all (execsnoop, exitsnoop). Only events
-//    between the workload's own exec and its exit count, and each task once: within that window
-//    a pid is not handed out twice while fewer than pid_max tasks are created.
+//    between the workload's own exec and its exit count, each id as often as the run was given it.
 //  - by process tree, for tracers that report forks in causal order with the right parent
 //    (forkwatch, bpftrace): a task belongs to the run if its creator does, and leaves the tree
-//    when it exits, so pid reuse is handled at any rate (used by the lossless check).
+//    when it exits, so pid reuse is handled at any rate, even on a host that goes round the whole
+//    pid space during the run. Used for those tracers, and by the lossless check.
 import { readFileSync } from 'node:fs';
 
 /**
@@ -52,7 +52,13 @@ export function peakRate(times, windowMs = 1000) {
   return (best * 1000) / windowMs;
 }
 
-/** Distinct tasks of `truth` (a Set of ids) seen created, exec'ing and exiting. */
+/**
+ * Events of the tasks in `truth` (the run's list of created task ids; an id appears once per time
+ * the run was given it). Each id counts for each kind at most as often as the run was given it,
+ * so a pid handed out again, to the run or to another process, cannot inflate a count; on a host
+ * that goes through the whole pid space during the window, another process's event can stand in
+ * for a lost one of the run, so this count is an upper bound there.
+ */
 export function attributeList(events, rootPid, truth, { ordered = true, seesForks = true } = {}) {
   let from = 0;
   let to = events.length;
@@ -62,28 +68,38 @@ export function attributeList(events, rootPid, truth, { ordered = true, seesFork
     const end = events.findIndex((e, i) => i > from && e.k === 'exit' && e.tid === rootPid);
     if (end >= 0) to = end + 1;
   }
-  const forks = new Set();
-  const execs = new Set();
-  const exits = new Set();
+  const left = { fork: new Map(truth), exec: new Map(truth), exit: new Map(truth) };
+  const seen = { tasks: 0, execs: 0, exits: 0 };
+  const key = { fork: 'tasks', exec: 'execs', exit: 'exits' };
   for (let i = from; i < to; i++) {
     const e = events[i];
-    if (e.k === 'fork' && truth.has(e.child)) forks.add(e.child);
-    else if (e.k === 'exec' && truth.has(e.pid)) execs.add(e.pid);
-    else if (e.k === 'exit' && truth.has(e.tid)) exits.add(e.tid);
+    const id = e.k === 'fork' ? e.child : e.k === 'exec' ? e.pid : e.tid;
+    const m = left[e.k];
+    const n = m?.get(id);
+    if (!n) continue;
+    m.set(id, n - 1);
+    seen[key[e.k]]++;
   }
-  return { tasks: seesForks ? forks.size : null, execs: execs.size, exits: exits.size };
+  if (!seesForks) seen.tasks = null;
+  return seen;
 }
 
+/** The run's task list as id -> how many times the run was given that id. */
 export function readPidList(path) {
-  return new Set(readFileSync(path, 'utf8').split('\n').filter(Boolean).map(Number));
+  const m = new Map();
+  for (const id of readFileSync(path, 'utf8').split('\n').filter(Boolean).map(Number)) m.set(id, (m.get(id) ?? 0) + 1);
+  return m;
 }
 
 /** What `tool` saw of workload result `w` in its output file; pidFile: the run's task list. */
 export function countFor(tool, path, w, pidFile) {
   const { events, ordered, badLines } = tool.parse(path);
   const truth = readPidList(pidFile);
-  const seen = attributeList(events, w.pid, truth, { ordered, seesForks: tool.seesForks !== false });
-  const out = { expected: { tasks: w.tasks, execs: w.execs, exits: w.exits }, listed: truth.size, seen, records: events.length, badLines };
-  if (tool.causal) out.tree = attributeTree(events, w.pid);
-  return out;
+  const byList = attributeList(events, w.pid, truth, { ordered, seesForks: tool.seesForks !== false });
+  const listed = [...truth.values()].reduce((a, b) => a + b, 0);
+  const expected = { tasks: w.tasks, execs: w.execs, exits: w.exits };
+  // Tracers that report forks in order with the right parent are counted by tree (exact at any
+  // pid reuse); the list count is kept beside it as a cross-check.
+  if (tool.causal) return { expected, listed, seen: attributeTree(events, w.pid), byList, method: 'tree', records: events.length, badLines };
+  return { expected, listed, seen: byList, method: 'list', records: events.length, badLines };
 }

@@ -43,6 +43,15 @@ function hookCleanup() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves with what `promise` gives, or null after `ms`; the timer never holds the process up. */
+function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((r) => {
+    timer = setTimeout(() => r(null), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Starts a long-running tool with stdout and stderr sent to files (stdout may be /dev/null).
  * Returns a handle: pid, exited (a promise of { code, signal }), running().
@@ -88,7 +97,7 @@ export async function stopTool(h, { graceMs = 10000 } = {}) {
     } catch {
       break;
     }
-    const r = await Promise.race([h.exited, sleep(i === 2 ? 5000 : graceMs).then(() => null)]);
+    const r = await within(h.exited, i === 2 ? 5000 : graceMs);
     if (r) return { ...r, stoppedBy: steps[i] };
   }
   const r = await h.exited;
