@@ -224,9 +224,13 @@ export const execexit = {
       await waitFor('exec tracer attach', () => ready(a.pid, 'exec'), { alive: a.running, timeoutMs: 90000, everyMs: 250 });
       await waitFor('exit tracer attach', () => ready(b.pid, 'exit'), { alive: b.running, timeoutMs: 90000, everyMs: 250 });
     } catch (err) {
+      // The reason is in the stderr of the one that died by itself, not of the one stopped here.
+      const dead = [[a, 'exec'], [b, 'exit']].filter(([h]) => !h.running()).map(([, w]) => `${stderr}.${w}`);
       await stopTool(a, { graceMs: 2000 });
       await stopTool(b, { graceMs: 2000 });
-      const why = tail(readText(`${stderr}.exec`) + '\n' + readText(`${stderr}.exit`), 2);
+      const text = dead.map(readText).join('\n');
+      const telling = text.split('\n').filter((l) => /kernel headers|kheaders|No such file|kprobe|Failed to compile/i.test(l));
+      const why = telling.length ? [...new Set(telling.map((l) => l.trim()))].slice(0, 3).join(' | ') : tail(text, 2);
       throw new Error(`${err.message}: ${why}`);
     }
     const pairCpu = () => (cpuSeconds(a.pid) ?? 0) + (cpuSeconds(b.pid) ?? 0);
