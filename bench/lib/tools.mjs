@@ -44,13 +44,25 @@ export const forkwatch = {
   },
   async start({ stdout, stderr, threads }) {
     const argv = ['node', 'bin/forkwatch.js', 'tail', '--json', ...(threads ? ['--threads'] : [])];
-    const h = startTool('forkwatch', argv, { stdout, stderr, cwd: FW_ROOT });
-    // Ready when it says so and the kernel shows its three process programs attached.
-    await waitFor(
-      'forkwatch attach',
-      () => /attached/.test(readText(stderr)) && hasTracepoints(h.pid, PROCESS_TPS),
-      { alive: h.running, timeoutMs: 60000 },
-    );
+    let h;
+    // A checkout others are rebuilding can miss its addon for a moment: one more try after a pause.
+    for (let attempt = 1; ; attempt++) {
+      h = startTool('forkwatch', argv, { stdout, stderr, cwd: FW_ROOT });
+      try {
+        // Ready when it says so and the kernel shows its three process programs attached.
+        await waitFor(
+          'forkwatch attach',
+          () => /attached/.test(readText(stderr)) && hasTracepoints(h.pid, PROCESS_TPS),
+          { alive: h.running, timeoutMs: 60000 },
+        );
+        break;
+      } catch (err) {
+        await stopTool(h, { graceMs: 2000 });
+        if (attempt >= 2) throw new Error(`${err.message}: ${tail(readText(stderr), 2)}`);
+        process.stderr.write(`bench: forkwatch did not start (${tail(readText(stderr), 1)}); trying again in 10 s\n`);
+        await sleep(10000);
+      }
+    }
     const progIds = attachmentsOf(h.pid).map((a) => a.prog_id);
     const cpu0 = cpuSeconds(h.pid);
     return {
