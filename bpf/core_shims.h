@@ -26,7 +26,7 @@ static __always_inline __u64 fw_kernfs_id(struct kernfs_node *kn)
 {
 	if (bpf_core_type_exists(union kernfs_node_id___old))
 		return BPF_CORE_READ((struct kernfs_node___old *)kn, id.ino);
-	return BPF_CORE_READ(kn, id);
+	return kn->id;
 }
 
 /* v5.5 renamed task_struct.real_start_time to start_boottime ("time: Rename tsk->real_start_time
@@ -38,7 +38,7 @@ struct task_struct___old {
 static __always_inline __u64 fw_task_start_ns(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->start_boottime))
-		return BPF_CORE_READ(t, start_boottime);
+		return t->start_boottime;
 	return BPF_CORE_READ((struct task_struct___old *)t, real_start_time);
 }
 
