@@ -86,7 +86,7 @@ const rule = (name: string, cg: TestCgroup, resources: string, extra = '') =>
   `groups:\n  - name: ${name}\n    match: { cgroup: "${cg.path}" }\n    resources:\n${resources.replace(/^/gm, '      ')}\n${extra}`;
 
 describe('beancounters in the running agent', () => {
-  it('tasks 20/40: exact barrier hits and failcnt over a scripted rise and fall, hooks told the crossing, acted on within 10 ms', async () => {
+  it('tasks 20/40: exact barrier hits and failcnt over a scripted rise and fall, hooks told the crossing', async () => {
     requireRoot();
     const cg = cgroup('storm');
     const dir = tmp();
@@ -135,23 +135,45 @@ describe('beancounters in the running agent', () => {
     ]);
     const ups = crossings.filter((c) => c.direction === 'up');
     expect(ups.map((e) => e.held)).toEqual([21, 21, 41, 21, 21, 41]);
-    // Published within 10 ms of the kernel's record of the fork that crossed (`time` has whole
-    // ms). The median, not every one: on a loaded 2-core host the scheduler alone can keep the
-    // agent off the CPU for longer (bench/beancounters measures the distribution). None waits
-    // for the once-a-second tick: crossings come from the records themselves.
-    const lags = ups.map((e) => isoMs(e.time) - isoMs(e.kernel_time!)).sort((x, y) => x - y);
-    const why = `lags ${lags.map((l) => l.toFixed(1)).join(', ')} ms`;
-    expect(lags[Math.floor(lags.length / 2)], why).toBeLessThan(10);
-    expect(lags[lags.length - 1], why).toBeLessThan(1000);
-    expect(lags[0], why).toBeGreaterThan(-1);
+    // Each crossing names the fork that caused it.
+    expect(ups.every((e) => typeof e.pid === 'number' && isoMs(e.kernel_time!) <= isoMs(e.time) + 1)).toBe(true);
 
-    await until(() => fs.readdirSync(dir).some((f) => f.startsWith('limit-limit-')), 'the limit hook');
+    // Hooks of one group and resource run one after the other; on a loaded host each start is slow.
+    await until(() => fs.readdirSync(dir).some((f) => f.startsWith('limit-limit-')), 'the limit hook', 30_000);
     const hookEnv = (prefix: string) => fs.readdirSync(dir).filter((f) => f.startsWith(prefix)).map((f) => envFile(path.join(dir, f)));
     const want = { FORKWATCH_GROUP: 'storm', FORKWATCH_RESOURCE: 'tasks', FORKWATCH_BARRIER: '20', FORKWATCH_LIMIT: '40', FORKWATCH_CGROUP: cg.path };
     expect(hookEnv('barrier-barrier-')).toContainEqual(expect.objectContaining({ ...want, FORKWATCH_EVENT: 'barrier', FORKWATCH_HELD: '21' }));
     expect(hookEnv('limit-limit-')).toContainEqual(expect.objectContaining({ ...want, FORKWATCH_EVENT: 'limit', FORKWATCH_HELD: '41' }));
-    await until(() => hookEnv('barrier-release-').length > 0, 'a barrier hook for the fall back');
+    await until(() => hookEnv('barrier-release-').length > 0, 'a barrier hook for the fall back', 30_000);
     expect(hookEnv('barrier-release-')).toContainEqual(expect.objectContaining({ ...want, FORKWATCH_EVENT: 'release', FORKWATCH_HELD: '20' }));
+  });
+
+  it('a barrier crossed by a fork is acted on within 10 ms of the fork (median of 15 crossings)', { timeout: 120_000 }, async () => {
+    requireRoot();
+    const cg = cgroup('latency');
+    const dir = tmp();
+    const log = path.join(dir, 'acct.log');
+    await agent(rule('quick', cg, 'tasks: { barrier: 20, limit: 40 }') + `accounting:\n  log: { path: ${log} }\n`);
+    // Five rises to 32 tasks and five to 52: 10 barrier and 5 limit crossings, each by a fork.
+    const run = await cg.exec(
+      [
+        'phase() { local p=() i; for ((i = 0; i < $1; i++)); do sleep 1000 & p+=($!); done; sleep 0.1; kill -KILL "${p[@]}"; wait; }',
+        'for ((r = 0; r < 5; r++)); do phase 30; phase 50; done',
+      ].join('\n'),
+    );
+    expect(run.code).toBe(0);
+    await until(() => ndjson(log).filter((e) => e.group === 'quick' && e.direction === 'up').length === 15, '15 crossings up', 30_000);
+    // `time` (when the event was published) has whole ms, `kernel_time` (the fork) microseconds.
+    // The median, not every one: on a loaded 2-core host the scheduler alone can keep the agent
+    // off the CPU for longer, and it reads every process event of the host, other fork storms
+    // included (bench/beancounters measures the distribution).
+    const lags = ndjson<CrossingEvent>(log)
+      .filter((e) => e.group === 'quick' && e.direction === 'up')
+      .map((e) => isoMs(e.time) - isoMs(e.kernel_time!))
+      .sort((x, y) => x - y);
+    const why = `lags ${lags.map((l) => l.toFixed(1)).join(', ')} ms`;
+    expect(lags[Math.floor(lags.length / 2)], why).toBeLessThan(10);
+    expect(lags[0], why).toBeGreaterThan(-1);
   });
 
   it('kill: keeps the group at its tasks limit by killing the newest processes', async () => {
