@@ -52,10 +52,12 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   }
   const duration = a.duration !== undefined ? Number(a.duration) : undefined;
   if (duration !== undefined && (!Number.isFinite(duration) || duration <= 0)) throw new UsageError(`--duration "${a.duration}": expected a number of seconds above 0`);
+  const windowS = a.window !== undefined ? Number(a.window) : undefined;
+  if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600)) throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
   const count = a.count !== undefined ? Number(a.count) : undefined;
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new UsageError(`--count "${a.count}": expected a number of events (a positive integer)`);
   return runRemoteTail(
-    { urls, token, query, json: a.json === true, durationS: duration, count },
+    { urls, token, query, json: a.json === true, durationS: duration, count, windowS },
     { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
   );
 }

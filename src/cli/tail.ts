@@ -14,6 +14,7 @@ export interface TailArgs extends FilterArgs {
   from?: string[];
   'token-file'?: string;
   group?: string;
+  window?: string;
 }
 
 export const tailCommand: CommandModule<object, TailArgs> = {
@@ -37,7 +38,8 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' })
       .option('from', { type: 'string', array: true, describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)' })
       .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
-      .option('group', { type: 'string', describe: 'with --from: only this group (or program)' }) as Argv<TailArgs>,
+      .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
+      .option('window', { type: 'string', describe: 'with --from: seconds an event may wait for a slower agent to keep the time order (default 0.3)' }) as Argv<TailArgs>,
   handler: async (a) => {
     if (a.from !== undefined) {
       const { startRemoteTail } = await import('./tail-run.js');
@@ -45,6 +47,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       return;
     }
     if (a.group !== undefined) throw new UsageError('--group needs --from: groups are the agent\'s; run it against an agent');
+    if (a.window !== undefined) throw new UsageError('--window needs --from: it is how long merging agents waits for a slower one');
     const opts = tailOptions(a);
     const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;
     const argvMax = a['argv-max'] !== undefined ? parseByteSize('--argv-max', a['argv-max'], { max: 16384 }) : undefined;

@@ -1,9 +1,11 @@
 /**
  * Merging several agents' streams into one, in time order. An event is let out once every open
- * stream has shown something at least as late, or once it has waited the reorder window (so a
- * quiet or silent agent never holds the others back for longer than that). The wait is counted
- * from the event's arrival, not its time: a reader that fell behind (or a host whose clock runs
- * late) still gives every stream the whole window to catch up.
+ * stream, its own included, has shown something at least `jitter` later, or once it has waited
+ * the reorder window (so a quiet or silent agent never holds the others back for longer than
+ * that). The jitter is there because one agent's stream is in time order only nearly: records
+ * from two CPUs are stamped before they are queued, so one stamped a few µs earlier can come
+ * just after. The wait is counted from the event's arrival, not its time: a reader that fell
+ * behind (or a host whose clock runs late) still gives every stream the whole window to catch up.
  */
 export interface Timed {
   time: string;
@@ -31,11 +33,13 @@ export class StreamMerger<T extends Timed> {
   /**
    * @param windowUs how long an event may wait for a stream that has shown nothing as late
    * @param nowUs the clock the window is measured on (microseconds)
+   * @param jitterUs how far out of time order one stream's own events may arrive
    */
   constructor(
     private readonly emit: (ev: T, source: string) => void,
     private readonly windowUs = 300_000,
     private readonly nowUs: () => number = () => Date.now() * 1000,
+    private readonly jitterUs = 2_000,
   ) {}
 
   private stream(source: string): Stream<T> {
@@ -82,9 +86,9 @@ export class StreamMerger<T extends Timed> {
       if (!best) return;
       const [src, s] = best;
       const { key, arrived } = s.queue[0];
-      // Safe when every other open stream has shown an event at least this late, or it waited enough.
+      // Safe when every open stream (this one too) has shown an event at least jitter later, or it waited enough.
       if (arrived > horizon) {
-        for (const [other, o] of this.streams) if (other !== src && o.open && o.lastSeen < key) return;
+        for (const o of this.streams.values()) if (o.open && o.lastSeen < key + this.jitterUs) return;
       }
       this.take(src, s);
     }

@@ -16,6 +16,8 @@ export interface RemoteTailOptions {
   json: boolean;
   durationS?: number;
   count?: number;
+  /** Seconds an event may wait for a slower agent (default 0.3). */
+  windowS?: number;
 }
 
 type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
@@ -59,7 +61,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
     else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
     shown++;
     if (o.count !== undefined && shown >= o.count) stop(0);
-  });
+  }, Math.round((o.windowS ?? 0.3) * 1e6));
   const timer = setInterval(() => merger.flush(), 100);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));

@@ -16,7 +16,7 @@ import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';
 
 const QUEUE = 1000;
-const CHILDREN = 10_000; // then twice that: 60,000 events, far more than the queue and the sockets hold
+const CHILDREN = 10_000; // 5,000 to warm up, then 10,000 and 30,000: 90,000 events, far more than the queue and sockets hold
 const RATE = 6_000; // children a second
 
 type Line = (ProcessEvent | { type: 'missed'; count: number } | { type: 'hello' }) & { seq?: number };
@@ -85,7 +85,7 @@ describe('a subscriber that stops reading', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps the agent\'s memory bounded, does not delay another subscriber, and counts its losses exactly', async () => {
+  it('keeps the agent\'s memory bounded, does not delay another subscriber, and counts its losses exactly', { timeout: 150_000 }, async () => {
     const forkn = workload('forkn');
     const socket = path.join(dir, 'api.sock');
     const query = `cgroup=${encodeURIComponent(cg.path)}`;
@@ -99,25 +99,30 @@ describe('a subscriber that stops reading', () => {
     await stalled.ready;
     await until(() => fast.some((f) => f.e.type === 'hello'), 'the fast reader\'s hello');
 
-    // Two storms while the slow reader stalls, the second twice the first: with a bounded queue the
-    // agent's memory after the second is what it was after the first.
+    // Storms while the slow reader stalls: a warm-up (the agent's heap and the sockets' buffers
+    // fill), then one, then three times as many events. With a bounded queue the agent's memory
+    // after the third is what it was after the second; an unbounded one would grow by about 1.5 KB
+    // an event (some 90 MiB).
     const pid = agent.proc.child.pid!;
-    const before = rssBytes(pid);
+    let before = 0;
     const peaks: number[] = [];
     const runs: number[] = [];
-    for (const children of [CHILDREN, 2 * CHILDREN]) {
+    // The workload's own exit: its parent is this process (children of forkn have forkn's pid as ppid).
+    const ended = (lines: WatchEvent[], run: number) => lines.some((e) => e.type === 'exit' && (e as ProcessEvent).pid === run && (e as ProcessEvent).ppid === process.pid);
+    for (const children of [CHILDREN / 2, CHILDREN, 3 * CHILDREN]) {
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
       const run = await cg.exec(`exec ${forkn} ${children} ${RATE}`);
       expect(run.code).toBe(0);
-      await until(() => fast.some((f) => f.e.type === 'exit' && (f.e as ProcessEvent).pid === run.pid), 'the fast reader to see the workload end', 30_000);
+      await until(() => ended(fast.map((f) => f.e), run.pid), 'the fast reader to see the workload end', 60_000);
       clearInterval(sampler);
-      peaks.push(Math.max(peak, rssBytes(pid)));
+      if (runs.length === 0) before = rssBytes(pid);
+      else peaks.push(Math.max(peak, rssBytes(pid)));
       runs.push(run.pid);
     }
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    console.log(`agent RSS: ${mib(before)} MiB before, peak ${mib(peaks[0])} MiB during ${2 * CHILDREN} events, ${mib(peaks[1])} MiB during ${4 * CHILDREN} more`);
-    const done = (lines: WatchEvent[]) => lines.some((e) => e.type === 'exit' && (e as ProcessEvent).pid === runs[1]);
+    console.log(`agent RSS: ${mib(before)} MiB after the warm-up, peak ${mib(peaks[0])} MiB during ${2 * CHILDREN} events, ${mib(peaks[1])} MiB during ${6 * CHILDREN} more`);
+    const done = (lines: WatchEvent[]) => ended(lines, runs[2]);
 
     // The slow reader reads again: first what the sockets held, then the news, then the newest events.
     stalled.resume();
@@ -130,14 +135,14 @@ describe('a subscriber that stops reading', () => {
 
     // The fast reader got everything: both records of every child, nothing missed.
     expect(fast.filter((f) => f.e.type === 'missed')).toEqual([]);
-    // Pids come round again within 30,000 forks: processes are told apart by id.
+    // Pids come round again within 45,000 forks: processes are told apart by id.
     const parents = fastEvents.filter((e) => e.type === 'exec' && e.filename === forkn).map((e) => e.id);
-    expect(parents).toHaveLength(2);
+    expect(parents).toHaveLength(3);
     for (const [i, parent] of parents.entries()) {
       const forks = new Set(fastEvents.filter((e) => e.type === 'fork' && e.parent_id === parent).map((e) => e.id));
       const exits = fastEvents.filter((e) => e.type === 'exit' && forks.has(e.id));
-      expect(forks.size).toBe((i + 1) * CHILDREN);
-      expect(exits).toHaveLength((i + 1) * CHILDREN);
+      expect(forks.size).toBe([CHILDREN / 2, CHILDREN, 3 * CHILDREN][i]);
+      expect(exits).toHaveLength(forks.size);
     }
 
     // Published - received = missed, counted with seq numbers; the loss is one run of the oldest
@@ -149,7 +154,7 @@ describe('a subscriber that stops reading', () => {
     expect(missedLines).toHaveLength(1);
     const missed = missedLines[0].count;
     expect(fastSeqs.length - slowSeqs.length).toBe(missed);
-    expect(missed).toBeGreaterThan(4 * CHILDREN); // most of it
+    expect(missed).toBeGreaterThan(6 * CHILDREN); // most of it
     const at = slowLines.findIndex((l) => l.type === 'missed');
     const lastBefore = (slowLines[at - 1] as { seq: number }).seq;
     const firstAfter = (slowLines[at + 1] as { seq: number }).seq;
@@ -157,15 +162,16 @@ describe('a subscriber that stops reading', () => {
     expect(fastSeqs[i + missed + 1]).toBe(firstAfter);
     expect(slowLines.length - at - 1).toBe(QUEUE); // after the news: the newest, a full queue
 
-    // Memory: 60,000 events (about 30 MB of JSON) were published while the reader stalled; only its
-    // queue and the sockets' buffers may stay, so twice the events cost no more memory.
+    // Memory: 90,000 events (about 45 MB of JSON) were published while the reader stalled; only its
+    // queue and the sockets' buffers may stay, so three times the events cost no more memory.
     expect(peaks[1] - before).toBeLessThan(64 * 2 ** 20);
-    expect(peaks[1] - peaks[0]).toBeLessThan(16 * 2 ** 20);
+    expect(peaks[1] - peaks[0]).toBeLessThan(32 * 2 ** 20);
 
     // No delay for the other reader: from the kernel's timestamp to its loop.
     const lat = fast.filter((f) => (f.e as { seq?: number }).seq !== undefined && f.e.type !== 'hello').map((f) => (f.at - timeKey((f.e as ProcessEvent).time)) / 1000).sort((a, b) => a - b);
     const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
     console.log(`fast reader latency ms: p50 ${p(0.5).toFixed(1)} p99 ${p(0.99).toFixed(1)} max ${lat.at(-1)!.toFixed(1)}`);
-    expect(p(0.99)).toBeLessThan(500);
+    // 1 ms at the median on a quiet machine; the bound leaves room for a CI host under load.
+    expect(p(0.99)).toBeLessThan(1000);
   });
 });

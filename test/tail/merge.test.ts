@@ -12,10 +12,11 @@ const BASE = Date.parse('2026-01-01T00:00:00Z') * 1000;
 const t = (us: number) => `2026-01-01T00:00:0${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}Z`;
 const ev = (us: number, id: string): Ev => ({ time: t(us), id });
 
-function merger(windowUs = 300_000) {
+/** Without jitter unless asked: the order rules alone. */
+function merger(windowUs = 300_000, jitterUs = 0) {
   const out: string[] = [];
   let now = BASE;
-  const m = new StreamMerger<Ev>((e, src) => out.push(`${src}:${e.id}`), windowUs, () => now);
+  const m = new StreamMerger<Ev>((e, src) => out.push(`${src}:${e.id}`), windowUs, () => now, jitterUs);
   return { m, out, advance: (us: number) => (now += us) };
 }
 
@@ -137,6 +138,23 @@ describe('StreamMerger', () => {
     m.drain();
     expect(out).toEqual(['b:b10', 'a:a30', 'b:b35', 'a:a40']);
     expect(m.pending).toBe(0);
+  });
+
+  it('with jitter, an event waits until every stream, its own too, is that far past it', () => {
+    const { m, out } = merger(300_000, 5);
+    m.open('a');
+    m.open('b');
+    m.push('a', ev(30, 'a30'));
+    m.push('b', ev(32, 'b32'));
+    m.push('b', ev(40, 'b40'));
+    expect(out).toEqual([]); // a has shown 30: not 5 µs past a30 itself
+    m.push('a', ev(28, 'a28')); // stamped on another CPU, queued just after
+    m.push('a', ev(36, 'a36'));
+    expect(out).toEqual(['a:a28', 'a:a30']); // a32+ would need a >= 37 and b >= 37
+    m.push('a', ev(50, 'a50'));
+    expect(out).toEqual(['a:a28', 'a:a30', 'b:b32']); // b has shown 40: 36 waits for b >= 41
+    m.drain();
+    expect(out).toEqual(['a:a28', 'a:a30', 'b:b32', 'a:a36', 'b:b40', 'a:a50']);
   });
 
   it('keeps ties from one stream in arrival order', () => {
