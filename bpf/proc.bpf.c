@@ -210,7 +210,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	fill_hdr(&e->hdr, FW_EV_FORK, sizeof(*e), child, cgid, now);
 	if (is_thread)
 		e->hdr.flags = FW_F_THREAD;
-	e->parent_start_ns = fw_task_start_ns(parent->group_leader);
+	/* The parent the child reports (ppid), which CLONE_PARENT makes the caller's own parent. */
+	e->parent_start_ns = fw_task_start_ns(child->real_parent->group_leader);
 	bpf_ringbuf_submit(e, wake_flag(now));
 	return 0;
 }

@@ -177,7 +177,13 @@ export class Agent {
     for (const row of this.source.counters()) {
       const g = this.registry.forCgroup(row.cgroupId);
       if (!g.byCgroup) continue;
-      const t = out.get(g)!;
+      // A cgroup only the kernel's counters knew of may have just made its group.
+      let t = out.get(g);
+      if (!t) {
+        t = zeroTotals();
+        addTotals(t, g.retired);
+        out.set(g, t);
+      }
       addTotals(t, row);
       t.cpuNs += uncharged.get(row.cgroupId) ?? 0;
     }
