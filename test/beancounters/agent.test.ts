@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BeancounterRow } from '../../src/accounting/ledger.js';
 import type { ReleaseRecord } from '../../src/accounting/release.js';
 import type { CrossingEvent } from '../../src/beancounters/service.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { runCli } from '../helpers/cli.js';
-import { envFile, isoMs, ndjson, tool, V1Twin } from './helpers.js';
+import { envFile, isoMs, ndjson, removeTools, tool, V1Twin } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -26,6 +26,8 @@ afterEach(async () => {
     }
   }
 });
+
+afterAll(() => removeTools());
 
 function cgroup(label: string): TestCgroup {
   const cg = TestCgroup.create(label);

@@ -19,6 +19,12 @@ export function tool(name: string): string {
   return out;
 }
 
+/** Removes the compiled workloads (call from afterAll). */
+export function removeTools(): void {
+  for (const bin of built.values()) fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+  built.clear();
+}
+
 /**
  * The cgroup of the same path in a v1 controller's hierarchy (/sys/fs/cgroup/pids/<path>): on a
  * hybrid host that is where pids.max and the memory limit live.
