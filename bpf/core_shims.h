@@ -29,6 +29,15 @@ static __always_inline __u64 fw_kernfs_id(struct kernfs_node *kn)
 	return kn->id;
 }
 
+/* The same, for a node reached through BPF_CORE_READ (a plain value, not a BTF pointer the
+ * verifier lets us load from directly). */
+static __always_inline __u64 fw_kernfs_id_read(struct kernfs_node *kn)
+{
+	if (bpf_core_type_exists(union kernfs_node_id___old))
+		return BPF_CORE_READ((struct kernfs_node___old *)kn, id.ino);
+	return BPF_CORE_READ(kn, id);
+}
+
 /* v5.5 renamed task_struct.real_start_time to start_boottime ("time: Rename tsk->real_start_time
  * to ->start_boottime", cf25e24db61c); both count CLOCK_BOOTTIME nanoseconds. */
 struct task_struct___old {

@@ -121,7 +121,7 @@ static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
 		struct cgrp_cset_link *link = (void *)pos - link_off;
 		struct cgroup *cg = BPF_CORE_READ(link, cgrp);
 		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy)
-			return fw_kernfs_id(BPF_CORE_READ(cg, kn));
+			return fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
 		pos = BPF_CORE_READ(pos, next);
 	}
 	return 0;
