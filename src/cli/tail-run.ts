@@ -35,7 +35,9 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   const query: Record<string, string> = {};
   for (const k of ['cgroup', 'comm', 'pid', 'events', 'group'] as const) if (a[k] !== undefined) query[k] = String(a[k]);
   for (const k of ['tree', 'threads', 'failed'] as const) if (a[k]) query[k] = 'true';
-  tailOptions(a); // the flags' own messages (--pid …) for mistakes the agents would refuse
+  // The flags' own messages (--pid …) for mistakes the agents would refuse; --events is checked
+  // by the stream's own parser below, which also knows barrier, limit, release and restart.
+  tailOptions({ ...a, events: undefined });
   parseStreamQuery(new URLSearchParams(query));
   const urls = (a.from ?? []).map((u) => {
     if (u.startsWith('unix:') || /^https?:\/\/[^/]/.test(u)) return u.replace(/\/$/, '');

@@ -145,6 +145,14 @@ describe('forkwatch tail', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it('--from accepts the agent event types (restart, barrier, …) that a local tail does not', () => {
+    const ok = runCli(['tail', '--from', 'unix:/nonexistent/forkwatch.sock', '--events', 'restart,barrier', '--duration', '0.3']);
+    expect(ok.code).toBe(0);
+    const local = runCli(['tail', '--events', 'restart']);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/unknown event type "restart"/);
+  });
+
   it('doctor reports every requirement as ok on this host', () => {
     requireRoot();
     const r = runCli(['doctor']);
