@@ -262,7 +262,7 @@ floors() {
 }
 
 # mean_sd: "<mean> <standard deviation>" of the numbers on stdin.
-mean_sd() { awk '{ n++; s += $1; q += $1 * $1 } END { m = n ? s / n : 0; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; printf "%.1f %.1f\n", m, v > 0 ? sqrt(v) : 0 }'; }
+mean_sd() { awk '{ n++; s += $1; q += $1 * $1 } END { m = n ? s / n : 0; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; printf "%.1f %.1f\n", m, (v > 0 ? sqrt(v) : 0) }'; }
 
 # slope: least-squares slope of column 2 against column 1 on stdin ("x y" lines).
 slope() {

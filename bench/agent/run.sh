@@ -250,7 +250,7 @@ phase_overhead() {
       storm_s=$(awk -F'\t' -v m="$mode" -v e="$exp" '$1 == m && $2 == e { print $4 }' "$tsv" | sum)
       cnt=$(awk -F'\t' -v m="$mode" -v e="$exp" '$1 == m && $2 == e { s += $7 } END { print s }' "$tsv")
       read -r sn se st so smed smax < <(scrape_stats "$OUT/scrapes-$mode-$exp-"*.txt)
-      emit "| $mode | $exp | $(calc %.2f "$med") | $(calc %.0f "$rate") | $(calc %.3f "$ratio") | $(calc %.3f "$cratio") | $cpu | $(calc %.1f "100 * $cpu / $storm_s") | $(calc %.0f "1e6 * $cpu / $created") | $created | $cnt | $(calc %.2f "100 * $cnt / $created") | $smed / $smax | $se / $st / $so of $sn |"
+      emit "| $mode | $exp | $(calc %.2f "$med") | $(calc %.0f "$rate") | $(calc %.3f "$ratio") | $(calc %.3f "$cratio") | $cpu | $(calc %.1f "100 * $cpu / $storm_s") | $(calc %.0f "1e6 * $cpu / $created") | $created | $cnt | $(calc %.2f "100 * $cnt / $created") | $(calc %.3f "$smed") / $(calc %.3f "$smax") | $se / $st / $so of $sn |"
     done
   done
   local fwlost fwexits fwexp
@@ -330,12 +330,12 @@ phase_steady() {
       per1=$(calc %.1f "1e6 * $i_cpu / ($i_ev ? $i_ev : 1)") per2=$(calc %.1f "1e6 * $cpu / ($ev ? $ev : 1)")
     fi
     read -r sn se st so smed smax < <(scrape_stats "$OUT/scrapes-steady-idle-$exp.txt")
-    emit "| $name | ${IDLE_S}s, no storm | $(calc %.0f "$i_f / $i_s") | 0 | $rps1 | $(calc %.2f "100 * $i_cpu / $i_s") | $per1 | – | – | $smed / $smax | $se / $st / $so of $sn | – |"
+    emit "| $name | ${IDLE_S}s, no storm | $(calc %.0f "$i_f / $i_s") | 0 | $rps1 | $(calc %.2f "100 * $i_cpu / $i_s") | $per1 | – | – | $(calc %.3f "$smed") / $(calc %.3f "$smax") | $se / $st / $so of $sn | – |"
     pct=$(calc %.2f "100 * $cpu / $el")
     verdict="–"
     [ "$exp" = forkwatch ] && verdict=$(awk -v p="$pct" 'BEGIN { print (p < 5 ? "yes (< 5%)" : "no (>= 5%)") }')
     read -r sn se st so smed smax < <(scrape_stats "$OUT/scrapes-steady-$exp.txt")
-    emit "| $name | storm, $(calc %.0f "$el") s | $(calc %.0f "$hf / $el") | $(calc %.0f "$procs / $el") | $rps2 | $pct | $per2 | $procs | $cnt | $smed / $smax | $se / $st / $so of $sn | $verdict |"
+    emit "| $name | storm, $(calc %.0f "$el") s | $(calc %.0f "$hf / $el") | $(calc %.0f "$procs / $el") | $rps2 | $pct | $per2 | $procs | $cnt | $(calc %.3f "$smed") / $(calc %.3f "$smax") | $se / $st / $so of $sn | $verdict |"
   done <"$OUT/steady.tsv"
   emit
 }
@@ -429,7 +429,7 @@ phase_churn() {
   emit "$churned cgroups, each made, given one bench/build/fw-forkexit $CHURN_PROCS, and removed ($CHURN_RATE a second); cgroups made on the whole host meanwhile, as the default agent counted them (forkwatch_events_total{type=\"cgroup_mkdir\"}): $(($(metric "$OUT/final-churn-default.txt" forkwatch_events_total 'type="cgroup_mkdir"') - mk0)). Both agents watched the same churn, scraped every second. RSS: VmRSS every ${RSS_EVERY}s. Slope: least squares, KiB per minute, over the whole run and over its second half; beside it the second half's mean and standard deviation, to set the slope against the garbage collector's swings. V8 heap used after GC: the lowest nodejs_heap_size_used_bytes the agent reported in the run's first and last whole minute (what survives garbage collection; a JavaScript leak raises it). V8 heap total: nodejs_heap_size_total_bytes at the first and last sample."
   emit
   emit "| config | RSS first (MiB) | RSS last (MiB) | RSS max (MiB) | slope, whole run (KiB/min) | slope, second half (KiB/min) | RSS, second half: mean ± sd (MiB) | V8 heap used after GC, first / last minute (MiB) | V8 heap total, first / last (MiB) | groups at end | groups overflowed | agent CPU (% of one core) | scrape time, median / max (s) | scrapes: HTTP error / no answer / over 1 s, of all |"
-  emit "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  emit "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   local col name cpu final half=$((CHURN_S / 2)) first last max s_all s_half hmean hsd scr sn se st so smed smax heap htot
   for col in 2 3; do
     if [ $col = 2 ]; then
@@ -444,9 +444,9 @@ phase_churn() {
     s_half=$(awk -F'\t' -v c=$col -v h=$half 'NR > 1 && $1 >= h { print $1 / 60, $c }' "$OUT/rss.tsv" | slope)
     read -r hmean hsd < <(awk -F'\t' -v c=$col -v h=$half 'NR > 1 && $1 >= h { print $c / 1024 }' "$OUT/rss.tsv" | mean_sd)
     read -r sn se st so smed smax < <(scrape_stats "$scr")
-    heap=$(floors "$scr" nodejs_heap_size_used_bytes $((CHURN_S / 60)) | awk 'NR == 1 { f = $2 } { l = $2 } END { print f " / " l }')
+    heap=$(floors "$scr" nodejs_heap_size_used_bytes $((CHURN_S >= 120 ? CHURN_S / 60 : 1)) | awk 'NR == 1 { f = $2 } { l = $2 } END { print f " / " l }')
     htot=$(awk -F'\t' -v c=$((col + 7)) 'NR == 2 { f = $c } NR > 1 { l = $c } END { print f " / " l }' "$OUT/rss.tsv")
-    emit "| $name | $(calc %.1f "$first") | $(calc %.1f "$last") | $(calc %.1f "$max") | $(calc %.0f "$s_all") | $(calc %.0f "$s_half") | $hmean ± $hsd | $heap | $htot | $(metric "$final" forkwatch_groups) | $(metric "$final" forkwatch_groups_overflow_total) | $(calc %.1f "100 * $cpu / $CHURN_S") | $smed / $smax | $se / $st / $so of $sn |"
+    emit "| $name | $(calc %.1f "$first") | $(calc %.1f "$last") | $(calc %.1f "$max") | $(calc %.0f "$s_all") | $(calc %.0f "$s_half") | $hmean ± $hsd | $heap | $htot | $(metric "$final" forkwatch_groups) | $(metric "$final" forkwatch_groups_overflow_total) | $(calc %.1f "100 * $cpu / $CHURN_S") | $(calc %.3f "$smed") / $(calc %.3f "$smax") | $se / $st / $so of $sn |"
   done
   emit
   emit "Scrape time against groups tracked (both agents' answered scrapes during the churn):"
@@ -458,7 +458,7 @@ phase_churn() {
     case $lo in 0) hi=250 ;; 250) hi=500 ;; 500) hi=1000 ;; 1000) hi=1500 ;; 1500) hi=1900 ;; 1900) hi=999999 ;; esac
     rows=$( { by_groups "$OUT/scrapes-churn-default.txt"; by_groups "$OUT/scrapes-churn-evict30s.txt"; } | awk -v lo=$lo -v hi=$hi '$1 >= lo && $1 < hi')
     [ -n "$rows" ] || continue
-    emit "| $lo–$((hi == 999999 ? 2001 : hi - 1)) | $(wc -l <<<"$rows") | $(awk '{ print $2 }' <<<"$rows" | median) | $(awk '{ print $2 }' <<<"$rows" | sort -g | tail -1) | $(calc %.2f "$(awk '{ print $3 }' <<<"$rows" | median) / 1048576") |"
+    emit "| $lo–$((hi == 999999 ? 2001 : hi - 1)) | $(wc -l <<<"$rows") | $(calc %.3f "$(awk '{ print $2 }' <<<"$rows" | median)") | $(calc %.3f "$(awk '{ print $2 }' <<<"$rows" | sort -g | tail -1)") | $(calc %.2f "$(awk '{ print $3 }' <<<"$rows" | median) / 1048576") |"
   done
   emit
   emit "RSS samples: rss.tsv in the results directory."
