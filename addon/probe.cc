@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "errors.h"
 #include "libbpf_log.h"
 #include "map_reader.h"
@@ -96,7 +98,7 @@ void Probe::FlushLog(Napi::Env env) {
   for (auto& [level, msg] : lines) log_.Call({Napi::String::New(env, level), Napi::String::New(env, msg)});
 }
 
-// start(onBatch): onBatch(buffer, records) once per wake-up, on the main loop.
+// start(onBatch): onBatch(buffer, records, bytes) once per wake-up, on the main loop.
 Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
@@ -116,11 +118,26 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The batch goes to JavaScript in one Buffer kept across calls (no allocation per wake-up):
+// onBatch(buffer, records, bytes) may read buffer[0, bytes) during the call, and must copy what
+// it keeps. A storm's larger buffer is let go once batches are small again.
 void Probe::Deliver(const uint8_t* data, size_t len, size_t records) {
   Napi::Env env = on_batch_.Env();
   Napi::HandleScope scope(env);
-  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, data, len);
-  on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(records))});
+  if (out_cap_ > (4u << 20) && len < (64u << 10)) {
+    out_.Reset();
+    out_cap_ = 0;
+  }
+  if (len > out_cap_) {
+    size_t cap = 64u << 10;
+    while (cap < len) cap *= 2;
+    out_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, cap));
+    out_cap_ = cap;
+  }
+  Napi::Buffer<uint8_t> buf = out_.Value();
+  std::memcpy(buf.Data(), data, len);
+  on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(records)),
+                                        Napi::Number::New(env, static_cast<double>(len))});
 }
 
 // drain(): deliver what is in the ring now (also used at close, so nothing read is lost).

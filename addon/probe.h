@@ -32,6 +32,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
   std::unique_ptr<Loader> loader_;
   std::unique_ptr<RingReader> reader_;
   Napi::FunctionReference on_batch_;
+  Napi::Reference<Napi::Buffer<uint8_t>> out_;  // the batch buffer handed to onBatch
+  size_t out_cap_ = 0;
   Napi::FunctionReference log_;
   uint64_t drain_ns_ = 0;
   int stats_fd_ = -1;

@@ -56,17 +56,26 @@ size_t RingReader::Drain() {
   return n;
 }
 
+// Two modes, so a busy ring costs one drain per period rather than a wake-up and a timer each:
+// idle, the epoll fd is watched; once a wake-up finds records, the watch stops and a timer drains
+// every drain_ms_ until a drain finds nothing, then the watch resumes. Re-arming the watch asks
+// the ring whether data waits, so a record that came in between is not left behind.
 void RingReader::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<RingReader*>(handle->data);
   if (!self || status < 0) return;
-  if (self->Drain() && self->timer_) uv_timer_start(self->timer_, &RingReader::OnTimer, self->drain_ms_, 0);
+  if (self->Drain() && self->timer_) {
+    uv_poll_stop(handle);
+    uv_timer_start(self->timer_, &RingReader::OnTimer, self->drain_ms_, 0);
+  }
 }
 
-// After activity, records submitted without a wake-up may be waiting: drain until quiet.
 void RingReader::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<RingReader*>(handle->data);
   if (!self) return;
-  if (self->Drain()) uv_timer_start(handle, &RingReader::OnTimer, self->drain_ms_, 0);
+  if (self->Drain())
+    uv_timer_start(handle, &RingReader::OnTimer, self->drain_ms_, 0);
+  else if (self->poll_)
+    uv_poll_start(self->poll_, UV_READABLE, &RingReader::OnPoll);
 }
 
 void RingReader::Close() {

@@ -1,6 +1,7 @@
 // Reads the BPF ring buffer on the main libuv loop: no thread of its own. The ring buffer's epoll
-// fd sits in a uv_poll_t; each wake-up hands one batch to the sink. A one-shot timer re-drains
-// after activity, since the kernel side wakes us at most once per wakeup_ns (see proc.bpf.c).
+// fd sits in a uv_poll_t; each wake-up hands one batch to the sink. While records keep coming, a
+// timer drains once per wakeup_ns instead (the kernel side wakes us at most that often, see
+// proc.bpf.c), and the poll watch resumes when a drain finds the ring empty.
 #pragma once
 #include <bpf/libbpf.h>
 #include <uv.h>

@@ -10,7 +10,7 @@
 import type { Config } from './config/types.js';
 import { detectHierarchy, type Hierarchy } from './cgroups/fs.js';
 import { TYPE_NAMES, type RawEvent } from './events/decode.js';
-import { EventType } from './events/layout.js';
+import { EVENT_TYPE_MAX, EventType } from './events/layout.js';
 import { EventSource } from './events/source.js';
 import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from './groups/registry.js';
 import { GroupTracker, type GroupNotice } from './groups/tracker.js';
@@ -52,7 +52,8 @@ export class Agent {
   readonly registry: GroupRegistry;
   readonly tracker: GroupTracker;
   readonly occupancy = new CgroupOccupancy();
-  private readonly eventsRead: Record<string, number> = {};
+  /** Records read, by record type (index: EventType). */
+  private readonly eventsRead = new Float64Array(EVENT_TYPE_MAX);
   private readonly listeners: AgentListener[] = [];
   private pendingRetire: number[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -80,7 +81,6 @@ export class Agent {
         bpfStats: opts.bpfStats === true,
       },
     });
-    for (const t of Object.values(TYPE_NAMES)) this.eventsRead[t] = 0;
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
     // and the table keeps one entry per pid.
     this.table = seedTable(this.source, this.hierarchy.id);
@@ -118,7 +118,7 @@ export class Agent {
 
   private onBatch(events: RawEvent[]): void {
     for (const e of events) {
-      this.eventsRead[TYPE_NAMES[e.type]]++;
+      this.eventsRead[e.type]++;
       if (e.type === EventType.CGROUP_RMDIR) {
         this.pendingRetire.push(e.cgroupId);
         continue;
@@ -212,7 +212,7 @@ export class Agent {
     const progs = this.source.progStats().filter((p) => p.runCount > 0 || p.runTimeNs > 0);
     return {
       groups,
-      eventsRead: { ...this.eventsRead },
+      eventsRead: Object.fromEntries(Object.entries(TYPE_NAMES).map(([t, name]) => [name, this.eventsRead[Number(t)]])),
       eventsLost: stats.lost,
       counterMapFull: stats.counterFull,
       groupsOverflow: this.registry.overflows,

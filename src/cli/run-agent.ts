@@ -38,7 +38,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     ctx: { iso: (ns) => agent.source.clock.iso(ns), cgroupPath: (id) => agent.source.names.path(id) },
     groupOf: (pid) => agent.tracker.groupOf(pid),
   });
-  agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices.find((n) => n.kind === 'left')?.group) });
+  agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
 
   const beancounters = new BeancounterService({
     host: agent,

@@ -66,15 +66,15 @@ export function splitArgv(buf: Buffer, start: number, end: number): string[] {
 export class DecodeError extends Error {}
 
 /**
- * Decodes one batch (records padded to 8 bytes) and calls `sink` for each record in order.
- * Returns the number of records.
+ * Decodes one batch (records padded to 8 bytes, in buf[0, length)) and calls `sink` for each
+ * record in order. Returns the number of records.
  */
-export function decodeBatch(buf: Buffer, sink: (ev: RawEvent) => void): number {
+export function decodeBatch(buf: Buffer, sink: (ev: RawEvent) => void, length = buf.length): number {
   let at = 0;
   let n = 0;
-  while (at + HDR_SIZE <= buf.length) {
+  while (at + HDR_SIZE <= length) {
     const size = buf.readUInt16LE(at + HDR.size[0]);
-    if (size < HDR_SIZE || at + size > buf.length) throw new DecodeError(`bad record size ${size} at offset ${at}`);
+    if (size < HDR_SIZE || at + size > length) throw new DecodeError(`bad record size ${size} at offset ${at}`);
     sink(decodeRecord(buf, at, size));
     n++;
     at += (size + 7) & ~7;

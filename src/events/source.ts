@@ -41,16 +41,21 @@ export class EventSource {
   /** Starts delivery; `onBatch` gets every record of one wake-up, in order. */
   start(onBatch: (events: RawEvent[]) => void): void {
     this.onBatch = onBatch;
-    this.live().start((buf) => this.deliver(buf));
+    this.live().start((buf, _records, bytes) => this.deliver(buf, bytes));
   }
 
-  private deliver(buf: Buffer): void {
+  /** `buf` is the addon's batch buffer, reused on the next wake-up: decoding copies what it keeps. */
+  private deliver(buf: Buffer, bytes: number): void {
     const events: RawEvent[] = [];
-    decodeBatch(buf, (e) => {
-      if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path);
-      else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path);
-      events.push(e);
-    });
+    decodeBatch(
+      buf,
+      (e) => {
+        if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path);
+        else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path);
+        events.push(e);
+      },
+      bytes,
+    );
     this.onBatch?.(events);
   }
 

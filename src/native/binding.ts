@@ -32,8 +32,12 @@ export interface ProgStat {
 export interface NativeProbe {
   readonly attached: string[];
   readonly skipped: string[];
-  /** onBatch gets one Buffer per wake-up: records padded to 8 bytes, each sized by hdr.size. */
-  start(onBatch: (batch: Buffer, records: number) => void): void;
+  /**
+   * onBatch(buffer, records, bytes) once per wake-up: the records are buffer[0, bytes), padded to
+   * 8 bytes, each sized by hdr.size. The buffer is reused by the next call; copy what must
+   * outlive this one.
+   */
+  start(onBatch: (batch: Buffer, records: number, bytes: number) => void): void;
   drain(): number;
   readCounters(): Buffer;
   deleteCounters(ids: BigUint64Array): void;

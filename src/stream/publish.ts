@@ -6,6 +6,7 @@ import type { RawEvent } from '../events/decode.js';
 import { EventType } from '../events/layout.js';
 import { toProcessEvent, type EnrichContext } from '../events/model.js';
 import type { Group } from '../groups/registry.js';
+import type { GroupNotice } from '../groups/tracker.js';
 import type { TableChange } from '../process/table.js';
 import type { EventBus } from './bus.js';
 import { processId } from './identity.js';
@@ -23,9 +24,13 @@ export interface PublisherOptions {
 export class ProcessPublisher {
   constructor(private readonly o: PublisherOptions) {}
 
-  /** Publishes one record (after groups were updated). `groupBefore` names the group of an exit. */
-  publish(e: RawEvent, change: TableChange, groupBefore?: Group): void {
+  /**
+   * Publishes one record (after groups were updated); the notices' `left` names the group of an
+   * exit. Costs nothing while nobody subscribes.
+   */
+  publish(e: RawEvent, change: TableChange, notices: readonly GroupNotice[] = []): void {
     if (!this.o.bus.active) return;
+    const groupBefore = notices.find((n) => n.kind === 'left')?.group;
     const ev = toProcessEvent(e, this.o.ctx, change.before?.cgroupId);
     if (!ev) return;
     ev.node = this.o.node;

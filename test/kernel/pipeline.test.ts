@@ -80,6 +80,23 @@ describe('kernel pipeline', () => {
     }
   });
 
+  it('delivers a lone record after a burst: the reader drains by timer while busy, then waits on the ring again', async () => {
+    const cg = TestCgroup.create('lone');
+    try {
+      const burst = await cg.exec('for ((i = 0; i < 300; i++)); do ( exit 0 ); done');
+      await until(() => events.some((e) => e.type === EventType.EXIT && e.pid === burst.pid), 'the burst');
+      // Several drain periods with nothing new: the timer finds the ring empty and stops.
+      await new Promise((r) => setTimeout(r, 50));
+      const lone = await cg.exec('exit 7');
+      await until(() => events.some((e) => e.type === EventType.EXIT && e.pid === lone.pid), 'the lone exit');
+      const exit = events.find((e) => e.type === EventType.EXIT && e.pid === lone.pid)!;
+      expect(decodeStatus(exit.status)).toEqual({ exit_code: 7, signal: null, core_dumped: false });
+      expect(events.filter((e) => e.cgroupId === cg.id && e.type === EventType.FORK)).toHaveLength(300);
+    } finally {
+      await cg.remove();
+    }
+  });
+
   it('names a cgroup created and removed before its events are read', async () => {
     const cg = TestCgroup.create('shortlived');
     const run = await cg.exec('( exit 7 )');
