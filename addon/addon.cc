@@ -6,6 +6,7 @@
 
 #include "probe.h"
 #include "proc.h"
+#include "spawn.h"
 
 namespace {
 
@@ -59,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("clocks", Napi::Function::New(env, Clocks));
   exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("sizes", Napi::Function::New(env, Sizes));
+  exports.Set("spawnInCgroup", fw::SpawnFunction(env));
   exports.Set("libbpfVersion", Napi::String::New(env, libbpf_version_string()));
   return exports;
 }

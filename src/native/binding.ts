@@ -54,12 +54,61 @@ export interface Features {
   tracepoints: Record<string, boolean>;
 }
 
+/** What spawnInCgroup starts, and as whom. */
+export interface SpawnOptions {
+  /** Absolute path of the executable: the child does no PATH search. */
+  file: string;
+  argv: string[];
+  /** The whole environment, "NAME=value" each. */
+  envp: string[];
+  /** Directory to run in; the agent's when empty or not given. */
+  cwd?: string;
+  /** The cgroup v2 directory the child is created in (clone3 CLONE_INTO_CGROUP). */
+  cgroupDir: string;
+  uid?: number;
+  gid?: number;
+  /** Supplementary groups; [] clears them; not given keeps the agent's. */
+  groups?: number[];
+  /** A session of its own (default true). */
+  setsid?: boolean;
+  /**
+   * false: clone3 without CLONE_VM, which copies the agent's page tables; only for
+   * bench/supervisor/spawn-cost.mjs, which measures what that costs (default true).
+   */
+  vfork?: boolean;
+}
+
+/** How a spawned program's main process ended; both null when its status was lost. */
+export interface NativeExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A program started by spawnInCgroup; its exit is watched through a pidfd on the main loop. */
+export interface NativeChild {
+  readonly pid: number;
+  /** Read ends of the program's stdout and stderr pipes (close-on-exec); the caller owns them. */
+  readonly stdoutFd: number;
+  readonly stderrFd: number;
+  /** Whether the exit watch keeps the event loop alive (on by default), as ChildProcess.ref(). */
+  ref(): void;
+  unref(): void;
+  /** pidfd_send_signal: never another process that reused the pid; false once it has exited. */
+  kill(signal: number): boolean;
+}
+
 export interface NativeBinding {
   Probe: new (options: ProbeOptions, log?: (level: string, message: string) => void) => NativeProbe;
   clocks(): [bigint, bigint];
   features(tracepoints: string[]): Features;
   sizes(): Record<string, number>;
   libbpfVersion: string;
+  /**
+   * Start a program inside a cgroup from its first instruction (clone3 CLONE_INTO_CGROUP, posix_spawn
+   * style). Throws an Error with code, errno, step ("clone3", "execve", "setuid"...) and object.
+   * onExit is called once, on the main loop, when the main process has exited and been reaped.
+   */
+  spawnInCgroup(options: SpawnOptions, onExit: (exit: NativeExit) => void): NativeChild;
 }
 
 /** Path of the built addon, relative to this file in dist/ or src/. */
