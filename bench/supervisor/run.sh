@@ -226,22 +226,35 @@ if want latency; then
 
   if [[ " $LATENCY_SUPERVISORS " == *" forkwatch-verbose "* ]]; then
     # Restart i: its total (program stamps), the agent's own view (exit seen -> launched, from
-    # the stream) and the launcher's debug line for start i+1 (start 1 is not a restart).
+    # the stream) and the launcher's debug line for start i+1 (start 1 is not a restart): with the
+    # addon, "(checks A, spawn B by clone3 into its cgroup)"; through the shell gate of kernels
+    # before 5.7, "(checks A, spawn B, cgroup move C)".
     v="$OUT/latency-forkwatch-verbose"
     grep -o '"latency_s":[0-9.e+-]*' "$v.events" | cut -d: -f2 | awk '{ printf "%.3f\n", $1 * 1000 }' >"$v.agent.ms"
-    sed -n 's/.* started in \([0-9.]*\) ms (checks \([0-9.]*\), spawn \([0-9.]*\), cgroup move \([0-9.]*\)).*/\1 \2 \3 \4/p' "$v.log" | tail -n +2 >"$v.launch"
+    sed -nE 's/.* started in ([0-9.]+) ms \(checks ([0-9.]+), spawn ([0-9.]+)(, cgroup move ([0-9.]+)| by clone3 into its cgroup)\).*/\1 \2 \3 \5/p' "$v.log" |
+      awk '{ print $1, $2, $3, (NF > 3 ? $4 : 0) }' | tail -n +2 >"$v.launch"
     paste -d' ' "$v.ms" "$v.agent.ms" "$v.launch" | awk 'NF == 6' >"$v.steps"
     step() { awk "{ print $1 }" "$v.steps" | summary; }
     row() { local s; s=$(step "$2"); read -r p50 p99 _ <<<"$s"; emit "| $1 | $p50 ms | $p99 ms |"; }
+    clone3=0
+    grep -q ' by clone3 into its cgroup)' "$v.log" && clone3=1
     emit "#### Where a forkwatch restart's time goes ($(wc -l <"$v.steps") restarts of the --verbose run)"
     emit ""
     emit "| Step | p50 | p99 |"
     emit "|---|---:|---:|"
-    row "exit -> the agent sees the cgroup empty, and the wrapper's exec -> the program's main()" '$1 - $2'
+    if [ "$clone3" = 1 ]; then
+      row "exit -> the agent sees the cgroup empty, and the program's exec -> its main()" '$1 - $2'
+    else
+      row "exit -> the agent sees the cgroup empty, and the wrapper's exec -> the program's main()" '$1 - $2'
+    fi
     row "agent: the emptiness check (cgroup.procs), the decision, the adoption check" '$2 - $3'
     row "launch: cwd and command checks, second-copy check" '$4'
-    row "launch: spawn of the wrapper shell (Node's fork + exec)" '$5'
-    row "launch: move into the program's cgroup (cgroup.procs write)" '$6'
+    if [ "$clone3" = 1 ]; then
+      row "launch: clone3 into the program's cgroup, until the program's exec (the addon)" '$5'
+    else
+      row "launch: spawn of the wrapper shell (Node's fork + exec)" '$5'
+      row "launch: move into the program's cgroup (cgroup.procs write)" '$6'
+    fi
     row "total" '$1'
     emit ""
   fi

@@ -6,10 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { join, posix, resolve as resolvePath } from 'node:path';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.js';
+import { loadBinding, type NativeBinding, type NativeChild } from '../native/binding.js';
 import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
 import { LineSplitter } from './lines.js';
@@ -51,15 +53,25 @@ export interface CgroupLauncherOptions {
   timers?: Timers;
   /** Pause between rounds of the SIGKILL loop. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The addon's spawnInCgroup: programs are created inside their cgroup by clone3. null: the
+   * shell-gate path (Node's spawn, then a cgroup.procs write), which kernels before 5.7 get anyway.
+   * CgroupLauncher.create loads the addon unless told.
+   */
+  native?: NativeSpawn | null;
 }
+
+/** The part of the addon the launcher uses. */
+export type NativeSpawn = Pick<NativeBinding, 'spawnInCgroup'>;
 
 /** The root all programs' cgroups live under unless told otherwise. */
 export const DEFAULT_PROGRAMS_ROOT = '/forkwatch.programs';
 
 const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
 
-// Run by /bin/sh as `sh -c WRAPPER forkwatch <argv...>`. Node cannot spawn into a cgroup
-// (no clone3 CLONE_INTO_CGROUP), so the shell waits until the agent has written its pid to
+// The fallback on kernels without clone3(CLONE_INTO_CGROUP) (before 5.7), where the addon cannot
+// create the program inside its cgroup. Run by /bin/sh as `sh -c WRAPPER forkwatch <argv...>`.
+// Node cannot spawn into a cgroup, so the shell waits until the agent has written its pid to
 // cgroup.procs and then says go on fd 3; the command never runs outside the cgroup, and a
 // failed move is reported by the agent with the path and errno instead of by a shell.
 const WRAPPER = [
@@ -67,7 +79,7 @@ const WRAPPER = [
   'read -r go <&3 || exit 125',
   'exec 3<&-',
   // systemd's IgnoreSIGPIPE=yes: a program left running when the agent exits must not die of
-  // its next log line into a pipe nobody reads any more.
+  // its next log line into a pipe nobody reads any more. The addon's spawn does the same.
   "trap '' PIPE",
   'exec "$@"',
 ].join('\n');
@@ -98,16 +110,26 @@ export async function findSetpriv(candidates = SETPRIV_CANDIDATES): Promise<stri
   return null;
 }
 
+/** A running main process the launcher follows; release() lets the agent exit without it. */
 interface Tracked {
-  child: ChildProcess;
+  release(): void;
 }
 
 interface Prepared {
+  /** The command found as exec would find it (absolute). */
+  file: string;
   argv: string[];
   env: Record<string, string>;
   cwd: string;
-  ids: { uid?: number; gid?: number };
+  identity: Identity | null;
 }
+
+/** The errno codes of a clone3 that lacks CLONE_INTO_CGROUP (or clone3 altogether). */
+const NO_CLONE_INTO_CGROUP = new Set(['ENOSYS', 'EINVAL', 'E2BIG']);
+
+/** Child steps whose failure a retry soon will not fix, unless the errno says it might. */
+const CHILD_STEPS = new Set(['execve', 'chdir', 'setgroups', 'setgid', 'setuid']);
+const TRANSIENT_CODES = new Set(['EAGAIN', 'ENOMEM', 'ETXTBSY', 'EINTR', 'ENFILE', 'EMFILE']);
 
 /** Launcher that runs each program in its own cgroup v2 directory. */
 export class CgroupLauncher implements Launcher {
@@ -125,6 +147,7 @@ export class CgroupLauncher implements Launcher {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly children = new Map<string, Tracked>();
   private warnedGroups = false;
+  private native: NativeSpawn | null;
 
   constructor(opts: CgroupLauncherOptions) {
     this.mountPoint = opts.mountPoint;
@@ -138,15 +161,17 @@ export class CgroupLauncher implements Launcher {
     this.useCgroupKill = opts.useCgroupKill ?? true;
     this.timers = opts.timers ?? realTimers;
     this.sleep = opts.sleep ?? ((ms) => sleepMs(ms).then(() => undefined));
+    this.native = opts.native ?? null;
   }
 
-  /** A launcher with the v2 mount detected and setpriv looked up, unless given. */
+  /** A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given. */
   static async create(
     opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string },
   ): Promise<CgroupLauncher> {
     const mountPoint = opts.mountPoint ?? (await detectCgroup2Mount());
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
-    return new CgroupLauncher({ ...opts, mountPoint, setpriv });
+    const native = opts.native === undefined ? loadNativeSpawn(opts.logger) : opts.native;
+    return new CgroupLauncher({ ...opts, mountPoint, setpriv, native });
   }
 
   cgroupPath(name: string): string {
@@ -180,14 +205,96 @@ export class CgroupLauncher implements Launcher {
     }
 
     const t1 = performance.now();
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'forkwatch', ...prepared.argv], {
+    if (this.native) {
+      const launched = this.spawnNative(this.native, name, prepared, dir, onMainExit);
+      if (launched) {
+        const t2 = performance.now();
+        // Where a start's time goes; bench/supervisor reads this line (and gateShell's).
+        this.logger.debug?.(
+          `program "${name}": pid ${launched.pid} started in ${ms(t0, t2)} ms (checks ${ms(t0, t1)}, spawn ${ms(t1, t2)} by clone3 into its cgroup)`,
+        );
+        return launched;
+      }
+    }
+    return this.gateShell(name, prepared, dir, onMainExit, t0, t1);
+  }
+
+  /**
+   * Start the program inside its cgroup with the addon (clone3 CLONE_INTO_CGROUP). Null when
+   * this kernel cannot: the launcher then uses the shell gate from now on.
+   */
+  private spawnNative(
+    native: NativeSpawn,
+    name: string,
+    prepared: Prepared,
+    dir: string,
+    onMainExit: (exit: ExitStatus) => void,
+  ): Launched | null {
+    const identity = prepared.identity;
+    let child: NativeChild;
+    const tracked: Tracked = { release: () => undefined };
+    try {
+      child = native.spawnInCgroup(
+        {
+          file: prepared.file,
+          argv: prepared.argv,
+          envp: Object.entries(prepared.env).map(([k, v]) => `${k}=${v}`),
+          cwd: prepared.cwd,
+          cgroupDir: dir,
+          // Own session: a ^C at the agent's terminal or a signal to its process group is not
+          // for the programs, and keep_running programs must outlive the agent.
+          setsid: true,
+          ...(identity
+            ? { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid, groups: identity.groups }
+            : {}),
+        },
+        (exit) => {
+          if (this.children.get(name) === tracked) this.children.delete(name);
+          onMainExit(exit);
+        },
+      );
+    } catch (err) {
+      const e = err as NativeError;
+      if (e.step === 'clone3' && e.code !== undefined && NO_CLONE_INTO_CGROUP.has(e.code)) {
+        this.native = null;
+        this.logger.warn(
+          `clone3(CLONE_INTO_CGROUP) is not available on this kernel (${nativeErrorText(e)}; Linux 5.7 has it): ` +
+            `programs start through a shell moved into their cgroup instead, which takes longer`,
+        );
+        return null;
+      }
+      const permanent = e.step !== undefined && CHILD_STEPS.has(e.step) && !TRANSIENT_CODES.has(e.code ?? '');
+      throw new LaunchError(name, nativeErrorText(e), { permanent, ...(e.code ? { code: e.code } : {}) });
+    }
+    const streams = { stdout: pipeReader(child.stdoutFd), stderr: pipeReader(child.stderrFd) };
+    tracked.release = () => {
+      // Output keeps flowing to the log while the agent lives; none of it may keep the agent alive.
+      child.unref();
+      streams.stdout.unref();
+      streams.stderr.unref();
+    };
+    this.children.set(name, tracked);
+    this.pipeOutput(name, streams);
+    return { pid: child.pid };
+  }
+
+  /** The fallback: Node spawns a shell, the agent moves it into the cgroup, then lets it exec. */
+  private async gateShell(
+    name: string,
+    prepared: Prepared,
+    dir: string,
+    onMainExit: (exit: ExitStatus) => void,
+    t0: number,
+    t1: number,
+  ): Promise<Launched> {
+    const { argv, ids } = this.nodeCommand(prepared);
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'forkwatch', ...argv], {
       cwd: prepared.cwd,
       env: prepared.env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // Own session: a ^C at the agent's terminal or a signal to its process group is not for
-      // the programs, and keep_running programs must outlive the agent.
+      // Own session, as in spawnNative.
       detached: true,
-      ...prepared.ids,
+      ...ids,
     });
     const gate = child.stdio[3] as Duplex | null | undefined;
     // The gate breaks with EPIPE when the shell is gone already; the exit handler tells that story.
@@ -202,8 +309,9 @@ export class CgroupLauncher implements Launcher {
       }
     }
     const pid = child.pid as number;
+    const tracked: Tracked = { release: () => releaseChild(child) };
     child.once('exit', (code, signal) => {
-      if (this.children.get(name)?.child === child) this.children.delete(name);
+      if (this.children.get(name) === tracked) this.children.delete(name);
       onMainExit({ code, signal });
     });
     this.pipeOutput(name, child);
@@ -217,12 +325,11 @@ export class CgroupLauncher implements Launcher {
         code: errnoCode(err),
       });
     }
-    this.children.set(name, { child });
+    this.children.set(name, tracked);
     gate?.end('go\n');
     // Where a start's time goes (bench/supervisor reads it): the move into the cgroup waits for
     // an RCU grace period in the kernel, the spawn is Node's fork+exec of the shell.
     const t3 = performance.now();
-    const ms = (a: number, b: number) => (b - a).toFixed(1);
     this.logger.debug?.(
       `program "${name}": pid ${pid} started in ${ms(t0, t3)} ms (checks ${ms(t0, t1)}, spawn ${ms(t1, t2)}, cgroup move ${ms(t2, t3)})`,
     );
@@ -232,13 +339,14 @@ export class CgroupLauncher implements Launcher {
   async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus> {
     if (argv.length === 0) throw new LaunchError(spec.name, 'empty command', { permanent: true });
     const prepared = await this.prepare(spec, argv);
-    const [file, ...args] = prepared.argv as [string, ...string[]];
+    const command = this.nodeCommand(prepared);
+    const [file, ...args] = command.argv as [string, ...string[]];
     const child = spawn(file, args, {
       cwd: prepared.cwd,
       env: prepared.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      ...prepared.ids,
+      ...command.ids,
     });
     try {
       await once(child, 'spawn');
@@ -342,11 +450,7 @@ export class CgroupLauncher implements Launcher {
     const tracked = this.children.get(name);
     if (!tracked) return;
     this.children.delete(name);
-    // Output keeps flowing to the log while the agent lives; none of it may keep the agent alive.
-    tracked.child.unref();
-    for (const stream of [tracked.child.stdout, tracked.child.stderr]) {
-      (stream as unknown as { unref?: () => void } | null)?.unref?.();
-    }
+    tracked.release();
   }
 
   // --- helpers --------------------------------------------------------------------------------
@@ -362,8 +466,15 @@ export class CgroupLauncher implements Launcher {
       checkDirectory(spec.name, cwd),
       resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd),
     ]);
-    for (const check of [dirCheck, commandCheck]) if (check.status === 'rejected') throw check.reason;
-    if (!identity) return { argv, env, cwd, ids: {} };
+    if (dirCheck.status === 'rejected') throw dirCheck.reason;
+    if (commandCheck.status === 'rejected') throw commandCheck.reason;
+    return { file: commandCheck.value, argv, env, cwd, identity };
+  }
+
+  /** argv and ids for Node's spawn: the identity drop through setpriv, else Node's uid/gid. */
+  private nodeCommand(prepared: Prepared): { argv: string[]; ids: { uid?: number; gid?: number } } {
+    const { argv, identity } = prepared;
+    if (!identity) return { argv, ids: {} };
     if (this.setpriv) {
       const drop = [
         this.setpriv,
@@ -372,13 +483,13 @@ export class CgroupLauncher implements Launcher {
         identity.groups.length > 0 ? `--groups=${identity.groups.join(',')}` : '--clear-groups',
         '--',
       ];
-      return { argv: [...drop, ...argv], env, cwd, ids: {} };
+      return { argv: [...drop, ...argv], ids: {} };
     }
     if (identity.groups.some((g) => g !== identity.gid) && !this.warnedGroups) {
       this.warnedGroups = true;
       this.logger.warn('setpriv (util-linux) not found: programs run with their primary group only, no supplementary groups');
     }
-    return { argv, env, cwd, ids: { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid } };
+    return { argv, ids: { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid } };
   }
 
   private async identity(spec: LaunchSpec): Promise<Identity | null> {
@@ -393,9 +504,9 @@ export class CgroupLauncher implements Launcher {
     });
   }
 
-  private pipeOutput(label: string, child: ChildProcess): void {
+  private pipeOutput(label: string, streams: { stdout: Readable | null; stderr: Readable | null }): void {
     for (const which of ['stdout', 'stderr'] as const) {
-      const stream = child[which];
+      const stream = streams[which];
       if (!stream) continue;
       const lines = new LineSplitter();
       stream.on('data', (chunk: Buffer) => {
@@ -463,6 +574,48 @@ function isDying(pid: number): boolean {
 }
 
 // --- module helpers ---------------------------------------------------------------------------
+
+/** The addon's spawn, or null (with the reason logged) when the addon cannot be loaded. */
+function loadNativeSpawn(logger: Logger): NativeSpawn | null {
+  try {
+    const binding = loadBinding();
+    if (typeof binding.spawnInCgroup === 'function') return binding;
+    logger.warn('the native addon has no spawnInCgroup (built from older sources?): programs start through a shell');
+  } catch (err) {
+    logger.warn(`programs start through a shell: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return null;
+}
+
+/** An Error from the addon: "step(object): text", with code, step and object. */
+interface NativeError extends Error {
+  code?: string;
+  step?: string;
+  object?: string;
+}
+
+/** "execve /usr/bin/x: ENOENT (no such file or directory)", like the launcher's other errors. */
+function nativeErrorText(e: NativeError): string {
+  if (e.step === undefined || e.code === undefined) return e.message;
+  const at = e.message.indexOf('): ');
+  const text = at >= 0 ? e.message.slice(at + 3) : e.message;
+  return `${e.step} ${e.object ?? ''}: ${e.code} (${text.charAt(0).toLowerCase()}${text.slice(1)})`;
+}
+
+/** A read end of a program's output pipe as a stream; it closes the fd at EOF. */
+function pipeReader(fd: number): Socket {
+  return new Socket({ fd, readable: true, writable: false });
+}
+
+/** Milliseconds between two performance.now() readings, for the debug lines. */
+function ms(from: number, to: number): string {
+  return (to - from).toFixed(1);
+}
+
+function releaseChild(child: ChildProcess): void {
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+}
 
 interface ProcStat {
   pid: number;

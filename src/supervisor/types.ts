@@ -136,8 +136,9 @@ export interface Launcher {
   /** Cgroup path (relative to the v2 root) a program of this name runs in. */
   cgroupPath(name: string): string;
   /**
-   * Start spec.command in the program's cgroup. Resolves once the process is in the cgroup and
-   * before it runs any of the command; rejects with a LaunchError. `onMainExit` gets the main
+   * Start spec.command in the program's cgroup. Resolves once the process is in the cgroup,
+   * where it ran none of the command outside (the real launcher creates it there, or holds it at
+   * a gate until moved); rejects with a LaunchError. `onMainExit` gets the main
    * process's own exit status (the group may live on).
    */
   launch(spec: LaunchSpec, onMainExit: (exit: ExitStatus) => void): Promise<Launched>;

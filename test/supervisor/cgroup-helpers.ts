@@ -4,6 +4,7 @@
  * that reports emptying groups (polling cgroup.events here, in the test only: the supervisor
  * itself is told).
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Supervisor } from '../../src/supervisor/supervisor.js';
@@ -36,17 +37,37 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 
 /**
  * Report every populated -> empty transition of the supervisor's cgroups, as the eBPF side will.
- * The short delay lets Node see the main process's exit first, as it would in the agent.
+ * The kernel notifies cgroup.events watchers (inotify) on each change of `populated`, so a
+ * program that lives less than a polling period is seen too: a change that leaves the group
+ * empty is an emptying. The poll only finds cgroups made since (and covers a lost event). The
+ * short delay lets Node see the main process's exit first, as it would in the agent.
  */
 export function reportEmptying(supervisor: Supervisor, mountPoint: string, intervalMs = 10): () => void {
   const last = new Map<string, boolean>();
+  const watchers = new Map<string, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const report = (cgroup: string) => setTimeout(() => !stopped && supervisor.onCgroupEmpty(cgroup), 30);
+  const check = async (cgroup: string, changed: boolean): Promise<void> => {
+    const now = await populated(join(mountPoint, cgroup));
+    if (!now && (last.get(cgroup) === true || changed)) report(cgroup);
+    last.set(cgroup, now);
+  };
   const tick = async (): Promise<void> => {
     for (const { cgroup } of supervisor.cgroups()) {
-      const now = await populated(join(mountPoint, cgroup));
-      if (last.get(cgroup) === true && !now) setTimeout(() => supervisor.onCgroupEmpty(cgroup), 30);
-      last.set(cgroup, now);
+      if (!watchers.has(cgroup)) {
+        try {
+          const w = watch(join(mountPoint, cgroup, 'cgroup.events'), () => void check(cgroup, true));
+          w.on('error', () => {
+            w.close();
+            watchers.delete(cgroup); // the cgroup was removed; watch it again if it comes back
+          });
+          watchers.set(cgroup, w);
+        } catch {
+          // not made yet
+        }
+      }
+      await check(cgroup, false);
     }
     if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
   };
@@ -54,6 +75,7 @@ export function reportEmptying(supervisor: Supervisor, mountPoint: string, inter
   return () => {
     stopped = true;
     clearTimeout(timer);
+    for (const w of watchers.values()) w.close();
   };
 }
 

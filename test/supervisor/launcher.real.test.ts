@@ -8,7 +8,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CgroupLauncher, detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import { loadBinding } from '../../src/native/binding.js';
+import { CgroupLauncher, detectCgroup2Mount, type NativeSpawn } from '../../src/supervisor/launcher.js';
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { realClock, realTimers, type ProgramEvent } from '../../src/supervisor/types.js';
@@ -47,12 +48,20 @@ interface Harness {
   events: ProgramEvent[];
 }
 
-function harness(specs: SupervisedSpec[], opts: { useCgroupKill?: boolean; setpriv?: string | null } = {}): Harness {
+interface HarnessOptions {
+  useCgroupKill?: boolean;
+  setpriv?: string | null;
+  /** The addon's clone3 spawn, or null for the shell gate of kernels before 5.7. */
+  native: NativeSpawn | null;
+}
+
+function harness(specs: SupervisedSpec[], opts: HarnessOptions): Harness {
   const logger = captureLogger();
   const launcher = new CgroupLauncher({
     logger,
     mountPoint: mount,
     root: testRoot,
+    native: opts.native,
     setpriv: opts.setpriv === undefined ? '/usr/bin/setpriv' : opts.setpriv,
     ...(opts.useCgroupKill !== undefined ? { useCgroupKill: opts.useCgroupKill } : {}),
   });
@@ -91,7 +100,16 @@ async function procStatus(pid: number, field: string): Promise<string> {
   return m?.[1]?.trim() ?? '';
 }
 
-describe('CgroupLauncher with real processes', () => {
+// The launcher's two ways to start a program: the addon's clone3 into the cgroup, and the shell
+// gate it falls back to on kernels before 5.7. Everything but how the process is made is shared.
+const WAYS: Array<[string, boolean]> = [
+  ['clone3 (the addon)', true],
+  ['the shell gate (kernels before 5.7)', false],
+];
+
+describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, useNative) => {
+  const native = (): NativeSpawn | null => (useNative ? loadBinding() : null);
+
   it('runs a program inside its cgroup from its first instruction, logs its output, stops it', async () => {
     const h = harness([
       spec({
@@ -99,7 +117,7 @@ describe('CgroupLauncher with real processes', () => {
         command: ['/bin/sh', '-c', 'grep "^0::" /proc/$$/cgroup; echo "oops" >&2; echo "FOO=$FOO TOKEN=${FW_TEST_TOKEN-unset}"; exec sleep 1000'],
         env: { FOO: 'bar' },
       }),
-    ]);
+    ], { native: native() });
     process.env.FW_TEST_TOKEN = 'secret'; // the agent's own environment must not leak into programs
     try {
       await h.supervisor.start();
@@ -131,7 +149,7 @@ describe('CgroupLauncher with real processes', () => {
         restart: 'never',
         command: ['/bin/sh', '-c', '(sleep 1000 </dev/null >/dev/null 2>&1 &); exit 0'],
       }),
-    ]);
+    ], { native: native() });
     await h.supervisor.start();
     const mainPid = statusOf(h, 'daemon').pid as number;
     await waitFor('the parent to exit', () => gone(mainPid));
@@ -148,7 +166,7 @@ describe('CgroupLauncher with real processes', () => {
   });
 
   it('restarts a crashing program with backoff and records the restart latency', async () => {
-    const h = harness([spec({ name: 'crashy', command: ['/bin/sh', '-c', 'sleep 0.3; exit 3'] })]);
+    const h = harness([spec({ name: 'crashy', command: ['/bin/sh', '-c', 'sleep 0.3; exit 3'] })], { native: native() });
     await h.supervisor.start();
     const firstPid = statusOf(h, 'crashy').pid;
     await waitFor('a restart', () => h.events.some((e) => e.type === 'restart'));
@@ -175,7 +193,7 @@ describe('CgroupLauncher with real processes', () => {
           command: ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & sleep 1000 & (sleep 1000 &); wait"],
         }),
       ],
-      { useCgroupKill },
+      { useCgroupKill, native: native() },
     );
     await h.supervisor.start();
     await waitFor('the whole tree', async () => (await h.launcher.pids('stubborn')).length === 4);
@@ -195,14 +213,14 @@ describe('CgroupLauncher with real processes', () => {
 
   it('adopts a program a previous agent left running instead of starting a second copy', async () => {
     const kept = spec({ name: 'kept', keep_running: true, command: ['/bin/sleep', '1000'] });
-    const first = harness([kept]);
+    const first = harness([kept], { native: native() });
     await first.supervisor.start();
     const pid = statusOf(first, 'kept').pid as number;
     await first.supervisor.stopAll(); // the agent exits; keep_running leaves the program be
     expect(await gone(pid)).toBe(false);
     expect(await populated(join(rootDir, 'kept'))).toBe(true);
 
-    const second = harness([kept]);
+    const second = harness([kept], { native: native() });
     await second.supervisor.start();
     expect(statusOf(second, 'kept')).toMatchObject({ state: 'running', pid });
     expect(statusOf(second, 'kept').uptime_s).toBeGreaterThanOrEqual(0);
@@ -222,7 +240,7 @@ describe('CgroupLauncher with real processes', () => {
     ['a missing working directory', { cwd: '/nonexistent-forkwatch-dir' }, /working directory \/nonexistent-forkwatch-dir: ENOENT/],
   ];
   it.each(failures)('%s: failed with a clear message, nothing started', async (_label, overrides, message) => {
-    const h = harness([spec({ name: 'broken', restart: 'always', command: ['/bin/sleep', '1000'], ...overrides })]);
+    const h = harness([spec({ name: 'broken', restart: 'always', command: ['/bin/sleep', '1000'], ...overrides })], { native: native() });
     await expect(h.supervisor.start()).resolves.toBeUndefined();
     const st = statusOf(h, 'broken');
     expect(st.state).toBe('failed');
@@ -234,10 +252,13 @@ describe('CgroupLauncher with real processes', () => {
     expect(await h.launcher.pids('broken')).toEqual([]);
   });
 
-  it.each([
-    ['setpriv', '/usr/bin/setpriv'],
-    ["Node's uid/gid", null],
-  ])('runs a program as another user via %s', async (_label, setpriv) => {
+  const drops: Array<[string, string | null]> = useNative
+    ? [['the addon (setgroups, setresgid, setresuid)', null]]
+    : [
+        ['setpriv', '/usr/bin/setpriv'],
+        ["Node's uid/gid", null],
+      ];
+  it.each(drops)('runs a program as another user via %s', async (label, setpriv) => {
     const h = harness(
       [
         spec({
@@ -246,7 +267,7 @@ describe('CgroupLauncher with real processes', () => {
           command: ['/bin/sh', '-c', 'echo "id=$(id -u):$(id -g) HOME=$HOME USER=$USER"; exec sleep 1000'],
         }),
       ],
-      { setpriv },
+      { setpriv, native: native() },
     );
     await h.supervisor.start();
     const pid = statusOf(h, 'unprivileged').pid as number;
@@ -255,13 +276,14 @@ describe('CgroupLauncher with real processes', () => {
     expect(await procStatus(pid, 'Uid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
     expect((await procStatus(pid, 'Gid')).split(/\s+/)[0]).toBe('65534');
     expect(h.logger.lines).toContain('info [unprivileged] id=65534:65534 HOME=/nonexistent USER=nobody');
-    if (setpriv) expect(await procStatus(pid, 'Groups')).toBe('65534');
+    // Supplementary groups need setpriv or the addon; Node sets the primary group only.
+    if (setpriv || label.startsWith('the addon')) expect(await procStatus(pid, 'Groups')).toBe('65534');
   });
 
   it('watch mode runs restart_command exactly once per emptying of the watched group', async () => {
     const watched = `${testRoot}/watched`;
     const watchedDir = join(mount, watched);
-    const counter = join(scratch, 'restarts');
+    const counter = join(scratch, `restarts-${useNative ? 'clone3' : 'gate'}`);
     await mkdir(watchedDir);
     const startInWatched = `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${watchedDir}/cgroup.procs`;
     // Something else put a process in the group before forkwatch started watching.
@@ -278,7 +300,7 @@ describe('CgroupLauncher with real processes', () => {
         backoff: { initial_s: 0.1, factor: 1, max_s: 1, reset_after_s: 60 },
         restart_command: ['/bin/sh', '-c', `${startInWatched}; echo ran >> ${counter}`],
       }),
-    ]);
+    ], { native: native() });
     await h.supervisor.start();
     expect(statusOf(h, 'watcher')).toMatchObject({ state: 'running', cgroup: watched });
     const runs = async () => (existsSync(counter) ? (await readFile(counter, 'utf8')).split('\n').filter(Boolean).length : 0);
@@ -299,5 +321,79 @@ describe('CgroupLauncher with real processes', () => {
     expect(statusOf(h, 'watcher').restarts).toBe(2);
     await h.supervisor.stopAll();
     expect(await populated(watchedDir)).toBe(true); // not ours to stop
+  });
+});
+
+describe('CgroupLauncher with the addon: what only clone3 does', () => {
+  it('an exec that fails after the checks: failed, with the step, the file and the errno', async () => {
+    // Executable, so the checks pass; its interpreter is missing, so execve says ENOENT.
+    const script = join(scratch, 'bad-interpreter');
+    await writeFile(script, '#!/nonexistent/forkwatch-interpreter\n', { mode: 0o755 });
+    const h = harness([spec({ name: 'noexec', restart: 'always', command: [script] })], { native: loadBinding() });
+    await h.supervisor.start();
+    const st = statusOf(h, 'noexec');
+    expect(st.state).toBe('failed');
+    expect(st.error).toBe(`execve ${script}: ENOENT (no such file or directory)`);
+    expect(h.logger.lines.filter((l) => l.startsWith('error '))).toEqual([
+      `error program "noexec" failed: execve ${script}: ENOENT (no such file or directory)`,
+    ]);
+    expect(await h.launcher.pids('noexec')).toEqual([]);
+  });
+
+  it('says where a start went in the debug line bench/supervisor parses', async () => {
+    const h = harness([spec({ name: 'timed', command: ['/bin/sleep', '1000'] })], { native: loadBinding() });
+    await h.supervisor.start();
+    const line = h.logger.lines.find((l) => l.includes('program "timed": pid '));
+    expect(line).toMatch(/^debug program "timed": pid \d+ started in [\d.]+ ms \(checks [\d.]+, spawn [\d.]+ by clone3 into its cgroup\)$/);
+  });
+
+  it('falls back to the shell gate when clone3 cannot place the child (before 5.7), saying so once', async () => {
+    let calls = 0;
+    const oldKernel: NativeSpawn = {
+      spawnInCgroup: (options) => {
+        calls++;
+        throw Object.assign(new Error(`clone3(${options.cgroupDir}): Argument list too long`), {
+          code: 'E2BIG',
+          errno: 7,
+          step: 'clone3',
+          object: options.cgroupDir,
+        });
+      },
+    };
+    const h = harness(
+      [
+        spec({ name: 'old1', command: ['/bin/sh', '-c', 'grep "^0::" /proc/$$/cgroup; exec sleep 1000'] }),
+        spec({ name: 'old2', command: ['/bin/sleep', '1000'] }),
+      ],
+      { native: oldKernel },
+    );
+    await h.supervisor.start();
+    expect(statusOf(h, 'old1').state).toBe('running');
+    expect(statusOf(h, 'old2').state).toBe('running');
+    expect(calls).toBe(1);
+    const warnings = h.logger.lines.filter((l) => l.startsWith('warn '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warn clone3\(CLONE_INTO_CGROUP\) is not available on this kernel \(clone3 .*: E2BIG \(argument list too long\); Linux 5\.7 has it\)/);
+    await waitFor('the output', () => h.logger.lines.includes(`info [old1] 0::${testRoot}/old1`));
+    expect(h.logger.lines.some((l) => /pid \d+ started in .* cgroup move /.test(l))).toBe(true);
+  });
+
+  it('a clone3 failure of another kind is a launch error, not a fallback', async () => {
+    const busy: NativeSpawn = {
+      spawnInCgroup: (options) => {
+        throw Object.assign(new Error(`clone3(${options.cgroupDir}): Device or resource busy`), {
+          code: 'EBUSY',
+          errno: 16,
+          step: 'clone3',
+          object: options.cgroupDir,
+        });
+      },
+    };
+    const h = harness([spec({ name: 'busy', command: ['/bin/sleep', '1000'] })], { native: busy });
+    await h.supervisor.start();
+    // Not permanent: retried like a crash, with backoff.
+    expect(statusOf(h, 'busy').state).toBe('backoff');
+    expect(statusOf(h, 'busy').error).toBe(`clone3 ${join(rootDir, 'busy')}: EBUSY (device or resource busy)`);
+    expect(h.logger.lines.some((l) => l.includes('not available on this kernel'))).toBe(false);
   });
 });
