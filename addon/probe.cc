@@ -136,8 +136,14 @@ void Probe::Deliver(const uint8_t* data, size_t len, size_t records) {
   }
   Napi::Buffer<uint8_t> buf = out_.Value();
   std::memcpy(buf.Data(), data, len);
-  on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(records)),
-                                        Napi::Number::New(env, static_cast<double>(len))});
+  try {
+    on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(records)),
+                                          Napi::Number::New(env, static_cast<double>(len))});
+  } catch (const Napi::Error& e) {
+    // A throw in onBatch has no JavaScript caller here (this runs from the loop): hand it to
+    // process 'uncaughtException' as Node does for its own callbacks, rather than abort.
+    napi_fatal_exception(env, e.Value());
+  }
 }
 
 // drain(): deliver what is in the ring now (also used at close, so nothing read is lost).

@@ -6,6 +6,7 @@
 import client from 'prom-client';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
 import { METRICS, type MetricDef } from './definitions.js';
+import { SnapshotRegistry, type Labels, type Sample } from './exposition.js';
 
 export interface GroupSample {
   name: string;
@@ -59,7 +60,49 @@ export interface Snapshot {
   programs: ProgramSample[];
 }
 
-type Value = { labels: Record<string, string | number>; value: number; metricName?: string };
+type Value = Sample;
+
+/**
+ * Label objects kept across scrapes. prom-client formats a value's `sharedLabels` once per object
+ * (it caches the text by identity), so a group's `group="…"` is escaped and joined once, not for
+ * each of its ~70 series on every scrape; a scrape of 2,000 groups is ~86,000 lines. Entries of
+ * groups gone from the last snapshot are dropped when a new snapshot comes.
+ */
+class LabelCache {
+  private map = new Map<string, Labels>();
+  private seen = new Map<string, Labels>();
+  private snapshot: Snapshot | undefined;
+
+  /** `fixed`: labels every object carries after `key` (the node), so they print in that order. */
+  constructor(
+    private readonly key: string,
+    private readonly fixed: Labels,
+  ) {}
+
+  get(s: Snapshot, value: string): Labels {
+    if (s !== this.snapshot) {
+      this.snapshot = s;
+      this.map = this.seen.size > 0 ? this.seen : this.map;
+      this.seen = new Map();
+    }
+    let labels = this.seen.get(value);
+    if (labels) return labels;
+    labels = this.map.get(value) ?? Object.freeze({ [this.key]: value, ...this.fixed });
+    this.seen.set(value, labels);
+    return labels;
+  }
+}
+
+const NO_LABELS: Labels = Object.freeze({});
+const labelObjects = (key: string, values: readonly (string | number)[]): Labels[] => values.map((v) => Object.freeze({ [key]: v }));
+const OUTCOMES = labelObjects('outcome', ['success', 'failure', 'signaled']);
+const RESOURCES = new Map<string, Labels>();
+/** The `resource` label object of a resource (a handful of names, kept for the process's life). */
+const resourceLabels = (resource: string): Labels => {
+  let labels = RESOURCES.get(resource);
+  if (!labels) RESOURCES.set(resource, (labels = Object.freeze({ resource })));
+  return labels;
+};
 
 /** A prom-client metric whose values come from the current snapshot. */
 class SnapshotMetric {
@@ -76,29 +119,31 @@ class SnapshotMetric {
     this.help = def.help;
     this.type = def.type;
   }
-  async get() {
+  samples(): Value[] {
     // `name` may have lost its _total suffix: OpenMetrics registries rename counters in place.
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values(this.current(), this.name) };
+    return this.values(this.current(), this.name);
+  }
+  async get() {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() };
   }
 }
 
-function histogram(labels: Record<string, string>, bounds: number[], h: { buckets: Float64Array; sum: number; count: number }, name: string): Value[] {
+/** One histogram's series; `le` label objects come from `bounds` (made once per bucket ladder). */
+function histogram(shared: Labels, le: Labels[], h: { buckets: Float64Array; sum: number; count: number }, name: string): Value[] {
   const out: Value[] = [];
+  const bucket = `${name}_bucket`;
   let cum = 0;
-  bounds.forEach((le, i) => {
+  for (let i = 0; i < le.length - 1; i++) {
     cum += h.buckets[i];
-    out.push({ labels: { ...labels, le }, value: cum, metricName: `${name}_bucket` });
-  });
-  out.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
-  out.push({ labels, value: h.sum, metricName: `${name}_sum` });
-  out.push({ labels, value: h.count, metricName: `${name}_count` });
+    out.push({ labels: le[i], sharedLabels: shared, value: cum, metricName: bucket });
+  }
+  out.push({ labels: le[le.length - 1], sharedLabels: shared, value: h.count, metricName: bucket });
+  out.push({ labels: NO_LABELS, sharedLabels: shared, value: h.sum, metricName: `${name}_sum` });
+  out.push({ labels: NO_LABELS, sharedLabels: shared, value: h.count, metricName: `${name}_count` });
   return out;
 }
 
-const perGroup = (pick: (g: GroupSample) => number) => (s: Snapshot) => s.groups.map((g) => ({ labels: { group: g.name }, value: pick(g) }));
-
-const perBean = (pick: (b: BeancounterSample) => number | undefined) => (s: Snapshot) =>
-  s.beancounters.filter((b) => pick(b) !== undefined).map((b) => ({ labels: { group: b.group, resource: b.resource }, value: pick(b)! }));
+const leLabels = (bounds: number[]): Labels[] => labelObjects('le', [...bounds, '+Inf']);
 
 const perRecordType = (pick: (s: Snapshot) => Record<string, number>) => (s: Snapshot) =>
   Object.entries(pick(s)).map(([type, value]) => ({ labels: { type }, value }));
@@ -107,10 +152,22 @@ const perProgram = (pick: (p: Snapshot['bpf'][number]) => number) => (s: Snapsho
 
 /** Builds the registry for one content type; `current` returns the snapshot of this scrape. */
 export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current: () => Snapshot, node?: string): client.Registry<client.RegistryContentType> {
-  const reg = new client.Registry<client.RegistryContentType>();
+  const reg = new SnapshotRegistry();
   // Every series names its host, so series from many agents stay apart after federation.
   if (node !== undefined) reg.setDefaultLabels({ node });
   reg.setContentType(contentType === 'openmetrics' ? client.Registry.OPENMETRICS_CONTENT_TYPE : client.Registry.PROMETHEUS_CONTENT_TYPE);
+  // `node` rides with the group in the shared labels, so a group's series read {group, node}.
+  const fixed: Labels = node !== undefined ? { node } : {};
+  const groupLabels = new LabelCache('group', fixed);
+  const programLabels = new LabelCache('program', fixed);
+  const lifetimeLe = leLabels(LIFETIME_BUCKETS);
+  const latencyLe = leLabels(RESTART_LATENCY_BUCKETS);
+  const perGroup = (pick: (g: GroupSample) => number) => (s: Snapshot) =>
+    s.groups.map((g) => ({ labels: NO_LABELS, sharedLabels: groupLabels.get(s, g.name), value: pick(g) }));
+  const perBean = (pick: (b: BeancounterSample) => number | undefined) => (s: Snapshot) =>
+    s.beancounters
+      .filter((b) => pick(b) !== undefined)
+      .map((b) => ({ labels: resourceLabels(b.resource), sharedLabels: groupLabels.get(s, b.group), value: pick(b)! }));
   const add = (def: MetricDef, values: (s: Snapshot, name: string) => Value[]) =>
     reg.registerMetric(new SnapshotMetric(def, current, values) as unknown as client.Metric);
   const M = METRICS;
@@ -119,16 +176,19 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.threadsCreated, perGroup((g) => g.totals.threads));
   add(M.execs, perGroup((g) => g.totals.execs));
   add(M.exits, (s) =>
-    s.groups.flatMap((g) => [
-      { labels: { group: g.name, outcome: 'success' }, value: g.totals.exitsSuccess },
-      { labels: { group: g.name, outcome: 'failure' }, value: g.totals.exitsFailure },
-      { labels: { group: g.name, outcome: 'signaled' }, value: g.totals.exitsSignaled },
-    ]),
+    s.groups.flatMap((g) => {
+      const shared = groupLabels.get(s, g.name);
+      return [
+        { labels: OUTCOMES[0], sharedLabels: shared, value: g.totals.exitsSuccess },
+        { labels: OUTCOMES[1], sharedLabels: shared, value: g.totals.exitsFailure },
+        { labels: OUTCOMES[2], sharedLabels: shared, value: g.totals.exitsSignaled },
+      ];
+    }),
   );
   add(M.tasks, perGroup((g) => g.tasks));
   add(M.threads, perGroup((g) => g.threads));
   add(M.cpu, perGroup((g) => g.totals.cpuNs / 1e9));
-  add(M.lifetime, (s, name) => s.groups.flatMap((g) => histogram({ group: g.name }, LIFETIME_BUCKETS, g.lifetime, name)));
+  add(M.lifetime, (s, name) => s.groups.flatMap((g) => histogram(groupLabels.get(s, g.name), lifetimeLe, g.lifetime, name)));
   add(M.groupInfo, (s) =>
     s.groups.map((g) => ({
       labels: {
@@ -167,7 +227,7 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
     s.programs.flatMap((p) => PROGRAM_STATES.map((st) => ({ labels: { program: p.name, state: st }, value: p.state === st ? 1 : 0 }))),
   );
   add(M.programLastExit, (s) => s.programs.filter((p) => p.lastExitCode !== null).map((p) => ({ labels: { program: p.name }, value: p.lastExitCode! })));
-  add(M.programRestartLatency, (s, name) => s.programs.flatMap((p) => histogram({ program: p.name }, RESTART_LATENCY_BUCKETS, p.latency, name)));
+  add(M.programRestartLatency, (s, name) => s.programs.flatMap((p) => histogram(programLabels.get(s, p.name), latencyLe, p.latency, name)));
 
   // The event-loop delay monitor is a libuv timer: prom-client's default 10 ms period wakes an
   // idle agent 100 times a second per registry. 100 ms still catches every blocked loop.
