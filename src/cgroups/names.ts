@@ -1,12 +1,16 @@
 /**
  * cgroup id -> path, kept current by the kernel's mkdir / rmdir records, with a rescan of cgroupfs
  * on a miss. A cgroup removed before its events were read keeps its name: rmdir moves it to a
- * bounded list of the recently removed rather than forgetting it.
+ * list of the recently removed rather than forgetting it. That list is bounded in age and size:
+ * no record can name a cgroup after its rmdir record (the ring keeps the kernel's order), so a
+ * minute covers the stages that name it a little later (retiring its counters at the next tick);
+ * under a steady churn of cgroups its memory stays flat instead of filling the size cap.
  */
 export class CgroupNames {
   private readonly live = new Map<number, string>();
   private readonly byPath = new Map<string, number>();
-  private readonly removed = new Map<number, string>();
+  /** Recently removed: id -> path and when (ms), oldest first. */
+  private readonly removed = new Map<number, { path: string; at: number }>();
   private lastScan = -Infinity;
 
   /**
@@ -18,6 +22,7 @@ export class CgroupNames {
     private readonly now: () => number = () => performance.now(),
     private readonly maxRemoved = 10_000,
     private readonly rescanEveryMs = 200,
+    private readonly keepRemovedMs = 60_000,
   ) {
     this.rescan();
   }
@@ -41,10 +46,12 @@ export class CgroupNames {
   gone(id: number, path: string): void {
     this.live.delete(id);
     if (this.byPath.get(path) === id) this.byPath.delete(path);
-    this.removed.set(id, path);
-    if (this.removed.size > this.maxRemoved) {
-      const oldest = this.removed.keys().next().value as number;
-      this.removed.delete(oldest);
+    const now = this.now();
+    this.removed.delete(id);
+    this.removed.set(id, { path, at: now });
+    for (const [oldId, r] of this.removed) {
+      if (this.removed.size <= this.maxRemoved && now - r.at < this.keepRemovedMs) break;
+      this.removed.delete(oldId);
     }
   }
 
@@ -55,7 +62,7 @@ export class CgroupNames {
 
   /** The path of a cgroup id; unknown ids trigger a (rate-limited) rescan, then `cgroup:<id>`. */
   path(id: number): string {
-    const p = this.live.get(id) ?? this.removed.get(id);
+    const p = this.live.get(id) ?? this.removed.get(id)?.path;
     if (p !== undefined) return p;
     if (this.now() - this.lastScan >= this.rescanEveryMs) {
       this.rescan();

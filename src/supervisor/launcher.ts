@@ -124,8 +124,12 @@ interface Prepared {
   identity: Identity | null;
 }
 
-/** The errno codes of a clone3 that lacks CLONE_INTO_CGROUP (or clone3 altogether). */
-const NO_CLONE_INTO_CGROUP = new Set(['ENOSYS', 'EINVAL', 'E2BIG']);
+/**
+ * The errno codes of a clone3 that lacks CLONE_INTO_CGROUP (or clone3 altogether), and EPERM:
+ * older container seccomp profiles refuse clone3 outright. The fallback then reports what the
+ * cgroup.procs write says, should the refusal have been about the cgroup after all.
+ */
+const NO_CLONE_INTO_CGROUP = new Set(['ENOSYS', 'EINVAL', 'E2BIG', 'EPERM']);
 
 /** Child steps whose failure a retry soon will not fix, unless the errno says it might. */
 const CHILD_STEPS = new Set(['execve', 'chdir', 'setgroups', 'setgid', 'setuid']);
@@ -258,7 +262,7 @@ export class CgroupLauncher implements Launcher {
       if (e.step === 'clone3' && e.code !== undefined && NO_CLONE_INTO_CGROUP.has(e.code)) {
         this.native = null;
         this.logger.warn(
-          `clone3(CLONE_INTO_CGROUP) is not available on this kernel (${nativeErrorText(e)}; Linux 5.7 has it): ` +
+          `clone3(CLONE_INTO_CGROUP) is not available here (${nativeErrorText(e)}; Linux 5.7 has it, and a container's seccomp profile may refuse it): ` +
             `programs start through a shell moved into their cgroup instead, which takes longer`,
         );
         return null;
