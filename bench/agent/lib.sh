@@ -6,40 +6,11 @@
 # whatever way the run ends. Should run.sh be killed outright (SIGKILL: no trap runs), the
 # exporters die with it (setpriv --pdeathsig) and the loops notice it is gone.
 
-STARTED_PIDS=()
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 MADE_CGROUPS=()
 SNAPSHOTS=()
 CLK_TCK=$(getconf CLK_TCK)
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ---- processes ------------------------------------------------------------------------------
-
-# started PID: remember a process to stop at the end.
-started() { STARTED_PIDS+=("$1"); }
-
-# Forgets a stopped process: a storm goes through every pid number many times over, so a number
-# kept after its process ended could belong to someone else's process by the end of the run.
-forget_pid() {
-  local keep=() p
-  for p in "${STARTED_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED_PIDS=("${keep[@]}")
-}
-
-# stop_pid PID: SIGTERM, then SIGKILL after 5 s; waits for it if it is our child.
-stop_pid() {
-  local pid=$1 i
-  forget_pid "$pid"
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && { log "pid $pid ignored SIGTERM for 5 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
-  wait "$pid" 2>/dev/null || true
-}
 
 # cpu_s PID: user+system CPU seconds of the process so far (all its threads, not its children).
 cpu_s() {
@@ -56,11 +27,7 @@ host_busy() {
   awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" 'BEGIN { printf "%.0f\n", t ? 100 * b / t : 0 }'
 }
 
-# host_forks: processes and threads created on the host since boot (/proc/stat "processes").
-host_forks() { awk '$1 == "processes" { print $2 }' /proc/stat; }
 
-# rss_kib PID: resident set size in KiB.
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # wait_http URL [TRIES]: until the URL answers (0.1 s apart).
 wait_http() {

@@ -5,35 +5,13 @@
 # EXIT trap (bench_cleanup) stops and removes them however the run ends. Each supervisor runs in a
 # cgroup of its own, so that killing that cgroup takes whatever it started along with it.
 
-STARTED_PIDS=()
+# forkwatch and supervisord stop their programs before they exit: give them 15 s.
+STOP_GRACE_S=15
+# shellcheck source=bench/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 MADE_CGROUPS=()
 TEMP_DIRS=()
 CLK_TCK=$(getconf CLK_TCK)
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-started() { STARTED_PIDS+=("$1"); }
-
-forget_pid() {
-  local keep=() p
-  for p in "${STARTED_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED_PIDS=("${keep[@]}")
-}
-
-# stop_pid PID: SIGTERM, SIGKILL after 15 s (forkwatch and supervisord stop their programs first).
-stop_pid() {
-  local pid=$1 i
-  forget_pid "$pid"
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 150); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && { log "pid $pid ignored SIGTERM for 15 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
-  wait "$pid" 2>/dev/null || true
-}
 
 # make_cgroup NAME: a cgroup v2 directory under the unified mount, in $MADE (not printed: a
 # command substitution would run this in a subshell and lose the record for the cleanup).
@@ -79,7 +57,6 @@ bench_cleanup() {
 # and that of the children it has reaped (the polling script's sleeps).
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"; }
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
 
 # psi_cpu_us: microseconds during which some runnable task on the host waited for a CPU (PSI).
@@ -88,8 +65,6 @@ psi_cpu_us() { awk '/^some/ { sub("total=", "", $5); print $5 }' /proc/pressure/
 # now_us: wall-clock microseconds, for rates over a window (a bash variable, no fork).
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-# host_forks: processes created on the host since boot.
-host_forks() { awk '$1 == "processes" { print $2 }' /proc/stat; }
 
 # own_processes DIR: processes in the cgroup that are not supervised programs (fwbs-crasher).
 own_processes() {
