@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join, posix, resolve as resolvePath } from 'node:path';
@@ -207,6 +207,7 @@ export class CgroupLauncher implements Launcher {
         permanent: false,
       });
     }
+    this.thaw(name, dir);
 
     const t1 = performance.now();
     if (this.native) {
@@ -520,6 +521,31 @@ export class CgroupLauncher implements Launcher {
         for (const line of lines.end()) this.output(label, which, line);
       });
       stream.on('error', () => undefined);
+    }
+  }
+
+  /**
+   * A program's cgroup left frozen (a beancounter `freeze`, or by hand) would freeze the new
+   * process at once: a restart that never runs. Starting a program thaws its cgroup first, as
+   * systemd thaws a unit it starts. Synchronous, like readProcs: a pseudo-file on the restart path.
+   */
+  private thaw(name: string, dir: string): void {
+    const file = join(dir, 'cgroup.freeze');
+    let frozen: boolean;
+    try {
+      frozen = readFileSync(file, 'utf8').trim() === '1';
+    } catch {
+      return; // no freezer here (kernels before 5.2): nothing can be frozen
+    }
+    if (!frozen) return;
+    try {
+      writeFileSync(file, '0');
+      this.logger.warn(`program "${name}": its cgroup ${dir} was frozen; thawed it to start the program`);
+    } catch (err) {
+      throw new LaunchError(name, `write ${file}: ${errnoText(err)} (the cgroup is frozen and could not be thawed)`, {
+        permanent: false,
+        code: errnoCode(err),
+      });
     }
   }
 

@@ -142,6 +142,24 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     expect(existsSync(join(rootDir, 'first'))).toBe(false);
   });
 
+  it('thaws a frozen cgroup before it restarts the program there', async () => {
+    const h = harness([spec({ name: 'icy', command: ['/bin/sleep', '1000'], restart: 'always' })], { native: native() });
+    await h.supervisor.start();
+    const first = statusOf(h, 'icy').pid!;
+    const freeze = join(rootDir, 'icy', 'cgroup.freeze');
+    await writeFile(freeze, '1');
+    await waitFor('the cgroup frozen', async () => /^frozen 1$/m.test(await readFile(join(rootDir, 'icy', 'cgroup.events'), 'utf8')));
+    process.kill(first, 'SIGKILL'); // a frozen task still dies of SIGKILL; its cgroup stays frozen
+    await waitFor('a restart', () => h.events.some((e) => e.type === 'restart'));
+    const second = statusOf(h, 'icy').pid!;
+    expect(second).not.toBe(first);
+    expect((await readFile(freeze, 'utf8')).trim()).toBe('0');
+    // Running, not stopped by the freezer: it can be signalled and dies of it like any process.
+    await waitFor('the new process out of the freezer', async () => /^frozen 0$/m.test(await readFile(join(rootDir, 'icy', 'cgroup.events'), 'utf8')));
+    expect(await procStatus(second, 'State')).toMatch(/^S/);
+    expect(h.logger.lines.some((l) => l.startsWith('warn ') && l.includes('was frozen; thawed it'))).toBe(true);
+  });
+
   it('sees a double-forking daemon as running until its grandchild dies', async () => {
     const h = harness([
       spec({
