@@ -1,15 +1,12 @@
 # Helpers for bench/agent/run.sh: start and stop the two exporters, scrape them once a second,
 # read CPU and RSS from /proc, make and remove cgroups, summarise numbers. Sourced, not run.
 #
-# Everything started here is recorded in STARTED_PIDS, every cgroup in MADE_CGROUPS and the copy
-# of the agent's build in SNAPSHOTS, so the EXIT trap (bench_cleanup) can stop and remove them
-# whatever way the run ends. Should run.sh be killed outright (SIGKILL: no trap runs), the
+# Everything started here is recorded for bench_cleanup (bench/lib/common.sh), the EXIT trap, so
+# it is stopped and removed whatever way the run ends. Should run.sh be killed outright (SIGKILL: no trap runs), the
 # exporters die with it (setpriv --pdeathsig) and the loops notice it is gone.
 
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-MADE_CGROUPS=()
-SNAPSHOTS=()
 CLK_TCK=$(getconf CLK_TCK)
 
 # cpu_s PID: user+system CPU seconds of the process so far (all its threads, not its children).
@@ -138,18 +135,6 @@ make_cgroup() {
   echo "$dir"
 }
 
-# remove_cgroup DIR: rmdir, killing anything left in it first (only our own storms run there).
-remove_cgroup() {
-  local dir=$1 i pid
-  [ -d "$dir" ] || return 0
-  for i in $(seq 20); do
-    rmdir "$dir" 2>/dev/null && return 0
-    while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$dir/cgroup.procs"
-    sleep 0.1
-  done
-  log "could not remove $dir"
-  return 1
-}
 
 # run_in_cgroup DIR WORKLOAD ARGS...: runs one of bench/workloads' programs inside the cgroup DIR
 # (a shell moves itself there and execs it, so only the workload's own processes are born there).
@@ -165,18 +150,6 @@ run_in_cgroup() {
   RES_CG_CPU_US=$(awk '$1 == "usage_usec" { print $2 }' "$dir/cpu.stat")
 }
 
-bench_cleanup() {
-  local rc=$? i dir
-  trap - EXIT INT TERM
-  # Newest first: scrapers before the exporters they scrape.
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[i]}"; done
-  for dir in "${MADE_CGROUPS[@]}"; do remove_cgroup "$dir"; done
-  # Churn cgroups are too many to list one by one; they all carry this run's prefix.
-  for dir in "$CG_ROOT/$RUN_ID"-*; do [ -d "$dir" ] && remove_cgroup "$dir"; done
-  for dir in "${SNAPSHOTS[@]}"; do rm -rf "$dir"; done
-  [ "$rc" -ne 0 ] && log "failed (exit $rc); partial results in $OUT"
-  exit "$rc"
-}
 
 # ---- numbers --------------------------------------------------------------------------------
 

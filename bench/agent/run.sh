@@ -58,6 +58,8 @@ done
 RUN_ID=fwb-$$
 OUT="$ROOT/bench/results/agent-$(date +%Y%m%dT%H%M%S)"
 mkdir -p "$OUT"
+# Churn cgroups are too many to list one by one; they all carry this run's prefix.
+CLEANUP_PREFIXES+=("$CG_ROOT/$RUN_ID-")
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -90,7 +92,7 @@ snapshot_forkwatch() {
   [ $ok = 1 ]
 }
 FW_HOME=$(mktemp -d /tmp/fwb-forkwatch.XXXXXX)
-SNAPSHOTS+=("$FW_HOME")
+TEMP_DIRS+=("$FW_HOME")
 for try in $(seq 12); do
   snapshot_forkwatch && break
   [ "$try" = 12 ] && { cat "$OUT/forkwatch-snapshot-check.log" >&2; die "no working forkwatch build in $ROOT (dist/, addon/build) after 2 minutes; build it with make"; }

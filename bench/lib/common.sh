@@ -1,10 +1,15 @@
 # Shell helpers shared by bench/agent/lib.sh and bench/supervisor/lib.sh: logging, the processes a
 # run started (for its EXIT trap), and a few /proc readings. Sourced, not run.
 #
-# Every process a run starts is recorded in STARTED_PIDS (with `started`), so the run's cleanup
-# can stop what is left however the run ends. STOP_GRACE_S: how long stop_pid waits after SIGTERM.
+# What a run makes is recorded so that bench_cleanup (its EXIT trap) stops and removes it however
+# the run ends: processes in STARTED_PIDS (with `started`), cgroups in MADE_CGROUPS, temporary
+# directories in TEMP_DIRS, and in CLEANUP_PREFIXES the path prefixes of cgroups too many to list
+# (a churn's, or the programs forkwatch ran). STOP_GRACE_S: how long stop_pid waits after SIGTERM.
 
 STARTED_PIDS=()
+MADE_CGROUPS=()
+TEMP_DIRS=()
+CLEANUP_PREFIXES=()
 STOP_GRACE_S=${STOP_GRACE_S:-5}
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -40,3 +45,32 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # host_forks: processes (and threads) created on the host since boot.
 host_forks() { awk '$1 == "processes" { print $2 }' /proc/stat; }
+
+# remove_cgroup DIR: kill what is left in it (cgroup.kill, and pid by pid for kernels before 5.14)
+# and remove it; says so if it cannot within 5 s.
+remove_cgroup() {
+  local dir=$1 i pid
+  [ -d "$dir" ] || return 0
+  for i in $(seq 50); do
+    rmdir "$dir" 2>/dev/null && return 0
+    echo 1 >"$dir/cgroup.kill" 2>/dev/null || while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$dir/cgroup.procs"
+    sleep 0.1
+  done
+  log "could not remove $dir"
+  return 1
+}
+
+# bench_cleanup: the EXIT trap. Newest process first (a scraper before what it scrapes), then the
+# cgroups, then the temporary directories; OUT names where the partial results are.
+bench_cleanup() {
+  local rc=$? i dir prefix
+  trap - EXIT INT TERM
+  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[i]}"; done
+  for dir in "${MADE_CGROUPS[@]}"; do remove_cgroup "$dir"; done
+  for prefix in "${CLEANUP_PREFIXES[@]}"; do
+    for dir in "$prefix"*; do [ -d "$dir" ] && remove_cgroup "$dir"; done
+  done
+  for dir in "${TEMP_DIRS[@]}"; do rm -rf "$dir"; done
+  [ "$rc" -ne 0 ] && log "failed (exit $rc); partial results in ${OUT:-?}"
+  exit "$rc"
+}

@@ -9,8 +9,6 @@
 STOP_GRACE_S=15
 # shellcheck source=bench/lib/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
-MADE_CGROUPS=()
-TEMP_DIRS=()
 CLK_TCK=$(getconf CLK_TCK)
 
 # make_cgroup NAME: a cgroup v2 directory under the unified mount, in $MADE (not printed: a
@@ -21,35 +19,12 @@ make_cgroup() {
   MADE_CGROUPS+=("$MADE")
 }
 
-# remove_cgroup DIR: kill what is left in it (it holds only what this run started), then rmdir.
-remove_cgroup() {
-  local dir=$1 i
-  [ -d "$dir" ] || return 0
-  for i in $(seq 50); do
-    echo 1 >"$dir/cgroup.kill" 2>/dev/null || true
-    rmdir "$dir" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  log "could not remove $dir"
-  return 1
-}
 
 # sh -c "$IN_CGROUP" DIR COMMAND...: run COMMAND inside DIR from its first instruction. The
 # shell execs it, so `... &` and $! give COMMAND's own pid (a function run with & would not).
 # shellcheck disable=SC2016 # expanded by that shell
 IN_CGROUP='echo $$ >"$0/cgroup.procs" && exec "$@"'
 
-bench_cleanup() {
-  local rc=$? i dir
-  trap - EXIT INT TERM
-  for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${STARTED_PIDS[i]}"; done
-  for dir in "${MADE_CGROUPS[@]}"; do remove_cgroup "$dir"; done
-  # Programs forkwatch ran: their cgroups are named after this run.
-  for dir in "$CG_ROOT/forkwatch.programs/$RUN_ID"-*; do [ -d "$dir" ] && remove_cgroup "$dir"; done
-  for dir in "${TEMP_DIRS[@]}"; do rm -rf "$dir"; done
-  [ "$rc" -ne 0 ] && log "failed (exit $rc); partial results in $OUT"
-  exit "$rc"
-}
 
 # ---- /proc ------------------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$FW_PORT/" && die "port $FW_
 RUN_ID=fwbs-$$
 OUT="$ROOT/bench/results/supervisor-$(date +%Y%m%dT%H%M%S)"
 mkdir -p "$OUT"
+# Programs forkwatch ran: their cgroups are named after this run.
+CLEANUP_PREFIXES+=("$CG_ROOT/forkwatch.programs/$RUN_ID-")
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
