@@ -8,28 +8,11 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "map_reader.h"
+#include "options.h"
 #include "proc.h"  // record types named in the skeleton's .bss
 #include "proc.skel.h"
 
 namespace fw {
-namespace {
-
-uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0)
-    throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a non-negative number");
-  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
-}
-
-bool OptBool(const Napi::Object& o, const char* key, bool def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
-}  // namespace
 
 Napi::Function Probe::Define(Napi::Env env) {
   return DefineClass(env, "Probe",

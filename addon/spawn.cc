@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "options.h"
 
 namespace fw {
 namespace {
@@ -443,13 +444,6 @@ int64_t IdOption(const Napi::Object& o, const char* key) {
   return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
 }
 
-bool BoolOption(const Napi::Object& o, const char* key, bool def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return def;
-  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
-}
-
 SpawnSpec ParseSpec(const Napi::Object& o) {
   SpawnSpec s;
   s.file = StringOption(o, "file", true);
@@ -471,8 +465,8 @@ SpawnSpec ParseSpec(const Napi::Object& o) {
       s.groups.push_back(static_cast<uint32_t>(g.As<Napi::Number>().DoubleValue()));
     }
   }
-  s.setsid = BoolOption(o, "setsid", true);
-  s.vfork = BoolOption(o, "vfork", true);
+  s.setsid = OptBool(o, "setsid", true);
+  s.vfork = OptBool(o, "vfork", true);
   return s;
 }
 
