@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <time.h>
 
+#include "pidfd.h"
 #include "probe.h"
 #include "proc.h"
 #include "spawn.h"
@@ -61,6 +62,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("sizes", Napi::Function::New(env, Sizes));
   exports.Set("spawnInCgroup", fw::SpawnFunction(env));
+  exports.Set("pidfdOpen", Napi::Function::New(env, fw::PidfdOpen));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, fw::PidfdSendSignal));
   exports.Set("libbpfVersion", Napi::String::New(env, libbpf_version_string()));
   return exports;
 }

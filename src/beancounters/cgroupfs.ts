@@ -1,6 +1,6 @@
 /**
  * The host side of the beancounters: cgroupfs reads (memory held, the kernel's own refusals),
- * cgroup.freeze writes and SIGKILL. An I/O adapter, so BeancounterService stays testable without
+ * cgroup.freeze writes and SIGKILL (through a pidfd, src/proc/pidfd.ts). An I/O adapter, so BeancounterService stays testable without
  * root: tests pass a fake with the same interface.
  *
  * Paths are cgroup paths as events name them ("/system.slice/foo.service"), relative to the
@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseMounts } from '../cgroups/fs.js';
+import { signalProcess, type PidfdNative } from '../proc/pidfd.js';
 
 /** The kernel counters of refused charges: `pids` (a fork over pids.max), `memory` (over the memory max). */
 export type RefusalKind = 'pids' | 'memory';
@@ -23,8 +24,11 @@ export interface BeancounterIO {
   refusals(cgroup: string, kind: RefusalKind): number | undefined;
   /** Freezes or thaws a cgroup (v2 cgroup.freeze); throws an error naming the file and errno. */
   setFrozen(cgroup: string, frozen: boolean): void;
-  /** SIGKILLs a process; false when it is already gone. */
-  kill(pid: number): boolean;
+  /**
+   * SIGKILLs the process at `pid` that started at `startNs` (CLOCK_BOOTTIME ns, as the process
+   * table has it); false when it is gone, or when the pid now belongs to another process.
+   */
+  kill(pid: number, startNs: number): boolean;
 }
 
 /** Where the hierarchies are: the v2 mount, and v1 mounts by controller. */
@@ -79,10 +83,13 @@ export class HostCgroupIO implements BeancounterIO {
   readonly #memory: Source[];
   readonly #pids: Source[];
   readonly #memEvents: Source[];
+  readonly #pidfd: PidfdNative | null;
 
-  constructor(mounts: CgroupMounts, now: () => number = () => performance.now()) {
+  /** `pidfd`: the addon's pidfd calls; null falls back to kill(2) after the same start-time check. */
+  constructor(mounts: CgroupMounts, now: () => number = () => performance.now(), pidfd: PidfdNative | null = null) {
     this.#mounts = mounts;
     this.#now = now;
+    this.#pidfd = pidfd;
     const under = (mount: string | undefined, name: string) => (cg: string) => (mount === undefined ? '' : path.join(mount, cg, name));
     const { v2, v1 } = mounts;
     this.#memory = [
@@ -101,8 +108,8 @@ export class HostCgroupIO implements BeancounterIO {
   }
 
   /** The adapter for this host, from /proc/self/mounts. */
-  static detect(): HostCgroupIO {
-    return new HostCgroupIO(findMounts(fs.readFileSync('/proc/self/mounts', 'utf8')));
+  static detect(pidfd: PidfdNative | null): HostCgroupIO {
+    return new HostCgroupIO(findMounts(fs.readFileSync('/proc/self/mounts', 'utf8')), undefined, pidfd);
   }
 
   memoryBytes(cgroup: string): number | undefined {
@@ -119,14 +126,9 @@ export class HostCgroupIO implements BeancounterIO {
     fs.writeFileSync(path.join(this.#mounts.v2, cgroup, 'cgroup.freeze'), frozen ? '1' : '0');
   }
 
-  kill(pid: number): boolean {
-    try {
-      process.kill(pid, 'SIGKILL');
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-      throw err;
-    }
+  kill(pid: number, startNs: number): boolean {
+    // The pid came from a record: by now its process may be gone and the number reused.
+    return signalProcess(this.#pidfd, pid, startNs, 'SIGKILL') === 'sent';
   }
 
   /** Forgets what was learnt about a cgroup's files (it was removed). */

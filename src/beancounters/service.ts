@@ -468,21 +468,23 @@ export class BeancounterService {
     let excess = st.group.tasks - st.killed.size - limit;
     if (excess <= 0) return;
     // The common case under a fork storm: the fork that just arrived is the newest process.
-    if (newcomer !== undefined && excess === 1 && this.#killable(newcomer)) {
-      this.#kill(st, newcomer);
+    const fresh = newcomer === undefined ? undefined : this.#host.table.get(newcomer);
+    if (fresh !== undefined && excess === 1 && this.#killable(fresh.pid)) {
+      this.#kill(st, fresh);
       return;
     }
     const victims = this.#host.processesOf(st.group).filter((p) => !st.killed.has(p.pid) && this.#killable(p.pid));
-    for (let i = victims.length - 1; i >= 0 && excess > 0; i--, excess--) this.#kill(st, victims[i].pid);
+    for (let i = victims.length - 1; i >= 0 && excess > 0; i--, excess--) this.#kill(st, victims[i]);
   }
 
   #killable(pid: number): boolean {
     return pid > 1 && pid !== process.pid;
   }
 
-  #kill(st: GroupState, pid: number): void {
-    if (this.#io.kill(pid)) {
-      st.killed.add(pid);
+  /** SIGKILLs the process the table names (by pid and start time: never one that reused the pid). */
+  #kill(st: GroupState, p: ProcessInfo): void {
+    if (this.#io.kill(p.pid, p.startNs)) {
+      st.killed.add(p.pid);
       st.killedSinceTick++;
     }
   }

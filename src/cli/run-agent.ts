@@ -24,7 +24,8 @@ import { SupervisorService } from '../supervisor/service.js';
 export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
   const log = createLogger({ verbose: opts.verbose });
   const token = readToken(config.api.token_file);
-  const agent = new Agent(loadBinding(), config, log, () => Date.now(), { bpfStats: opts.bpfStats });
+  const binding = loadBinding();
+  const agent = new Agent(binding, config, log, () => Date.now(), { bpfStats: opts.bpfStats });
   const bus = new EventBus();
   const node = config.node_name;
   const bootId = readBootId();
@@ -45,7 +46,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     config,
     bus,
     hooks: new ThreadedHooks(log),
-    io: HostCgroupIO.detect(),
+    io: HostCgroupIO.detect(binding),
     log,
     openLog: (o) => new NdjsonLog(o),
   });

@@ -109,6 +109,10 @@ export interface NativeBinding {
    * onExit is called once, on the main loop, when the main process has exited and been reaped.
    */
   spawnInCgroup(options: SpawnOptions, onExit: (exit: NativeExit) => void): NativeChild;
+  /** pidfd_open(2): a descriptor for the process now at `pid` (close it with fs.closeSync); throws with code ESRCH when there is none. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2): true when sent, false when the process has exited. */
+  pidfdSendSignal(fd: number, signal: number): boolean;
 }
 
 /** Path of the built addon, relative to this file in dist/ or src/. */

@@ -1,6 +1,8 @@
 /**
  * The real Launcher: programs run in cgroups under a root the agent owns (by default
  * /forkwatch.programs under the cgroup v2 mount), started, signalled and killed through cgroupfs.
+ * A pid read from cgroup.procs is signalled through a pidfd, and only if cgroup.procs still lists
+ * it once the pidfd is open (src/proc/pidfd.ts): the number may have gone to another process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,6 +14,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.js';
 import { loadBinding, type NativeBinding, type NativeChild } from '../native/binding.js';
+import { signalMembers, type PidfdNative } from '../proc/pidfd.js';
 import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
 import { LineSplitter } from './lines.js';
@@ -59,6 +62,12 @@ export interface CgroupLauncherOptions {
    * CgroupLauncher.create loads the addon unless told.
    */
   native?: NativeSpawn | null;
+  /**
+   * The addon's pidfd calls, for signalling the processes of a program's cgroup. null: kill(2)
+   * after the same membership check (a short window for pid reuse remains). CgroupLauncher.create
+   * loads the addon unless told.
+   */
+  pidfd?: PidfdNative | null;
 }
 
 /** The part of the addon the launcher uses. */
@@ -152,6 +161,7 @@ export class CgroupLauncher implements Launcher {
   private readonly children = new Map<string, Tracked>();
   private warnedGroups = false;
   private native: NativeSpawn | null;
+  private readonly pidfd: PidfdNative | null;
 
   constructor(opts: CgroupLauncherOptions) {
     this.mountPoint = opts.mountPoint;
@@ -166,6 +176,7 @@ export class CgroupLauncher implements Launcher {
     this.timers = opts.timers ?? realTimers;
     this.sleep = opts.sleep ?? ((ms) => sleepMs(ms).then(() => undefined));
     this.native = opts.native ?? null;
+    this.pidfd = opts.pidfd ?? null;
   }
 
   /** A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given. */
@@ -174,8 +185,9 @@ export class CgroupLauncher implements Launcher {
   ): Promise<CgroupLauncher> {
     const mountPoint = opts.mountPoint ?? (await detectCgroup2Mount());
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
-    const native = opts.native === undefined ? loadNativeSpawn(opts.logger) : opts.native;
-    return new CgroupLauncher({ ...opts, mountPoint, setpriv, native });
+    const native = opts.native === undefined ? loadAddon(opts.logger, 'spawnInCgroup', 'programs start through a shell') : opts.native;
+    const pidfd = opts.pidfd === undefined ? loadAddon(opts.logger, 'pidfdOpen', 'programs are signalled by pid') : opts.pidfd;
+    return new CgroupLauncher({ ...opts, mountPoint, setpriv, native, pidfd });
   }
 
   cgroupPath(name: string): string {
@@ -363,7 +375,8 @@ export class CgroupLauncher implements Launcher {
       let timedOut = false;
       const timer = this.timers.setTimeout(() => {
         timedOut = true;
-        // Its own process group (detached): take whatever it started along with it.
+        // Its own process group (detached): take whatever it started along with it. The timer is
+        // cleared on exit, so the leader is not reaped yet and its pid (the group's id) is still its own.
         signalQuietly(-(child.pid as number), 'SIGKILL');
       }, timeoutMs);
       child.once('exit', (code, signal) => {
@@ -376,19 +389,19 @@ export class CgroupLauncher implements Launcher {
   async signal(name: string, sig: NodeJS.Signals): Promise<number> {
     const dir = this.dir(name);
     const seen = new Set<number>();
+    const members = () => listedPids(dir);
+    let sent = 0;
     // A process may fork between reading cgroup.procs and signalling; read again until no new
     // pid shows up (bounded: a fork bomb is what cgroup.kill at the timeout is for).
     for (let round = 0; round < 10; round++) {
       const fresh = (await this.readProcs(dir)).filter((pid) => !seen.has(pid));
       if (fresh.length === 0) break;
-      for (const pid of fresh) {
-        seen.add(pid);
-        signalQuietly(pid, sig);
-        // A stopped process would not act on the signal until continued (systemd does the same).
-        if (sig !== 'SIGKILL' && sig !== 'SIGSTOP' && sig !== 'SIGCONT') signalQuietly(pid, 'SIGCONT');
-      }
+      for (const pid of fresh) seen.add(pid);
+      sent += signalMembers(this.pidfd, fresh, members, sig);
+      // A stopped process would not act on the signal until continued (systemd does the same).
+      if (sig !== 'SIGKILL' && sig !== 'SIGSTOP' && sig !== 'SIGCONT') signalMembers(this.pidfd, fresh, members, 'SIGCONT');
     }
-    return seen.size;
+    return sent;
   }
 
   async kill(name: string): Promise<void> {
@@ -408,7 +421,7 @@ export class CgroupLauncher implements Launcher {
     for (let round = 0; round < 200; round++) {
       const pids = await this.readProcs(dir);
       if (pids.length === 0) return;
-      for (const pid of pids) signalQuietly(pid, 'SIGKILL');
+      signalMembers(this.pidfd, pids, () => listedPids(dir), 'SIGKILL');
       await this.sleep(10);
     }
     throw new Error(`kill ${dir}: processes still there after 200 rounds of SIGKILL`);
@@ -575,6 +588,15 @@ export class CgroupLauncher implements Launcher {
   }
 }
 
+/** Every pid cgroup.procs lists now (none when the cgroup is gone), for the check after the pidfds are open. */
+function listedPids(dir: string): Set<number> {
+  try {
+    return new Set(readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+  } catch {
+    return new Set();
+  }
+}
+
 /** PF_EXITING in /proc/<pid>/stat's flags: the thread is inside do_exit(). */
 const PF_EXITING = 0x4;
 
@@ -605,14 +627,14 @@ function isDying(pid: number): boolean {
 
 // --- module helpers ---------------------------------------------------------------------------
 
-/** The addon's spawn, or null (with the reason logged) when the addon cannot be loaded. */
-function loadNativeSpawn(logger: Logger): NativeSpawn | null {
+/** The addon when it has `fn`, or null with the reason logged (`without`: what the launcher does then). */
+function loadAddon(logger: Logger, fn: 'spawnInCgroup' | 'pidfdOpen', without: string): NativeBinding | null {
   try {
     const binding = loadBinding();
-    if (typeof binding.spawnInCgroup === 'function') return binding;
-    logger.warn('the native addon has no spawnInCgroup (built from older sources?): programs start through a shell');
+    if (typeof binding[fn] === 'function') return binding;
+    logger.warn(`the native addon has no ${fn} (built from older sources?): ${without}`);
   } catch (err) {
-    logger.warn(`programs start through a shell: ${err instanceof Error ? err.message : String(err)}`);
+    logger.warn(`${without}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return null;
 }

@@ -86,6 +86,6 @@ describe('HostCgroupIO', () => {
 
   it('kill() says false for a process that is gone', () => {
     const io = new HostCgroupIO({ v1: {} });
-    expect(io.kill(2 ** 22 + 12345)).toBe(false); // above pid_max: never a process
+    expect(io.kill(2 ** 22 + 12345, 0)).toBe(false); // above pid_max: never a process
   });
 });

@@ -162,9 +162,12 @@ export class FakeIO implements BeancounterIO {
     this.frozen.set(cg, frozen);
     this.writes.push(`${cg}=${frozen ? 1 : 0}`);
   }
-  kill(pid: number): boolean {
+  /** Start times the kills named, by pid. */
+  readonly killedStart = new Map<number, number>();
+  kill(pid: number, startNs: number): boolean {
     if (this.gone.has(pid)) return false;
     this.killed.push(pid);
+    this.killedStart.set(pid, startNs);
     return true;
   }
 }

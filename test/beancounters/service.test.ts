@@ -205,6 +205,20 @@ describe('actions', () => {
     expect(h.io.killed).toEqual([200]);
   });
 
+  it('kill: names each process by pid and start time, so a pid reused since is not killed', () => {
+    const h = harness(jobRule('tasks:\n  limit: 2\n  on_limit: [kill]'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
+    h.host.seed([
+      { pid: 200, cgroupId: JOB, startNs: 5e9 },
+      { pid: 201, cgroupId: JOB, startNs: 6e9 },
+    ]);
+    const fork = h.host.fork(200, 202, JOB); // the newcomer, named by its fork record
+    expect(h.io.killed).toEqual([202]);
+    expect(h.io.killedStart.get(202)).toBe(fork.startNs);
+    h.host.seed([{ pid: 203, cgroupId: OTHER, startNs: 7e9 }]);
+    h.host.migrate(203, JOB); // not a fork: the newest by start time
+    expect(h.io.killedStart.get(203)).toBe(7e9);
+  });
+
   it('freeze and thaw: cgroup.freeze when the limit is crossed, thawed only back at the barrier', () => {
     const h = harness(jobRule('tasks:\n  barrier: 2\n  limit: 3\n  on_limit: [freeze]'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
     withShell(h);

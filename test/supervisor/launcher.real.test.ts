@@ -62,6 +62,7 @@ function harness(specs: SupervisedSpec[], opts: HarnessOptions): Harness {
     mountPoint: mount,
     root: testRoot,
     native: opts.native,
+    pidfd: loadBinding(),
     setpriv: opts.setpriv === undefined ? '/usr/bin/setpriv' : opts.setpriv,
     ...(opts.useCgroupKill !== undefined ? { useCgroupKill: opts.useCgroupKill } : {}),
   });
