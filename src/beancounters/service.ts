@@ -25,7 +25,7 @@ import { exitOutcome, GroupLife, type ReleaseRecord } from '../accounting/releas
 import type { Config, ResourceLimits, ResourceName, ResourceSpec } from '../config/types.js';
 import type { RawEvent } from '../events/decode.js';
 import { EventType, Flags } from '../events/layout.js';
-import type { Group, KernelTotals } from '../groups/registry.js';
+import { OVERFLOW_GROUP, type Group, type KernelTotals } from '../groups/registry.js';
 import type { GroupNotice } from '../groups/tracker.js';
 import type { Logger } from '../log.js';
 import type { BeancounterSample } from '../metrics/registry.js';
@@ -318,7 +318,7 @@ export class BeancounterService {
     if (st.resources !== g.resources) {
       st.resources = g.resources;
       const tasks = g.resources.tasks;
-      st.killLimit = tasks?.limit !== undefined && tasks.on_limit.some((a) => a.kind === 'kill') ? tasks.limit : undefined;
+      st.killLimit = tasks?.limit !== undefined && tasks.on_limit.some((a) => a.kind === 'kill') && !isOverflow(g) ? tasks.limit : undefined;
       this.#actAll(st, this.#ledger.configure(g.name, g.resources), undefined);
     }
     return st;
@@ -395,7 +395,15 @@ export class BeancounterService {
 
   /** Runs the planned actions of one crossing; an action that fails is logged and the rest still run. */
   #act(st: GroupState | undefined, c: LedgerCrossing, cause: RawEvent | undefined): void {
+    // `other` mixes every workload beyond max_groups, whoever made it: acting on it would hit
+    // processes that are not the ones the thresholds were written for. Only the event goes out.
+    const overflow = st !== undefined && isOverflow(st.group);
+    let withheld: string[] | undefined;
     for (const a of c.actions) {
+      if (overflow && a.kind !== 'event') {
+        if (a.kind !== 'thaw') (withheld ??= []).push(a.kind);
+        continue;
+      }
       try {
         switch (a.kind) {
           case 'event':
@@ -426,6 +434,11 @@ export class BeancounterService {
       } catch (err) {
         this.#log.warn(`group ${c.group}: ${c.resource} ${c.kind} ${c.direction}: ${a.kind} failed: ${(err as Error).message}`);
       }
+    }
+    if (withheld !== undefined && c.direction === 'up') {
+      this.#log.warn(
+        `group ${c.group}: ${withheld.join(', ')} not run: "${OVERFLOW_GROUP}" is the overflow of every group beyond group_settings.max_groups (anyone who can make cgroups can fill it), so actions never apply to it`,
+      );
     }
   }
 
@@ -586,6 +599,11 @@ export class BeancounterService {
       this.#log.warn(`accounting log: ${(err as Error).message}`);
     }
   }
+}
+
+/** The group that holds what max_groups turned away: never a target of actions. */
+function isOverflow(g: Group): boolean {
+  return g.name === OVERFLOW_GROUP && !g.configured;
 }
 
 function periodMs(config: Config): number | null {

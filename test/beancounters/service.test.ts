@@ -219,6 +219,26 @@ describe('actions', () => {
     expect(h.io.killedStart.get(203)).toBe(7e9);
   });
 
+  it('never kills, freezes or runs hooks for `other`, the overflow of groups beyond max_groups; says so once', () => {
+    const acts = 'resources:\n  tasks:\n    limit: 2\n    on_limit: [kill, freeze, {exec: [/bin/hook]}]\n';
+    // /a is the one group max_groups allows; /b, /c and /d overflow into `other`.
+    const h = harness(`group_settings: { max_groups: 1 }\n${acts}`, { cgroups: { 1: '/a', 2: '/b', 3: '/c', 4: '/d' } });
+    h.host.seed([{ pid: 10, cgroupId: 1 }]);
+    for (let i = 0; i < 6; i++) h.host.fork(10, 20 + i, 2 + (i % 3));
+    expect(h.host.group('other').tasks).toBe(6);
+    expect({ killed: h.io.killed, writes: h.io.writes, hooks: h.hooks.runs }).toEqual({ killed: [], writes: [], hooks: [] });
+    // Still accounted, and announced: only the actions on processes are withheld.
+    expect(h.row('other', 'tasks')).toMatchObject({ held: 6, limit: 2, failcnt: 1 });
+    expect(h.events.map((e) => `${e.type}:${e.group}`)).toEqual(['limit:other']);
+    const why = h.log.lines.filter((l) => l.includes('overflow'));
+    expect(why).toEqual([
+      'warn: group other: kill, freeze, exec not run: "other" is the overflow of every group beyond group_settings.max_groups (anyone who can make cgroups can fill it), so actions never apply to it',
+    ]);
+    // The one group max_groups allowed still acts.
+    for (let i = 0; i < 2; i++) h.host.fork(10, 40 + i, 1);
+    expect(h.io.killed).toEqual([41]);
+  });
+
   it('freeze and thaw: cgroup.freeze when the limit is crossed, thawed only back at the barrier', () => {
     const h = harness(jobRule('tasks:\n  barrier: 2\n  limit: 3\n  on_limit: [freeze]'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
     withShell(h);
