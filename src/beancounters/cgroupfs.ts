@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMounts } from '../cgroups/fs.js';
 import { signalProcess, type PidfdNative } from '../proc/pidfd.js';
+import type { FreezeState } from './freezer.js';
 
 /** The kernel counters of refused charges: `pids` (a fork over pids.max), `memory` (over the memory max). */
 export type RefusalKind = 'pids' | 'memory';
@@ -24,6 +25,8 @@ export interface BeancounterIO {
   refusals(cgroup: string, kind: RefusalKind): number | undefined;
   /** Freezes or thaws a cgroup (v2 cgroup.freeze); throws an error naming the file and errno. */
   setFrozen(cgroup: string, frozen: boolean): void;
+  /** The cgroup's id, own freeze setting and cgroup.freeze's mtime; undefined when there is no such cgroup. */
+  freezeState(cgroup: string): FreezeState | undefined;
   /**
    * SIGKILLs the process at `pid` that started at `startNs` (CLOCK_BOOTTIME ns, as the process
    * table has it); false when it is gone, or when the pid now belongs to another process.
@@ -124,6 +127,18 @@ export class HostCgroupIO implements BeancounterIO {
     if (this.#mounts.v2 === undefined) throw new Error(`cannot ${frozen ? 'freeze' : 'thaw'} ${cgroup}: no cgroup v2 hierarchy is mounted`);
     // fs errors already read "ENOENT: no such file or directory, open '/sys/fs/cgroup/…/cgroup.freeze'".
     fs.writeFileSync(path.join(this.#mounts.v2, cgroup, 'cgroup.freeze'), frozen ? '1' : '0');
+  }
+
+  freezeState(cgroup: string): FreezeState | undefined {
+    if (this.#mounts.v2 === undefined || cgroup === '/' || !cgroup.startsWith('/')) return undefined;
+    const dir = path.join(this.#mounts.v2, cgroup);
+    try {
+      const file = path.join(dir, 'cgroup.freeze');
+      const st = fs.statSync(file, { bigint: true });
+      return { id: String(fs.statSync(dir, { bigint: true }).ino), frozen: fs.readFileSync(file, 'utf8').trim() === '1', writtenNs: String(st.mtimeNs) };
+    } catch {
+      return undefined; // gone, or a kernel without the v2 freezer (before 5.2)
+    }
   }
 
   kill(pid: number, startNs: number): boolean {

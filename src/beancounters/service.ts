@@ -32,6 +32,7 @@ import type { BeancounterSample } from '../metrics/registry.js';
 import type { ProcessInfo } from '../process/table.js';
 import type { AgentEvent } from '../stream/bus.js';
 import type { BeancounterIO, RefusalKind } from './cgroupfs.js';
+import { Freezer } from './freezer.js';
 
 /** What the service reads from the agent; src/agent.ts's Agent fits it. */
 export interface BeancounterHost {
@@ -88,6 +89,11 @@ export interface BeancounterDeps {
    * costs the agent milliseconds, and the crossings later in the batch must not wait for it.
    */
   defer?: (fn: () => void) => void;
+  /**
+   * Freezes and thaws for the `freeze` action, with the record that outlives the agent (run-agent
+   * gives one that has already thawed what a crashed agent left). Default: one without a record.
+   */
+  freezer?: Freezer;
   /** Passed to the ledger; tests shorten them. */
   forksWindowMs?: number;
   cpuWindowMs?: number;
@@ -129,6 +135,7 @@ export class BeancounterService {
   readonly #openLog: BeancounterDeps['openLog'];
   readonly #defer: (fn: () => void) => void;
   readonly #ledger: GroupLedger;
+  readonly #freezer: Freezer;
   readonly #states = new Map<string, GroupState>();
   /** cgroups that existed when the agent started: their kernel counters' history is not ours. */
   readonly #preexisting: Set<number>;
@@ -148,6 +155,7 @@ export class BeancounterService {
     this.#openLog = deps.openLog;
     this.#defer = deps.defer ?? ((fn) => void setImmediate(fn));
     this.#config = deps.config;
+    this.#freezer = deps.freezer ?? new Freezer(deps.io, undefined, deps.log);
     this.#ledger = new GroupLedger({
       // Each group is configured with its effective resources (defaults already merged in by the
       // registry, cleared ones removed), so the ledger needs no defaults of its own.
@@ -300,8 +308,9 @@ export class BeancounterService {
     return this.#ledger.rows(this.#now());
   }
 
-  /** Stops the hooks (running ones are killed). */
+  /** Thaws what the `freeze` action froze, and stops the hooks (running ones are killed). */
   close(): Promise<void> {
+    this.#guard('thawing at stop', () => this.#freezer.stop());
     return this.#hooks.close();
   }
 
@@ -502,11 +511,18 @@ export class BeancounterService {
     }
   }
 
+  /** Freezes the group's cgroups, or thaws those this agent froze (see freezer.ts). */
   #freeze(st: GroupState, frozen: boolean): void {
-    const cgroups = this.#cgroupsNow(st);
-    if (cgroups.length === 0) throw new Error('the group has no cgroup to freeze');
-    for (const cg of cgroups) this.#io.setFrozen(cg, frozen);
-    this.#log.warn(`group ${st.group.name}: ${frozen ? 'froze' : 'thawed'} ${cgroups.join(', ')}`);
+    const name = st.group.name;
+    if (frozen) {
+      const cgroups = this.#cgroupsNow(st);
+      if (cgroups.length === 0) throw new Error('the group has no cgroup to freeze');
+      const done = this.#freezer.freeze(name, cgroups);
+      if (done.length > 0) this.#log.warn(`group ${name}: froze ${done.join(', ')}`);
+    } else {
+      const done = this.#freezer.thaw(name);
+      if (done.length > 0) this.#log.warn(`group ${name}: thawed ${done.join(', ')}`);
+    }
   }
 
   // ---- periodic readings -------------------------------------------------------------------

@@ -2,9 +2,11 @@
  * Wires the running agent: kernel -> groups -> beancounters, supervisor, event stream -> HTTP on
  * TCP and on the unix socket. SIGTERM/SIGINT stop, SIGHUP reloads.
  */
+import path from 'node:path';
 import { NdjsonLog } from '../accounting/log.js';
 import { Agent } from '../agent.js';
 import { HostCgroupIO } from '../beancounters/cgroupfs.js';
+import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
 import { loadConfig } from '../config/load.js';
@@ -41,12 +43,18 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
 
+  // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
+  // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
+  const io = HostCgroupIO.detect(binding);
+  const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), log);
+  freezer.recover();
   const beancounters = new BeancounterService({
     host: agent,
     config,
     bus,
     hooks: new ThreadedHooks(log),
-    io: HostCgroupIO.detect(binding),
+    io,
+    freezer,
     log,
     openLog: (o) => new NdjsonLog(o),
   });

@@ -13,34 +13,18 @@ import type { CrossingEvent } from '../../src/beancounters/service.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { runCli } from '../helpers/cli.js';
-import { envFile, isoMs, ndjson, removeTools, tool, V1Twin } from './helpers.js';
+import { envFile, isoMs, ndjson, removeTools, runCleanups, thawingCgroup, tool, V1Twin } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
+afterEach(() =>
   // Last made, first removed: agents before cgroups (their hooks die with them), v1 twins last.
-  for (const c of cleanups.splice(0).reverse()) {
-    try {
-      await c();
-    } catch (err) {
-      console.error(`cleanup: ${(err as Error).message}`);
-    }
-  }
-});
+  runCleanups(cleanups),
+);
 
 afterAll(() => removeTools());
 
 function cgroup(label: string): TestCgroup {
-  const cg = TestCgroup.create(label);
-  cleanups.push(async () => {
-    // A frozen cgroup would still die of SIGKILL; thawing first keeps removal quick.
-    try {
-      fs.writeFileSync(path.join(cg.dir, 'cgroup.freeze'), '0');
-    } catch {
-      /* gone already */
-    }
-    await cg.remove();
-  });
-  return cg;
+  return thawingCgroup(label, cleanups);
 }
 
 function twin(controller: 'pids' | 'memory', cg: TestCgroup): V1Twin {

@@ -5,6 +5,7 @@
  */
 import type { HookHandle, HookRequest } from '../../src/accounting/hooks.js';
 import type { BeancounterIO, RefusalKind } from '../../src/beancounters/cgroupfs.js';
+import type { FreezeState } from '../../src/beancounters/freezer.js';
 import { BeancounterService, type AccountingSink, type BeancounterHost } from '../../src/beancounters/service.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
@@ -161,6 +162,10 @@ export class FakeIO implements BeancounterIO {
     if (this.failFreeze) throw new Error(`EACCES: permission denied, open '/sys/fs/cgroup${cg}/cgroup.freeze'`);
     this.frozen.set(cg, frozen);
     this.writes.push(`${cg}=${frozen ? 1 : 0}`);
+  }
+  /** Every cgroup exists, with id 1; cgroup.freeze's mtime is its count of writes. */
+  freezeState(cg: string): FreezeState {
+    return { id: '1', frozen: this.frozen.get(cg) === true, writtenNs: String(this.writes.filter((w) => w.startsWith(`${cg}=`)).length) };
   }
   /** Start times the kills named, by pid. */
   readonly killedStart = new Map<number, number>();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TestCgroup } from '../helpers/cgroup.js';
+import { TestCgroup } from '../helpers/cgroup.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const built = new Map<string, string>();
@@ -86,4 +86,32 @@ export function envFile(file: string): Record<string, string> {
     if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * A test cgroup whose removal is queued on `cleanups`: thawed first (a frozen cgroup's tasks
+ * still die of SIGKILL, but thawing keeps the removal quick), then emptied and removed.
+ */
+export function thawingCgroup(label: string, cleanups: Array<() => Promise<void> | void>): TestCgroup {
+  const cg = TestCgroup.create(label);
+  cleanups.push(async () => {
+    try {
+      fs.writeFileSync(path.join(cg.dir, 'cgroup.freeze'), '0');
+    } catch {
+      /* gone already */
+    }
+    await cg.remove();
+  });
+  return cg;
+}
+
+/** Runs queued cleanups last made first; one that fails is reported and the rest still run. */
+export async function runCleanups(cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (err) {
+      console.error(`cleanup: ${(err as Error).message}`);
+    }
+  }
 }
