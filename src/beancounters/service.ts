@@ -50,6 +50,8 @@ export interface BeancounterHost {
 /** Where crossing and release records are appended (NdjsonLog fits). */
 export interface AccountingSink {
   append(record: unknown): void;
+  /** Writes records that wait for a failing log (called once a second). */
+  flush?(): void;
 }
 
 /** The hook runner as the service uses it (HookRunner and ThreadedHooks fit). */
@@ -245,6 +247,7 @@ export class BeancounterService {
     // A throw here would end the agent (this runs in its timer): each stage fails on its own.
     this.#guard('CPU sampling', () => this.#sampleCpu(live, now));
     this.#guard('cgroupfs readings', () => this.#readCgroups(live, now));
+    this.#guard('the accounting log', () => this.#sink?.flush?.());
     for (const st of live) {
       for (const pid of st.killed) if (this.#host.table.get(pid) === undefined) st.killed.delete(pid);
       if (st.killedSinceTick > 0) {

@@ -3,7 +3,7 @@
  * TCP and on the unix socket. SIGTERM/SIGINT stop, SIGHUP reloads.
  */
 import path from 'node:path';
-import { NdjsonLog } from '../accounting/log.js';
+import { NdjsonLog, noLogErrors } from '../accounting/log.js';
 import { Agent } from '../agent.js';
 import { HostCgroupIO } from '../beancounters/cgroupfs.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
@@ -46,6 +46,8 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
   const io = HostCgroupIO.detect(binding);
+  // Kept here, not in the log: a reload that opens a new log must not set the counters back.
+  const logErrors = noLogErrors();
   const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), log);
   freezer.recover();
   const beancounters = new BeancounterService({
@@ -56,7 +58,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
     io,
     freezer,
     log,
-    openLog: (o) => new NdjsonLog(o),
+    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
   });
   agent.addListener(beancounters);
 
@@ -88,6 +90,7 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
   const handlers = {
     metrics: async (om: boolean) => {
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
+      snap.accountingLogErrors = logErrors;
       if (pods) {
         for (const g of snap.groups) {
           if (!g.podUid) continue;

@@ -41,6 +41,7 @@ export const METRICS = {
   barrierHits: def('forkwatch_resource_barrier_hits_total', 'counter', ['group', 'resource'], 'Times held rose above the barrier (once per crossing).'),
   failcnt: def('forkwatch_resource_failcnt_total', 'counter', ['group', 'resource'], 'Times held rose above the limit, plus refusals counted by the kernel (pids.events, memory.events max).'),
   releases: def('forkwatch_group_releases_total', 'counter', ['group'], 'Times the group\'s last process exited.'),
+  accountingLogErrors: def('forkwatch_accounting_log_errors_total', 'counter', ['reason'], 'Failures of the accounting log, by reason: write (a write failed, a full disk for one; the record waits and is written later), rotate (a rotation failed; the file grows on), dropped (a waiting record was dropped: more than 1 MiB waited).'),
   // Supervised programs.
   programUp: def('forkwatch_program_up', 'gauge', ['program'], '1 while the program has a running process, else 0.'),
   programRestarts: def('forkwatch_program_restarts_total', 'counter', ['program'], 'Times the supervisor restarted the program.'),

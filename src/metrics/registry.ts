@@ -4,6 +4,7 @@
  * per content type (Prometheus text, OpenMetrics), never the global one.
  */
 import client from 'prom-client';
+import { LOG_ERROR_REASONS, type LogErrorCounts } from '../accounting/log.js';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
 import { METRICS, type MetricDef } from './definitions.js';
 import { SnapshotRegistry, type Labels, type Sample } from './exposition.js';
@@ -58,6 +59,8 @@ export interface Snapshot {
   bpf: { name: string; runTimeNs: number; runCount: number; recursionMisses: number }[];
   beancounters: BeancounterSample[];
   programs: ProgramSample[];
+  /** Failures of the accounting log by reason; absent counts as none. */
+  accountingLogErrors?: LogErrorCounts;
 }
 
 type Value = Sample;
@@ -220,6 +223,7 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.limit, perBean((b) => b.limit));
   add(M.barrierHits, perBean((b) => b.barrierHits));
   add(M.failcnt, perBean((b) => b.failcnt));
+  add(M.accountingLogErrors, (s) => LOG_ERROR_REASONS.map((reason) => ({ labels: { reason }, value: s.accountingLogErrors?.[reason] ?? 0 })));
 
   add(M.programUp, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.state === 'running' ? 1 : 0 })));
   add(M.programRestarts, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.restarts })));

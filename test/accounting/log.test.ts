@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NdjsonLog } from '../../src/accounting/log.js';
+import { NdjsonLog, noLogErrors } from '../../src/accounting/log.js';
 
 let dir: string;
 beforeEach(() => {
@@ -70,9 +70,36 @@ describe('NdjsonLog', () => {
     expect(() => new NdjsonLog({ path: join(dir, 'x'), max_bytes: 10, keep: -1 })).toThrow(RangeError);
   });
 
-  it('throws the fs error, naming the path, when it cannot write', () => {
-    const log = new NdjsonLog({ path: join(dir, 'file', 'under-a-file'), max_bytes: 10, keep: 1 });
+  it('never throws for I/O: counts the failure, says once what and where, and keeps the record', () => {
+    const warnings: string[] = [];
+    const log = new NdjsonLog({ path: join(dir, 'file', 'under-a-file'), max_bytes: 10, keep: 1 }, { warn: (m) => warnings.push(m) });
     new NdjsonLog({ path: join(dir, 'file'), max_bytes: 10, keep: 0 }).append({});
-    expect(() => log.append({})).toThrow(/ENOTDIR|EEXIST/);
+    expect(() => log.append({ a: 1 })).not.toThrow();
+    log.append({ a: 2 });
+    log.flush();
+    expect(log.errors).toEqual({ write: 3, rotate: 0, dropped: 0 });
+    expect(log.waiting).toBe(2);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^accounting log: cannot write .*\/file\/under-a-file: (ENOTDIR|EEXIST): .*; records wait \(up to 1 MiB\) until it works again$/);
+  });
+
+  it('cuts a torn last line (an agent killed mid-write) before it appends', () => {
+    const path = join(dir, 'torn.log');
+    writeFileSync(path, '{"n":10}\n{"n":11}\n{"n":1');
+    new NdjsonLog({ path, max_bytes: 1 << 20, keep: 1 }).append(rec(2));
+    expect(read(path).map((r) => r.n)).toEqual([10, 11, 12]);
+    writeFileSync(path, 'no newline at all');
+    new NdjsonLog({ path, max_bytes: 1 << 20, keep: 1 }).append(rec(3));
+    expect(read(path).map((r) => r.n)).toEqual([13]);
+  });
+
+  it('keeps at most 1 MiB of waiting records, dropping (and counting) the oldest', () => {
+    const errors = noLogErrors();
+    const log = new NdjsonLog({ path: join(dir, 'file', 'x'), max_bytes: 1 << 20, keep: 1 }, { errors });
+    writeFileSync(join(dir, 'file'), ''); // a file where the directory should be: every write fails
+    const big = { pad: 'x'.repeat(100 * 1024) };
+    for (let i = 0; i < 15; i++) log.append(big);
+    expect(log.waiting).toBe(10);
+    expect(errors).toEqual({ write: 15, rotate: 0, dropped: 5 });
   });
 });
