@@ -151,9 +151,16 @@ export class HookRunner {
     const waits: Promise<void>[] = [];
     for (const slot of this.#slots.values()) {
       for (const p of slot.queue.splice(0)) p.resolve(result('closed', p.request));
-      if (slot.child !== undefined && slot.running !== undefined) {
-        this.#warn(`${label(slot.running.request)} [${slot.child.pid ?? '?'}]: killing it (SIGKILL), the hook runner is closing`);
-        killTree(slot.child);
+      const child = slot.child;
+      if (child !== undefined && slot.running !== undefined) {
+        if (reaped(child)) {
+          // Exited, its output pipes held by something it left behind: stop waiting for them.
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        } else {
+          this.#warn(`${label(slot.running.request)} [${child.pid ?? '?'}]: killing it (SIGKILL), the hook runner is closing`);
+          killTree(child);
+        }
       }
       if (slot.finished !== undefined) waits.push(slot.finished);
     }
@@ -329,9 +336,18 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** SIGKILLs the hook's process group (the hook and what it started), or the hook alone if that fails. */
+/** Whether Node has reaped the hook (exitCode or signalCode is set as it is reaped). */
+function reaped(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * SIGKILLs the hook's process group (the hook and what it started), or the hook alone if that
+ * fails. Only while the hook is not reaped: its pid, the group's id, is its own until then; after,
+ * the number may have gone to a new process that leads a group of its own.
+ */
 function killTree(child: ChildProcess): void {
-  if (child.pid === undefined) return;
+  if (child.pid === undefined || reaped(child)) return;
   try {
     process.kill(-child.pid, 'SIGKILL');
   } catch {

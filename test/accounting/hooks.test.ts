@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HookRunner, type HookRequest } from '../../src/accounting/hooks.js';
+import { requireRoot } from '../helpers/cgroup.js';
+import { alive, killIfSame, processAtPid } from '../helpers/pids.js';
 
 let dir: string;
 beforeAll(() => {
@@ -203,6 +205,34 @@ describe('HookRunner with real processes', () => {
     expect(running(Number(readFileSync(pidfile, 'utf8')))).toBe(false);
     expect((await r.run(request([sh])).done).status).toBe('closed');
     expect(log.text('warn')).toContain('the hook runner is closing');
+  });
+
+  it('close() after a hook exited never signals its process group by number: the number may be a new group', async () => {
+    requireRoot();
+    const log = capture();
+    const pids = join(dir, 'reuse.pids');
+    // The hook leaves a child of its own session holding its output pipe, then exits: the runner
+    // waits for the pipe (drain), and the hook's group has no process left.
+    const sh = script('leaves.sh', `setsid sleep 30 & echo "$$ $!" > ${pids}; exit 0`);
+    const r = runner(log.logger, { drain_ms: 60_000 });
+    const done = r.run(request([sh])).done;
+    for (let i = 0; i < 100 && !existsSync(pids); i++) await new Promise((res) => setTimeout(res, 20));
+    const [hook, bg] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
+    try {
+      for (let i = 0; i < 100 && existsSync(`/proc/${hook}`); i++) await new Promise((res) => setTimeout(res, 20));
+      // A new session leader gets the hook's number: process group <hook> is theirs now.
+      const other = processAtPid(hook);
+      try {
+        await r.close();
+        expect((await done).status).toBe('ok');
+        await new Promise((res) => setTimeout(res, 100));
+        expect(alive(other.pid)).toBe(true);
+      } finally {
+        killIfSame(other);
+      }
+    } finally {
+      process.kill(bg, 'SIGKILL');
+    }
   });
 
   it('survives a logger that throws', async () => {

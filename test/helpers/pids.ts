@@ -31,7 +31,19 @@ export function processAtPid(pid: number): { pid: number; startNs: number } {
   } catch {
     throw new Error(`could not start a process with pid ${pid} (ns_last_pid raced 200 times, or the pid is taken)`);
   }
+  // Returned once it runs sleep (after setsid): until then it is a copy of the shell, in its group.
+  const end = Date.now() + 5000;
+  while (comm(pid) !== 'sleep' && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  if (comm(pid) !== 'sleep') throw new Error(`pid ${pid} did not come to run sleep`);
   return { pid, startNs: startOf(pid)! };
+}
+
+function comm(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process's start time (CLOCK_BOOTTIME ns, clock-tick resolution), or undefined when there is none. */
