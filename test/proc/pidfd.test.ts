@@ -30,7 +30,10 @@ function fake(openError?: string) {
       fds.set(fd, pid);
       return fd;
     },
-    pidfdSendSignal: (fd, sig) => void sent.push([fds.get(fd)!, sig]) ?? true,
+    pidfdSendSignal: (fd, sig) => {
+      sent.push([fds.get(fd)!, sig]);
+      return true;
+    },
   };
   return { native, sent };
 }
