@@ -10,8 +10,9 @@
  *   cgroup can name its children anything. The systemd drivers' `docker-<id>.scope`,
  *   `libpod-<id>.scope`, `crio-<id>.scope`, `cri-containerd-<id>.scope`, pod slices… only in a
  *   chain of slices (systemd never delegates a slice: only services and scopes are handed to
- *   their users); the cgroupfs drivers' `/docker/<id>`, `/libpod_parent/…`, `/kubepods/…`,
- *   `/lxc.payload.<name>` only at the top. Elsewhere (below a service or a scope, below a plain
+ *   their users); the cgroupfs drivers' `/docker/<id>`, `/libpod_parent/…`, `/lxc.payload.<name>`
+ *   only at the top, and `kubepods/…` at the top or below the kubelet's --cgroup-root (plain
+ *   directories, in no service or scope). Elsewhere (below a service or a scope, below a plain
  *   directory) such a name is just a cgroup of the unit it is in: `/system.slice/bob.service/
  *   docker-<id>.scope` is `bob.service/docker-<id>.scope`, never Docker's container <id>.
  * - "The top" and "a chain of slices" are counted from the root of the hierarchy, of a user
@@ -96,7 +97,7 @@ const LIBPOD_CGROUPFS = /^libpod-([0-9a-f]{12,64})$/;
 const UID = '[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32}';
 /** `kubepods-burstable-pod<uid>.slice`, `kubelet-kubepods-pod<uid>.slice` (kind). */
 const POD_SYSTEMD = new RegExp(`^(?:[a-z0-9_]+-)*kubepods(?:-[a-z]+)*-pod(${UID})\\.slice$`);
-/** The cgroupfs driver: /kubepods/pod<uid>, /kubepods/<qos>/pod<uid>. */
+/** The cgroupfs driver: [<cgroup root>/]kubepods/[<qos>/]pod<uid>. */
 const POD_CGROUPFS = new RegExp(`^pod(${UID})$`);
 const QOS = ['besteffort', 'burstable'];
 
@@ -117,6 +118,8 @@ interface Context {
   prefix: string;
   /** Index of the first segment in it that is not a slice (past the end while all are). */
   chainEnd: number;
+  /** Index of the first service or scope in it, which may be delegated (past the end while none). */
+  unitAt: number;
 }
 
 /**
@@ -131,7 +134,7 @@ export function nameCgroup(path: string): GroupIdentity {
 
   // Walk from the root, remembering the innermost container seen so far. Kubernetes needs two
   // segments (the pod, then the container in it), hence `pod`.
-  let ctx: Context = { start: 0, prefix: '', chainEnd: Infinity };
+  let ctx: Context = { start: 0, prefix: '', chainEnd: Infinity, unitAt: Infinity };
   let found: GroupIdentity | undefined;
   let pod: { uid: string; index: number } | undefined;
   for (let i = 0; i < segs.length; i++) {
@@ -142,7 +145,7 @@ export function nameCgroup(path: string): GroupIdentity {
       const c = podContainer(seg);
       if (c !== undefined) {
         found = { name: `${ctx.prefix}pod-${pod.uid}/${c.prefix}${short(c.id)}`, kind: 'kubernetes', container_id: c.id, pod_uid: pod.uid, anchor: upTo(i) };
-        ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity };
+        ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity, unitAt: Infinity };
         pod = undefined;
         continue;
       }
@@ -158,15 +161,16 @@ export function nameCgroup(path: string): GroupIdentity {
         found = { ...c, name: ctx.prefix + c.name, anchor: upTo(i) };
         // A podman pod is a slice of containers, not a runtime of its own: its containers stay the host's.
         if (!seg.endsWith('.slice')) {
-          ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity };
+          ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity, unitAt: Infinity };
           continue;
         }
       } else if (inChain && USER_MANAGER.test(seg)) {
-        ctx = { start: i + 1, prefix: `${ctx.prefix}${seg}/`, chainEnd: Infinity };
+        ctx = { start: i + 1, prefix: `${ctx.prefix}${seg}/`, chainEnd: Infinity, unitAt: Infinity };
         continue;
       }
     }
     if (inChain && !seg.endsWith('.slice')) ctx.chainEnd = i;
+    if (ctx.unitAt === Infinity && (seg.endsWith('.service') || seg.endsWith('.scope'))) ctx.unitAt = i;
   }
   if (found !== undefined) return found;
 
@@ -226,10 +230,14 @@ function podContainer(seg: string): { id: string; prefix: string } | undefined {
   return undefined;
 }
 
-/** The pod UID segment i names: a pod slice in a chain of slices, or `/kubepods/[qos/]pod<uid>`. */
+/**
+ * The pod UID segment i names: a pod slice in a chain of slices, or `kubepods/[qos/]pod<uid>`
+ * (cgroupfs driver) with `kubepods` at the top or below the kubelet's --cgroup-root, plain
+ * directories that are in no service or scope.
+ */
 function podUid(segs: readonly string[], i: number, ctx: Context, inChain: boolean): string | undefined {
-  const depth = i - ctx.start;
-  const cgroupfs = segs[ctx.start] === 'kubepods' && (depth === 1 || (depth === 2 && QOS.includes(segs[i - 1])));
+  const kubepods = segs[i - 1] === 'kubepods' ? i - 1 : QOS.includes(segs[i - 1]) && segs[i - 2] === 'kubepods' ? i - 2 : -1;
+  const cgroupfs = kubepods >= ctx.start && ctx.unitAt > kubepods;
   const m = (inChain ? POD_SYSTEMD.exec(segs[i]) : null) ?? (cgroupfs ? POD_CGROUPFS.exec(segs[i]) : null);
   return m === null ? undefined : m[1].replaceAll('_', '-');
 }

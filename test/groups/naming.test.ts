@@ -240,7 +240,17 @@ const cases: Array<[string, string, GroupIdentity]> = [
     `/system.slice/foo.service/kubepods/pod${UID}/${ID}`,
     { name: 'foo.service', kind: 'systemd', anchor: '/system.slice/foo.service' },
   ],
-  ['kubepods layout not at the root', `/batch/kubepods/burstable/pod${UID}/${ID}`, { name: `/batch/kubepods/burstable/pod${UID}/${ID}`, kind: 'cgroup' }],
+  [
+    "kubepods below the kubelet's --cgroup-root (plain directories)",
+    `/custom/root/kubepods/burstable/pod${UID}/${ID}`,
+    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
+  ],
+  [
+    'kubepods below a plain directory inside a scope',
+    `/user.slice/user-1000.slice/session-3.scope/x/kubepods/pod${UID}/${ID}`,
+    { name: 'session-3.scope', kind: 'user', anchor: '/user.slice/user-1000.slice/session-3.scope' },
+  ],
+  ['a directory only named like kubepods', `/kubepods-x/burstable/pod${UID}/${ID}`, { name: `/kubepods-x/burstable/pod${UID}/${ID}`, kind: 'cgroup' }],
   [
     'pod slice below a delegated service',
     `/system.slice/bob.service/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
