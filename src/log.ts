@@ -1,4 +1,11 @@
-/** The agent's logger: one line per message on stderr; debug lines only with --verbose. */
+/**
+ * The agent's logger: one line per message on stderr; debug lines only with --verbose. Messages
+ * carry group names, cgroup paths and program output, so each is made inert (src/terminal.ts):
+ * a newline in one cannot forge another log line, and an escape cannot reach the operator's
+ * terminal (`journalctl -f`). A stack is then one line too, its newlines shown as \x0a.
+ */
+import { inert } from './terminal.js';
+
 export interface Logger {
   debug(msg: string): void;
   info(msg: string): void;
@@ -8,7 +15,7 @@ export interface Logger {
 
 export function createLogger(opts: { verbose?: boolean; quiet?: boolean; write?: (line: string) => void } = {}): Logger {
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  const at = (level: string) => (msg: string) => write(`forkwatch ${level}: ${msg}`);
+  const at = (level: string) => (msg: string) => write(`forkwatch ${level}: ${inert(msg.replace(/\n+$/, ''))}`);
   const off = () => {};
   return {
     debug: opts.verbose ? at('debug') : off,

@@ -1,6 +1,7 @@
 /** `forkwatch beancounters`: the running agent's beancounters, laid out like /proc/user_beancounters. */
 import type { Argv, CommandModule } from 'yargs';
 import type { BeancounterRow } from '../accounting/ledger.js';
+import { inertJson, inertText } from '../terminal.js';
 import { agentUrl, fetchJson } from './client.js';
 
 export interface BeancountersArgs {
@@ -29,7 +30,7 @@ export function formatBeancounters(rows: BeancounterRow[]): string {
   const body = rows.map((r) => {
     const group = r.group === last ? '' : r.group;
     last = r.group;
-    return [group, r.resource, num(r.held), num(r.maxheld), num(r.barrier), num(r.limit), num(r.failcnt), num(r.barrierHits)];
+    return [inertText(group), inertText(r.resource), num(r.held), num(r.maxheld), num(r.barrier), num(r.limit), num(r.failcnt), num(r.barrierHits)];
   });
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd();
@@ -48,6 +49,6 @@ export const beancountersCommand: CommandModule<object, BeancountersArgs> = {
       .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<BeancountersArgs>,
   handler: async (a) => {
     const rows = filterRows(await fetchJson<BeancounterRow[]>(agentUrl(a.url, a.config), '/api/beancounters'), a);
-    process.stdout.write(a.json ? JSON.stringify(rows, null, 2) + '\n' : formatBeancounters(rows));
+    process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatBeancounters(rows));
   },
 };

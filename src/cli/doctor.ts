@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { runChecks } from '../doctor/checks.js';
 import { loadBinding, type NativeBinding } from '../native/binding.js';
+import { inert } from '../terminal.js';
 
 export const doctorCommand: CommandModule = {
   command: 'doctor',
@@ -15,7 +16,7 @@ export const doctorCommand: CommandModule = {
     }
     const checks = runChecks(binding);
     const width = Math.max(...checks.map((c) => c.name.length));
-    for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+    for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${inert(c.detail)}\n`);
     process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
   },
 };

@@ -2,6 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { GroupView } from '../agent.js';
 import { UsageError } from '../errors.js';
+import { inertJson, inertText } from '../terminal.js';
 import { agentUrl, fetchJson } from './client.js';
 
 export interface GroupsArgs {
@@ -45,7 +46,7 @@ export function sortRows(rows: GroupRow[], key: (typeof SORT_KEYS)[number]): Gro
 
 export function formatRows(rows: GroupRow[]): string {
   const head = ['GROUP', 'KIND', 'TASKS', 'THREADS', 'FORKS/S', 'CPU%', 'EXIT OK', 'FAILED', 'SIGNALED'];
-  const body = rows.map((r) => [r.group, r.kind, r.tasks, r.threads, r.forks_per_s.toFixed(1), r.cpu_percent.toFixed(1), r.exits.success, r.exits.failure, r.exits.signaled].map(String));
+  const body = rows.map((r) => [r.group, r.kind, r.tasks, r.threads, r.forks_per_s.toFixed(1), r.cpu_percent.toFixed(1), r.exits.success, r.exits.failure, r.exits.signaled].map(inertText));
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
   return [line(head), ...body.map(line)].join('\n') + '\n';
@@ -71,6 +72,6 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
     await new Promise((r) => setTimeout(r, interval * 1000));
     const after = await fetchJson<GroupView[]>(url, '/api/groups');
     const rows = sortRows(groupRows(before, after, interval), key);
-    process.stdout.write(a.json ? JSON.stringify(rows, null, 2) + '\n' : formatRows(rows));
+    process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatRows(rows));
   },
 };

@@ -1,6 +1,7 @@
 /** The forkwatch command line: one yargs module per command, errors reported in one place. */
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
+import { inert } from '../terminal.js';
 import { beancountersCommand } from './beancounters.js';
 import { doctorCommand } from './doctor.js';
 import { groupsCommand } from './groups.js';
@@ -8,13 +9,20 @@ import { programsCommand, restartCommand, startCommand, stopCommand } from './pr
 import { runCommand } from './run.js';
 import { tailCommand } from './tail.js';
 
-/** Prints an error the way its kind deserves: a usage error as one line, a bug with its stack. */
+/**
+ * Prints an error the way its kind deserves: a usage error as one line, a bug with its stack.
+ * Messages quote input (a flag, a cgroup path, an agent's answer), so they are made inert; the
+ * stack's frames are the code's own and keep their lines.
+ */
 export function report(err: unknown): number {
   if (err instanceof UsageError) {
-    process.stderr.write(`forkwatch: ${err.message}\n`);
+    process.stderr.write(`forkwatch: ${inert(err.message)}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`forkwatch: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+  const stack = (err as Error)?.stack;
+  const frames = typeof stack === 'string' ? stack.indexOf('\n    at ') : -1;
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`forkwatch: internal error (please report): ${inert(text)}${frames >= 0 ? stack!.slice(frames) : ''}\n`);
   return 70;
 }
 

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { EnvironmentError, UsageError } from '../errors.js';
 import type { ProgramStatus } from '../supervisor/types.js';
 import { humanDuration } from '../tail/format.js';
+import { inertJson, inertText } from '../terminal.js';
 
 interface TargetArgs {
   socket?: string;
@@ -69,17 +70,17 @@ export function apiCall<T>(a: TargetArgs, method: 'GET' | 'POST', path: string):
 export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000): string {
   const head = ['PROGRAM', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'NEXT RETRY'];
   const rows = list.map((p) => [
-    p.name,
-    p.state,
+    inertText(p.name),
+    inertText(p.state),
     p.pid === null ? '-' : String(p.pid),
     p.uptime_s === null ? '-' : humanDuration(p.uptime_s),
     String(p.restarts),
-    p.last_exit === null ? '-' : p.last_exit.signal ? `signal ${p.last_exit.signal}` : `code ${p.last_exit.code}`,
+    p.last_exit === null ? '-' : p.last_exit.signal ? `signal ${inertText(p.last_exit.signal)}` : `code ${inertText(p.last_exit.code)}`,
     p.next_retry === null ? '-' : `in ${humanDuration(Math.max(0, p.next_retry - nowS))}`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(width[i])).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n' + list.filter((p) => p.error).map((p) => `${p.name}: ${p.error}\n`).join('');
+  return [line(head), ...rows.map(line)].join('\n') + '\n' + list.filter((p) => p.error).map((p) => `${inertText(p.name)}: ${inertText(p.error)}\n`).join('');
 }
 
 const targetOptions = (y: Argv) =>
@@ -95,7 +96,7 @@ export const programsCommand: CommandModule<object, TargetArgs & { json?: boolea
   builder: (y: Argv) => targetOptions(y).option('json', { type: 'boolean', describe: 'JSON' }) as Argv<TargetArgs & { json?: boolean }>,
   handler: async (a) => {
     const list = await apiCall<ProgramStatus[]>(a, 'GET', '/api/programs');
-    process.stdout.write(a.json ? JSON.stringify(list, null, 2) + '\n' : formatPrograms(list));
+    process.stdout.write(a.json ? inertJson(list, 2) + '\n' : formatPrograms(list));
   },
 };
 

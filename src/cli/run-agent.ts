@@ -11,6 +11,7 @@ import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { refuseImpossibleActions } from '../doctor/needs.js';
 import { createLogger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding } from '../native/binding.js';
@@ -24,6 +25,7 @@ import { httpPodList, PodDirectory, podLabels } from '../k8s/pods.js';
 import { SupervisorService } from '../supervisor/service.js';
 
 export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
+  refuseImpossibleActions(config);
   const log = createLogger({ verbose: opts.verbose });
   const token = readToken(config.api.token_file);
   const binding = loadBinding();

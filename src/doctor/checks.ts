@@ -27,12 +27,15 @@ export function privilegeCheck(status: string): Check {
   const caps = effectiveCaps(status);
   const has = (bit: bigint) => (caps & (1n << bit)) !== 0n;
   const ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
+  const root = /^Uid:\s+0\s/m.test(status);
   return {
     name: 'privileges',
     ok,
     detail: ok
       ? has(CAP_SYS_ADMIN) ? 'root (CAP_SYS_ADMIN)' : 'CAP_BPF and CAP_PERFMON'
-      : 'not root and no CAP_BPF+CAP_PERFMON; run with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep $(which node)',
+      : root
+        ? 'root, but without CAP_BPF and CAP_PERFMON (a capability bounding set or a container dropped them); grant both (systemd: CapabilityBoundingSet=, deploy/forkwatch.service; a pod: capabilities.add: [BPF, PERFMON])'
+        : 'not root and no CAP_BPF+CAP_PERFMON; run with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep $(which node)',
   };
 }
 

@@ -6,15 +6,34 @@
  * Choices made here (docs/config.md repeats them for users):
  * - Containers win over systemd units: a container is the workload even when it runs its own
  *   systemd inside, so `/system.slice/docker-<id>.scope/system.slice/x.service` is the container.
- * - With nesting, the innermost container wins (docker in docker, pods on a kind node), because
- *   that is the workload the processes belong to.
+ * - A runtime's name counts only where that runtime puts its cgroups, because anyone who owns a
+ *   cgroup can name its children anything. The systemd drivers' `docker-<id>.scope`,
+ *   `libpod-<id>.scope`, `crio-<id>.scope`, `cri-containerd-<id>.scope`, pod slices… only in a
+ *   chain of slices (systemd never delegates a slice: only services and scopes are handed to
+ *   their users); the cgroupfs drivers' `/docker/<id>`, `/libpod_parent/…`, `/lxc.payload.<name>`
+ *   only at the top, and `kubepods/…` at the top or below the kubelet's --cgroup-root (plain
+ *   directories, in no service or scope). Elsewhere (below a service or a scope, below a plain
+ *   directory) such a name is just a cgroup of the unit it is in: `/system.slice/bob.service/
+ *   docker-<id>.scope` is `bob.service/docker-<id>.scope`, never Docker's container <id>.
+ * - "The top" and "a chain of slices" are counted from the root of the hierarchy, of a user
+ *   manager (`user@N.service`, reached through slices) or of a recognised container. What is
+ *   found inside a user manager or a container is that one's, and its name says so:
+ *   `user@1000.service/podman-<12>` (rootless podman), `docker-<outer>/docker-<inner>` (Docker in
+ *   Docker), `docker-<node>/pod-<uid>/<12>` (a pod on a kind node). A container's ids are unique
+ *   only within its runtime, so a tenant who names a nested cgroup after a host container gets a
+ *   name of its own, never the host container's.
+ * - With nesting, the innermost container names the group: that is the workload the processes
+ *   belong to.
  * - Cgroups below the recognised container or unit fold into it (`.../libpod-<id>.scope/container`
- *   is the podman container). Several cgroups can therefore carry one name.
+ *   is the podman container): `anchor` is the cgroup the name was taken from.
  * - Without a container, the innermost systemd unit names the group, qualified by each enclosing
  *   service or scope: `/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service` is
  *   `user@1000.service/foo.service`. Unit names are unique only within one systemd manager, and
  *   every user manager (and every nspawn machine) runs one: unqualified, each user's `init.scope`
  *   and `pipewire.service` would merge with each other and with the host's.
+ *
+ * Two cgroups can still end up with one name (ids sharing their first 12 digits, a unit name
+ * under two slices): the registry keeps them apart by anchor (src/groups/registry.ts).
  */
 
 /** Which runtime or manager created the cgroup a group is named after. */
@@ -40,6 +59,11 @@ export interface GroupIdentity {
   container_id?: string;
   /** Kubernetes pod UID, with dashes (the systemd driver writes it with underscores). */
   pod_uid?: string;
+  /**
+   * The cgroup the name was taken from (the container's, the unit's, or the cgroup itself);
+   * cgroups below it fold into it. Absent for groups defined by the config.
+   */
+  anchor?: string;
 }
 
 /** How many hex digits of a container id a name shows, as `docker ps` does. */
@@ -48,33 +72,55 @@ const SHORT_ID = 12;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * Container cgroups whose segment alone says what they are. The id must be hex so that unit
- * names such as `docker-compose@x.service` or `crio-wipe.service` stay systemd units.
+ * Container cgroups whose segment says what they are. The id must be hex so that unit names such
+ * as `docker-compose@x.service` or `crio-wipe.service` stay systemd units. Outside a pod only the
+ * `.scope` forms (systemd drivers) count; in a pod, CRI-O's cgroupfs forms too.
  */
 const RUNTIME_SEGMENTS: ReadonlyArray<{ re: RegExp; kind: GroupKind; prefix: string; inPod: string }> = [
   { re: /^docker-([0-9a-f]{12,64})\.scope$/, kind: 'docker', prefix: 'docker', inPod: '' },
   { re: /^libpod-conmon-([0-9a-f]{12,64})\.scope$/, kind: 'podman', prefix: 'podman-conmon', inPod: 'conmon-' },
-  // cgroupfs driver: /libpod_parent/libpod-<id>
-  { re: /^libpod-([0-9a-f]{12,64})(?:\.scope)?$/, kind: 'podman', prefix: 'podman', inPod: '' },
+  { re: /^libpod-([0-9a-f]{12,64})\.scope$/, kind: 'podman', prefix: 'podman', inPod: '' },
   { re: /^crio-conmon-([0-9a-f]{12,64})(?:\.scope)?$/, kind: 'crio', prefix: 'crio-conmon', inPod: 'conmon-' },
   { re: /^crio-([0-9a-f]{12,64})(?:\.scope)?$/, kind: 'crio', prefix: 'crio', inPod: '' },
   { re: /^cri-containerd-([0-9a-f]{12,64})\.scope$/, kind: 'containerd', prefix: 'containerd', inPod: '' },
   { re: /^nerdctl-([0-9a-f]{12,64})\.scope$/, kind: 'containerd', prefix: 'containerd', inPod: '' },
 ];
 
-/** A podman pod's slice (`podman pod create` with the systemd driver). */
-const PODMAN_POD = /^machine-libpod_pod_([0-9a-f]{12,64})\.slice$/;
+/** A podman pod's slice (`podman pod create` with the systemd driver; `user-` when rootless). */
+const PODMAN_POD = /^(?:machine|user)-libpod_pod_([0-9a-f]{12,64})\.slice$/;
 
-/** `kubepods`, `kubepods.slice`, `kubepods-burstable.slice`, `kubelet-kubepods.slice` (kind). */
-const KUBEPODS = /(?:^|-)kubepods(?:[.-]|$)/;
+/** podman's cgroupfs driver: /libpod_parent/libpod-<id>, or /libpod_parent/<pod>/libpod-<id>. */
+const LIBPOD_CGROUPFS = /^libpod-([0-9a-f]{12,64})$/;
 
 // A pod UID is a UUID, or 32 hex digits for static pods (a hash of the manifest). The systemd
 // driver replaces its dashes with underscores because "-" separates a slice from its parent.
 const UID = '[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32}';
+/** `kubepods-burstable-pod<uid>.slice`, `kubelet-kubepods-pod<uid>.slice` (kind). */
 const POD_SYSTEMD = new RegExp(`^(?:[a-z0-9_]+-)*kubepods(?:-[a-z]+)*-pod(${UID})\\.slice$`);
+/** The cgroupfs driver: [<cgroup root>/]kubepods/[<qos>/]pod<uid>. */
 const POD_CGROUPFS = new RegExp(`^pod(${UID})$`);
+const QOS = ['besteffort', 'burstable'];
 
+/** LXC 4+ and LXD: /lxc.payload.<name>, /lxc.monitor.<name>; older LXC: /lxc/<name>. */
+const LXC = /^lxc\.(?:payload|monitor)\.(.+)$/;
+const LXC_PARENTS = ['lxc', 'lxc.payload', 'lxc.monitor'];
+
+const USER_MANAGER = /^user@\d+\.service$/;
 const UNIT = /^.+\.(?:service|scope|slice)$/;
+
+const short = (id: string) => id.slice(0, SHORT_ID);
+
+/** Where the walk is: the root of the current manager or container, and what names there carry. */
+interface Context {
+  /** Index of the context's first segment. */
+  start: number;
+  /** Qualifier of names found in it: '' on the host, `user@1000.service/`, `docker-<12>/`. */
+  prefix: string;
+  /** Index of the first segment in it that is not a slice (past the end while all are). */
+  chainEnd: number;
+  /** Index of the first service or scope in it, which may be delegated (past the end while none). */
+  unitAt: number;
+}
 
 /**
  * Names the group a cgroup path belongs to. `path` is relative to the hierarchy's root as the
@@ -83,79 +129,93 @@ const UNIT = /^.+\.(?:service|scope|slice)$/;
  */
 export function nameCgroup(path: string): GroupIdentity {
   const segs = path.split('/').filter((s) => s !== '');
-  if (segs.length === 0) return { name: '/', kind: 'root' };
+  if (segs.length === 0) return { name: '/', kind: 'root', anchor: '/' };
+  const upTo = (i: number) => '/' + segs.slice(0, i + 1).join('/');
 
   // Walk from the root, remembering the innermost container seen so far. Kubernetes needs two
-  // segments (the pod, then the container in it), hence the bit of state.
+  // segments (the pod, then the container in it), hence `pod`.
+  let ctx: Context = { start: 0, prefix: '', chainEnd: Infinity, unitAt: Infinity };
   let found: GroupIdentity | undefined;
-  let inKubepods = false;
   let pod: { uid: string; index: number } | undefined;
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i];
-    const prev = i > 0 ? segs[i - 1] : '';
+    const inChain = ctx.chainEnd >= i;
 
     if (pod !== undefined && i === pod.index + 1) {
       const c = podContainer(seg);
       if (c !== undefined) {
-        found = {
-          name: `pod-${pod.uid}/${c.prefix}${c.id.slice(0, SHORT_ID)}`,
-          kind: 'kubernetes',
-          container_id: c.id,
-          pod_uid: pod.uid,
-        };
+        found = { name: `${ctx.prefix}pod-${pod.uid}/${c.prefix}${short(c.id)}`, kind: 'kubernetes', container_id: c.id, pod_uid: pod.uid, anchor: upTo(i) };
+        ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity, unitAt: Infinity };
         pod = undefined;
-        inKubepods = false;
         continue;
       }
     }
 
-    const uid = podUid(seg, inKubepods);
+    const uid = podUid(segs, i, ctx, inChain);
     if (uid !== undefined) {
-      found = { name: `pod-${uid}`, kind: 'kubernetes', pod_uid: uid };
+      found = { name: `${ctx.prefix}pod-${uid}`, kind: 'kubernetes', pod_uid: uid, anchor: upTo(i) };
       pod = { uid, index: i };
-      continue;
+    } else {
+      const c = container(segs, i, ctx, inChain);
+      if (c !== undefined) {
+        found = { ...c, name: ctx.prefix + c.name, anchor: upTo(i) };
+        // A podman pod is a slice of containers, not a runtime of its own: its containers stay the host's.
+        if (!seg.endsWith('.slice')) {
+          ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity, unitAt: Infinity };
+          continue;
+        }
+      } else if (inChain && USER_MANAGER.test(seg)) {
+        ctx = { start: i + 1, prefix: `${ctx.prefix}${seg}/`, chainEnd: Infinity, unitAt: Infinity };
+        continue;
+      }
     }
-    if (KUBEPODS.test(seg)) inKubepods = true;
-
-    const c = container(seg, prev, segs, i);
-    if (c !== undefined) {
-      found = c;
-      pod = undefined;
-      inKubepods = false;
-    }
+    if (inChain && !seg.endsWith('.slice')) ctx.chainEnd = i;
+    if (ctx.unitAt === Infinity && (seg.endsWith('.service') || seg.endsWith('.scope'))) ctx.unitAt = i;
   }
   if (found !== undefined) return found;
 
-  const units = segs.filter((s) => UNIT.test(s));
-  if (units.length === 0) return { name: '/' + segs.join('/'), kind: 'cgroup' };
-  const innermost = units[units.length - 1];
-  const managers = units.slice(0, -1).filter((u) => !u.endsWith('.slice'));
+  let innermost = -1;
+  for (let i = segs.length - 1; i >= 0 && innermost < 0; i--) if (UNIT.test(segs[i])) innermost = i;
+  if (innermost < 0) return { name: '/' + segs.join('/'), kind: 'cgroup', anchor: upTo(segs.length - 1) };
+  const managers = segs.slice(0, innermost).filter((u) => UNIT.test(u) && !u.endsWith('.slice'));
   return {
-    name: [...managers, innermost].join('/'),
+    name: [...managers, segs[innermost]].join('/'),
     kind: segs[0] === 'user.slice' ? 'user' : 'systemd',
+    anchor: upTo(innermost),
   };
 }
 
-/** A container cgroup recognisable outside a pod, given its segment and the path above it. */
-function container(seg: string, prev: string, segs: readonly string[], i: number): GroupIdentity | undefined {
-  for (const r of RUNTIME_SEGMENTS) {
-    const m = r.re.exec(seg);
-    if (m !== null) return { name: `${r.prefix}-${m[1].slice(0, SHORT_ID)}`, kind: r.kind, container_id: m[1] };
+/** A container cgroup at segment i, if its runtime puts containers there (the name unqualified). */
+function container(segs: readonly string[], i: number, ctx: Context, inChain: boolean): GroupIdentity | undefined {
+  const seg = segs[i];
+  const depth = i - ctx.start;
+  const top = segs[ctx.start];
+  if (inChain) {
+    if (seg.endsWith('.scope')) {
+      for (const r of RUNTIME_SEGMENTS) {
+        const m = r.re.exec(seg);
+        if (m !== null) return { name: `${r.prefix}-${short(m[1])}`, kind: r.kind, container_id: m[1] };
+      }
+    }
+    const podman = PODMAN_POD.exec(seg);
+    if (podman !== null) return { name: `podman-pod-${short(podman[1])}`, kind: 'podman' };
   }
-  const podman = PODMAN_POD.exec(seg);
-  if (podman !== null) return { name: `podman-pod-${podman[1].slice(0, SHORT_ID)}`, kind: 'podman' };
 
   // Bare ids only count where a runtime puts them; elsewhere 64 hex could be anything.
   if (HEX64.test(seg)) {
-    if (prev === 'docker') return { name: `docker-${seg.slice(0, SHORT_ID)}`, kind: 'docker', container_id: seg };
-    if (segs.slice(0, i).includes('containerd.service')) {
-      return { name: `containerd-${seg.slice(0, SHORT_ID)}`, kind: 'containerd', container_id: seg };
+    if (depth === 1 && top === 'docker') return { name: `docker-${short(seg)}`, kind: 'docker', container_id: seg };
+    // containerd.service (reached through slices) / <namespace> / <id>
+    if (depth >= 2 && segs[i - 2] === 'containerd.service' && ctx.chainEnd === i - 2) {
+      return { name: `containerd-${short(seg)}`, kind: 'containerd', container_id: seg };
     }
   }
+  const libpod = LIBPOD_CGROUPFS.exec(seg);
+  if (libpod !== null && top === 'libpod_parent' && (depth === 1 || depth === 2)) {
+    return { name: `podman-${short(libpod[1])}`, kind: 'podman', container_id: libpod[1] };
+  }
 
-  // LXC 4+: /lxc.payload.<name> and /lxc.monitor.<name>; older LXC and LXD: /lxc/<name>.
-  const lxc = /^lxc\.(?:payload|monitor)\.(.+)$/.exec(seg);
-  const lxcName = lxc !== null ? lxc[1] : ['lxc', 'lxc.payload', 'lxc.monitor'].includes(prev) ? seg : undefined;
+  const lxc = depth === 0 ? LXC.exec(seg) : null;
+  const lxcName = lxc !== null ? lxc[1] : depth === 1 && LXC_PARENTS.includes(top) ? seg : undefined;
   if (lxcName !== undefined) return { name: `lxc-${lxcName}`, kind: 'lxc', container_id: lxcName };
   return undefined;
 }
@@ -170,8 +230,14 @@ function podContainer(seg: string): { id: string; prefix: string } | undefined {
   return undefined;
 }
 
-/** The pod UID a segment names; a bare `pod<uid>` (cgroupfs driver) only below `kubepods`. */
-function podUid(seg: string, inKubepods: boolean): string | undefined {
-  const m = POD_SYSTEMD.exec(seg) ?? (inKubepods ? POD_CGROUPFS.exec(seg) : null);
+/**
+ * The pod UID segment i names: a pod slice in a chain of slices, or `kubepods/[qos/]pod<uid>`
+ * (cgroupfs driver) with `kubepods` at the top or below the kubelet's --cgroup-root, plain
+ * directories that are in no service or scope.
+ */
+function podUid(segs: readonly string[], i: number, ctx: Context, inChain: boolean): string | undefined {
+  const kubepods = segs[i - 1] === 'kubepods' ? i - 1 : QOS.includes(segs[i - 1]) && segs[i - 2] === 'kubepods' ? i - 2 : -1;
+  const cgroupfs = kubepods >= ctx.start && ctx.unitAt > kubepods;
+  const m = (inChain ? POD_SYSTEMD.exec(segs[i]) : null) ?? (cgroupfs ? POD_CGROUPFS.exec(segs[i]) : null);
   return m === null ? undefined : m[1].replaceAll('_', '-');
 }

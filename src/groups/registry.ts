@@ -91,6 +91,12 @@ export const OVERFLOW_GROUP = 'other';
 
 export class GroupRegistry {
   private readonly groups = new Map<string, Group>();
+  /**
+   * Default groups by the cgroup their name came from (src/groups/naming.ts). A name can be
+   * shared by two cgroups (ids alike in their first 12 digits, one unit name under two slices, a
+   * configured group's name): membership goes by this, so they never merge into one group.
+   */
+  private readonly byAnchor = new Map<string, Group>();
   private readonly byCgroupId = new Map<number, Group>();
   private processRules = false;
   /** Groups not from the config: they count against max_groups. */
@@ -123,6 +129,12 @@ export class GroupRegistry {
 
   private ensureRule(rule: GroupRule): Group {
     let g = this.groups.get(rule.name);
+    if (g && !g.rule && g.identity.kind !== 'config') {
+      // A default group held the name: the rule takes the name, not that group's cgroups, which
+      // are named again (by their path) when next looked up.
+      this.forget(g);
+      g = undefined;
+    }
     if (!g) {
       g = new Group(rule.name, { name: rule.name, kind: 'config' }, rule.match.cgroup ?? '', rule, isCgroupRule(rule.match), effectiveResources(this.opts.defaults, rule), this.opts.now());
       this.groups.set(rule.name, g);
@@ -137,8 +149,9 @@ export class GroupRegistry {
 
   private ensureDefault(path: string): Group {
     const id = nameCgroup(path);
-    let g = this.groups.get(id.name);
-    if (g) return g;
+    const anchor = id.anchor ?? path;
+    let g = this.byAnchor.get(anchor);
+    if (g && this.groups.get(g.name) === g) return g;
     if (this.dynamic >= this.opts.maxGroups) {
       this.overflows++;
       g = this.groups.get(OVERFLOW_GROUP);
@@ -148,10 +161,27 @@ export class GroupRegistry {
       this.groups.set(OVERFLOW_GROUP, g);
       return g;
     }
-    g = new Group(id.name, id, path, undefined, true, this.opts.defaults, this.opts.now());
-    this.groups.set(id.name, g);
+    const name = this.freeName(id.name, anchor);
+    g = new Group(name, id, path, undefined, true, this.opts.defaults, this.opts.now());
+    this.groups.set(name, g);
+    this.byAnchor.set(anchor, g);
     this.dynamic++;
     return g;
+  }
+
+  /** The name of a new group from `anchor`: its own, else (held by another group) its cgroup path. */
+  private freeName(name: string, anchor: string): string {
+    if (!this.groups.has(name)) return name;
+    // Paths are unique and no other kind of name starts with "/"; the suffix is only a safeguard.
+    for (let n = 1, candidate = anchor; ; candidate = `${anchor}#${++n}`) if (!this.groups.has(candidate)) return candidate;
+  }
+
+  /** Removes a group nobody configured (evicted, or its name taken by a rule). */
+  private forget(g: Group): void {
+    this.groups.delete(g.name);
+    if (g.name !== OVERFLOW_GROUP) this.dynamic--;
+    const anchor = g.identity.anchor;
+    if (anchor !== undefined && this.byAnchor.get(anchor) === g) this.byAnchor.delete(anchor);
   }
 
   /** The group whose kernel counters a cgroup's map row feeds. */
@@ -196,10 +226,7 @@ export class GroupRegistry {
       if (g.configured || g.tasks > 0 || g.emptySince === null) continue;
       if (now - g.emptySince >= this.opts.evictAfterS * 1000) out.push(g);
     }
-    for (const g of out) {
-      this.groups.delete(g.name);
-      if (g.name !== OVERFLOW_GROUP) this.dynamic--;
-    }
+    for (const g of out) this.forget(g);
     if (out.length) for (const [id, g] of this.byCgroupId) if (!this.groups.has(g.name)) this.byCgroupId.delete(id);
     return out;
   }

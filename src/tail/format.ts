@@ -1,5 +1,6 @@
 /** Columns for people: one line per event, aligned, with the detail that matters for its type. */
 import type { ProcessEvent } from '../events/model.js';
+import { inert, inertText, shellWord } from '../terminal.js';
 
 export const HEADER = `${'TIME'.padEnd(15)} ${'EVENT'.padEnd(7)} ${'PID'.padStart(7)} ${'PPID'.padStart(7)} ${'COMM'.padEnd(16)} ${'CGROUP'.padEnd(28)} DETAIL`;
 
@@ -15,8 +16,8 @@ export function humanDuration(s: number): string {
 
 /** The outcome of an exit: `code 3`, `signal SIGSEGV (core dumped)`. */
 export function outcome(e: ProcessEvent): string {
-  if (e.signal) return `signal ${e.signal}${e.core_dumped ? ' (core dumped)' : ''}`;
-  return `code ${e.exit_code}`;
+  if (e.signal) return `signal ${inertText(e.signal)}${e.core_dumped ? ' (core dumped)' : ''}`;
+  return `code ${inert(String(e.exit_code))}`;
 }
 
 /** Local time of day with microseconds, from the event's ISO time. */
@@ -27,27 +28,28 @@ function timeOfDay(iso: string): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${micros}`;
 }
 
-/** Quotes an argument only when a shell would need it. */
-function shellWord(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
+/**
+ * One event as a line. Every value a process, a user or a remote agent chose (comm, cgroup paths,
+ * argv, file name) goes through src/terminal.ts, so no line can carry a terminal escape or forge
+ * another line; values of the wrong type (from a remote agent) print as text instead of throwing.
+ */
 export function formatEvent(e: ProcessEvent): string {
   let detail = '';
   switch (e.type) {
     case 'exec':
-      detail = (e.argv?.length ? e.argv : [e.filename ?? '']).map(shellWord).join(' ') + (e.argv_truncated ? ' …' : '');
+      detail = (Array.isArray(e.argv) && e.argv.length ? e.argv : [e.filename ?? '']).map((a) => shellWord(String(a))).join(' ') + (e.argv_truncated ? ' …' : '');
       break;
     case 'exit':
-      detail = e.thread ? `thread ${e.tid} after ${humanDuration(e.lifetime_s ?? 0)}` : `${outcome(e)} after ${humanDuration(e.lifetime_s ?? 0)}`;
+      detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}`;
       break;
     case 'fork':
-      detail = e.thread ? `thread ${e.tid}` : '';
+      detail = e.thread ? `thread ${inertText(e.tid)}` : '';
       break;
     case 'migrate':
-      detail = `from ${e.from_cgroup ?? '?'}`;
+      detail = `from ${inertText(e.from_cgroup ?? '?')}`;
       break;
   }
-  const type = e.thread ? (e.type === 'fork' ? 'thread' : 'texit') : e.type;
-  return `${timeOfDay(e.time).padEnd(15)} ${type.padEnd(7)} ${String(e.pid).padStart(7)} ${String(e.ppid).padStart(7)} ${e.comm.padEnd(16)} ${e.cgroup.padEnd(28)} ${detail}`.trimEnd();
+  const type = e.thread ? (e.type === 'fork' ? 'thread' : 'texit') : inertText(e.type);
+  const num = (n: unknown) => inertText(n).padStart(7);
+  return `${timeOfDay(inertText(e.time)).padEnd(15)} ${type.padEnd(7)} ${num(e.pid)} ${num(e.ppid)} ${inertText(e.comm).padEnd(16)} ${inertText(e.cgroup).padEnd(28)} ${detail}`.trimEnd();
 }

@@ -5,6 +5,7 @@
 import { watch, WatchError, type Notice } from '../client/watch.js';
 import type { ProcessEvent } from '../events/model.js';
 import type { AgentEvent } from '../stream/bus.js';
+import { inert, inertJson, inertText } from '../terminal.js';
 import { formatEvent } from './format.js';
 import { StreamMerger } from './merge.js';
 import type { TailIO } from './session.js';
@@ -22,20 +23,27 @@ export interface RemoteTailOptions {
 
 type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
 
-/** People's line for an agent event (barrier, limit, release, restart). */
+/** People's line for an agent event (barrier, limit, release, restart); every value inert. */
 export function formatAgentEvent(e: AgentEvent): string {
-  const { type, time, node: _n, group, program, seq: _s, source: _src, ...rest } = e as AgentEvent & { source?: string };
+  const { type, time: rawTime, node: _n, group, program, seq: _s, source: _src, ...rest } = e as AgentEvent & { source?: string };
+  const time = inertText(rawTime);
   const t = new Date(time);
   const p = (n: number) => String(n).padStart(2, '0');
   const tod = `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}.${time.slice(20, 26).padEnd(6, '0')}`;
   const detail = Object.entries(rest)
     .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${inert(k)}=${inertText(v)}`)
     .join(' ');
-  return `${tod.padEnd(15)} ${type.padEnd(7)} ${(group ?? program ?? '').padEnd(40)} ${detail}`.trimEnd();
+  return `${tod.padEnd(15)} ${inertText(type).padEnd(7)} ${inertText(group ?? program).padEnd(40)} ${detail}`.trimEnd();
 }
 
+/** The line for a connection notice; the agent's node name and errors are inert. */
 export function describeNotice(n: Notice, first: boolean): string | undefined {
+  const line = noticeText(n, first);
+  return line === undefined ? undefined : inert(line);
+}
+
+function noticeText(n: Notice, first: boolean): string | undefined {
   switch (n.type) {
     case 'hello':
       if (first) return `forkwatch: connected to ${n.source} (node ${n.node})`;
@@ -55,8 +63,8 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
   const down = new Set<string>();
   const merger = new StreamMerger<Ev>((e) => {
     if (o.count !== undefined && shown >= o.count) return;
-    const node = e.node ?? '?';
-    if (o.json) io.out(JSON.stringify(e) + '\n');
+    const node = inertText(e.node ?? '?');
+    if (o.json) io.out(inertJson(e) + '\n');
     else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
     else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
     shown++;
@@ -105,7 +113,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
       } catch (err) {
         if (stopped) return;
         // The agent refused us (token, filter): retrying cannot help, and a partial view would mislead.
-        io.err(`forkwatch: ${(err as Error).message}`);
+        io.err(inert(`forkwatch: ${(err as Error).message}`));
         stop(err instanceof WatchError && (err.status === 401 || err.status === 403) ? 1 : 2);
       }
     })();

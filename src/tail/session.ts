@@ -8,6 +8,7 @@ import { EventType } from '../events/layout.js';
 import { ProcessTable } from '../process/table.js';
 import { scanProcesses } from '../proc/procfs.js';
 import { EventFilter, type FilterSpec } from './filter.js';
+import { inertJson } from '../terminal.js';
 import { formatEvent, HEADER } from './format.js';
 
 export interface TailOptions {
@@ -72,7 +73,7 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
         if (opts.count !== undefined && shown >= opts.count) continue;
         const e: ProcessEvent | undefined = toProcessEvent(raw, ctx, change.before?.cgroupId);
         if (!e || !filter.accept(e)) continue;
-        text += (opts.json ? JSON.stringify(e) : formatEvent(e)) + '\n';
+        text += (opts.json ? inertJson(e) : formatEvent(e)) + '\n';
         shown++;
       }
       if (text) io.out(text);

@@ -7,9 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectHierarchy } from '../../src/cgroups/fs.js';
+import type { GroupView } from '../../src/agent.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, until } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
+import { workload } from '../helpers/workloads.js';
 
 const hex = (seed: string) => (seed.repeat(64)).slice(0, 64);
 const POD = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
@@ -26,6 +28,32 @@ const LAYOUTS: [string, Record<string, string>][] = [
   [`/lxc.payload.fwtest`, { group: 'lxc-fwtest', kind: 'lxc', container_id: 'fwtest' }],
 ];
 
+/** Makes each missing directory of `rel` under `mount`, remembering which ones are ours to remove. */
+function makePath(mount: string, rel: string, made: string[]): string {
+  let dir = mount;
+  for (const part of rel.split('/').filter(Boolean)) {
+    dir = path.join(dir, part);
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir);
+      made.push(dir);
+    }
+  }
+  return dir;
+}
+
+/** Removes what makePath made, deepest first (retrying while the kernel lets go of dead tasks). */
+async function removeMade(made: string[]): Promise<void> {
+  for (const dir of made.splice(0).reverse()) {
+    for (let i = 0; i < 100 && fs.existsSync(dir); i++) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+}
+
 describe('group naming on real cgroups', () => {
   const v2 = detectHierarchy('v2');
   const made: string[] = [];
@@ -38,15 +66,7 @@ describe('group naming on real cgroups', () => {
     agent = await TestAgent.start('');
     prom = await TestPrometheus.start([`127.0.0.1:${agent.port}`]);
     for (const [rel] of LAYOUTS) {
-      // Make each missing directory, remembering which ones are ours to remove.
-      let dir = v2.mount;
-      for (const part of rel.split('/').filter(Boolean)) {
-        dir = path.join(dir, part);
-        if (!fs.existsSync(dir)) {
-          fs.mkdirSync(dir);
-          made.push(dir);
-        }
-      }
+      const dir = makePath(v2.mount, rel, made);
       const child = spawn('/bin/sh', ['-c', `echo $$ > ${path.join(dir, 'cgroup.procs')} && exec sleep 300`], { stdio: 'ignore' });
       children.push(child);
     }
@@ -57,15 +77,7 @@ describe('group naming on real cgroups', () => {
     for (const c of children) c.kill('SIGKILL');
     await prom?.stop();
     await agent?.stop();
-    for (const dir of made.reverse()) {
-      for (let i = 0; i < 100 && fs.existsSync(dir); i++) {
-        try {
-          fs.rmdirSync(dir);
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-    }
+    await removeMade(made);
   });
 
   it.each(LAYOUTS)('%s', async (rel, want) => {
@@ -103,5 +115,62 @@ describe('grouping by a cgroup v1 hierarchy', () => {
       fs.rmdirSync(dir);
     }
     void execFileSync;
+  });
+});
+
+describe("a look-alike of a container in a user's own subtree", () => {
+  it("neither joins the container's group nor gets it frozen", async () => {
+    requireRoot();
+    const v2 = detectHierarchy('v2');
+    const made: string[] = [];
+    const children: ReturnType<typeof spawn>[] = [];
+    const id = Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+    const uid = 61000 + Math.floor(Math.random() * 4000);
+    const real = makePath(v2.mount, `/system.slice/docker-${id}.scope`, made);
+    // The issue's look-alike: the user's own delegated subtree (their user manager's cgroup, theirs to write).
+    const manager = makePath(v2.mount, `/user.slice/user-${uid}.slice/user@${uid}.service`, made);
+    const look = makePath(v2.mount, `/user.slice/user-${uid}.slice/user@${uid}.service/docker-${id}.scope`, made);
+    execFileSync('chown', ['-R', `${uid}:${uid}`, manager]);
+    // Each holds 2,100 threads: under the limit alone, over it (4,200) if counted as one group.
+    const agent = await TestAgent.start('resources:\n  threads:\n    limit: 4000\n    on_limit: [freeze]\n');
+    try {
+      const threads = workload('idle-threads');
+      for (const [dir, drop] of [[real, []], [look, ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']]] as const) {
+        const child = spawn('/bin/sh', ['-c', `echo $$ > "$0/cgroup.procs" && exec "$@"`, dir, ...drop, threads, '2100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        // Not ready in time: frozen while it made its threads (what the merged group's limit did).
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`idle-threads in ${dir} not ready: frozen? (cgroup.freeze ${fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()})`)), 20_000);
+          child.stdout!.once('data', () => (clearTimeout(timer), resolve()));
+          child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`idle-threads exited ${code}`))));
+        });
+      }
+      const short = id.slice(0, 12);
+      const group = async (name: string) => (await agent.json<GroupView[]>('/api/groups')).find((g) => g.group === name);
+      const settled = async () => (await group(`docker-${short}`))?.threads === 2100 && (await group(`user@${uid}.service/docker-${short}`))?.threads === 2100;
+      for (let i = 0; i < 200 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 50));
+      // Time for a limit crossing to act, had there been one.
+      await new Promise((r) => setTimeout(r, 1500));
+
+      expect(await group(`docker-${short}`)).toMatchObject({ kind: 'docker', container_id: id, cgroup: `/system.slice/docker-${id}.scope`, tasks: 1, threads: 2100 });
+      expect(await group(`user@${uid}.service/docker-${short}`)).toMatchObject({ kind: 'docker', container_id: id, tasks: 1, threads: 2100 });
+      for (const dir of [real, look]) {
+        expect(fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()).toBe('0');
+        expect(fs.readFileSync(path.join(dir, 'cgroup.events'), 'utf8')).toMatch(/^frozen 0$/m);
+      }
+      expect(agent.proc.stderr).not.toMatch(/froze/);
+    } finally {
+      for (const dir of [real, look]) {
+        try {
+          fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+        } catch {
+          /* gone already */
+        }
+      }
+      for (const c of children) c.kill('SIGKILL');
+      await agent.stop();
+      await until(() => [real, look].every((d) => fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() === ''), 'the workloads to exit');
+      await removeMade(made);
+    }
   });
 });

@@ -19,6 +19,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { hostEnv, parseConfig } from '../../src/config/load.js';
+import { impossibleAction } from '../../src/doctor/needs.js';
 import { ROOT } from '../helpers/cli.js';
 
 const DIR = path.join(ROOT, 'deploy/kubernetes');
@@ -133,6 +134,27 @@ describe('deploy/kubernetes manifests', () => {
     const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
     expect(config.kubernetes).toMatchObject({ token_file: `${sa}/token`, ca_file: `${sa}/ca.crt` });
     expect(container.args).toEqual(['run', '--config', `${container.volumeMounts.find((m: { name: string }) => m.name === 'config').mountPath}/forkwatch.yaml`]);
+  });
+
+  it("asks for no action the pod's capabilities and read-only mounts cannot carry out (the agent would refuse to start)", () => {
+    const cm = one<any>('ConfigMap');
+    const config = parseConfig(cm.data['forkwatch.yaml'], 'configmap.yaml', hostEnv({ FORKWATCH_NODE_NAME: 'node-a' }));
+    const bits: Record<string, bigint> = { BPF: 39n, PERFMON: 38n, KILL: 5n, SETGID: 6n, SETUID: 7n, DAC_OVERRIDE: 1n, SYS_PTRACE: 19n };
+    const caps = (container.securityContext.capabilities.add as string[]).reduce((c, name) => c | (1n << bits[name]), 0n);
+    const mount = (name: string) => container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === name);
+    const ro = (p: string) => `${p} is on a read-only file system (EROFS)`;
+    const host = {
+      caps,
+      cgroupUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
+      programsUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
+      // readOnlyRootFilesystem: only the volumes mounted read-write can be written.
+      unwritable: (dir: string) => (container.volumeMounts.some((m: { mountPath: string; readOnly?: boolean }) => !m.readOnly && dir.startsWith(m.mountPath)) ? null : ro(dir)),
+    };
+    expect(caps).toBe((1n << 39n) | (1n << 38n));
+    expect(impossibleAction(config, host)).toBeUndefined();
+    // And the check bites here: the example config's kill would be refused in this pod.
+    const example = parseConfig(fs.readFileSync(path.join(ROOT, 'deploy/forkwatch.example.yaml'), 'utf8'), 'forkwatch.example.yaml', hostEnv());
+    expect(impossibleAction(example, host)).toMatch(/kill cannot work where the agent runs: it lacks CAP_KILL/);
   });
 
   it('holds only the capabilities deploy/kubernetes/README.md justifies, and no privilege besides', () => {

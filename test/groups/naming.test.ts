@@ -24,7 +24,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
   ['template instance', '/system.slice/system-getty.slice/getty@tty1.service', { name: 'getty@tty1.service', kind: 'systemd' }],
   ['docker daemon is a unit, not a container', '/system.slice/docker.service', { name: 'docker.service', kind: 'systemd' }],
   ['unit names that start like runtimes', '/system.slice/crio-wipe.service', { name: 'crio-wipe.service', kind: 'systemd' }],
-  ['sub-cgroup of a unit folds into it', '/system.slice/nginx.service/workers', { name: 'nginx.service', kind: 'systemd' }],
+  ['sub-cgroup of a unit folds into it', '/system.slice/nginx.service/workers', { name: 'nginx.service', kind: 'systemd', anchor: '/system.slice/nginx.service' }],
   ['kubepods slice without a pod', '/kubepods.slice/kubepods-burstable.slice', { name: 'kubepods-burstable.slice', kind: 'systemd' }],
   [
     'nspawn machine: units qualified by the machine',
@@ -60,17 +60,22 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'systemd inside a docker container folds into the container',
     `/system.slice/docker-${ID}.scope/system.slice/nginx.service`,
-    { name: `docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+    { name: `docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID, anchor: `/system.slice/docker-${ID}.scope` },
   ],
   [
-    'docker in docker: the innermost container',
+    'docker in docker: the innermost container, qualified by the outer one',
     `/docker/${ID}/docker/${ID2}`,
-    { name: `docker-${ID2.slice(0, 12)}`, kind: 'docker', container_id: ID2 },
+    { name: `docker-${ID.slice(0, 12)}/docker-${ID2.slice(0, 12)}`, kind: 'docker', container_id: ID2 },
   ],
   [
-    'rootless docker under a user manager',
+    'docker in docker, systemd driver outside: qualified by the outer container',
+    `/system.slice/docker-${ID2}.scope/docker/${ID}`,
+    { name: `docker-${ID2.slice(0, 12)}/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+  ],
+  [
+    'rootless docker: the user manager\'s container, not the host\'s',
     `/user.slice/user-1000.slice/user@1000.service/user.slice/docker-${ID}.scope`,
-    { name: `docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+    { name: `user@1000.service/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
   ],
 
   // Podman
@@ -78,7 +83,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'podman, container sub-cgroup',
     `/machine.slice/libpod-${ID}.scope/container`,
-    { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID },
+    { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID, anchor: `/machine.slice/libpod-${ID}.scope` },
   ],
   ['podman, cgroupfs driver', `/libpod_parent/libpod-${ID}`, { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID }],
   [
@@ -89,13 +94,18 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'rootless podman',
     `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`,
-    { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID },
+    { name: `user@1000.service/podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID, anchor: `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope` },
+  ],
+  [
+    'rootless podman pod',
+    `/user.slice/user-1000.slice/user@1000.service/user.slice/user-libpod_pod_${ID2}.slice/libpod-${ID}.scope`,
+    { name: `user@1000.service/podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID },
   ],
   ['podman pod', `/machine.slice/machine-libpod_pod_${ID2}.slice`, { name: `podman-pod-${ID2.slice(0, 12)}`, kind: 'podman' }],
   [
     'container in a podman pod',
     `/machine.slice/machine-libpod_pod_${ID2}.slice/libpod-${ID}.scope/container`,
-    { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID },
+    { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID, anchor: `/machine.slice/machine-libpod_pod_${ID2}.slice/libpod-${ID}.scope` },
   ],
 
   // Kubernetes, systemd driver
@@ -132,7 +142,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'sub-cgroup of a pod container folds into it',
     `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope/container`,
-    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
+    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID, anchor: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope` },
   ],
 
   // Kubernetes, cgroupfs driver
@@ -151,14 +161,14 @@ const cases: Array<[string, string, GroupIdentity]> = [
 
   // nested: a kind node is a docker container holding a kubelet
   [
-    'pod on a kind node: the pod container wins over the node container',
+    'pod on a kind node: the pod container, qualified by the node container',
     `/system.slice/docker-${ID2}.scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
-    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
+    { name: `docker-${ID2.slice(0, 12)}/pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
   ],
   [
     'kubelet of a kind node is the node container',
     `/system.slice/docker-${ID2}.scope/kubelet.slice`,
-    { name: `docker-${ID2.slice(0, 12)}`, kind: 'docker', container_id: ID2 },
+    { name: `docker-${ID2.slice(0, 12)}`, kind: 'docker', container_id: ID2, anchor: `/system.slice/docker-${ID2}.scope` },
   ],
 
   // containerd outside Kubernetes
@@ -187,17 +197,109 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'systemd inside an lxc container folds into it',
     '/lxc.payload.web1/system.slice/nginx.service',
-    { name: 'lxc-web1', kind: 'lxc', container_id: 'web1' },
+    { name: 'lxc-web1', kind: 'lxc', container_id: 'web1', anchor: '/lxc.payload.web1' },
   ],
   [
-    'docker inside lxc: the innermost container',
+    'docker inside lxc: the innermost container, qualified by the outer one',
     `/lxc.payload.web1/system.slice/docker-${ID}.scope`,
-    { name: `docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+    { name: `lxc-web1/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+  ],
+
+  // Look-alikes: a runtime's name where that runtime never puts it. Below a service or a scope
+  // (which may be delegated to its user) or under a plain directory, it is just a cgroup of that
+  // unit; below a user manager, it is that user's; inside a container, that container's.
+  [
+    "the issue's look-alike: docker-<id>.scope at the root of a user manager is that user's",
+    `/user.slice/user-1000.slice/user@1000.service/docker-${ID}.scope`,
+    { name: `user@1000.service/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+  ],
+  [
+    'below a delegated service: a unit of that service, not a container',
+    `/system.slice/bob.service/docker-${ID}.scope`,
+    { name: `bob.service/docker-${ID}.scope`, kind: 'systemd' },
+  ],
+  [
+    'below a session scope: a unit of that scope',
+    `/user.slice/user-1000.slice/session-3.scope/libpod-${ID}.scope/container`,
+    { name: `session-3.scope/libpod-${ID}.scope`, kind: 'user', anchor: `/user.slice/user-1000.slice/session-3.scope/libpod-${ID}.scope` },
+  ],
+  [
+    'a slice made inside a delegated service does not restore a slice chain',
+    `/system.slice/bob.service/evil.slice/docker-${ID}.scope`,
+    { name: `bob.service/docker-${ID}.scope`, kind: 'systemd' },
+  ],
+  [
+    "a user manager's name inside a delegated service is not a user manager",
+    `/system.slice/bob.service/user@0.service/user.slice/docker-${ID}.scope`,
+    { name: `bob.service/user@0.service/docker-${ID}.scope`, kind: 'systemd' },
+  ],
+  ['cgroupfs docker parent below a service', `/system.slice/foo.service/docker/${ID}`, { name: 'foo.service', kind: 'systemd', anchor: '/system.slice/foo.service' }],
+  ['cgroupfs docker parent not at the root', `/batch/docker/${ID}`, { name: `/batch/docker/${ID}`, kind: 'cgroup' }],
+  [
+    'kubepods layout below a service',
+    `/system.slice/foo.service/kubepods/pod${UID}/${ID}`,
+    { name: 'foo.service', kind: 'systemd', anchor: '/system.slice/foo.service' },
+  ],
+  [
+    "kubepods below the kubelet's --cgroup-root (plain directories)",
+    `/custom/root/kubepods/burstable/pod${UID}/${ID}`,
+    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
+  ],
+  [
+    'kubepods below a plain directory inside a scope',
+    `/user.slice/user-1000.slice/session-3.scope/x/kubepods/pod${UID}/${ID}`,
+    { name: 'session-3.scope', kind: 'user', anchor: '/user.slice/user-1000.slice/session-3.scope' },
+  ],
+  ['a directory only named like kubepods', `/kubepods-x/burstable/pod${UID}/${ID}`, { name: `/kubepods-x/burstable/pod${UID}/${ID}`, kind: 'cgroup' }],
+  [
+    'pod slice below a delegated service',
+    `/system.slice/bob.service/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    { name: `bob.service/cri-containerd-${ID}.scope`, kind: 'systemd' },
+  ],
+  [
+    'a pod container only directly in its pod',
+    `/kubepods.slice/kubepods-pod${UID_}.slice/evil/cri-containerd-${ID}.scope`,
+    { name: `pod-${UID}`, kind: 'kubernetes', pod_uid: UID, anchor: `/kubepods.slice/kubepods-pod${UID_}.slice` },
+  ],
+  ['lxc payload below a service', '/system.slice/bob.service/lxc.payload.web1', { name: 'bob.service', kind: 'systemd', anchor: '/system.slice/bob.service' }],
+  ['lxc parent not at the root', '/batch/lxc/web1', { name: '/batch/lxc/web1', kind: 'cgroup' }],
+  ['podman cgroupfs parent not at the root', `/batch/libpod_parent/libpod-${ID}`, { name: `/batch/libpod_parent/libpod-${ID}`, kind: 'cgroup' }],
+  [
+    'containerd namespace below a delegated service is not containerd',
+    `/system.slice/bob.service/containerd.service/default/${ID}`,
+    { name: 'bob.service/containerd.service', kind: 'systemd', anchor: '/system.slice/bob.service/containerd.service' },
+  ],
+  [
+    'an unprivileged lxc container of a user',
+    '/user.slice/user-1000.slice/user@1000.service/lxc.payload.c1/system.slice/x.service',
+    { name: 'user@1000.service/lxc-c1', kind: 'lxc', container_id: 'c1', anchor: '/user.slice/user-1000.slice/user@1000.service/lxc.payload.c1' },
+  ],
+  [
+    "a container's tenant forging a host container's id: qualified by the container it is in",
+    `/system.slice/docker-${ID2}.scope/system.slice/docker-${ID}.scope`,
+    { name: `docker-${ID2.slice(0, 12)}/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
+  ],
+  [
+    "an lxc tenant forging a pod: qualified by the container it is in",
+    `/lxc.payload.web1/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    { name: `lxc-web1/pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
   ],
 ];
 
+/** The cgroup the name was taken from: the path itself unless a case says otherwise. */
+const withAnchor = (path: string, want: GroupIdentity): GroupIdentity => ({ anchor: '/' + path.split('/').filter(Boolean).join('/'), ...want });
+
 describe('nameCgroup', () => {
   it.each(cases)('%s: %s', (_title, path, want) => {
-    expect(nameCgroup(path)).toStrictEqual(want);
+    expect(nameCgroup(path)).toStrictEqual(withAnchor(path, want));
+  });
+
+  it.each([
+    ['a unit', '/system.slice/nginx.service/workers/a', '/system.slice/nginx.service'],
+    ['a container', `/system.slice/docker-${ID}.scope/system.slice/nginx.service`, `/system.slice/docker-${ID}.scope`],
+    ['a pod container', `/kubepods/burstable/pod${UID}/${ID}/sub`, `/kubepods/burstable/pod${UID}/${ID}`],
+    ['the root', '/', '/'],
+  ])('the anchor of a cgroup folded into %s is that cgroup', (_t, path, anchor) => {
+    expect(nameCgroup(path).anchor).toBe(anchor);
   });
 });

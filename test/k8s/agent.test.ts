@@ -32,7 +32,9 @@ function podList(uids: string[]) {
 }
 
 describe('pod names in the agent', () => {
-  const root = `/kubepods-fwtest-${process.pid}-${rand()}`;
+  // The cgroupfs driver's layout below a --cgroup-root of the test's own: <root>/kubepods/<qos>/pod<uid>/<id>.
+  const top = `/forkwatch-test-k8s-${process.pid}-${rand()}`;
+  const root = `${top}/kubepods`;
   const v2 = detectHierarchy('v2');
   const sleeps: ChildProcess[] = [];
   let listed = [LISTED];
@@ -76,7 +78,7 @@ describe('pod names in the agent', () => {
         }
       }
     };
-    await rm(path.join(v2.mount, root));
+    await rm(path.join(v2.mount, top));
   });
 
   /** forkwatch_group_info's labels for a pod uid, from /metrics. */
