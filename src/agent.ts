@@ -19,7 +19,7 @@ import type { Snapshot, GroupSample } from './metrics/registry.js';
 import type { NativeBinding } from './native/binding.js';
 import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js';
 import { CgroupOccupancy } from './process/occupancy.js';
-import { seedTable } from './tail/session.js';
+import { seedTable } from './process/scan.js';
 
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
@@ -82,8 +82,8 @@ export class Agent {
       },
     });
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
-    // and the table keeps one entry per pid.
-    this.table = seedTable(this.source, this.hierarchy.id);
+    // and the table knows its fork (same pid and start time), so it is counted once.
+    this.table = seedTable(this.source, this.hierarchy);
     this.registry = new GroupRegistry(this.registryOptions(config));
     this.tracker = new GroupTracker(this.registry, now);
     this.tracker.seed(this.table.values());
