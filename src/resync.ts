@@ -6,19 +6,22 @@
  * rebuilt from what the kernel shows now: procfs for the processes, the per-cgroup counter map for
  * the cgroups that saw exits.
  *
- * When: the agent reads the lost counters once a second (its housekeeping tick), not per batch: a
- * batch comes every flush interval under load (2 ms), and a map read per batch would cost more
- * than the rescans it could start earlier, since a rescan waits for the rate limit anyway.
+ * When: the agent reads the lost counters once a second (its housekeeping tick), not per batch.
+ * Under load a batch comes every flush interval (2 ms): a map read per batch would put 500 extra
+ * syscalls a second on the busiest path to learn of a loss under a second sooner, for a rescan
+ * that the rate limit below holds back anyway.
  *
- * Cost: a rescan reads four files per process, on the event loop (roughly a millisecond per
- * hundred processes). It starts at most once per `minGapMs`, and never sooner than `costFactor`
- * times the last rescan's own duration after it, so a storm that keeps losing records spends at
- * most 1/costFactor of the loop on rescans; the first rescan after the losses stop makes the state
- * right.
+ * Cost: a rescan reads four files per process, on the event loop (1-2 ms per hundred processes
+ * on a busy 2-core machine). It starts at most once per `minGapMs`, and never sooner than
+ * `costFactor` times the last rescan's own duration after it, so a storm that keeps losing
+ * records spends at most 1/costFactor of the loop on rescans; the first rescan after the losses
+ * stop makes the state right.
  *
- * Records still in the ring during a rescan are applied after it: the process table knows a fork
- * it already has (same pid and start time) and does not count the task twice; an exit of a process
- * the rescan no longer saw finds no entry and changes nothing.
+ * Records written while procfs is read are applied after the rescan: the process table knows a
+ * fork it already has (same pid and start time) and does not count the task twice; an exit of a
+ * process the rescan no longer saw finds no entry and changes nothing. Thread records in that
+ * window can leave a process's thread count off by the threads that came or went during the read,
+ * until the process exits or the next rescan.
  */
 import type { GroupCorrection, GroupTracker } from './groups/tracker.js';
 import type { CgroupOccupancy } from './process/occupancy.js';
