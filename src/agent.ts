@@ -5,7 +5,8 @@
  *                                                                       -> Snapshot -> /metrics, /api
  *
  * Everything it uses takes its inputs as parameters; this module only connects them and owns
- * the timers.
+ * the timers. When the kernel lost records, the tick rebuilds the live state from procfs
+ * (src/resync.ts).
  */
 import type { Config } from './config/types.js';
 import { detectHierarchy, type Hierarchy } from './cgroups/fs.js';
@@ -19,13 +20,17 @@ import type { Snapshot, GroupSample } from './metrics/registry.js';
 import type { NativeBinding } from './native/binding.js';
 import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js';
 import { CgroupOccupancy } from './process/occupancy.js';
-import { seedTable } from './tail/session.js';
+import { liveProcesses, seedTable } from './process/scan.js';
+import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits } from './resync.js';
 
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {
   onEvent?(e: RawEvent, notices: GroupNotice[], change: TableChange): void;
-  /** A cgroup's last process left (exit: its wait(2) status; a move: null). */
+  /**
+   * A cgroup's last process left (exit: its wait(2) status; null when unknown: a move, or an
+   * emptying found after lost records).
+   */
   onCgroupEmpty?(cgroupId: number, status: number | null): void;
   onTick?(now: number): void;
 }
@@ -52,6 +57,7 @@ export class Agent {
   readonly registry: GroupRegistry;
   readonly tracker: GroupTracker;
   readonly occupancy = new CgroupOccupancy();
+  readonly resync: Resync;
   /** Records read, by record type (index: EventType). */
   private readonly eventsRead = new Float64Array(EVENT_TYPE_MAX);
   private readonly listeners: AgentListener[] = [];
@@ -64,7 +70,7 @@ export class Agent {
     config: Config,
     private readonly log: Logger,
     private readonly now: () => number = () => Date.now(),
-    opts: { bpfStats?: boolean } = {},
+    opts: { bpfStats?: boolean; resync?: ResyncLimits } = {},
   ) {
     this.config = config;
     this.hierarchy = detectHierarchy(config.cgroup.hierarchy);
@@ -82,12 +88,25 @@ export class Agent {
       },
     });
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
-    // and the table keeps one entry per pid.
-    this.table = seedTable(this.source, this.hierarchy.id);
+    // and the table knows its fork (same pid and start time), so it is counted once.
+    this.table = seedTable(this.source, this.hierarchy);
     this.registry = new GroupRegistry(this.registryOptions(config));
     this.tracker = new GroupTracker(this.registry, now);
     this.tracker.seed(this.table.values());
     this.occupancy.seed(this.table.values());
+    this.resync = new Resync(
+      {
+        table: this.table,
+        tracker: this.tracker,
+        occupancy: this.occupancy,
+        drain: () => this.source.drain(),
+        scan: () => liveProcesses(this.source, this.hierarchy),
+        exits: () => new Map(this.source.counters().map((r) => [r.cgroupId, r.exitsSuccess + r.exitsFailure + r.exitsSignaled])),
+        exists: (id) => this.source.names.idOf(this.source.names.path(id)) === id,
+        clock: () => performance.now(),
+      },
+      opts.resync ?? RESYNC_LIMITS,
+    );
   }
 
   private registryOptions(c: Config): RegistryOptions {
@@ -135,13 +154,32 @@ export class Agent {
     }
   }
 
-  /** Once a second: fold removed cgroups' counters, evict long-empty groups, let listeners tick. */
+  /**
+   * Once a second: rebuild the live state if records were lost, fold removed cgroups' counters,
+   * evict long-empty groups, let listeners tick (beancounters then read the corrected counts).
+   */
   tick(): void {
     if (this.source.closed) return;
+    this.resyncAfterLoss();
     this.retireCgroups();
     const evicted = this.registry.evict(this.now());
     if (evicted.length) this.log.debug(`evicted ${evicted.length} empty groups`);
     for (const l of this.listeners) l.onTick?.(this.now());
+  }
+
+  /** Checks the kernel's lost counters; after a loss, rebuilds from procfs (rate-limited, src/resync.ts). */
+  private resyncAfterLoss(): void {
+    let report;
+    try {
+      report = this.resync.maybe(this.source.stats().lostTotal);
+    } catch (err) {
+      // A bug, not the host: logged with its stack; the tick (and the agent) goes on.
+      this.log.error(`resync after lost records failed: ${(err as Error)?.stack ?? String(err)}`);
+      return;
+    }
+    if (!report) return;
+    this.log.warn(describeResync(report));
+    for (const id of report.emptied) for (const l of this.listeners) l.onCgroupEmpty?.(id, null);
   }
 
   /** Removed cgroups: their final kernel counters move into their group, their map rows go. */
@@ -216,6 +254,8 @@ export class Agent {
       eventsLost: stats.lost,
       counterMapFull: stats.counterFull,
       groupsOverflow: this.registry.overflows,
+      resyncs: this.resync.totals.resyncs,
+      resyncCorrections: { removed: this.resync.totals.removed, added: this.resync.totals.added, updated: this.resync.totals.updated },
       bpf: progs,
       ...extra,
     };

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
-import { runTail, seedTable, type TailOptions } from '../tail/session.js';
+import { seedTable } from '../process/scan.js';
+import { runTail, type TailOptions } from '../tail/session.js';
 import { tailOptions, type TailArgs } from './tail.js';
 import { stdoutWriter, onInterrupt } from './io.js';
 
@@ -22,7 +23,7 @@ export async function startTail(
     log,
     probe: { ringBytes: k.ringBytes, argvMax: k.argvMax, threadEvents: opts.filter.threads === true, cpuAccounting: false },
   });
-  const table = seedTable(source, hierarchy.id);
+  const table = seedTable(source, hierarchy);
   return runTail(source, table, opts, {
     out: stdoutWriter(),
     err: (line) => process.stderr.write(line + '\n'),

@@ -1,7 +1,8 @@
 /**
  * Per-group live state from the event stream: which group each process is in, live tasks and
  * threads, counts from events, lifetimes. Pure: events and the process table's changes come in,
- * notices of what changed go out (for beancounters, release records, the supervisor).
+ * notices of what changed go out (for beancounters, release records, the supervisor). After lost
+ * records, live counts are rebuilt from the reconciled table (resync), never from guesses.
  */
 import type { RawEvent } from '../events/decode.js';
 import { EventType, Flags } from '../events/layout.js';
@@ -19,6 +20,13 @@ export interface GroupNotice {
   /** Set on exits: the process's lifetime and CPU, seconds. */
   lifetimeS?: number;
   cpuS?: number;
+}
+
+/** A group whose live counts a resync corrected. */
+export interface GroupCorrection {
+  group: Group;
+  tasks: { was: number; now: number };
+  threads: { was: number; now: number };
 }
 
 export class GroupTracker {
@@ -77,6 +85,41 @@ export class GroupTracker {
     return out;
   }
 
+  /**
+   * After the process table was reconciled with procfs: every live process is placed again, and
+   * every group's tasks and threads are counted from its members, so nothing a lost record left
+   * behind survives. No exit is invented: a group emptied here gets no release (that needs the
+   * status of its last exit). Returns the groups whose counts changed.
+   */
+  resync(processes: Iterable<ProcessInfo>): GroupCorrection[] {
+    const was = new Map<Group, { tasks: number; threads: number }>();
+    const note = (g: Group) => {
+      if (!was.has(g)) was.set(g, { tasks: g.tasks, threads: g.threads });
+    };
+    for (const g of this.member.values()) note(g);
+    for (const g of this.registry.all()) note(g);
+    this.member.clear();
+    for (const g of was.keys()) {
+      g.tasks = 0;
+      g.threads = 0;
+    }
+    for (const p of processes) {
+      const g = this.registry.forProcess(p.cgroupId, this.facts(p));
+      note(g);
+      this.member.set(p.pid, g);
+      g.tasks++;
+      g.threads += p.threads;
+    }
+    const now = this.now();
+    const out: GroupCorrection[] = [];
+    for (const [g, w] of was) {
+      if (g.tasks > 0) g.emptySince = null;
+      else if (w.tasks > 0) g.emptySince = now;
+      if (g.tasks !== w.tasks || g.threads !== w.threads) out.push({ group: g, tasks: { was: w.tasks, now: g.tasks }, threads: { was: w.threads, now: g.threads } });
+    }
+    return out;
+  }
+
   /** Applies one record (after the process table has); returns what changed group-wise. */
   apply(e: RawEvent, change: TableChange): GroupNotice[] {
     const thread = (e.flags & Flags.THREAD) !== 0;
@@ -91,10 +134,22 @@ export class GroupTracker {
           return [];
         }
         const p = change.after!;
-        const g = this.registry.forProcess(p.cgroupId, this.facts(p));
-        this.enter(g, p, 1);
+        const out: GroupNotice[] = [];
+        const known = change.before === p ? this.member.get(p.pid) : undefined;
+        if (change.before && !known) {
+          // The pid was reused: its previous process exited unseen (no status, so no release).
+          const was = this.member.get(p.pid);
+          if (was) {
+            this.leave(was, change.before.threads);
+            out.push({ kind: 'left', group: was, process: change.before, status: null });
+          }
+        }
+        // A rescan that ran after this fork already counted the task: count the fork only.
+        const g = known ?? this.registry.forProcess(p.cgroupId, this.facts(p));
+        if (!known) this.enter(g, p, 1);
         g.events.forks++;
-        return [{ kind: 'entered', group: g, process: p, status: null }];
+        out.push({ kind: 'entered', group: g, process: p, status: null });
+        return out;
       }
       case EventType.EXIT: {
         if (thread) {

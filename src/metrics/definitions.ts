@@ -28,6 +28,8 @@ export const METRICS = {
   eventsLost: def('forkwatch_events_lost_total', 'counter', ['type'], 'Kernel records dropped because the ring buffer was full, by type (counters in maps stay exact).'),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
   groups: def('forkwatch_groups', 'gauge', [], 'Groups currently tracked.'),
+  resyncs: def('forkwatch_resyncs_total', 'counter', [], 'Times the agent rebuilt its process table from /proc because the kernel lost records (at most one per 2 s).'),
+  resyncCorrections: def('forkwatch_resync_corrections_total', 'counter', ['change'], 'Processes those rebuilds corrected: removed (their exit was lost), added (their fork was lost), updated (a move, exec or threads was lost).'),
   groupsOverflow: def('forkwatch_groups_overflow_total', 'counter', [], 'Groups not created because groups.max_groups was reached; their processes count in group "other".'),
   bpfRunSeconds: def('forkwatch_bpf_program_run_seconds_total', 'counter', ['program'], 'Time the kernel spent running each forkwatch BPF program (needs kernel.bpf_stats_enabled or --bpf-stats).'),
   bpfRuns: def('forkwatch_bpf_program_runs_total', 'counter', ['program'], 'Times each forkwatch BPF program ran (needs kernel.bpf_stats_enabled or --bpf-stats).'),

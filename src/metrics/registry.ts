@@ -49,6 +49,9 @@ export interface ProgramSample {
 export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'] as const;
 export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+export const RESYNC_CHANGES = ['removed', 'added', 'updated'] as const;
+export type ResyncChange = (typeof RESYNC_CHANGES)[number];
+
 /** Everything one scrape shows, gathered once. */
 export interface Snapshot {
   groups: GroupSample[];
@@ -56,6 +59,9 @@ export interface Snapshot {
   eventsLost: Record<string, number>;
   counterMapFull: number;
   groupsOverflow: number;
+  /** Rebuilds of the live state after lost records, and the processes they corrected, by change. */
+  resyncs: number;
+  resyncCorrections: Record<ResyncChange, number>;
   bpf: { name: string; runTimeNs: number; runCount: number; recursionMisses: number }[];
   beancounters: BeancounterSample[];
   programs: ProgramSample[];
@@ -212,6 +218,8 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
+  add(M.resyncs, (s) => [{ labels: {}, value: s.resyncs }]);
+  add(M.resyncCorrections, (s) => RESYNC_CHANGES.map((change) => ({ labels: { change }, value: s.resyncCorrections[change] })));
   add(M.bpfRunSeconds, perProgram((p) => p.runTimeNs / 1e9));
   add(M.bpfRuns, perProgram((p) => p.runCount));
   add(M.bpfMisses, perProgram((p) => p.recursionMisses));

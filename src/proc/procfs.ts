@@ -1,6 +1,7 @@
 /**
- * procfs adapter: the processes running when the agent starts, so the process table (and every
- * gauge built on it) is right from the first moment; afterwards events keep it.
+ * procfs adapter: the processes running now. Read when the agent starts, so the process table
+ * (and every gauge built on it) is right from the first moment, and again after the kernel lost
+ * records (src/resync.ts); in between, events keep the table.
  */
 import fs from 'node:fs';
 import { cgroupNsRoot, fromNamespace } from './cgroupns.js';
@@ -9,6 +10,8 @@ export interface ProcSnapshot {
   pid: number;
   ppid: number;
   comm: string;
+  /** /proc/<pid>/stat state: R, S, D, … ; Z for a zombie (exited, not yet reaped). */
+  state: string;
   uid: number;
   threads: number;
   /** CLOCK_BOOTTIME ns, from /proc/<pid>/stat starttime (clock ticks since boot). */
@@ -20,9 +23,11 @@ export interface ProcSnapshot {
 
 /** USER_HZ: the unit of /proc/<pid>/stat times; 100 on every Linux architecture in use. */
 const CLK_TCK = 100;
+/** /proc start times are the kernel's start_boottime rounded down to this (one USER_HZ tick). */
+export const START_TICK_NS = 1e9 / CLK_TCK;
 
 /** Parses /proc/<pid>/stat: comm may hold spaces and parentheses, so split at the last ')'. */
-export function parseStat(text: string): { pid: number; comm: string; ppid: number; threads: number; startNs: number } {
+export function parseStat(text: string): { pid: number; comm: string; state: string; ppid: number; threads: number; startNs: number } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   const rest = text.slice(close + 2).split(' ');
@@ -30,6 +35,7 @@ export function parseStat(text: string): { pid: number; comm: string; ppid: numb
   return {
     pid: Number(text.slice(0, open - 1)),
     comm: text.slice(open + 1, close),
+    state: rest[0],
     ppid: Number(rest[1]),
     threads: Number(rest[17]),
     startNs: (Number(rest[19]) * 1e9) / CLK_TCK,

@@ -1,7 +1,8 @@
 /**
  * Live processes per cgroup, kept from the same records as the process table. The kernel's exit
  * record arrives before the task has left cgroup.procs, so "this cgroup just emptied" is decided
- * here, from events, not by reading cgroupfs.
+ * here, from events, not by reading cgroupfs. After lost records it is counted again from the
+ * reconciled table (src/resync.ts).
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
@@ -9,12 +10,15 @@ import type { ProcessInfo, TableChange } from './table.js';
 
 export interface Emptied {
   cgroupId: number;
-  /** wait(2) status of the process whose exit emptied it; null when it emptied by a move. */
+  /**
+   * wait(2) status of the process whose exit emptied it; null when nobody knows it: it emptied by
+   * a move, or while records were lost (a reused pid or a rescan showed its last process gone).
+   */
   status: number | null;
 }
 
 export class CgroupOccupancy {
-  private readonly live = new Map<number, number>();
+  private live = new Map<number, number>();
 
   seed(processes: Iterable<ProcessInfo>): void {
     for (const p of processes) this.add(p.cgroupId, 1);
@@ -37,20 +41,43 @@ export class CgroupOccupancy {
   /** Applies a record; returns the cgroup it emptied, if any. */
   apply(e: RawEvent, change: TableChange): Emptied | undefined {
     if (e.flags & Flags.THREAD) return undefined;
+    const { before, after } = change;
     switch (e.type) {
       case EventType.FORK:
-        if (change.after) this.add(change.after.cgroupId, 1);
+        if (before === after) return undefined; // already counted by a rescan
+        if (after) this.add(after.cgroupId, 1);
+        // A reused pid: the entry it replaces had exited unseen.
+        if (before && this.add(before.cgroupId, -1)) return { cgroupId: before.cgroupId, status: null };
+        return undefined;
+      case EventType.EXEC:
+        if (!before && after) this.add(after.cgroupId, 1); // its fork was lost: first seen here
         return undefined;
       case EventType.EXIT:
-        if (change.before && this.add(change.before.cgroupId, -1)) return { cgroupId: change.before.cgroupId, status: e.status };
-        return undefined;
+        if (before) return this.add(before.cgroupId, -1) ? { cgroupId: before.cgroupId, status: e.status } : undefined;
+        // A process the table never had (its fork was lost) left a cgroup believed empty: that
+        // may have been its last process. Repeats are harmless; the supervisor checks cgroup.procs.
+        return this.count(e.cgroupId) === 0 ? { cgroupId: e.cgroupId, status: e.status } : undefined;
       case EventType.MIGRATE: {
-        const from = change.before?.cgroupId;
-        if (change.after) this.add(change.after.cgroupId, 1);
-        if (from !== undefined && from !== change.after?.cgroupId && this.add(from, -1)) return { cgroupId: from, status: null };
+        const from = before?.cgroupId;
+        if (from === after?.cgroupId) return undefined;
+        if (after) this.add(after.cgroupId, 1);
+        if (from !== undefined && this.add(from, -1)) return { cgroupId: from, status: null };
         return undefined;
       }
     }
     return undefined;
+  }
+
+  /**
+   * Counts again from the reconciled table; returns the cgroups that had processes and have none
+   * now (they emptied while records were lost: how their last process ended is unknown).
+   */
+  rebuild(processes: Iterable<ProcessInfo>): number[] {
+    const was = this.live;
+    this.live = new Map();
+    this.seed(processes);
+    const emptied: number[] = [];
+    for (const id of was.keys()) if (!this.live.has(id)) emptied.push(id);
+    return emptied;
   }
 }

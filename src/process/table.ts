@@ -1,10 +1,12 @@
 /**
- * The live process table: seeded once from procfs, then kept by fork / exec / exit / migrate
- * records alone (no rescans). It answers what events do not carry: a process's previous cgroup on
- * migrate, its executable, its descendants.
+ * The live process table: seeded from procfs, then kept by fork / exec / exit / migrate records.
+ * It answers what events do not carry: a process's previous cgroup on migrate, its executable,
+ * its descendants. After the kernel lost records it is reconciled with procfs again
+ * (src/resync.ts): a process is the same one when its pid and its start time agree.
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
+import { START_TICK_NS } from '../proc/procfs.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -17,13 +19,36 @@ export interface ProcessInfo {
   exe?: string;
 }
 
-/** What a record changed in the table. Both fields are always there (one object shape). */
+/**
+ * What a record changed in the table. Both fields are always there (one object shape).
+ *
+ * A fork reports `before` only in two cases: `before === after` when the process was already in
+ * the table (a procfs scan that ran after the fork put it there: count the fork, not the task
+ * again); another entry when its pid was reused, so that entry's exit record was lost.
+ */
 export interface TableChange {
   /** The process as it was before (migrate: its previous cgroup; exit: the removed entry). */
   before: ProcessInfo | undefined;
   /** The process after the change (absent after its exit). */
   after: ProcessInfo | undefined;
 }
+
+/** What a reconcile with procfs corrected, in processes. */
+export interface Reconciled {
+  /** In the table but not running (their exit records were lost), or their pid now another process's. */
+  removed: number;
+  /** Running but not in the table (their fork records were lost). */
+  added: number;
+  /** In both, with a cgroup, thread count, name or parent that records had not told (lost too). */
+  updated: number;
+}
+
+/**
+ * Whether two start times (CLOCK_BOOTTIME ns) are one process's: records carry the exact time,
+ * procfs the time rounded down to a tick, so they are compared in ticks. A pid reused within the
+ * same 10 ms tick would need the whole pid space to wrap in that time.
+ */
+export const sameStart = (a: number, b: number): boolean => Math.floor(a / START_TICK_NS) === Math.floor(b / START_TICK_NS);
 
 /**
  * Every entry is made here, with all fields in one order, so V8 gives every entry one hidden
@@ -73,15 +98,19 @@ export class ProcessTable {
           if (p) p.threads++;
           return change(undefined, p);
         }
+        const known = this.procs.get(e.pid);
+        if (known && sameStart(known.startNs, e.startNs)) return change(known, known);
         const p = entryFrom(e, this.procs.get(e.ppid)?.exe);
         this.procs.set(e.pid, p);
-        return change(undefined, p);
+        return change(known, p);
       }
       case EventType.EXEC: {
-        let p = this.procs.get(e.pid);
+        const p = this.procs.get(e.pid);
         if (!p) {
-          p = entryFrom(e, undefined);
-          this.procs.set(e.pid, p);
+          // Its fork record was lost: the process enters the table here.
+          const adopted = entryFrom(e, e.filename);
+          this.procs.set(e.pid, adopted);
+          return change(undefined, adopted);
         }
         const before = copy(p);
         p.comm = e.comm;
@@ -113,6 +142,54 @@ export class ProcessTable {
       }
     }
     return NO_CHANGE;
+  }
+
+  /**
+   * Makes the table what procfs shows now (`live`, read after every record before it was
+   * applied): entries whose process is gone or whose pid is another process's now are dropped,
+   * missing processes are added, and the facts records would have changed are taken from procfs.
+   * The exact start time and the executable from records are kept: procfs has the start rounded
+   * and the exe resolved through symlinks, and an exe rule must not flip on a rescan.
+   */
+  reconcile(live: Iterable<ProcessInfo>): Reconciled {
+    const out: Reconciled = { removed: 0, added: 0, updated: 0 };
+    const seen = new Set<number>();
+    for (const s of live) {
+      seen.add(s.pid);
+      const p = this.procs.get(s.pid);
+      if (p && sameStart(p.startNs, s.startNs)) {
+        if (this.update(p, s)) out.updated++;
+        continue;
+      }
+      if (p) out.removed++;
+      this.procs.set(s.pid, copy(s));
+      out.added++;
+    }
+    for (const pid of this.procs.keys()) {
+      if (seen.has(pid)) continue;
+      this.procs.delete(pid);
+      out.removed++;
+    }
+    return out;
+  }
+
+  /**
+   * Takes from procfs what lost records would have changed (cgroup, threads; name and exe after
+   * an exec) and what no record reports (a new parent after reparenting, a uid changed without
+   * exec); true when the former differed.
+   */
+  private update(p: ProcessInfo, s: ProcessInfo): boolean {
+    p.ppid = s.ppid;
+    p.uid = s.uid;
+    const execd = p.comm !== s.comm; // an exec record was lost (or the process renamed itself)
+    if (!execd && p.cgroupId === s.cgroupId && p.threads === s.threads) return false;
+    p.cgroupId = s.cgroupId;
+    p.threads = s.threads;
+    if (execd) {
+      p.comm = s.comm;
+      p.exe = s.exe;
+    }
+    return true;
   }
 
   /** pid and every live descendant of it. */

@@ -6,7 +6,6 @@ import { EventSource } from '../events/source.js';
 import { toProcessEvent, type ProcessEvent } from '../events/model.js';
 import { EventType } from '../events/layout.js';
 import { ProcessTable } from '../process/table.js';
-import { scanProcesses } from '../proc/procfs.js';
 import { EventFilter, type FilterSpec } from './filter.js';
 import { inertJson } from '../terminal.js';
 import { formatEvent, HEADER } from './format.js';
@@ -23,25 +22,6 @@ export interface TailIO {
   err(line: string): void;
   /** Calls stop when the user interrupts (SIGINT / SIGTERM); returns an unsubscribe. */
   onInterrupt(stop: () => void): () => void;
-}
-
-/** Seeds a process table from procfs, naming each process's cgroup by its id. */
-export function seedTable(source: EventSource, hierarchyId: number): ProcessTable {
-  const table = new ProcessTable();
-  const boot = source.clock.bootNow();
-  table.seed(
-    scanProcesses().map((p) => ({
-      pid: p.pid,
-      ppid: p.ppid,
-      comm: p.comm,
-      uid: p.uid,
-      cgroupId: source.names.idOf(p.cgroups.get(hierarchyId) ?? '/') ?? 0,
-      startNs: Math.min(p.startNs, boot),
-      threads: p.threads,
-      exe: p.exe,
-    })),
-  );
-  return table;
 }
 
 /** Runs until a stop condition; resolves with the exit status (0). */

@@ -29,6 +29,8 @@ function snapshot(names: string[]): Snapshot {
     eventsLost: { fork: 0, exit: 0 },
     counterMapFull: 0,
     groupsOverflow: 2,
+    resyncs: 3,
+    resyncCorrections: { removed: 300, added: 2, updated: 1 },
     bpf: [{ name: 'fw_fork', runTimeNs: 1234, runCount: 10, recursionMisses: 0 }],
     beancounters: names.flatMap((g) => [
       { group: g, resource: 'tasks', held: 3, maxheld: 5, minheld: 0, barrier: 4, limit: 8, barrierHits: 1, failcnt: 0 },

@@ -80,4 +80,82 @@ describe('ProcessTable', () => {
       for (const p of [c.before, c.after]) if (p) expect(Object.keys(p)).toEqual(KEYS);
     }
   });
+
+  it('knows a fork it already has from a rescan (same pid and start tick), and a reused pid', () => {
+    const t = new ProcessTable();
+    // procfs has start times rounded down to the 10 ms tick; the record has the exact time.
+    t.seed([{ pid: 50, ppid: 1, comm: 'sh', uid: 0, cgroupId: 5, startNs: 3_120_000_000, threads: 1, exe: '/bin/sh' }]);
+    const known = t.apply(record(EventType.FORK, 50, { ppid: 1, cgroupId: 5, startNs: 3_127_654_321 }));
+    expect(known.before).toBe(known.after);
+    expect(known.after).toBe(t.get(50));
+    expect(t.get(50)?.startNs).toBe(3_120_000_000);
+
+    // The same pid 20 ms later is another process: the entry it replaces exited unseen.
+    const reused = t.apply(record(EventType.FORK, 50, { ppid: 1, cgroupId: 6, startNs: 3_147_000_000 }));
+    expect(reused.before).toMatchObject({ pid: 50, cgroupId: 5, startNs: 3_120_000_000 });
+    expect(reused.after).toMatchObject({ pid: 50, cgroupId: 6, startNs: 3_147_000_000 });
+    expect(reused.before).not.toBe(reused.after);
+    expect(t.size).toBe(1);
+  });
+
+  it('reports an exec of a process it never saw as its arrival (no before)', () => {
+    const t = new ProcessTable();
+    const c = t.apply(record(EventType.EXEC, 60, { ppid: 1, cgroupId: 4, comm: 'nginx', filename: '/usr/sbin/nginx' }));
+    expect(c.before).toBeUndefined();
+    expect(c.after).toMatchObject({ pid: 60, comm: 'nginx', exe: '/usr/sbin/nginx', cgroupId: 4, threads: 1 });
+  });
+
+  describe('reconcile with procfs', () => {
+    const live = (pid: number, fields: Partial<ProcessInfo> = {}): ProcessInfo => ({ pid, ppid: 1, comm: 'sh', uid: 0, cgroupId: 5, startNs: pid * 1e7, threads: 1, exe: '/bin/sh', ...fields });
+
+    // Each row: the table after records, what procfs shows, the table expected after, the counts.
+    const cases: { name: string; records: RawEvent[]; procfs: ProcessInfo[]; expect: Partial<ProcessInfo>[]; counts: { removed: number; added: number; updated: number } }[] = [
+      {
+        name: 'drops processes whose exit was lost',
+        records: [1, 2, 3].map((pid) => record(EventType.FORK, pid, { ppid: 1, cgroupId: 5, startNs: pid * 1e7 })),
+        procfs: [live(2)],
+        expect: [{ pid: 2 }],
+        counts: { removed: 2, added: 0, updated: 0 },
+      },
+      {
+        name: 'adds processes whose fork was lost',
+        records: [],
+        procfs: [live(7, { comm: 'sleep', exe: '/usr/bin/sleep' })],
+        expect: [{ pid: 7, comm: 'sleep', exe: '/usr/bin/sleep' }],
+        counts: { removed: 0, added: 1, updated: 0 },
+      },
+      {
+        name: 'replaces an entry whose pid is another process now (start differs)',
+        records: [record(EventType.FORK, 9, { ppid: 1, cgroupId: 5, startNs: 9e7 })],
+        procfs: [live(9, { startNs: 19e7, cgroupId: 6 })],
+        expect: [{ pid: 9, startNs: 19e7, cgroupId: 6 }],
+        counts: { removed: 1, added: 1, updated: 0 },
+      },
+      {
+        name: 'takes a lost move, lost threads and a lost exec from procfs, keeping the exact start',
+        records: [record(EventType.FORK, 4, { ppid: 1, cgroupId: 5, startNs: 4e7 + 123 }), record(EventType.EXEC, 4, { comm: 'sh', filename: 'sh' })],
+        procfs: [live(4, { cgroupId: 8, threads: 3, comm: 'nginx', exe: '/usr/sbin/nginx', ppid: 77 })],
+        expect: [{ pid: 4, cgroupId: 8, threads: 3, comm: 'nginx', exe: '/usr/sbin/nginx', ppid: 77, startNs: 4e7 + 123 }],
+        counts: { removed: 0, added: 0, updated: 1 },
+      },
+      {
+        name: 'keeps the exe a record gave while the name agrees (procfs resolves symlinks), and counts a new parent as no correction',
+        records: [record(EventType.FORK, 3, { ppid: 2, cgroupId: 5, startNs: 3e7 }), record(EventType.EXEC, 3, { comm: 'sh', filename: '/bin/sh' })],
+        procfs: [live(3, { exe: '/usr/bin/dash', ppid: 1 })],
+        expect: [{ pid: 3, exe: '/bin/sh', ppid: 1 }],
+        counts: { removed: 0, added: 0, updated: 0 },
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const t = new ProcessTable();
+        for (const e of c.records) t.apply(e);
+        expect(t.reconcile(c.procfs)).toEqual(c.counts);
+        const got = [...t.values()].sort((a, b) => a.pid - b.pid);
+        expect(got).toHaveLength(c.expect.length);
+        c.expect.forEach((want, i) => expect(got[i]).toMatchObject(want));
+        for (const p of got) expect(Object.keys(p)).toEqual(KEYS);
+      });
+    }
+  });
 });
