@@ -39,6 +39,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.wakeup_bytes = OptU64(o, "wakeupBytes", opts.wakeup_bytes);
   opts.wakeup_ns = OptU64(o, "wakeupNs", opts.wakeup_ns);
   opts.cpu_accounting = OptBool(o, "cpuAccounting", opts.cpu_accounting);
+  opts.exit_claim = OptBool(o, "exitClaim", opts.exit_claim);
   drain_ns_ = opts.wakeup_ns;
   bool bpf_stats = OptBool(o, "bpfStats", false);
 
@@ -58,6 +59,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   for (size_t i = 0; i < loader_->skipped().size(); i++) skipped[i] = loader_->skipped()[i];
   info.This().As<Napi::Object>().Set("attached", attached);
   info.This().As<Napi::Object>().Set("skipped", skipped);
+  info.This().As<Napi::Object>().Set("exitDecision", loader_->exit_decision());
 }
 
 Probe::~Probe() { Release(); }

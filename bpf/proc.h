@@ -100,6 +100,8 @@ struct fw_stats {
 	__u64 lost[FW_EV_TYPE_MAX];   /* records that could not be reserved, by type */
 	__u64 counter_full;           /* cgroup counter map was full */
 	__u64 wakeups;                /* forced ring buffer wake-ups */
+	__u64 exit_claims;            /* process exits decided by a claim (kernels before v6.16) */
+	__u64 exit_claims_released;   /* claims dropped when their process's leader was freed */
 };
 
 #endif /* FORKWATCH_PROC_H */

@@ -174,6 +174,9 @@ export interface ProbeStats {
   lostTotal: number;
   counterFull: number;
   wakeups: number;
+  /** Process exits decided by a claim (kernels before v6.16), and claims still held. */
+  exitClaims: number;
+  exitClaimsHeld: number;
 }
 
 /** Record type -> the name metrics and stats use. */
@@ -196,7 +199,15 @@ export function decodeStats(buf: Buffer): ProbeStats {
     lost[TYPE_NAMES[t]] = n;
     lostTotal += n;
   }
-  return { lost, lostTotal, counterFull: u64(buf, f.counter_full[0]), wakeups: u64(buf, f.wakeups[0]) };
+  const exitClaims = u64(buf, f.exit_claims[0]);
+  return {
+    lost,
+    lostTotal,
+    counterFull: u64(buf, f.counter_full[0]),
+    wakeups: u64(buf, f.wakeups[0]),
+    exitClaims,
+    exitClaimsHeld: exitClaims - u64(buf, f.exit_claims_released[0]),
+  };
 }
 
 /** Decodes oncpu(): per CPU, since when (CLOCK_MONOTONIC ns) which cgroup has been running. */

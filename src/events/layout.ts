@@ -58,7 +58,7 @@ export const LAYOUT = {
       cpu_ns: [56, 8],
     },
   },
-  fw_stats: { size: 72, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8] } },
+  fw_stats: { size: 88, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8], exit_claims: [72, 8], exit_claims_released: [80, 8] } },
   fw_oncpu: { size: 32, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], _pad: [28, 4] } },
 } as const;
 

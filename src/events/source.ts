@@ -38,6 +38,11 @@ export class EventSource {
     return this.probe?.attached ?? [];
   }
 
+  /** How the probe tells a process's exit from its threads' (see bpf/proc.bpf.c). */
+  get exitDecision(): 'group_dead' | 'claim' {
+    return this.live().exitDecision;
+  }
+
   /** Starts delivery; `onBatch` gets every record of one wake-up, in order. */
   start(onBatch: (events: RawEvent[]) => void): void {
     this.onBatch = onBatch;
