@@ -437,6 +437,8 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	__u32 len = n & (FW_PATH_CAP - 1);
 	if (n >= FW_PATH_CAP)
 		len = FW_PATH_CAP;
+	if (n >= FW_TRACE_CGROUP_PATH_LEN)
+		e->hdr.flags |= FW_F_PATH_TRUNC;
 	e->path_len = len;
 	__u32 size = sizeof(*e) + len;
 	e->hdr.size = size;

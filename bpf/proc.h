@@ -28,7 +28,12 @@ enum fw_event_flags {
 	FW_F_ARGV_TRUNC = 2,      /* exec: argv did not fit the budget */
 	FW_F_FILENAME_TRUNC = 4,  /* exec: filename longer than FW_PATH_CAP */
 	FW_F_THREADGROUP = 8,     /* migrate: the whole process moved (cgroup.procs), not one thread */
+	FW_F_PATH_TRUNC = 16,     /* cgroup mkdir / rmdir: the path filled the kernel's buffer (cut) */
 };
+
+/* The kernel formats the cgroup tracepoints' path into a buffer this long (TRACE_CGROUP_PATH_LEN,
+ * kernel/cgroup/cgroup-internal.h), cutting longer paths: a path that fills it may be a prefix. */
+#define FW_TRACE_CGROUP_PATH_LEN 1024
 
 struct fw_event_hdr {
 	__u16 type;       /* enum fw_event_type */

@@ -19,6 +19,8 @@ export const Flags = {
   ARGV_TRUNC: 2,
   FILENAME_TRUNC: 4,
   THREADGROUP: 8,
+  /** cgroup mkdir / rmdir: the kernel cut the path (it filled TRACE_CGROUP_PATH_LEN). */
+  PATH_TRUNC: 16,
 } as const;
 
 /** struct name -> field -> [byte offset, byte size]. */

@@ -5,14 +5,14 @@
  */
 import fs from 'node:fs';
 import { CgroupNames } from '../cgroups/names.js';
-import { scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
 import { WallClock } from './clock.js';
 import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
-import { EventType } from './layout.js';
+import { EventType, Flags } from './layout.js';
 
 export interface SourceOptions {
   probe: ProbeOptions;
@@ -30,7 +30,8 @@ export class EventSource {
   constructor(binding: NativeBinding, private readonly opts: SourceOptions) {
     this.clock = new WallClock(() => binding.clocks());
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
-    this.names = new CgroupNames(() => scanCgroups(opts.hierarchy.mount));
+    const mount = opts.hierarchy.mount;
+    this.names = new CgroupNames(() => scanCgroups(mount), { find: (id, under) => findCgroup(mount, under, id) });
     this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
   }
 
@@ -55,8 +56,9 @@ export class EventSource {
     decodeBatch(
       buf,
       (e) => {
-        if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path);
-        else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path);
+        const cut = (e.flags & Flags.PATH_TRUNC) !== 0;
+        if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path, cut);
+        else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path, cut);
         events.push(e);
       },
       bytes,
