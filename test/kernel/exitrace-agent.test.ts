@@ -10,27 +10,7 @@ import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';
 import { ExitDelay, exitRace } from './race.js';
-
-/** A metric's value in a /metrics text, or undefined when the series is absent. */
-function metric(text: string, name: string, labels: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const at = line.lastIndexOf(' ');
-    const set = line.slice(name.length + 1, line.indexOf('}'));
-    if (labels.split(',').every((l) => set.split(',').includes(l))) return Number(line.slice(at + 1));
-  }
-  return undefined;
-}
-
-/** Scrapes /metrics until `pred` holds for the text (or 20 s pass); returns the last text. */
-async function scrapeUntil(agent: TestAgent, pred: (text: string) => boolean): Promise<string> {
-  let text = '';
-  for (const start = Date.now(); Date.now() - start < 20_000; await new Promise((r) => setTimeout(r, 100))) {
-    text = await (await agent.get('/metrics')).text();
-    if (pred(text)) break;
-  }
-  return text;
-}
+import { metric, scrapeUntil } from './scrape.js';
 
 /** The agent's /events stream on its unix socket: every JSON line, as it arrives. */
 function subscribe(socket: string, query: string): { events: Record<string, unknown>[]; close(): void } {
