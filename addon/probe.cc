@@ -18,7 +18,7 @@ Napi::Function Probe::Define(Napi::Env env) {
   return DefineClass(env, "Probe",
                      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
                       InstanceMethod("readCounters", &Probe::ReadCounters),
-                      InstanceMethod("deleteCounters", &Probe::DeleteCounters),
+                      InstanceMethod("takeCounters", &Probe::TakeCounters),
                       InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu), InstanceMethod("progStats", &Probe::ProgStats),
                       InstanceMethod("close", &Probe::Close)});
 }
@@ -152,16 +152,18 @@ Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
   }
 }
 
-// deleteCounters(ids: BigUint64Array): forget cgroups that are gone and already folded in.
-Napi::Value Probe::DeleteCounters(const Napi::CallbackInfo& info) {
+// takeCounters(ids: BigUint64Array): removes the rows of cgroups that are gone; returns their last
+// counts, as readCounters() lays them out.
+Napi::Value Probe::TakeCounters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (info.Length() < 1 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
-    throw Napi::TypeError::New(env, "deleteCounters(ids) needs a BigUint64Array");
+    throw Napi::TypeError::New(env, "takeCounters(ids) needs a BigUint64Array");
   auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
-  fw::DeleteCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
-  return env.Undefined();
+  std::vector<CgroupCounters> rows =
+      fw::TakeCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()), rows.size() * sizeof(CgroupCounters));
 }
 
 // stats(): Buffer holding struct fw_stats summed over CPUs.

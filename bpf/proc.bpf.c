@@ -456,9 +456,16 @@ int BPF_PROG(handle_mkdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_MKDIR, cg, path);
 }
 
+/* A removed cgroup's row is marked first, so user space retires it even when the record is lost. */
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 {
+	if (cg->root->hierarchy_id == (int)cgroup_hierarchy) {
+		__u64 cgid = fw_kernfs_id(cg->kn);
+		struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
+		if (c)
+			c->removed = 1;
+	}
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
@@ -477,7 +484,10 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	/* Only a slot this program filled for this very task is charged (not the first switch seen). */
 	if (o->cgroup_id && o->tid == prev->pid) {
 		__u64 runtime = prev->se.sum_exec_runtime;
-		struct fw_cg_counters *c = counters(o->cgroup_id);
+		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
+		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
+		struct fw_cg_counters *c = prev->flags & FW_PF_EXITING ? bpf_map_lookup_elem(&cg_counters, &o->cgroup_id)
+								       : counters(o->cgroup_id);
 		if (c && runtime > o->runtime_ns)
 			c->cpu_ns += runtime - o->runtime_ns;
 	}

@@ -89,6 +89,7 @@ struct fw_cg_counters {
 	__u64 exits_signaled; /* killed by a signal */
 	__u64 thread_exits;   /* threads that ended while their process lived on */
 	__u64 cpu_ns;         /* on-CPU time, from sched_switch (when CPU accounting is on) */
+	__u64 removed;        /* set by cgroup_rmdir: the row is final, for user space to retire */
 };
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */

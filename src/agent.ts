@@ -144,17 +144,17 @@ export class Agent {
     for (const l of this.listeners) l.onTick?.(this.now());
   }
 
-  /** Removed cgroups: their final kernel counters move into their group, their map rows go. */
+  /**
+   * Removed cgroups (rmdir records read, or rows the kernel marked when records were lost): their
+   * final kernel counters move into their group as their map rows go.
+   */
   private retireCgroups(): void {
-    if (this.pendingRetire.length === 0) return;
-    const gone = new Set(this.pendingRetire);
+    const gone = this.pendingRetire;
     this.pendingRetire = [];
-    for (const row of this.source.counters()) {
-      if (!gone.has(row.cgroupId)) continue;
-      const g = this.registry.forCgroup(row.cgroupId);
-      addTotals(g.retired, row);
+    for (const row of this.source.retireCounters(gone)) {
+      addTotals(this.registry.forCgroup(row.cgroupId).retired, row);
+      this.registry.dropCgroup(row.cgroupId);
     }
-    this.source.forgetCounters([...gone]);
     for (const id of gone) this.registry.dropCgroup(id);
   }
 
@@ -215,6 +215,7 @@ export class Agent {
       eventsRead: Object.fromEntries(Object.entries(TYPE_NAMES).map(([t, name]) => [name, this.eventsRead[Number(t)]])),
       eventsLost: stats.lost,
       counterMapFull: stats.counterFull,
+      counterMapRows: this.source.counterRows,
       groupsOverflow: this.registry.overflows,
       bpf: progs,
       ...extra,

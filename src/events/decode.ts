@@ -146,10 +146,16 @@ export interface CgroupCounters {
   cpuNs: number;
 }
 
-/** Decodes readCounters() rows. */
-export function decodeCounters(buf: Buffer): CgroupCounters[] {
+/** A row of the counter map: a cgroup's counters, and whether the cgroup has been removed. */
+export interface CounterRow extends CgroupCounters {
+  /** Its rmdir was seen by the kernel: the counts are final, the row is to be retired. */
+  removed: boolean;
+}
+
+/** Decodes readCounters() / takeCounters() rows. */
+export function decodeCounters(buf: Buffer): CounterRow[] {
   const f = COUNTERS.fields;
-  const out: CgroupCounters[] = [];
+  const out: CounterRow[] = [];
   for (let at = 0; at + COUNTER_ROW_SIZE <= buf.length; at += COUNTER_ROW_SIZE) {
     const c = at + 8;
     out.push({
@@ -162,6 +168,7 @@ export function decodeCounters(buf: Buffer): CgroupCounters[] {
       exitsSignaled: u64(buf, c + f.exits_signaled[0]),
       threadExits: u64(buf, c + f.thread_exits[0]),
       cpuNs: u64(buf, c + f.cpu_ns[0]),
+      removed: u64(buf, c + f.removed[0]) !== 0,
     });
   }
   return out;

@@ -11,7 +11,7 @@ import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
 import { WallClock } from './clock.js';
-import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
+import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
 import { EventType, Flags } from './layout.js';
 
 export interface SourceOptions {
@@ -24,6 +24,10 @@ export class EventSource {
   readonly names: CgroupNames;
   readonly clock: WallClock;
   private probe: NativeProbe | undefined;
+  /** Rows in the counter map at the last read. */
+  private rows = 0;
+  /** rmdir records lost as of the last look for rows the kernel marked removed. */
+  private rmdirLostSeen = 0;
   private onBatch: ((events: RawEvent[]) => void) | undefined;
 
   /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
@@ -77,8 +81,15 @@ export class EventSource {
   }
 
   /** The kernel's exact per-cgroup counters. */
-  counters(): CgroupCounters[] {
-    return decodeCounters(this.live().readCounters());
+  counters(): CounterRow[] {
+    const rows = decodeCounters(this.live().readCounters());
+    this.rows = rows.length;
+    return rows;
+  }
+
+  /** Rows in the per-cgroup counter map when it was last read (of ProbeOptions.counterEntries). */
+  get counterRows(): number {
+    return this.rows;
   }
 
   /**
@@ -94,9 +105,23 @@ export class EventSource {
     return out;
   }
 
-  /** Forget counters of removed cgroups (after they were folded into their group). */
-  forgetCounters(ids: number[]): void {
-    if (ids.length) this.live().deleteCounters(BigUint64Array.from(ids.map(BigInt)));
+  /**
+   * Takes the rows of removed cgroups out of the counter map and returns their final counts, to be
+   * folded into their groups: the cgroups in `removed` (rmdir records read), and, once rmdir records
+   * have been lost, every row the kernel marked at its cgroup's rmdir. So the map keeps room for
+   * new cgroups under any churn, and no live cgroup's row is ever taken.
+   */
+  retireCounters(removed: Iterable<number>): CounterRow[] {
+    const ids = new Set(removed);
+    const lost = this.stats().lost.cgroup_rmdir;
+    if (lost !== this.rmdirLostSeen) {
+      for (const row of this.counters()) if (row.removed) ids.add(row.cgroupId);
+      this.rmdirLostSeen = lost;
+    }
+    if (ids.size === 0) return [];
+    const taken = decodeCounters(this.live().takeCounters(BigUint64Array.from([...ids].map(BigInt))));
+    this.rows = Math.max(0, this.rows - taken.length);
+    return taken;
   }
 
   stats(): ProbeStats {

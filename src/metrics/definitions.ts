@@ -27,6 +27,7 @@ export const METRICS = {
   events: def('forkwatch_events_total', 'counter', ['type'], 'Kernel records read by the agent, by type.'),
   eventsLost: def('forkwatch_events_lost_total', 'counter', ['type'], 'Kernel records dropped because the ring buffer was full, by type (counters in maps stay exact).'),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
+  counterMapRows: def('forkwatch_cgroup_map_rows', 'gauge', [], 'Rows in use in the per-cgroup counter map, of bpf.counter_entries: one per cgroup seen since start, until its removal is folded into its group.'),
   groups: def('forkwatch_groups', 'gauge', [], 'Groups currently tracked.'),
   groupsOverflow: def('forkwatch_groups_overflow_total', 'counter', [], 'Groups not created because groups.max_groups was reached; their processes count in group "other".'),
   bpfRunSeconds: def('forkwatch_bpf_program_run_seconds_total', 'counter', ['program'], 'Time the kernel spent running each forkwatch BPF program (needs kernel.bpf_stats_enabled or --bpf-stats).'),

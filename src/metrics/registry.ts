@@ -54,6 +54,8 @@ export interface Snapshot {
   eventsRead: Record<string, number>;
   eventsLost: Record<string, number>;
   counterMapFull: number;
+  /** Rows in the per-cgroup counter map (absent: not known). */
+  counterMapRows?: number;
   groupsOverflow: number;
   bpf: { name: string; runTimeNs: number; runCount: number; recursionMisses: number }[];
   beancounters: BeancounterSample[];
@@ -207,6 +209,7 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.events, perRecordType((s) => s.eventsRead));
   add(M.eventsLost, perRecordType((s) => s.eventsLost));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
+  add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
   add(M.bpfRunSeconds, perProgram((p) => p.runTimeNs / 1e9));

@@ -44,7 +44,8 @@ export interface NativeProbe {
   start(onBatch: (batch: Buffer, records: number, bytes: number) => void): void;
   drain(): number;
   readCounters(): Buffer;
-  deleteCounters(ids: BigUint64Array): void;
+  /** Removes the rows of these (removed) cgroups; returns their last counts, as readCounters(). */
+  takeCounters(ids: BigUint64Array): Buffer;
   stats(): Buffer;
   /** struct fw_oncpu per possible CPU. */
   oncpu(): Buffer;

@@ -88,7 +88,7 @@ describe('decodeCounters', () => {
     row.writeBigUInt64LE(405n, 0);
     Object.values(LAYOUT.fw_cg_counters.fields).forEach(([off], i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + off));
     expect(decodeCounters(Buffer.concat([row, row]))).toEqual([
-      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 },
-    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 }]));
+      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true },
+    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true }]));
   });
 });
