@@ -214,6 +214,7 @@ export class Agent {
       groups,
       eventsRead: Object.fromEntries(Object.entries(TYPE_NAMES).map(([t, name]) => [name, this.eventsRead[Number(t)]])),
       eventsLost: stats.lost,
+      eventsInvalid: this.source.badRecords,
       counterMapFull: stats.counterFull,
       counterMapRows: this.source.counterRows,
       groupsOverflow: this.registry.overflows,

@@ -11,7 +11,7 @@ import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
 import { WallClock } from './clock.js';
-import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
+import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
 import { EventType, Flags } from './layout.js';
 
 export interface SourceOptions {
@@ -26,6 +26,9 @@ export class EventSource {
   private probe: NativeProbe | undefined;
   /** Rows in the counter map at the last read. */
   private rows = 0;
+  /** Records that did not decode, and when that was last logged. */
+  private bad = 0;
+  private badLoggedAt = -Infinity;
   /** rmdir records lost as of the last look for rows the kernel marked removed. */
   private rmdirLostSeen = 0;
   private onBatch: ((events: RawEvent[]) => void) | undefined;
@@ -66,8 +69,23 @@ export class EventSource {
         events.push(e);
       },
       bytes,
+      (bad) => this.skipped(bad),
     );
     this.onBatch?.(events);
+  }
+
+  /** A record that did not decode: counted, and logged at most once a minute. */
+  private skipped(bad: BadRecord): void {
+    this.bad++;
+    const now = performance.now();
+    if (now - this.badLoggedAt < 60_000) return;
+    this.badLoggedAt = now;
+    this.opts.log.warn(`skipped a kernel record that does not decode (${bad.reason}); ${this.bad} skipped so far`);
+  }
+
+  /** Records skipped because they did not decode (forkwatch_events_invalid_total). */
+  get badRecords(): number {
+    return this.bad;
   }
 
   private live(): NativeProbe {

@@ -26,6 +26,7 @@ export const METRICS = {
   groupInfo: def('forkwatch_group_info', 'gauge', ['group', 'cgroup', 'kind', 'container_id', 'pod_uid', 'pod_name', 'pod_namespace'], 'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids; pod name and namespace with config kubernetes).'),
   events: def('forkwatch_events_total', 'counter', ['type'], 'Kernel records read by the agent, by type.'),
   eventsLost: def('forkwatch_events_lost_total', 'counter', ['type'], 'Kernel records dropped because the ring buffer was full, by type (counters in maps stay exact).'),
+  eventsInvalid: def('forkwatch_events_invalid_total', 'counter', [], 'Kernel records skipped because they did not decode (a layout mismatch between the BPF object and the agent).'),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
   counterMapRows: def('forkwatch_cgroup_map_rows', 'gauge', [], 'Rows in use in the per-cgroup counter map, of bpf.counter_entries: one per cgroup seen since start, until its removal is folded into its group.'),
   groups: def('forkwatch_groups', 'gauge', [], 'Groups currently tracked.'),

@@ -53,6 +53,8 @@ export interface Snapshot {
   groups: GroupSample[];
   eventsRead: Record<string, number>;
   eventsLost: Record<string, number>;
+  /** Records skipped because they did not decode (absent: not known). */
+  eventsInvalid?: number;
   counterMapFull: number;
   /** Rows in the per-cgroup counter map (absent: not known). */
   counterMapRows?: number;
@@ -208,6 +210,7 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.releases, perGroup((g) => g.releases));
   add(M.events, perRecordType((s) => s.eventsRead));
   add(M.eventsLost, perRecordType((s) => s.eventsLost));
+  add(M.eventsInvalid, (s) => (s.eventsInvalid === undefined ? [] : [{ labels: {}, value: s.eventsInvalid }]));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
   add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
