@@ -5,6 +5,7 @@
  * Both ways the probe decides it run here: the tracepoint's group_dead (v6.16+), and the claim
  * that older kernels use, forced on this one.
  */
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectHierarchy } from '../../src/cgroups/fs.js';
 import type { RawEvent } from '../../src/events/decode.js';
@@ -13,7 +14,7 @@ import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
 import { loadBinding } from '../../src/native/binding.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
-import { ExitDelay, exitRace, zombies } from './race.js';
+import { ExitDelay, exitRace } from './race.js';
 
 const MODES = ['group', 'threads', 'main', 'leader', 'kill'] as const;
 /** [processes, threads besides the main one]: two tasks race on two CPUs most often. */
@@ -30,6 +31,8 @@ describe.each([
   let source: EventSource;
   let delay: ExitDelay;
   const events: RawEvent[] = [];
+  /** Every racing process's pid. */
+  const raced = new Set<number>();
 
   beforeAll(async () => {
     requireRoot();
@@ -55,6 +58,7 @@ describe.each([
     const cg = TestCgroup.create(`race-${mode}`);
     try {
       const waited = await exitRace(cg, mode, procs, threads);
+      for (const pid of waited.keys()) raced.add(pid);
       // Each process was reaped, so every one of its threads has passed the exit tracepoint.
       source.drain();
       const mine = events.filter((e) => e.cgroupId === cg.id);
@@ -83,9 +87,20 @@ describe.each([
   });
 
   it('keeps no claim of a reaped process', async () => {
-    // A claim lives until its process's leader is freed: only unreaped zombies may hold one.
-    await until(() => source.stats().exitClaimsHeld <= zombies(), 'claims of reaped processes to be released');
-    if (exitClaim) expect(source.stats().exitClaims).toBeGreaterThanOrEqual(CASES.reduce((n, c) => n + c.procs, 0));
-    else expect(source.stats().exitClaims).toBe(0);
+    const ours = new Set(events.filter((e) => e.type === EventType.EXIT && !(e.flags & Flags.THREAD) && raced.has(e.pid)).map((e) => `${e.pid}/${e.startNs}`));
+    expect(ours.size).toBe(CASES.reduce((n, c) => n + c.procs, 0));
+    if (!exitClaim) {
+      expect(source.stats().exitClaims).toBe(0);
+      return;
+    }
+    expect(source.stats().exitClaims).toBeGreaterThanOrEqual(ours.size);
+    // A claim lives until its process's leader is freed: every one of ours was reaped.
+    await until(() => claimsHeld().every((k) => !ours.has(k)), 'the claims of reaped processes to be dropped');
   });
 });
+
+/** The processes (tgid/start) whose exit claims are held, in every exit_claims map loaded. */
+function claimsHeld(): string[] {
+  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as { formatted: { key: { tgid: number; start_ns: number } } }[];
+  return dump.map((d) => `${d.formatted.key.tgid}/${d.formatted.key.start_ns}`);
+}

@@ -26,20 +26,6 @@ export async function exitRace(cg: TestCgroup, mode: string, procs: number, thre
   return out;
 }
 
-/** Processes on the host that ended and wait to be reaped. */
-export function zombies(): number {
-  let n = 0;
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) n++;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return n;
-}
-
 /**
  * Test-only BPF program, built and attached for the duration of a test. Attach it before the probe
  * under test: programs on one tracepoint run in the order they were attached.
