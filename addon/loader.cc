@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <unistd.h>
 
 #include "errors.h"
@@ -14,8 +15,25 @@ namespace {
 
 // Programs the agent cannot do without; the others are skipped where the kernel lacks them.
 bool Required(const char* name) {
-  return !strcmp(name, "handle_fork") || !strcmp(name, "handle_exec") || !strcmp(name, "handle_exit");
+  return !strcmp(name, "handle_fork") || !strcmp(name, "handle_exec") || !strcmp(name, "handle_exit") ||
+         !strcmp(name, "handle_exit_claim");
 }
+
+// Whether sched_process_exit passes group_dead: v6.16's "exit: move and extend
+// sched_process_exit() tracepoint" made its prototype (void *, struct task_struct *, bool).
+bool ExitPassesGroupDead(const btf* vmlinux) {
+  if (!vmlinux) return false;
+  int id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
+  if (id < 0) return false;
+  const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // the pointer
+  if (!t || !btf_is_ptr(t)) return false;
+  t = btf__type_by_id(vmlinux, t->type);
+  return t && btf_is_func_proto(t) && btf_vlen(t) == 3;
+}
+
+struct BtfFree {
+  void operator()(btf* b) const { btf__free(b); }
+};
 
 int Errno(long ret) { return ret < 0 ? static_cast<int>(-ret) : (errno ? errno : EINVAL); }
 
@@ -42,7 +60,9 @@ Loader::Loader(const LoaderOptions& opts) {
     skel_->rodata->thread_events = opts.thread_events;
     skel_->rodata->wakeup_bytes = opts.wakeup_bytes;
     skel_->rodata->wakeup_ns = opts.wakeup_ns;
-    SkipMissingTracepoints(opts.cpu_accounting);
+    std::unique_ptr<btf, BtfFree> vmlinux(btf__load_vmlinux_btf());
+    ChooseExitDecision(vmlinux.get(), opts.exit_claim);
+    SkipMissingTracepoints(vmlinux.get(), opts.cpu_accounting);
 
     err = proc__load(skel_);
     if (err) throw BpfError{"bpf_object__load", "proc", Errno(err)};
@@ -64,10 +84,10 @@ Loader::Loader(const LoaderOptions& opts) {
 Loader::~Loader() { Close(); }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
-void Loader::SkipMissingTracepoints(bool cpu_accounting) {
-  btf* vmlinux = btf__load_vmlinux_btf();
+void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;  // not this kernel's choice (ChooseExitDecision)
     const char* name = bpf_program__name(prog);
     bool wanted = cpu_accounting || strcmp(name, "handle_switch") != 0;
     const char* sec = bpf_program__section_name(prog);
@@ -78,7 +98,6 @@ void Loader::SkipMissingTracepoints(bool cpu_accounting) {
       present = btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0;
     }
     if (!present && Required(name)) {
-      btf__free(vmlinux);
       throw BpfError{"btf__find_by_name_kind", std::string("btf_trace_") + (tp + 1), ENOENT};
     }
     if (!wanted || !present) {
@@ -86,7 +105,20 @@ void Loader::SkipMissingTracepoints(bool cpu_accounting) {
       if (wanted) skipped_.push_back(name);
     }
   }
-  btf__free(vmlinux);
+}
+
+// One exit program: the tracepoint's own group_dead where it has one, else the claim, which needs
+// its map sized and the leader's free to drop claims. The other is not loaded (handle_exit would
+// not pass the verifier where the argument is missing).
+void Loader::ChooseExitDecision(const btf* vmlinux, bool force_claim) {
+  exit_claim_ = force_claim || !ExitPassesGroupDead(vmlinux);
+  bpf_program__set_autoload(skel_->progs.handle_exit, !exit_claim_);
+  bpf_program__set_autoload(skel_->progs.handle_exit_claim, exit_claim_);
+  bpf_program__set_autoload(skel_->progs.handle_free, exit_claim_);
+  if (!exit_claim_) {
+    int err = bpf_map__set_max_entries(skel_->maps.exit_claims, 1);
+    if (err) throw BpfError{"bpf_map__set_max_entries", "exit_claims", Errno(err)};
+  }
 }
 
 void Loader::Close() {

@@ -48,9 +48,25 @@ std::vector<CgroupCounters> ReadCounters(const bpf_map* map) {
   return out;
 }
 
-void DeleteCounters(const bpf_map* map, const std::vector<uint64_t>& ids) {
+// One BPF_MAP_LOOKUP_AND_DELETE_ELEM per row: what is read is what goes, with no increment in
+// between. Hash maps take it since v5.14 ("bpf: Add lookup_and_delete_elem support to hashtab");
+// before, a lookup then a delete.
+std::vector<CgroupCounters> TakeCounters(const bpf_map* map, const std::vector<uint64_t>& ids) {
   int fd = bpf_map__fd(map);
-  for (uint64_t id : ids) bpf_map_delete_elem(fd, &id);
+  std::vector<CgroupCounters> out;
+  std::vector<fw_cg_counters> slots(PossibleCpus());
+  for (uint64_t id : ids) {
+    int err = bpf_map_lookup_and_delete_elem(fd, &id, slots.data());
+    if (err && errno != ENOENT) {
+      err = bpf_map_lookup_elem(fd, &id, slots.data());
+      if (err == 0) bpf_map_delete_elem(fd, &id);
+    }
+    if (err) continue;  // no row: the cgroup never counted anything, or it was taken already
+    CgroupCounters entry{id, {}};
+    SumSlots(slots, &entry.c);
+    out.push_back(entry);
+  }
+  return out;
 }
 
 fw_stats ReadStats(const bpf_map* map) {

@@ -18,7 +18,7 @@ Napi::Function Probe::Define(Napi::Env env) {
   return DefineClass(env, "Probe",
                      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
                       InstanceMethod("readCounters", &Probe::ReadCounters),
-                      InstanceMethod("deleteCounters", &Probe::DeleteCounters),
+                      InstanceMethod("takeCounters", &Probe::TakeCounters),
                       InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu), InstanceMethod("progStats", &Probe::ProgStats),
                       InstanceMethod("close", &Probe::Close)});
 }
@@ -39,6 +39,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.wakeup_bytes = OptU64(o, "wakeupBytes", opts.wakeup_bytes);
   opts.wakeup_ns = OptU64(o, "wakeupNs", opts.wakeup_ns);
   opts.cpu_accounting = OptBool(o, "cpuAccounting", opts.cpu_accounting);
+  opts.exit_claim = OptBool(o, "exitClaim", opts.exit_claim);
   drain_ns_ = opts.wakeup_ns;
   bool bpf_stats = OptBool(o, "bpfStats", false);
 
@@ -58,6 +59,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   for (size_t i = 0; i < loader_->skipped().size(); i++) skipped[i] = loader_->skipped()[i];
   info.This().As<Napi::Object>().Set("attached", attached);
   info.This().As<Napi::Object>().Set("skipped", skipped);
+  info.This().As<Napi::Object>().Set("exitDecision", loader_->exit_decision());
 }
 
 Probe::~Probe() { Release(); }
@@ -150,16 +152,18 @@ Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
   }
 }
 
-// deleteCounters(ids: BigUint64Array): forget cgroups that are gone and already folded in.
-Napi::Value Probe::DeleteCounters(const Napi::CallbackInfo& info) {
+// takeCounters(ids: BigUint64Array): removes the rows of cgroups that are gone; returns their last
+// counts, as readCounters() lays them out.
+Napi::Value Probe::TakeCounters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   if (info.Length() < 1 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
-    throw Napi::TypeError::New(env, "deleteCounters(ids) needs a BigUint64Array");
+    throw Napi::TypeError::New(env, "takeCounters(ids) needs a BigUint64Array");
   auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
-  fw::DeleteCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
-  return env.Undefined();
+  std::vector<CgroupCounters> rows =
+      fw::TakeCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()), rows.size() * sizeof(CgroupCounters));
 }
 
 // stats(): Buffer holding struct fw_stats summed over CPUs.

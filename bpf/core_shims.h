@@ -56,4 +56,15 @@ static __always_inline __u64 fw_task_start_ns(struct task_struct *t)
  * exit_group() and fatal signals set it, and wait(2) reports the leader's exit_code instead. */
 #define FW_SIGNAL_GROUP_EXIT 0x00000004
 
+/* task_struct.flags bit set by exit_signals() at the start of do_exit() (include/linux/sched.h). */
+#define FW_PF_EXITING 0x00000004
+
+/* v6.16 ("exit: move and extend sched_process_exit() tracepoint") passes do_exit()'s own group_dead
+ * -- whether this task made the last signal->live decrement -- as the tracepoint's second argument.
+ * Before, nothing at the tracepoint says so (every thread that gets there after the last decrement
+ * reads live == 0), and proc.bpf.c claims the exit per process instead. Which program runs is
+ * chosen before load, from the tracepoint's prototype in the kernel's BTF (addon/loader.cc,
+ * ExitPassesGroupDead): bpf_core_type_matches() could tell in the program, but needs clang 15,
+ * and the program that reads the second argument must not even be loaded where it is missing. */
+
 #endif /* FORKWATCH_CORE_SHIMS_H */

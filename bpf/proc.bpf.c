@@ -13,6 +13,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#define EEXIST 17 /* errno.h is not for BPF programs */
+
 /* Fields are read with direct loads through the BTF-typed pointers tp_btf hands us (CO-RE
  * relocated; a fault reads as 0), not with bpf_probe_read_kernel(): a helper call per field cost
  * tens of nanoseconds each, most of a record's price. */
@@ -38,6 +40,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fw_stats);
 } stats SEC(".maps");
+
+/* Process exits claimed, for kernels whose exit tracepoint does not say which thread ended the
+ * process (see handle_exit_claim). LRU: a claim is only needed until the process's last thread has
+ * passed the tracepoint, and handle_free drops it when the leader goes; if reaped zombies pile up
+ * faster, the oldest claims are the ones to forget. */
+struct fw_exit_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 start_ns;   /* the leader's: with the tgid, unique across pid reuse */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192); /* 1 where the tracepoint passes group_dead (set by the loader) */
+	__type(key, struct fw_exit_key);
+	__type(value, __u8);
+} exit_claims SEC(".maps");
 
 /* Scratch space for variable-length records (exec, cgroup paths): too big for the BPF stack. */
 struct fw_scratch {
@@ -282,12 +301,11 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *p)
+/* A task ends. group_dead: it made do_exit()'s last signal->live decrement, so this is the exit of
+ * the process (what wait(2) reports), and every other task's is a thread exit. */
+static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 {
 	struct signal_struct *sig = p->signal;
-	/* do_exit() drops signal->live before this tracepoint: 0 means the last thread is leaving. */
-	bool group_dead = sig->live.counter == 0;
 	__u64 cgid = task_cgroup_id(p);
 	__u32 status = 0;
 
@@ -328,6 +346,46 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	else
 		e->hdr.flags = FW_F_THREAD;
 	bpf_ringbuf_submit(e, wake_flag(now));
+	return 0;
+}
+
+/* v6.16+: the tracepoint passes do_exit()'s own decision (see core_shims.h). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p, bool group_dead)
+{
+	return exit_common(p, group_dead);
+}
+
+/* Older kernels: signal->live read here is not do_exit()'s decrement -- every thread that gets here
+ * after the last decrement reads 0. Live above 0 is a thread exit for sure; among the threads that
+ * read 0 (the last decrementer always does), the first to claim the process ends it. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit_claim, struct task_struct *p)
+{
+	if (p->signal->live.counter != 0)
+		return exit_common(p, false);
+	struct fw_exit_key key = { .tgid = p->tgid, .start_ns = fw_task_start_ns(p->group_leader) };
+	__u8 one = 1;
+	/* Only -EEXIST means another thread has it: on any other failure count the exit, as a
+	 * second count is less harm than a process that never ends. */
+	bool mine = bpf_map_update_elem(&exit_claims, &key, &one, BPF_NOEXIST) != -EEXIST;
+	struct fw_stats *s = get_stats();
+	if (mine && s)
+		s->exit_claims++;
+	return exit_common(p, mine);
+}
+
+/* A task is freed. Once a process's leader is, every thread of it has passed the exit tracepoint
+ * (the leader is released last), so its claim can go. Loaded with handle_exit_claim only. */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(handle_free, struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0;
+	struct fw_exit_key key = { .tgid = p->tgid, .start_ns = fw_task_start_ns(p) };
+	struct fw_stats *s = get_stats();
+	if (bpf_map_delete_elem(&exit_claims, &key) == 0 && s)
+		s->exit_claims_released++;
 	return 0;
 }
 
@@ -379,6 +437,8 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	__u32 len = n & (FW_PATH_CAP - 1);
 	if (n >= FW_PATH_CAP)
 		len = FW_PATH_CAP;
+	if (n >= FW_TRACE_CGROUP_PATH_LEN)
+		e->hdr.flags |= FW_F_PATH_TRUNC;
 	e->path_len = len;
 	__u32 size = sizeof(*e) + len;
 	e->hdr.size = size;
@@ -396,9 +456,16 @@ int BPF_PROG(handle_mkdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_MKDIR, cg, path);
 }
 
+/* A removed cgroup's row is marked first, so user space retires it even when the record is lost. */
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 {
+	if (cg->root->hierarchy_id == (int)cgroup_hierarchy) {
+		__u64 cgid = fw_kernfs_id(cg->kn);
+		struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
+		if (c)
+			c->removed = 1;
+	}
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
@@ -417,7 +484,10 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	/* Only a slot this program filled for this very task is charged (not the first switch seen). */
 	if (o->cgroup_id && o->tid == prev->pid) {
 		__u64 runtime = prev->se.sum_exec_runtime;
-		struct fw_cg_counters *c = counters(o->cgroup_id);
+		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
+		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
+		struct fw_cg_counters *c = prev->flags & FW_PF_EXITING ? bpf_map_lookup_elem(&cg_counters, &o->cgroup_id)
+								       : counters(o->cgroup_id);
 		if (c && runtime > o->runtime_ns)
 			c->cpu_ns += runtime - o->runtime_ns;
 	}

@@ -28,7 +28,12 @@ enum fw_event_flags {
 	FW_F_ARGV_TRUNC = 2,      /* exec: argv did not fit the budget */
 	FW_F_FILENAME_TRUNC = 4,  /* exec: filename longer than FW_PATH_CAP */
 	FW_F_THREADGROUP = 8,     /* migrate: the whole process moved (cgroup.procs), not one thread */
+	FW_F_PATH_TRUNC = 16,     /* cgroup mkdir / rmdir: the path filled the kernel's buffer (cut) */
 };
+
+/* The kernel formats the cgroup tracepoints' path into a buffer this long (TRACE_CGROUP_PATH_LEN,
+ * kernel/cgroup/cgroup-internal.h), cutting longer paths: a path that fills it may be a prefix. */
+#define FW_TRACE_CGROUP_PATH_LEN 1024
 
 struct fw_event_hdr {
 	__u16 type;       /* enum fw_event_type */
@@ -84,6 +89,7 @@ struct fw_cg_counters {
 	__u64 exits_signaled; /* killed by a signal */
 	__u64 thread_exits;   /* threads that ended while their process lived on */
 	__u64 cpu_ns;         /* on-CPU time, from sched_switch (when CPU accounting is on) */
+	__u64 removed;        /* set by cgroup_rmdir: the row is final, for user space to retire */
 };
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */
@@ -100,6 +106,8 @@ struct fw_stats {
 	__u64 lost[FW_EV_TYPE_MAX];   /* records that could not be reserved, by type */
 	__u64 counter_full;           /* cgroup counter map was full */
 	__u64 wakeups;                /* forced ring buffer wake-ups */
+	__u64 exit_claims;            /* process exits decided by a claim (kernels before v6.16) */
+	__u64 exit_claims_released;   /* claims dropped when their process's leader was freed */
 };
 
 #endif /* FORKWATCH_PROC_H */

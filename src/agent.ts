@@ -182,17 +182,17 @@ export class Agent {
     for (const id of report.emptied) for (const l of this.listeners) l.onCgroupEmpty?.(id, null);
   }
 
-  /** Removed cgroups: their final kernel counters move into their group, their map rows go. */
+  /**
+   * Removed cgroups (rmdir records read, or rows the kernel marked when records were lost): their
+   * final kernel counters move into their group as their map rows go.
+   */
   private retireCgroups(): void {
-    if (this.pendingRetire.length === 0) return;
-    const gone = new Set(this.pendingRetire);
+    const gone = this.pendingRetire;
     this.pendingRetire = [];
-    for (const row of this.source.counters()) {
-      if (!gone.has(row.cgroupId)) continue;
-      const g = this.registry.forCgroup(row.cgroupId);
-      addTotals(g.retired, row);
+    for (const row of this.source.retireCounters(gone)) {
+      addTotals(this.registry.forCgroup(row.cgroupId).retired, row);
+      this.registry.dropCgroup(row.cgroupId);
     }
-    this.source.forgetCounters([...gone]);
     for (const id of gone) this.registry.dropCgroup(id);
   }
 
@@ -252,7 +252,9 @@ export class Agent {
       groups,
       eventsRead: Object.fromEntries(Object.entries(TYPE_NAMES).map(([t, name]) => [name, this.eventsRead[Number(t)]])),
       eventsLost: stats.lost,
+      eventsInvalid: this.source.badRecords,
       counterMapFull: stats.counterFull,
+      counterMapRows: this.source.counterRows,
       groupsOverflow: this.registry.overflows,
       resyncs: this.resync.totals.resyncs,
       resyncCorrections: { removed: this.resync.totals.removed, added: this.resync.totals.added, updated: this.resync.totals.updated },

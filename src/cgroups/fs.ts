@@ -65,29 +65,51 @@ export function detectHierarchy(want: string): Hierarchy {
   return findHierarchy(want, fs.readFileSync('/proc/self/mounts', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
+/**
+ * Walks the subtree of a mounted hierarchy at `under` ("/" for all of it), depth first, calling
+ * `visit` with each cgroup's path relative to the mount and its id (the directory's inode) until it
+ * returns true; at most `maxDirs` directories. Cgroups removed meanwhile are skipped, and so are
+ * those whose path is too long for the system calls (over PATH_MAX).
+ */
+function walkCgroups(mount: string, under: string, visit: (rel: string, id: number) => boolean | void, maxDirs = Infinity): void {
+  const stack = [under];
+  for (let visited = 0; stack.length > 0 && visited < maxDirs; visited++) {
+    const rel = stack.pop()!;
+    const dir = path.join(mount, rel);
+    try {
+      if (visit(rel, fs.statSync(dir).ino)) return;
+      for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (d.isDirectory()) stack.push(rel === '/' ? `/${d.name}` : `${rel}/${d.name}`);
+      }
+    } catch {
+      /* removed while we walked, or a path too long to reach */
+    }
+  }
+}
+
 /** Walks a mounted hierarchy: inode (= cgroup id) -> path relative to the mount ("/" for the root). */
 export function scanCgroups(mount: string): Map<number, string> {
   const out = new Map<number, string>();
-  const walk = (dir: string, rel: string) => {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(dir);
-    } catch {
-      return; // removed while we walked
-    }
-    out.set(st.ino, rel);
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const d of entries) {
-      if (d.isDirectory()) walk(path.join(dir, d.name), rel === '/' ? `/${d.name}` : `${rel}/${d.name}`);
-    }
-  };
-  walk(mount, '/');
+  walkCgroups(mount, '/', (rel, id) => void out.set(id, rel));
   return out;
+}
+
+/**
+ * The path of cgroup `id` if it is in the subtree at `under` (looked at no more than `maxDirs`
+ * directories deep and wide): for a cgroup whose record carried a path the kernel cut.
+ */
+export function findCgroup(mount: string, under: string, id: number, maxDirs = 10_000): string | undefined {
+  let found: string | undefined;
+  walkCgroups(
+    mount,
+    under,
+    (rel, ino) => {
+      if (ino === id) found = rel;
+      return found !== undefined;
+    },
+    maxDirs,
+  );
+  return found;
 }
 
 /** The cgroup id (inode) of a path in the hierarchy, or undefined if it is gone. */

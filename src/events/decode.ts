@@ -62,31 +62,68 @@ export function splitArgv(buf: Buffer, start: number, end: number): string[] {
   return out;
 }
 
-/** Error for a batch that does not parse: the kernel and this decoder disagree on the layout. */
+/** Error for a record that does not parse: the kernel and this decoder disagree on the layout. */
 export class DecodeError extends Error {}
+
+/** A record decodeBatch skipped: where it was, and why. */
+export interface BadRecord {
+  at: number;
+  reason: string;
+}
+
+/** The smallest size of each record type (its fixed part). */
+const MIN_SIZE: Record<number, number> = {
+  [EventType.FORK]: LAYOUT.fw_fork_event.size,
+  [EventType.EXEC]: LAYOUT.fw_exec_event.size,
+  [EventType.EXIT]: LAYOUT.fw_exit_event.size,
+  [EventType.MIGRATE]: HDR_SIZE,
+  [EventType.CGROUP_MKDIR]: LAYOUT.fw_cgroup_event.size,
+  [EventType.CGROUP_RMDIR]: LAYOUT.fw_cgroup_event.size,
+};
 
 /**
  * Decodes one batch (records padded to 8 bytes, in buf[0, length)) and calls `sink` for each
- * record in order. Returns the number of records.
+ * record in order, with its offset. Never throws: a record that does not parse is reported to
+ * `onBad` and skipped; one whose size is impossible ends the batch (nothing after it can be found),
+ * reported once. Returns the number of records decoded.
  */
-export function decodeBatch(buf: Buffer, sink: (ev: RawEvent) => void, length = buf.length): number {
+export function decodeBatch(
+  buf: Buffer,
+  sink: (ev: RawEvent, at: number) => void,
+  length = buf.length,
+  onBad: (bad: BadRecord) => void = () => {},
+): number {
+  const end = Math.min(length, buf.length);
   let at = 0;
   let n = 0;
-  while (at + HDR_SIZE <= length) {
+  while (at + HDR_SIZE <= end) {
     const size = buf.readUInt16LE(at + HDR.size[0]);
-    if (size < HDR_SIZE || at + size > length) throw new DecodeError(`bad record size ${size} at offset ${at}`);
-    sink(decodeRecord(buf, at, size));
+    if (size < HDR_SIZE || at + size > end) {
+      onBad({ at, reason: `bad record size ${size} at offset ${at}: the last ${end - at} bytes of the batch skipped` });
+      return n;
+    }
+    let e: RawEvent;
+    try {
+      e = decodeRecord(buf, at, size);
+    } catch (err) {
+      onBad({ at, reason: err instanceof DecodeError ? err.message : `record at offset ${at}: ${String(err)}` });
+      at += (size + 7) & ~7;
+      continue;
+    }
+    sink(e, at);
     n++;
     at += (size + 7) & ~7;
   }
+  if (at < end) onBad({ at, reason: `${end - at} bytes at offset ${at} are too few for a record` });
   return n;
 }
 
-/** Decodes the record of `size` bytes at `at`. */
+/** Decodes the record of `size` bytes at `at`; throws DecodeError if it does not parse. */
 export function decodeRecord(buf: Buffer, at: number, size: number): RawEvent {
   const e = new RawEvent();
   e.type = buf.readUInt16LE(at);
   if (e.type === 0 || e.type >= EVENT_TYPE_MAX) throw new DecodeError(`unknown record type ${e.type} at offset ${at}`);
+  if (size < MIN_SIZE[e.type]!) throw new DecodeError(`record of type ${e.type} at offset ${at} has ${size} bytes, fewer than its ${MIN_SIZE[e.type]}`);
   e.flags = buf.readUInt32LE(at + HDR.flags[0]);
   e.ts = u64(buf, at + HDR.ts_ns[0]);
   e.cgroupId = u64(buf, at + HDR.cgroup_id[0]);
@@ -146,10 +183,16 @@ export interface CgroupCounters {
   cpuNs: number;
 }
 
-/** Decodes readCounters() rows. */
-export function decodeCounters(buf: Buffer): CgroupCounters[] {
+/** A row of the counter map: a cgroup's counters, and whether the cgroup has been removed. */
+export interface CounterRow extends CgroupCounters {
+  /** Its rmdir was seen by the kernel: the counts are final, the row is to be retired. */
+  removed: boolean;
+}
+
+/** Decodes readCounters() / takeCounters() rows. */
+export function decodeCounters(buf: Buffer): CounterRow[] {
   const f = COUNTERS.fields;
-  const out: CgroupCounters[] = [];
+  const out: CounterRow[] = [];
   for (let at = 0; at + COUNTER_ROW_SIZE <= buf.length; at += COUNTER_ROW_SIZE) {
     const c = at + 8;
     out.push({
@@ -162,6 +205,7 @@ export function decodeCounters(buf: Buffer): CgroupCounters[] {
       exitsSignaled: u64(buf, c + f.exits_signaled[0]),
       threadExits: u64(buf, c + f.thread_exits[0]),
       cpuNs: u64(buf, c + f.cpu_ns[0]),
+      removed: u64(buf, c + f.removed[0]) !== 0,
     });
   }
   return out;
@@ -174,6 +218,9 @@ export interface ProbeStats {
   lostTotal: number;
   counterFull: number;
   wakeups: number;
+  /** Process exits decided by a claim (kernels before v6.16), and claims still held. */
+  exitClaims: number;
+  exitClaimsHeld: number;
 }
 
 /** Record type -> the name metrics and stats use. */
@@ -196,7 +243,15 @@ export function decodeStats(buf: Buffer): ProbeStats {
     lost[TYPE_NAMES[t]] = n;
     lostTotal += n;
   }
-  return { lost, lostTotal, counterFull: u64(buf, f.counter_full[0]), wakeups: u64(buf, f.wakeups[0]) };
+  const exitClaims = u64(buf, f.exit_claims[0]);
+  return {
+    lost,
+    lostTotal,
+    counterFull: u64(buf, f.counter_full[0]),
+    wakeups: u64(buf, f.wakeups[0]),
+    exitClaims,
+    exitClaimsHeld: exitClaims - u64(buf, f.exit_claims_released[0]),
+  };
 }
 
 /** Decodes oncpu(): per CPU, since when (CLOCK_MONOTONIC ns) which cgroup has been running. */

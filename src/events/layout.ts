@@ -19,6 +19,8 @@ export const Flags = {
   ARGV_TRUNC: 2,
   FILENAME_TRUNC: 4,
   THREADGROUP: 8,
+  /** cgroup mkdir / rmdir: the kernel cut the path (it filled TRACE_CGROUP_PATH_LEN). */
+  PATH_TRUNC: 16,
 } as const;
 
 /** struct name -> field -> [byte offset, byte size]. */
@@ -46,7 +48,7 @@ export const LAYOUT = {
   fw_exit_event: { size: 88, fields: { hdr: [0, 72], status: [72, 4], _pad: [76, 4], cpu_ns: [80, 8] } },
   fw_cgroup_event: { size: 80, fields: { hdr: [0, 72], hierarchy_id: [72, 4], path_len: [76, 2], _pad: [78, 2] } },
   fw_cg_counters: {
-    size: 64,
+    size: 72,
     fields: {
       forks: [0, 8],
       threads: [8, 8],
@@ -56,9 +58,10 @@ export const LAYOUT = {
       exits_signaled: [40, 8],
       thread_exits: [48, 8],
       cpu_ns: [56, 8],
+      removed: [64, 8],
     },
   },
-  fw_stats: { size: 72, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8] } },
+  fw_stats: { size: 88, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8], exit_claims: [72, 8], exit_claims_released: [80, 8] } },
   fw_oncpu: { size: 32, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], _pad: [28, 4] } },
 } as const;
 

@@ -5,14 +5,14 @@
  */
 import fs from 'node:fs';
 import { CgroupNames } from '../cgroups/names.js';
-import { scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
 import { WallClock } from './clock.js';
-import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type CgroupCounters, type ProbeStats, RawEvent } from './decode.js';
-import { EventType } from './layout.js';
+import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
+import { EventType, Flags } from './layout.js';
 
 export interface SourceOptions {
   probe: ProbeOptions;
@@ -24,18 +24,31 @@ export class EventSource {
   readonly names: CgroupNames;
   readonly clock: WallClock;
   private probe: NativeProbe | undefined;
+  /** Rows in the counter map at the last read. */
+  private rows = 0;
+  /** Records that did not decode, and when that was last logged. */
+  private bad = 0;
+  private badLoggedAt = -Infinity;
+  /** rmdir records lost as of the last look for rows the kernel marked removed. */
+  private rmdirLostSeen = 0;
   private onBatch: ((events: RawEvent[]) => void) | undefined;
 
   /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
   constructor(binding: NativeBinding, private readonly opts: SourceOptions) {
     this.clock = new WallClock(() => binding.clocks());
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
-    this.names = new CgroupNames(() => scanCgroups(opts.hierarchy.mount));
+    const mount = opts.hierarchy.mount;
+    this.names = new CgroupNames(() => scanCgroups(mount), { find: (id, under) => findCgroup(mount, under, id) });
     this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
   }
 
   get attached(): string[] {
     return this.probe?.attached ?? [];
+  }
+
+  /** How the probe tells a process's exit from its threads' (see bpf/proc.bpf.c). */
+  get exitDecision(): 'group_dead' | 'claim' {
+    return this.live().exitDecision;
   }
 
   /** Starts delivery; `onBatch` gets every record of one wake-up, in order. */
@@ -50,13 +63,29 @@ export class EventSource {
     decodeBatch(
       buf,
       (e) => {
-        if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path);
-        else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path);
+        const cut = (e.flags & Flags.PATH_TRUNC) !== 0;
+        if (e.type === EventType.CGROUP_MKDIR) this.names.made(e.cgroupId, e.path, cut);
+        else if (e.type === EventType.CGROUP_RMDIR) this.names.gone(e.cgroupId, e.path, cut);
         events.push(e);
       },
       bytes,
+      (bad) => this.skipped(bad),
     );
     this.onBatch?.(events);
+  }
+
+  /** A record that did not decode: counted, and logged at most once a minute. */
+  private skipped(bad: BadRecord): void {
+    this.bad++;
+    const now = performance.now();
+    if (now - this.badLoggedAt < 60_000) return;
+    this.badLoggedAt = now;
+    this.opts.log.warn(`skipped a kernel record that does not decode (${bad.reason}); ${this.bad} skipped so far`);
+  }
+
+  /** Records skipped because they did not decode (forkwatch_events_invalid_total). */
+  get badRecords(): number {
+    return this.bad;
   }
 
   private live(): NativeProbe {
@@ -70,8 +99,15 @@ export class EventSource {
   }
 
   /** The kernel's exact per-cgroup counters. */
-  counters(): CgroupCounters[] {
-    return decodeCounters(this.live().readCounters());
+  counters(): CounterRow[] {
+    const rows = decodeCounters(this.live().readCounters());
+    this.rows = rows.length;
+    return rows;
+  }
+
+  /** Rows in the per-cgroup counter map when it was last read (of ProbeOptions.counterEntries). */
+  get counterRows(): number {
+    return this.rows;
   }
 
   /**
@@ -87,9 +123,23 @@ export class EventSource {
     return out;
   }
 
-  /** Forget counters of removed cgroups (after they were folded into their group). */
-  forgetCounters(ids: number[]): void {
-    if (ids.length) this.live().deleteCounters(BigUint64Array.from(ids.map(BigInt)));
+  /**
+   * Takes the rows of removed cgroups out of the counter map and returns their final counts, to be
+   * folded into their groups: the cgroups in `removed` (rmdir records read), and, once rmdir records
+   * have been lost, every row the kernel marked at its cgroup's rmdir. So the map keeps room for
+   * new cgroups under any churn, and no live cgroup's row is ever taken.
+   */
+  retireCounters(removed: Iterable<number>): CounterRow[] {
+    const ids = new Set(removed);
+    const lost = this.stats().lost.cgroup_rmdir;
+    if (lost !== this.rmdirLostSeen) {
+      for (const row of this.counters()) if (row.removed) ids.add(row.cgroupId);
+      this.rmdirLostSeen = lost;
+    }
+    if (ids.size === 0) return [];
+    const taken = decodeCounters(this.live().takeCounters(BigUint64Array.from([...ids].map(BigInt))));
+    this.rows = Math.max(0, this.rows - taken.length);
+    return taken;
   }
 
   stats(): ProbeStats {

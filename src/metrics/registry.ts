@@ -57,7 +57,11 @@ export interface Snapshot {
   groups: GroupSample[];
   eventsRead: Record<string, number>;
   eventsLost: Record<string, number>;
+  /** Records skipped because they did not decode (absent: not known). */
+  eventsInvalid?: number;
   counterMapFull: number;
+  /** Rows in the per-cgroup counter map (absent: not known). */
+  counterMapRows?: number;
   groupsOverflow: number;
   /** Rebuilds of the live state after lost records, and the processes they corrected, by change. */
   resyncs: number;
@@ -215,7 +219,9 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.releases, perGroup((g) => g.releases));
   add(M.events, perRecordType((s) => s.eventsRead));
   add(M.eventsLost, perRecordType((s) => s.eventsLost));
+  add(M.eventsInvalid, (s) => (s.eventsInvalid === undefined ? [] : [{ labels: {}, value: s.eventsInvalid }]));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
+  add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
   add(M.resyncs, (s) => [{ labels: {}, value: s.resyncs }]);

@@ -19,6 +19,8 @@ export interface ProbeOptions {
   cpuAccounting?: boolean;
   /** Turn on the kernel's BPF run-time statistics while the probe lives. */
   bpfStats?: boolean;
+  /** Claim process exits as kernels before v6.16 need, even on a newer one (for tests). */
+  exitClaim?: boolean;
 }
 
 export interface ProgStat {
@@ -32,6 +34,8 @@ export interface ProgStat {
 export interface NativeProbe {
   readonly attached: string[];
   readonly skipped: string[];
+  /** How a process's exit is told from its threads': the tracepoint's group_dead, or a claim. */
+  readonly exitDecision: 'group_dead' | 'claim';
   /**
    * onBatch(buffer, records, bytes) once per wake-up: the records are buffer[0, bytes), padded to
    * 8 bytes, each sized by hdr.size. The buffer is reused by the next call; copy what must
@@ -40,7 +44,8 @@ export interface NativeProbe {
   start(onBatch: (batch: Buffer, records: number, bytes: number) => void): void;
   drain(): number;
   readCounters(): Buffer;
-  deleteCounters(ids: BigUint64Array): void;
+  /** Removes the rows of these (removed) cgroups; returns their last counts, as readCounters(). */
+  takeCounters(ids: BigUint64Array): Buffer;
   stats(): Buffer;
   /** struct fw_oncpu per possible CPU. */
   oncpu(): Buffer;

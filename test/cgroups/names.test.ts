@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { CgroupNames } from '../../src/cgroups/names.js';
 
-function names(opts: { max?: number; keepMs?: number; scan?: Map<number, string> } = {}) {
+function names(opts: { max?: number; keepMs?: number; scan?: Map<number, string>; find?: (id: number, under: string) => string | undefined } = {}) {
   let now = 0;
   let scans = 0;
   const n = new CgroupNames(
@@ -13,10 +13,7 @@ function names(opts: { max?: number; keepMs?: number; scan?: Map<number, string>
       scans++;
       return opts.scan ?? new Map([[1, '/']]);
     },
-    () => now,
-    opts.max,
-    200,
-    opts.keepMs,
+    { now: () => now, maxRemoved: opts.max, rescanEveryMs: 200, keepRemovedMs: opts.keepMs, find: opts.find },
   );
   return { n, advance: (ms: number) => (now += ms), scans: () => scans };
 }
@@ -62,5 +59,47 @@ describe('CgroupNames', () => {
     n.made(7, '/new');
     expect(n.path(7)).toBe('/new');
     expect(n.isGone(7)).toBe(false);
+  });
+
+  describe('a path the kernel cut (longer than its 1 KiB buffer)', () => {
+    // The cut path of /a/bb...b/c is /a/bb...b: the parent's own path.
+    const ancestor = '/a/' + 'b'.repeat(1020);
+    const real = `${ancestor}/c`;
+
+    it('never names the cgroup after the cut path: it is looked up by id below the cut path\'s parent', () => {
+      const asked: [number, string][] = [];
+      const { n } = names({
+        scan: new Map([
+          [1, '/'],
+          [5, ancestor],
+        ]),
+        find: (id, under) => (asked.push([id, under]), id === 9 ? real : undefined),
+      });
+      n.made(9, ancestor, true);
+      expect(asked).toEqual([[9, '/a']]);
+      expect(n.path(9)).toBe(real);
+      expect(n.idOf(ancestor)).toBe(5);
+      expect(n.path(5)).toBe(ancestor);
+      expect(n.idOf(real)).toBe(9);
+    });
+
+    it('leaves a cgroup it cannot find unnamed rather than name it after an ancestor', () => {
+      const { n, advance } = names({ scan: new Map([[5, ancestor]]), find: () => undefined });
+      n.made(9, ancestor, true);
+      advance(1000);
+      expect(n.path(9)).toBe('cgroup:9');
+      expect(n.idOf(ancestor)).toBe(5);
+    });
+
+    it('keeps the name it had when the rmdir record\'s path is cut', () => {
+      const { n } = names({ find: () => real });
+      n.made(9, ancestor, true);
+      n.made(5, ancestor);
+      n.gone(9, ancestor, true);
+      expect(n.path(9)).toBe(real);
+      expect(n.idOf(ancestor)).toBe(5);
+      n.gone(11, ancestor, true);
+      expect(n.path(11)).toBe('cgroup:11');
+    });
   });
 });

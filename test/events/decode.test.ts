@@ -1,7 +1,7 @@
 /** The decoder on recorded kernel bytes (test/fixtures/pipeline.bin, made by record.mjs). */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, decodeCounters, DecodeError, type RawEvent } from '../../src/events/decode.js';
+import { decodeBatch, decodeCounters, type BadRecord, type RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags, LAYOUT } from '../../src/events/layout.js';
 import { decodeStatus, toProcessEvent } from '../../src/events/model.js';
 
@@ -71,14 +71,28 @@ describe('decodeBatch on recorded records', () => {
 });
 
 describe('decodeBatch on damaged input', () => {
-  it('rejects a record whose size runs past the batch', () => {
+  it('reports a record whose size runs past the batch, and ends the batch there', () => {
     const cut = bytes.subarray(0, 90); // the first record is longer
-    expect(() => decodeBatch(cut, () => {})).toThrow(DecodeError);
+    const bad: BadRecord[] = [];
+    expect(decodeBatch(cut, () => {}, cut.length, (b) => bad.push(b))).toBe(0);
+    expect(bad).toEqual([{ at: 0, reason: expect.stringMatching(/bad record size \d+ at offset 0/) }]);
   });
-  it('rejects an unknown record type', () => {
+  it('skips a record of an unknown type, and decodes the ones after it', () => {
     const copy = Buffer.from(bytes);
     copy.writeUInt16LE(99, 0);
-    expect(() => decodeBatch(copy, () => {})).toThrow(/unknown record type 99/);
+    const bad: BadRecord[] = [];
+    const got: RawEvent[] = [];
+    decodeBatch(copy, (e) => got.push(e), copy.length, (b) => bad.push(b));
+    expect(bad).toEqual([{ at: 0, reason: 'unknown record type 99 at offset 0' }]);
+    expect(got).toEqual(events.slice(1));
+  });
+  it('skips a record too short for its type instead of reading the next one', () => {
+    const copy = Buffer.from(bytes);
+    const at = 0; // the first record, a cgroup mkdir, claims the bare header's size
+    copy.writeUInt16LE(LAYOUT.fw_event_hdr.size, at + 2);
+    const bad: BadRecord[] = [];
+    decodeBatch(copy, () => {}, copy.length, (b) => bad.push(b));
+    expect(bad[0]!.reason).toMatch(/type 5 at offset 0 has 72 bytes, fewer than its 80/);
   });
 });
 
@@ -88,7 +102,7 @@ describe('decodeCounters', () => {
     row.writeBigUInt64LE(405n, 0);
     Object.values(LAYOUT.fw_cg_counters.fields).forEach(([off], i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + off));
     expect(decodeCounters(Buffer.concat([row, row]))).toEqual([
-      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 },
-    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000 }]));
+      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true },
+    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true }]));
   });
 });

@@ -1,4 +1,5 @@
 /* Cgroup churn: N times, make <parent>/c<i>, run a child inside it that exits at once, remove it.
+ * Prints each cgroup's id (its directory's inode), one a line.
  * usage: cgchurn PARENT_DIR N */
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@ int main(int argc, char **argv) {
   char dir[4096], procs[4200];
   for (int i = 0; i < n; i++) {
     snprintf(dir, sizeof(dir), "%s/c%d", argv[1], i);
-    if (mkdir(dir, 0755) != 0) { perror(dir); return 1; }
+    struct stat st;
+    if (mkdir(dir, 0755) != 0 || stat(dir, &st) != 0) { perror(dir); return 1; }
+    printf("%llu\n", (unsigned long long)st.st_ino);
     snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
     pid_t pid = fork();
     if (pid == 0) {
