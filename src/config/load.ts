@@ -146,7 +146,12 @@ function parseYaml(text: string, source: string): unknown {
     const where = pos === undefined ? source : `${source}:${pos.line}:${pos.col}`;
     throw new UsageError(`${where}: ${what}; expected valid YAML`);
   }
-  return doc.toJS();
+  try {
+    // An alias to no anchor, or aliases expanding past yaml's limit (a "billion laughs"), throw here.
+    return doc.toJS();
+  } catch (err) {
+    throw new UsageError(`${source}: ${(err as Error).message.split('\n')[0]}; expected valid YAML`);
+  }
 }
 
 function readListen(r: ConfigReader, value: unknown): Config['listen'] {

@@ -90,6 +90,12 @@ export function guardServer(server: http.Server, limits: ServerLimits): void {
     });
   });
 
+  // Without a listener Node closes a CONNECT's socket without a word.
+  server.on('connect', (_req: http.IncomingMessage, sock: Duplex) => {
+    sock.on('error', () => sock.destroy());
+    sock.end(reply(405, 'Method Not Allowed', 'Allow: GET, HEAD, POST\r\n'));
+  });
+
   server.on('clientError', (err: NodeJS.ErrnoException, sock: Duplex) => {
     if (refused.has(sock) || err.code === 'ECONNRESET' || !sock.writable) {
       sock.destroy();
