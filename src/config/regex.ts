@@ -55,8 +55,3 @@ function explain(message: string): string {
 export function compileGenerated(source: string, flags = ''): LinearRegExp {
   return new RE2(source, flags);
 }
-
-/** Whether `p` was compiled by {@link compilePattern} (or is another RE2 object). */
-export function isLinear(p: RegExp): p is LinearRegExp {
-  return p instanceof RE2;
-}
