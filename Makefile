@@ -28,8 +28,12 @@ $(BUILD)/.apt-test:
 	@scripts/apt-ensure.sh $(TEST_PKGS)
 	@mkdir -p $(BUILD) && touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund
+# re2 (the linear-time regex engine) builds from source on install: node-gyp takes Node's headers
+# from /usr when Debian's package ships them, as the addon does, instead of downloading them.
+node_modules/.installed: package.json package-lock.json | $(BUILD)/.apt-build
+	npm install --no-audit --no-fund $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr)
+	@# An npm that skips dependencies' install scripts leaves re2 unbuilt: build it here.
+	@test -f node_modules/re2/build/Release/re2.node || (cd node_modules/re2 && ../.bin/node-gyp rebuild --loglevel=warn $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr))
 	@touch $@
 
 # ---- kernel side --------------------------------------------------------------------------

@@ -10,12 +10,13 @@ import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
 import { loadConfig } from '../config/load.js';
+import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { refuseImpossibleActions } from '../doctor/needs.js';
 import { createLogger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding } from '../native/binding.js';
-import { createApiServer, listenUnix, readToken } from '../server/api.js';
+import { createApiServer, listenUnix, readTokens, type AccessPolicy } from '../server/api.js';
 import { listen } from '../server/http.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
@@ -24,13 +25,16 @@ import { CgroupLauncher } from '../supervisor/launcher.js';
 import { httpPodList, PodDirectory, podLabels } from '../k8s/pods.js';
 import { SupervisorService } from '../supervisor/service.js';
 
-export async function runAgent(config: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean }): Promise<number> {
-  refuseImpossibleActions(config);
+export async function runAgent(startConfig: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean; listenFlag?: boolean }): Promise<number> {
+  refuseImpossibleActions(startConfig);
   const log = createLogger({ verbose: opts.verbose });
-  const token = readToken(config.api.token_file);
+  /** The config in force: the start one, then each reload's. */
+  let config = startConfig;
+  const tcpPolicy: AccessPolicy = { trusted: false, ...readTokens(config.api) };
   const binding = loadBinding();
   const agent = new Agent(binding, config, log, () => Date.now(), { bpfStats: opts.bpfStats });
   const bus = new EventBus();
+  bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
   const node = config.node_name;
   const bootId = readBootId();
   const streamId = `${bootId.slice(0, 16)}-${process.pid}-${Date.now()}`;
@@ -111,12 +115,12 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
       node,
       streamId,
       descendants: (pid: number) => agent.table.descendants(pid),
-      queueLimit: config.api.subscriber_queue,
+      maxSubscribers: () => config.api.max_subscribers,
     },
     control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
   };
   const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
-  const tcp = createApiServer(handlers, { trusted: false, token }, onError);
+  const tcp = createApiServer(handlers, tcpPolicy, onError);
   const unix = createApiServer(handlers, { trusted: true }, onError);
 
   agent.start();
@@ -164,16 +168,35 @@ export async function runAgent(config: Config, opts: { configPath?: string; verb
       let next: Config;
       try {
         next = loadConfig(opts.configPath);
+        refuseImpossibleActions(next); // an action added by a reload must be one that can work here
       } catch (err) {
         log.error(`SIGHUP: ${(err as Error).message}; keeping the previous config`);
         return;
       }
-      next.listen = config.listen; // the sockets stay where they are
-      next.api = { ...next.api, socket: config.api.socket };
+      if (opts.listenFlag) next.listen = config.listen; // --listen overrides the file, now as at start
+      // Refused whole rather than half applied: the operator must not believe a key took effect.
+      const startOnly = restartOnlyChanges(config, next);
+      if (startOnly.length > 0) {
+        log.error(`SIGHUP: ${startOnly.join(', ')} changed, which only take effect at start; keeping the previous config (restart the agent to apply it)`);
+        return;
+      }
+      let tokens;
+      try {
+        tokens = readTokens(next.api);
+      } catch (err) {
+        log.error(`SIGHUP: ${(err as Error).message}; keeping the previous config`);
+        return;
+      }
+      config = next;
+      Object.assign(tcpPolicy, tokens);
+      // Redaction and the queues' bounds apply to live subscribers, and to what they have queued.
+      bus.setLimits({ events: next.api.subscriber_queue, bytes: next.api.subscriber_queue_bytes });
+      const redacted = publisher.setRedact(next.api.redact);
       agent.reload(next);
       beancounters.reload(next);
       void supervisor.reload(next).catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
-      log.info(`SIGHUP: reloaded ${opts.configPath}`);
+      const live = bus.subscribers > 0 ? ` (api settings applied to ${bus.subscribers} live subscribers, ${redacted} queued events redacted again)` : '';
+      log.info(`SIGHUP: reloaded ${opts.configPath}${live}`);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

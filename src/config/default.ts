@@ -33,7 +33,7 @@ export const DEFAULTS = {
     stop_timeout_s: 10,
     keep_running: false,
   },
-  api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000 },
+  api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
 } as const;
 
 /** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
@@ -64,4 +64,6 @@ api:
   socket: /run/forkwatch/api.sock
   redact: []
   subscriber_queue: 10000
+  subscriber_queue_bytes: 4MiB
+  max_subscribers: 32
 `;

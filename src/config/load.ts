@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import YAML from 'yaml';
 import { UsageError } from '../errors.js';
+import { readApi } from './api.js';
 import { ARGV_CAP, DEFAULT_CONFIG_YAML, DEFAULTS } from './default.js';
 import { effectiveResources, isCgroupRule } from './match.js';
-import { ConfigReader, describe, type KeyPath } from './reader.js';
+import { ConfigReader, describe, orDefault, type KeyPath } from './reader.js';
 import {
   RESOURCE_NAMES,
   type Action,
@@ -145,11 +146,12 @@ function parseYaml(text: string, source: string): unknown {
     const where = pos === undefined ? source : `${source}:${pos.line}:${pos.col}`;
     throw new UsageError(`${where}: ${what}; expected valid YAML`);
   }
-  return doc.toJS();
-}
-
-function orDefault<T>(value: unknown, fallback: T, read: (v: unknown) => T): T {
-  return value === undefined || value === null ? fallback : read(value);
+  try {
+    // An alias to no anchor, or aliases expanding past yaml's limit (a "billion laughs"), throw here.
+    return doc.toJS();
+  } catch (err) {
+    throw new UsageError(`${source}: ${(err as Error).message.split('\n')[0]}; expected valid YAML`);
+  }
 }
 
 function readListen(r: ConfigReader, value: unknown): Config['listen'] {
@@ -574,17 +576,6 @@ function readStartLimit(r: ConfigReader, value: unknown, path: KeyPath): Program
     burst: orDefault(map.burst, d.burst, (v) => r.integer(v, [...path, 'burst'], { min: 0 })),
     interval_s: orDefault(map.interval, d.interval_s, (v) => r.duration(v, [...path, 'interval'])),
   };
-}
-
-function readApi(r: ConfigReader, value: unknown): Config['api'] {
-  const map = r.mapping(value, ['api'], ['socket', 'token_file', 'redact', 'subscriber_queue']);
-  const api: Config['api'] = {
-    socket: orDefault(map.socket, DEFAULTS.api.socket, (v) => r.absolutePath(v, ['api', 'socket'])),
-    redact: map.redact == null ? [] : r.list(map.redact, ['api', 'redact'], 'a list of regular expressions').map((v, i) => r.regex(v, ['api', 'redact', i])),
-    subscriber_queue: orDefault(map.subscriber_queue, DEFAULTS.api.subscriber_queue, (v) => r.integer(v, ['api', 'subscriber_queue'], { min: 1, max: 1_000_000 })),
-  };
-  if (map.token_file != null) api.token_file = r.absolutePath(map.token_file, ['api', 'token_file']);
-  return api;
 }
 
 function readKubernetes(r: ConfigReader, value: unknown): NonNullable<Config['kubernetes']> {

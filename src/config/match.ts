@@ -2,6 +2,7 @@
  * Which configured group rule a cgroup or process belongs to. Pure: the caller brings the facts
  * it knows (the cgroup path always; comm, exe and uid once it has seen the process).
  */
+import { compileGenerated, type LinearRegExp } from './regex.js';
 import type { GroupMatch, GroupRule, ResourceLimits } from './types.js';
 
 /** What is known about a process (or a bare cgroup) when its group is decided. */
@@ -17,9 +18,9 @@ export interface MatchFacts {
  * matches zero or more segments (`/system.slice/**` is the slice and everything below it), and
  * inside a segment matches anything, slashes included. Everything else is literal.
  */
-export function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): LinearRegExp {
   const segs = glob.split('/').filter((s) => s !== '');
-  if (segs.length === 0) return /^\/$/;
+  if (segs.length === 0) return compileGenerated('^/$');
   let body = '';
   for (const seg of segs) {
     if (seg === '**') {
@@ -39,10 +40,10 @@ export function globToRegExp(glob: string): RegExp {
   }
   // A glob of only `**` segments also matches the root, whose path has no segment at all.
   const rootToo = segs.every((s) => s === '**');
-  return new RegExp(rootToo ? `^(?:${body}|/)$` : `^${body}$`);
+  return compileGenerated(rootToo ? `^(?:${body}|/)$` : `^${body}$`);
 }
 
-const compiled = new Map<string, RegExp>();
+const compiled = new Map<string, LinearRegExp>();
 
 function globMatches(glob: string, path: string): boolean {
   let re = compiled.get(glob);

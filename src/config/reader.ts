@@ -3,6 +3,7 @@
  * mistake becomes one line: `<file>: <key.path>: <what is wrong>; expected <what is accepted>`.
  */
 import { UsageError } from '../errors.js';
+import { compilePattern, PATTERN_EXPECTED, PatternError, type LinearRegExp } from './regex.js';
 import { parseCommand, parseDuration, parseSize } from './values.js';
 
 /** Where a value sits in the config: keys and list indexes from the top. */
@@ -37,6 +38,11 @@ interface Bounds {
   max?: number;
   /** Overrides the generated "expected ..." text. */
   expected?: string;
+}
+
+/** `read(value)`, or `fallback` when the key is absent or null. */
+export function orDefault<T>(value: unknown, fallback: T, read: (v: unknown) => T): T {
+  return value === undefined || value === null ? fallback : read(value);
 }
 
 /** Reads values out of one config source; every failure throws a {@link UsageError}. */
@@ -136,17 +142,14 @@ export class ConfigReader {
     return text;
   }
 
-  /** A JavaScript regular expression, unanchored, without flags. */
-  regex(value: unknown, path: KeyPath): RegExp {
-    const expected = 'a JavaScript regular expression';
-    const text = this.string(value, path, expected);
+  /** A regular expression, unanchored, without flags, compiled for linear-time matching (src/config/regex.ts). */
+  regex(value: unknown, path: KeyPath, flags = ''): LinearRegExp {
+    const text = this.string(value, path, PATTERN_EXPECTED);
     try {
-      return new RegExp(text);
+      return compilePattern(text, flags);
     } catch (err) {
-      // V8 says "Invalid regular expression: /([/: Unterminated group"; the reason is the tail.
-      const message = err instanceof Error ? err.message : String(err);
-      const reason = message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
-      this.fail(path, `invalid regex ${describe(text)}: ${reason}`, expected);
+      if (!(err instanceof PatternError)) throw err;
+      this.fail(path, `invalid regex ${describe(text)}: ${err.reason}`, PATTERN_EXPECTED);
     }
   }
 

@@ -1,3 +1,5 @@
+import type { LinearRegExp } from './regex.js';
+
 /**
  * The agent's configuration after validation: every default filled in, durations in seconds,
  * sizes in bytes. src/config/load.ts turns a YAML file (or the embedded default) into this.
@@ -33,9 +35,9 @@ export type ResourceLimits = Partial<Record<ResourceName, ResourceSpec>>;
 /** How a user-defined group is recognised; every given field must match (AND). */
 export interface GroupMatch {
   cgroup?: string; // glob on the cgroup path ("/system.slice/*.service"; ** crosses slashes)
-  cgroup_regex?: RegExp;
-  comm?: RegExp;
-  exe?: RegExp; // on the executable path (exec filename)
+  cgroup_regex?: LinearRegExp;
+  comm?: LinearRegExp;
+  exe?: LinearRegExp; // on the executable path (exec filename)
   uid?: number[];
 }
 
@@ -106,12 +108,18 @@ export interface Config {
   api: {
     /** Root-only unix socket for the API that changes state. */
     socket: string;
-    /** A bearer token file; required for the state-changing API and /events on TCP. */
+    /** A bearer token file for reading on TCP: /events. */
     token_file?: string;
+    /** A bearer token file for control on TCP: POST /api/programs/… (and reading too). */
+    control_token_file?: string;
     /** argv words matching one of these are redacted in the event stream. */
-    redact: RegExp[];
+    redact: LinearRegExp[];
     /** Events each stream subscriber may have queued before its oldest are dropped (and counted). */
     subscriber_queue: number;
+    /** Bytes (of JSON) each stream subscriber may have queued before its oldest are dropped. */
+    subscriber_queue_bytes: number;
+    /** /events streams served at once; more are answered 503. */
+    max_subscribers: number;
   };
   /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
   kubernetes?: {

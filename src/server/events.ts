@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import { UsageError } from '../errors.js';
 import { isoMicros } from '../events/clock.js';
-import type { EventBus, StreamEvent } from '../stream/bus.js';
+import { eventJson, type EventBus, type StreamEvent } from '../stream/bus.js';
 import { streamAccept } from '../stream/accept.js';
 import { parseStreamQuery } from '../stream/query.js';
 
@@ -17,26 +17,21 @@ export interface EventsDeps {
   /** Identifies this run of the agent: a reader seeing a new one knows the agent restarted. */
   streamId: string;
   descendants(pid: number): Set<number>;
-  /** Events a subscriber may queue before the oldest are dropped. */
-  queueLimit?: number;
+  /** Streams served at once (api.max_subscribers); read per request, so a reload applies. */
+  maxSubscribers(): number;
   heartbeatMs?: number;
 }
 
-/**
- * Each event serialized once, however many subscribers take it (events are not changed after
- * publish; the cache goes with the event).
- */
-const serialized = new WeakMap<object, string>();
-function json(e: object): string {
-  let s = serialized.get(e);
-  if (s === undefined) serialized.set(e, (s = JSON.stringify(e)));
-  return s;
-}
-
-export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse, url: URL, deps: EventsDeps): void {
+export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse, query: URLSearchParams, deps: EventsDeps): void {
+  const max = deps.maxSubscribers();
+  if (deps.bus.subscribers >= max) {
+    res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '10' });
+    res.end(`too many /events subscribers (api.max_subscribers is ${max}); try again later\n`);
+    return;
+  }
   let q;
   try {
-    q = parseStreamQuery(url.searchParams, req.headers.accept);
+    q = parseStreamQuery(query, req.headers.accept);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     res.writeHead(400, { 'Content-Type': 'text/plain' });
@@ -50,7 +45,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     'X-Accel-Buffering': 'no',
   });
   const line = (o: object) => (sse ? `data: ${JSON.stringify(o)}\n\n` : JSON.stringify(o) + '\n');
-  const eventLine = (e: object) => (sse ? `data: ${json(e)}\n\n` : json(e) + '\n');
+  const eventLine = (e: StreamEvent) => (sse ? `data: ${eventJson(e)}\n\n` : eventJson(e) + '\n');
   const now = () => isoMicros(Date.now() * 1e6);
   res.write(line({ type: 'hello', time: now(), node: deps.node, stream: deps.streamId, seq: deps.bus.nextSeq }));
 
@@ -61,7 +56,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     if (waitingDrain || res.destroyed) return;
     const { events, missed } = sub.take();
     let text = missed ? line({ type: 'missed', time: now(), node: deps.node, count: missed }) : '';
-    for (const e of events) text += eventLine(e as StreamEvent & object);
+    for (const e of events) text += eventLine(e);
     if (text && !res.write(text)) {
       // The socket is full: stop taking from the queue (it drops its oldest) until it drains.
       waitingDrain = true;
@@ -78,7 +73,8 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     }
   };
   const accept = streamAccept(q, q.filter.pid !== undefined && q.filter.tree ? deps.descendants(q.filter.pid) : undefined);
-  const sub = deps.bus.subscribe(accept, schedule, deps.queueLimit ?? 10_000);
+  // The bus's limits (api.subscriber_queue, api.subscriber_queue_bytes), followed when a reload changes them.
+  const sub = deps.bus.subscribe(accept, schedule);
   // A heartbeat goes out with the queue flushed, so its seq tells a reader that every earlier event
   // reached it, was filtered out or was reported missed (what a reconnecting reader counts from).
   const heartbeat = setInterval(() => {

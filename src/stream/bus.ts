@@ -1,9 +1,11 @@
 /**
  * The agent's event stream: process events plus what the agent itself decides (barrier, limit,
- * release, restart). Subscribers each get a bounded queue: a slow one loses its oldest events
- * (counted, and told in the stream) and never slows the agent or the others.
+ * release, restart). Subscribers each get a queue bounded in events and in bytes: a slow one
+ * loses its oldest events (counted, and told in the stream) and never slows the agent or the
+ * others. Each event is serialized once, however many subscribers take it.
  */
 import type { ProcessEvent } from '../events/model.js';
+import { Ring } from './ring.js';
 
 /** Events the agent adds to the kernel's. */
 export interface AgentEvent {
@@ -18,37 +20,78 @@ export interface AgentEvent {
 
 export type StreamEvent = ProcessEvent | AgentEvent;
 
+/** What one subscriber may have queued: events, and bytes of their JSON. */
+export interface QueueLimits {
+  events: number;
+  bytes: number;
+}
+
 export interface Subscription {
   /** Takes what is queued (oldest first) and how many were dropped since the last take. */
   take(): { events: StreamEvent[]; missed: number };
   close(): void;
 }
 
+/**
+ * The event's JSON, made once and kept with it (events are not changed after publish, except
+ * by EventBus.rewrite, which drops this).
+ */
+const serialized = new WeakMap<object, string>();
+export function eventJson(e: StreamEvent): string {
+  let s = serialized.get(e);
+  if (s === undefined) serialized.set(e, (s = JSON.stringify(e)));
+  return s;
+}
+
 class Subscriber implements Subscription {
-  private queue: StreamEvent[] = [];
+  private queue = new Ring<StreamEvent>();
+  private bytes = 0;
   private missed = 0;
   closed = false;
 
   constructor(
     private readonly bus: EventBus,
     readonly accept: (e: StreamEvent) => boolean,
-    private readonly limit: number,
+    private readonly own: QueueLimits | undefined,
     readonly wake: () => void,
   ) {}
 
+  private get limits(): QueueLimits {
+    return this.own ?? this.bus.limits;
+  }
+
   push(e: StreamEvent): void {
     if (!this.accept(e)) return;
-    if (this.queue.length >= this.limit) {
-      this.queue.shift();
-      this.missed++;
-    }
+    const size = eventJson(e).length;
     this.queue.push(e);
+    this.bytes += size;
+    this.trim();
     if (this.queue.length === 1) this.wake();
   }
 
+  /** Drops the oldest until within the limits (one event larger than the byte limit goes too). */
+  trim(): void {
+    const { events, bytes } = this.limits;
+    while (this.queue.length > events || (this.bytes > bytes && this.queue.length > 0)) {
+      this.bytes -= eventJson(this.queue.shift()!).length;
+      this.missed++;
+    }
+  }
+
+  /** The queued events, for a rewrite; `resize` after changing them. */
+  queued(): Iterable<StreamEvent> {
+    return this.queue;
+  }
+
+  resize(): void {
+    this.bytes = 0;
+    for (const e of this.queue) this.bytes += eventJson(e).length;
+    this.trim();
+  }
+
   take(): { events: StreamEvent[]; missed: number } {
-    const out = { events: this.queue, missed: this.missed };
-    this.queue = [];
+    const out = { events: this.queue.drain(), missed: this.missed };
+    this.bytes = 0;
     this.missed = 0;
     return out;
   }
@@ -62,6 +105,8 @@ class Subscriber implements Subscription {
 export class EventBus {
   private readonly subs = new Set<Subscriber>();
   private seq = 0;
+  /** The limits of every subscriber that was not given its own. */
+  limits: QueueLimits = { events: 10_000, bytes: 4 * 2 ** 20 };
 
   /** True when someone listens: building process events is skipped otherwise. */
   get active(): boolean {
@@ -83,14 +128,45 @@ export class EventBus {
     return this.seq + 1;
   }
 
-  /** `wake` is called when the queue goes from empty to non-empty. */
-  subscribe(accept: (e: StreamEvent) => boolean, wake: () => void, limit = 10_000): Subscription {
-    const s = new Subscriber(this, accept, limit, wake);
+  /**
+   * `wake` is called when the queue goes from empty to non-empty. Without `limit` the subscriber
+   * follows the bus's limits, also when they change; a number is a limit in events.
+   */
+  subscribe(accept: (e: StreamEvent) => boolean, wake: () => void, limit?: number | QueueLimits): Subscription {
+    const own = typeof limit === 'number' ? { events: limit, bytes: Infinity } : limit;
+    const s = new Subscriber(this, accept, own, wake);
     this.subs.add(s);
     return s;
   }
 
   unsubscribe(s: Subscription): void {
     this.subs.delete(s as Subscriber);
+  }
+
+  /** New limits, applied to live subscribers at once. */
+  setLimits(limits: QueueLimits): void {
+    this.limits = { ...limits };
+    for (const s of this.subs) s.trim();
+  }
+
+  /**
+   * Changes queued events in place (a reload turned redaction on: what waits must not leave
+   * unredacted). `update` returns whether it changed the event. Returns how many changed.
+   */
+  rewrite(update: (e: StreamEvent) => boolean): number {
+    const seen = new Set<StreamEvent>();
+    let changed = 0;
+    for (const s of this.subs) {
+      for (const e of s.queued()) {
+        if (seen.has(e)) continue;
+        seen.add(e);
+        if (update(e)) {
+          serialized.delete(e);
+          changed++;
+        }
+      }
+    }
+    for (const s of this.subs) s.resize();
+    return changed;
   }
 }

@@ -16,13 +16,34 @@ export interface PublisherOptions {
   bus: EventBus;
   node: string;
   bootId: string;
-  redact: RegExp[];
+  redact: readonly RegExp[];
   ctx: EnrichContext;
   groupOf: (pid: number) => Group | undefined;
 }
 
 export class ProcessPublisher {
-  constructor(private readonly o: PublisherOptions) {}
+  private redact: readonly RegExp[];
+
+  constructor(private readonly o: PublisherOptions) {
+    this.redact = o.redact;
+  }
+
+  /**
+   * New redaction patterns (SIGHUP). Events still queued for subscribers are redacted with them
+   * too: nothing published before the reload leaves afterwards with what the patterns hide.
+   * Returns how many queued events changed.
+   */
+  setRedact(patterns: readonly RegExp[]): number {
+    this.redact = patterns;
+    return this.o.bus.rewrite((e) => {
+      const argv = (e as { argv?: string[] }).argv;
+      if (!argv) return false;
+      const next = redactArgv(argv, patterns);
+      if (next.every((w, i) => w === argv[i])) return false;
+      (e as { argv?: string[] }).argv = next;
+      return true;
+    });
+  }
 
   /**
    * Publishes one record (after groups were updated); the notices' `left` names the group of an
@@ -38,7 +59,7 @@ export class ProcessPublisher {
     if (g) ev.group = g.name;
     ev.id = processId(this.o.bootId, e.pid, e.startNs);
     if (e.type === EventType.FORK && !ev.thread) ev.parent_id = processId(this.o.bootId, e.ppid, e.parentStartNs);
-    if (ev.argv) ev.argv = redactArgv(ev.argv, this.o.redact);
+    if (ev.argv) ev.argv = redactArgv(ev.argv, this.redact);
     this.o.bus.publish(ev);
   }
 }

@@ -2,12 +2,14 @@
  * Which events `forkwatch tail` (and the agent's event stream) shows. Pure: the process tree for
  * --tree is kept here from the events themselves, seeded from the process table.
  */
+import type { LinearRegExp } from '../config/regex.js';
 import type { ProcessEvent, ProcessEventType } from '../events/model.js';
 
 export interface FilterSpec {
   /** That cgroup and everything below it. */
   cgroup?: string;
-  comm?: RegExp;
+  /** Compiled by compilePattern: linear time, whatever the pattern and the name. */
+  comm?: LinearRegExp;
   pid?: number;
   /** With pid: the process and all its descendants. */
   tree?: boolean;

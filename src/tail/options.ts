@@ -3,6 +3,7 @@
  * mistake is one UsageError line quoting the input and saying what is accepted.
  */
 import { PROCESS_EVENT_TYPES, type ProcessEventType } from '../events/model.js';
+import { compilePattern, PATTERN_EXPECTED, PatternError } from '../config/regex.js';
 import { UsageError } from '../errors.js';
 import type { FilterSpec } from './filter.js';
 import type { TailOptions } from './session.js';
@@ -37,9 +38,10 @@ export function tailOptions(a: FilterArgs): TailOptions {
   }
   if (a.comm !== undefined) {
     try {
-      filter.comm = new RegExp(a.comm);
+      filter.comm = compilePattern(a.comm);
     } catch (err) {
-      throw new UsageError(`--comm "${a.comm}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}; expected a regular expression`);
+      if (!(err instanceof PatternError)) throw err;
+      throw new UsageError(`--comm ${JSON.stringify(a.comm)}: ${err.reason}; expected ${PATTERN_EXPECTED}`);
     }
   }
   if (a.events !== undefined) {

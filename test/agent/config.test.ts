@@ -22,7 +22,8 @@ describe('forkwatch run --config errors', () => {
   it.each([
     ['unknown key', 'lisen: "127.0.0.1:1"\n', /: \(top level\): unknown key "lisen"; expected one of listen, /],
     ['wrong type', 'bpf:\n  cpu_accounting: "yes"\n', /: bpf\.cpu_accounting: .*; expected true or false/],
-    ['bad regex', 'groups:\n  - name: web\n    match: { comm: "([" }\n', /: groups\[0\]\.match\.comm: invalid regex "\(\[": .*; expected a JavaScript regular expression/],
+    ['bad regex', 'groups:\n  - name: web\n    match: { comm: "([" }\n', /: groups\[0\]\.match\.comm: invalid regex "\(\[": .*; expected a regular expression \(RE2 syntax: /],
+    ['regex that backtracks', 'groups:\n  - name: web\n    match: { comm: "(\\\\w+)\\\\1" }\n', /: groups\[0\]\.match\.comm: invalid regex "\(\\\\w\+\)\\\\1": backreferences cannot run in linear time/],
     ['barrier above limit', 'resources:\n  tasks: { barrier: 50, limit: 40 }\n', /: resources\.tasks: barrier 50 is above limit 40; expected barrier <= limit/],
     ['unknown resource', 'resources:\n  sockets: { limit: 4 }\n', /: resources: unknown key "sockets"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes/],
     ['negative value', 'resources:\n  tasks: { limit: -1 }\n', /: resources\.tasks\.limit: .*-1.*; expected /],

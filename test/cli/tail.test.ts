@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PATTERN_EXPECTED } from '../../src/config/regex.js';
 import type { ProcessEvent } from '../../src/events/model.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
@@ -165,5 +166,18 @@ describe('forkwatch tail', () => {
     expect(n.code).toBe(1);
     expect(n.stdout).toMatch(/FAIL\s+privileges\s+.*sudo/);
     void execFileSync;
+  });
+});
+
+describe('forkwatch tail --comm', () => {
+  it.each([
+    ['(a)\\1', 'backreferences cannot run in linear time (invalid escape sequence: \\1)'],
+    ['(?=x)y', 'lookahead and lookbehind cannot run in linear time (invalid perl operator: (?=)'],
+    ['a{1000}', 'the repetition {1000} is above {100}'],
+  ])('%s: one line, exit 2, before anything is loaded', (comm, reason) => {
+    const r = runCli(['tail', '--comm', comm]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`forkwatch: --comm ${JSON.stringify(comm)}: ${reason}; expected ${PATTERN_EXPECTED}\n`);
   });
 });

@@ -26,10 +26,11 @@ class FakeAgent {
       metrics: async () => ({ body: '', contentType: 'text/plain' }),
       health: () => ({ ok: true, detail: {} }),
       get: {},
-      events: { bus: this.bus, node: 'n1', streamId: this.streamId, descendants: () => new Set(), queueLimit: this.opts.queueLimit, heartbeatMs: this.opts.heartbeatMs },
+      events: { bus: this.bus, node: 'n1', streamId: this.streamId, descendants: () => new Set(), maxSubscribers: () => 32, heartbeatMs: this.opts.heartbeatMs },
       control: async () => ({}),
     };
-    this.server = createApiServer(h, { trusted: false, token: this.opts.token ?? TOKEN }, (err) => {
+    if (this.opts.queueLimit !== undefined) this.bus.setLimits({ events: this.opts.queueLimit, bytes: Infinity });
+    this.server = createApiServer(h, { trusted: false, readToken: this.opts.token ?? TOKEN }, (err) => {
       throw err;
     });
     await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', r));

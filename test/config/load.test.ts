@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_YAML } from '../../src/config/default.js';
+import { PATTERN_EXPECTED } from '../../src/config/regex.js';
 import { EMBEDDED_SOURCE, loadConfig, parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { UsageError } from '../../src/errors.js';
@@ -40,7 +41,7 @@ const DEFAULT_CONFIG: Config = {
   resources: {},
   accounting: { period_s: null },
   programs: [],
-  api: { socket: '/run/forkwatch/api.sock', redact: [], subscriber_queue: 10000 },
+  api: { socket: '/run/forkwatch/api.sock', redact: [], subscriber_queue: 10000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
 };
 
 describe('defaults', () => {
@@ -224,7 +225,8 @@ groups:
   - name: builds
     match: { cgroup_regex: "^/ci/", comm: "^(make|cc1)$", exe: /usr/bin/, uid: [1000, 1001] }
 `).groups.rules;
-    expect(rule.match.cgroup_regex).toStrictEqual(/^\/ci\//);
+    expect(rule.match.cgroup_regex?.source).toBe('^\\/ci\\/');
+    expect(rule.match.cgroup_regex?.test('/ci/x')).toBe(true);
     expect(rule.match.comm?.test('cc1')).toBe(true);
     expect(rule.match.exe?.source).toBe('\\/usr\\/bin\\/');
     expect(rule.match.uid).toStrictEqual([1000, 1001]);
@@ -266,7 +268,8 @@ const errors: Array<[string, string, string]> = [
   ['unknown spec key', 'resources: { tasks: { max: 5 } }', `${FILE}: resources.tasks: unknown key "max"; expected one of barrier, limit, on_barrier, on_limit`],
   ['unknown program key', 'programs: [{ name: a, command: a, restrat: always }]', `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running`],
   ['unknown backoff key', 'programs: [{ name: a, command: a, backoff: { min: 1s } }]', `${FILE}: programs[0].backoff: unknown key "min"; expected one of initial, factor, max, reset_after`],
-  ['unknown api key', 'api: { token: x }', `${FILE}: api: unknown key "token"; expected one of socket, token_file, redact, subscriber_queue`],
+  ['unknown api key', 'api: { token: x }', `${FILE}: api: unknown key "token"; expected one of socket, token_file, control_token_file, redact, subscriber_queue, subscriber_queue_bytes, max_subscribers`],
+  ['one token file for reading and control', 'api: { token_file: /etc/t, control_token_file: /etc/t }', `${FILE}: api.control_token_file: "/etc/t" is also api.token_file, so a reader could control; expected a file of its own`],
   ['unknown accounting.log key', 'accounting: { log: { file: /x } }', `${FILE}: accounting.log: unknown key "file"; expected one of path, max_bytes, keep`],
   ['unknown resource name', 'resources: { procs: { limit: 5 } }', `${FILE}: resources: unknown key "procs"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],
   ['unknown resource name in a rule', 'groups: [{ name: a, match: { cgroup: /a }, resources: { memory: { limit: 1GiB } } }]', `${FILE}: groups[0].resources: unknown key "memory"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],
@@ -312,7 +315,11 @@ const errors: Array<[string, string, string]> = [
   ['unknown hierarchy', 'cgroup: { hierarchy: v3 }', `${FILE}: cgroup.hierarchy: unknown hierarchy "v3"; expected v2, a cgroup v1 controller (blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory, misc, net_cls, net_prio, perf_event, pids, rdma) or name=<hierarchy name>`],
 
   // groups
-  ['invalid regex', 'groups: [{ name: a, match: { cgroup: /a } }, { name: b, match: { cgroup: /b } }, { name: c, match: { comm: "([" } }]', `${FILE}: groups[2].match.comm: invalid regex "([": Unterminated character class; expected a JavaScript regular expression`],
+  ['invalid regex', 'groups: [{ name: a, match: { cgroup: /a } }, { name: b, match: { cgroup: /b } }, { name: c, match: { comm: "([" } }]', `${FILE}: groups[2].match.comm: invalid regex "([": missing ]: [; expected ${PATTERN_EXPECTED}`],
+  ['a regex with a backreference', 'groups: [{ name: c, match: { exe: "(a)\\\\1" } }]', `${FILE}: groups[0].match.exe: invalid regex "(a)\\\\1": backreferences cannot run in linear time (invalid escape sequence: \\1); expected ${PATTERN_EXPECTED}`],
+  ['a regex with lookahead', 'api: { redact: ["--pw=(?!x)(.*)"] }', `${FILE}: api.redact[0]: invalid regex "--pw=(?!x)(.*)": lookahead and lookbehind cannot run in linear time (invalid perl operator: (?!); expected ${PATTERN_EXPECTED}`],
+  ['a regex too long', `groups: [{ name: c, match: { comm: "${'a'.repeat(257)}" } }]`, `${FILE}: groups[0].match.comm: invalid regex "${'a'.repeat(55)}...": 257 characters is longer than 256; expected ${PATTERN_EXPECTED}`],
+  ['a regex repeating too much', 'groups: [{ name: c, match: { cgroup_regex: "^/x/[0-9a-f]{1000}$" } }]', `${FILE}: groups[0].match.cgroup_regex: invalid regex "^/x/[0-9a-f]{1000}$": the repetition {1000} is above {100}; expected ${PATTERN_EXPECTED}`],
   ['glob not absolute', 'groups: [{ name: a, match: { cgroup: "*.service" } }]', `${FILE}: groups[0].match.cgroup: "*.service" does not start with /; expected a cgroup path glob starting with / (* within a segment, ** across)`],
   ['rule without name', 'groups: [{ match: { cgroup: /a } }]', `${FILE}: groups[0].name: missing; expected a name of letters, digits and _ . @ : -`],
   ['rule name with a space', 'groups: [{ name: my web, match: { cgroup: /a } }]', `${FILE}: groups[0].name: "my web" is not a valid name; expected a name of letters, digits and _ . @ : -`],

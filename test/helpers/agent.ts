@@ -17,12 +17,13 @@ export class TestAgent {
   }
 
   /** Starts `forkwatch run` with `configYaml` (the listen address is added) and waits until it serves. */
-  static async start(configYaml = '', extraArgs: string[] = []): Promise<TestAgent> {
+  /** `env` replaces the agent's environment (e.g. NODE_OPTIONS to cap its heap). */
+  static async start(configYaml = '', extraArgs: string[] = [], env?: NodeJS.ProcessEnv): Promise<TestAgent> {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-agent-'));
     const configPath = path.join(dir, 'forkwatch.yaml');
     fs.writeFileSync(configPath, TestAgent.withDefaults(configYaml, port, dir));
-    const proc = new CliProcess(['run', '--config', configPath, ...extraArgs]);
+    const proc = new CliProcess(['run', '--config', configPath, ...extraArgs], env ? { env } : {});
     await proc.waitFor((p) => p.stderr.includes('serving http://'), 'the agent to serve');
     return new TestAgent(proc, port, configPath);
   }

@@ -80,9 +80,12 @@ describe('access to the event stream', () => {
       expect(r.headers['content-type']).toBe('text/plain');
       expect(r.body).toBe('a valid bearer token is required\n');
     }
-    // The control API too.
-    const post = await tcp(withToken, '/api/programs/x/restart', {}, 'POST');
-    expect(post.status).toBe(401);
+    // The control API has no token here (api.control_token_file unset): refused on TCP, even with the read token.
+    for (const headers of [{}, { Authorization: `Bearer ${TOKEN}` }]) {
+      const post = await tcp(withToken, '/api/programs/x/restart', headers, 'POST');
+      expect(post.status).toBe(403);
+      expect(post.body).toContain('api.control_token_file');
+    }
   });
 
   it('TCP with the token: the stream, with the workload\'s events', async () => {
@@ -130,5 +133,63 @@ describe('access to the event stream', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`forkwatch: ${withToken.url}: HTTP 401: a valid bearer token is required\n`);
+  });
+});
+
+describe('read and control tokens', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-tokens-'));
+  const READ = 'r'.repeat(8) + '0123456789abcdef0123456789';
+  const CONTROL = 'c'.repeat(8) + 'fedcba9876543210fedcba9876';
+  let agent: TestAgent;
+
+  beforeAll(async () => {
+    requireRoot();
+    fs.writeFileSync(path.join(dir, 'read'), READ + '\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'control'), CONTROL + '\n', { mode: 0o600 });
+    agent = await TestAgent.start(
+      `node_name: tokens\napi:\n  socket: ${path.join(dir, 'api.sock')}\n  token_file: ${path.join(dir, 'read')}\n  control_token_file: ${path.join(dir, 'control')}\n  max_subscribers: 2\n`,
+    );
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tcp = (p: string, token: string | undefined, method = 'GET', forMs = 300) =>
+    request({ host: '127.0.0.1', port: agent.port, path: p, method, headers: token ? { Authorization: `Bearer ${token}` } : {} }, forMs);
+
+  it('the read token reads the stream and cannot control; the control token does both', async () => {
+    expect((await tcp('/events', READ)).status).toBe(200);
+    const refused = await tcp('/api/programs/none/stop', READ, 'POST');
+    expect(refused.status).toBe(403);
+    expect(refused.body).toBe('the read token (api.token_file) cannot control programs; send the control token (api.control_token_file)\n');
+    // Past the token check: the program does not exist.
+    const controlled = await tcp('/api/programs/none/stop', CONTROL, 'POST');
+    expect(controlled.status).toBe(404);
+    expect((await tcp('/events', CONTROL)).status).toBe(200);
+    expect((await tcp('/api/programs/none/stop', undefined, 'POST')).status).toBe(401);
+  });
+
+  it('at most api.max_subscribers streams: the next is told 503, and one that ends makes room', async () => {
+    const open = [http.get({ socketPath: path.join(dir, 'api.sock'), path: '/events' }), http.get({ socketPath: path.join(dir, 'api.sock'), path: '/events' })];
+    const statuses = await Promise.all(open.map((r) => new Promise<number>((resolve) => r.on('response', (res) => resolve(res.statusCode!)))));
+    expect(statuses).toEqual([200, 200]);
+    const third = await request({ socketPath: path.join(dir, 'api.sock'), path: '/events' }, 300);
+    expect(third.status).toBe(503);
+    expect(third.headers['retry-after']).toBe('10');
+    expect(third.body).toBe('too many /events subscribers (api.max_subscribers is 2); try again later\n');
+    for (const r of open) r.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await request({ socketPath: path.join(dir, 'api.sock'), path: '/events' }, 300)).status).toBe(200);
+  });
+
+  it('one token in both files is refused at start, in one line', async () => {
+    fs.writeFileSync(path.join(dir, 'same'), READ + '\n', { mode: 0o600 });
+    const cfg = path.join(dir, 'same.yaml');
+    fs.writeFileSync(cfg, `listen: "127.0.0.1:1"\napi:\n  socket: ${path.join(dir, 'same.sock')}\n  token_file: ${path.join(dir, 'read')}\n  control_token_file: ${path.join(dir, 'same')}\n`);
+    const r = runCli(['run', '--config', cfg], { timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('forkwatch: api.token_file and api.control_token_file hold the same token, so a reader could control; give the control token its own value\n');
   });
 });

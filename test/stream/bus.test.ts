@@ -1,6 +1,6 @@
 /** EventBus: numbered events, bounded per-subscriber queues that drop their oldest and count. */
 import { describe, expect, it } from 'vitest';
-import { EventBus, type AgentEvent } from '../../src/stream/bus.js';
+import { EventBus, type AgentEvent, type StreamEvent } from '../../src/stream/bus.js';
 
 const ev = (n: number): AgentEvent => ({ type: 'release', time: '2026-01-01T00:00:00.000000Z', group: `g${n}` });
 
@@ -50,5 +50,62 @@ describe('EventBus', () => {
     expect(bus.active).toBe(false);
     bus.publish(ev(1));
     expect(s.take().events).toEqual([]);
+  });
+});
+
+describe('EventBus bounds', () => {
+  const exec = (argv: string[]): StreamEvent => ({ type: 'exec', time: 't', pid: 1, ppid: 0, comm: 'x', cgroup: '/', argv }) as unknown as StreamEvent;
+
+  it('dropping the oldest costs the same however long the queue: 200,000 events through a 100,000 queue in well under 3 s', () => {
+    const bus = new EventBus();
+    const sub = bus.subscribe(() => true, () => {}, 100_000);
+    const started = performance.now();
+    for (let i = 0; i < 200_000; i++) bus.publish({ type: 'limit', time: 't', group: 'g' });
+    const ms = performance.now() - started;
+    const t = sub.take();
+    expect(t.missed).toBe(100_000);
+    expect(t.events).toHaveLength(100_000);
+    expect(t.events[0].seq).toBe(100_001);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('a queue is bounded by bytes too: long argv events drop the oldest once the bytes are reached', () => {
+    const bus = new EventBus();
+    bus.setLimits({ events: 10_000, bytes: 100_000 });
+    const sub = bus.subscribe(() => true, () => {});
+    const argv = ['x'.repeat(10_000)];
+    for (let i = 0; i < 50; i++) bus.publish(exec(argv));
+    const t = sub.take();
+    const bytes = t.events.reduce((n, e) => n + JSON.stringify(e).length, 0);
+    expect(bytes).toBeLessThanOrEqual(100_000);
+    expect(t.events.length).toBeGreaterThanOrEqual(9);
+    expect(t.missed + t.events.length).toBe(50);
+    expect(t.events.at(-1)!.seq).toBe(50);
+  });
+
+  it('new limits apply to live subscribers at once (their oldest over the new bound are dropped and counted)', () => {
+    const bus = new EventBus();
+    bus.setLimits({ events: 100, bytes: 1e9 });
+    const sub = bus.subscribe(() => true, () => {});
+    for (let i = 0; i < 80; i++) bus.publish({ type: 'limit', time: 't', group: 'g' });
+    bus.setLimits({ events: 30, bytes: 1e9 });
+    const t = sub.take();
+    expect(t).toMatchObject({ missed: 50, events: { length: 30 } });
+    expect(t.events[0].seq).toBe(51);
+  });
+
+  it('rewrite changes queued events (redaction turned on) and their size', () => {
+    const bus = new EventBus();
+    const a = bus.subscribe(() => true, () => {});
+    const b = bus.subscribe(() => true, () => {});
+    bus.publish(exec(['app', '--password=hunter2']));
+    const changed = bus.rewrite((e) => {
+      const x = e as { argv?: string[] };
+      if (!x.argv) return false;
+      x.argv = x.argv.map((w) => w.replace('hunter2', 'R'));
+      return true;
+    });
+    expect(changed).toBe(1);
+    for (const s of [a, b]) expect(JSON.stringify(s.take().events)).not.toContain('hunter2');
   });
 });

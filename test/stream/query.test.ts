@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { parseStreamQuery } from '../../src/stream/query.js';
+import { PATTERN_EXPECTED } from '../../src/config/regex.js';
 
 const parse = (qs: string, accept?: string) => parseStreamQuery(new URLSearchParams(qs), accept);
 
@@ -61,7 +62,10 @@ describe('parseStreamQuery', () => {
     ['pid=0', 'pid "0": expected a process id (a positive integer)'],
     ['tree=1', 'tree needs pid PID: the process whose descendants to follow'],
     ['cgroup=system.slice', 'cgroup "system.slice": expected a path under the cgroup root, starting with / (e.g. /system.slice/cron.service)'],
-    ['comm=(', 'comm "(": /(/: Unterminated group; expected a regular expression'],
+    ['comm=(', `comm "(": missing ): (; expected ${PATTERN_EXPECTED}`],
+    ['comm=(a)\\1', `comm "(a)\\\\1": backreferences cannot run in linear time (invalid escape sequence: \\1); expected ${PATTERN_EXPECTED}`],
+    ['comm=(?=a)b', `comm "(?=a)b": lookahead and lookbehind cannot run in linear time (invalid perl operator: (?=); expected ${PATTERN_EXPECTED}`],
+    [`comm=${'a'.repeat(300)}`, `comm "${'a'.repeat(300)}": 300 characters is longer than 256; expected ${PATTERN_EXPECTED}`],
     ['cgroup=/a&cgroup=/b', 'parameter "cgroup" given 2 times; expected it once'],
   ])('%s is a usage error: %s', (qs, message) => {
     let err: unknown;

@@ -435,13 +435,13 @@ describe('programs supervised by the running agent', () => {
     expect((await status(sock(), P.onFailure)).state).not.toBe('failed');
   });
 
-  it('refuses the state-changing API on TCP when no api.token_file is set (403)', async () => {
+  it('refuses the state-changing API on TCP when no api.control_token_file is set (403)', async () => {
     const before = await status(sock(), P.abnormalSig);
     expect(before.state).toBe('running');
     for (const headers of [{}, { Authorization: 'Bearer 0123456789abcdef0123' }] as Record<string, string>[]) {
       const res = await fetch(`${agent.url}/api/programs/${P.abnormalSig}/stop`, { method: 'POST', headers });
       expect(res.status).toBe(403);
-      expect(await res.text()).toContain('api.token_file');
+      expect(await res.text()).toContain('api.control_token_file');
     }
     // Reading is fine on TCP; nothing was stopped.
     expect((await agent.get('/api/programs')).status).toBe(200);
@@ -558,7 +558,7 @@ describe('a new agent adopts what the old one left running', () => {
 
 // --- the API on TCP with a token ------------------------------------------------------------------
 
-describe('the state-changing API on TCP with api.token_file', () => {
+describe('the state-changing API on TCP with api.control_token_file', () => {
   const program = name('token');
   let agent: TestAgent | undefined;
 
@@ -574,7 +574,7 @@ describe('the state-changing API on TCP with api.token_file', () => {
     fs.writeFileSync(path.join(dir, 'wrong'), 'x'.repeat(32) + '\n', { mode: 0o600 });
     const socket = path.join(dir, 'api.sock');
     agent = await TestAgent.start(
-      [`api:`, `  socket: ${socket}`, `  token_file: ${path.join(dir, 'token')}`, programsYaml([{ name: program, command: ['sleep', '1000'] }])].join('\n'),
+      [`api:`, `  socket: ${socket}`, `  control_token_file: ${path.join(dir, 'token')}`, programsYaml([{ name: program, command: ['sleep', '1000'] }])].join('\n'),
     );
     const running = await waitStatus(socket, program, (s) => s.state === 'running', 'running');
     const stopUrl = `${agent.url}/api/programs/${program}/stop`;
