@@ -86,8 +86,8 @@ export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000):
 const targetOptions = (y: Argv) =>
   y
     .option('socket', { type: 'string', describe: "the agent's unix socket (default: api.socket of --config, /run/forkwatch/api.sock)" })
-    .option('url', { type: 'string', describe: 'the agent over TCP instead (needs --token-file to change state)' })
-    .option('token-file', { type: 'string', describe: 'file holding the API token (with --url)' })
+    .option('url', { type: 'string', describe: 'the agent over TCP instead (needs --token-file with the control token to change state)' })
+    .option('token-file', { type: 'string', describe: "file holding the agent's control token, api.control_token_file (with --url)" })
     .option('config', { type: 'string', describe: "the agent's config file, to find its socket" });
 
 export const programsCommand: CommandModule<object, TargetArgs & { json?: boolean }> = {
