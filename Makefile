@@ -11,7 +11,7 @@ VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3
 TEST_PKGS   := prometheus stress-ng util-linux procps systemd
 
-.PHONY: all deps test-deps bpf addon ts run test clean vmlinux docs
+.PHONY: all deps test-deps bpf bpf-variant addon ts run test clean vmlinux docs
 
 all: deps bpf addon ts
 
@@ -46,6 +46,15 @@ $(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $
 
 $(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
 	bpftool gen skeleton $< name proc > $@.tmp && mv $@.tmp $@
+
+# A knockout build of the same programs, for bench/bpf-attrib.mjs:
+#   make bpf-variant VARIANT="-DFW_KO_RECORD=1 -DFW_KO_COUNTERS=1" OUT=/tmp/x.bpf.o
+# VARIANT takes only the FW_KO_* switches of bpf/proc.bpf.c; the agent's own build sets none.
+bpf-variant: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $(BUILD)/.apt-build
+	@test -n "$(OUT)" || { echo "make bpf-variant: OUT=FILE is required" >&2; exit 2; }
+	@for f in $(VARIANT); do case "$$f" in -DFW_KO_[A-Z]*) ;; *) echo "make bpf-variant: VARIANT takes -DFW_KO_* switches only, not '$$f'" >&2; exit 2;; esac; done
+	$(BPF_CLANG) $(BPF_CFLAGS) $(VARIANT) -c $< -o $(OUT).tmp
+	mv $(OUT).tmp $(OUT)
 
 # vmlinux.h is vendored (see bpf/vmlinux/README.md); this regenerates it from the running kernel.
 vmlinux:

@@ -21,6 +21,9 @@ struct LoaderOptions {
   // Claim process exits even where the exit tracepoint passes group_dead: the older kernels' path,
   // for tests on a new kernel.
   bool exit_claim = false;
+  // Another build of the same object (bench/bpf-attrib.mjs's knockout variants); empty: the one
+  // built into the addon.
+  std::string object_path;
 };
 
 class Loader {
@@ -43,7 +46,9 @@ class Loader {
  private:
   void SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting);
   void ChooseExitDecision(const btf* vmlinux, bool force_claim);
+  void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   struct proc* skel_ = nullptr;
+  std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;

@@ -23,4 +23,11 @@ inline bool OptBool(const Napi::Object& o, const char* key, bool def) {
   return v.As<Napi::Boolean>().Value();
 }
 
+inline std::string OptString(const Napi::Object& o, const char* key, const std::string& def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
 }  // namespace fw

@@ -40,6 +40,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.wakeup_ns = OptU64(o, "wakeupNs", opts.wakeup_ns);
   opts.cpu_accounting = OptBool(o, "cpuAccounting", opts.cpu_accounting);
   opts.exit_claim = OptBool(o, "exitClaim", opts.exit_claim);
+  opts.object_path = OptString(o, "objectPath", opts.object_path);
   drain_ns_ = opts.wakeup_ns;
   bool bpf_stats = OptBool(o, "bpfStats", false);
 
