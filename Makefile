@@ -59,9 +59,15 @@ $(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $
 $(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
 	bpftool gen skeleton $< name proc > $@.tmp && mv $@.tmp $@
 
-# vmlinux.h is vendored (see bpf/vmlinux/README.md); this regenerates it from the running kernel.
+# vmlinux.h is vendored (see bpf/vmlinux/README.md), for x86 only; `make vmlinux` writes the
+# running kernel's for this architecture.
 vmlinux:
-	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+	@mkdir -p $(dir $(VMLINUX))
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX).tmp && mv $(VMLINUX).tmp $(VMLINUX)
+
+$(VMLINUX):
+	@echo "no $(VMLINUX): only x86's vmlinux.h is vendored; 'make vmlinux' on an $(ARCH) machine whose kernel has BTF writes it (README.md, Supported architectures)" >&2
+	@exit 1
 
 # ---- native addon -------------------------------------------------------------------------
 addon: addon/build/Release/forkwatch.node
