@@ -101,6 +101,8 @@ describe.each([
 
 /** The processes (tgid/start) whose exit claims are held, in every exit_claims map loaded. */
 function claimsHeld(): string[] {
-  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as { formatted: { key: { tgid: number; start_ns: number } } }[];
-  return dump.map((d) => `${d.formatted.key.tgid}/${d.formatted.key.start_ns}`);
+  type Entry = { formatted: { key: { tgid: number; start_ns: number } } };
+  // One map loaded: its entries; several (other agents run too): one object per map, with elements.
+  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as (Entry | { elements: Entry[] })[];
+  return dump.flatMap((d) => ('elements' in d ? d.elements : [d])).map((d) => `${d.formatted.key.tgid}/${d.formatted.key.start_ns}`);
 }
