@@ -1,6 +1,6 @@
 /** `forkwatch groups`: the running agent's groups, with rates over a short interval. */
 import type { Argv, CommandModule } from 'yargs';
-import type { GroupView } from '../agent.js';
+import type { GroupView } from '../agent/agent.js';
 import { UsageError } from '../errors.js';
 import { inertJson, inertText } from '../terminal.js';
 import { agentUrl, fetchJson } from './client.js';

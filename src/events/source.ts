@@ -18,7 +18,16 @@ export interface SourceOptions {
   probe: ProbeOptions;
   hierarchy: Hierarchy;
   log: Logger;
+  /** cgroupfs reads of the grouping hierarchy (default: this host's, under hierarchy.mount). */
+  cgroups?: { scan(): Map<number, string>; find(id: number, under: string): string | undefined };
+  /** Checks before loading; throws an EnvironmentError with a fix (default: hostPreflight). */
+  preflight?: () => void;
+  /** CLOCK_MONOTONIC now, ns, as bpf_ktime_get_ns() (default: process.hrtime). */
+  monotonicNs?: () => number;
 }
+
+/** What the source needs of the addon. */
+export type SourceBinding = Pick<NativeBinding, 'Probe' | 'clocks'>;
 
 export class EventSource {
   readonly names: CgroupNames;
@@ -34,11 +43,13 @@ export class EventSource {
   private onBatch: ((events: RawEvent[]) => void) | undefined;
 
   /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
-  constructor(binding: NativeBinding, private readonly opts: SourceOptions) {
+  constructor(binding: SourceBinding, private readonly opts: SourceOptions) {
     this.clock = new WallClock(() => binding.clocks());
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
     const mount = opts.hierarchy.mount;
-    this.names = new CgroupNames(() => scanCgroups(mount), { find: (id, under) => findCgroup(mount, under, id) });
+    const cg = opts.cgroups ?? { scan: () => scanCgroups(mount), find: (id: number, under: string) => findCgroup(mount, under, id) };
+    this.names = new CgroupNames(() => cg.scan(), { find: (id, under) => cg.find(id, under) });
+    (opts.preflight ?? hostPreflight)();
     this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
   }
 
@@ -115,7 +126,7 @@ export class EventSource {
    * id, in ns as of now; added to the counters it makes CPU exact at the moment of reading.
    */
   unchargedCpuNs(): Map<number, number> {
-    const now = Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+    const now = this.opts.monotonicNs?.() ?? Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
     const out = new Map<number, number>();
     for (const { sinceNs, cgroupId } of decodeOncpu(this.live().oncpu())) {
       if (cgroupId && sinceNs && now > sinceNs) out.set(cgroupId, (out.get(cgroupId) ?? 0) + (now - sinceNs));
@@ -166,13 +177,17 @@ export class EventSource {
   }
 }
 
-/** Loads the probe, turning the kernel's refusals into one line with a fix. */
-function openProbe(binding: NativeBinding, options: ProbeOptions, log: Logger): NativeProbe {
+/** This host can load the programs: a kernel with BTF, and the privileges; else one line with a fix. */
+export function hostPreflight(): void {
   if (!fs.existsSync(BTF_PATH)) {
     throw new EnvironmentError(`this kernel has no BTF (${BTF_PATH} is missing); forkwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`);
   }
   const priv = privilegeCheck(fs.readFileSync('/proc/self/status', 'utf8'));
   if (!priv.ok) throw new EnvironmentError(`cannot load BPF programs: ${priv.detail}`);
+}
+
+/** Loads the probe, turning the kernel's refusals into one line with a fix. */
+function openProbe(binding: SourceBinding, options: ProbeOptions, log: Logger): NativeProbe {
   try {
     return new binding.Probe(options, libbpfLog(log));
   } catch (err) {

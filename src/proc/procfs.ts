@@ -1,7 +1,7 @@
 /**
  * procfs adapter: the processes running now. Read when the agent starts, so the process table
  * (and every gauge built on it) is right from the first moment, and again after the kernel lost
- * records (src/resync.ts); in between, events keep the table.
+ * records (src/agent/resync.ts); in between, events keep the table.
  */
 import fs from 'node:fs';
 import { cgroupNsRoot, fromNamespace } from './cgroupns.js';
