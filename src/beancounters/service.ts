@@ -19,9 +19,9 @@
  * I/O goes through BeancounterIO (cgroupfs.ts), hooks through a runner, events onto a bus:
  * everything is passed in, so tests drive this with fakes and made-up kernel records.
  */
-import { GroupLedger, hookEvent, type BeancounterRow, type LedgerCrossing } from '../accounting/ledger.js';
-import type { HookRequest } from '../accounting/hooks.js';
-import { exitOutcome, GroupLife, type ReleaseRecord } from '../accounting/release.js';
+import { GroupLedger, hookEvent, type BeancounterRow, type LedgerCrossing } from './model/ledger.js';
+import type { HookRequest } from './hooks.js';
+import { exitOutcome, GroupLife, type ReleaseRecord } from './model/release.js';
 import type { Config, ResourceLimits, ResourceName, ResourceSpec } from '../config/types.js';
 import type { RawEvent } from '../events/decode.js';
 import { EventType, Flags } from '../events/layout.js';
@@ -31,7 +31,7 @@ import type { Logger } from '../log.js';
 import type { BeancounterSample } from '../metrics/registry.js';
 import type { ProcessInfo } from '../process/table.js';
 import type { AgentEvent } from '../stream/bus.js';
-import type { BeancounterIO, RefusalKind } from './cgroupfs.js';
+import type { BeancounterIO, RefusalKind } from './cgroup-actions.js';
 import { Freezer } from './freezer.js';
 
 /** What the service reads from the agent; src/agent.ts's Agent fits it. */

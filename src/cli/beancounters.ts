@@ -1,6 +1,6 @@
 /** `forkwatch beancounters`: the running agent's beancounters, laid out like /proc/user_beancounters. */
 import type { Argv, CommandModule } from 'yargs';
-import type { BeancounterRow } from '../accounting/ledger.js';
+import type { BeancounterRow } from '../beancounters/model/ledger.js';
 import { inertJson, inertText } from '../terminal.js';
 import { agentUrl, fetchJson } from './client.js';
 

@@ -3,9 +3,9 @@
  * TCP and on the unix socket. SIGTERM/SIGINT stop, SIGHUP reloads.
  */
 import path from 'node:path';
-import { NdjsonLog, noLogErrors } from '../accounting/log.js';
+import { NdjsonLog, noLogErrors } from '../beancounters/log.js';
 import { Agent } from '../agent.js';
-import { HostCgroupIO } from '../beancounters/cgroupfs.js';
+import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';

@@ -4,7 +4,7 @@
  * per content type (Prometheus text, OpenMetrics), never the global one.
  */
 import client from 'prom-client';
-import { LOG_ERROR_REASONS, type LogErrorCounts } from '../accounting/log.js';
+import { LOG_ERROR_REASONS, type LogErrorCounts } from '../beancounters/log.js';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
 import { METRICS, type MetricDef } from './definitions.js';
 import { SnapshotRegistry, type Labels, type Sample } from './exposition.js';
