@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessEvent } from '../../src/events/model.js';
-import { EventFilter, under, type FilterSpec } from '../../src/tail/filter.js';
+import { EventFilter, under, type FilterSpec } from '../../src/events/filter.js';
 
 function ev(p: Partial<ProcessEvent>): ProcessEvent {
   return { type: 'fork', time: '', pid: 10, tid: 10, ppid: 1, comm: 'sh', uid: 0, cgroup: '/a', cgroup_id: 1, ns_pid: 10, ...p };
