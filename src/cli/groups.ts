@@ -3,7 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 import type { GroupView } from '../agent.js';
 import { UsageError } from '../errors.js';
 import { inertJson, inertText } from '../terminal.js';
-import { agentUrl, fetchJson } from './client.js';
+import { requestJson } from '../client/http.js';
+import { resolveTarget } from '../client/target.js';
 
 export interface GroupsArgs {
   url?: string;
@@ -67,10 +68,10 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
     if (!SORT_KEYS.includes(key)) throw new UsageError(`--sort "${a.sort}": expected one of ${SORT_KEYS.join(', ')}`);
     const interval = Number(a.interval);
     if (!Number.isFinite(interval) || interval <= 0 || interval > 60) throw new UsageError(`--interval "${a.interval}": expected seconds between 0 and 60`);
-    const url = agentUrl(a.url, a.config);
-    const before = await fetchJson<GroupView[]>(url, '/api/groups');
+    const url = resolveTarget(a, 'listen');
+    const before = await requestJson<GroupView[]>(url, 'GET', '/api/groups');
     await new Promise((r) => setTimeout(r, interval * 1000));
-    const after = await fetchJson<GroupView[]>(url, '/api/groups');
+    const after = await requestJson<GroupView[]>(url, 'GET', '/api/groups');
     const rows = sortRows(groupRows(before, after, interval), key);
     process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatRows(rows));
   },
