@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { CgroupNames } from '../cgroups/names.js';
 import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { probeOptions } from '../config/default.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
@@ -39,7 +40,7 @@ export class EventSource {
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
     const mount = opts.hierarchy.mount;
     this.names = new CgroupNames(() => scanCgroups(mount), { find: (id, under) => findCgroup(mount, under, id) });
-    this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
+    this.probe = openProbe(binding, probeOptions({ ...opts.probe, cgroupHierarchy: opts.hierarchy.id }), opts.log);
   }
 
   get attached(): string[] {
