@@ -5,10 +5,9 @@ import { UsageError } from '../errors.js';
 import { inertJson, inertText } from '../terminal.js';
 import { requestJson } from '../client/http.js';
 import { resolveTarget } from '../client/target.js';
+import { targetOptions, type TargetArgs } from './client.js';
 
-export interface GroupsArgs {
-  url?: string;
-  config?: string;
+export interface GroupsArgs extends TargetArgs {
   sort?: string;
   interval?: string;
   json?: boolean;
@@ -57,9 +56,7 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
   command: 'groups',
   describe: 'Show the running agent\'s groups: tasks, fork rate, CPU, exits',
   builder: (y: Argv) =>
-    y
-      .option('url', { type: 'string', describe: 'the agent (default: from --config, else http://127.0.0.1:10510)' })
-      .option('config', { type: 'string', describe: 'the agent\'s config file, to find its address' })
+    targetOptions(y, 'listen')
       .option('sort', { type: 'string', describe: `column to sort by: ${SORT_KEYS.join(', ')}`, default: 'tasks' })
       .option('interval', { type: 'string', describe: 'seconds between the two samples rates come from', default: '1' })
       .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<GroupsArgs>,
