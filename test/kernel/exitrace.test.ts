@@ -101,6 +101,11 @@ describe.each([
 
 /** The processes (tgid/start) whose exit claims are held, in every exit_claims map loaded. */
 function claimsHeld(): string[] {
-  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as { formatted: { key: { tgid: number; start_ns: number } } }[];
-  return dump.map((d) => `${d.formatted.key.tgid}/${d.formatted.key.start_ns}`);
+  type Entry = { formatted?: { key: { tgid: number; start_ns: number } } };
+  // One map loaded: its entries. Several (another probe on the host, e.g. a test running in
+  // parallel): one object per map, with its entries in `elements`.
+  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as (Entry & { elements?: Entry[] })[];
+  const entries = dump.flatMap((d) => d.elements ?? [d]);
+  // An entry dropped while bpftool read the map comes with an error instead of its key: not held.
+  return entries.filter((d) => d.formatted !== undefined).map((d) => `${d.formatted!.key.tgid}/${d.formatted!.key.start_ns}`);
 }
