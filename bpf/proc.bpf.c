@@ -110,13 +110,15 @@ struct {
 	__type(value, struct fw_oncpu);
 } oncpu SEC(".maps");
 
-/* ---- tunables, set through the skeleton's rodata before load ---- */
+/* ---- tunables, set through the skeleton's rodata before load ----
+ * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
+ * passes; their defaults live in src/config/default.ts only. */
 
 const volatile __u32 cgroup_hierarchy = 0;  /* 0: cgroup v2; else a v1 hierarchy id */
-const volatile __u32 argv_max = 2048;       /* argv byte budget per exec, <= FW_ARGV_CAP */
+const volatile __u32 argv_max = 0;          /* argv byte budget per exec, <= FW_ARGV_CAP */
 const volatile bool thread_events = false;  /* emit records for thread create / thread exit */
-const volatile __u64 wakeup_bytes = 256 << 10;
-const volatile __u64 wakeup_ns = 2000000;   /* 0: wake the reader on every record */
+const volatile __u64 wakeup_bytes = 0;      /* records waiting before a forced wake-up, in bytes */
+const volatile __u64 wakeup_ns = 0;         /* ... and in time; 0: wake the reader on every record */
 
 /* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
 __u64 last_wakeup_ns = 0;

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createAgent } from '../../dist/agent/compose.js';
-import { HostCgroupIO } from '../../dist/beancounters/cgroupfs.js';
+import { HostCgroupIO } from '../../dist/beancounters/cgroup-actions.js';
 import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
 import { BeancounterService } from '../../dist/beancounters/service.js';
 import { detectHierarchy } from '../../dist/cgroups/fs.js';

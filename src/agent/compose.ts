@@ -10,8 +10,8 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { NdjsonLog, noLogErrors } from '../accounting/log.js';
-import { HostCgroupIO } from '../beancounters/cgroupfs.js';
+import { NdjsonLog, noLogErrors } from '../beancounters/log.js';
+import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { CgroupNames } from '../cgroups/names.js';
 import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { probeOptions } from '../config/default.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
@@ -50,7 +51,7 @@ export class EventSource {
     const cg = opts.cgroups ?? { scan: () => scanCgroups(mount), find: (id: number, under: string) => findCgroup(mount, under, id) };
     this.names = new CgroupNames(() => cg.scan(), { find: (id, under) => cg.find(id, under) });
     (opts.preflight ?? hostPreflight)();
-    this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
+    this.probe = openProbe(binding, probeOptions({ ...opts.probe, cgroupHierarchy: opts.hierarchy.id }), opts.log);
   }
 
   get attached(): string[] {

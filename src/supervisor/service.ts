@@ -8,12 +8,23 @@ import { decodeStatus } from '../events/model.js';
 import { isoMicros } from '../events/clock.js';
 import type { Config } from '../config/types.js';
 import { isCgroupRule } from '../config/match.js';
-import { RESTART_LATENCY_BUCKETS, type ProgramSample } from '../metrics/registry.js';
 import type { EventBus } from '../stream/bus.js';
 import type { Logger } from '../log.js';
 import { Supervisor } from './supervisor.js';
 import { normalizeCgroupPath } from './cgroup-path.js';
 import { realClock, realTimers, type ExitInfo, type Launcher, type ProgramEvent, type ProgramStatus } from './types.js';
+
+/** One program, as /metrics shows it. */
+export interface ProgramSample {
+  name: string;
+  state: string;
+  restarts: number;
+  lastExitCode: number | null;
+  /** Restart latency histogram over RESTART_LATENCY_BUCKETS. */
+  latency: { buckets: Float64Array; sum: number; count: number };
+}
+
+export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export interface SupervisorServiceDeps {
   config: Config;

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ES module of the bench, without types
 import { knockouts } from '../../bench/lib/knockouts.mjs';
 import { decodeBatch, decodeCounters, type RawEvent } from '../../src/events/decode.js';
 import { EventType } from '../../src/events/layout.js';
