@@ -11,8 +11,9 @@ import { pathToFileURL } from 'node:url';
 const [root, objectPath] = process.argv.slice(2);
 const binding = createRequire(import.meta.url)(join(root, 'addon/build/Release/forkwatch.node'));
 const { decodeStats } = await import(pathToFileURL(join(root, 'dist/events/decode.js')).href);
+const { probeOptions } = await import(pathToFileURL(join(root, 'dist/config/default.js')).href);
 
-const probe = new binding.Probe({ objectPath: objectPath || undefined, threadEvents: true, cpuAccounting: true });
+const probe = new binding.Probe({ ...probeOptions({ threadEvents: true, cpuAccounting: true }), objectPath: objectPath || undefined });
 let records = 0;
 probe.start((_buf, n) => {
   records += n;
