@@ -17,7 +17,7 @@ import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, ty
 import { GroupTracker, type GroupNotice } from './groups/tracker.js';
 import type { Logger } from './log.js';
 import type { Snapshot, GroupSample } from './metrics/registry.js';
-import type { NativeBinding } from './native/binding.js';
+import type { NativeBinding } from './host/binding.js';
 import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js';
 import { CgroupOccupancy } from './process/occupancy.js';
 import { liveProcesses, seedTable } from './process/scan.js';

@@ -30,7 +30,7 @@ import { detectHierarchy } from '../../dist/cgroups/fs.js';
 import { parseConfig } from '../../dist/config/load.js';
 import { EventType, Flags } from '../../dist/events/layout.js';
 import { createLogger } from '../../dist/log.js';
-import { loadBinding } from '../../dist/native/binding.js';
+import { loadBinding } from '../../dist/host/binding.js';
 import { EventBus } from '../../dist/stream/bus.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -15,7 +15,7 @@ import type { Config } from '../config/types.js';
 import { refuseImpossibleActions } from '../doctor/needs.js';
 import { createLogger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
-import { loadBinding } from '../native/binding.js';
+import { loadBinding } from '../host/binding.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy } from '../server/api.js';
 import { listen } from '../server/http.js';
 import { EventBus } from '../stream/bus.js';

@@ -2,7 +2,7 @@
 import { detectHierarchy } from '../cgroups/fs.js';
 import { EventSource } from '../events/source.js';
 import { createLogger } from '../log.js';
-import { loadBinding } from '../native/binding.js';
+import { loadBinding } from '../host/binding.js';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';

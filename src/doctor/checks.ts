@@ -3,7 +3,7 @@
  * all; the commands that load BPF stop at the first one that fails, with its fix.
  */
 import fs from 'node:fs';
-import type { NativeBinding } from '../native/binding.js';
+import type { NativeBinding } from '../host/binding.js';
 import { parseMounts } from '../cgroups/fs.js';
 
 export interface Check {

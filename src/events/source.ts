@@ -9,7 +9,7 @@ import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';
-import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
+import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../host/binding.js';
 import { WallClock } from './clock.js';
 import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
 import { EventType, Flags } from './layout.js';

@@ -13,7 +13,7 @@ import { join, posix, resolve as resolvePath } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.js';
-import { loadBinding, type NativeBinding, type NativeChild } from '../native/binding.js';
+import { loadBinding, type NativeBinding, type NativeChild } from '../host/binding.js';
 import { signalMembers, type PidfdNative } from '../proc/pidfd.js';
 import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';

@@ -9,7 +9,7 @@ import { EventType, Flags } from '../../src/events/layout.js';
 import { decodeStatus } from '../../src/events/model.js';
 import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 
 describe('kernel pipeline', () => {

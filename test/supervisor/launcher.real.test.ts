@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { CgroupLauncher, detectCgroup2Mount, type NativeSpawn } from '../../src/supervisor/launcher.js';
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';

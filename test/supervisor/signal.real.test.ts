@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadBinding, type NativeBinding } from '../../src/native/binding.js';
+import { loadBinding, type NativeBinding } from '../../src/host/binding.js';
 import { CgroupLauncher, detectCgroup2Mount } from '../../src/supervisor/launcher.js';
 import { alive, killIfSame, processAtPid, startOf } from '../helpers/pids.js';
 import { destroyTree, requireRoot, waitFor } from './cgroup-helpers.js';

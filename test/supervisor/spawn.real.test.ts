@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDON_PATH, loadBinding, type NativeBinding, type NativeChild, type NativeExit, type SpawnOptions } from '../../src/native/binding.js';
+import { ADDON_PATH, loadBinding, type NativeBinding, type NativeChild, type NativeExit, type SpawnOptions } from '../../src/host/binding.js';
 import { detectCgroup2Mount } from '../../src/supervisor/launcher.js';
 import { destroyTree, gone, requireRoot, waitFor } from './cgroup-helpers.js';
 
