@@ -9,7 +9,7 @@
  * (src/resync.ts).
  */
 import type { Config } from './config/types.js';
-import { detectHierarchy, type Hierarchy } from './cgroups/fs.js';
+import { detectHierarchy, type Hierarchy } from './host/cgroupfs.js';
 import { TYPE_NAMES, type RawEvent } from './events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from './events/layout.js';
 import { EventSource } from './events/source.js';

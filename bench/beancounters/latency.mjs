@@ -26,7 +26,7 @@ import { Agent } from '../../dist/agent.js';
 import { HostCgroupIO } from '../../dist/beancounters/cgroupfs.js';
 import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
 import { BeancounterService } from '../../dist/beancounters/service.js';
-import { detectHierarchy } from '../../dist/cgroups/fs.js';
+import { detectHierarchy } from '../../dist/host/cgroupfs.js';
 import { parseConfig } from '../../dist/config/load.js';
 import { EventType, Flags } from '../../dist/events/layout.js';
 import { createLogger } from '../../dist/log.js';

@@ -1,5 +1,5 @@
 /** Wires a tail session to the real kernel, terminal and signals. */
-import { detectHierarchy } from '../cgroups/fs.js';
+import { detectHierarchy } from '../host/cgroupfs.js';
 import { EventSource } from '../events/source.js';
 import { createLogger } from '../log.js';
 import { loadBinding } from '../host/binding.js';

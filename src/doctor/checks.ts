@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import type { NativeBinding } from '../host/binding.js';
-import { parseMounts } from '../cgroups/fs.js';
+import { parseMounts } from '../host/cgroupfs.js';
 
 export interface Check {
   name: string;

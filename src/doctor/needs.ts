@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMounts } from '../cgroups/fs.js';
+import { parseMounts } from '../host/cgroupfs.js';
 import type { Action, Config, ResourceLimits } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PROGRAMS_ROOT } from '../supervisor/launcher.js';

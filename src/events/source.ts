@@ -4,8 +4,8 @@
  * order in which the kernel reserved the records: fork before the child's own events).
  */
 import fs from 'node:fs';
-import { CgroupNames } from '../cgroups/names.js';
-import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
+import { CgroupNames } from './cgroup-names.js';
+import { findCgroup, scanCgroups, type Hierarchy } from '../host/cgroupfs.js';
 import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
 import { libbpfLog, type Logger } from '../log.js';

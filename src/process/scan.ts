@@ -2,9 +2,9 @@
  * The processes procfs shows now, as process-table entries: one home for the seed at start
  * (the agent, `forkwatch tail`) and for the rescan after lost records (src/resync.ts).
  */
-import { cgroupIdOf, type Hierarchy } from '../cgroups/fs.js';
+import { cgroupIdOf, type Hierarchy } from '../host/cgroupfs.js';
 import type { EventSource } from '../events/source.js';
-import { scanProcesses, type ProcSnapshot } from '../proc/procfs.js';
+import { scanProcesses, type ProcSnapshot } from '../host/procfs.js';
 import { ProcessTable, type ProcessInfo } from './table.js';
 
 export interface EntryContext {

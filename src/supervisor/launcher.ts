@@ -2,7 +2,7 @@
  * The real Launcher: programs run in cgroups under a root the agent owns (by default
  * /forkwatch.programs under the cgroup v2 mount), started, signalled and killed through cgroupfs.
  * A pid read from cgroup.procs is signalled through a pidfd, and only if cgroup.procs still lists
- * it once the pidfd is open (src/proc/pidfd.ts): the number may have gone to another process.
+ * it once the pidfd is open (src/host/pidfd.ts): the number may have gone to another process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,7 +14,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.js';
 import { loadBinding, type NativeBinding, type NativeChild } from '../host/binding.js';
-import { signalMembers, type PidfdNative } from '../proc/pidfd.js';
+import { signalMembers, type PidfdNative } from '../host/pidfd.js';
 import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
 import { LineSplitter } from './lines.js';

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { parseStat } from '../../src/proc/procfs.js';
+import { parseStat } from '../../src/host/procfs.js';
 
 const SCRIPT = [
   'n=$1',

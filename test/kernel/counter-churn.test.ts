@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { EventSource } from '../../src/events/source.js';
 import type { CounterRow } from '../../src/events/decode.js';
 import { createLogger } from '../../src/log.js';

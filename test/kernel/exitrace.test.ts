@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags } from '../../src/events/layout.js';
 import { EventSource } from '../../src/events/source.js';

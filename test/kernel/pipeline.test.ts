@@ -3,7 +3,7 @@
  * Events and the kernel's counter maps must agree exactly with what the workload did.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags } from '../../src/events/layout.js';
 import { decodeStatus } from '../../src/events/model.js';

@@ -50,7 +50,7 @@ export function parseStatusUid(text: string): number {
 
 /**
  * Reads every process in procRoot; processes that exit while we read are skipped. `v2NsRoot`: in
- * a cgroup namespace of our own (src/proc/cgroupns.ts), where its root is in the full hierarchy,
+ * a cgroup namespace of our own (src/host/cgroupns.ts), where its root is in the full hierarchy,
  * so that v2 paths come out whole.
  */
 export function scanProcesses(procRoot = '/proc', v2NsRoot = procRoot === '/proc' ? cgroupNsRoot() : undefined): ProcSnapshot[] {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findCgroup, scanCgroups } from '../../src/cgroups/fs.js';
+import { findCgroup, scanCgroups } from '../../src/host/cgroupfs.js';
 
 describe('cgroupfs walks', () => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-cgfs-'));

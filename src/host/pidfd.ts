@@ -15,7 +15,7 @@
  */
 import { closeSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { NativeBinding } from '../host/binding.js';
+import type { NativeBinding } from './binding.js';
 import { parseStat } from './procfs.js';
 
 /** The addon's two pidfd calls. */
