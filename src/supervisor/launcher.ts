@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join, posix, resolve as resolvePath } from 'node:path';
@@ -15,6 +15,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.js';
 import { loadBinding, type NativeBinding, type NativeChild } from '../host/binding.js';
 import { signalMembers, type PidfdNative } from '../host/pidfd.js';
+import { bootTime, CLK_TCK, isExiting, readStat } from '../host/procfs.js';
 import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
 import { LineSplitter } from './lines.js';
@@ -440,16 +441,15 @@ export class CgroupLauncher implements Launcher {
     const pids = await this.pids(name);
     if (pids.length === 0) return null;
     const inGroup = new Set(pids);
-    const stats = (await Promise.all(pids.map(readProcStat))).filter((s): s is ProcStat => s !== null);
+    const stats = pids.map((pid) => readStat(pid)).filter((s) => s !== undefined);
     // The main process is the top of the tree: its parent is outside the cgroup.
     const tops = stats.filter((s) => !inGroup.has(s.ppid)).sort((a, b) => a.startTicks - b.startTicks);
     const main = tops[0] ?? null;
-    const btime = main ? await readBootTime() : null;
+    const btime = main ? bootTime() : undefined;
     return {
       pids,
       mainPid: main?.pid ?? null,
-      // CLK_TCK is 100 on every Linux ABI Node runs on.
-      startedAt: main && btime !== null ? btime * 1000 + main.startTicks * 10 : null,
+      startedAt: main && btime !== undefined ? btime * 1000 + (main.startTicks * 1000) / CLK_TCK : null,
     };
   }
 
@@ -580,7 +580,7 @@ export class CgroupLauncher implements Launcher {
     const alive: number[] = [];
     for (const line of text.split('\n')) {
       const pid = Number(line);
-      if (line === '' || !Number.isInteger(pid) || pid <= 0 || isDying(pid)) continue;
+      if (line === '' || !Number.isInteger(pid) || pid <= 0 || isExiting(pid)) continue;
       alive.push(pid);
       if (alive.length >= limit) break;
     }
@@ -595,34 +595,6 @@ function listedPids(dir: string): Set<number> {
   } catch {
     return new Set();
   }
-}
-
-/** PF_EXITING in /proc/<pid>/stat's flags: the thread is inside do_exit(). */
-const PF_EXITING = 0x4;
-
-/**
- * True when every thread of the process is already exiting. The kernel's exit record arrives
- * before the task leaves cgroup.procs (cgroup_exit() runs later in do_exit()), so a group that
- * the events say is empty may still list a process on its way out: that one does not count.
- */
-function isDying(pid: number): boolean {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return true; // gone already
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[0] is stat field 3 (state); flags is field 9.
-      if ((Number(fields[6]) & PF_EXITING) === 0) return false;
-    } catch {
-      continue; // that thread is gone
-    }
-  }
-  return true;
 }
 
 // --- module helpers ---------------------------------------------------------------------------
@@ -667,32 +639,6 @@ function ms(from: number, to: number): string {
 function releaseChild(child: ChildProcess): void {
   child.unref();
   for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-}
-
-interface ProcStat {
-  pid: number;
-  ppid: number;
-  startTicks: number;
-}
-
-async function readProcStat(pid: number): Promise<ProcStat | null> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // comm may contain spaces and parentheses; the fields after the last ")" are fixed.
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(rest[1]), startTicks: Number(rest[19]) };
-  } catch {
-    return null; // gone meanwhile
-  }
-}
-
-async function readBootTime(): Promise<number | null> {
-  try {
-    const m = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 async function checkDirectory(program: string, cwd: string): Promise<void> {

@@ -7,6 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readStat } from '../../src/host/procfs.js';
 import type { Supervisor } from '../../src/supervisor/supervisor.js';
 
 /** Fail (never skip) when the privileged tests cannot run. */
@@ -99,10 +100,6 @@ export async function destroyTree(dir: string, keepRoot = false): Promise<void> 
 
 /** Whether a process is gone (or a zombie nobody reaped yet, which runs nothing). */
 export async function gone(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
+  const state = readStat(pid)?.state;
+  return state === undefined || state === 'Z';
 }
