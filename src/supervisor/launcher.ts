@@ -12,11 +12,11 @@ import { Socket } from 'node:net';
 import { join, posix, resolve as resolvePath } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { EnvironmentError } from '../errors.js';
+import { detectCgroup2Mount } from '../host/cgroupfs.js';
 import { loadBinding, type NativeBinding, type NativeChild } from '../host/binding.js';
 import { signalMembers, type PidfdNative } from '../host/pidfd.js';
 import { bootTime, CLK_TCK, isExiting, readStat } from '../host/procfs.js';
-import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
+import { isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
 import { LineSplitter } from './lines.js';
 import {
@@ -93,19 +93,6 @@ const WRAPPER = [
   "trap '' PIPE",
   'exec "$@"',
 ].join('\n');
-
-/** Find the cgroup v2 mount from /proc/self/mounts; an EnvironmentError when there is none. */
-export async function detectCgroup2Mount(mountsFile = '/proc/self/mounts'): Promise<string> {
-  const text = await readFile(mountsFile, 'utf8');
-  const point = findCgroup2Mount(text);
-  if (point === null) {
-    throw new EnvironmentError(
-      `cgroup v2 is not mounted (no cgroup2 line in ${mountsFile}); supervising programs needs it ` +
-        `(mount -t cgroup2 none /sys/fs/cgroup/unified on a hybrid host)`,
-    );
-  }
-  return point;
-}
 
 /** The first setpriv found in the usual places, or null. */
 export async function findSetpriv(candidates = SETPRIV_CANDIDATES): Promise<string | null> {
@@ -184,7 +171,7 @@ export class CgroupLauncher implements Launcher {
   static async create(
     opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string },
   ): Promise<CgroupLauncher> {
-    const mountPoint = opts.mountPoint ?? (await detectCgroup2Mount());
+    const mountPoint = opts.mountPoint ?? detectCgroup2Mount('supervising programs needs it');
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
     const native = opts.native === undefined ? loadAddon(opts.logger, 'spawnInCgroup', 'programs start through a shell') : opts.native;
     const pidfd = opts.pidfd === undefined ? loadAddon(opts.logger, 'pidfdOpen', 'programs are signalled by pid') : opts.pidfd;

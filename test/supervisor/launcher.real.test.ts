@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBinding } from '../../src/host/binding.js';
-import { CgroupLauncher, detectCgroup2Mount, type NativeSpawn } from '../../src/supervisor/launcher.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
+import { CgroupLauncher, type NativeSpawn } from '../../src/supervisor/launcher.js';
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { realClock, realTimers, type ProgramEvent } from '../../src/supervisor/types.js';
@@ -24,7 +25,7 @@ const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   requireRoot();
-  mount = await detectCgroup2Mount();
+  mount = detectCgroup2Mount();
   rootDir = join(mount, testRoot);
   await mkdir(rootDir);
   await mkdir(scratch, { recursive: true });
