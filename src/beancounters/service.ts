@@ -24,6 +24,7 @@ import type { HookRequest } from '../accounting/hooks.js';
 import { exitOutcome, GroupLife, type ReleaseRecord } from '../accounting/release.js';
 import type { Config, ResourceLimits, ResourceName, ResourceSpec } from '../config/types.js';
 import type { RawEvent } from '../events/decode.js';
+import { decodeWaitStatus } from '../events/exit-status.js';
 import { EventType, Flags } from '../events/layout.js';
 import { OVERFLOW_GROUP, type Group, type KernelTotals } from '../groups/registry.js';
 import type { GroupNotice } from '../groups/tracker.js';
@@ -219,8 +220,8 @@ export class BeancounterService {
         st.killed.delete(n.process.pid);
         this.#observeCounts(st, now, e);
         if (n.status !== null) {
-          const sig = n.status & 0x7f;
-          st.life?.exited(exitOutcome((n.status >> 8) & 0xff, sig === 0 ? null : sig));
+          const exit = decodeWaitStatus(n.status);
+          st.life?.exited(exitOutcome(exit.code, exit.signal));
           st.life?.addCpuSeconds(n.cpuS ?? 0);
           if (g.tasks === 0) this.#release(st, now);
         }
