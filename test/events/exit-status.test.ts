@@ -33,5 +33,4 @@ describe('decodeWaitStatus', () => {
     expect(decodeStatus(0x0300)).toEqual({ exit_code: 3, signal: null, core_dumped: false });
     expect(decodeStatus(0x80 | 11)).toEqual({ exit_code: null, signal: 'SIGSEGV', core_dumped: true });
   });
-
 });
