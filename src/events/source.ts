@@ -3,13 +3,12 @@
  * kernel's mkdir / rmdir records, and hands consumers whole batches in ring-buffer order (the
  * order in which the kernel reserved the records: fork before the child's own events).
  */
-import fs from 'node:fs';
-import { CgroupNames } from './cgroup-names.js';
-import { findCgroup, scanCgroups, type Hierarchy } from '../host/cgroupfs.js';
-import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
-import { libbpfLog, type Logger } from '../log.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../host/binding.js';
+import { findCgroup, scanCgroups, type Hierarchy } from '../host/cgroupfs.js';
+import { requireBpfHost } from '../host/kernel.js';
+import { libbpfLog, type Logger } from '../log.js';
+import { CgroupNames } from './cgroup-names.js';
 import { WallClock } from './clock.js';
 import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
 import { EventType, Flags } from './layout.js';
@@ -168,11 +167,7 @@ export class EventSource {
 
 /** Loads the probe, turning the kernel's refusals into one line with a fix. */
 function openProbe(binding: NativeBinding, options: ProbeOptions, log: Logger): NativeProbe {
-  if (!fs.existsSync(BTF_PATH)) {
-    throw new EnvironmentError(`this kernel has no BTF (${BTF_PATH} is missing); forkwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`);
-  }
-  const priv = privilegeCheck(fs.readFileSync('/proc/self/status', 'utf8'));
-  if (!priv.ok) throw new EnvironmentError(`cannot load BPF programs: ${priv.detail}`);
+  requireBpfHost();
   try {
     return new binding.Probe(options, libbpfLog(log));
   } catch (err) {
