@@ -159,7 +159,8 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     expect((await readFile(freeze, 'utf8')).trim()).toBe('0');
     // Running, not stopped by the freezer: it can be signalled and dies of it like any process.
     await waitFor('the new process out of the freezer', async () => /^frozen 0$/m.test(await readFile(join(rootDir, 'icy', 'cgroup.events'), 'utf8')));
-    expect(await procStatus(second, 'State')).toMatch(/^S/);
+    // Asleep in sleep(1) once it got there (it may still be running on its way to it).
+    await waitFor('the new process asleep', async () => /^S/.test(await procStatus(second, 'State')));
     expect(h.logger.lines.some((l) => l.startsWith('warn ') && l.includes('was frozen; thawed it'))).toBe(true);
   });
 
