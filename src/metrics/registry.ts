@@ -6,6 +6,7 @@
 import client from 'prom-client';
 import { LOG_ERROR_REASONS, type LogErrorCounts } from '../accounting/log.js';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
+import { RESTART_LATENCY_BUCKETS, type ProgramSample } from '../supervisor/service.js';
 import { METRICS, type MetricDef } from './definitions.js';
 import { SnapshotRegistry, type Labels, type Sample } from './exposition.js';
 
@@ -37,17 +38,8 @@ export interface BeancounterSample {
   failcnt: number;
 }
 
-export interface ProgramSample {
-  name: string;
-  state: string;
-  restarts: number;
-  lastExitCode: number | null;
-  /** Restart latency histogram over RESTART_LATENCY_BUCKETS. */
-  latency: { buckets: Float64Array; sum: number; count: number };
-}
-
 export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'] as const;
-export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+export { RESTART_LATENCY_BUCKETS, type ProgramSample };
 
 export const RESYNC_CHANGES = ['removed', 'added', 'updated'] as const;
 export type ResyncChange = (typeof RESYNC_CHANGES)[number];
