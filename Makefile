@@ -10,8 +10,10 @@ VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 # Debian packages: to build, and (TEST_PKGS) what the tests and benchmarks drive.
 BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3
 TEST_PKGS   := prometheus stress-ng util-linux procps systemd
+LINT_PKGS   := clang-format
 
-.PHONY: all deps test-deps bpf addon ts run test clean vmlinux docs
+.PHONY: all deps test-deps lint-deps bpf bpf-variant addon ts run test clean vmlinux docs
+.PHONY: check-imports typecheck lint format-check format
 
 all: deps bpf addon ts
 
@@ -28,13 +30,23 @@ $(BUILD)/.apt-test:
 	@scripts/apt-ensure.sh $(TEST_PKGS)
 	@mkdir -p $(BUILD) && touch $@
 
+lint-deps: $(BUILD)/.apt-lint
+
+$(BUILD)/.apt-lint:
+	@scripts/apt-ensure.sh $(LINT_PKGS)
+	@mkdir -p $(BUILD) && touch $@
+
+# Exactly what package-lock.json says (npm ci refuses a lockfile out of step with package.json).
 # re2 (the linear-time regex engine) builds from source on install: node-gyp takes Node's headers
-# from /usr when Debian's package ships them, as the addon does, instead of downloading them.
+# from /usr when Debian's package ships them, as the addon does, instead of downloading them; an
+# npm that skips dependencies' install scripts leaves it unbuilt, so it is built here then.
+# A node_modules that is a link (a git worktree sharing another checkout's) is not reinstalled
+# through the link: npm ci would empty the other checkout's.
 node_modules/.installed: package.json package-lock.json | $(BUILD)/.apt-build
-	npm install --no-audit --no-fund $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr)
-	@# An npm that skips dependencies' install scripts leaves re2 unbuilt: build it here.
-	@test -f node_modules/re2/build/Release/re2.node || (cd node_modules/re2 && ../.bin/node-gyp rebuild --loglevel=warn $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr))
-	@touch $@
+	@if [ -L node_modules ]; then echo "node_modules is a link to $$(readlink node_modules): not installing through it (npm ci there if package-lock.json changed)" >&2; exit 0; fi; \
+	set -e; npm ci --no-audit --no-fund $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr); \
+	test -f node_modules/re2/build/Release/re2.node || (cd node_modules/re2 && ../.bin/node-gyp rebuild --loglevel=warn $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr)); \
+	touch $@
 
 # ---- kernel side --------------------------------------------------------------------------
 bpf: $(BUILD)/bpf/proc.skel.h
@@ -47,9 +59,24 @@ $(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $
 $(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
 	bpftool gen skeleton $< name proc > $@.tmp && mv $@.tmp $@
 
-# vmlinux.h is vendored (see bpf/vmlinux/README.md); this regenerates it from the running kernel.
+# A knockout build of the same programs, for bench/bpf-attrib.mjs:
+#   make bpf-variant VARIANT="-DFW_KO_RECORD=1 -DFW_KO_COUNTERS=1" OUT=/tmp/x.bpf.o
+# VARIANT takes only the FW_KO_* switches of bpf/proc.bpf.c; the agent's own build sets none.
+bpf-variant: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h $(VMLINUX) $(BUILD)/.apt-build
+	@test -n "$(OUT)" || { echo "make bpf-variant: OUT=FILE is required" >&2; exit 2; }
+	@for f in $(VARIANT); do case "$$f" in -DFW_KO_[A-Z]*) ;; *) echo "make bpf-variant: VARIANT takes -DFW_KO_* switches only, not '$$f'" >&2; exit 2;; esac; done
+	$(BPF_CLANG) $(BPF_CFLAGS) $(VARIANT) -c $< -o $(OUT).tmp
+	mv $(OUT).tmp $(OUT)
+
+# vmlinux.h is vendored (see bpf/vmlinux/README.md), for x86 only; `make vmlinux` writes the
+# running kernel's for this architecture.
 vmlinux:
-	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+	@mkdir -p $(dir $(VMLINUX))
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX).tmp && mv $(VMLINUX).tmp $(VMLINUX)
+
+$(VMLINUX):
+	@echo "no $(VMLINUX): only x86's vmlinux.h is vendored; 'make vmlinux' on an $(ARCH) machine whose kernel has BTF writes it (README.md, Supported architectures)" >&2
+	@exit 1
 
 # ---- native addon -------------------------------------------------------------------------
 addon: addon/build/Release/forkwatch.node
@@ -68,8 +95,33 @@ dist/.built: $(shell find src -name '*.ts') tsconfig.json node_modules/.installe
 run: all
 	node bin/forkwatch.js run $(ARGS)
 
-test: all test-deps
+test: all test-deps typecheck
 	node_modules/.bin/vitest run $(VITEST_ARGS)
+
+# ---- checks -------------------------------------------------------------------------------
+# src/'s imports follow the pipeline's layers, with no cycle (scripts/check-imports.mjs).
+check-imports: node_modules/.installed
+	node scripts/check-imports.mjs src
+
+# The tests type-checked with src/ (test/tsconfig.json); dist/ first, which two tests still import.
+typecheck: ts
+	node_modules/.bin/tsc -p test/tsconfig.json
+
+lint: node_modules/.installed
+	node_modules/.bin/eslint src test vitest.config.ts
+
+# The formatters' verdict without writing (prettier: .prettierrc.json; clang-format: the
+# .clang-format of bpf/ and addon/). `make format` writes it.
+TS_FORMAT := 'src/**/*.ts' 'test/**/*.ts' vitest.config.ts
+C_FORMAT  := $(wildcard bpf/*.c bpf/*.h addon/*.cc addon/*.h)
+
+format-check: node_modules/.installed lint-deps
+	node_modules/.bin/prettier --check $(TS_FORMAT)
+	clang-format --dry-run --Werror $(C_FORMAT)
+
+format: node_modules/.installed lint-deps
+	node_modules/.bin/prettier --write --log-level warn $(TS_FORMAT)
+	clang-format -i $(C_FORMAT)
 
 # The README's metric reference, from src/metrics/definitions.ts.
 docs: ts

@@ -10,6 +10,7 @@ struct BpfError {
   std::string step;    // e.g. "bpf_object__load"
   std::string object;  // e.g. "proc", "handle_fork"
   int err;             // positive errno
+  std::string detail = "";  // what was wrong, when the errno alone does not say
 };
 
 // The JS Error for a BpfError, with code (EPERM…), errno, step and object properties.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "object_check.h"
 #include "proc.h"  // record types named in the skeleton's .bss
 #include "proc.skel.h"
 
@@ -47,8 +48,7 @@ Loader::Loader(const LoaderOptions& opts) {
   const char* vmlinux_btf = "/sys/kernel/btf/vmlinux";
   LIBBPF_OPTS(bpf_object_open_opts, open_opts);
   if (access(vmlinux_btf, R_OK) == 0) open_opts.btf_custom_path = vmlinux_btf;
-  skel_ = proc__open_opts(&open_opts);
-  if (!skel_) throw BpfError{"bpf_object__open", "proc", Errno(0)};
+  Open(opts, &open_opts);
   try {
     int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
@@ -82,6 +82,33 @@ Loader::Loader(const LoaderOptions& opts) {
 }
 
 Loader::~Loader() { Close(); }
+
+// The skeleton over the object built into the addon, or over another build of it read from
+// objectPath (checked first: the skeleton and the decoder rely on its maps, globals and records).
+void Loader::Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts) {
+  if (opts.object_path.empty()) {
+    skel_ = proc__open_opts(open_opts);
+    if (!skel_) throw BpfError{"bpf_object__open", "proc", Errno(0)};
+    return;
+  }
+  object_ = ReadObjectFile(opts.object_path);
+  size_t builtin_size = 0;
+  const void* builtin = proc__elf_bytes(&builtin_size);
+  CheckSameObject(builtin, builtin_size, object_, opts.object_path);
+  skel_ = static_cast<proc*>(calloc(1, sizeof(proc)));
+  if (!skel_) throw BpfError{"calloc", "proc", ENOMEM};
+  int err = proc__create_skeleton(skel_);
+  if (!err) {
+    skel_->skeleton->data = object_.data();
+    skel_->skeleton->data_sz = object_.size();
+    err = bpf_object__open_skeleton(skel_->skeleton, open_opts);
+  }
+  if (err) {
+    proc__destroy(skel_);
+    skel_ = nullptr;
+    throw BpfError{"bpf_object__open_skeleton", opts.object_path, Errno(err)};
+  }
+}
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
 void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {

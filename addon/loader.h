@@ -9,18 +9,22 @@ struct proc;
 
 namespace fw {
 
+// Every field is set from the Probe's options (their defaults: src/config/default.ts); zero here.
 struct LoaderOptions {
-  uint32_t ring_bytes = 8u << 20;
-  uint32_t counter_entries = 16384;
+  uint32_t ring_bytes = 0;
+  uint32_t counter_entries = 0;
   uint32_t cgroup_hierarchy = 0;
-  uint32_t argv_max = 2048;
+  uint32_t argv_max = 0;
   bool thread_events = false;
-  uint64_t wakeup_bytes = 256u << 10;
-  uint64_t wakeup_ns = 2000000;
-  bool cpu_accounting = true;
+  uint64_t wakeup_bytes = 0;
+  uint64_t wakeup_ns = 0;
+  bool cpu_accounting = false;
   // Claim process exits even where the exit tracepoint passes group_dead: the older kernels' path,
   // for tests on a new kernel.
   bool exit_claim = false;
+  // Another build of the same object (bench/bpf-attrib.mjs's knockout variants); empty: the one
+  // built into the addon.
+  std::string object_path;
 };
 
 class Loader {
@@ -43,7 +47,9 @@ class Loader {
  private:
   void SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting);
   void ChooseExitDecision(const btf* vmlinux, bool force_claim);
+  void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   struct proc* skel_ = nullptr;
+  std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;

@@ -31,17 +31,18 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   Napi::Object o = info[0].As<Napi::Object>();
 
   LoaderOptions opts;
-  opts.ring_bytes = OptU64(o, "ringBytes", opts.ring_bytes);
-  opts.counter_entries = OptU64(o, "counterEntries", opts.counter_entries);
-  opts.cgroup_hierarchy = OptU64(o, "cgroupHierarchy", opts.cgroup_hierarchy);
-  opts.argv_max = OptU64(o, "argvMax", opts.argv_max);
-  opts.thread_events = OptBool(o, "threadEvents", opts.thread_events);
-  opts.wakeup_bytes = OptU64(o, "wakeupBytes", opts.wakeup_bytes);
-  opts.wakeup_ns = OptU64(o, "wakeupNs", opts.wakeup_ns);
-  opts.cpu_accounting = OptBool(o, "cpuAccounting", opts.cpu_accounting);
-  opts.exit_claim = OptBool(o, "exitClaim", opts.exit_claim);
+  opts.ring_bytes = OptU64Req(o, "ringBytes");
+  opts.counter_entries = OptU64Req(o, "counterEntries");
+  opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
+  opts.argv_max = OptU64Req(o, "argvMax");
+  opts.thread_events = OptBoolReq(o, "threadEvents");
+  opts.wakeup_bytes = OptU64Req(o, "wakeupBytes");
+  opts.wakeup_ns = OptU64Req(o, "wakeupNs");
+  opts.cpu_accounting = OptBoolReq(o, "cpuAccounting");
+  opts.exit_claim = OptBoolReq(o, "exitClaim");
+  opts.object_path = OptString(o, "objectPath", opts.object_path);
   drain_ns_ = opts.wakeup_ns;
-  bool bpf_stats = OptBool(o, "bpfStats", false);
+  bool bpf_stats = OptBoolReq(o, "bpfStats");
 
   InstallLibbpfLog();
   try {

@@ -15,6 +15,31 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EEXIST 17 /* errno.h is not for BPF programs */
 
+/* Knockout switches, for bench/bpf-attrib.mjs only (`make bpf-variant VARIANT=-DFW_KO_RECORD=1`):
+ * each removes one part of the per-event handlers so its share of their cost can be measured.
+ * The default build sets none; every check below is then a constant 0 that the compiler drops. */
+#ifndef FW_KO_EMPTY
+#define FW_KO_EMPTY 0     /* fork, exec, exit and switch handlers return at once: the floor */
+#endif
+#ifndef FW_KO_COUNTERS
+#define FW_KO_COUNTERS 0  /* no per-cgroup counter lookup or update */
+#endif
+#ifndef FW_KO_RECORD
+#define FW_KO_RECORD 0    /* no fork, exec or exit record (reserve, fill, submit) */
+#endif
+#ifndef FW_KO_HEADER
+#define FW_KO_HEADER 0    /* records' header: type, size, flags, time and cgroup only */
+#endif
+#ifndef FW_KO_NSPID
+#define FW_KO_NSPID 0     /* no pid-namespace tgid (the header's one helper call) */
+#endif
+#ifndef FW_KO_WAKEUP
+#define FW_KO_WAKEUP 0    /* no wake-up batching: never wake (the bench's reader drains on a timer) */
+#endif
+#ifndef FW_KO_CGROUP
+#define FW_KO_CGROUP 0    /* no cgroup lookup: everything counts under cgroup id 0 */
+#endif
+
 /* Fields are read with direct loads through the BTF-typed pointers tp_btf hands us (CO-RE
  * relocated; a fault reads as 0), not with bpf_probe_read_kernel(): a helper call per field cost
  * tens of nanoseconds each, most of a record's price. */
@@ -85,13 +110,15 @@ struct {
 	__type(value, struct fw_oncpu);
 } oncpu SEC(".maps");
 
-/* ---- tunables, set through the skeleton's rodata before load ---- */
+/* ---- tunables, set through the skeleton's rodata before load ----
+ * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
+ * passes; their defaults live in src/config/default.ts only. */
 
 const volatile __u32 cgroup_hierarchy = 0;  /* 0: cgroup v2; else a v1 hierarchy id */
-const volatile __u32 argv_max = 2048;       /* argv byte budget per exec, <= FW_ARGV_CAP */
+const volatile __u32 argv_max = 0;          /* argv byte budget per exec, <= FW_ARGV_CAP */
 const volatile bool thread_events = false;  /* emit records for thread create / thread exit */
-const volatile __u64 wakeup_bytes = 256 << 10;
-const volatile __u64 wakeup_ns = 2000000;   /* 0: wake the reader on every record */
+const volatile __u64 wakeup_bytes = 0;      /* records waiting before a forced wake-up, in bytes */
+const volatile __u64 wakeup_ns = 0;         /* ... and in time; 0: wake the reader on every record */
 
 /* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
 __u64 last_wakeup_ns = 0;
@@ -115,6 +142,8 @@ static __always_inline void count_lost(__u16 type)
  * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs). */
 static __always_inline __u64 wake_flag(__u64 now)
 {
+	if (FW_KO_WAKEUP)
+		return BPF_RB_NO_WAKEUP;
 	if (wakeup_ns == 0)
 		return 0;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ||
@@ -148,6 +177,8 @@ static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *t)
 {
+	if (FW_KO_CGROUP)
+		return 0;
 	if (cgroup_hierarchy == 0)
 		return fw_kernfs_id(t->cgroups->dfl_cgrp->kn);
 	return v1_cgroup_id(t);
@@ -173,12 +204,14 @@ static __always_inline void fill_hdr(struct fw_event_hdr *h, __u16 type, __u16 s
 	h->flags = 0;
 	h->ts_ns = now;
 	h->cgroup_id = cgid;
+	if (FW_KO_HEADER)
+		return;
 	h->start_ns = fw_task_start_ns(t->group_leader);
 	h->pid = t->tgid;
 	h->tid = t->pid;
 	h->ppid = t->real_parent->tgid;
 	h->uid = t->real_cred->uid.val;
-	h->ns_pid = task_ns_tgid(t);
+	h->ns_pid = FW_KO_NSPID ? 0 : task_ns_tgid(t);
 	h->cpu = bpf_get_smp_processor_id();
 	/* Two 8-byte loads from the BTF pointer rather than a probe-read call. */
 	__u64 *dst = (__u64 *)h->comm;
@@ -186,8 +219,11 @@ static __always_inline void fill_hdr(struct fw_event_hdr *h, __u16 type, __u16 s
 	dst[1] = *(__u64 *)&t->comm[8];
 }
 
+/* The cgroup's counter row, made if it has none yet (NULL when the map is full). */
 static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 {
+	if (FW_KO_COUNTERS)
+		return NULL;
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	if (c)
 		return c;
@@ -206,6 +242,8 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (FW_KO_EMPTY)
+		return 0;
 	bool is_thread = child->pid != child->tgid;
 	__u64 cgid = task_cgroup_id(child);
 
@@ -217,7 +255,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		else
 			c->forks++;
 	}
-	if (is_thread && !thread_events)
+	if ((is_thread && !thread_events) || FW_KO_RECORD)
 		return 0;
 
 	struct fw_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -238,10 +276,14 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (FW_KO_EMPTY)
+		return 0;
 	__u64 cgid = task_cgroup_id(p);
 	struct fw_cg_counters *c = counters(cgid);
 	if (c)
 		c->execs++;
+	if (FW_KO_RECORD)
+		return 0;
 
 	__u32 zero = 0;
 	struct fw_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -305,6 +347,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
  * the process (what wait(2) reports), and every other task's is a thread exit. */
 static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 {
+	if (FW_KO_EMPTY)
+		return 0;
 	struct signal_struct *sig = p->signal;
 	__u64 cgid = task_cgroup_id(p);
 	__u32 status = 0;
@@ -328,7 +372,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		else
 			c->exits_success++;
 	}
-	if (!group_dead && !thread_events)
+	if ((!group_dead && !thread_events) || FW_KO_RECORD)
 		return 0;
 
 	struct fw_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -477,6 +521,8 @@ int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	if (FW_KO_EMPTY)
+		return 0;
 	__u32 zero = 0;
 	struct fw_oncpu *o = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!o)
@@ -486,8 +532,9 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		__u64 runtime = prev->se.sum_exec_runtime;
 		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
 		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
-		struct fw_cg_counters *c = prev->flags & FW_PF_EXITING ? bpf_map_lookup_elem(&cg_counters, &o->cgroup_id)
-								       : counters(o->cgroup_id);
+		struct fw_cg_counters *c = prev->flags & FW_PF_EXITING
+						   ? (FW_KO_COUNTERS ? NULL : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
+						   : counters(o->cgroup_id);
 		if (c && runtime > o->runtime_ns)
 			c->cpu_ns += runtime - o->runtime_ns;
 	}

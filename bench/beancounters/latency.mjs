@@ -22,8 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Agent } from '../../dist/agent.js';
-import { HostCgroupIO } from '../../dist/beancounters/cgroupfs.js';
+import { createAgent } from '../../dist/agent/compose.js';
+import { HostCgroupIO } from '../../dist/beancounters/cgroup-actions.js';
 import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
 import { BeancounterService } from '../../dist/beancounters/service.js';
 import { detectHierarchy } from '../../dist/host/cgroupfs.js';
@@ -96,7 +96,7 @@ groups:
 const binding = loadBinding();
 const bootNow = () => Number(binding.clocks()[1]);
 const log = createLogger({ write: () => {} });
-const agent = new Agent(binding, config, log, () => Date.now());
+const agent = createAgent(config, log);
 const ids = new Set(Object.values(cgroups).map((p) => fs.statSync(path.join(v2, p)).ino));
 
 const forkTs = new Map(); // pid -> kernel ts of its fork record

@@ -7,7 +7,7 @@
  * HookRunner; the main thread only posts requests and relays what the runner logs.
  */
 import { Worker } from 'node:worker_threads';
-import type { HookLogger, HookRequest, HookResult } from '../accounting/hooks.js';
+import type { HookLogger, HookRequest, HookResult } from './hooks.js';
 
 /** Messages from the worker (src/beancounters/hook-worker.ts). */
 export type FromWorker =

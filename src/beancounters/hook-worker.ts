@@ -1,6 +1,6 @@
 /** The hook thread (see hook-thread.ts): a HookRunner driven by messages from the agent. */
 import { parentPort } from 'node:worker_threads';
-import { HookRunner } from '../accounting/hooks.js';
+import { HookRunner } from './hooks.js';
 import type { FromWorker, ToWorker } from './hook-thread.js';
 
 const port = parentPort;

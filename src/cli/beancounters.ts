@@ -1,12 +1,12 @@
 /** `forkwatch beancounters`: the running agent's beancounters, laid out like /proc/user_beancounters. */
 import type { Argv, CommandModule } from 'yargs';
-import type { BeancounterRow } from '../accounting/ledger.js';
+import type { BeancounterRow } from '../beancounters/model/ledger.js';
+import { requestJson } from '../client/http.js';
+import { resolveTarget } from '../client/target.js';
 import { inertJson, inertText } from '../terminal.js';
-import { agentUrl, fetchJson } from './client.js';
+import { targetOptions, type TargetArgs } from './client.js';
 
-export interface BeancountersArgs {
-  url?: string;
-  config?: string;
+export interface BeancountersArgs extends TargetArgs {
   group?: string;
   limited?: boolean;
   json?: boolean;
@@ -41,14 +41,12 @@ export const beancountersCommand: CommandModule<object, BeancountersArgs> = {
   command: 'beancounters',
   describe: "Show the running agent's beancounters: held, maxheld, barrier, limit, failcnt per group and resource",
   builder: (y: Argv) =>
-    y
-      .option('url', { type: 'string', describe: 'the agent (default: from --config, else http://127.0.0.1:10510)' })
-      .option('config', { type: 'string', describe: "the agent's config file, to find its address" })
+    targetOptions(y, 'listen')
       .option('group', { type: 'string', describe: 'only this group (its exact name)' })
       .option('limited', { type: 'boolean', describe: 'only resources with a barrier or a limit' })
       .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<BeancountersArgs>,
   handler: async (a) => {
-    const rows = filterRows(await fetchJson<BeancounterRow[]>(agentUrl(a.url, a.config), '/api/beancounters'), a);
+    const rows = filterRows(await requestJson<BeancounterRow[]>(resolveTarget(a, 'listen'), 'GET', '/api/beancounters'), a);
     process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatBeancounters(rows));
   },
 };

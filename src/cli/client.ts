@@ -1,31 +1,23 @@
-/** Talking to a running agent from the CLI. */
-import { loadConfig } from '../config/load.js';
-import { EnvironmentError, UsageError } from '../errors.js';
+/** The flags of the commands that talk to a running agent (groups, beancounters, programs, start, stop, restart). */
+import type { Argv } from 'yargs';
+import type { TargetArgs } from '../client/target.js';
 
-/** The agent's base URL: --url, else the listen address of --config, else the default. */
-export function agentUrl(url?: string, configPath?: string): string {
-  if (url !== undefined) {
-    try {
-      return new URL(url).toString().replace(/\/$/, '');
-    } catch {
-      throw new UsageError(`--url "${url}": expected an http URL such as http://127.0.0.1:10510`);
-    }
-  }
-  const { host, port } = loadConfig(configPath).listen;
-  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
+export type { TargetArgs } from '../client/target.js';
 
-export async function fetchJson<T>(base: string, path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(base + path);
-  } catch (err) {
-    // undici puts the socket error in `cause` (an AggregateError when several addresses failed).
-    const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-    const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
-    throw new EnvironmentError(`cannot reach the agent at ${base} (${cause}); is 'forkwatch run' running? (--url points elsewhere)`);
-  }
-  if (!res.ok) throw new EnvironmentError(`the agent at ${base} answered ${res.status} for ${path}`);
-  return (await res.json()) as T;
+/**
+ * --url, --socket, --token-file and --config, described for where the command goes by default:
+ * the agent's listen address (`listen`: reads open on TCP) or its unix socket (`socket`: control).
+ */
+export function targetOptions<T>(y: Argv<T>, via: 'listen' | 'socket'): Argv<T & TargetArgs> {
+  return y
+    .option('url', {
+      type: 'string',
+      describe:
+        via === 'socket'
+          ? 'the agent over TCP instead: http://HOST:PORT (needs --token-file with the control token to change state), or unix:/path/to/api.sock'
+          : 'the agent: http://HOST:PORT or unix:/path/to/api.sock (default: the listen address of --config, else http://127.0.0.1:10510)',
+    })
+    .option('socket', { type: 'string', describe: `the agent's unix socket${via === 'socket' ? ' (default: api.socket of --config, /run/forkwatch/api.sock)' : ' instead of TCP (root only)'}` })
+    .option('token-file', { type: 'string', describe: "file holding the bearer token to send (the agent's api.token_file, or api.control_token_file to change state)" })
+    .option('config', { type: 'string', describe: `the agent's config file, to find its ${via === 'socket' ? 'socket' : 'address'}` }) as Argv<T & TargetArgs>;
 }

@@ -1,13 +1,13 @@
 /** `forkwatch groups`: the running agent's groups, with rates over a short interval. */
 import type { Argv, CommandModule } from 'yargs';
-import type { GroupView } from '../agent.js';
+import type { GroupView } from '../agent/agent.js';
 import { UsageError } from '../errors.js';
 import { inertJson, inertText } from '../terminal.js';
-import { agentUrl, fetchJson } from './client.js';
+import { requestJson } from '../client/http.js';
+import { resolveTarget } from '../client/target.js';
+import { targetOptions, type TargetArgs } from './client.js';
 
-export interface GroupsArgs {
-  url?: string;
-  config?: string;
+export interface GroupsArgs extends TargetArgs {
   sort?: string;
   interval?: string;
   json?: boolean;
@@ -56,9 +56,7 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
   command: 'groups',
   describe: 'Show the running agent\'s groups: tasks, fork rate, CPU, exits',
   builder: (y: Argv) =>
-    y
-      .option('url', { type: 'string', describe: 'the agent (default: from --config, else http://127.0.0.1:10510)' })
-      .option('config', { type: 'string', describe: 'the agent\'s config file, to find its address' })
+    targetOptions(y, 'listen')
       .option('sort', { type: 'string', describe: `column to sort by: ${SORT_KEYS.join(', ')}`, default: 'tasks' })
       .option('interval', { type: 'string', describe: 'seconds between the two samples rates come from', default: '1' })
       .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<GroupsArgs>,
@@ -67,10 +65,10 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
     if (!SORT_KEYS.includes(key)) throw new UsageError(`--sort "${a.sort}": expected one of ${SORT_KEYS.join(', ')}`);
     const interval = Number(a.interval);
     if (!Number.isFinite(interval) || interval <= 0 || interval > 60) throw new UsageError(`--interval "${a.interval}": expected seconds between 0 and 60`);
-    const url = agentUrl(a.url, a.config);
-    const before = await fetchJson<GroupView[]>(url, '/api/groups');
+    const url = resolveTarget(a, 'listen');
+    const before = await requestJson<GroupView[]>(url, 'GET', '/api/groups');
     await new Promise((r) => setTimeout(r, interval * 1000));
-    const after = await fetchJson<GroupView[]>(url, '/api/groups');
+    const after = await requestJson<GroupView[]>(url, 'GET', '/api/groups');
     const rows = sortRows(groupRows(before, after, interval), key);
     process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatRows(rows));
   },

@@ -3,7 +3,9 @@ import { detectHierarchy } from '../host/cgroupfs.js';
 import { EventSource } from '../events/source.js';
 import { createLogger } from '../log.js';
 import { loadBinding } from '../host/binding.js';
-import fs from 'node:fs';
+import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
+import { readTokenFile } from '../client/token.js';
+import { probeOptions } from '../config/default.js';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
@@ -21,7 +23,8 @@ export async function startTail(
   const source = new EventSource(loadBinding(), {
     hierarchy,
     log,
-    probe: { ringBytes: k.ringBytes, argvMax: k.argvMax, threadEvents: opts.filter.threads === true, cpuAccounting: false },
+    // Every value, from the one home of defaults: the addon has none of its own.
+    probe: probeOptions({ ringBytes: k.ringBytes, argvMax: k.argvMax, threadEvents: opts.filter.threads === true, cpuAccounting: false }),
   });
   const table = seedTable(source, hierarchy);
   return runTail(source, table, opts, {
@@ -38,29 +41,15 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   for (const k of ['tree', 'threads', 'failed'] as const) if (a[k]) query[k] = 'true';
   // The flags' own messages (--pid …) for mistakes the agents would refuse; --events is checked
   // by the stream's own parser below, which also knows barrier, limit, release and restart.
-  tailOptions({ ...a, events: undefined });
+  const opts = tailOptions({ ...a, events: undefined });
   parseStreamQuery(new URLSearchParams(query));
-  const urls = (a.from ?? []).map((u) => {
-    if (u.startsWith('unix:') || /^https?:\/\/[^/]/.test(u)) return u.replace(/\/$/, '');
-    throw new UsageError(`--from "${u}": expected http://HOST:PORT or unix:/path/to/api.sock`);
-  });
-  if (urls.length === 0) throw new UsageError('--from needs at least one agent: http://HOST:PORT or unix:/path/to/api.sock');
-  let token: string | undefined;
-  if (a['token-file'] !== undefined) {
-    try {
-      token = fs.readFileSync(a['token-file'], 'utf8').trim();
-    } catch (err) {
-      throw new UsageError(`--token-file "${a['token-file']}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; expected a readable file holding the token`);
-    }
-  }
-  const duration = a.duration !== undefined ? Number(a.duration) : undefined;
-  if (duration !== undefined && (!Number.isFinite(duration) || duration <= 0)) throw new UsageError(`--duration "${a.duration}": expected a number of seconds above 0`);
+  const urls = (a.from ?? []).map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
+  if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
+  const token = a['token-file'] !== undefined ? readTokenFile(a['token-file']) : undefined;
   const windowS = a.window !== undefined ? Number(a.window) : undefined;
   if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600)) throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
-  const count = a.count !== undefined ? Number(a.count) : undefined;
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new UsageError(`--count "${a.count}": expected a number of events (a positive integer)`);
   return runRemoteTail(
-    { urls, token, query, json: a.json === true, durationS: duration, count, windowS },
+    { urls, token, query, json: opts.json, durationS: opts.durationS, count: opts.count, windowS },
     { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
   );
 }

@@ -1,5 +1,6 @@
 /** `forkwatch tail`: live fork / exec / exit / migrate on this host. */
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULTS } from '../config/default.js';
 import { UsageError } from '../errors.js';
 import { tailOptions, type FilterArgs } from '../tail/options.js';
 import { parseByteSize } from './units.js';
@@ -32,14 +33,14 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('failed', { type: 'boolean', describe: 'only exits that are non-zero or killed by a signal' })
       .option('duration', { type: 'string', describe: 'stop after this many seconds' })
       .option('count', { type: 'string', describe: 'stop after this many events' })
-      .option('ring-buffer', { type: 'string', describe: 'ring buffer size (power of two, e.g. 8MiB)' })
-      .option('argv-max', { type: 'string', describe: 'bytes of argv kept per exec (default 2048)' })
+      .option('ring-buffer', { type: 'string', describe: `ring buffer size (power of two; default ${DEFAULTS.bpf.ring_buffer_bytes / 2 ** 20}MiB)` })
+      .option('argv-max', { type: 'string', describe: `bytes of argv kept per exec (default ${DEFAULTS.bpf.argv_max_bytes})` })
       .option('hierarchy', { type: 'string', describe: 'cgroup hierarchy for paths: v2 (default) or a v1 one (cpuacct, name=systemd)' })
       .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' })
       .option('from', { type: 'string', array: true, describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)' })
       .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
-      .option('window', { type: 'string', describe: 'with --from: seconds an event may wait for a slower agent to keep the time order (default 0.3)' }) as Argv<TailArgs>,
+      .option('window', { type: 'string', describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})` }) as Argv<TailArgs>,
   handler: async (a) => {
     if (a.from !== undefined) {
       const { startRemoteTail } = await import('./tail-run.js');

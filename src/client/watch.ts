@@ -10,10 +10,13 @@
  * connection is paused, the agent drops the oldest events of this subscriber and the stream says
  * how many (`missed`).
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import { DEFAULTS } from '../config/default.js';
 import type { ProcessEvent } from '../events/model.js';
 import type { AgentEvent } from '../stream/bus.js';
+import { requestOptions, transport } from './http.js';
+import { parseAgentUrl, type AgentTarget } from './target.js';
+import { readTokenFile } from './token.js';
 
 export type { ProcessEvent } from '../events/model.js';
 export type { AgentEvent } from '../stream/bus.js';
@@ -42,13 +45,15 @@ export interface WatchOptions {
   url: string;
   /** Bearer token (needed for TCP). */
   token?: string;
+  /** A file holding the bearer token, read once at the start (instead of token). */
+  tokenFile?: string;
   /** Query parameters: cgroup, comm, pid, tree, events, threads, failed, group. */
   filter?: Record<string, string | number | boolean>;
   /** Keep reconnecting (default true); false ends the iteration at the first disconnect. */
   reconnect?: boolean;
-  /** Delay before reconnecting, ms (default 500, doubling to 5 s). */
+  /** Delay before reconnecting, ms (default 500, doubling to 5 s: DEFAULTS.client). */
   retryMs?: number;
-  /** Unread events held here before the connection is paused (default 4096). */
+  /** Unread events held here before the connection is paused (default 4096: DEFAULTS.client). */
   highWater?: number;
   signal?: AbortSignal;
 }
@@ -64,22 +69,6 @@ export class WatchError extends Error {
   }
 }
 
-type Target = http.RequestOptions & { label: string; tls: boolean };
-
-function target(url: string, query: string): Target {
-  if (url.startsWith('unix:')) return { socketPath: url.slice(5), path: `/events${query}`, label: url, tls: false };
-  const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`watch: url "${url}": expected http://HOST:PORT, https://HOST:PORT or unix:/path/to/api.sock`);
-  const tls = u.protocol === 'https:';
-  return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port || (tls ? 443 : 80),
-    path: `${u.pathname.replace(/\/$/, '')}/events${query}`,
-    label: url,
-    tls,
-  };
-}
-
 interface Connection {
   /** Resolves with why the stream ended. */
   ended: Promise<string>;
@@ -88,12 +77,11 @@ interface Connection {
 }
 
 /** Opens one connection; `onLine` gets each parsed line. */
-function connect(t: Target, token: string | undefined, onLine: (o: WatchEvent) => void, signal: AbortSignal): Connection {
+function connect(t: AgentTarget, path: string, onLine: (o: WatchEvent) => void, signal: AbortSignal): Connection {
   let res: http.IncomingMessage | undefined;
   let paused = false;
   const ended = new Promise<string>((resolve, reject) => {
-    const get = t.tls ? https.get : http.get;
-    const req = get({ ...t, headers: { Accept: 'application/x-ndjson', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, signal }, (r) => {
+    const req = transport(t).get({ ...requestOptions(t, path, { Accept: 'application/x-ndjson' }), signal }, (r: http.IncomingMessage) => {
       res = r;
       if (r.statusCode !== 200) {
         let body = '';
@@ -150,9 +138,11 @@ function connect(t: Target, token: string | undefined, onLine: (o: WatchEvent) =
 export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(opts.filter ?? {})) params.set(k, String(v));
-  const query = params.size ? `?${params}` : '';
-  const t = target(opts.url, query);
-  const highWater = opts.highWater ?? 4096;
+  const path = `/events${params.size ? `?${params}` : ''}`;
+  const t = parseAgentUrl(opts.url, `watch: url ${JSON.stringify(opts.url)}`);
+  t.token = opts.tokenFile !== undefined ? readTokenFile(opts.tokenFile, 'watch: tokenFile') : opts.token;
+  const d = DEFAULTS.client;
+  const highWater = opts.highWater ?? d.high_water;
   // Ours, so that leaving the loop early closes the connection even without the caller's signal.
   const abort = new AbortController();
   const onAbort = () => abort.abort();
@@ -163,7 +153,8 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
   let stream: string | undefined;
   // Every event before this seq was received, filtered out, or reported missed.
   let position = 0;
-  let delay = opts.retryMs ?? 500;
+  const retryMs = opts.retryMs ?? d.retry_s * 1000;
+  let delay = retryMs;
 
   try {
     while (!abort.signal.aborted) {
@@ -171,7 +162,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
       let failure: unknown;
       const conn = connect(
         t,
-        opts.token,
+        path,
         (o) => {
           o.source = t.label;
           const seq = (o as { seq?: number }).seq;
@@ -186,7 +177,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
             h.skipped = stream !== undefined && !h.restarted ? Math.max(0, h.seq - position) : 0;
             stream = h.stream;
             position = h.seq;
-            delay = opts.retryMs ?? 500;
+            delay = retryMs;
           } else if (typeof seq === 'number') {
             position = Math.max(position, seq + 1);
           }
@@ -224,7 +215,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
         const timer = setTimeout(r, delay);
         abort.signal.addEventListener('abort', () => (clearTimeout(timer), r()), { once: true });
       });
-      delay = Math.min(delay * 2, 5000);
+      delay = Math.min(delay * 2, d.retry_max_s * 1000);
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -1,6 +1,8 @@
 /**
- * The defaults: the values the loader fills in for every key a config leaves out, and the
- * embedded default config the agent runs with when given none. A test checks that the two agree.
+ * The one home of default values: those the loader fills in for every key a config leaves out,
+ * the embedded default config the agent runs with when given none (a test checks that the two
+ * agree), the BPF loader's options (the addon and the BPF object have no defaults of their own:
+ * every value is passed from here), and the clients' and tail's own.
  */
 
 /** Values filled in for absent keys; durations in seconds, sizes in bytes. */
@@ -34,7 +36,62 @@ export const DEFAULTS = {
     keep_running: false,
   },
   api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
+  /** Talking to an agent (src/client): the CLI's calls, tail --from and watch(). */
+  client: {
+    /** A JSON call that has no answer by then fails. */
+    timeout_s: 10,
+    /** A lost event stream is opened again after retry_s, doubling up to retry_max_s. */
+    retry_s: 0.5,
+    retry_max_s: 5,
+    /** Unread events a watcher holds before it stops reading (the agent then drops, and says so). */
+    high_water: 4096,
+  },
+  /** tail --from: how long an event may wait for a slower agent, and how often the order is flushed. */
+  tail: { window_s: 0.3, flush_s: 0.1 },
 } as const;
+
+/**
+ * Every option of the addon's Probe (src/host/binding.ts ProbeOptions). The addon refuses an
+ * option left out, and the BPF object's rodata starts at zero: the values come from here only.
+ */
+export interface FullProbeOptions {
+  ringBytes: number;
+  counterEntries: number;
+  /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
+  cgroupHierarchy: number;
+  argvMax: number;
+  threadEvents: boolean;
+  /** Records waiting before the reader is woken, in bytes and in time (0 ns: every record). */
+  wakeupBytes: number;
+  wakeupNs: number;
+  cpuAccounting: boolean;
+  bpfStats: boolean;
+  exitClaim: boolean;
+}
+
+export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
+  ringBytes: DEFAULTS.bpf.ring_buffer_bytes,
+  counterEntries: DEFAULTS.bpf.counter_entries,
+  cgroupHierarchy: 0,
+  argvMax: DEFAULTS.bpf.argv_max_bytes,
+  threadEvents: false,
+  // Not a config key: a burst this large wakes the reader before the flush interval ends.
+  wakeupBytes: 256 * 2 ** 10,
+  wakeupNs: Math.round(DEFAULTS.bpf.flush_interval_s * 1e9),
+  cpuAccounting: DEFAULTS.bpf.cpu_accounting,
+  bpfStats: false,
+  exitClaim: false,
+});
+
+/** The Probe's options with every one set: those given (undefined counts as not given), else PROBE_DEFAULTS. */
+export function probeOptions(given: Partial<FullProbeOptions>): FullProbeOptions {
+  const out: FullProbeOptions = { ...PROBE_DEFAULTS };
+  for (const key of Object.keys(PROBE_DEFAULTS) as (keyof FullProbeOptions)[]) {
+    const v = given[key];
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[key] = v;
+  }
+  return out;
+}
 
 /** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
 export const ARGV_CAP = 16384;

@@ -3,6 +3,7 @@
  * kernel's mkdir / rmdir records, and hands consumers whole batches in ring-buffer order (the
  * order in which the kernel reserved the records: fork before the child's own events).
  */
+import { probeOptions } from '../config/default.js';
 import { EnvironmentError } from '../errors.js';
 import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../host/binding.js';
 import { findCgroup, scanCgroups, type Hierarchy } from '../host/cgroupfs.js';
@@ -17,7 +18,16 @@ export interface SourceOptions {
   probe: ProbeOptions;
   hierarchy: Hierarchy;
   log: Logger;
+  /** cgroupfs reads of the grouping hierarchy (default: this host's, under hierarchy.mount). */
+  cgroups?: { scan(): Map<number, string>; find(id: number, under: string): string | undefined };
+  /** Checks before loading; throws an EnvironmentError with a fix (default: host/kernel.ts requireBpfHost). */
+  preflight?: () => void;
+  /** CLOCK_MONOTONIC now, ns, as bpf_ktime_get_ns() (default: process.hrtime). */
+  monotonicNs?: () => number;
 }
+
+/** What the source needs of the addon. */
+export type SourceBinding = Pick<NativeBinding, 'Probe' | 'clocks'>;
 
 export class EventSource {
   readonly names: CgroupNames;
@@ -33,12 +43,14 @@ export class EventSource {
   private onBatch: ((events: RawEvent[]) => void) | undefined;
 
   /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
-  constructor(binding: NativeBinding, private readonly opts: SourceOptions) {
+  constructor(binding: SourceBinding, private readonly opts: SourceOptions) {
     this.clock = new WallClock(() => binding.clocks());
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
     const mount = opts.hierarchy.mount;
-    this.names = new CgroupNames(() => scanCgroups(mount), { find: (id, under) => findCgroup(mount, under, id) });
-    this.probe = openProbe(binding, { ...opts.probe, cgroupHierarchy: opts.hierarchy.id }, opts.log);
+    const cg = opts.cgroups ?? { scan: () => scanCgroups(mount), find: (id: number, under: string) => findCgroup(mount, under, id) };
+    this.names = new CgroupNames(() => cg.scan(), { find: (id, under) => cg.find(id, under) });
+    (opts.preflight ?? requireBpfHost)();
+    this.probe = openProbe(binding, probeOptions({ ...opts.probe, cgroupHierarchy: opts.hierarchy.id }), opts.log);
   }
 
   get attached(): string[] {
@@ -114,7 +126,7 @@ export class EventSource {
    * id, in ns as of now; added to the counters it makes CPU exact at the moment of reading.
    */
   unchargedCpuNs(): Map<number, number> {
-    const now = Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+    const now = this.opts.monotonicNs?.() ?? Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
     const out = new Map<number, number>();
     for (const { sinceNs, cgroupId } of decodeOncpu(this.live().oncpu())) {
       if (cgroupId && sinceNs && now > sinceNs) out.set(cgroupId, (out.get(cgroupId) ?? 0) + (now - sinceNs));
@@ -166,8 +178,7 @@ export class EventSource {
 }
 
 /** Loads the probe, turning the kernel's refusals into one line with a fix. */
-function openProbe(binding: NativeBinding, options: ProbeOptions, log: Logger): NativeProbe {
-  requireBpfHost();
+function openProbe(binding: SourceBinding, options: ProbeOptions, log: Logger): NativeProbe {
   try {
     return new binding.Probe(options, libbpfLog(log));
   } catch (err) {

@@ -21,6 +21,8 @@ export interface ProbeOptions {
   bpfStats?: boolean;
   /** Claim process exits as kernels before v6.16 need, even on a newer one (for tests). */
   exitClaim?: boolean;
+  /** Another build of the same BPF object (bench/bpf-attrib.mjs's knockout variants); checked before it loads. */
+  objectPath?: string;
 }
 
 export interface ProgStat {

@@ -2,7 +2,7 @@
  * procfs adapter, the one reader of /proc/<pid> files: a process's stat line (parsed here and
  * nowhere else), and the processes running now. Those are read when the agent starts, so the
  * process table (and every gauge built on it) is right from the first moment, and again after the
- * kernel lost records (src/resync.ts); in between, events keep the table.
+ * kernel lost records (src/agent/resync.ts); in between, events keep the table.
  */
 import fs from 'node:fs';
 import { cgroupNsRoot, fromNamespace } from './cgroupns.js';

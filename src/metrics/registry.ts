@@ -4,7 +4,8 @@
  * per content type (Prometheus text, OpenMetrics), never the global one.
  */
 import client from 'prom-client';
-import { LOG_ERROR_REASONS, type LogErrorCounts } from '../accounting/log.js';
+import { LOG_ERROR_REASONS, type LogErrorCounts } from '../beancounters/log.js';
+import type { BeancounterSample } from '../beancounters/types.js';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
 import { RESTART_LATENCY_BUCKETS, type ProgramSample } from '../supervisor/service.js';
 import { METRICS, type MetricDef } from './definitions.js';
@@ -26,20 +27,7 @@ export interface GroupSample {
   releases: number;
 }
 
-export interface BeancounterSample {
-  group: string;
-  resource: string;
-  held: number;
-  maxheld: number;
-  minheld: number;
-  barrier?: number;
-  limit?: number;
-  barrierHits: number;
-  failcnt: number;
-}
-
 export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'] as const;
-export { RESTART_LATENCY_BUCKETS, type ProgramSample };
 
 export const RESYNC_CHANGES = ['removed', 'added', 'updated'] as const;
 export type ResyncChange = (typeof RESYNC_CHANGES)[number];

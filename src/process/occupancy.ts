@@ -2,7 +2,7 @@
  * Live processes per cgroup, kept from the same records as the process table. The kernel's exit
  * record arrives before the task has left cgroup.procs, so "this cgroup just emptied" is decided
  * here, from events, not by reading cgroupfs. After lost records it is counted again from the
- * reconciled table (src/resync.ts).
+ * reconciled table (src/agent/resync.ts).
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';

@@ -1,6 +1,7 @@
 /**
  * The processes procfs shows now, as process-table entries: one home for the seed at start
- * (the agent, `forkwatch tail`) and for the rescan after lost records (src/resync.ts).
+ * (the agent, `forkwatch tail`) and for the rescan after lost records (src/agent/resync.ts). The
+ * reads are passed in (the agent's host), so the agent's scans run on a fake procfs in tests.
  */
 import { cgroupIdOf, type Hierarchy } from '../host/cgroupfs.js';
 import type { EventSource } from '../events/source.js';
@@ -41,21 +42,37 @@ export function toEntries(list: Iterable<ProcSnapshot>, ctx: EntryContext): Proc
   return out;
 }
 
-/**
- * The running processes, read from /proc now. Cgroups are named by the source; one made so
- * recently that its mkdir record is not read yet (or was lost) is looked up on cgroupfs.
- */
-export function liveProcesses(source: EventSource, hierarchy: Hierarchy): ProcessInfo[] {
-  return toEntries(scanProcesses(), {
-    hierarchyId: hierarchy.id,
-    cgroupId: (path) => source.names.idOf(path) ?? cgroupIdOf(hierarchy.mount, path),
-    bootNow: source.clock.bootNow(),
-  });
+/** Where a scan reads from: procfs, and the cgroup ids of the paths it shows. */
+export interface ScanReads {
+  /** The processes procfs shows now. */
+  processes(): Iterable<ProcSnapshot>;
+  hierarchyId: number;
+  /** A cgroup path -> its id (the names the records keep, else cgroupfs); undefined when gone. */
+  cgroupId(path: string): number | undefined;
+  /** CLOCK_BOOTTIME now, ns. */
+  bootNow(): number;
 }
 
-/** A process table seeded from procfs. */
+/** The running processes, as table entries, read through `reads` (the agent's host). */
+export function liveProcesses(reads: ScanReads): ProcessInfo[] {
+  const list = reads.processes();
+  return toEntries(list, { hierarchyId: reads.hierarchyId, cgroupId: (p) => reads.cgroupId(p), bootNow: reads.bootNow() });
+}
+
+/**
+ * A process table seeded from this host's /proc (for `forkwatch tail`, which has no agent host).
+ * Cgroups are named by the source; one made so recently that its mkdir record is not read yet
+ * (or was lost) is looked up on cgroupfs.
+ */
 export function seedTable(source: EventSource, hierarchy: Hierarchy): ProcessTable {
   const table = new ProcessTable();
-  table.seed(liveProcesses(source, hierarchy));
+  table.seed(
+    liveProcesses({
+      processes: () => scanProcesses(),
+      hierarchyId: hierarchy.id,
+      cgroupId: (path) => source.names.idOf(path) ?? cgroupIdOf(hierarchy.mount, path),
+      bootNow: () => source.clock.bootNow(),
+    }),
+  );
   return table;
 }

@@ -2,7 +2,7 @@
  * The live process table: seeded from procfs, then kept by fork / exec / exit / migrate records.
  * It answers what events do not carry: a process's previous cgroup on migrate, its executable,
  * its descendants. After the kernel lost records it is reconciled with procfs again
- * (src/resync.ts): a process is the same one when its pid and its start time agree.
+ * (src/agent/resync.ts): a process is the same one when its pid and its start time agree.
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';

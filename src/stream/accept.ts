@@ -1,6 +1,6 @@
 /** One subscriber's view of the stream: its filters applied to process and agent events. */
 import type { ProcessEvent } from '../events/model.js';
-import { EventFilter } from '../tail/filter.js';
+import { EventFilter } from '../events/filter.js';
 import type { StreamEvent } from './bus.js';
 import type { StreamQuery, StreamEventType } from './query.js';
 

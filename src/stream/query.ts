@@ -1,11 +1,11 @@
 /**
- * The /events query string: the same filters as `forkwatch tail`, plus group and the agent's own
- * event types. Pure; a bad parameter is a UsageError the server answers 400 with.
+ * The /events query string: the process filter of events/filter.ts (as `forkwatch tail` has it),
+ * plus group and the agent's own event types. Pure; a bad parameter is a UsageError the server
+ * answers 400 with.
  */
-import { tailOptions } from '../tail/options.js';
+import { parseFilter, type FilterSpec } from '../events/filter.js';
 import type { ProcessEventType } from '../events/model.js';
 import { UsageError } from '../errors.js';
-import type { FilterSpec } from '../tail/filter.js';
 
 export const STREAM_EVENT_TYPES = ['fork', 'exec', 'exit', 'migrate', 'barrier', 'limit', 'release', 'restart'] as const;
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
@@ -37,31 +37,24 @@ export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQue
     }
   }
   const processTypes = types ? [...types].filter((t): t is ProcessEventType => ['fork', 'exec', 'exit', 'migrate'].includes(t)) : undefined;
-  const opts = withParamNames(() => tailOptions({
-    cgroup: q.get('cgroup') ?? undefined,
-    comm: q.get('comm') ?? undefined,
-    pid: q.get('pid') ?? undefined,
-    tree: flag(q.get('tree')),
-    threads: flag(q.get('threads')),
-    failed: flag(q.get('failed')),
-  }));
-  if (processTypes) opts.filter.events = new Set(processTypes);
+  const filter = parseFilter(
+    {
+      cgroup: q.get('cgroup') ?? undefined,
+      comm: q.get('comm') ?? undefined,
+      pid: q.get('pid') ?? undefined,
+      tree: flag(q.get('tree')),
+      threads: flag(q.get('threads')),
+      failed: flag(q.get('failed')),
+    },
+    (k) => k,
+  );
+  if (processTypes) filter.events = new Set(processTypes);
   const format = q.get('format');
   if (format !== null && format !== 'ndjson' && format !== 'sse') throw new UsageError(`format "${format}": expected ndjson or sse`);
   return {
-    filter: opts.filter,
+    filter,
     types,
     group: q.get('group') ?? undefined,
     sse: format === 'sse' || (format === null && accept !== undefined && accept.includes('text/event-stream')),
   };
-}
-
-/** tail's messages name flags (--pid); here they are query parameters (pid). */
-function withParamNames<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(err.message.replace(/--(\w+)/g, '$1'));
-    throw err;
-  }
 }

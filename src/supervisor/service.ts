@@ -13,10 +13,7 @@ import { Supervisor } from './supervisor.js';
 import { normalizeCgroupPath } from './cgroup-path.js';
 import { realClock, realTimers, type ExitInfo, type Launcher, type ProgramEvent, type ProgramStatus } from './types.js';
 
-/** Upper bounds (s) of the restart latency histogram, forkwatch_program_restart_latency_seconds. */
-export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-
-/** A program as the metrics read it at scrape time (metrics/registry.ts). */
+/** One program, as /metrics shows it. */
 export interface ProgramSample {
   name: string;
   state: string;
@@ -25,6 +22,9 @@ export interface ProgramSample {
   /** Restart latency histogram over RESTART_LATENCY_BUCKETS. */
   latency: { buckets: Float64Array; sum: number; count: number };
 }
+
+/** Upper bounds (s) of the restart latency histogram, forkwatch_program_restart_latency_seconds. */
+export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** A restart as the agent's event stream carries it (stream/bus.ts). */
 export interface RestartEvent {

@@ -3,6 +3,7 @@
  * labelled with its node; reconnects when an agent restarts and says what was missed.
  */
 import { watch, WatchError, type Notice } from '../client/watch.js';
+import { DEFAULTS } from '../config/default.js';
 import type { ProcessEvent } from '../events/model.js';
 import type { AgentEvent } from '../stream/bus.js';
 import { inert, inertJson, inertText } from '../terminal.js';
@@ -17,7 +18,7 @@ export interface RemoteTailOptions {
   json: boolean;
   durationS?: number;
   count?: number;
-  /** Seconds an event may wait for a slower agent (default 0.3). */
+  /** Seconds an event may wait for a slower agent (default DEFAULTS.tail.window_s). */
   windowS?: number;
 }
 
@@ -69,8 +70,8 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
     else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
     shown++;
     if (o.count !== undefined && shown >= o.count) stop(0);
-  }, Math.round((o.windowS ?? 0.3) * 1e6));
-  const timer = setInterval(() => merger.flush(), 100);
+  }, Math.round((o.windowS ?? DEFAULTS.tail.window_s) * 1e6));
+  const timer = setInterval(() => merger.flush(), DEFAULTS.tail.flush_s * 1000);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopped = false;

@@ -6,7 +6,7 @@ import { EventSource } from '../events/source.js';
 import { toProcessEvent, type ProcessEvent } from '../events/model.js';
 import { EventType } from '../events/layout.js';
 import { ProcessTable } from '../process/table.js';
-import { EventFilter, type FilterSpec } from './filter.js';
+import { EventFilter, type FilterSpec } from '../events/filter.js';
 import { inertJson } from '../terminal.js';
 import { formatEvent, HEADER } from './format.js';
 

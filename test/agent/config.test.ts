@@ -78,6 +78,18 @@ describe('a running agent', () => {
     expect(forks(after)).toBeGreaterThanOrEqual(forks(before));
   });
 
+  it('refuses a SIGHUP that changes bpf.flush_interval, in one line naming the key, and keeps the running config', async () => {
+    const before = agent.proc.stderr.split('\n').length;
+    agent.reload('bpf:\n  flush_interval: 50ms\ngroups:\n  - name: third\n    match: { cgroup: /forkwatch-none-3 }\n');
+    await agent.proc.waitFor((p) => p.stderr.split('\n').slice(before - 1).some((l) => l.includes('only take effect at start')), 'the refusal');
+    const lines = agent.proc.stderr.split('\n').slice(before - 1).filter((l) => l.includes('SIGHUP'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/SIGHUP: bpf\.flush_interval changed, which only take effect at start; keeping the previous config \(restart the agent to apply it\)$/);
+    const text = await metricsText();
+    expect(text).not.toMatch(/group="third"/);
+    expect(text).toMatch(/^forkwatch_tasks\{group="second",node="[^"]+"\} 0$/m);
+  });
+
   it('serves Prometheus text that promtool finds clean, and OpenMetrics on request', async () => {
     const text = await metricsText();
     expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GroupView } from '../../src/agent.js';
+import type { GroupView } from '../../src/agent/agent.js';
 import type { ProgramStatus } from '../../src/supervisor/types.js';
 import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
@@ -18,7 +18,7 @@ import { workload } from '../helpers/workloads.js';
 import { destroyTree, gone } from '../supervisor/cgroup-helpers.js';
 
 const PROGRAM = `t${process.pid}-resync`;
-/** The rate limit of src/resync.ts: at most one rescan per this many ms (more when a scan is slow). */
+/** The rate limit of src/agent/resync.ts: at most one rescan per this many ms (more when a scan is slow). */
 const MIN_GAP_MS = 2000;
 /**
  * How long the agent may take to agree with the kernel again: a few seconds on a quiet machine;

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { BeancounterRow } from '../../src/accounting/ledger.js';
-import type { ReleaseRecord } from '../../src/accounting/release.js';
+import type { BeancounterRow } from '../../src/beancounters/model/ledger.js';
+import type { ReleaseRecord } from '../../src/beancounters/model/release.js';
 import type { CrossingEvent } from '../../src/beancounters/service.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
@@ -270,6 +270,24 @@ describe('beancounters in the running agent', () => {
     const ri = await rows(a, 'idle');
     expect(ri.cpu_cores.barrierHits).toBe(0);
     expect(ri.cpu_cores.maxheld).toBeLessThan(0.05);
+  });
+
+  it('cpu_cores under cgroup churn: the tick samples CPU though its own read of the counters makes new groups', async () => {
+    requireRoot();
+    const busy = cgroup('busy-churn');
+    const churn = cgroup('churn');
+    // Records wait up to 500 ms, so most seconds the tick reads counter rows of cgroups whose mkdir
+    // records are not read yet: reading them makes their groups (Agent.totals() counts those too).
+    const a = await agent('bpf:\n  flush_interval: 500ms\n' + rule('busy', busy, 'cpu_cores: { barrier: 0.1 }'));
+    const churned = churn.exec(
+      `for ((i = 0; i < 150; i++)); do d=${churn.dir}/c$i; mkdir $d; sh -c "echo \\$\\$ > $d/cgroup.procs; exec /bin/true"; rmdir $d; /bin/sleep 0.005; done`,
+    );
+    const [b, c] = await Promise.all([busy.exec('end=$((SECONDS + 4)); while ((SECONDS < end)); do :; done'), churned]);
+    expect([b.code, c.code]).toEqual([0, 0]);
+    const rb = await untilRows(a, 'busy', (x) => x.cpu_cores?.barrierHits === 1, 'the busy group to cross 0.1 cores', 15_000);
+    expect(rb.cpu_cores.maxheld).toBeGreaterThan(0.1);
+    // Every tick's sampling went through: a failed one logs an error line with its stack.
+    expect(a.proc.stderr).not.toContain('CPU sampling failed');
   });
 
   it('release: the record of a scripted job matches what it did, CPU within 3% of cpu.stat; on_release runs', async () => {

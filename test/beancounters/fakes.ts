@@ -3,8 +3,8 @@
  * tracker (fed made-up kernel records the way src/agent.ts feeds them), and recording stand-ins
  * for cgroupfs, hooks, the bus and the accounting log.
  */
-import type { HookHandle, HookRequest } from '../../src/accounting/hooks.js';
-import type { BeancounterIO, RefusalKind } from '../../src/beancounters/cgroupfs.js';
+import type { HookHandle, HookRequest } from '../../src/beancounters/hooks.js';
+import type { BeancounterIO, RefusalKind } from '../../src/beancounters/cgroup-actions.js';
 import type { FreezeState } from '../../src/beancounters/freezer.js';
 import { BeancounterService, type AccountingSink, type BeancounterHost } from '../../src/beancounters/service.js';
 import { parseConfig } from '../../src/config/load.js';

@@ -1,6 +1,6 @@
 /** `forkwatch beancounters` output, from rows (the command itself is run for real in agent.test.ts). */
 import { describe, expect, it } from 'vitest';
-import type { BeancounterRow } from '../../src/accounting/ledger.js';
+import type { BeancounterRow } from '../../src/beancounters/model/ledger.js';
 import { filterRows, formatBeancounters } from '../../src/cli/beancounters.js';
 
 const row = (group: string, resource: BeancounterRow['resource'], r: Partial<BeancounterRow> = {}): BeancounterRow => ({

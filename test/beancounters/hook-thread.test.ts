@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HookRequest } from '../../src/accounting/hooks.js';
+import type { HookRequest } from '../../src/beancounters/hooks.js';
 import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
 import { envFile } from './helpers.js';
 

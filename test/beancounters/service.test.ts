@@ -405,23 +405,6 @@ describe('robustness', () => {
     expect(h.row('job', 'memory_bytes')).toMatchObject({ held: 100, barrierHits: 1 });
   });
 
-  it('retries the agent totals that fail while they create a group', () => {
-    const h = harness(jobRule('cpu_cores: { barrier: 0.5 }'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
-    withShell(h);
-    const real = h.host.totals.bind(h.host);
-    let failures = 3;
-    h.host.totals = () => {
-      if (failures-- > 0) throw new TypeError("Cannot read properties of undefined (reading 'forks')");
-      return real();
-    };
-    h.tick();
-    h.host.cpuNs.set('job', 1e9);
-    failures = 2;
-    h.tick();
-    expect(h.row('job', 'cpu_cores')).toMatchObject({ held: 1, barrierHits: 1 });
-    expect(h.log.lines.filter((l) => l.startsWith('error:'))).toEqual([]);
-  });
-
   it('a bug while handling a record is logged (once a second at most), never thrown into the agent', () => {
     const h = harness(jobRule('tasks: { barrier: 1 }'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
     withShell(h);

@@ -4,7 +4,7 @@
  * run for real against real processes in hostile-names.test.ts.)
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { BeancounterRow } from '../../src/accounting/ledger.js';
+import type { BeancounterRow } from '../../src/beancounters/model/ledger.js';
 import { formatBeancounters } from '../../src/cli/beancounters.js';
 import { formatRows, type GroupRow } from '../../src/cli/groups.js';
 import { report } from '../../src/cli/main.js';

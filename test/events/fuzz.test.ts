@@ -100,7 +100,7 @@ function batchFor(seed: number): Buffer {
   if (r.next() < 0.05) return Buffer.from(Array.from({ length: r.int(512) }, () => r.int(256)));
   const parts: Buffer[] = [];
   for (let n = 1 + r.int(8); n > 0; n--) parts.push(r.next() < 0.5 ? r.pick(recorded) : generate(r));
-  let batch = Buffer.concat(parts);
+  let batch: Buffer = Buffer.concat(parts);
   for (let m = r.int(4); m > 0; m--) batch = mutate(r, batch);
   // The batch exactly fills its buffer: any read past its end throws, and is caught below.
   return Buffer.from(batch);

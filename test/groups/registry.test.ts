@@ -1,7 +1,11 @@
 /** Which group a cgroup joins: by the cgroup its name came from, never by a shortened name alone. */
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
 import type { GroupRule } from '../../src/config/types.js';
 import { GroupRegistry, OVERFLOW_GROUP } from '../../src/groups/registry.js';
+
+/** The rules of a config's `groups:` section (YAML lines), as the agent gets them. */
+const rules = (...yaml: string[]): GroupRule[] => parseConfig(['groups:', ...yaml].join('\n'), 'test.yaml', { hostname: 'test' }).groups.rules;
 
 const ID = '3f4e1b2c9d8a7f6e5d4c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a19087f6e';
 /** Another id with the same first 12 digits: the same short name. */
@@ -40,8 +44,7 @@ describe('GroupRegistry: identity decides, not the name', () => {
   });
 
   it("a cgroup whose name is a configured group's name does not join the configured group", () => {
-    const rule: GroupRule = { name: 'web.service', match: { comm: /^nginx$/ }, resources: {} };
-    const { r } = registry({ 1: '/system.slice/web.service' }, [rule]);
+    const { r } = registry({ 1: '/system.slice/web.service' }, rules('  - name: web.service', '    match: { comm: "^nginx$" }'));
     const configured = r.get('web.service')!;
     const g = r.forCgroup(1);
     expect(g).not.toBe(configured);
@@ -54,7 +57,7 @@ describe('GroupRegistry: identity decides, not the name', () => {
     const { r } = registry({ 1: '/system.slice/web.service' });
     const before = r.forCgroup(1);
     expect(before.name).toBe('web.service');
-    r.reconfigure({ rules: [{ name: 'web.service', match: { comm: /^nginx$/ }, resources: {} }], defaults: {}, maxGroups: 100, evictAfterS: 60, cgroupPath: () => '/system.slice/web.service', now: () => 0 });
+    r.reconfigure({ rules: rules('  - name: web.service', '    match: { comm: "^nginx$" }'), defaults: {}, maxGroups: 100, evictAfterS: 60, cgroupPath: () => '/system.slice/web.service', now: () => 0 });
     const configured = r.get('web.service')!;
     expect(configured.configured).toBe(true);
     const g = r.forCgroup(1);
@@ -77,5 +80,77 @@ describe('GroupRegistry: identity decides, not the name', () => {
     const { r: capped } = registry({ 1: '/system.slice/web.service', 2: '/other.slice/web.service' }, [], 1);
     capped.forCgroup(1);
     expect(capped.forCgroup(2).name).toBe(OVERFLOW_GROUP);
+  });
+});
+
+describe('GroupRegistry: rules, the cap, eviction', () => {
+  const PATHS = { 1: '/', 2: '/system.slice/nginx.service', 3: '/system.slice/cron.service', 4: '/batch/job-1', 5: '/batch/job-2', 6: '/user.slice/session-3.scope' };
+
+  it('a cgroup rule takes whole cgroups (counted by the kernel), first match wins; the rest are named by their cgroup', () => {
+    const { r } = registry(PATHS, rules('  - name: jobs', '    match: { cgroup: "/batch/*" }', '  - name: first-job', '    match: { cgroup: /batch/job-1 }'));
+    const jobs = r.get('jobs')!;
+    expect(r.forCgroup(4)).toBe(jobs);
+    expect(r.forCgroup(5)).toBe(jobs);
+    expect(jobs).toMatchObject({ configured: true, byCgroup: true, identity: { kind: 'config' } });
+    expect(r.get('first-job')!.tasks).toBe(0); // configured, exported even though no cgroup reaches it
+    expect(r.forCgroup(2)).toMatchObject({ name: 'nginx.service', byCgroup: true, configured: false, identity: { kind: 'systemd' } });
+    expect(r.forCgroup(6).name).toBe('session-3.scope');
+    expect(r.forCgroup(1).name).toBe('/');
+  });
+
+  it('process rules (comm, exe, uid) decide per process and count from events; a process matching none joins its cgroup\'s group', () => {
+    const { r } = registry(PATHS, rules('  - name: shells', '    match: { comm: "^(ba)?sh$" }', '  - name: users', '    match: { uid: 1000 }'));
+    const shells = r.get('shells')!;
+    expect(shells.byCgroup).toBe(false);
+    expect(r.forProcess(2, { comm: 'bash', uid: 0 })).toBe(shells);
+    expect(r.forProcess(6, { comm: 'vim', uid: 1000 })).toBe(r.get('users'));
+    expect(r.forProcess(6, { comm: 'bash', uid: 1000 })).toBe(shells);
+    expect(r.forProcess(2, { comm: 'nginx', uid: 33 }).name).toBe('nginx.service');
+    // The kernel's per-cgroup counters never feed a process rule's group.
+    expect(r.forCgroup(2).name).toBe('nginx.service');
+  });
+
+  it('caps the groups nobody configured at max_groups: the rest count in "other", each refusal counted', () => {
+    const { r } = registry(PATHS, rules('  - name: jobs', '    match: { cgroup: "/batch/*" }'), 2);
+    expect(r.forCgroup(2).name).toBe('nginx.service');
+    expect(r.forCgroup(3).name).toBe('cron.service');
+    expect(r.forCgroup(4).name).toBe('jobs'); // configured groups are not capped
+    const other = r.forCgroup(6);
+    expect(other.name).toBe(OVERFLOW_GROUP);
+    expect(r.forCgroup(1)).toBe(other);
+    expect(r.overflows).toBe(2);
+    expect(r.size).toBe(4);
+  });
+
+  it('evicts groups empty for evict_after_s that nobody configured, never configured or populated ones; a later cgroup makes its group again', () => {
+    const { r, advance } = registry(PATHS, rules('  - name: jobs', '    match: { cgroup: "/batch/*" }'));
+    const nginx = r.forCgroup(2);
+    const cron = r.forCgroup(3);
+    r.forCgroup(4);
+    cron.tasks = 1;
+    cron.emptySince = null;
+    advance(59_999);
+    expect(r.evict(59_999)).toEqual([]);
+    expect(r.evict(60_000)).toEqual([nginx]);
+    expect(r.get('nginx.service')).toBeUndefined();
+    expect(r.get('jobs')).toBeDefined();
+    expect(r.get('cron.service')).toBe(cron);
+    const again = r.forCgroup(2);
+    expect(again).not.toBe(nginx);
+    expect(again.name).toBe('nginx.service');
+    expect(again.retired.forks).toBe(0);
+  });
+
+  it('a reload that drops a rule leaves its group, counters kept, as an evictable one; the cap counts it', () => {
+    const first = rules('  - name: jobs', '    match: { cgroup: "/batch/*" }');
+    const { r } = registry(PATHS, first, 1);
+    const jobs = r.forCgroup(4);
+    jobs.retired.forks = 7;
+    r.reconfigure({ rules: [], defaults: {}, maxGroups: 1, evictAfterS: 60, cgroupPath: (id) => PATHS[id as keyof typeof PATHS], now: () => 120_000 });
+    expect(jobs.configured).toBe(false);
+    expect(r.get('jobs')!.retired.forks).toBe(7);
+    // The former rule's group holds the one place: a new cgroup overflows.
+    expect(r.forCgroup(2).name).toBe(OVERFLOW_GROUP);
+    expect(r.evict(120_000).map((g) => g.name)).toContain('jobs');
   });
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findMounts } from '../../src/beancounters/cgroupfs.js';
+import { findMounts } from '../../src/beancounters/cgroup-actions.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { detectCgroup2Mount, findCgroup, findHierarchy, parseMounts, scanCgroups } from '../../src/host/cgroupfs.js';
 import { cgroupNsRoot } from '../../src/host/cgroupns.js';

@@ -101,6 +101,15 @@ describe.each([
 
 /** The processes (tgid/start) whose exit claims are held, in every exit_claims map loaded. */
 function claimsHeld(): string[] {
-  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as { formatted: { key: { tgid: number; start_ns: number } } }[];
-  return dump.map((d) => `${d.formatted.key.tgid}/${d.formatted.key.start_ns}`);
+  // From the raw key bytes (struct fw_exit_key: u32 tgid, u32 pad, u64 start_ns): another agent's
+  // map on the host may come without the BTF that `formatted` needs. One map loaded: its entries;
+  // several (other agents run too): one object per map, with its elements.
+  type Entry = { key: string[] };
+  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'name', 'exit_claims', '-j'], { encoding: 'utf8' })) as (Entry | { elements: Entry[] })[];
+  return dump
+    .flatMap((d) => ('elements' in d ? d.elements : [d]))
+    .map((d) => {
+      const key = Buffer.from(d.key.map((b) => parseInt(b, 16)));
+      return `${key.readUInt32LE(0)}/${key.readBigUInt64LE(8)}`;
+    });
 }

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { LIFETIME_BUCKETS, zeroTotals } from '../../src/groups/registry.js';
 import { SnapshotRegistry, type Family } from '../../src/metrics/exposition.js';
-import { buildRegistry, RESTART_LATENCY_BUCKETS, type GroupSample, type Snapshot } from '../../src/metrics/registry.js';
+import { buildRegistry, type GroupSample, type Snapshot } from '../../src/metrics/registry.js';
+import { RESTART_LATENCY_BUCKETS } from '../../src/supervisor/service.js';
 
 function group(name: string, n: number): GroupSample {
   const buckets = new Float64Array(LIFETIME_BUCKETS.length + 1).map((_, i) => (i * n) % 7);

@@ -6,17 +6,17 @@
  * rate-limited while losses go on.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
-import { RawEvent } from '../src/events/decode.js';
-import { EventType } from '../src/events/layout.js';
-import { GroupRegistry, type Group } from '../src/groups/registry.js';
-import { GroupTracker } from '../src/groups/tracker.js';
-import { scanProcesses } from '../src/host/procfs.js';
-import { CgroupOccupancy } from '../src/process/occupancy.js';
-import { toEntries } from '../src/process/scan.js';
-import { ProcessTable } from '../src/process/table.js';
-import { describeResync, Resync } from '../src/resync.js';
-import { FakeProc, type FakeProcess } from './helpers/fakeproc.js';
+import { parseConfig } from '../../src/config/load.js';
+import { RawEvent } from '../../src/events/decode.js';
+import { EventType } from '../../src/events/layout.js';
+import { GroupRegistry, type Group } from '../../src/groups/registry.js';
+import { GroupTracker } from '../../src/groups/tracker.js';
+import { scanProcesses } from '../../src/host/procfs.js';
+import { CgroupOccupancy } from '../../src/process/occupancy.js';
+import { toEntries } from '../../src/process/scan.js';
+import { ProcessTable } from '../../src/process/table.js';
+import { describeResync, Resync } from '../../src/agent/resync.js';
+import { FakeProc, type FakeProcess } from '../helpers/fakeproc.js';
 
 const PATHS: Record<number, string> = { 1: '/', 5: '/a', 6: '/b', 7: '/prog', 8: '/unseen' };
 const TICK = 1e7; // ns per procfs clock tick

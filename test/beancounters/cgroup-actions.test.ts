@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findMounts, HostCgroupIO, parseKeyed } from '../../src/beancounters/cgroupfs.js';
+import { findMounts, HostCgroupIO, parseKeyed } from '../../src/beancounters/cgroup-actions.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HookRunner, type HookRequest } from '../../src/accounting/hooks.js';
+import { HookRunner, type HookRequest } from '../../src/beancounters/hooks.js';
 import { requireRoot } from '../helpers/cgroup.js';
 import { alive, killIfSame, processAtPid } from '../helpers/pids.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NdjsonLog, noLogErrors } from '../../src/accounting/log.js';
+import { NdjsonLog, noLogErrors } from '../../src/beancounters/log.js';
 
 let dir: string;
 beforeEach(() => {

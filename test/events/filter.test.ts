@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessEvent } from '../../src/events/model.js';
-import { EventFilter, under, type FilterSpec } from '../../src/tail/filter.js';
+import { EventFilter, under, type FilterSpec } from '../../src/events/filter.js';
+import { compilePattern } from '../../src/config/regex.js';
 
 function ev(p: Partial<ProcessEvent>): ProcessEvent {
   return { type: 'fork', time: '', pid: 10, tid: 10, ppid: 1, comm: 'sh', uid: 0, cgroup: '/a', cgroup_id: 1, ns_pid: 10, ...p };
@@ -17,8 +18,8 @@ describe('EventFilter', () => {
     ['cgroup: migrate out of it', { cgroup: '/a' }, { type: 'migrate', cgroup: '/z', from_cgroup: '/a/x' }, true],
     ['cgroup: root matches all', { cgroup: '/' }, { cgroup: '/q' }, true],
     ['events', { events: new Set(['exec'] as const) }, { type: 'fork' }, false],
-    ['comm regex', { comm: /^ng/ }, { comm: 'nginx' }, true],
-    ['comm regex miss', { comm: /^ng/ }, { comm: 'bash' }, false],
+    ['comm regex', { comm: compilePattern('^ng') }, { comm: 'nginx' }, true],
+    ['comm regex miss', { comm: compilePattern('^ng') }, { comm: 'bash' }, false],
     ['failed: exit 0 hidden', { failed: true }, { type: 'exit', exit_code: 0, signal: null }, false],
     ['failed: exit 1 shown', { failed: true }, { type: 'exit', exit_code: 1, signal: null }, true],
     ['failed: signal shown', { failed: true }, { type: 'exit', exit_code: null, signal: 'SIGKILL' }, true],

@@ -4,7 +4,7 @@
  */
 
 /**
- * Milliseconds; every `now` in src/accounting is on this scale. The ledger and the beancounters
+ * Milliseconds; every `now` in src/beancounters is on this scale. The ledger and the beancounters
  * only compare times, so a monotonic clock fits; GroupLife prints its times, so it wants the wall
  * clock.
  */

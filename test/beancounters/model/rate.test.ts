@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CpuRate, SlidingRate } from '../../src/accounting/rate.js';
+import { CpuRate, SlidingRate } from '../../../src/beancounters/model/rate.js';
 
 describe('SlidingRate (1 s window, 10 ms buckets)', () => {
   // Each case: events as [time ms, count], then the rate read at `at`.

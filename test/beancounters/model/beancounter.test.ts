@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Beancounter, type Crossing } from '../../src/accounting/beancounter.js';
-import { CumulativeCounter } from '../../src/accounting/counter.js';
+import { Beancounter, type Crossing } from '../../../src/beancounters/model/beancounter.js';
+import { CumulativeCounter } from '../../../src/beancounters/model/counter.js';
 
 const short = (cs: readonly Crossing[]) => cs.map((c) => `${c.kind}:${c.direction}`);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Action, ResourceLimits, ResourceSpec } from '../../src/config/types.js';
-import { GroupLedger, hookEvent, type LedgerCrossing } from '../../src/accounting/ledger.js';
+import type { Action, ResourceLimits, ResourceSpec } from '../../../src/config/types.js';
+import { GroupLedger, hookEvent, type LedgerCrossing } from '../../../src/beancounters/model/ledger.js';
 
 const spec = (s: Partial<ResourceSpec>): ResourceSpec => ({ on_barrier: [], on_limit: [], ...s });
 const hook: Action = { kind: 'exec', command: ['/bin/true'], timeout_s: 5 };

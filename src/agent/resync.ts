@@ -23,9 +23,9 @@
  * window can leave a process's thread count off by the threads that came or went during the read,
  * until the process exits or the next rescan.
  */
-import type { GroupCorrection, GroupTracker } from './groups/tracker.js';
-import type { CgroupOccupancy } from './process/occupancy.js';
-import type { ProcessInfo, ProcessTable, Reconciled } from './process/table.js';
+import type { GroupCorrection, GroupTracker } from '../groups/tracker.js';
+import type { CgroupOccupancy } from '../process/occupancy.js';
+import type { ProcessInfo, ProcessTable, Reconciled } from '../process/table.js';
 
 export interface ResyncDeps {
   table: ProcessTable;

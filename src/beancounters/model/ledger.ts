@@ -10,7 +10,7 @@
  * plain per-group metrics while multiplying series and the reads behind them; observations of
  * untracked resources are ignored.
  */
-import { RESOURCE_NAMES, type Action, type ResourceLimits, type ResourceName, type ResourceSpec } from '../config/types.js';
+import { RESOURCE_NAMES, type Action, type ResourceLimits, type ResourceName, type ResourceSpec } from '../../config/types.js';
 import { Beancounter, type Crossing } from './beancounter.js';
 import type { Clock, CumulativeOptions } from './counter.js';
 import { CpuRate, SlidingRate } from './rate.js';

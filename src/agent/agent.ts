@@ -1,26 +1,28 @@
 /**
- * The agent: the one place where the stages are wired together.
+ * The agent's pipeline: the stages, connected.
  *
- *   EventSource (kernel) -> ProcessTable -> GroupRegistry/GroupTracker -> beancounters, supervisor
- *                                                                       -> Snapshot -> /metrics, /api
+ *   EventSource (kernel) -> ProcessTable -> GroupRegistry/GroupTracker -> listeners (beancounters,
+ *   supervisor, stream) -> pods (names for pod uids) -> Snapshot / GroupView -> /metrics, /api
  *
- * Everything it uses takes its inputs as parameters; this module only connects them and owns
- * the timers. When the kernel lost records, the tick rebuilds the live state from procfs
- * (src/resync.ts).
+ * It does no I/O of its own: the kernel, cgroupfs, procfs and the clocks are its host (host.ts),
+ * passed in; compose.ts passes the real one. Being built attaches the programs and seeds the
+ * process table, through the host. When the kernel lost records, the tick rebuilds the live state
+ * from procfs (resync.ts).
  */
-import type { Config } from './config/types.js';
-import { detectHierarchy, type Hierarchy } from './host/cgroupfs.js';
-import { TYPE_NAMES, type RawEvent } from './events/decode.js';
-import { EVENT_TYPE_MAX, EventType } from './events/layout.js';
-import { EventSource } from './events/source.js';
-import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from './groups/registry.js';
-import { GroupTracker, type GroupNotice } from './groups/tracker.js';
-import type { Logger } from './log.js';
-import type { Snapshot, GroupSample } from './metrics/registry.js';
-import type { NativeBinding } from './host/binding.js';
-import type { ProcessInfo, ProcessTable, TableChange } from './process/table.js';
-import { CgroupOccupancy } from './process/occupancy.js';
-import { liveProcesses, seedTable } from './process/scan.js';
+import type { Hierarchy } from '../host/cgroupfs.js';
+import type { Config } from '../config/types.js';
+import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
+import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';
+import { EventSource } from '../events/source.js';
+import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
+import { GroupTracker, type GroupNotice } from '../groups/tracker.js';
+import { podLabels, type PodLabels, type PodMeta } from '../k8s/pods.js';
+import type { Logger } from '../log.js';
+import type { Snapshot, GroupSample } from '../metrics/registry.js';
+import { CgroupOccupancy } from '../process/occupancy.js';
+import { liveProcesses } from '../process/scan.js';
+import { ProcessTable, type ProcessInfo, type TableChange } from '../process/table.js';
+import type { AgentHost } from './host.js';
 import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits } from './resync.js';
 
 
@@ -41,6 +43,9 @@ export interface GroupView {
   cgroup: string;
   container_id?: string;
   pod_uid?: string;
+  /** With pod_uid: the pod's name and namespace from the pod list ('' while unknown). */
+  pod_name?: string;
+  pod_namespace?: string;
   configured: boolean;
   tasks: number;
   threads: number;
@@ -48,6 +53,13 @@ export interface GroupView {
   execs: number;
   exits: { success: number; failure: number; signaled: number };
   cpu_seconds: number;
+}
+
+export interface AgentOptions {
+  bpfStats?: boolean;
+  resync?: ResyncLimits;
+  /** Pod uid -> name and namespace (config kubernetes: the pod list); without it, uids only. */
+  pods?: (uid: string) => PodMeta | undefined;
 }
 
 export class Agent {
@@ -64,19 +76,25 @@ export class Agent {
   private pendingRetire: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private config: Config;
+  private readonly now: () => number;
+  private readonly pods: AgentOptions['pods'];
 
   constructor(
-    binding: NativeBinding,
+    host: AgentHost,
     config: Config,
     private readonly log: Logger,
-    private readonly now: () => number = () => Date.now(),
-    opts: { bpfStats?: boolean; resync?: ResyncLimits } = {},
+    opts: AgentOptions = {},
   ) {
     this.config = config;
-    this.hierarchy = detectHierarchy(config.cgroup.hierarchy);
-    this.source = new EventSource(binding, {
+    this.now = () => host.clock.now();
+    this.pods = opts.pods;
+    this.hierarchy = host.hierarchy;
+    this.source = new EventSource(host.binding, {
       hierarchy: this.hierarchy,
       log,
+      cgroups: host.cgroupfs,
+      preflight: () => host.preflight(),
+      monotonicNs: () => host.clock.monotonicNs(),
       probe: {
         ringBytes: config.bpf.ring_buffer_bytes,
         argvMax: config.bpf.argv_max_bytes,
@@ -87,11 +105,21 @@ export class Agent {
         bpfStats: opts.bpfStats === true,
       },
     });
+    // A cgroup made so recently that its mkdir record is not read yet (or was lost) is looked up
+    // on cgroupfs.
+    const scan = () =>
+      liveProcesses({
+        processes: () => host.procfs.processes(),
+        hierarchyId: this.hierarchy.id,
+        cgroupId: (path) => this.source.names.idOf(path) ?? host.cgroupfs.idOf(path),
+        bootNow: () => this.source.clock.bootNow(),
+      });
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
     // and the table knows its fork (same pid and start time), so it is counted once.
-    this.table = seedTable(this.source, this.hierarchy);
+    this.table = new ProcessTable();
+    this.table.seed(scan());
     this.registry = new GroupRegistry(this.registryOptions(config));
-    this.tracker = new GroupTracker(this.registry, now);
+    this.tracker = new GroupTracker(this.registry, this.now);
     this.tracker.seed(this.table.values());
     this.occupancy.seed(this.table.values());
     this.resync = new Resync(
@@ -100,10 +128,10 @@ export class Agent {
         tracker: this.tracker,
         occupancy: this.occupancy,
         drain: () => this.source.drain(),
-        scan: () => liveProcesses(this.source, this.hierarchy),
+        scan,
         exits: () => new Map(this.source.counters().map((r) => [r.cgroupId, r.exitsSuccess + r.exitsFailure + r.exitsSignaled])),
         exists: (id) => this.source.names.idOf(this.source.names.path(id)) === id,
-        clock: () => performance.now(),
+        clock: () => host.clock.monotonicMs(),
       },
       opts.resync ?? RESYNC_LIMITS,
     );
@@ -167,7 +195,7 @@ export class Agent {
     for (const l of this.listeners) l.onTick?.(this.now());
   }
 
-  /** Checks the kernel's lost counters; after a loss, rebuilds from procfs (rate-limited, src/resync.ts). */
+  /** Checks the kernel's lost counters; after a loss, rebuilds from procfs (rate-limited, resync.ts). */
   private resyncAfterLoss(): void {
     let report;
     try {
@@ -229,16 +257,24 @@ export class Agent {
     return out;
   }
 
+  /** A group's pod name and namespace: empty while its pod is unknown (or without config kubernetes). */
+  private podOf(uid: string): PodLabels {
+    return podLabels(uid, (u) => this.pods?.(u));
+  }
+
   /** Everything /metrics shows, read once per scrape. */
   snapshot(extra: Pick<Snapshot, 'beancounters' | 'programs'> = { beancounters: [], programs: [] }): Snapshot {
     const groups: GroupSample[] = [];
     for (const [g, totals] of this.totals()) {
+      const pod = this.pods && g.identity.pod_uid ? this.podOf(g.identity.pod_uid) : undefined;
       groups.push({
         name: g.name,
         cgroup: g.cgroup,
         kind: g.identity.kind,
         containerId: g.identity.container_id,
         podUid: g.identity.pod_uid,
+        podName: pod?.pod_name,
+        podNamespace: pod?.pod_namespace,
         tasks: g.tasks,
         threads: g.threads,
         totals,
@@ -278,6 +314,7 @@ export class Agent {
       cgroup: g.cgroup,
       container_id: g.identity.container_id,
       pod_uid: g.identity.pod_uid,
+      ...(g.identity.pod_uid ? this.podOf(g.identity.pod_uid) : {}),
       configured: g.configured,
       tasks: g.tasks,
       threads: g.threads,
@@ -293,9 +330,4 @@ export class Agent {
     clearInterval(this.timer);
     this.source.close();
   }
-}
-
-/** Loads the binding and the hierarchy for an agent on this host. */
-export function hierarchyFor(config: Config): Hierarchy {
-  return detectHierarchy(config.cgroup.hierarchy);
 }

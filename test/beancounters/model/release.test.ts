@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitOutcome, GroupLife } from '../../src/accounting/release.js';
+import { exitOutcome, GroupLife } from '../../../src/beancounters/model/release.js';
 
 describe('exitOutcome', () => {
   const cases: Array<[number | null, number | string | null, string]> = [

@@ -1,0 +1,32 @@
+// A bare host for one build of forkwatch's BPF object, for bench/bpf-attrib.mjs: loads it with the
+// agent's default options (thread records, CPU accounting), reads the ring and also drains it on a
+// 2 ms timer (the WAKEUP knockout never wakes the reader), until SIGINT / SIGTERM. Prints
+// `attached NAMES` once loaded and `records N lost N` when it stops.
+//
+// usage: node bench/lib/probe-host.mjs FW_ROOT [OBJECT]
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [root, objectPath] = process.argv.slice(2);
+const binding = createRequire(import.meta.url)(join(root, 'addon/build/Release/forkwatch.node'));
+const { decodeStats } = await import(pathToFileURL(join(root, 'dist/events/decode.js')).href);
+
+const probe = new binding.Probe({ objectPath: objectPath || undefined, threadEvents: true, cpuAccounting: true });
+let records = 0;
+probe.start((_buf, n) => {
+  records += n;
+});
+const timer = setInterval(() => probe.drain(), 2);
+process.stdout.write(`attached ${probe.attached.join(',')}\n`);
+
+const stop = () => {
+  clearInterval(timer);
+  probe.drain();
+  const lost = decodeStats(probe.stats()).lostTotal;
+  probe.close();
+  process.stdout.write(`records ${records} lost ${lost}\n`);
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

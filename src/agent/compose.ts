@@ -1,0 +1,229 @@
+/**
+ * The composition root: the only place where the real host (the addon, cgroupfs, procfs, clocks)
+ * and the services are built and wired to the pipeline (agent.ts):
+ *
+ *   kernel -> Agent -> beancounters, supervisor, event stream (listeners)
+ *                   -> pods (names for pod uids) -> metrics, HTTP on TCP and on the unix socket
+ *
+ * src/cli/run-agent.ts is the command's glue around it: signals, reading the config again.
+ */
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { NdjsonLog, noLogErrors } from '../beancounters/log.js';
+import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
+import { Freezer, FrozenFile } from '../beancounters/freezer.js';
+import { ThreadedHooks } from '../beancounters/hook-thread.js';
+import { BeancounterService } from '../beancounters/service.js';
+import { cgroupIdOf, detectHierarchy, findCgroup, scanCgroups } from '../host/cgroupfs.js';
+import { restartOnlyChanges } from '../config/reload.js';
+import type { Config } from '../config/types.js';
+import { requireBpfHost } from '../host/kernel.js';
+import { httpPodList, PodDirectory } from '../k8s/pods.js';
+import type { Logger } from '../log.js';
+import { buildRegistry, type Snapshot } from '../metrics/registry.js';
+import { loadBinding, type NativeBinding } from '../host/binding.js';
+import { scanProcesses } from '../host/procfs.js';
+import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
+import { listen } from '../server/http.js';
+import { EventBus } from '../stream/bus.js';
+import { readBootId } from '../stream/identity.js';
+import { ProcessPublisher } from '../stream/publish.js';
+import { CgroupLauncher } from '../supervisor/launcher.js';
+import { SupervisorService } from '../supervisor/service.js';
+import { Agent, type AgentOptions } from './agent.js';
+import type { AgentHost } from './host.js';
+
+/** This machine as the Agent's host: the addon, the hierarchy cgroup.hierarchy names, procfs, clocks. */
+export function realHost(config: Config, binding: NativeBinding = loadBinding()): AgentHost {
+  const hierarchy = detectHierarchy(config.cgroup.hierarchy);
+  const mount = hierarchy.mount;
+  return {
+    binding,
+    preflight: requireBpfHost,
+    hierarchy,
+    cgroupfs: { scan: () => scanCgroups(mount), find: (id, under) => findCgroup(mount, under, id), idOf: (p) => cgroupIdOf(mount, p) },
+    procfs: { processes: () => scanProcesses() },
+    clock: { now: () => Date.now(), monotonicMs: () => performance.now(), monotonicNs: () => Number(process.hrtime.bigint()) },
+  };
+}
+
+/** The pipeline alone on this machine (attached, table seeded; start() delivers). */
+export function createAgent(config: Config, log: Logger, opts: AgentOptions = {}): Agent {
+  return new Agent(realHost(config), config, log, opts);
+}
+
+/**
+ * Why a reloaded config cannot be applied, as the one line the agent logs; undefined when it can.
+ * Keys read only at start (bpf.*, listen, the socket, ...: src/config/reload.ts) refuse the
+ * whole reload rather than half of it, so no operator believes a key took effect.
+ */
+export function reloadRefusal(running: Config, next: Config): string | undefined {
+  const startOnly = restartOnlyChanges(running, next);
+  if (startOnly.length === 0) return undefined;
+  return `SIGHUP: ${startOnly.join(', ')} changed, which only take effect at start; keeping the previous config (restart the agent to apply it)`;
+}
+
+export interface ComposeOptions {
+  bpfStats: boolean;
+  /** --listen was given: it overrides the file, on reload as at start. */
+  listenFlag?: boolean;
+}
+
+/** The agent with its services, wired; nothing served or started yet. */
+export interface ComposedAgent {
+  readonly agent: Agent;
+  /** The config in force: the start one, then each reload's. */
+  readonly config: Config;
+  /** Starts reading events and the pod list, then serves HTTP; returns the TCP address. */
+  serve(): Promise<AddressInfo>;
+  /** Starts the supervised programs (once exits are watched, so none can empty unseen). */
+  startPrograms(): Promise<void>;
+  /** Applies a config read again; returns the line that says why not when it is refused. */
+  reload(next: Config): { refused: string } | { subscribers: number; redacted: number };
+  /** Stops serving, the programs (unless keep_running), the pipeline, then running hooks. */
+  stop(): Promise<void>;
+}
+
+export async function composeAgent(startConfig: Config, log: Logger, opts: ComposeOptions): Promise<ComposedAgent> {
+  let config = startConfig;
+  const tcpPolicy: AccessPolicy = { trusted: false, ...readTokens(config.api) };
+  const binding = loadBinding();
+  const node = config.node_name;
+
+  // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
+  const k8s = config.kubernetes;
+  const pods = k8s
+    ? new PodDirectory({
+        fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
+        refreshS: k8s.refresh_s,
+        onState: (ok, detail) => (ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`)),
+      })
+    : undefined;
+
+  const agent = new Agent(realHost(config, binding), config, log, { bpfStats: opts.bpfStats, pods: pods && ((uid) => pods.lookup(uid)) });
+  const bus = new EventBus();
+  bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
+  const bootId = readBootId();
+  const streamId = `${bootId.slice(0, 16)}-${process.pid}-${Date.now()}`;
+
+  const publisher = new ProcessPublisher({
+    bus,
+    node,
+    bootId,
+    redact: config.api.redact,
+    ctx: { iso: (ns) => agent.source.clock.iso(ns), cgroupPath: (id) => agent.source.names.path(id) },
+    groupOf: (pid) => agent.tracker.groupOf(pid),
+  });
+  agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
+
+  // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
+  // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
+  const io = HostCgroupIO.detect(binding);
+  // Kept here, not in the log: a reload that opens a new log must not set the counters back.
+  const logErrors = noLogErrors();
+  const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), log);
+  freezer.recover();
+  const beancounters = new BeancounterService({
+    host: agent,
+    config,
+    bus,
+    hooks: new ThreadedHooks(log),
+    io,
+    freezer,
+    log,
+    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
+  });
+  agent.addListener(beancounters);
+
+  const supervisor = new SupervisorService({
+    config,
+    launcher: await CgroupLauncher.create({ logger: log }),
+    bus,
+    log,
+    node,
+    cgroupPath: (id) => agent.source.names.path(id),
+    v2: agent.hierarchy.id === 0,
+  });
+  agent.addListener({ onCgroupEmpty: (id, status) => supervisor.onCgroupEmpty(id, status) });
+
+  let snap: Snapshot | undefined;
+  const current = () => snap!;
+  const registries = { text: buildRegistry('prometheus', current, node), om: buildRegistry('openmetrics', current, node) };
+  const handlers: ApiHandlers = {
+    metrics: async (om: boolean) => {
+      snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
+      snap.accountingLogErrors = logErrors;
+      const reg = om ? registries.om : registries.text;
+      return { body: await reg.metrics(), contentType: reg.contentType };
+    },
+    health: () => ({ ok: !agent.source.closed, detail: { node, programs: agent.source.attached.length, groups: agent.registry.size } }),
+    get: { groups: () => agent.groups(), beancounters: () => beancounters.apiRows(), programs: () => supervisor.list() },
+    events: {
+      bus,
+      node,
+      streamId,
+      descendants: (pid: number) => agent.table.descendants(pid),
+      maxSubscribers: () => config.api.max_subscribers,
+    },
+    control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
+  };
+  const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
+  const servers: http.Server[] = [createApiServer(handlers, tcpPolicy, onError), createApiServer(handlers, { trusted: true }, onError)];
+  const [tcp, unix] = servers;
+
+  return {
+    agent,
+    get config() {
+      return config;
+    },
+    async serve() {
+      agent.start();
+      void pods?.start();
+      try {
+        const addr = await listen(tcp, config.listen.host, config.listen.port);
+        await listenUnix(unix, config.api.socket);
+        return addr;
+      } catch (err) {
+        tcp.close();
+        pods?.close();
+        agent.close();
+        await beancounters.close();
+        throw err;
+      }
+    },
+    startPrograms: () => supervisor.start(),
+    reload(next) {
+      if (opts.listenFlag) next.listen = config.listen; // --listen overrides the file, now as at start
+      const refused = reloadRefusal(config, next);
+      if (refused) return { refused };
+      let tokens;
+      try {
+        tokens = readTokens(next.api);
+      } catch (err) {
+        return { refused: `SIGHUP: ${(err as Error).message}; keeping the previous config` };
+      }
+      config = next;
+      Object.assign(tcpPolicy, tokens);
+      // Redaction and the queues' bounds apply to live subscribers, and to what they have queued.
+      bus.setLimits({ events: next.api.subscriber_queue, bytes: next.api.subscriber_queue_bytes });
+      const redacted = publisher.setRedact(next.api.redact);
+      agent.reload(next);
+      beancounters.reload(next);
+      void supervisor.reload(next).catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+      return { subscribers: bus.subscribers, redacted };
+    },
+    async stop() {
+      for (const s of servers) {
+        s.close();
+        s.closeAllConnections();
+      }
+      // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
+      await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      pods?.close();
+      agent.close();
+      // Running hooks are killed (their process groups too), so none outlives the agent.
+      await beancounters.close();
+    },
+  };
+}
