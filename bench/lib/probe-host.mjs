@@ -12,8 +12,9 @@ const [root, objectPath] = process.argv.slice(2);
 const { loadBinding } = await import(pathToFileURL(join(root, 'dist/host/binding.js')).href);
 const binding = loadBinding();
 const { decodeStats } = await import(pathToFileURL(join(root, 'dist/events/decode.js')).href);
+const { probeOptions } = await import(pathToFileURL(join(root, 'dist/config/default.js')).href);
 
-const probe = new binding.Probe({ objectPath: objectPath || undefined, threadEvents: true, cpuAccounting: true });
+const probe = new binding.Probe({ ...probeOptions({ threadEvents: true, cpuAccounting: true }), objectPath: objectPath || undefined });
 let records = 0;
 probe.start((_buf, n) => {
   records += n;

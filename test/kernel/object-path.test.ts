@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { knockouts } from '../../bench/lib/knockouts.mjs';
+import { probeOptions } from '../../src/config/default.js';
 import { decodeBatch, decodeCounters, type RawEvent } from '../../src/events/decode.js';
 import { EventType } from '../../src/events/layout.js';
 import { loadBinding } from '../../src/host/binding.js';
@@ -41,7 +42,7 @@ describe('loading another build of the BPF object', () => {
   });
 
   it('loads a knockout variant: without its record part it counts every fork and writes no record', async () => {
-    const probe = new (loadBinding().Probe)({ objectPath: variant('-DFW_KO_RECORD=1'), cpuAccounting: false });
+    const probe = new (loadBinding().Probe)({ ...probeOptions({ cpuAccounting: false }), objectPath: variant('-DFW_KO_RECORD=1') });
     try {
       const events: RawEvent[] = [];
       probe.start((buf, _n, bytes) => decodeBatch(buf, (e) => events.push(e), bytes));
@@ -58,7 +59,7 @@ describe('loading another build of the BPF object', () => {
 
   it.each(KNOCKOUTS.map((k) => [k.name, k.define]))('the %s knockout passes the verifier and attaches every handler', (_name, define) => {
     const before = loadedProgIds();
-    const probe = new (loadBinding().Probe)({ objectPath: variant(define) });
+    const probe = new (loadBinding().Probe)({ ...probeOptions({}), objectPath: variant(define) });
     try {
       expect(probe.attached).toEqual(expect.arrayContaining(['handle_fork', 'handle_exec', 'handle_switch']));
     } finally {
@@ -75,12 +76,12 @@ describe('loading another build of the BPF object', () => {
     ["another program's object", () => buildOther(), /^bpf_object__open\(.*exitdelay\.bpf\.o\): Invalid argument: no program handle_fork: not a build of bpf\/proc\.bpf\.c$/],
   ])('refuses %s before loading anything, naming the step and the file', (_name, file, message) => {
     const before = loadedProgIds();
-    expect(() => new (loadBinding().Probe)({ objectPath: file() })).toThrow(message);
+    expect(() => new (loadBinding().Probe)({ ...probeOptions({}), objectPath: file() })).toThrow(message);
     expect(bpfProgIds().filter((id) => !before.has(id))).toEqual([]);
   });
 
   it('refuses an objectPath that is not a string', () => {
-    expect(() => new (loadBinding().Probe)({ objectPath: 5 as unknown as string })).toThrow(/^option objectPath must be a string$/);
+    expect(() => new (loadBinding().Probe)({ ...probeOptions({}), objectPath: 5 as unknown as string })).toThrow(/^option objectPath must be a string$/);
   });
 
   it('make bpf-variant takes knockout switches only', () => {
