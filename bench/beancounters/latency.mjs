@@ -26,11 +26,11 @@ import { createAgent } from '../../dist/agent/compose.js';
 import { HostCgroupIO } from '../../dist/beancounters/cgroup-actions.js';
 import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
 import { BeancounterService } from '../../dist/beancounters/service.js';
-import { detectHierarchy } from '../../dist/cgroups/fs.js';
+import { detectHierarchy } from '../../dist/host/cgroupfs.js';
 import { parseConfig } from '../../dist/config/load.js';
 import { EventType, Flags } from '../../dist/events/layout.js';
 import { createLogger } from '../../dist/log.js';
-import { loadBinding } from '../../dist/native/binding.js';
+import { loadBinding } from '../../dist/host/binding.js';
 import { EventBus } from '../../dist/stream/bus.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -4,12 +4,13 @@
 // `attached NAMES` once loaded and `records N lost N` when it stops.
 //
 // usage: node bench/lib/probe-host.mjs FW_ROOT [OBJECT]
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [root, objectPath] = process.argv.slice(2);
-const binding = createRequire(import.meta.url)(join(root, 'addon/build/Release/forkwatch.node'));
+// The addon is loaded the one way the agent loads it: dist/host/binding.js, relative to that tree.
+const { loadBinding } = await import(pathToFileURL(join(root, 'dist/host/binding.js')).href);
+const binding = loadBinding();
 const { decodeStats } = await import(pathToFileURL(join(root, 'dist/events/decode.js')).href);
 const { probeOptions } = await import(pathToFileURL(join(root, 'dist/config/default.js')).href);
 

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { detectCgroup2Mount } from '../../dist/host/cgroupfs.js';
 import { run, sleep, startTool, stopTool, waitFor } from '../lib/proc.mjs';
 import { log, machine } from '../lib/results.mjs';
 import { quantile } from '../lib/stats.mjs';
@@ -39,8 +40,7 @@ const forkn = join(build, 'forkn');
 const cc = await run(['cc', '-O2', '-o', forkn, join(ROOT, 'test/workloads/forkn.c')]);
 if (cc.code !== 0) throw new Error(`cc: ${cc.stderr}`);
 
-const v2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
-if (!v2) throw new Error('no cgroup v2 mount');
+const v2 = detectCgroup2Mount('the benchmark runs its workload in a cgroup');
 const cgPath = `/fwbench-stream-${process.pid}`;
 const cgDir = join(v2, cgPath);
 mkdirSync(cgDir);

@@ -15,17 +15,17 @@
 // a migration holds for an RCU grace period.
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadBinding } from '../../dist/host/binding.js';
+import { detectCgroup2Mount } from '../../dist/host/cgroupfs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runs = Number(process.argv[2] ?? 200);
 const rssMiB = Number(process.env.RSS_MIB ?? 100);
-const binding = createRequire(import.meta.url)(join(here, '../../addon/build/Release/forkwatch.node'));
+const binding = loadBinding();
 
-const mount = /^\S+ (\S+) cgroup2 /m.exec(readFileSync('/proc/self/mounts', 'utf8'))?.[1];
-if (!mount) throw new Error('no cgroup v2 mount');
+const mount = detectCgroup2Mount('the benchmark starts programs in a cgroup');
 const cg = join(mount, `fwbs-spawn-cost-${process.pid}`);
 mkdirSync(cg);
 

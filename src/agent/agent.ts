@@ -9,7 +9,7 @@
  * process table, through the host. When the kernel lost records, the tick rebuilds the live state
  * from procfs (resync.ts).
  */
-import type { Hierarchy } from '../cgroups/fs.js';
+import type { Hierarchy } from '../host/cgroupfs.js';
 import type { Config } from '../config/types.js';
 import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';

@@ -15,15 +15,15 @@ import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
-import { cgroupIdOf, detectHierarchy, findCgroup, scanCgroups } from '../cgroups/fs.js';
+import { cgroupIdOf, detectHierarchy, findCgroup, scanCgroups } from '../host/cgroupfs.js';
 import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
-import { hostPreflight } from '../events/source.js';
+import { requireBpfHost } from '../host/kernel.js';
 import { httpPodList, PodDirectory } from '../k8s/pods.js';
 import type { Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
-import { loadBinding, type NativeBinding } from '../native/binding.js';
-import { scanProcesses } from '../proc/procfs.js';
+import { loadBinding, type NativeBinding } from '../host/binding.js';
+import { scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
 import { EventBus } from '../stream/bus.js';
@@ -40,7 +40,7 @@ export function realHost(config: Config, binding: NativeBinding = loadBinding())
   const mount = hierarchy.mount;
   return {
     binding,
-    preflight: hostPreflight,
+    preflight: requireBpfHost,
     hierarchy,
     cgroupfs: { scan: () => scanCgroups(mount), find: (id, under) => findCgroup(mount, under, id), idOf: (p) => cgroupIdOf(mount, p) },
     procfs: { processes: () => scanProcesses() },

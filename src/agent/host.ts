@@ -4,9 +4,9 @@
  * only through this; compose.ts builds the real one, tests build one in memory (a binding that
  * replays recorded ring bytes, cgroupfs and procfs as maps), so the whole Agent runs without root.
  */
-import type { Hierarchy } from '../cgroups/fs.js';
+import type { Hierarchy } from '../host/cgroupfs.js';
 import type { SourceBinding } from '../events/source.js';
-import type { ProcSnapshot } from '../proc/procfs.js';
+import type { ProcSnapshot } from '../host/procfs.js';
 
 /** The grouping hierarchy's cgroupfs, read-only: paths are relative to its mount ("/" its root). */
 export interface CgroupfsReader {

@@ -1,6 +1,6 @@
 /**
  * The host side of the beancounters: cgroupfs reads (memory held, the kernel's own refusals),
- * cgroup.freeze writes and SIGKILL (through a pidfd, src/proc/pidfd.ts). An I/O adapter, so BeancounterService stays testable without
+ * cgroup.freeze writes and SIGKILL (through a pidfd, src/host/pidfd.ts). An I/O adapter, so BeancounterService stays testable without
  * root: tests pass a fake with the same interface.
  *
  * Paths are cgroup paths as events name them ("/system.slice/foo.service"), relative to the
@@ -10,8 +10,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMounts } from '../cgroups/fs.js';
-import { signalProcess, type PidfdNative } from '../proc/pidfd.js';
+import { parseMounts } from '../host/cgroupfs.js';
+import { signalProcess, type PidfdNative } from '../host/pidfd.js';
 import type { FreezeState } from './freezer.js';
 
 /** The kernel counters of refused charges: `pids` (a fork over pids.max), `memory` (over the memory max). */

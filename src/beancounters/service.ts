@@ -17,6 +17,7 @@
  */
 import type { Config } from '../config/types.js';
 import type { RawEvent } from '../events/decode.js';
+import { decodeWaitStatus } from '../events/exit-status.js';
 import { EventType, Flags } from '../events/layout.js';
 import type { Group } from '../groups/registry.js';
 import type { GroupNotice } from '../groups/tracker.js';
@@ -140,8 +141,8 @@ export class BeancounterService {
         st.killed.delete(n.process.pid);
         this.#observeCounts(st, now, e);
         if (n.status !== null) {
-          const sig = n.status & 0x7f;
-          st.life?.exited(exitOutcome((n.status >> 8) & 0xff, sig === 0 ? null : sig));
+          const exit = decodeWaitStatus(n.status);
+          st.life?.exited(exitOutcome(exit.code, exit.signal));
           st.life?.addCpuSeconds(n.cpuS ?? 0);
           if (g.tasks === 0) this.#actions.release(st, now);
         }

@@ -1,7 +1,7 @@
 /** `forkwatch doctor`: one line per requirement, ok or what is wrong and how to fix it. */
 import type { CommandModule } from 'yargs';
 import { runChecks } from '../doctor/checks.js';
-import { loadBinding, type NativeBinding } from '../native/binding.js';
+import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { inert } from '../terminal.js';
 
 export const doctorCommand: CommandModule = {

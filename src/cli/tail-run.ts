@@ -1,8 +1,8 @@
 /** Wires a tail session to the real kernel, terminal and signals. */
-import { detectHierarchy } from '../cgroups/fs.js';
+import { detectHierarchy } from '../host/cgroupfs.js';
 import { EventSource } from '../events/source.js';
 import { createLogger } from '../log.js';
-import { loadBinding } from '../native/binding.js';
+import { loadBinding } from '../host/binding.js';
 import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
 import { readTokenFile } from '../client/token.js';
 import { probeOptions } from '../config/default.js';

@@ -51,7 +51,7 @@ export const DEFAULTS = {
 } as const;
 
 /**
- * Every option of the addon's Probe (src/native/binding.ts ProbeOptions). The addon refuses an
+ * Every option of the addon's Probe (src/host/binding.ts ProbeOptions). The addon refuses an
  * option left out, and the BPF object's rodata starts at zero: the values come from here only.
  */
 export interface FullProbeOptions {

@@ -3,8 +3,9 @@
  * all; the commands that load BPF stop at the first one that fails, with its fix.
  */
 import fs from 'node:fs';
-import type { NativeBinding } from '../native/binding.js';
-import { parseMounts } from '../cgroups/fs.js';
+import type { NativeBinding } from '../host/binding.js';
+import { parseMounts } from '../host/cgroupfs.js';
+import { BTF_PATH, bpfPrivileges } from '../host/kernel.js';
 
 export interface Check {
   name: string;
@@ -12,34 +13,10 @@ export interface Check {
   detail: string;
 }
 
-/** Capability bits of CAP_BPF (39), CAP_PERFMON (38) and CAP_SYS_ADMIN (21). */
-const CAP_SYS_ADMIN = 21n;
-const CAP_PERFMON = 38n;
-const CAP_BPF = 39n;
-
-/** Parses CapEff from /proc/self/status text. */
-export function effectiveCaps(status: string): bigint {
-  const m = /^CapEff:\s+([0-9a-f]+)/m.exec(status);
-  return m ? BigInt('0x' + m[1]) : 0n;
-}
-
+/** The privileges line: whether this process may load the programs (host/kernel.ts). */
 export function privilegeCheck(status: string): Check {
-  const caps = effectiveCaps(status);
-  const has = (bit: bigint) => (caps & (1n << bit)) !== 0n;
-  const ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
-  const root = /^Uid:\s+0\s/m.test(status);
-  return {
-    name: 'privileges',
-    ok,
-    detail: ok
-      ? has(CAP_SYS_ADMIN) ? 'root (CAP_SYS_ADMIN)' : 'CAP_BPF and CAP_PERFMON'
-      : root
-        ? 'root, but without CAP_BPF and CAP_PERFMON (a capability bounding set or a container dropped them); grant both (systemd: CapabilityBoundingSet=, deploy/forkwatch.service; a pod: capabilities.add: [BPF, PERFMON])'
-        : 'not root and no CAP_BPF+CAP_PERFMON; run with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep $(which node)',
-  };
+  return { name: 'privileges', ...bpfPrivileges(status) };
 }
-
-export const BTF_PATH = '/sys/kernel/btf/vmlinux';
 
 export function btfCheck(exists: boolean): Check {
   return {

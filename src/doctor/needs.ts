@@ -9,11 +9,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMounts } from '../cgroups/fs.js';
+import { parseMounts } from '../host/cgroupfs.js';
+import { effectiveCaps } from '../host/kernel.js';
 import type { Action, Config, ResourceLimits } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PROGRAMS_ROOT } from '../supervisor/launcher.js';
-import { effectiveCaps } from './checks.js';
 
 /** What the agent has where it runs. */
 export interface Host {

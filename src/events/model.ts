@@ -2,9 +2,9 @@
  * The public event model: what `forkwatch tail --json` prints (one object a line) and what the
  * agent's event stream carries.
  */
-import { constants } from 'node:os';
 import { EventType, Flags } from './layout.js';
 import type { RawEvent } from './decode.js';
+import { decodeWaitStatus, signalName } from './exit-status.js';
 
 export const PROCESS_EVENT_TYPES = ['fork', 'exec', 'exit', 'migrate'] as const;
 export type ProcessEventType = (typeof PROCESS_EVENT_TYPES)[number];
@@ -46,19 +46,10 @@ export interface ProcessEvent {
   seq?: number;
 }
 
-const SIGNAL_NAMES: Record<number, string> = {};
-for (const [name, num] of Object.entries(constants.signals)) SIGNAL_NAMES[num] ??= name;
-
-/** The name of a signal number (SIGKILL), or SIG<n> for real-time and unknown ones. */
-export function signalName(sig: number): string {
-  return SIGNAL_NAMES[sig] ?? `SIG${sig}`;
-}
-
-/** A wait(2) status as exit_code / signal / core_dumped. */
+/** A wait(2) status as the public model's exit_code / signal / core_dumped. */
 export function decodeStatus(status: number): { exit_code: number | null; signal: string | null; core_dumped: boolean } {
-  const sig = status & 0x7f;
-  if (sig) return { exit_code: null, signal: signalName(sig), core_dumped: (status & 0x80) !== 0 };
-  return { exit_code: (status >> 8) & 0xff, signal: null, core_dumped: false };
+  const s = decodeWaitStatus(status);
+  return { exit_code: s.code, signal: s.signal === null ? null : signalName(s.signal), core_dumped: s.coreDumped };
 }
 
 export const TYPE_OF: Record<number, ProcessEventType | undefined> = {

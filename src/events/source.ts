@@ -3,14 +3,13 @@
  * kernel's mkdir / rmdir records, and hands consumers whole batches in ring-buffer order (the
  * order in which the kernel reserved the records: fork before the child's own events).
  */
-import fs from 'node:fs';
-import { CgroupNames } from '../cgroups/names.js';
-import { findCgroup, scanCgroups, type Hierarchy } from '../cgroups/fs.js';
 import { probeOptions } from '../config/default.js';
-import { BTF_PATH, privilegeCheck } from '../doctor/checks.js';
 import { EnvironmentError } from '../errors.js';
+import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../host/binding.js';
+import { findCgroup, scanCgroups, type Hierarchy } from '../host/cgroupfs.js';
+import { requireBpfHost } from '../host/kernel.js';
 import { libbpfLog, type Logger } from '../log.js';
-import type { NativeBinding, NativeProbe, ProbeOptions, ProgStat } from '../native/binding.js';
+import { CgroupNames } from './cgroup-names.js';
 import { WallClock } from './clock.js';
 import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
 import { EventType, Flags } from './layout.js';
@@ -21,7 +20,7 @@ export interface SourceOptions {
   log: Logger;
   /** cgroupfs reads of the grouping hierarchy (default: this host's, under hierarchy.mount). */
   cgroups?: { scan(): Map<number, string>; find(id: number, under: string): string | undefined };
-  /** Checks before loading; throws an EnvironmentError with a fix (default: hostPreflight). */
+  /** Checks before loading; throws an EnvironmentError with a fix (default: host/kernel.ts requireBpfHost). */
   preflight?: () => void;
   /** CLOCK_MONOTONIC now, ns, as bpf_ktime_get_ns() (default: process.hrtime). */
   monotonicNs?: () => number;
@@ -50,7 +49,7 @@ export class EventSource {
     const mount = opts.hierarchy.mount;
     const cg = opts.cgroups ?? { scan: () => scanCgroups(mount), find: (id: number, under: string) => findCgroup(mount, under, id) };
     this.names = new CgroupNames(() => cg.scan(), { find: (id, under) => cg.find(id, under) });
-    (opts.preflight ?? hostPreflight)();
+    (opts.preflight ?? requireBpfHost)();
     this.probe = openProbe(binding, probeOptions({ ...opts.probe, cgroupHierarchy: opts.hierarchy.id }), opts.log);
   }
 
@@ -176,15 +175,6 @@ export class EventSource {
       this.probe = undefined;
     }
   }
-}
-
-/** This host can load the programs: a kernel with BTF, and the privileges; else one line with a fix. */
-export function hostPreflight(): void {
-  if (!fs.existsSync(BTF_PATH)) {
-    throw new EnvironmentError(`this kernel has no BTF (${BTF_PATH} is missing); forkwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y`);
-  }
-  const priv = privilegeCheck(fs.readFileSync('/proc/self/status', 'utf8'));
-  if (!priv.ok) throw new EnvironmentError(`cannot load BPF programs: ${priv.detail}`);
 }
 
 /** Loads the probe, turning the kernel's refusals into one line with a fix. */

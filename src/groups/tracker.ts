@@ -5,6 +5,7 @@
  * records, live counts are rebuilt from the reconciled table (resync), never from guesses.
  */
 import type { RawEvent } from '../events/decode.js';
+import { decodeWaitStatus } from '../events/exit-status.js';
 import { EventType, Flags } from '../events/layout.js';
 import type { ProcessInfo, TableChange } from '../process/table.js';
 import type { Group, GroupRegistry } from './registry.js';
@@ -162,9 +163,9 @@ export class GroupTracker {
         this.member.delete(e.pid);
         if (!g || !p) return [];
         this.leave(g, p.threads);
-        const sig = e.status & 0x7f;
-        if (sig) g.events.exitsSignaled++;
-        else if (e.status & 0xff00) g.events.exitsFailure++;
+        const exit = decodeWaitStatus(e.status);
+        if (exit.signal !== null) g.events.exitsSignaled++;
+        else if (exit.code !== 0) g.events.exitsFailure++;
         else g.events.exitsSuccess++;
         g.events.cpuNs += e.cpuNs;
         const lifetimeS = Math.max(0, e.ts - e.startNs) / 1e9;

@@ -3,9 +3,9 @@
  * (the agent, `forkwatch tail`) and for the rescan after lost records (src/agent/resync.ts). The
  * reads are passed in (the agent's host), so the agent's scans run on a fake procfs in tests.
  */
-import { cgroupIdOf, type Hierarchy } from '../cgroups/fs.js';
+import { cgroupIdOf, type Hierarchy } from '../host/cgroupfs.js';
 import type { EventSource } from '../events/source.js';
-import { scanProcesses, type ProcSnapshot } from '../proc/procfs.js';
+import { scanProcesses, type ProcSnapshot } from '../host/procfs.js';
 import { ProcessTable, type ProcessInfo } from './table.js';
 
 export interface EntryContext {

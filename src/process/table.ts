@@ -6,7 +6,7 @@
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
-import { START_TICK_NS } from '../proc/procfs.js';
+import { START_TICK_NS } from '../host/procfs.js';
 
 export interface ProcessInfo {
   pid: number;

@@ -1,23 +1,25 @@
 /**
  * The real Launcher: programs run in cgroups under a root the agent owns (by default
  * /forkwatch.programs under the cgroup v2 mount), started, signalled and killed through cgroupfs.
- * A pid read from cgroup.procs is signalled through a pidfd, and only if cgroup.procs still lists
- * it once the pidfd is open (src/proc/pidfd.ts): the number may have gone to another process.
+ * The steps live next door: preparing the command (command.ts), starting it inside its cgroup
+ * (spawn.ts, or the shell gate of shell.ts), the cgroup's files (host/cgroup-dir.ts). A pid read
+ * from cgroup.procs is signalled through a pidfd, and only if cgroup.procs still lists it once the
+ * pidfd is open (host/pidfd.ts): the number may have gone to another process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
-import { join, posix, resolve as resolvePath } from 'node:path';
-import type { Duplex, Readable } from 'node:stream';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { EnvironmentError } from '../errors.js';
-import { loadBinding, type NativeBinding, type NativeChild } from '../native/binding.js';
-import { signalMembers, type PidfdNative } from '../proc/pidfd.js';
-import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
-import { parseGroup, parsePasswd, programEnv, resolveIdentity, type Identity } from './identity.js';
+import { errnoCode, errnoText } from '../errors.js';
+import { loadBinding, type NativeBinding } from '../host/binding.js';
+import { killCgroup, listedPids, livePids, makeCgroup, removeCgroup, thawIfFrozen } from '../host/cgroup-dir.js';
+import { detectCgroup2Mount } from '../host/cgroupfs.js';
+import { signalMembers, type PidfdNative } from '../host/pidfd.js';
+import { bootTime, CLK_TCK, readStat } from '../host/procfs.js';
+import { isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
+import { findSetpriv, nodeCommand, prepareCommand, sys, type Prepared } from './command.js';
 import { LineSplitter } from './lines.js';
+import { gateShell, runCommand } from './shell.js';
+import { spawnIntoCgroup, type NativeSpawn, type Spawned } from './spawn.js';
 import {
   LaunchError,
   realTimers,
@@ -70,79 +72,13 @@ export interface CgroupLauncherOptions {
   pidfd?: PidfdNative | null;
 }
 
-/** The part of the addon the launcher uses. */
-export type NativeSpawn = Pick<NativeBinding, 'spawnInCgroup'>;
-
 /** The root all programs' cgroups live under unless told otherwise. */
 export const DEFAULT_PROGRAMS_ROOT = '/forkwatch.programs';
-
-const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
-
-// The fallback on kernels without clone3(CLONE_INTO_CGROUP) (before 5.7), where the addon cannot
-// create the program inside its cgroup. Run by /bin/sh as `sh -c WRAPPER forkwatch <argv...>`.
-// Node cannot spawn into a cgroup, so the shell waits until the agent has written its pid to
-// cgroup.procs and then says go on fd 3; the command never runs outside the cgroup, and a
-// failed move is reported by the agent with the path and errno instead of by a shell.
-const WRAPPER = [
-  // EOF instead of a line: the agent gave up on this launch (or died); run nothing.
-  'read -r go <&3 || exit 125',
-  'exec 3<&-',
-  // systemd's IgnoreSIGPIPE=yes: a program left running when the agent exits must not die of
-  // its next log line into a pipe nobody reads any more. The addon's spawn does the same.
-  "trap '' PIPE",
-  'exec "$@"',
-].join('\n');
-
-/** Find the cgroup v2 mount from /proc/self/mounts; an EnvironmentError when there is none. */
-export async function detectCgroup2Mount(mountsFile = '/proc/self/mounts'): Promise<string> {
-  const text = await readFile(mountsFile, 'utf8');
-  const point = findCgroup2Mount(text);
-  if (point === null) {
-    throw new EnvironmentError(
-      `cgroup v2 is not mounted (no cgroup2 line in ${mountsFile}); supervising programs needs it ` +
-        `(mount -t cgroup2 none /sys/fs/cgroup/unified on a hybrid host)`,
-    );
-  }
-  return point;
-}
-
-/** The first setpriv found in the usual places, or null. */
-export async function findSetpriv(candidates = SETPRIV_CANDIDATES): Promise<string | null> {
-  for (const path of candidates) {
-    try {
-      await access(path, constants.X_OK);
-      return path;
-    } catch {
-      // try the next place
-    }
-  }
-  return null;
-}
 
 /** A running main process the launcher follows; release() lets the agent exit without it. */
 interface Tracked {
   release(): void;
 }
-
-interface Prepared {
-  /** The command found as exec would find it (absolute). */
-  file: string;
-  argv: string[];
-  env: Record<string, string>;
-  cwd: string;
-  identity: Identity | null;
-}
-
-/**
- * The errno codes of a clone3 that lacks CLONE_INTO_CGROUP (or clone3 altogether), and EPERM:
- * older container seccomp profiles refuse clone3 outright. The fallback then reports what the
- * cgroup.procs write says, should the refusal have been about the cgroup after all.
- */
-const NO_CLONE_INTO_CGROUP = new Set(['ENOSYS', 'EINVAL', 'E2BIG', 'EPERM']);
-
-/** Child steps whose failure a retry soon will not fix, unless the errno says it might. */
-const CHILD_STEPS = new Set(['execve', 'chdir', 'setgroups', 'setgid', 'setuid']);
-const TRANSIENT_CODES = new Set(['EAGAIN', 'ENOMEM', 'ETXTBSY', 'EINTR', 'ENFILE', 'EMFILE']);
 
 /** Launcher that runs each program in its own cgroup v2 directory. */
 export class CgroupLauncher implements Launcher {
@@ -183,7 +119,7 @@ export class CgroupLauncher implements Launcher {
   static async create(
     opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string },
   ): Promise<CgroupLauncher> {
-    const mountPoint = opts.mountPoint ?? (await detectCgroup2Mount());
+    const mountPoint = opts.mountPoint ?? detectCgroup2Mount('supervising programs needs it');
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
     const native = opts.native === undefined ? loadAddon(opts.logger, 'spawnInCgroup', 'programs start through a shell') : opts.native;
     const pidfd = opts.pidfd === undefined ? loadAddon(opts.logger, 'pidfdOpen', 'programs are signalled by pid') : opts.pidfd;
@@ -210,9 +146,8 @@ export class CgroupLauncher implements Launcher {
     const t0 = performance.now();
     const prepared = await this.prepare(spec, spec.command);
     const dir = this.dir(name);
-    // A restart finds its cgroup there. mkdir would find out too, but it takes the kernel's
-    // cgroup_mutex, which another program's migration may hold for a whole RCU grace period.
-    if (!existsSync(dir)) await sys(name, 'mkdir', dir, () => mkdir(dir, { recursive: true }));
+    // A restart finds its cgroup there.
+    await sys(name, 'mkdir', dir, () => makeCgroup(dir));
     const already = await this.readProcs(dir, 1);
     if (already.length > 0) {
       throw new LaunchError(name, `${dir} already holds ${already.length} process(es); refusing to start a second copy`, {
@@ -221,169 +156,50 @@ export class CgroupLauncher implements Launcher {
     }
     this.thaw(name, dir);
 
-    const t1 = performance.now();
-    if (this.native) {
-      const launched = this.spawnNative(this.native, name, prepared, dir, onMainExit);
-      if (launched) {
-        const t2 = performance.now();
-        // Where a start's time goes; bench/supervisor reads this line (and gateShell's).
-        this.logger.debug?.(
-          `program "${name}": pid ${launched.pid} started in ${ms(t0, t2)} ms (checks ${ms(t0, t1)}, spawn ${ms(t1, t2)} by clone3 into its cgroup)`,
-        );
-        return launched;
-      }
-    }
-    return this.gateShell(name, prepared, dir, onMainExit, t0, t1);
-  }
-
-  /**
-   * Start the program inside its cgroup with the addon (clone3 CLONE_INTO_CGROUP). Null when
-   * this kernel cannot: the launcher then uses the shell gate from now on.
-   */
-  private spawnNative(
-    native: NativeSpawn,
-    name: string,
-    prepared: Prepared,
-    dir: string,
-    onMainExit: (exit: ExitStatus) => void,
-  ): Launched | null {
-    const identity = prepared.identity;
-    let child: NativeChild;
+    // The exit may come before the start is followed; it then finds nothing to forget.
     const tracked: Tracked = { release: () => undefined };
-    try {
-      child = native.spawnInCgroup(
-        {
-          file: prepared.file,
-          argv: prepared.argv,
-          envp: Object.entries(prepared.env).map(([k, v]) => `${k}=${v}`),
-          cwd: prepared.cwd,
-          cgroupDir: dir,
-          // Own session: a ^C at the agent's terminal or a signal to its process group is not
-          // for the programs, and keep_running programs must outlive the agent.
-          setsid: true,
-          ...(identity
-            ? { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid, groups: identity.groups }
-            : {}),
-        },
-        (exit) => {
-          if (this.children.get(name) === tracked) this.children.delete(name);
-          onMainExit(exit);
-        },
-      );
-    } catch (err) {
-      const e = err as NativeError;
-      if (e.step === 'clone3' && e.code !== undefined && NO_CLONE_INTO_CGROUP.has(e.code)) {
+    const onExit = (exit: ExitStatus) => {
+      if (this.children.get(name) === tracked) this.children.delete(name);
+      onMainExit(exit);
+    };
+    const t1 = performance.now();
+    let spawned: Spawned | null = null;
+    if (this.native) {
+      const result = spawnIntoCgroup(this.native, name, prepared, dir, onExit);
+      if ('unavailable' in result) {
         this.native = null;
         this.logger.warn(
-          `clone3(CLONE_INTO_CGROUP) is not available here (${nativeErrorText(e)}; Linux 5.7 has it, and a container's seccomp profile may refuse it): ` +
+          `clone3(CLONE_INTO_CGROUP) is not available here (${result.unavailable}; Linux 5.7 has it, and a container's seccomp profile may refuse it): ` +
             `programs start through a shell moved into their cgroup instead, which takes longer`,
         );
-        return null;
-      }
-      const permanent = e.step !== undefined && CHILD_STEPS.has(e.step) && !TRANSIENT_CODES.has(e.code ?? '');
-      throw new LaunchError(name, nativeErrorText(e), { permanent, ...(e.code ? { code: e.code } : {}) });
-    }
-    const streams = { stdout: pipeReader(child.stdoutFd), stderr: pipeReader(child.stderrFd) };
-    tracked.release = () => {
-      // Output keeps flowing to the log while the agent lives; none of it may keep the agent alive.
-      child.unref();
-      streams.stdout.unref();
-      streams.stderr.unref();
-    };
-    this.children.set(name, tracked);
-    this.pipeOutput(name, streams);
-    return { pid: child.pid };
-  }
-
-  /** The fallback: Node spawns a shell, the agent moves it into the cgroup, then lets it exec. */
-  private async gateShell(
-    name: string,
-    prepared: Prepared,
-    dir: string,
-    onMainExit: (exit: ExitStatus) => void,
-    t0: number,
-    t1: number,
-  ): Promise<Launched> {
-    const { argv, ids } = this.nodeCommand(prepared);
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'forkwatch', ...argv], {
-      cwd: prepared.cwd,
-      env: prepared.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // Own session, as in spawnNative.
-      detached: true,
-      ...ids,
-    });
-    const gate = child.stdio[3] as Duplex | null | undefined;
-    // The gate breaks with EPIPE when the shell is gone already; the exit handler tells that story.
-    gate?.on('error', () => undefined);
-    // A pid means the shell was started (libuv waits for its exec); only a failure needs the
-    // 'error' event, which comes a turn of the event loop later.
-    if (child.pid === undefined) {
-      try {
-        await once(child, 'spawn');
-      } catch (err) {
-        throw new LaunchError(name, `spawn /bin/sh: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
+      } else {
+        spawned = result;
+        const t2 = performance.now();
+        // Where a start's time goes; bench/supervisor reads this line (and the shell gate's).
+        this.logger.debug?.(
+          `program "${name}": pid ${result.pid} started in ${ms(t0, t2)} ms (checks ${ms(t0, t1)}, spawn ${ms(t1, t2)} by clone3 into its cgroup)`,
+        );
       }
     }
-    const pid = child.pid as number;
-    const tracked: Tracked = { release: () => releaseChild(child) };
-    child.once('exit', (code, signal) => {
-      if (this.children.get(name) === tracked) this.children.delete(name);
-      onMainExit({ code, signal });
-    });
-    this.pipeOutput(name, child);
-    const t2 = performance.now();
-    try {
-      await writeFile(join(dir, 'cgroup.procs'), String(pid));
-    } catch (err) {
-      child.kill('SIGKILL');
-      throw new LaunchError(name, `write ${join(dir, 'cgroup.procs')} (pid ${pid}): ${errnoText(err)}`, {
-        permanent: false,
-        code: errnoCode(err),
-      });
+    if (spawned === null) {
+      const gated = await gateShell(name, prepared, this.nodeCommand(prepared), dir, onExit);
+      spawned = gated;
+      const { spawnMs, moveMs } = gated.timing;
+      this.logger.debug?.(
+        `program "${name}": pid ${gated.pid} started in ${ms(t0, performance.now())} ms (checks ${ms(t0, t1)}, spawn ${spawnMs.toFixed(1)}, cgroup move ${moveMs.toFixed(1)})`,
+      );
     }
+    tracked.release = spawned.release;
     this.children.set(name, tracked);
-    gate?.end('go\n');
-    // Where a start's time goes (bench/supervisor reads it): the move into the cgroup waits for
-    // an RCU grace period in the kernel, the spawn is Node's fork+exec of the shell.
-    const t3 = performance.now();
-    this.logger.debug?.(
-      `program "${name}": pid ${pid} started in ${ms(t0, t3)} ms (checks ${ms(t0, t1)}, spawn ${ms(t1, t2)}, cgroup move ${ms(t2, t3)})`,
-    );
-    return { pid };
+    this.pipeOutput(name, spawned);
+    return { pid: spawned.pid };
   }
 
   async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus> {
     if (argv.length === 0) throw new LaunchError(spec.name, 'empty command', { permanent: true });
     const prepared = await this.prepare(spec, argv);
-    const command = this.nodeCommand(prepared);
-    const [file, ...args] = command.argv as [string, ...string[]];
-    const child = spawn(file, args, {
-      cwd: prepared.cwd,
-      env: prepared.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      ...command.ids,
-    });
-    try {
-      await once(child, 'spawn');
-    } catch (err) {
-      throw new LaunchError(spec.name, `spawn ${file}: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
-    }
-    this.pipeOutput(`${spec.name} ${posix.basename(argv[0] as string)}`, child);
-    return new Promise<ExitStatus>((resolve) => {
-      let timedOut = false;
-      const timer = this.timers.setTimeout(() => {
-        timedOut = true;
-        // Its own process group (detached): take whatever it started along with it. The timer is
-        // cleared on exit, so the leader is not reaped yet and its pid (the group's id) is still its own.
-        signalQuietly(-(child.pid as number), 'SIGKILL');
-      }, timeoutMs);
-      child.once('exit', (code, signal) => {
-        this.timers.clearTimeout(timer);
-        resolve({ code, signal, ...(timedOut ? { timedOut: true } : {}) });
-      });
-    });
+    const label = `${spec.name} ${posix.basename(argv[0] as string)}`;
+    return runCommand(spec.name, prepared, this.nodeCommand(prepared), this.timers, timeoutMs, (streams) => this.pipeOutput(label, streams));
   }
 
   async signal(name: string, sig: NodeJS.Signals): Promise<number> {
@@ -407,17 +223,10 @@ export class CgroupLauncher implements Launcher {
   async kill(name: string): Promise<void> {
     const dir = this.dir(name);
     if (this.useCgroupKill) {
-      try {
-        await writeFile(join(dir, 'cgroup.kill'), '1');
-        return;
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') {
-          throw new Error(`write ${join(dir, 'cgroup.kill')}: ${errnoText(err)}`);
-        }
-        if (!(await exists(dir))) return;
-        // The directory is there but cgroup.kill is not: a kernel before 5.14.
-      }
+      const done = await killCgroup(dir);
+      if (done !== 'unsupported') return;
     }
+    // Pid by pid: kernels before 5.14 have no cgroup.kill.
     for (let round = 0; round < 200; round++) {
       const pids = await this.readProcs(dir);
       if (pids.length === 0) return;
@@ -440,28 +249,21 @@ export class CgroupLauncher implements Launcher {
     const pids = await this.pids(name);
     if (pids.length === 0) return null;
     const inGroup = new Set(pids);
-    const stats = (await Promise.all(pids.map(readProcStat))).filter((s): s is ProcStat => s !== null);
+    const stats = pids.map((pid) => readStat(pid)).filter((s) => s !== undefined);
     // The main process is the top of the tree: its parent is outside the cgroup.
     const tops = stats.filter((s) => !inGroup.has(s.ppid)).sort((a, b) => a.startTicks - b.startTicks);
     const main = tops[0] ?? null;
-    const btime = main ? await readBootTime() : null;
+    const btime = main ? bootTime() : undefined;
     return {
       pids,
       mainPid: main?.pid ?? null,
-      // CLK_TCK is 100 on every Linux ABI Node runs on.
-      startedAt: main && btime !== null ? btime * 1000 + main.startTicks * 10 : null,
+      startedAt: main && btime !== undefined ? btime * 1000 + (main.startTicks * 1000) / CLK_TCK : null,
     };
   }
 
   async remove(name: string): Promise<void> {
     this.children.delete(name);
-    const dir = this.dir(name);
-    try {
-      await rmdir(dir);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return;
-      throw new Error(`rmdir ${dir}: ${errnoText(err)}`);
-    }
+    await removeCgroup(this.dir(name));
   }
 
   detach(name: string): void {
@@ -473,53 +275,18 @@ export class CgroupLauncher implements Launcher {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  /** Everything that can be checked before spawning, so a bad config gets a clear error. */
-  private async prepare(spec: LaunchSpec, argv: string[]): Promise<Prepared> {
-    const identity = await this.identity(spec);
-    const env = programEnv(spec.env, identity);
-    const cwd = spec.cwd ?? '/';
-    // Both looks at once (one trip through the thread pool on the restart path); a bad cwd is
-    // reported first, as it would be found first.
-    const [dirCheck, commandCheck] = await Promise.allSettled([
-      checkDirectory(spec.name, cwd),
-      resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd),
-    ]);
-    if (dirCheck.status === 'rejected') throw dirCheck.reason;
-    if (commandCheck.status === 'rejected') throw commandCheck.reason;
-    return { file: commandCheck.value, argv, env, cwd, identity };
+  private prepare(spec: LaunchSpec, argv: string[]): Promise<Prepared> {
+    return prepareCommand(spec, argv, { passwd: this.passwdFile, group: this.groupFile });
   }
 
-  /** argv and ids for Node's spawn: the identity drop through setpriv, else Node's uid/gid. */
-  private nodeCommand(prepared: Prepared): { argv: string[]; ids: { uid?: number; gid?: number } } {
-    const { argv, identity } = prepared;
-    if (!identity) return { argv, ids: {} };
-    if (this.setpriv) {
-      const drop = [
-        this.setpriv,
-        ...(identity.uid !== undefined ? [`--reuid=${identity.uid}`] : []),
-        `--regid=${identity.gid}`,
-        identity.groups.length > 0 ? `--groups=${identity.groups.join(',')}` : '--clear-groups',
-        '--',
-      ];
-      return { argv: [...drop, ...argv], ids: {} };
-    }
-    if (identity.groups.some((g) => g !== identity.gid) && !this.warnedGroups) {
+  /** The command for Node's spawn; says once when supplementary groups cannot be set. */
+  private nodeCommand(prepared: Prepared): ReturnType<typeof nodeCommand> {
+    const command = nodeCommand(prepared, this.setpriv);
+    if (command.groupsDropped && !this.warnedGroups) {
       this.warnedGroups = true;
       this.logger.warn('setpriv (util-linux) not found: programs run with their primary group only, no supplementary groups');
     }
-    return { argv, ids: { ...(identity.uid !== undefined ? { uid: identity.uid } : {}), gid: identity.gid } };
-  }
-
-  private async identity(spec: LaunchSpec): Promise<Identity | null> {
-    if (spec.user === undefined && spec.group === undefined) return null;
-    const [passwd, group] = await Promise.all([
-      sys(spec.name, 'read', this.passwdFile, () => readFile(this.passwdFile, 'utf8')),
-      sys(spec.name, 'read', this.groupFile, () => readFile(this.groupFile, 'utf8')),
-    ]);
-    return resolveIdentity(spec.name, spec, parsePasswd(passwd), parseGroup(group), {
-      passwd: this.passwdFile,
-      group: this.groupFile,
-    });
+    return command;
   }
 
   private pipeOutput(label: string, streams: { stdout: Readable | null; stderr: Readable | null }): void {
@@ -540,92 +307,24 @@ export class CgroupLauncher implements Launcher {
   /**
    * A program's cgroup left frozen (a beancounter `freeze`, or by hand) would freeze the new
    * process at once: a restart that never runs. Starting a program thaws its cgroup first, as
-   * systemd thaws a unit it starts. Synchronous, like readProcs: a pseudo-file on the restart path.
+   * systemd thaws a unit it starts.
    */
   private thaw(name: string, dir: string): void {
-    const file = join(dir, 'cgroup.freeze');
-    let frozen: boolean;
     try {
-      frozen = readFileSync(file, 'utf8').trim() === '1';
-    } catch {
-      return; // no freezer here (kernels before 5.2): nothing can be frozen
-    }
-    if (!frozen) return;
-    try {
-      writeFileSync(file, '0');
-      this.logger.warn(`program "${name}": its cgroup ${dir} was frozen; thawed it to start the program`);
+      if (thawIfFrozen(dir)) this.logger.warn(`program "${name}": its cgroup ${dir} was frozen; thawed it to start the program`);
     } catch (err) {
-      throw new LaunchError(name, `write ${file}: ${errnoText(err)} (the cgroup is frozen and could not be thawed)`, {
+      throw new LaunchError(name, `write ${join(dir, 'cgroup.freeze')}: ${errnoText(err)} (the cgroup is frozen and could not be thawed)`, {
         permanent: false,
         code: errnoCode(err),
       });
     }
   }
 
-  /**
-   * Live processes listed in a cgroup.procs (at most `limit`). Synchronous reads on purpose: these
-   * are kernel pseudo-files answered from memory in microseconds, and this sits on the restart
-   * path (the check that an emptied group really is empty, the check before a launch), where
-   * each asynchronous read would cost a round trip through libuv's thread pool and the event loop
-   * (milliseconds on a busy host).
-   */
+  /** Live processes in a cgroup (host/cgroup-dir.ts), at most `limit`. */
   private async readProcs(dir: string, limit = Infinity): Promise<number[]> {
-    let text: string;
-    try {
-      text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENODEV') return [];
-      throw new Error(`read ${join(dir, 'cgroup.procs')}: ${errnoText(err)}`);
-    }
-    const alive: number[] = [];
-    for (const line of text.split('\n')) {
-      const pid = Number(line);
-      if (line === '' || !Number.isInteger(pid) || pid <= 0 || isDying(pid)) continue;
-      alive.push(pid);
-      if (alive.length >= limit) break;
-    }
-    return alive;
+    return livePids(dir, limit);
   }
 }
-
-/** Every pid cgroup.procs lists now (none when the cgroup is gone), for the check after the pidfds are open. */
-function listedPids(dir: string): Set<number> {
-  try {
-    return new Set(readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
-  } catch {
-    return new Set();
-  }
-}
-
-/** PF_EXITING in /proc/<pid>/stat's flags: the thread is inside do_exit(). */
-const PF_EXITING = 0x4;
-
-/**
- * True when every thread of the process is already exiting. The kernel's exit record arrives
- * before the task leaves cgroup.procs (cgroup_exit() runs later in do_exit()), so a group that
- * the events say is empty may still list a process on its way out: that one does not count.
- */
-function isDying(pid: number): boolean {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return true; // gone already
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[0] is stat field 3 (state); flags is field 9.
-      if ((Number(fields[6]) & PF_EXITING) === 0) return false;
-    } catch {
-      continue; // that thread is gone
-    }
-  }
-  return true;
-}
-
-// --- module helpers ---------------------------------------------------------------------------
 
 /** The addon when it has `fn`, or null with the reason logged (`without`: what the launcher does then). */
 function loadAddon(logger: Logger, fn: 'spawnInCgroup' | 'pidfdOpen', without: string): NativeBinding | null {
@@ -639,135 +338,7 @@ function loadAddon(logger: Logger, fn: 'spawnInCgroup' | 'pidfdOpen', without: s
   return null;
 }
 
-/** An Error from the addon: "step(object): text", with code, step and object. */
-interface NativeError extends Error {
-  code?: string;
-  step?: string;
-  object?: string;
-}
-
-/** "execve /usr/bin/x: ENOENT (no such file or directory)", like the launcher's other errors. */
-function nativeErrorText(e: NativeError): string {
-  if (e.step === undefined || e.code === undefined) return e.message;
-  const at = e.message.indexOf('): ');
-  const text = at >= 0 ? e.message.slice(at + 3) : e.message;
-  return `${e.step} ${e.object ?? ''}: ${e.code} (${text.charAt(0).toLowerCase()}${text.slice(1)})`;
-}
-
-/** A read end of a program's output pipe as a stream; it closes the fd at EOF. */
-function pipeReader(fd: number): Socket {
-  return new Socket({ fd, readable: true, writable: false });
-}
-
 /** Milliseconds between two performance.now() readings, for the debug lines. */
 function ms(from: number, to: number): string {
   return (to - from).toFixed(1);
-}
-
-function releaseChild(child: ChildProcess): void {
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-}
-
-interface ProcStat {
-  pid: number;
-  ppid: number;
-  startTicks: number;
-}
-
-async function readProcStat(pid: number): Promise<ProcStat | null> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // comm may contain spaces and parentheses; the fields after the last ")" are fixed.
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(rest[1]), startTicks: Number(rest[19]) };
-  } catch {
-    return null; // gone meanwhile
-  }
-}
-
-async function readBootTime(): Promise<number | null> {
-  try {
-    const m = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function checkDirectory(program: string, cwd: string): Promise<void> {
-  try {
-    if ((await stat(cwd)).isDirectory()) return;
-  } catch (err) {
-    throw new LaunchError(program, `working directory ${cwd}: ${errnoText(err)}`, { permanent: true, code: errnoCode(err) });
-  }
-  throw new LaunchError(program, `working directory ${cwd} is not a directory`, { permanent: true });
-}
-
-/**
- * Find the command as exec would, to say "not found" before spawning rather than leave a shell's
- * exit 127 to be read as a crash.
- */
-async function resolveCommand(program: string, command: string, pathVar: string, cwd: string): Promise<string> {
-  if (command.includes('/')) {
-    const path = resolvePath(cwd, command);
-    const problem = await executableProblem(path);
-    if (problem) throw new LaunchError(program, `command ${command}: ${problem}`, { permanent: true });
-    return path;
-  }
-  for (const dir of pathVar.split(':')) {
-    const path = resolvePath(cwd, dir === '' ? '.' : dir, command);
-    if ((await executableProblem(path)) === null) return path;
-  }
-  throw new LaunchError(program, `command "${command}" not found in PATH=${pathVar}`, { permanent: true, code: 'ENOENT' });
-}
-
-async function executableProblem(path: string): Promise<string | null> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) return 'not a regular file';
-    if ((st.mode & 0o111) === 0) return 'not executable (no x permission)';
-    return null;
-  } catch (err) {
-    return errnoCode(err) === 'ENOENT' ? 'does not exist' : errnoText(err);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Run an fs step, turning its failure into a LaunchError naming step, object and errno. */
-async function sys<T>(program: string, op: string, object: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new LaunchError(program, `${op} ${object}: ${errnoText(err)}`, { permanent: false, code: errnoCode(err) });
-  }
-}
-
-function signalQuietly(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // ESRCH: it exited between reading cgroup.procs and now, which is what we wanted anyway.
-  }
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-/** "EACCES (permission denied)" from a Node system error; the message otherwise. */
-function errnoText(err: unknown): string {
-  const code = errnoCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^([A-Z0-9]+): ([^,]+)/.exec(message);
-  if (m) return `${m[1]} (${m[2]})`;
-  return code ? `${code} (${message})` : message;
 }

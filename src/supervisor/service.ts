@@ -8,7 +8,6 @@ import { decodeStatus } from '../events/model.js';
 import { isoMicros } from '../events/clock.js';
 import type { Config } from '../config/types.js';
 import { isCgroupRule } from '../config/match.js';
-import type { EventBus } from '../stream/bus.js';
 import type { Logger } from '../log.js';
 import { Supervisor } from './supervisor.js';
 import { normalizeCgroupPath } from './cgroup-path.js';
@@ -24,12 +23,27 @@ export interface ProgramSample {
   latency: { buckets: Float64Array; sum: number; count: number };
 }
 
+/** Upper bounds (s) of the restart latency histogram, forkwatch_program_restart_latency_seconds. */
 export const RESTART_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** A restart as the agent's event stream carries it (stream/bus.ts). */
+export interface RestartEvent {
+  type: 'restart';
+  time: string;
+  node: string;
+  program: string;
+  reason: string;
+  restarts: number;
+  pid: number | null;
+  latency_s: number | null;
+  [key: string]: unknown;
+}
 
 export interface SupervisorServiceDeps {
   config: Config;
   launcher: Launcher;
-  bus: EventBus;
+  /** Where restarts are published: the agent's event bus. */
+  bus: { publish(event: RestartEvent): void };
   log: Logger;
   node: string;
   /** cgroup id -> path in the grouping hierarchy. */

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { GroupView } from '../../src/agent/agent.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, until } from '../helpers/cgroup.js';

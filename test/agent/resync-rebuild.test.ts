@@ -11,7 +11,7 @@ import { RawEvent } from '../../src/events/decode.js';
 import { EventType } from '../../src/events/layout.js';
 import { GroupRegistry, type Group } from '../../src/groups/registry.js';
 import { GroupTracker } from '../../src/groups/tracker.js';
-import { scanProcesses } from '../../src/proc/procfs.js';
+import { scanProcesses } from '../../src/host/procfs.js';
 import { CgroupOccupancy } from '../../src/process/occupancy.js';
 import { toEntries } from '../../src/process/scan.js';
 import { ProcessTable } from '../../src/process/table.js';

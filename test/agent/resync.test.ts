@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupView } from '../../src/agent/agent.js';
 import type { ProgramStatus } from '../../src/supervisor/types.js';
-import { detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';
@@ -80,7 +80,7 @@ describe('forkwatch run after lost records', () => {
 
   beforeAll(async () => {
     requireRoot();
-    programDir = path.join(await detectCgroup2Mount(), 'forkwatch.programs', PROGRAM);
+    programDir = path.join(detectCgroup2Mount(), 'forkwatch.programs', PROGRAM);
     agent = await TestAgent.start(
       [
         'bpf:',

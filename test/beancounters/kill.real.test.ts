@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostCgroupIO } from '../../src/beancounters/cgroup-actions.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { requireRoot } from '../helpers/cgroup.js';
 import { alive, killIfSame, processAtPid, startOf } from '../helpers/pids.js';
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { DEFAULT_PROGRAMS_ROOT } from '../../src/supervisor/launcher.js';
 import { requireRoot, until } from '../helpers/cgroup.js';
 import { runCli } from '../helpers/cli.js';

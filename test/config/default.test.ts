@@ -1,7 +1,7 @@
 /** The one home of defaults (src/config/default.ts): the BPF loader's options come from it, and the addon has none of its own. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, PROBE_DEFAULTS, probeOptions } from '../../src/config/default.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 
 describe('probe options', () => {
   it('are the config defaults, in the addon\'s units', () => {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GroupView } from '../../src/agent/agent.js';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DEFAULT_PROGRAMS_ROOT } from '../../src/supervisor/launcher.js';
 import type { ProgramStatus } from '../../src/supervisor/types.js';

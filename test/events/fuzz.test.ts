@@ -10,7 +10,7 @@ import { decodeBatch, decodeRecord, type BadRecord, RawEvent } from '../../src/e
 import { EventType, HDR, LAYOUT } from '../../src/events/layout.js';
 import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
-import type { NativeBinding, NativeProbe } from '../../src/native/binding.js';
+import type { NativeBinding, NativeProbe } from '../../src/host/binding.js';
 
 const fixture = fs.readFileSync(new URL('../fixtures/pipeline.bin', import.meta.url));
 const CASES = 20_000;

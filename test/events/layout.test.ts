@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LAYOUT } from '../../src/events/layout.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { ROOT } from '../helpers/cli.js';
 
 interface BtfType {

@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { detectHierarchy, type Hierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy, type Hierarchy } from '../../src/host/cgroupfs.js';
 
 export class TestCgroup {
   readonly dir: string;

@@ -12,8 +12,8 @@ import type { Config } from '../../src/config/types.js';
 import { decodeBatch, TYPE_NAMES } from '../../src/events/decode.js';
 import { COUNTER_ROW_SIZE, EVENT_TYPE_MAX, LAYOUT } from '../../src/events/layout.js';
 import type { Logger } from '../../src/log.js';
-import type { NativeProbe, ProbeOptions, ProgStat } from '../../src/native/binding.js';
-import type { ProcSnapshot } from '../../src/proc/procfs.js';
+import type { NativeProbe, ProbeOptions, ProgStat } from '../../src/host/binding.js';
+import type { ProcSnapshot } from '../../src/host/procfs.js';
 
 /** Splits a batch of padded records into records (each its own Buffer). */
 export function records(batch: Buffer): Buffer[] {

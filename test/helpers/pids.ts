@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { parseStat } from '../../src/proc/procfs.js';
+import { readStat } from '../../src/host/procfs.js';
 
 const SCRIPT = [
   'n=$1',
@@ -48,21 +48,13 @@ function comm(pid: number): string | undefined {
 
 /** The process's start time (CLOCK_BOOTTIME ns, clock-tick resolution), or undefined when there is none. */
 export function startOf(pid: number): number | undefined {
-  try {
-    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')).startNs;
-  } catch {
-    return undefined;
-  }
+  return readStat(pid)?.startNs;
 }
 
 /** True while the process exists and is not a zombie. */
 export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = readStat(pid)?.state;
+  return state !== undefined && state !== 'Z';
 }
 
 /** SIGKILLs a process this test made, if it is still the one started at startNs. */

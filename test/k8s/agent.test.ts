@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { CLI } from '../helpers/cli.js';

@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags } from '../../src/events/layout.js';
 import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 
 /** The kernel's buffer for the cgroup tracepoints' path, NUL included (TRACE_CGROUP_PATH_LEN). */

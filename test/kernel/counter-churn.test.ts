@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { EventSource } from '../../src/events/source.js';
 import type { CounterRow } from '../../src/events/decode.js';
 import { createLogger } from '../../src/log.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';

@@ -12,7 +12,7 @@ import { knockouts } from '../../bench/lib/knockouts.mjs';
 import { probeOptions } from '../../src/config/default.js';
 import { decodeBatch, decodeCounters, type RawEvent } from '../../src/events/decode.js';
 import { EventType } from '../../src/events/layout.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { ROOT } from '../helpers/cli.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';

@@ -3,13 +3,13 @@
  * Events and the kernel's counter maps must agree exactly with what the workload did.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectHierarchy } from '../../src/cgroups/fs.js';
+import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags } from '../../src/events/layout.js';
 import { decodeStatus } from '../../src/events/model.js';
 import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/host/binding.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 
 describe('kernel pipeline', () => {

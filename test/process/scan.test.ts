@@ -4,7 +4,7 @@
  * times come in ticks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanProcesses } from '../../src/proc/procfs.js';
+import { scanProcesses } from '../../src/host/procfs.js';
 import { hasExited, toEntries } from '../../src/process/scan.js';
 import { FakeProc } from '../helpers/fakeproc.js';
 

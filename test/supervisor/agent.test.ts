@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgramStatus } from '../../src/supervisor/types.js';
-import { detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { CLI, CliProcess } from '../helpers/cli.js';
@@ -32,7 +32,7 @@ const names = new Set<string>();
 
 beforeAll(async () => {
   requireRoot();
-  mount = await detectCgroup2Mount();
+  mount = detectCgroup2Mount();
 });
 
 afterAll(async () => {

@@ -7,6 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isExiting, readStat } from '../../src/host/procfs.js';
 import type { Supervisor } from '../../src/supervisor/supervisor.js';
 
 /** Fail (never skip) when the privileged tests cannot run. */
@@ -97,12 +98,11 @@ export async function destroyTree(dir: string, keepRoot = false): Promise<void> 
   if (!keepRoot) await rmdir(dir).catch(() => undefined);
 }
 
-/** Whether a process is gone (or a zombie nobody reaped yet, which runs nothing). */
+/**
+ * Whether a process is gone, or runs nothing any more: a zombie nobody reaped yet, or a process
+ * whose every thread is inside do_exit(), which the launcher counts as gone from its cgroup too.
+ */
 export async function gone(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
+  const state = readStat(pid)?.state;
+  return state === undefined || state === 'Z' || isExiting(pid);
 }

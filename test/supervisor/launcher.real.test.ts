@@ -8,8 +8,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBinding } from '../../src/native/binding.js';
-import { CgroupLauncher, detectCgroup2Mount, type NativeSpawn } from '../../src/supervisor/launcher.js';
+import { loadBinding } from '../../src/host/binding.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
+import { CgroupLauncher } from '../../src/supervisor/launcher.js';
+import type { NativeSpawn } from '../../src/supervisor/spawn.js';
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { realClock, realTimers, type ProgramEvent } from '../../src/supervisor/types.js';
@@ -24,7 +26,7 @@ const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   requireRoot();
-  mount = await detectCgroup2Mount();
+  mount = detectCgroup2Mount();
   rootDir = join(mount, testRoot);
   await mkdir(rootDir);
   await mkdir(scratch, { recursive: true });
@@ -157,7 +159,8 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     expect((await readFile(freeze, 'utf8')).trim()).toBe('0');
     // Running, not stopped by the freezer: it can be signalled and dies of it like any process.
     await waitFor('the new process out of the freezer', async () => /^frozen 0$/m.test(await readFile(join(rootDir, 'icy', 'cgroup.events'), 'utf8')));
-    expect(await procStatus(second, 'State')).toMatch(/^S/);
+    // Asleep in sleep(1) once it got there (it may still be running on its way to it).
+    await waitFor('the new process asleep', async () => /^S/.test(await procStatus(second, 'State')));
     expect(h.logger.lines.some((l) => l.startsWith('warn ') && l.includes('was frozen; thawed it'))).toBe(true);
   });
 

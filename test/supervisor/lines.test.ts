@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findCgroup2Mount, isValidCgroupName, normalizeCgroupPath } from '../../src/supervisor/cgroup-path.js';
+import { isValidCgroupName, normalizeCgroupPath } from '../../src/supervisor/cgroup-path.js';
 import { LineSplitter } from '../../src/supervisor/lines.js';
 
 describe('LineSplitter', () => {
@@ -29,24 +29,6 @@ describe('normalizeCgroupPath', () => {
     ['', '/'],
   ])('%s -> %s', (input, output) => {
     expect(normalizeCgroupPath(input)).toBe(output);
-  });
-});
-
-describe('findCgroup2Mount', () => {
-  const hybrid = [
-    'tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0',
-    'cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0',
-    'cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0',
-  ].join('\n');
-  it.each([
-    ['hybrid host', hybrid, '/sys/fs/cgroup/unified'],
-    ['unified host', 'cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\nproc /proc proc rw 0 0', '/sys/fs/cgroup'],
-    ['the usual place over a bind mount listed first', 'cgroup2 /var/lib/x/cg cgroup2 rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0', '/sys/fs/cgroup'],
-    ['otherwise the first listed', 'cgroup2 /run/a cgroup2 rw 0 0\ncgroup2 /run/b/c cgroup2 rw 0 0', '/run/a'],
-    ['escaped space', 'none /mnt/my\\040cg cgroup2 rw 0 0', '/mnt/my cg'],
-    ['v1 only', 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0', null],
-  ])('%s', (_label, mounts, expected) => {
-    expect(findCgroup2Mount(mounts)).toBe(expected);
   });
 });
 

@@ -8,8 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadBinding, type NativeBinding } from '../../src/native/binding.js';
-import { CgroupLauncher, detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import { loadBinding, type NativeBinding } from '../../src/host/binding.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
+import { CgroupLauncher } from '../../src/supervisor/launcher.js';
 import { alive, killIfSame, processAtPid, startOf } from '../helpers/pids.js';
 import { destroyTree, requireRoot, waitFor } from './cgroup-helpers.js';
 import { captureLogger } from './fakes.js';
@@ -22,7 +23,7 @@ const realKill = process.kill.bind(process);
 
 beforeAll(async () => {
   requireRoot();
-  mount = await detectCgroup2Mount();
+  mount = detectCgroup2Mount();
   rootDir = join(mount, testRoot);
   await mkdir(rootDir);
 });

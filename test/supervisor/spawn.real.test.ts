@@ -10,8 +10,8 @@ import { readdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDON_PATH, loadBinding, type NativeBinding, type NativeChild, type NativeExit, type SpawnOptions } from '../../src/native/binding.js';
-import { detectCgroup2Mount } from '../../src/supervisor/launcher.js';
+import { ADDON_PATH, loadBinding, type NativeBinding, type NativeChild, type NativeExit, type SpawnOptions } from '../../src/host/binding.js';
+import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
 import { destroyTree, gone, requireRoot, waitFor } from './cgroup-helpers.js';
 
 let native: NativeBinding;
@@ -22,7 +22,7 @@ let cgroupPath = '';
 beforeAll(async () => {
   requireRoot();
   native = loadBinding();
-  const mount = await detectCgroup2Mount();
+  const mount = detectCgroup2Mount();
   const root = `/forkwatch-test-spawn-${process.pid}-${Date.now().toString(36)}`;
   rootDir = join(mount, root);
   cgroupPath = `${root}/program`;

@@ -14,16 +14,50 @@ export interface Hierarchy {
   mount: string;
 }
 
-/** Parses /proc/self/mounts: the cgroup2 mount, and each v1 mount with its options. */
-export function parseMounts(text: string): { v2?: string; v1: { mount: string; options: string[] }[] } {
-  let v2: string | undefined;
-  const v1: { mount: string; options: string[] }[] = [];
+/** The cgroup hierarchies mounted here, as /proc/self/mounts lists them. */
+export interface MountedHierarchies {
+  /** The cgroup v2 mount, chosen by the one rule (see parseMounts); undefined when there is none. */
+  v2?: string;
+  /** Every v1 mount with its options (the controllers, "name=systemd"), in the order listed. */
+  v1: { mount: string; options: string[] }[];
+}
+
+/** Where cgroup v2 is mounted on a unified host, then on a hybrid one. */
+const USUAL_V2_MOUNTS = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
+
+/** Undoes the octal escapes /proc/self/mounts uses for space, tab, newline and backslash. */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/**
+ * Parses /proc/self/mounts: the one lookup of the cgroup mounts, for events and supervision
+ * alike. Of several cgroup2 mounts (a container runtime's bind mounts of sub-trees, a hierarchy
+ * mounted twice) the usual places win, /sys/fs/cgroup over /sys/fs/cgroup/unified; failing them,
+ * the first one listed.
+ */
+export function parseMounts(text: string): MountedHierarchies {
+  const v2: string[] = [];
+  const v1: MountedHierarchies['v1'] = [];
   for (const line of text.split('\n')) {
-    const [, mount, fstype, opts] = line.split(' ');
-    if (fstype === 'cgroup2' && !v2) v2 = mount;
-    if (fstype === 'cgroup') v1.push({ mount, options: opts.split(',') });
+    const [, field, fstype, opts] = line.split(' ');
+    if (field === undefined) continue;
+    const mount = unescapeMountField(field);
+    if (fstype === 'cgroup2') v2.push(mount);
+    else if (fstype === 'cgroup') v1.push({ mount, options: (opts ?? '').split(',') });
   }
-  return { v2, v1 };
+  const usual = USUAL_V2_MOUNTS.find((p) => v2.includes(p));
+  return { v2: usual ?? v2[0], v1 };
+}
+
+const NO_V2 = 'no cgroup v2 hierarchy is mounted';
+const MOUNT_V2 = 'mount -t cgroup2 none /sys/fs/cgroup/unified on a hybrid host';
+
+/** The cgroup v2 mount of this host; an EnvironmentError naming `needed` (what it is for) when there is none. */
+export function detectCgroup2Mount(needed = 'forkwatch needs one', mountsFile = '/proc/self/mounts'): string {
+  const v2 = parseMounts(fs.readFileSync(mountsFile, 'utf8')).v2;
+  if (v2 === undefined) throw new EnvironmentError(`${NO_V2} (no cgroup2 line in ${mountsFile}); ${needed} (${MOUNT_V2})`);
+  return v2;
 }
 
 /** Parses /proc/self/cgroup into hierarchy id -> its controllers/name field. */
@@ -44,7 +78,7 @@ export function findHierarchy(want: string, mountsText: string, procCgroupText: 
   const mounts = parseMounts(mountsText);
   if (want === 'v2') {
     if (!mounts.v2) {
-      throw new EnvironmentError('no cgroup v2 hierarchy is mounted; mount one (mount -t cgroup2 none /sys/fs/cgroup/unified) or set cgroup.hierarchy to a v1 hierarchy');
+      throw new EnvironmentError(`${NO_V2}; mount one (${MOUNT_V2}) or set cgroup.hierarchy to a v1 hierarchy`);
     }
     return { name: 'v2', id: 0, mount: mounts.v2 };
   }

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMounts } from '../cgroups/fs.js';
+import { parseMounts } from './cgroupfs.js';
 
 /** Pure: a v2 path as /proc shows it inside the namespace -> its path in the full hierarchy. */
 export function fromNamespace(rel: string, nsRoot: string): string {

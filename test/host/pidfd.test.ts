@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signalMembers, signalProcess, type PidfdNative } from '../../src/proc/pidfd.js';
+import { signalMembers, signalProcess, type PidfdNative } from '../../src/host/pidfd.js';
 import { alive, startOf } from '../helpers/pids.js';
 
 const children: Array<ReturnType<typeof spawn>> = [];

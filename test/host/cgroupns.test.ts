@@ -1,6 +1,6 @@
 /** Whole cgroup paths from inside a cgroup namespace of our own (a container's). */
 import { describe, expect, it } from 'vitest';
-import { cgroupNsRoot, fromNamespace, type CgroupNsIO } from '../../src/proc/cgroupns.js';
+import { cgroupNsRoot, fromNamespace, type CgroupNsIO } from '../../src/host/cgroupns.js';
 
 /** A fake host: a cgroup v2 tree at /sys/fs/cgroup with the pids in each cgroup. */
 function host(tree: Record<string, number[]>, self: string): CgroupNsIO {

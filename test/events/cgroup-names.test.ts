@@ -3,7 +3,7 @@
  * records may be read after its rmdir), and that memory is bounded in age and in size.
  */
 import { describe, expect, it } from 'vitest';
-import { CgroupNames } from '../../src/cgroups/names.js';
+import { CgroupNames } from '../../src/events/cgroup-names.js';
 
 function names(opts: { max?: number; keepMs?: number; scan?: Map<number, string>; find?: (id: number, under: string) => string | undefined } = {}) {
   let now = 0;

@@ -13,19 +13,16 @@
  * Without pidfds (no addon, or a kernel before 5.3) both fall back to kill(2) after the same check,
  * which leaves the short window between the check and the signal.
  */
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { NativeBinding } from '../native/binding.js';
-import { parseStat } from './procfs.js';
+import type { NativeBinding } from './binding.js';
+import { readStat, START_TICK_NS } from './procfs.js';
 
 /** The addon's two pidfd calls. */
 export type PidfdNative = Pick<NativeBinding, 'pidfdOpen' | 'pidfdSendSignal'>;
 
 /** What came of a signal: sent, no process at that pid (or it exited), or a different process there now. */
 export type SignalOutcome = 'sent' | 'gone' | 'replaced';
-
-/** USER_HZ, the unit of /proc/<pid>/stat's start time (see procfs.ts). */
-const TICK_NS = 1e7;
 
 /** pidfds open at once while signalling a cgroup's members, well under any fd limit. */
 const BATCH = 256;
@@ -38,9 +35,9 @@ export function signalProcess(native: PidfdNative | null, pid: number, startNs: 
   const fd = open(native, pid);
   if (fd === null) return 'gone';
   try {
-    const now = startTicks(pid, procRoot);
+    const now = readStat(pid, procRoot);
     if (now === undefined) return 'gone';
-    if (now !== Math.floor(startNs / TICK_NS + 1e-6)) return 'replaced';
+    if (now.startTicks !== Math.floor(startNs / START_TICK_NS + 1e-6)) return 'replaced';
     return send(native, fd, pid, signal) ? 'sent' : 'gone';
   } finally {
     if (fd !== NO_PIDFD) closeSync(fd);
@@ -107,14 +104,4 @@ function exists(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function startTicks(pid: number, procRoot: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  return Math.round(parseStat(text).startNs / TICK_NS);
 }
