@@ -2,21 +2,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULTS } from '../config/default.js';
 import { UsageError } from '../errors.js';
-import { tailOptions, type FilterArgs } from '../tail/options.js';
+import { tailOptions } from '../tail/options.js';
+import type { TailArgs } from './tail-run.js';
 import { parseByteSize } from './units.js';
-
-export { tailOptions };
-
-export interface TailArgs extends FilterArgs {
-  'ring-buffer'?: string;
-  'argv-max'?: string;
-  hierarchy?: string;
-  verbose?: boolean;
-  from?: string[];
-  'token-file'?: string;
-  group?: string;
-  window?: string;
-}
 
 export const tailCommand: CommandModule<object, TailArgs> = {
   command: 'tail',
