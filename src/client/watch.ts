@@ -172,7 +172,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
             return;
           }
           if (o.type === 'hello') {
-            const h = o as Extract<Notice, { type: 'hello' }>;
+            const h = o;
             h.restarted = stream !== undefined && h.stream !== stream;
             h.skipped = stream !== undefined && !h.restarted ? Math.max(0, h.seq - position) : 0;
             stream = h.stream;

@@ -146,7 +146,7 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     const a = agent!.groups().find((g) => g.group === A)!;
     expect(a).toMatchObject({ tasks: 2, threads: 4, forks: 8, exits: { success: 4, failure: 1, signaled: 1 } });
     expect(agent!.groups().find((g) => g.group === B)).toMatchObject({ tasks: 1, forks: 2, exits: { success: 1, failure: 1, signaled: 0 } });
-    expect(agent!.table.get(pidOf(exits[0]!))).toBeUndefined();
+    expect(agent!.table.get(pidOf(exits[0]))).toBeUndefined();
     const warn = log.lines.filter((l) => l.startsWith('warn: records lost'));
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatch(/^warn: records lost: 2 since the last check; rebuilt the process table from \/proc in \d+ ms: 1 gone, 0 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/forkwatch-fixture-a" 3->2\)/);

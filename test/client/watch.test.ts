@@ -39,7 +39,7 @@ class FakeAgent {
   }
 
   publish(n: number, from = 0): void {
-    for (let i = 0; i < n; i++) this.bus.publish({ type: 'release', time: new Date().toISOString().replace('Z', '000Z'), group: `g${from + i}` } as AgentEvent);
+    for (let i = 0; i < n; i++) this.bus.publish({ type: 'release', time: new Date().toISOString().replace('Z', '000Z'), group: `g${from + i}` });
   }
 
   async close(): Promise<void> {

@@ -92,7 +92,7 @@ describe('decodeBatch on damaged input', () => {
     copy.writeUInt16LE(LAYOUT.fw_event_hdr.size, at + 2);
     const bad: BadRecord[] = [];
     decodeBatch(copy, () => {}, copy.length, (b) => bad.push(b));
-    expect(bad[0]!.reason).toMatch(/type 5 at offset 0 has 72 bytes, fewer than its 80/);
+    expect(bad[0].reason).toMatch(/type 5 at offset 0 has 72 bytes, fewer than its 80/);
   });
 });
 
