@@ -159,7 +159,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
   try {
     while (!abort.signal.aborted) {
       let done = false;
-      let failure: unknown;
+      let failure: Error | undefined;
       const conn = connect(
         t,
         path,
@@ -196,7 +196,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
         },
         (err: unknown) => {
           done = true;
-          failure = err;
+          failure = err instanceof Error ? err : new Error(String(err));
           wake?.();
         },
       );

@@ -2,7 +2,7 @@
 import type { ProcessEvent } from '../events/model.js';
 import { EventFilter } from '../events/filter.js';
 import type { StreamEvent } from './bus.js';
-import type { StreamQuery, StreamEventType } from './query.js';
+import type { StreamQuery } from './query.js';
 
 const PROCESS_TYPES = new Set(['fork', 'exec', 'exit', 'migrate']);
 

@@ -321,8 +321,9 @@ export class CgroupLauncher implements Launcher {
   }
 
   /** Live processes in a cgroup (host/cgroup-dir.ts), at most `limit`. */
-  private async readProcs(dir: string, limit = Infinity): Promise<number[]> {
-    return livePids(dir, limit);
+  private readProcs(dir: string, limit = Infinity): Promise<number[]> {
+    // A read error rejects (the executor's throw), as callers that return this promise expect.
+    return new Promise((resolve) => resolve(livePids(dir, limit)));
   }
 }
 
