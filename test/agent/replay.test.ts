@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { EventType } from '../../src/events/layout.js';
 import { decodeRecord } from '../../src/events/decode.js';
-import { buildRegistry, type Snapshot } from '../../src/metrics/registry.js';
+import { buildRegistry } from '../../src/metrics/registry.js';
 import { fakeAgent, FakeHost, loadRecording, proc, records, type Recording } from '../helpers/fake-host.js';
 
 const A = '/forkwatch-fixture-a';
@@ -35,9 +35,8 @@ const type = (r: Buffer) => r.readUInt16LE(0);
 const pidOf = (r: Buffer) => decodeRecord(r, 0, r.readUInt16LE(2)).pid;
 
 async function metricsText(agent: Agent, node = 'test-node'): Promise<string> {
-  let snap: Snapshot | undefined;
-  const reg = buildRegistry('prometheus', () => snap!, node);
-  snap = agent.snapshot();
+  const snap = agent.snapshot();
+  const reg = buildRegistry('prometheus', () => snap, node);
   return reg.metrics();
 }
 

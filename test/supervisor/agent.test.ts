@@ -92,7 +92,7 @@ function api<T>(socket: string, method: 'GET' | 'POST', pathname: string): Promi
         try {
           resolve({ status: res.statusCode ?? 0, body: (res.headers['content-type']?.includes('json') ? JSON.parse(text) : text) as T });
         } catch (err) {
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     });
