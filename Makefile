@@ -95,7 +95,7 @@ dist/.built: $(shell find src -name '*.ts') tsconfig.json node_modules/.installe
 run: all
 	node bin/forkwatch.js run $(ARGS)
 
-test: all test-deps typecheck
+test: all test-deps check-imports typecheck lint
 	node_modules/.bin/vitest run $(VITEST_ARGS)
 
 # ---- checks -------------------------------------------------------------------------------
@@ -103,8 +103,8 @@ test: all test-deps typecheck
 check-imports: node_modules/.installed
 	node scripts/check-imports.mjs src
 
-# The tests type-checked with src/ (test/tsconfig.json); dist/ first, which two tests still import.
-typecheck: ts
+# The tests type-checked with src/ (test/tsconfig.json); no test imports dist/.
+typecheck: node_modules/.installed
 	node_modules/.bin/tsc -p test/tsconfig.json
 
 lint: node_modules/.installed

@@ -37,6 +37,7 @@ export function inert(s: string): string {
 
 /** Any value as one inert line of text (`undefined` and `null` as empty). */
 export function inertText(v: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, as String() prints it; the point is that it is inert
   return v === undefined || v === null ? '' : inert(String(v));
 }
 

@@ -93,10 +93,9 @@ export class Actions {
     const record = life.finish(now);
     const log = this.d.log;
     // Every short-lived unit and session releases its group; only configured ones are news.
-    (st.group.configured ? log.info : log.debug).call(
-      log,
-      `release: group ${record.group}: ${record.processes} processes, exits ${record.exits.success} ok / ${record.exits.failure} failed / ${record.exits.signaled} signaled, ${record.cpu_s} s CPU, at most ${record.max_tasks} tasks`,
-    );
+    const line = `release: group ${record.group}: ${record.processes} processes, exits ${record.exits.success} ok / ${record.exits.failure} failed / ${record.exits.signaled} signaled, ${record.cpu_s} s CPU, at most ${record.max_tasks} tasks`;
+    if (st.group.configured) log.info(line);
+    else log.debug(line);
     this.d.bus.publish({ ...record, time: record.end });
     this.d.records.append(record);
     const hook = st.group.rule?.on_release;

@@ -26,9 +26,13 @@ export class ThreadedHooks {
   #seq = 0;
   #closing: Promise<void> | undefined;
 
-  constructor(log: HookLogger) {
+  /**
+   * @param workerUrl the worker's module: the built hook-worker.js beside this file unless given
+   *   (the tests pass a bundle of hook-worker.ts, as a worker cannot load TypeScript).
+   */
+  constructor(log: HookLogger, workerUrl: URL = new URL('./hook-worker.js', import.meta.url)) {
     this.#log = log;
-    this.#worker = new Worker(new URL('./hook-worker.js', import.meta.url));
+    this.#worker = new Worker(workerUrl);
     // The agent's own lifetime decides when it exits, not an idle hook thread.
     this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => {

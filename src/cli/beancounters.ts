@@ -44,7 +44,7 @@ export const beancountersCommand: CommandModule<object, BeancountersArgs> = {
     targetOptions(y, 'listen')
       .option('group', { type: 'string', describe: 'only this group (its exact name)' })
       .option('limited', { type: 'boolean', describe: 'only resources with a barrier or a limit' })
-      .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<BeancountersArgs>,
+      .option('json', { type: 'boolean', describe: 'JSON rows' }),
   handler: async (a) => {
     const rows = filterRows(await requestJson<BeancounterRow[]>(resolveTarget(a, 'listen'), 'GET', '/api/beancounters'), a);
     process.stdout.write(a.json ? inertJson(rows, 2) + '\n' : formatBeancounters(rows));

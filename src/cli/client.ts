@@ -19,5 +19,5 @@ export function targetOptions<T>(y: Argv<T>, via: 'listen' | 'socket'): Argv<T &
     })
     .option('socket', { type: 'string', describe: `the agent's unix socket${via === 'socket' ? ' (default: api.socket of --config, /run/forkwatch/api.sock)' : ' instead of TCP (root only)'}` })
     .option('token-file', { type: 'string', describe: "file holding the bearer token to send (the agent's api.token_file, or api.control_token_file to change state)" })
-    .option('config', { type: 'string', describe: `the agent's config file, to find its ${via === 'socket' ? 'socket' : 'address'}` }) as Argv<T & TargetArgs>;
+    .option('config', { type: 'string', describe: `the agent's config file, to find its ${via === 'socket' ? 'socket' : 'address'}` });
 }

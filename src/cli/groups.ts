@@ -59,7 +59,7 @@ export const groupsCommand: CommandModule<object, GroupsArgs> = {
     targetOptions(y, 'listen')
       .option('sort', { type: 'string', describe: `column to sort by: ${SORT_KEYS.join(', ')}`, default: 'tasks' })
       .option('interval', { type: 'string', describe: 'seconds between the two samples rates come from', default: '1' })
-      .option('json', { type: 'boolean', describe: 'JSON rows' }) as Argv<GroupsArgs>,
+      .option('json', { type: 'boolean', describe: 'JSON rows' }),
   handler: async (a) => {
     const key = a.sort as (typeof SORT_KEYS)[number];
     if (!SORT_KEYS.includes(key)) throw new UsageError(`--sort "${a.sort}": expected one of ${SORT_KEYS.join(', ')}`);

@@ -31,7 +31,7 @@ export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000):
 export const programsCommand: CommandModule<object, TargetArgs & { json?: boolean }> = {
   command: 'programs',
   describe: 'Show supervised programs: state, pid, uptime, restarts, last exit, next retry',
-  builder: (y: Argv) => targetOptions(y, 'socket').option('json', { type: 'boolean', describe: 'JSON' }) as Argv<TargetArgs & { json?: boolean }>,
+  builder: (y: Argv) => targetOptions(y, 'socket').option('json', { type: 'boolean', describe: 'JSON' }),
   handler: async (a) => {
     const list = await apiCall<ProgramStatus[]>(a, 'GET', '/api/programs');
     process.stdout.write(a.json ? inertJson(list, 2) + '\n' : formatPrograms(list));

@@ -19,7 +19,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('config', { type: 'string', describe: 'YAML config file (default: the embedded default, every cgroup a group)' })
       .option('listen', { type: 'string', describe: 'HOST:PORT for HTTP (default 127.0.0.1:10510)' })
       .option('bpf-stats', { type: 'boolean', describe: "turn on the kernel's BPF run-time statistics while running" })
-      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' }) as Argv<RunArgs>,
+      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' }),
   handler: async (a) => {
     const config = loadConfig(a.config);
     if (a.listen !== undefined) {

@@ -10,9 +10,24 @@ import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
 import { seedTable } from '../process/scan.js';
+import { tailOptions, type FilterArgs } from '../tail/options.js';
 import { runTail, type TailOptions } from '../tail/session.js';
-import { tailOptions, type TailArgs } from './tail.js';
 import { stdoutWriter, onInterrupt } from './io.js';
+
+/**
+ * tail's flags as yargs hands them over. Here, not in tail.ts, so that the command imports its
+ * runner (lazily) and never the other way round.
+ */
+export interface TailArgs extends FilterArgs {
+  'ring-buffer'?: string;
+  'argv-max'?: string;
+  hierarchy?: string;
+  verbose?: boolean;
+  from?: string[];
+  'token-file'?: string;
+  group?: string;
+  window?: string;
+}
 
 export async function startTail(
   opts: TailOptions,

@@ -2,21 +2,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULTS } from '../config/default.js';
 import { UsageError } from '../errors.js';
-import { tailOptions, type FilterArgs } from '../tail/options.js';
+import { tailOptions } from '../tail/options.js';
+import type { TailArgs } from './tail-run.js';
 import { parseByteSize } from './units.js';
-
-export { tailOptions };
-
-export interface TailArgs extends FilterArgs {
-  'ring-buffer'?: string;
-  'argv-max'?: string;
-  hierarchy?: string;
-  verbose?: boolean;
-  from?: string[];
-  'token-file'?: string;
-  group?: string;
-  window?: string;
-}
 
 export const tailCommand: CommandModule<object, TailArgs> = {
   command: 'tail',
@@ -40,7 +28,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('from', { type: 'string', array: true, describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)' })
       .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
-      .option('window', { type: 'string', describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})` }) as Argv<TailArgs>,
+      .option('window', { type: 'string', describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})` }),
   handler: async (a) => {
     if (a.from !== undefined) {
       const { startRemoteTail } = await import('./tail-run.js');

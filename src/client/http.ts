@@ -50,7 +50,7 @@ export function requestJson<T>(t: AgentTarget, method: 'GET' | 'POST', path: str
             return reject(new EnvironmentError(`the agent at ${where} answered ${path} with something that is not JSON; is ${where} a forkwatch agent?`));
           }
         }
-        const msg = body.trim().replace(/^"|"$/g, '').split('\n')[0]!.slice(0, 500);
+        const msg = body.trim().replace(/^"|"$/g, '').split('\n')[0].slice(0, 500);
         if (status === 400 || status === 404) reject(new UsageError(msg));
         else reject(new EnvironmentError(`the agent at ${where} answered ${status} for ${path}${msg ? `: ${msg}` : ''}`));
       });

@@ -159,7 +159,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
   try {
     while (!abort.signal.aborted) {
       let done = false;
-      let failure: unknown;
+      let failure: Error | undefined;
       const conn = connect(
         t,
         path,
@@ -172,7 +172,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
             return;
           }
           if (o.type === 'hello') {
-            const h = o as Extract<Notice, { type: 'hello' }>;
+            const h = o;
             h.restarted = stream !== undefined && h.stream !== stream;
             h.skipped = stream !== undefined && !h.restarted ? Math.max(0, h.seq - position) : 0;
             stream = h.stream;
@@ -196,7 +196,7 @@ export async function* watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
         },
         (err: unknown) => {
           done = true;
-          failure = err;
+          failure = err instanceof Error ? err : new Error(String(err));
           wake?.();
         },
       );

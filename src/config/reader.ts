@@ -25,7 +25,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
 }
 
 export const DURATION_FORMS = 'seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d';

@@ -123,7 +123,7 @@ export function decodeRecord(buf: Buffer, at: number, size: number): RawEvent {
   const e = new RawEvent();
   e.type = buf.readUInt16LE(at);
   if (e.type === 0 || e.type >= EVENT_TYPE_MAX) throw new DecodeError(`unknown record type ${e.type} at offset ${at}`);
-  if (size < MIN_SIZE[e.type]!) throw new DecodeError(`record of type ${e.type} at offset ${at} has ${size} bytes, fewer than its ${MIN_SIZE[e.type]}`);
+  if (size < MIN_SIZE[e.type]) throw new DecodeError(`record of type ${e.type} at offset ${at} has ${size} bytes, fewer than its ${MIN_SIZE[e.type]}`);
   e.flags = buf.readUInt32LE(at + HDR.flags[0]);
   e.ts = u64(buf, at + HDR.ts_ns[0]);
   e.cgroupId = u64(buf, at + HDR.cgroup_id[0]);

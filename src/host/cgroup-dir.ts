@@ -27,7 +27,7 @@ export function livePids(dir: string, limit = Infinity): number[] {
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENODEV') return [];
-    throw new Error(`read ${file}: ${errnoText(err)}`);
+    throw new Error(`read ${file}: ${errnoText(err)}`, { cause: err });
   }
   const alive: number[] = [];
   for (const line of text.split('\n')) {
@@ -93,7 +93,7 @@ export async function killCgroup(dir: string): Promise<'killed' | 'gone' | 'unsu
     return 'killed';
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return 'gone'; // removed meanwhile
-    throw new Error(`write ${file}: ${errnoText(err)}`);
+    throw new Error(`write ${file}: ${errnoText(err)}`, { cause: err });
   }
 }
 
@@ -103,6 +103,6 @@ export async function removeCgroup(dir: string): Promise<void> {
     await rmdir(dir);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return;
-    throw new Error(`rmdir ${dir}: ${errnoText(err)}`);
+    throw new Error(`rmdir ${dir}: ${errnoText(err)}`, { cause: err });
   }
 }

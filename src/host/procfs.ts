@@ -61,7 +61,7 @@ export function parseStat(text: string): ProcStat {
   return {
     pid: Number(text.slice(0, open - 1)),
     comm: text.slice(open + 1, close),
-    state: rest[0] as string,
+    state: rest[0],
     ppid: Number(rest[1]),
     flags: Number(rest[6]),
     threads: Number(rest[17]),

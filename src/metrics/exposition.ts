@@ -73,7 +73,7 @@ export class SnapshotRegistry extends client.Registry<client.RegistryContentType
 
   /** prom-client's own text for a family (what format() must equal). */
   generic(metric: Family): Promise<string> {
-    const asMetric = { name: metric.name, get: async () => ({ name: metric.name, help: metric.help, type: metric.type, values: metric.samples() }) };
+    const asMetric = { name: metric.name, get: () => Promise.resolve({ name: metric.name, help: metric.help, type: metric.type, values: metric.samples() }) };
     return (client.Registry.prototype as unknown as GenericFormatter).getMetricsAsString.call(this, asMetric);
   }
 
@@ -96,7 +96,7 @@ export class SnapshotRegistry extends client.Registry<client.RegistryContentType
     const keys = shared ? this.shared(shared).keys : '';
     if (Object.isFrozen(labels)) {
       let byKeys = this.ownText.get(labels);
-      if (!byKeys) this.ownText.set(labels, (byKeys = new Map()));
+      if (!byKeys) this.ownText.set(labels, (byKeys = new Map<string, string>()));
       let text = byKeys.get(keys);
       if (text === undefined) byKeys.set(keys, (text = this.formatOwn(labels, shared)));
       return text;

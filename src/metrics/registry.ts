@@ -116,8 +116,8 @@ class SnapshotMetric {
     // `name` may have lost its _total suffix: OpenMetrics registries rename counters in place.
     return this.values(this.current(), this.name);
   }
-  async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() };
+  get() {
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() });
   }
 }
 

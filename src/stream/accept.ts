@@ -2,7 +2,7 @@
 import type { ProcessEvent } from '../events/model.js';
 import { EventFilter } from '../events/filter.js';
 import type { StreamEvent } from './bus.js';
-import type { StreamQuery, StreamEventType } from './query.js';
+import type { StreamQuery } from './query.js';
 
 const PROCESS_TYPES = new Set(['fork', 'exec', 'exit', 'migrate']);
 
@@ -15,7 +15,7 @@ export function streamAccept(q: StreamQuery, descendants?: Iterable<number>): (e
       const ok = procFilter.accept(e as ProcessEvent); // always called: it keeps the tree current
       if (!ok) return false;
     } else {
-      if (q.types && !q.types.has(e.type as StreamEventType)) return false;
+      if (q.types && !q.types.has(e.type)) return false;
       // Agent events are about groups and programs, not processes: a process filter excludes them.
       if (processFiltered) return false;
     }

@@ -1,6 +1,6 @@
 /** A FIFO queue with O(1) push and shift (Array#shift moves every element: 170 us at 100,000). */
 export class Ring<T> {
-  private buf: (T | undefined)[] = new Array(16);
+  private buf: (T | undefined)[] = new Array<T | undefined>(16);
   private head = 0;
   private n = 0;
 
@@ -31,14 +31,14 @@ export class Ring<T> {
   /** Everything, oldest first, leaving the ring empty (and small again). */
   drain(): T[] {
     const out = [...this];
-    this.buf = new Array(16);
+    this.buf = new Array<T | undefined>(16);
     this.head = 0;
     this.n = 0;
     return out;
   }
 
   private grow(): void {
-    const next: (T | undefined)[] = new Array(this.buf.length * 2);
+    const next = new Array<T | undefined>(this.buf.length * 2);
     for (let i = 0; i < this.n; i++) next[i] = this.buf[(this.head + i) % this.buf.length];
     this.buf = next;
     this.head = 0;

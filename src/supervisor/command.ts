@@ -50,7 +50,7 @@ export async function prepareCommand(spec: LaunchSpec, argv: string[], files: Ac
   // reported first, as it would be found first.
   const [dirCheck, commandCheck] = await Promise.allSettled([
     checkDirectory(spec.name, cwd),
-    resolveCommand(spec.name, argv[0] as string, env.PATH ?? '', cwd),
+    resolveCommand(spec.name, argv[0], env.PATH ?? '', cwd),
   ]);
   if (dirCheck.status === 'rejected') throw dirCheck.reason;
   if (commandCheck.status === 'rejected') throw commandCheck.reason;

@@ -38,7 +38,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
     if (line === '' || line.startsWith('#')) continue;
     const f = line.split(':');
     if (f.length < 7 || !ID.test(f[2] ?? '') || !ID.test(f[3] ?? '')) continue;
-    out.push({ name: f[0] as string, uid: Number(f[2]), gid: Number(f[3]), home: f[5] as string, shell: f[6] as string });
+    out.push({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5], shell: f[6] });
   }
   return out;
 }
@@ -51,7 +51,7 @@ export function parseGroup(text: string): GroupEntry[] {
     const f = line.split(':');
     if (f.length < 4 || !ID.test(f[2] ?? '')) continue;
     const members = (f[3] ?? '').split(',').filter((m) => m !== '');
-    out.push({ name: f[0] as string, gid: Number(f[2]), members });
+    out.push({ name: f[0], gid: Number(f[2]), members });
   }
   return out;
 }

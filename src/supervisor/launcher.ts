@@ -198,7 +198,7 @@ export class CgroupLauncher implements Launcher {
   async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus> {
     if (argv.length === 0) throw new LaunchError(spec.name, 'empty command', { permanent: true });
     const prepared = await this.prepare(spec, argv);
-    const label = `${spec.name} ${posix.basename(argv[0] as string)}`;
+    const label = `${spec.name} ${posix.basename(argv[0])}`;
     return runCommand(spec.name, prepared, this.nodeCommand(prepared), this.timers, timeoutMs, (streams) => this.pipeOutput(label, streams));
   }
 
@@ -321,8 +321,9 @@ export class CgroupLauncher implements Launcher {
   }
 
   /** Live processes in a cgroup (host/cgroup-dir.ts), at most `limit`. */
-  private async readProcs(dir: string, limit = Infinity): Promise<number[]> {
-    return livePids(dir, limit);
+  private readProcs(dir: string, limit = Infinity): Promise<number[]> {
+    // A read error rejects (the executor's throw), as callers that return this promise expect.
+    return new Promise((resolve) => resolve(livePids(dir, limit)));
   }
 }
 

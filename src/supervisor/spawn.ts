@@ -20,7 +20,7 @@ export interface Spawned {
   stdout: Readable | null;
   stderr: Readable | null;
   /** Stop following it so the agent can exit with it running (its output still logged meanwhile). */
-  release(): void;
+  release: () => void;
 }
 
 /**

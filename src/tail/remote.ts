@@ -95,7 +95,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
         for await (const e of watch({ url, token: o.token, filter: o.query, signal: abort.signal })) {
           if (stopped) break;
           if (e.type === 'hello' || e.type === 'missed' || e.type === 'disconnected') {
-            const n = e as Notice;
+            const n = e;
             if (n.type === 'hello') merger.open(url);
             if (n.type === 'disconnected') merger.close(url);
             // One line when an agent goes away, not one per failed retry.
@@ -109,7 +109,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
             if (line && !repeat) io.err(line);
             continue;
           }
-          merger.push(url, e as Ev);
+          merger.push(url, e);
         }
       } catch (err) {
         if (stopped) return;

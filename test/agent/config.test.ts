@@ -122,7 +122,7 @@ describe('a running agent', () => {
     expect(lines[0]).toMatch(/^GROUP\s+KIND\s+TASKS\s+THREADS\s+FORKS\/S\s+CPU%/);
     expect(lines.some((l) => /^\/\s+root\s+\d+/.test(l))).toBe(true);
     const json = runCli(['groups', '--url', agent.url, '--interval', '0.2', '--json']);
-    expect(JSON.parse(json.stdout).some((g: { group: string }) => g.group === 'second')).toBe(true);
+    expect((JSON.parse(json.stdout) as { group: string }[]).some((g) => g.group === 'second')).toBe(true);
     const bad = runCli(['groups', '--url', agent.url, '--sort', 'colour']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--sort "colour": expected one of/);

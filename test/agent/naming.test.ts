@@ -141,7 +141,7 @@ describe("a look-alike of a container in a user's own subtree", () => {
         // Not ready in time: frozen while it made its threads (what the merged group's limit did).
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error(`idle-threads in ${dir} not ready: frozen? (cgroup.freeze ${fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()})`)), 20_000);
-          child.stdout!.once('data', () => (clearTimeout(timer), resolve()));
+          child.stdout.once('data', () => (clearTimeout(timer), resolve()));
           child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`idle-threads exited ${code}`))));
         });
       }

@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { EventType } from '../../src/events/layout.js';
 import { decodeRecord } from '../../src/events/decode.js';
-import { buildRegistry, type Snapshot } from '../../src/metrics/registry.js';
+import { buildRegistry } from '../../src/metrics/registry.js';
 import { fakeAgent, FakeHost, loadRecording, proc, records, type Recording } from '../helpers/fake-host.js';
 
 const A = '/forkwatch-fixture-a';
@@ -35,9 +35,8 @@ const type = (r: Buffer) => r.readUInt16LE(0);
 const pidOf = (r: Buffer) => decodeRecord(r, 0, r.readUInt16LE(2)).pid;
 
 async function metricsText(agent: Agent, node = 'test-node'): Promise<string> {
-  let snap: Snapshot | undefined;
-  const reg = buildRegistry('prometheus', () => snap!, node);
-  snap = agent.snapshot();
+  const snap = agent.snapshot();
+  const reg = buildRegistry('prometheus', () => snap, node);
   return reg.metrics();
 }
 
@@ -146,7 +145,7 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     const a = agent!.groups().find((g) => g.group === A)!;
     expect(a).toMatchObject({ tasks: 2, threads: 4, forks: 8, exits: { success: 4, failure: 1, signaled: 1 } });
     expect(agent!.groups().find((g) => g.group === B)).toMatchObject({ tasks: 1, forks: 2, exits: { success: 1, failure: 1, signaled: 0 } });
-    expect(agent!.table.get(pidOf(exits[0]!))).toBeUndefined();
+    expect(agent!.table.get(pidOf(exits[0]))).toBeUndefined();
     const warn = log.lines.filter((l) => l.startsWith('warn: records lost'));
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatch(/^warn: records lost: 2 since the last check; rebuilt the process table from \/proc in \d+ ms: 1 gone, 0 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/forkwatch-fixture-a" 3->2\)/);

@@ -62,17 +62,15 @@ describe('forkwatch run after lost records', () => {
   /** Polls until every cgroup's forkwatch_tasks equals its cgroup.procs (fails naming the last difference). */
   async function agreesWithKernel(list: TestCgroup[], timeoutMs: number): Promise<void> {
     const start = Date.now();
-    let last = '';
     for (;;) {
       const view = await groups();
       const diff = list
         .map((cg) => ({ cg: cg.path, agent: view.find((g) => g.group === cg.path)?.tasks ?? 0, kernel: cg.pids().length }))
         .filter((d) => d.agent !== d.kernel);
       if (diff.length === 0) return;
-      last = JSON.stringify(diff);
       if (Date.now() - start > timeoutMs) {
         const resyncs = agent.proc.stderr.split('\n').filter((l) => l.includes('records lost')).slice(-3);
-        throw new Error(`forkwatch_tasks still differs from cgroup.procs after ${timeoutMs} ms: ${last}; last resyncs: ${resyncs.join(' | ') || 'none'}`);
+        throw new Error(`forkwatch_tasks still differs from cgroup.procs after ${timeoutMs} ms: ${JSON.stringify(diff)}; last resyncs: ${resyncs.join(' | ') || 'none'}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -51,14 +51,14 @@ async function rows(a: TestAgent, group: string): Promise<Record<string, Beancou
     list = await a.json<BeancounterRow[]>('/api/beancounters');
   } catch (err) {
     const { exitCode, signalCode } = a.proc.child;
-    throw new Error(`GET /api/beancounters: ${(err as Error).message} (agent exit ${exitCode ?? signalCode ?? 'none yet'}); agent: ${a.proc.stderr.slice(-3000)}`);
+    throw new Error(`GET /api/beancounters: ${(err as Error).message} (agent exit ${exitCode ?? signalCode ?? 'none yet'}); agent: ${a.proc.stderr.slice(-3000)}`, { cause: err });
   }
   return Object.fromEntries(list.filter((r) => r.group === group).map((r) => [r.resource, r]));
 }
 
 /** Polls the agent until `pred` holds for the group's rows. */
 async function untilRows(a: TestAgent, group: string, pred: (r: Record<string, BeancounterRow>) => boolean, what: string, ms = 10_000) {
-  let last: Record<string, BeancounterRow> = {};
+  let last: Record<string, BeancounterRow>;
   const start = Date.now();
   for (;;) {
     last = await rows(a, group);

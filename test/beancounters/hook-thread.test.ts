@@ -1,15 +1,33 @@
 /**
- * ThreadedHooks, as built (dist/: the worker is a file of its own, loaded by URL): hooks run with
- * their environment, results and log lines come back, close() kills what runs, and run() does
- * not wait for the child to start.
+ * ThreadedHooks: hooks run with their environment, results and log lines come back, close() kills
+ * what runs, and run() does not wait for the child to start. A worker cannot load TypeScript, so
+ * src/beancounters/hook-worker.ts is bundled (esbuild) into a temporary .mjs whose URL the hooks
+ * are given; the built layout (dist/, the worker found beside hook-thread.js) is covered through
+ * the CLI by test/beancounters/agent.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HookRequest } from '../../src/beancounters/hooks.js';
-import { ThreadedHooks } from '../../dist/beancounters/hook-thread.js';
+import { ThreadedHooks } from '../../src/beancounters/hook-thread.js';
 import { envFile } from './helpers.js';
+
+const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-hookworker-'));
+const workerUrl = pathToFileURL(path.join(bundleDir, 'hook-worker.mjs'));
+beforeAll(async () => {
+  await build({
+    entryPoints: [new URL('../../src/beancounters/hook-worker.ts', import.meta.url).pathname],
+    outfile: workerUrl.pathname,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'silent',
+  });
+});
+afterAll(() => fs.rmSync(bundleDir, { recursive: true, force: true }));
 
 const dirs: string[] = [];
 const open: ThreadedHooks[] = [];
@@ -20,7 +38,7 @@ afterEach(async () => {
 
 function setup() {
   const lines: string[] = [];
-  const hooks = new ThreadedHooks({ info: (m) => void lines.push(`info: ${m}`), warn: (m) => void lines.push(`warn: ${m}`) });
+  const hooks = new ThreadedHooks({ info: (m) => void lines.push(`info: ${m}`), warn: (m) => void lines.push(`warn: ${m}`) }, workerUrl);
   open.push(hooks);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-hookthread-'));
   dirs.push(dir);

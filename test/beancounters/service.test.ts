@@ -37,7 +37,7 @@ describe('tasks and threads from kernel records', () => {
     expect(h.row('job', 'tasks')).toMatchObject({ held: 1, maxheld: 51, minheld: 0, barrier: 20, limit: 40, barrierHits: 3, failcnt: 1 });
 
     const crossings = h.events.filter((e) => e.type !== 'release');
-    expect(crossings.map((e) => `${e.type}:${e.direction}:${e.held}`)).toEqual([
+    expect(crossings.map((e) => `${e.type}:${e.direction as string}:${e.held as number}`)).toEqual([
       'barrier:up:21',
       'barrier:down:20',
       'barrier:up:21',
@@ -62,7 +62,7 @@ describe('tasks and threads from kernel records', () => {
     h.host.thread(100, 'exit');
     h.host.thread(100, 'exit');
     expect(h.row('job', 'threads')).toMatchObject({ held: 3, maxheld: 5 });
-    expect(h.events.map((e) => `${e.resource}:${e.direction}`)).toEqual(['threads:up', 'threads:down']);
+    expect(h.events.map((e) => `${e.resource as string}:${e.direction as string}`)).toEqual(['threads:up', 'threads:down']);
   });
 
   it('has tasks and threads rows for every group, configured or not, and metrics samples without null', () => {
@@ -95,7 +95,7 @@ describe('rates and cgroupfs readings', () => {
     expect(h.row('job', 'forks_per_second')).toMatchObject({ held: 6, barrierHits: 1 });
     h.tick(2000);
     expect(h.row('job', 'forks_per_second')).toMatchObject({ held: 0, maxheld: 6 });
-    expect(h.events.map((e) => `${e.resource}:${e.direction}`)).toEqual(['forks_per_second:up', 'forks_per_second:down']);
+    expect(h.events.map((e) => `${e.resource as string}:${e.direction as string}`)).toEqual(['forks_per_second:up', 'forks_per_second:down']);
   });
 
   it('cpu_cores: from the agent totals once a second, only when some group has a cpu threshold', () => {
@@ -314,7 +314,7 @@ describe('release records', () => {
         cgroup: '/job',
         command: ['/bin/collect', '-v'],
         timeout_s: 5,
-        env: expect.objectContaining({ FORKWATCH_PROCESSES: '3', FORKWATCH_EXITS_FAILURE: '1', FORKWATCH_CPU_S: '1', FORKWATCH_MAX_TASKS: '4' }),
+        env: expect.objectContaining({ FORKWATCH_PROCESSES: '3', FORKWATCH_EXITS_FAILURE: '1', FORKWATCH_CPU_S: '1', FORKWATCH_MAX_TASKS: '4' }) as unknown,
       },
     ]);
     expect(h.log.lines).toContain('info: release: group job: 3 processes, exits 2 ok / 1 failed / 1 signaled, 1 s CPU, at most 4 tasks');

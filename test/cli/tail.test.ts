@@ -109,7 +109,7 @@ describe('forkwatch tail', () => {
   it('leaves no BPF program behind after SIGTERM', async () => {
     requireRoot();
     const p = await tail([]);
-    const ids = bpfProgIds(p.child.pid!);
+    const ids = bpfProgIds(p.child.pid);
     expect(new Set(ids).size).toBeGreaterThanOrEqual(6);
     p.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);

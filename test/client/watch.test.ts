@@ -39,7 +39,7 @@ class FakeAgent {
   }
 
   publish(n: number, from = 0): void {
-    for (let i = 0; i < n; i++) this.bus.publish({ type: 'release', time: new Date().toISOString().replace('Z', '000Z'), group: `g${from + i}` } as AgentEvent);
+    for (let i = 0; i < n; i++) this.bus.publish({ type: 'release', time: new Date().toISOString().replace('Z', '000Z'), group: `g${from + i}` });
   }
 
   async close(): Promise<void> {
@@ -145,8 +145,10 @@ describe('watch()', () => {
     let missed = 0;
     let last = 0;
     for (;;) {
-      const { value } = await it.next();
-      if (value!.type === 'missed') missed += (value as { count: number }).count;
+      const next = await it.next();
+      if (next.done) throw new Error(`the watch ended after ${received} events and ${missed} missed`);
+      const value = next.value;
+      if (value.type === 'missed') missed += (value as { count: number }).count;
       else {
         received++;
         last = (value as AgentEvent).seq!;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveResources, globToRegExp, isCgroupRule, matchGroup, type MatchFacts } from '../../src/config/match.js';
-import type { GroupRule, ResourceSpec } from '../../src/config/types.js';
+import { compilePattern } from '../../src/config/regex.js';
+import type { GroupMatch, GroupRule, ResourceSpec } from '../../src/config/types.js';
 
 describe('globToRegExp', () => {
   const cases: Array<[string, string, boolean]> = [
@@ -44,11 +45,11 @@ const rule = (name: string, match: GroupRule['match'], resources: GroupRule['res
 
 describe('matchGroup', () => {
   const rules: GroupRule[] = [
-    rule('make-by-ci', { cgroup: '/ci/**', comm: /^make$/ }),
+    rule('make-by-ci', { cgroup: '/ci/**', comm: compilePattern('^make$') }),
     rule('ci', { cgroup: '/ci/**' }),
     rule('nginx', { cgroup: '/system.slice/nginx.service' }),
-    rule('services', { cgroup_regex: /^\/system\.slice\/[^/]+\.service$/ }),
-    rule('python', { exe: /\/python3(\.\d+)?$/ }),
+    rule('services', { cgroup_regex: compilePattern('^/system\\.slice/[^/]+\\.service$') }),
+    rule('python', { exe: compilePattern('/python3(\\.\\d+)?$') }),
     rule('alice', { uid: [1000, 1001] }),
   ];
   const cases: Array<[string, MatchFacts, string | undefined]> = [
@@ -75,11 +76,11 @@ describe('matchGroup', () => {
 });
 
 describe('isCgroupRule', () => {
-  it.each([
+  it.each<[GroupMatch, boolean]>([
     [{ cgroup: '/a' }, true],
-    [{ cgroup_regex: /a/ }, true],
-    [{ cgroup: '/a', comm: /x/ }, false],
-    [{ exe: /x/ }, false],
+    [{ cgroup_regex: compilePattern('a') }, true],
+    [{ cgroup: '/a', comm: compilePattern('x') }, false],
+    [{ exe: compilePattern('x') }, false],
     [{ uid: [0] }, false],
   ])('%o: %s', (match, want) => {
     expect(isCgroupRule(match)).toBe(want);

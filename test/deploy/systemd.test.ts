@@ -149,7 +149,7 @@ describe("the agent with exactly the unit's capabilities", () => {
     const bounding = capabilities().map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
     const proc = spawn('setpriv', [`--bounding-set=-all,${bounding}`, '--inh-caps=-all', '--no-new-privs', process.execPath, CLI, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((r) => proc.on('exit', r));
     cleanups.push(async () => {
       proc.kill('SIGKILL');

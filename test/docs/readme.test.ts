@@ -12,6 +12,6 @@ const blocks = [...fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').matchAl
 describe('README config examples', () => {
   it('has some', () => expect(blocks.length).toBeGreaterThanOrEqual(2));
   it.each(blocks.map((b, i) => [i, b]))('block %i parses', (_i, b) => {
-    expect(() => parseConfig(b as string, 'README.md', { hostname: 'h' })).not.toThrow();
+    expect(() => parseConfig(b, 'README.md', { hostname: 'h' })).not.toThrow();
   });
 });

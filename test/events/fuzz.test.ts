@@ -25,7 +25,7 @@ function rng(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
+  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] };
 }
 type Rng = ReturnType<typeof rng>;
 
@@ -119,11 +119,11 @@ describe('decoder fuzz', () => {
       const batch = batchFor(seed);
       const events: RawEvent[] = [];
       const reports: BadRecord[] = [];
-      let n = -1;
+      let n: number;
       try {
         n = decodeBatch(batch, (e) => events.push(e), batch.length, (b) => reports.push(b));
       } catch (err) {
-        throw new Error(`case ${seed}: decodeBatch threw ${String(err)}`);
+        throw new Error(`case ${seed}: decodeBatch threw ${String(err)}`, { cause: err });
       }
       expect(n, `case ${seed}`).toBe(events.length);
       decoded += n;
@@ -148,7 +148,7 @@ describe('decoder fuzz', () => {
         try {
           again = decodeRecord(alone, 0, size);
         } catch (err) {
-          throw new Error(`case ${seed}, record at ${recordAt}: alone it threw ${String(err)}`);
+          throw new Error(`case ${seed}, record at ${recordAt}: alone it threw ${String(err)}`, { cause: err });
         }
         expect(again, `case ${seed}, record at ${recordAt}`).toEqual(e);
       });

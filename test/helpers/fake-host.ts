@@ -184,14 +184,23 @@ export interface Recording {
 }
 
 export function loadRecording(name: string): Recording {
-  const f = JSON.parse(fs.readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));
+  // The file as test/fixtures/record-agent.mjs writes it.
+  const f = JSON.parse(fs.readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as {
+    cgroups: Recording['cgroups'];
+    batches: string[];
+    counters: string;
+    stats: string;
+    clocks: [string, string];
+    procs: Array<Omit<ProcSnapshot, 'cgroups'> & { cgroups: [number, string][] }>;
+    left: number[];
+  };
   return {
     cgroups: f.cgroups,
-    batches: f.batches.map((b: string) => Buffer.from(b, 'base64')),
+    batches: f.batches.map((b) => Buffer.from(b, 'base64')),
     counters: Buffer.from(f.counters, 'base64'),
     stats: Buffer.from(f.stats, 'base64'),
     clocks: [BigInt(f.clocks[0]), BigInt(f.clocks[1])],
-    procs: f.procs.map((p: ProcSnapshot & { cgroups: [number, string][] }) => ({ ...p, cgroups: new Map(p.cgroups) })),
+    procs: f.procs.map((p) => ({ ...p, cgroups: new Map(p.cgroups) })),
     left: f.left,
   };
 }

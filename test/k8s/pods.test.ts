@@ -41,7 +41,7 @@ describe('podLabels', () => {
 });
 
 describe('PodDirectory', () => {
-  function directory(answers: (unknown | Error)[]) {
+  function directory(answers: unknown[]) {
     let now = 1_000_000;
     let reads = 0;
     const states: string[] = [];

@@ -117,7 +117,7 @@ describe('counter map under churn, through the agent', () => {
     for (let w = 0; w < waves; w++) {
       const dirs = Array.from({ length: per }, (_, i) => path.join(parent.dir, `w${w}-${i}`));
       for (let i = 0; i < per; i++) {
-        fs.mkdirSync(dirs[i]!);
+        fs.mkdirSync(dirs[i]);
         if (i % 50 === 49) await pause(150);
       }
       // One process in each: forked in the parent, it moves itself and exits there.

@@ -81,8 +81,8 @@ describe('thread-exit race, through the agent', () => {
     expect(processExits.map((e) => e.pid).sort()).toEqual([...waited.keys()].sort());
     for (const e of processExits) {
       const status = waited.get(e.pid as number)!;
-      if (status & 0x7f) expect(e.signal, `signal of ${e.pid}`).toBe('SIGKILL');
-      else expect(e.exit_code, `exit code of ${e.pid}`).toBe(status >> 8);
+      if (status & 0x7f) expect(e.signal, `signal of ${e.pid as number}`).toBe('SIGKILL');
+      else expect(e.exit_code, `exit code of ${e.pid as number}`).toBe(status >> 8);
     }
     expect(exits.filter((e) => e.thread)).toHaveLength(30 * 1 + 15 * 8 + 15 * 3);
   });

@@ -20,7 +20,7 @@ export async function exitRace(cg: TestCgroup, mode: string, procs: number, thre
   const out = new Map<number, number>();
   for (const line of stdout.trim().split('\n')) {
     const [pid, status] = line.split(' ').map(Number);
-    out.set(pid!, status!);
+    out.set(pid, status);
   }
   if (out.size !== procs) throw new Error(`exitrace reported ${out.size} processes of ${procs}: ${stdout}`);
   return out;
@@ -43,8 +43,8 @@ export class ExitDelay {
     execFileSync('cc', ['-O2', '-o', loader, path.join(src, 'exitdelay.c'), '-lbpf']);
     const child = spawn(loader, [obj], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     await new Promise<void>((resolve, reject) => {
       child.on('exit', (code) => reject(new Error(`exitdelay exited with ${code}: ${out}`)));
       const poll = setInterval(() => {

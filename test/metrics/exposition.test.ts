@@ -47,7 +47,7 @@ function snapshot(names: string[]): Snapshot {
 const NAMES = ['nginx.service', 'web "blue"', 'back\\slash', 'new\nline', '/'];
 
 function families(reg: SnapshotRegistry): Family[] {
-  return reg.getMetricsAsArray().filter((m): m is never => typeof (m as unknown as Family).samples === 'function') as Family[];
+  return reg.getMetricsAsArray().filter((m): m is never => typeof (m as unknown as Family).samples === 'function');
 }
 
 describe('SnapshotRegistry', () => {

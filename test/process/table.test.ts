@@ -64,7 +64,7 @@ describe('ProcessTable', () => {
   it('gives every entry and every change the same fields in the same order', () => {
     const t = new ProcessTable();
     // A seeded entry without `exe` and with its fields in another order still becomes the one shape.
-    t.seed([{ comm: 'a', pid: 40, ppid: 1, uid: 0, threads: 2, cgroupId: 1, startNs: 0 } as ProcessInfo]);
+    t.seed([{ comm: 'a', pid: 40, ppid: 1, uid: 0, threads: 2, cgroupId: 1, startNs: 0 }]);
     const changes = [
       t.apply(record(EventType.FORK, 41, { ppid: 40 })),
       t.apply(record(EventType.EXEC, 41, { filename: '/bin/x' })),

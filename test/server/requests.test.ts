@@ -19,7 +19,7 @@ describe('malformed requests', () => {
     await agent?.stop();
   });
 
-  const ask = (head: string) => rawRequest(`${head}\r\nHost: x\r\nConnection: close\r\n\r\n`, { port: agent.url && agent.port, timeoutMs: 5000, expect: 1 });
+  const ask = (head: string) => rawRequest(`${head}\r\nHost: x\r\nConnection: close\r\n\r\n`, { port: agent.port, timeoutMs: 5000, expect: 1 });
 
   it.each([
     'GET // HTTP/1.1',

@@ -73,7 +73,7 @@ describe('access to the event stream', () => {
   const events = () => `/events?cgroup=${encodeURIComponent(cg.path)}`;
 
   it('TCP without the token, or with a wrong one: 401 and not one event byte', async () => {
-    for (const headers of [{}, { Authorization: `Bearer ${TOKEN.slice(0, -1)}x` }, { Authorization: TOKEN }, { Authorization: `Basic ${TOKEN}` }]) {
+    for (const headers of [{}, { Authorization: `Bearer ${TOKEN.slice(0, -1)}x` }, { Authorization: TOKEN }, { Authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
       const r = await tcp(withToken, events(), headers);
       expect(r.status).toBe(401);
       expect(r.headers['www-authenticate']).toBe('Bearer realm="forkwatch"');
@@ -81,7 +81,7 @@ describe('access to the event stream', () => {
       expect(r.body).toBe('a valid bearer token is required\n');
     }
     // The control API has no token here (api.control_token_file unset): refused on TCP, even with the read token.
-    for (const headers of [{}, { Authorization: `Bearer ${TOKEN}` }]) {
+    for (const headers of [{}, { Authorization: `Bearer ${TOKEN}` }] as Record<string, string>[]) {
       const post = await tcp(withToken, '/api/programs/x/restart', headers, 'POST');
       expect(post.status).toBe(403);
       expect(post.body).toContain('api.control_token_file');

@@ -35,12 +35,12 @@ class StalledReader {
   private readonly req: http.ClientRequest;
 
   constructor(socketPath: string, query: string) {
+    this.req = http.get({ socketPath, path: `/events?${query}` }, (res) => {
+      this.res = res;
+      res.pause();
+    });
     this.ready = new Promise((resolve, reject) => {
-      this.req = http.get({ socketPath, path: `/events?${query}` }, (res) => {
-        this.res = res;
-        res.pause();
-        resolve();
-      });
+      this.req.once('response', () => resolve());
       this.req.on('error', reject);
     });
   }

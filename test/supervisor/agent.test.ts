@@ -92,7 +92,7 @@ function api<T>(socket: string, method: 'GET' | 'POST', pathname: string): Promi
         try {
           resolve({ status: res.statusCode ?? 0, body: (res.headers['content-type']?.includes('json') ? JSON.parse(text) : text) as T });
         } catch (err) {
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       });
     });
@@ -158,7 +158,7 @@ function readEvents(socket: string, types: string): EventReader {
 /** The agent's `program "NAME": A -> B (reason)` log lines, in order. */
 function transitions(agent: TestAgent, program: string): { from: string; to: string; reason: string }[] {
   const re = new RegExp(`program "${program}": (\\w+) -> (\\w+)(?: \\((.*)\\))?$`, 'gm');
-  return [...agent.proc.stderr.matchAll(re)].map((m) => ({ from: m[1]!, to: m[2]!, reason: m[3] ?? '' }));
+  return [...agent.proc.stderr.matchAll(re)].map((m) => ({ from: m[1], to: m[2], reason: m[3] ?? '' }));
 }
 
 /** SIGTERM, and SIGKILL if the agent has not gone after 20 s: a broken stop must not hang the run. */
@@ -303,7 +303,7 @@ describe('programs supervised by the running agent', () => {
     fs.writeFileSync(`${S.backoff.path}.go`, '');
     await waitFor('five starts of the backoff program', () => S.backoff.lines().length >= 5, 20_000);
     const starts = S.backoff.lines().slice(0, 5).map((l) => Number(BigInt(l) / 1_000_000n));
-    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
     const delays = [200, 400, 800, 1600];
     // What the agent chose, exactly...
     const planned = [...agent.proc.stderr.matchAll(new RegExp(`program "${P.backoff}" went down .*; restarting in ([0-9.]+)s`, 'g'))];
@@ -311,18 +311,18 @@ describe('programs supervised by the running agent', () => {
     // ...and what the program saw: never early; late by the exit's way through the kernel and the
     // spawn, bounded loosely (this host may be busy with other work).
     for (const [i, gap] of gaps.entries()) {
-      expect(gap, `gap ${i + 1} of ${JSON.stringify(gaps)}`).toBeGreaterThanOrEqual(delays[i]! - 5);
-      expect(gap, `gap ${i + 1} of ${JSON.stringify(gaps)}`).toBeLessThan(delays[i]! + 2000);
+      expect(gap, `gap ${i + 1} of ${JSON.stringify(gaps)}`).toBeGreaterThanOrEqual(delays[i] - 5);
+      expect(gap, `gap ${i + 1} of ${JSON.stringify(gaps)}`).toBeLessThan(delays[i] + 2000);
     }
-    expect(gaps[3]).toBeGreaterThan(gaps[0]!);
+    expect(gaps[3]).toBeGreaterThan(gaps[0]);
     // The stream's restart events tell the same story: latency >= the backoff delay.
     await waitFor('four restart events', () => restarts.events.filter((e) => e.program === P.backoff).length >= 4);
     const events = restarts.events.filter((e) => e.program === P.backoff) as { program: string; reason: string; restarts: number; latency_s: number }[];
     expect(events.slice(0, 4).map((e) => e.restarts)).toEqual([1, 2, 3, 4]);
     for (const [i, e] of events.slice(0, 4).entries()) {
       expect(e.reason).toBe('policy');
-      expect(e.latency_s).toBeGreaterThanOrEqual(delays[i]! / 1000 - 0.005);
-      expect(e.latency_s).toBeLessThan(delays[i]! / 1000 + 2);
+      expect(e.latency_s).toBeGreaterThanOrEqual(delays[i] / 1000 - 0.005);
+      expect(e.latency_s).toBeLessThan(delays[i] / 1000 + 2);
     }
   });
 
@@ -375,7 +375,7 @@ describe('programs supervised by the running agent', () => {
     for (let round = 1; round <= 2; round++) {
       const before = watched.pids();
       expect(before).toHaveLength(1);
-      process.kill(before[0]!, 'SIGKILL');
+      process.kill(before[0], 'SIGKILL');
       await waitFor(`restart_command run ${round}`, () => S.watchRuns.lines().length === round);
       await waitFor('the group to be refilled', () => watched.pids().length === 1 && watched.pids()[0] !== before[0]);
       await waitStatus(sock(), P.watch, (s) => s.state === 'running', 'running again');

@@ -88,7 +88,7 @@ export async function destroyTree(dir: string, keepRoot = false): Promise<void> 
     // gone already, or no cgroup.kill: the rmdir below says what is left
   }
   await waitFor(`${dir} to empty`, async () => !(await populated(dir)), 5000).catch(() => undefined);
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   } catch {

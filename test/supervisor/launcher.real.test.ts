@@ -181,7 +181,7 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     expect(pids).toHaveLength(1);
     expect(pids[0]).not.toBe(mainPid);
 
-    process.kill(pids[0] as number, 'SIGKILL');
+    process.kill(pids[0], 'SIGKILL');
     await waitFor('the daemon to be seen down', () => statusOf(h, 'daemon').state !== 'running');
     // Nobody reported the grandchild's status here, so the parent's clean exit stands.
     expect(statusOf(h, 'daemon')).toMatchObject({ state: 'stopped', last_exit: { code: 0 } });
@@ -198,7 +198,7 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     expect(restart.latency_ms).toBeLessThan(2000);
     expect(restart.pid).not.toBe(firstPid);
     expect(h.events).toContainEqual(
-      expect.objectContaining({ type: 'exit', program: 'crashy', outcome: 'restart', exit: expect.objectContaining({ code: 3 }) }),
+      expect.objectContaining({ type: 'exit', program: 'crashy', outcome: 'restart', exit: expect.objectContaining({ code: 3 }) as unknown }),
     );
     expect(statusOf(h, 'crashy').last_restart_latency_s).toBe((restart.latency_ms as number) / 1000);
   });
@@ -330,7 +330,7 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
 
     for (const expected of [1, 2]) {
       const [victim] = await h.launcher.groupPids(watched);
-      process.kill(victim as number, 'SIGKILL');
+      process.kill(victim, 'SIGKILL');
       await waitFor('the group to empty', async () => !(await populated(watchedDir)));
       // The same emptying reported twice more, on top of the reporter's own report.
       h.supervisor.onCgroupEmpty(watched);

@@ -65,7 +65,7 @@ async function run(opts: Partial<SpawnOptions> & { script?: string }, during?: (
   return { child, stdout: out.text(), stderr: err.text(), exit };
 }
 
-async function statusField(text: string, field: string): Promise<string> {
+function statusField(text: string, field: string): string {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '<missing>';
 }
 
@@ -150,13 +150,13 @@ describe('spawnInCgroup', () => {
   it('drops to the given uid, gid and supplementary groups, or clears the groups', async () => {
     const script = 'grep -E "^(Uid|Gid|Groups):" /proc/$$/status';
     const dropped = await run({ script, uid: 65534, gid: 65534, groups: [65534, 100] });
-    expect(await statusField(dropped.stdout, 'Uid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
-    expect(await statusField(dropped.stdout, 'Gid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
-    expect(await statusField(dropped.stdout, 'Groups')).toBe('100 65534');
+    expect(statusField(dropped.stdout, 'Uid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
+    expect(statusField(dropped.stdout, 'Gid')).toMatch(/^65534\s+65534\s+65534\s+65534$/);
+    expect(statusField(dropped.stdout, 'Groups')).toBe('100 65534');
     const cleared = await run({ script, uid: 65534, gid: 65534, groups: [] });
-    expect(await statusField(cleared.stdout, 'Groups')).toBe('');
+    expect(statusField(cleared.stdout, 'Groups')).toBe('');
     const kept = await run({ script });
-    expect(await statusField(kept.stdout, 'Uid')).toMatch(/^0\s+0\s+0\s+0$/);
+    expect(statusField(kept.stdout, 'Uid')).toMatch(/^0\s+0\s+0\s+0$/);
   });
 
   it('leaves the program no descriptor beyond 0, 1 and 2', async () => {
@@ -170,9 +170,9 @@ describe('spawnInCgroup', () => {
     process.on('SIGUSR2', handler); // a handler in the caller must not become the program's
     try {
       const r = await run({ file: '/bin/cat', argv: ['cat', '/proc/self/status'] });
-      expect(await statusField(r.stdout, 'SigBlk')).toBe('0000000000000000');
-      expect(await statusField(r.stdout, 'SigIgn')).toBe('0000000000001000'); // bit 13 - 1: SIGPIPE
-      expect(await statusField(r.stdout, 'SigCgt')).toBe('0000000000000000');
+      expect(statusField(r.stdout, 'SigBlk')).toBe('0000000000000000');
+      expect(statusField(r.stdout, 'SigIgn')).toBe('0000000000001000'); // bit 13 - 1: SIGPIPE
+      expect(statusField(r.stdout, 'SigCgt')).toBe('0000000000000000');
     } finally {
       process.off('SIGUSR2', handler);
     }

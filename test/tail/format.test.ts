@@ -18,7 +18,7 @@ describe('format', () => {
     [{ exit_code: 3, signal: null }, 'code 3'],
     [{ exit_code: null, signal: 'SIGSEGV', core_dumped: true }, 'signal SIGSEGV (core dumped)'],
     [{ exit_code: null, signal: 'SIGKILL', core_dumped: false }, 'signal SIGKILL'],
-  ])('outcome %j', (e, want) => expect(outcome({ ...base, ...e } as ProcessEvent)).toBe(want));
+  ])('outcome %j', (e, want) => expect(outcome({ ...base, ...e })).toBe(want));
 
   it('prints exec command lines shell-quoted and marks truncation', () => {
     const line = formatEvent({ ...base, type: 'exec', filename: '/bin/echo', argv: ['/bin/echo', 'two words', "it's"], argv_truncated: true });

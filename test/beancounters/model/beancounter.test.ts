@@ -160,7 +160,7 @@ describe('Beancounter accounting period', () => {
   it.each(steps.map((s, i) => ({ i, s })))('step $i: t=$s.0 held=$s.1', ({ i }) => {
     const bc = new Beancounter({ clock: () => 0, period_ms: 1000 });
     for (const [t, h] of steps.slice(0, i + 1)) bc.update(h, t);
-    const [, , max, min] = steps[i]!;
+    const [, , max, min] = steps[i];
     expect([bc.maxheld, bc.minheld]).toEqual([max, min]);
   });
 
@@ -225,8 +225,8 @@ describe('Beancounter.setLimits (config reload)', () => {
     expect([bc.barrier, bc.limit]).toEqual(tc.to);
     // Counters keep what they had; only crossings caused by the move add to them.
     const ups = tc.crossings.filter((c) => c.endsWith(':up'));
-    expect(bc.barrierHits).toBe(before[0]! + ups.filter((c) => c.startsWith('barrier')).length);
-    expect(bc.failcnt).toBe(before[1]! + ups.filter((c) => c.startsWith('limit')).length);
+    expect(bc.barrierHits).toBe(before[0] + ups.filter((c) => c.startsWith('barrier')).length);
+    expect(bc.failcnt).toBe(before[1] + ups.filter((c) => c.startsWith('limit')).length);
     expect([bc.barrierHits, bc.failcnt]).toEqual([tc.barrierHits, tc.failcnt]);
   });
 

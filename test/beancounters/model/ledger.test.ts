@@ -109,7 +109,7 @@ describe('GroupLedger: crossings and their actions', () => {
     const ledger = new GroupLedger({ defaults, clock: () => 0 });
     const [c] = ledger.observe('web', 'tasks', 150, 1);
     expect(c).toMatchObject({ group: 'web', resource: 'tasks', held: 150, barrier: 100, limit: 200 });
-    expect(hookEvent(c!)).toBe('barrier');
+    expect(hookEvent(c)).toBe('barrier');
     expect(hookEvent({ kind: 'limit', direction: 'down' })).toBe('release');
   });
 
