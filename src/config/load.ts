@@ -1,6 +1,7 @@
 /**
- * YAML text -> validated Config. parseConfig() is pure (the host name comes in as a parameter);
- * loadConfig() is the thin adapter that reads the file.
+ * YAML text -> validated Config. parseConfig() is pure (the host name comes in as a parameter)
+ * and walks the top level; each section is read in its own module (sections.ts, groups.ts,
+ * programs.ts, api.ts). loadConfig() is the thin adapter that reads the file.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
