@@ -19,6 +19,8 @@ import {
   retryFailedAfterMs,
   type SupervisedSpec,
 } from './policy.js';
+import { programStatus } from './status.js';
+import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
   LaunchError,
   type Clock,
@@ -34,6 +36,7 @@ import {
   type TimerHandle,
   type Timers,
 } from './types.js';
+import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS, startWatched } from './watch.js';
 
 /** What a Program is given instead of doing I/O. */
 export interface ProgramDeps {
@@ -49,11 +52,6 @@ export interface ProgramDeps {
   /** Watch mode: a restart_command still running after this long is killed and counts as failed. */
   restartCommandTimeoutMs?: number;
 }
-
-const DEFAULT_KILL_GRACE_MS = 5_000;
-// systemd's default start timeout; restart_command has no timeout of its own in the config.
-const DEFAULT_RESTART_COMMAND_TIMEOUT_MS = 90_000;
-const MAX_KILL_ATTEMPTS = 3;
 
 interface PendingRestart {
   reason: RestartReason;
@@ -80,10 +78,10 @@ export class Program {
   private pid: number | null = null;
   private error: string | null = null;
   private lastLatencyMs: number | null = null;
-  private timer: TimerHandle | null = null;
+  private timer: TimerHandle = null;
   private pending: PendingRestart | null = null;
   private afterStop: 'start' | null = null;
-  private killAttempts = 0;
+  private readonly stopper: StopSequence;
   private launchInFlight = false;
   /** An emptying report is being checked against cgroup.procs. */
   private verifying = false;
@@ -100,6 +98,19 @@ export class Program {
     if (spec.watch !== undefined && deps.watchPath === undefined) {
       throw new Error(`program "${spec.name}" watches "${spec.watch}" but no watchPath was given`);
     }
+    this.stopper = new StopSequence(this, {
+      launcher: deps.launcher,
+      logger: deps.logger,
+      killGraceMs: deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      arm: (ms, fn) => this.arm(ms, fn),
+      stopping: (gen) => gen === this.gen && this._state === 'stopping',
+      emptied: () => this.finishStop(null, this.deps.clock.now()),
+      stuck: (reason) => {
+        this.afterStop = null;
+        this.enterFailed(reason, false);
+      },
+      bug: (err) => this.bug(err),
+    });
   }
 
   /** The program's name (unique in the config). */
@@ -330,27 +341,21 @@ export class Program {
 
   /** The program as `forkwatch programs` lists it. */
   status(): ProgramStatus {
-    const now = this.deps.clock.now();
-    const up = this.startedAt !== null && (this._state === 'running' || this._state === 'stopping');
-    return {
-      name: this.name,
-      state: this._state,
-      pid: this.pid,
-      uptime_s: up ? Math.max(0, (now - (this.startedAt as number)) / 1000) : null,
-      restarts: this.restarts,
-      last_exit: this.lastExit
-        ? {
-            code: this.lastExit.code,
-            signal: this.lastExit.signal,
-            timed_out: this.lastExit.timedOut,
-            at: this.lastExit.at / 1000,
-          }
-        : null,
-      next_retry: this.nextRetryAt === null ? null : this.nextRetryAt / 1000,
-      error: this.error,
-      last_restart_latency_s: this.lastLatencyMs === null ? null : this.lastLatencyMs / 1000,
-      cgroup: this.cgroup,
-    };
+    return programStatus(
+      {
+        name: this.name,
+        state: this._state,
+        pid: this.pid,
+        startedAt: this.startedAt,
+        restarts: this.restarts,
+        lastExit: this.lastExit,
+        nextRetryAt: this.nextRetryAt,
+        error: this.error,
+        lastLatencyMs: this.lastLatencyMs,
+        cgroup: this.cgroup,
+      },
+      this.deps.clock.now(),
+    );
   }
 
   // --- starting -------------------------------------------------------------------------------
@@ -403,34 +408,16 @@ export class Program {
   }
 
   /** Watch mode: a populated group at first start is simply running; otherwise restart_command. */
-  private async launchWatched(gen: number, firstStart: boolean): Promise<number | null> {
-    const path = this.watchPath as string;
-    if (firstStart) {
-      const pids = await this.deps.launcher.groupPids(path);
-      if (pids.length > 0) return pids[0] ?? null;
-    }
-    const argv = this.spec.restart_command;
-    if (!argv || argv.length === 0) {
-      throw new LaunchError(this.name, `watches ${path} but has no restart_command to run when it empties`, {
-        permanent: true,
-      });
-    }
-    const timeout = this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS;
-    this.deps.logger.info(`program "${this.name}": running restart_command ${JSON.stringify(argv)}`);
-    const exit = await this.deps.launcher.runOnce(this.spec, argv, timeout);
-    if (gen !== this.gen) return null;
-    if (exit.code !== 0 || exit.signal !== null || exit.timedOut) {
-      throw new LaunchError(this.name, `restart_command ${JSON.stringify(argv)} failed: ${describeExit(exit)}`, {
-        permanent: false,
-      });
-    }
-    // Checked once: without it, a restart that left the group empty would never be reported
-    // again (no populated -> empty transition) and the program would look up forever.
-    const pids = await this.deps.launcher.groupPids(path);
-    if (pids.length === 0) {
-      throw new LaunchError(this.name, `restart_command succeeded but ${path} is still empty`, { permanent: false });
-    }
-    return pids[0] ?? null;
+  private launchWatched(gen: number, firstStart: boolean): Promise<number | null> {
+    const watched = {
+      spec: this.spec,
+      path: this.watchPath as string,
+      launcher: this.deps.launcher,
+      logger: this.deps.logger,
+      timeoutMs: this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS,
+      current: () => gen === this.gen,
+    };
+    return startWatched(watched, firstStart);
   }
 
   private launched(pid: number | null, startedAt: number): void {
@@ -442,7 +429,7 @@ export class Program {
     if (this._state === 'stopping') {
       // stop() arrived while the launch was in flight; now there is something to stop.
       if (early !== undefined) this.finishStop(early, early?.at ?? this.deps.clock.now());
-      else this.sendStopSignal();
+      else this.stopper.signal(this.gen);
       return;
     }
     if (this._state !== 'starting') return;
@@ -563,67 +550,18 @@ export class Program {
   // --- stopping -------------------------------------------------------------------------------
 
   private beginStop(): void {
-    this.killAttempts = 0;
+    this.stopper.reset();
     this.setState('stopping', 'stop requested');
     // With the launch still in flight there is no process yet; launched() sends the signal.
-    if (!this.launchInFlight) this.sendStopSignal();
-  }
-
-  private sendStopSignal(): void {
-    const gen = this.gen;
-    this.arm(this.spec.stop_timeout_s * 1000, () => this.escalate(gen));
-    this.deps.launcher.signal(this.name, this.spec.stop_signal).then(
-      (count) => {
-        // Nothing to signal: the group emptied before we asked and its report may have been
-        // consumed already (or never come), so look once instead of waiting out the timeout.
-        if (count === 0 && gen === this.gen && this._state === 'stopping') this.confirmEmpty(gen, false);
-      },
-      (err: unknown) => this.deps.logger.error(`program "${this.name}": ${errorText(err)}`),
-    ).catch((err: unknown) => this.bug(err));
-  }
-
-  private escalate(gen: number): void {
-    if (gen !== this.gen || this._state !== 'stopping') return;
-    this.killAttempts += 1;
-    this.deps.logger.warn(
-      `program "${this.name}" still running ${this.spec.stop_timeout_s}s after ${this.spec.stop_signal}; ` +
-        `killing every process in ${this.cgroup}`,
-    );
-    this.deps.launcher.kill(this.name).catch((err: unknown) => {
-      this.deps.logger.error(`program "${this.name}": ${errorText(err)}`);
-    });
-    this.arm(this.deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS, () => this.confirmEmpty(gen, true));
-  }
-
-  /** One look at the group, for when the emptying report may never come. */
-  private confirmEmpty(gen: number, afterKill: boolean): void {
-    this.deps.launcher.pids(this.name).then(
-      (pids) => {
-        if (gen !== this.gen || this._state !== 'stopping') return;
-        if (pids.length === 0) {
-          this.finishStop(null, this.deps.clock.now());
-        } else if (afterKill && this.killAttempts >= MAX_KILL_ATTEMPTS) {
-          // Processes in uninterruptible sleep can outlive SIGKILL; say so rather than hang stopAll.
-          this.afterStop = null;
-          this.enterFailed(
-            `could not stop: ${pids.length} process(es) (${pids.slice(0, 5).join(', ')}) still in ${this.cgroup} ` +
-              `after SIGKILL`,
-            false,
-          );
-        } else if (afterKill) {
-          this.escalate(gen);
-        }
-      },
-      (err: unknown) => this.deps.logger.error(`program "${this.name}": ${errorText(err)}`),
-    ).catch((err: unknown) => this.bug(err));
+    if (!this.launchInFlight) this.stopper.signal(this.gen);
   }
 
   private finishStop(last: ExitStatus | null, at: number): void {
-    const record = this.recordExit(last, at, this.killAttempts > 0);
+    const record = this.recordExit(last, at, this.stopper.killed);
     const runMs = this.startedAt === null ? null : Math.max(0, at - this.startedAt);
     this.pid = null;
     this.startedAt = null;
-    this.killAttempts = 0;
+    this.stopper.reset();
     this.emit({ type: 'exit', program: this.name, exit: record, run_ms: runMs, outcome: 'stopped', at });
     this.deps.logger.info(`program "${this.name}" stopped (${describeExit(record)})`);
     const again = this.afterStop;
@@ -682,12 +620,7 @@ export class Program {
       this.deps.listener(event);
     } catch (err) {
       // A listener's bug must not wedge the state machine halfway through a transition.
-      this.deps.logger.error(`program "${this.name}": event listener threw: ${err instanceof Error ? err.stack : err}`);
+      this.deps.logger.error(`program "${this.name}": event listener threw: ${err instanceof Error ? err.stack : String(err)}`);
     }
   }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof UsageError) return err.message;
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }

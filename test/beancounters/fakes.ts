@@ -28,7 +28,12 @@ export class Clock {
   }
 }
 
-/** The agent's stages without the kernel: records go in through fork/exit/…; listeners hear them. */
+/**
+ * The agent's stages without the kernel: records go in through fork/exit/…; listeners hear them.
+ * It repeats what src/agent/agent.ts does (table, registry and tracker built and fed, reload,
+ * totals), so it can drift; the tests seed and rename cgroups mid-test, which the real Agent over
+ * test/helpers/fake-host.ts only does at start, so moving to it means rewriting those tests.
+ */
 export class FakeHost implements BeancounterHost {
   readonly table = new ProcessTable();
   readonly registry: GroupRegistry;
@@ -184,8 +189,9 @@ export class FakeHooks {
     this.runs.push(request);
     return { key: `${request.group}/${request.resource}`, coalesced: false, done: Promise.resolve({ status: 'ok', exitCode: 0, signal: null, request }) };
   }
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    return Promise.resolve();
   }
 }
 

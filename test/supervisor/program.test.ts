@@ -87,9 +87,9 @@ describe('Program: lifecycle', () => {
     for (let i = 0; i < 5; i++) {
       await crash(s, { code: 1, signal: null });
       expect(s.program.state).toBe('backoff');
-      delays.push(s.time.pendingDelays()[0] as number);
-      expect(s.program.status().next_retry).toBe((s.time.now() + (delays[i] as number)) / 1000);
-      await s.time.advance(delays[i] as number);
+      delays.push(s.time.pendingDelays()[0]);
+      expect(s.program.status().next_retry).toBe((s.time.now() + delays[i]) / 1000);
+      await s.time.advance(delays[i]);
       expect(s.program.state).toBe('running');
     }
     expect(delays).toEqual([1000, 2000, 4000, 8000, 10_000]);
