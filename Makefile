@@ -95,7 +95,7 @@ dist/.built: $(shell find src -name '*.ts') tsconfig.json node_modules/.installe
 run: all
 	node bin/forkwatch.js run $(ARGS)
 
-test: all test-deps check-imports typecheck lint
+test: all test-deps check-imports typecheck lint format-check
 	node_modules/.bin/vitest run $(VITEST_ARGS)
 
 # ---- checks -------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ namespace fw {
 
 // A failed libbpf or system call, carried from plain C++ to the JS boundary.
 struct BpfError {
-  std::string step;    // e.g. "bpf_object__load"
-  std::string object;  // e.g. "proc", "handle_fork"
-  int err;             // positive errno
+  std::string step;         // e.g. "bpf_object__load"
+  std::string object;       // e.g. "proc", "handle_fork"
+  int err;                  // positive errno
   std::string detail = "";  // what was wrong, when the errno alone does not say
 };
 

@@ -1,10 +1,10 @@
 #include "loader.h"
 
 #include <bpf/btf.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <unistd.h>
 
 #include "errors.h"
 #include "object_check.h"

@@ -37,7 +37,9 @@ class Loader {
 
   void Close();
   bool closed() const { return skel_ == nullptr; }
-  struct proc* skel() const { return skel_; }
+  struct proc* skel() const {
+    return skel_;
+  }
   // Programs attached, and programs left out because this kernel lacks their tracepoint.
   const std::vector<std::string>& attached() const { return attached_; }
   const std::vector<std::string>& skipped() const { return skipped_; }

@@ -72,8 +72,7 @@ std::vector<CgroupCounters> TakeCounters(const bpf_map* map, const std::vector<u
 fw_stats ReadStats(const bpf_map* map) {
   std::vector<fw_stats> slots(PossibleCpus());
   uint32_t zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, slots.data()) != 0)
-    throw BpfError{"bpf_map_lookup_elem", "stats", errno};
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, slots.data()) != 0) throw BpfError{"bpf_map_lookup_elem", "stats", errno};
   fw_stats total{};
   SumSlots(slots, &total);
   return total;

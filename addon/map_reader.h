@@ -23,11 +23,11 @@ struct ProgStats {
   uint64_t recursion_misses;
 };
 
-std::vector<CgroupCounters> ReadCounters(const bpf_map* map);   // throws BpfError
+std::vector<CgroupCounters> ReadCounters(const bpf_map* map);  // throws BpfError
 // Removes these cgroups' rows and returns what they held last (rows already gone are left out).
 std::vector<CgroupCounters> TakeCounters(const bpf_map* map, const std::vector<uint64_t>& ids);
-fw_stats ReadStats(const bpf_map* map);                          // throws BpfError
-std::vector<fw_oncpu> ReadOncpu(const bpf_map* map);             // one per possible CPU
+fw_stats ReadStats(const bpf_map* map);               // throws BpfError
+std::vector<fw_oncpu> ReadOncpu(const bpf_map* map);  // one per possible CPU
 std::vector<ProgStats> ReadProgStats(bpf_object* obj);
 
 }  // namespace fw

@@ -20,8 +20,8 @@ struct ObjectClose {
 using Object = std::unique_ptr<bpf_object, ObjectClose>;
 
 // The ABI of bpf/proc.h and the sections the skeleton maps into memory.
-const char* const kRecords[] = {"fw_event_hdr", "fw_fork_event", "fw_exec_event", "fw_exit_event", "fw_cgroup_event",
-                                "fw_cg_counters", "fw_stats", "fw_oncpu"};
+const char* const kRecords[] = {"fw_event_hdr",    "fw_fork_event",  "fw_exec_event", "fw_exit_event",
+                                "fw_cgroup_event", "fw_cg_counters", "fw_stats",      "fw_oncpu"};
 const char* const kSections[] = {".rodata", ".bss", ".data"};
 
 Object Open(const void* data, size_t size, const std::string& path) {
@@ -40,7 +40,8 @@ std::string SectionVars(const btf* b, const char* section) {
   const btf_var_secinfo* v = btf_var_secinfos(t);
   for (int i = 0; i < btf_vlen(t); i++, v++) {
     const btf_type* var = btf__type_by_id(b, v->type);
-    out += std::string(btf__name_by_offset(b, var->name_off)) + " " + std::to_string(v->offset) + " " + std::to_string(v->size) + ", ";
+    out += std::string(btf__name_by_offset(b, var->name_off)) + " " + std::to_string(v->offset) + " " + std::to_string(v->size) +
+           ", ";
   }
   return out;
 }

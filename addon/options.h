@@ -33,13 +33,15 @@ inline std::string OptString(const Napi::Object& o, const char* key, const std::
 
 inline uint64_t OptU64Req(const Napi::Object& o, const char* key) {
   if (o.Get(key).IsUndefined())
-    throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " is missing; the caller passes every option (defaults: src/config/default.ts)");
+    throw Napi::TypeError::New(
+        o.Env(), std::string("option ") + key + " is missing; the caller passes every option (defaults: src/config/default.ts)");
   return OptU64(o, key, 0);
 }
 
 inline bool OptBoolReq(const Napi::Object& o, const char* key) {
   if (o.Get(key).IsUndefined())
-    throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " is missing; the caller passes every option (defaults: src/config/default.ts)");
+    throw Napi::TypeError::New(
+        o.Env(), std::string("option ") + key + " is missing; the caller passes every option (defaults: src/config/default.ts)");
   return OptBool(o, key, false);
 }
 

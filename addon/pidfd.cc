@@ -45,7 +45,8 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   int sig = IntArg(info, 1, usage);
   if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) == 0) return Napi::Boolean::New(info.Env(), true);
   if (errno == ESRCH) return Napi::Boolean::New(info.Env(), false);
-  throw ToJsError(info.Env(), BpfError{"pidfd_send_signal", "pidfd " + std::to_string(fd) + " signal " + std::to_string(sig), errno});
+  throw ToJsError(info.Env(),
+                  BpfError{"pidfd_send_signal", "pidfd " + std::to_string(fd) + " signal " + std::to_string(sig), errno});
 }
 
 }  // namespace fw

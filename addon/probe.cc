@@ -17,10 +17,9 @@ namespace fw {
 Napi::Function Probe::Define(Napi::Env env) {
   return DefineClass(env, "Probe",
                      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
-                      InstanceMethod("readCounters", &Probe::ReadCounters),
-                      InstanceMethod("takeCounters", &Probe::TakeCounters),
-                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu), InstanceMethod("progStats", &Probe::ProgStats),
-                      InstanceMethod("close", &Probe::Close)});
+                      InstanceMethod("readCounters", &Probe::ReadCounters), InstanceMethod("takeCounters", &Probe::TakeCounters),
+                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu),
+                      InstanceMethod("progStats", &Probe::ProgStats), InstanceMethod("close", &Probe::Close)});
 }
 
 // new Probe(options, log?): loads and attaches; throws an Error naming step, object and errno.
@@ -146,8 +145,7 @@ Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
   CheckOpen(env);
   try {
     std::vector<CgroupCounters> rows = fw::ReadCounters(loader_->skel()->maps.cg_counters);
-    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()),
-                                       rows.size() * sizeof(CgroupCounters));
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()), rows.size() * sizeof(CgroupCounters));
   } catch (const BpfError& e) {
     throw ToJsError(env, e);
   }
@@ -158,8 +156,7 @@ Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
 Napi::Value Probe::TakeCounters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  if (info.Length() < 1 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
     throw Napi::TypeError::New(env, "takeCounters(ids) needs a BigUint64Array");
   auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
   std::vector<CgroupCounters> rows =

@@ -39,8 +39,8 @@ constexpr uint64_t kCloneVm = 0x00000100;
 constexpr uint64_t kCloneVfork = 0x00004000;
 constexpr uint64_t kClonePidfd = 0x00001000;
 constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;  // Linux 5.7
-constexpr unsigned kCloseRangeCloexec = 1u << 2;        // Linux 5.11
-constexpr int kPidfdIdtype = 3;                         // P_PIDFD, Linux 5.4
+constexpr unsigned kCloseRangeCloexec = 1u << 2;       // Linux 5.11
+constexpr int kPidfdIdtype = 3;                        // P_PIDFD, Linux 5.4
 constexpr size_t kChildStack = 64 * 1024;
 
 // struct sigaction as the rt_sigaction system call takes it (x86-64 and arm64 alike). The raw
@@ -412,7 +412,8 @@ std::string StringOption(const Napi::Object& o, const char* key, bool required) 
   if (v.IsUndefined() && !required) return "";
   if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a string");
   std::string s = v.As<Napi::String>().Utf8Value();
-  if (s.find('\0') != std::string::npos) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " contains a NUL byte");
+  if (s.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " contains a NUL byte");
   return s;
 }
 

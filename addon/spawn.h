@@ -38,7 +38,8 @@ struct Spawned {
   int stderr_fd;
 };
 
-// Starts the program; throws BpfError naming the step ("clone3", "execve", "setuid"...). Blocks only until the child has exec'd (or failed to).
+// Starts the program; throws BpfError naming the step ("clone3", "execve", "setuid"...). Blocks only until the child has exec'd
+// (or failed to).
 Spawned SpawnInCgroup(const SpawnSpec& spec);
 
 // The JS object returned by spawnInCgroup(): pid and pipe fds, and the exit watch on the pidfd.

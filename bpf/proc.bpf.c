@@ -19,25 +19,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * each removes one part of the per-event handlers so its share of their cost can be measured.
  * The default build sets none; every check below is then a constant 0 that the compiler drops. */
 #ifndef FW_KO_EMPTY
-#define FW_KO_EMPTY 0     /* fork, exec, exit and switch handlers return at once: the floor */
+#define FW_KO_EMPTY 0 /* fork, exec, exit and switch handlers return at once: the floor */
 #endif
 #ifndef FW_KO_COUNTERS
-#define FW_KO_COUNTERS 0  /* no per-cgroup counter lookup or update */
+#define FW_KO_COUNTERS 0 /* no per-cgroup counter lookup or update */
 #endif
 #ifndef FW_KO_RECORD
-#define FW_KO_RECORD 0    /* no fork, exec or exit record (reserve, fill, submit) */
+#define FW_KO_RECORD 0 /* no fork, exec or exit record (reserve, fill, submit) */
 #endif
 #ifndef FW_KO_HEADER
-#define FW_KO_HEADER 0    /* records' header: type, size, flags, time and cgroup only */
+#define FW_KO_HEADER 0 /* records' header: type, size, flags, time and cgroup only */
 #endif
 #ifndef FW_KO_NSPID
-#define FW_KO_NSPID 0     /* no pid-namespace tgid (the header's one helper call) */
+#define FW_KO_NSPID 0 /* no pid-namespace tgid (the header's one helper call) */
 #endif
 #ifndef FW_KO_WAKEUP
-#define FW_KO_WAKEUP 0    /* no wake-up batching: never wake (the bench's reader drains on a timer) */
+#define FW_KO_WAKEUP 0 /* no wake-up batching: never wake (the bench's reader drains on a timer) */
 #endif
 #ifndef FW_KO_CGROUP
-#define FW_KO_CGROUP 0    /* no cgroup lookup: everything counts under cgroup id 0 */
+#define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 0 */
 #endif
 
 /* Fields are read with direct loads through the BTF-typed pointers tp_btf hands us (CO-RE
@@ -73,12 +73,13 @@ struct {
 struct fw_exit_key {
 	__u32 tgid;
 	__u32 _pad;
-	__u64 start_ns;   /* the leader's: with the tgid, unique across pid reuse */
+	__u64 start_ns; /* the leader's: with the tgid, unique across pid reuse */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192); /* 1 where the tracepoint passes group_dead (set by the loader) */
+	__uint(max_entries,
+	       8192); /* 1 where the tracepoint passes group_dead (set by the loader) */
 	__type(key, struct fw_exit_key);
 	__type(value, __u8);
 } exit_claims SEC(".maps");
@@ -114,11 +115,11 @@ struct {
  * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
  * passes; their defaults live in src/config/default.ts only. */
 
-const volatile __u32 cgroup_hierarchy = 0;  /* 0: cgroup v2; else a v1 hierarchy id */
-const volatile __u32 argv_max = 0;          /* argv byte budget per exec, <= FW_ARGV_CAP */
-const volatile bool thread_events = false;  /* emit records for thread create / thread exit */
-const volatile __u64 wakeup_bytes = 0;      /* records waiting before a forced wake-up, in bytes */
-const volatile __u64 wakeup_ns = 0;         /* ... and in time; 0: wake the reader on every record */
+const volatile __u32 cgroup_hierarchy = 0; /* 0: cgroup v2; else a v1 hierarchy id */
+const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_ARGV_CAP */
+const volatile bool thread_events = false; /* emit records for thread create / thread exit */
+const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
+const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
 
 /* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
 __u64 last_wakeup_ns = 0;
@@ -228,7 +229,8 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 	if (c)
 		return c;
 	struct fw_cg_counters zero = {};
-	if (bpf_map_update_elem(&cg_counters, &cgid, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(&cg_counters, &cgid)) {
+	if (bpf_map_update_elem(&cg_counters, &cgid, &zero, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&cg_counters, &cgid)) {
 		struct fw_stats *s = get_stats();
 		if (s)
 			s->counter_full++;
@@ -532,9 +534,12 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		__u64 runtime = prev->se.sum_exec_runtime;
 		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
 		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
-		struct fw_cg_counters *c = prev->flags & FW_PF_EXITING
-						   ? (FW_KO_COUNTERS ? NULL : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
-						   : counters(o->cgroup_id);
+		struct fw_cg_counters *c =
+			prev->flags & FW_PF_EXITING
+				? (FW_KO_COUNTERS
+					   ? NULL
+					   : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
+				: counters(o->cgroup_id);
 		if (c && runtime > o->runtime_ns)
 			c->cpu_ns += runtime - o->runtime_ns;
 	}

@@ -23,7 +23,7 @@ export class EnvironmentError extends UsageError {
 
 /** The errno name (ENOENT) of a failed system call, Node's or the addon's; undefined for other errors. */
 export function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 /** "EACCES (permission denied)" from a Node system error; the message otherwise. */

@@ -25,7 +25,6 @@ import { ProcessTable, type ProcessInfo, type TableChange } from '../process/tab
 import type { AgentHost } from './host.js';
 import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits } from './resync.js';
 
-
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {
   onEvent?(e: RawEvent, notices: GroupNotice[], change: TableChange): void;

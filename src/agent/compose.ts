@@ -97,7 +97,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     ? new PodDirectory({
         fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
         refreshS: k8s.refresh_s,
-        onState: (ok, detail) => (ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`)),
+        onState: (ok, detail) =>
+          ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
       })
     : undefined;
 

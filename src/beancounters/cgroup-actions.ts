@@ -71,7 +71,10 @@ const single = (text: string): number | undefined => {
   const n = Number(text.trim());
   return Number.isFinite(n) ? n : undefined;
 };
-const keyed = (key: string) => (text: string): number | undefined => parseKeyed(text).get(key);
+const keyed =
+  (key: string) =>
+  (text: string): number | undefined =>
+    parseKeyed(text).get(key);
 
 // Which file answers a question is worked out once per cgroup and remembered; a cgroup where
 // nothing answers is asked again only after this long, so hundreds of groups without v1

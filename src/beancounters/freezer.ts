@@ -144,7 +144,9 @@ export class Freezer {
           thawed.push(e.cgroup);
           if (why !== '') this.#log.warn(`group ${e.group}: thawed ${e.cgroup}${why}`);
         } else if (v === 'rewritten') {
-          this.#log.warn(`group ${e.group}: left ${e.cgroup} frozen: its cgroup.freeze was written after the freeze of ${why === '' ? 'this' : 'an earlier'} agent, so the freeze is someone else's now`);
+          this.#log.warn(
+            `group ${e.group}: left ${e.cgroup} frozen: its cgroup.freeze was written after the freeze of ${why === '' ? 'this' : 'an earlier'} agent, so the freeze is someone else's now`,
+          );
         }
         this.#entries.delete(e.cgroup);
       } catch (err) {
@@ -213,7 +215,13 @@ export class FrozenFile implements FrozenStore {
 function isEntry(e: unknown): e is FrozenEntry {
   const x = e as FrozenEntry;
   return (
-    typeof x === 'object' && x !== null && typeof x.cgroup === 'string' && x.cgroup.startsWith('/') && !x.cgroup.split('/').includes('..') &&
-    typeof x.group === 'string' && typeof x.id === 'string' && (x.writtenNs === undefined || typeof x.writtenNs === 'string')
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.cgroup === 'string' &&
+    x.cgroup.startsWith('/') &&
+    !x.cgroup.split('/').includes('..') &&
+    typeof x.group === 'string' &&
+    typeof x.id === 'string' &&
+    (x.writtenNs === undefined || typeof x.writtenNs === 'string')
   );
 }

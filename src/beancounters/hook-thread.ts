@@ -10,10 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { HookLogger, HookRequest, HookResult } from './hooks.js';
 
 /** Messages from the worker (src/beancounters/hook-worker.ts). */
-export type FromWorker =
-  | { kind: 'log'; level: 'info' | 'warn'; msg: string }
-  | { kind: 'done'; id: number; result: HookResult }
-  | { kind: 'closed' };
+export type FromWorker = { kind: 'log'; level: 'info' | 'warn'; msg: string } | { kind: 'done'; id: number; result: HookResult } | { kind: 'closed' };
 
 /** Messages to the worker. */
 export type ToWorker = { kind: 'run'; id: number; request: HookRequest } | { kind: 'close' };

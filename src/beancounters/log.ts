@@ -95,7 +95,8 @@ export class NdjsonLog {
         this.#write(line);
       } catch (err) {
         this.errors.write++;
-        if (!this.#writeFailing) this.#warn(`accounting log: cannot write ${this.path}: ${(err as Error).message}; records wait (up to 1 MiB) until it works again`);
+        if (!this.#writeFailing)
+          this.#warn(`accounting log: cannot write ${this.path}: ${(err as Error).message}; records wait (up to 1 MiB) until it works again`);
         this.#writeFailing = true;
         this.#waited = this.#waiting.length;
         return;
@@ -135,7 +136,8 @@ export class NdjsonLog {
       this.#rotateFailing = false;
     } catch (err) {
       this.errors.rotate++;
-      if (!this.#rotateFailing) this.#warn(`accounting log: cannot rotate ${this.path}: ${(err as Error).message}; it grows past max_bytes until a rotation works`);
+      if (!this.#rotateFailing)
+        this.#warn(`accounting log: cannot rotate ${this.path}: ${(err as Error).message}; it grows past max_bytes until a rotation works`);
       this.#rotateFailing = true;
     }
   }

@@ -85,7 +85,8 @@ export class Readings {
       const id = this.d.host.source.names.idOf(cg);
       const countExisting = id !== undefined && !this.#preexisting.has(id);
       const added = this.d.ledger.addKernelFailures(group, resource, v, cg, { countExisting });
-      if (added > 0) this.d.log.warn(`group ${group}: the kernel refused ${added} ${kind === 'pids' ? 'forks (pids.max)' : 'memory charges (memory max)'} in ${cg}`);
+      if (added > 0)
+        this.d.log.warn(`group ${group}: the kernel refused ${added} ${kind === 'pids' ? 'forks (pids.max)' : 'memory charges (memory max)'} in ${cg}`);
     }
   }
 }

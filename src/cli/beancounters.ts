@@ -33,7 +33,11 @@ export function formatBeancounters(rows: BeancounterRow[]): string {
     return [inertText(group), inertText(r.resource), num(r.held), num(r.maxheld), num(r.barrier), num(r.limit), num(r.failcnt), num(r.barrierHits)];
   });
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...body.map(line)].join('\n') + '\n';
 }
 

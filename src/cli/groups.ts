@@ -46,7 +46,11 @@ export function sortRows(rows: GroupRow[], key: (typeof SORT_KEYS)[number]): Gro
 
 export function formatRows(rows: GroupRow[]): string {
   const head = ['GROUP', 'KIND', 'TASKS', 'THREADS', 'FORKS/S', 'CPU%', 'EXIT OK', 'FAILED', 'SIGNALED'];
-  const body = rows.map((r) => [r.group, r.kind, r.tasks, r.threads, r.forks_per_s.toFixed(1), r.cpu_percent.toFixed(1), r.exits.success, r.exits.failure, r.exits.signaled].map(inertText));
+  const body = rows.map((r) =>
+    [r.group, r.kind, r.tasks, r.threads, r.forks_per_s.toFixed(1), r.cpu_percent.toFixed(1), r.exits.success, r.exits.failure, r.exits.signaled].map(
+      inertText,
+    ),
+  );
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
   return [line(head), ...body.map(line)].join('\n') + '\n';
@@ -54,7 +58,7 @@ export function formatRows(rows: GroupRow[]): string {
 
 export const groupsCommand: CommandModule<object, GroupsArgs> = {
   command: 'groups',
-  describe: 'Show the running agent\'s groups: tasks, fork rate, CPU, exits',
+  describe: "Show the running agent's groups: tasks, fork rate, CPU, exits",
   builder: (y: Argv) =>
     targetOptions(y, 'listen')
       .option('sort', { type: 'string', describe: `column to sort by: ${SORT_KEYS.join(', ')}`, default: 'tasks' })

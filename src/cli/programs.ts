@@ -24,8 +24,19 @@ export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000):
     p.next_retry === null ? '-' : `in ${humanDuration(Math.max(0, p.next_retry - nowS))}`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(width[i])).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n' + list.filter((p) => p.error).map((p) => `${inertText(p.name)}: ${inertText(p.error)}\n`).join('');
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(width[i]))
+      .join('  ')
+      .trimEnd();
+  return (
+    [line(head), ...rows.map(line)].join('\n') +
+    '\n' +
+    list
+      .filter((p) => p.error)
+      .map((p) => `${inertText(p.name)}: ${inertText(p.error)}\n`)
+      .join('')
+  );
 }
 
 export const programsCommand: CommandModule<object, TargetArgs & { json?: boolean }> = {

@@ -54,7 +54,9 @@ export async function runAgent(startConfig: Config, opts: { configPath?: string;
   if (!stopping) {
     const { agent, config } = composed;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    log.info(`watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source}, node ${config.node_name})`);
+    log.info(
+      `watching ${agent.table.size} processes in ${agent.registry.size} groups (${agent.source.attached.length} programs attached, config ${config.source}, node ${config.node_name})`,
+    );
     log.info(`serving http://${host}:${addr.port}/metrics and unix:${config.api.socket}`);
   }
   return done;

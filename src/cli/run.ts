@@ -28,6 +28,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       config.listen = l;
     }
     const { runAgent } = await import('./run-agent.js');
-    process.exitCode = await runAgent(config, { configPath: a.config, verbose: a.verbose === true, bpfStats: a['bpf-stats'] === true, listenFlag: a.listen !== undefined });
+    process.exitCode = await runAgent(config, {
+      configPath: a.config,
+      verbose: a.verbose === true,
+      bpfStats: a['bpf-stats'] === true,
+      listenFlag: a.listen !== undefined,
+    });
   },
 };

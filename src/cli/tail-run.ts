@@ -29,10 +29,7 @@ export interface TailArgs extends FilterArgs {
   window?: string;
 }
 
-export async function startTail(
-  opts: TailOptions,
-  k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean },
-): Promise<number> {
+export async function startTail(opts: TailOptions, k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean }): Promise<number> {
   const log = createLogger({ verbose: k.verbose });
   const hierarchy = detectHierarchy(k.hierarchy);
   const source = new EventSource(loadBinding(), {
@@ -62,7 +59,8 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
   const token = a['token-file'] !== undefined ? readTokenFile(a['token-file']) : undefined;
   const windowS = a.window !== undefined ? Number(a.window) : undefined;
-  if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600)) throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
+  if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600))
+    throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
   return runRemoteTail(
     { urls, token, query, json: opts.json, durationS: opts.durationS, count: opts.count, windowS },
     { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },

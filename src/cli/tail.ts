@@ -8,7 +8,7 @@ import { parseByteSize } from './units.js';
 
 export const tailCommand: CommandModule<object, TailArgs> = {
   command: 'tail',
-  describe: 'Show processes being born, exec\'ing and dying, live',
+  describe: "Show processes being born, exec'ing and dying, live",
   builder: (y: Argv) =>
     y
       .option('json', { type: 'boolean', describe: 'one JSON object a line, for machines' })
@@ -25,17 +25,24 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('argv-max', { type: 'string', describe: `bytes of argv kept per exec (default ${DEFAULTS.bpf.argv_max_bytes})` })
       .option('hierarchy', { type: 'string', describe: 'cgroup hierarchy for paths: v2 (default) or a v1 one (cpuacct, name=systemd)' })
       .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' })
-      .option('from', { type: 'string', array: true, describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)' })
+      .option('from', {
+        type: 'string',
+        array: true,
+        describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)',
+      })
       .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
-      .option('window', { type: 'string', describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})` }),
+      .option('window', {
+        type: 'string',
+        describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})`,
+      }),
   handler: async (a) => {
     if (a.from !== undefined) {
       const { startRemoteTail } = await import('./tail-run.js');
       process.exitCode = await startRemoteTail(a);
       return;
     }
-    if (a.group !== undefined) throw new UsageError('--group needs --from: groups are the agent\'s; run it against an agent');
+    if (a.group !== undefined) throw new UsageError("--group needs --from: groups are the agent's; run it against an agent");
     if (a.window !== undefined) throw new UsageError('--window needs --from: it is how long merging agents waits for a slower one');
     const opts = tailOptions(a);
     const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;

@@ -30,6 +30,7 @@ export function readTokenFile(file: string, flag = '--token-file'): string {
   // A header value cannot hold a line break or a control character; sending one would fail later
   // with an error that does not name the file.
   // eslint-disable-next-line no-control-regex -- control characters are what this looks for
-  if (/[\x00-\x1f\x7f]/.test(token)) throw new UsageError(`${flag} ${JSON.stringify(file)}: the token holds a line break or a control character; ${expected} on one line`);
+  if (/[\x00-\x1f\x7f]/.test(token))
+    throw new UsageError(`${flag} ${JSON.stringify(file)}: the token holds a line break or a control character; ${expected} on one line`);
   return token;
 }

@@ -6,15 +6,7 @@ import { DEFAULTS } from './default.js';
 import { effectiveResources, isCgroupRule } from './match.js';
 import { readName } from './names.js';
 import { ConfigReader, describe, orDefault, type KeyPath } from './reader.js';
-import {
-  RESOURCE_NAMES,
-  type Action,
-  type GroupMatch,
-  type GroupRule,
-  type ResourceLimits,
-  type ResourceName,
-  type ResourceSpec,
-} from './types.js';
+import { RESOURCE_NAMES, type Action, type GroupMatch, type GroupRule, type ResourceLimits, type ResourceName, type ResourceSpec } from './types.js';
 
 /** Metrics put groups beyond max_groups here, so no rule may take the name. */
 const OVERFLOW_GROUP = 'other';
@@ -28,11 +20,7 @@ export interface SpecContext {
 
 /** The rules of `groups`, in order; `defaults` are the top-level resources a rule inherits. */
 export function readRules(r: ConfigReader, value: unknown, defaults: ResourceLimits, ctx: SpecContext): GroupRule[] {
-  const items = r.list(
-    value,
-    ['groups'],
-    'a list of groups like [{name: web, match: {cgroup: /system.slice/nginx.service}}]',
-  );
+  const items = r.list(value, ['groups'], 'a list of groups like [{name: web, match: {cgroup: /system.slice/nginx.service}}]');
   const seen = new Map<string, number>();
   return items.map((item, i): GroupRule => {
     const path = ['groups', i];
@@ -179,9 +167,7 @@ function readActions(r: ConfigReader, name: ResourceName, value: unknown, path: 
     actions.push({
       kind: 'exec',
       command: r.command(map.exec, [...at, 'exec']),
-      timeout_s: orDefault(map.timeout, DEFAULTS.command_timeout_s, (v) =>
-        r.duration(v, [...at, 'timeout'], { positive: true }),
-      ),
+      timeout_s: orDefault(map.timeout, DEFAULTS.command_timeout_s, (v) => r.duration(v, [...at, 'timeout'], { positive: true })),
     });
   });
   return actions;
@@ -195,8 +181,6 @@ function readOnRelease(r: ConfigReader, value: unknown, path: KeyPath): NonNulla
   if (map.command == null) r.fail(path, 'no command', '[command, args...] or {command: [...], timeout: 10s}');
   return {
     command: r.command(map.command, [...path, 'command']),
-    timeout_s: orDefault(map.timeout, DEFAULTS.command_timeout_s, (v) =>
-      r.duration(v, [...path, 'timeout'], { positive: true }),
-    ),
+    timeout_s: orDefault(map.timeout, DEFAULTS.command_timeout_s, (v) => r.duration(v, [...path, 'timeout'], { positive: true })),
   };
 }

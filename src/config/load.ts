@@ -32,19 +32,7 @@ export function hostEnv(env: NodeJS.ProcessEnv = process.env): ParseEnv {
 /** The source name of the embedded default, as messages and `Config.source` show it. */
 export const EMBEDDED_SOURCE = '<embedded default>';
 
-const TOP_KEYS = [
-  'listen',
-  'node_name',
-  'cgroup',
-  'bpf',
-  'groups',
-  'group_settings',
-  'resources',
-  'accounting',
-  'programs',
-  'api',
-  'kubernetes',
-] as const;
+const TOP_KEYS = ['listen', 'node_name', 'cgroup', 'bpf', 'groups', 'group_settings', 'resources', 'accounting', 'programs', 'api', 'kubernetes'] as const;
 
 /**
  * Parses and validates a config. `source` names the text in messages (a file path, or
@@ -68,12 +56,8 @@ export function parseConfig(text: string, source: string, env: ParseEnv = hostEn
     bpf: readBpf(r, top.bpf),
     groups: {
       rules,
-      max_groups: orDefault(settings.max_groups, DEFAULTS.groups.max_groups, (v) =>
-        r.integer(v, ['group_settings', 'max_groups'], { min: 1 }),
-      ),
-      evict_after_s: orDefault(settings.evict_after, DEFAULTS.groups.evict_after_s, (v) =>
-        r.duration(v, ['group_settings', 'evict_after']),
-      ),
+      max_groups: orDefault(settings.max_groups, DEFAULTS.groups.max_groups, (v) => r.integer(v, ['group_settings', 'max_groups'], { min: 1 })),
+      evict_after_s: orDefault(settings.evict_after, DEFAULTS.groups.evict_after_s, (v) => r.duration(v, ['group_settings', 'evict_after'])),
     },
     resources,
     accounting: readAccounting(r, top.accounting),

@@ -8,14 +8,7 @@ const NAME = /^[A-Za-z0-9_.@:-]+$/;
 const NAME_EXPECTED = 'a name of letters, digits and _ . @ : -';
 
 /** A unique name in `list`, recorded in `seen` under its index; fails on a bad or repeated one. */
-export function readName(
-  r: ConfigReader,
-  value: unknown,
-  path: KeyPath,
-  list: string,
-  seen: Map<string, number>,
-  index: number,
-): string {
+export function readName(r: ConfigReader, value: unknown, path: KeyPath, list: string, seen: Map<string, number>, index: number): string {
   if (value == null) r.fail(path, 'missing', NAME_EXPECTED);
   const name = r.string(value, path, NAME_EXPECTED);
   if (!NAME.test(name) || name === '.' || name === '..') {

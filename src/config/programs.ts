@@ -49,9 +49,7 @@ export function readPrograms(r: ConfigReader, value: unknown, rules: readonly Gr
       name,
       env: readEnv(r, map.env, at('env')),
       restart: orDefault<RestartPolicy>(map.restart, d.restart, (v) => r.oneOf(v, at('restart'), RESTART_POLICIES)),
-      success_exit_codes: orDefault(map.success_exit_codes, [...d.success_exit_codes], (v) =>
-        readExitCodes(r, v, at('success_exit_codes')),
-      ),
+      success_exit_codes: orDefault(map.success_exit_codes, [...d.success_exit_codes], (v) => readExitCodes(r, v, at('success_exit_codes'))),
       backoff: readBackoff(r, map.backoff, at('backoff')),
       start_limit: readStartLimit(r, map.start_limit, at('start_limit')),
       retry_failed_after_s: orDefault<number | null>(map.retry_failed_after, d.retry_failed_after_s, (v) =>

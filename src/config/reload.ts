@@ -7,7 +7,18 @@
 import type { Config } from './types.js';
 
 /** Dotted keys, each compared as a whole. */
-const START_ONLY = ['listen', 'node_name', 'cgroup.hierarchy', 'bpf.ring_buffer_bytes', 'bpf.argv_max_bytes', 'bpf.cpu_accounting', 'bpf.flush_interval', 'bpf.counter_entries', 'api.socket', 'kubernetes'] as const;
+const START_ONLY = [
+  'listen',
+  'node_name',
+  'cgroup.hierarchy',
+  'bpf.ring_buffer_bytes',
+  'bpf.argv_max_bytes',
+  'bpf.cpu_accounting',
+  'bpf.flush_interval',
+  'bpf.counter_entries',
+  'api.socket',
+  'kubernetes',
+] as const;
 
 /** Where each dotted key sits in a Config (bpf.flush_interval is flush_interval_s there). */
 function valueAt(c: Config, key: (typeof START_ONLY)[number]): unknown {

@@ -47,22 +47,12 @@ export function readHierarchy(r: ConfigReader, value: unknown): string {
 
 export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
   const d = DEFAULTS.bpf;
-  const map = r.mapping(value, ['bpf'], [
-    'ring_buffer_bytes',
-    'argv_max_bytes',
-    'cpu_accounting',
-    'flush_interval',
-    'counter_entries',
-  ]);
+  const map = r.mapping(value, ['bpf'], ['ring_buffer_bytes', 'argv_max_bytes', 'cpu_accounting', 'flush_interval', 'counter_entries']);
   const ringPath = ['bpf', 'ring_buffer_bytes'];
   const ring_buffer_bytes = orDefault(map.ring_buffer_bytes, d.ring_buffer_bytes, (v) => r.size(v, ringPath));
   // The kernel sizes BPF ring buffers in whole pages, a power of two of them.
   if (ring_buffer_bytes < 4096 || (ring_buffer_bytes & (ring_buffer_bytes - 1)) !== 0) {
-    r.fail(
-      ringPath,
-      `${ring_buffer_bytes} bytes is not a power of two >= 4096`,
-      'a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB',
-    );
+    r.fail(ringPath, `${ring_buffer_bytes} bytes is not a power of two >= 4096`, 'a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB');
   }
   return {
     ring_buffer_bytes,
@@ -73,21 +63,15 @@ export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
       }),
     ),
     cpu_accounting: orDefault(map.cpu_accounting, d.cpu_accounting, (v) => r.boolean(v, ['bpf', 'cpu_accounting'])),
-    flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) =>
-      r.duration(v, ['bpf', 'flush_interval']),
-    ),
-    counter_entries: orDefault(map.counter_entries, d.counter_entries, (v) =>
-      r.integer(v, ['bpf', 'counter_entries'], { min: 1 }),
-    ),
+    flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) => r.duration(v, ['bpf', 'flush_interval'])),
+    counter_entries: orDefault(map.counter_entries, d.counter_entries, (v) => r.integer(v, ['bpf', 'counter_entries'], { min: 1 })),
   };
 }
 
 export function readAccounting(r: ConfigReader, value: unknown): Config['accounting'] {
   const map = r.mapping(value, ['accounting'], ['period', 'log']);
   const accounting: Config['accounting'] = {
-    period_s: orDefault<number | null>(map.period, DEFAULTS.accounting.period_s, (v) =>
-      r.duration(v, ['accounting', 'period'], { positive: true }),
-    ),
+    period_s: orDefault<number | null>(map.period, DEFAULTS.accounting.period_s, (v) => r.duration(v, ['accounting', 'period'], { positive: true })),
   };
   if (map.log != null) {
     const path = ['accounting', 'log'];
@@ -95,9 +79,7 @@ export function readAccounting(r: ConfigReader, value: unknown): Config['account
     if (log.path == null) r.fail([...path, 'path'], 'missing', 'an absolute path for the accounting log');
     accounting.log = {
       path: r.absolutePath(log.path, [...path, 'path']),
-      max_bytes: orDefault(log.max_bytes, DEFAULTS.accounting.log.max_bytes, (v) =>
-        r.size(v, [...path, 'max_bytes'], { min: 4096 }),
-      ),
+      max_bytes: orDefault(log.max_bytes, DEFAULTS.accounting.log.max_bytes, (v) => r.size(v, [...path, 'max_bytes'], { min: 4096 })),
       keep: orDefault(log.keep, DEFAULTS.accounting.log.keep, (v) => r.integer(v, [...path, 'keep'], { min: 0 })),
     };
   }

@@ -85,7 +85,10 @@ export function parseSignal(value: string): NodeJS.Signals | undefined {
  */
 export function parseCommand(value: unknown): string[] | undefined {
   if (typeof value === 'string') {
-    const argv = value.trim().split(/\s+/).filter((a) => a !== '');
+    const argv = value
+      .trim()
+      .split(/\s+/)
+      .filter((a) => a !== '');
     return argv.length > 0 ? argv : undefined;
   }
   if (!Array.isArray(value) || value.length === 0) return undefined;

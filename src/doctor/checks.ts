@@ -28,7 +28,15 @@ export function btfCheck(exists: boolean): Check {
   };
 }
 
-export const TRACEPOINTS = ['sched_process_fork', 'sched_process_exec', 'sched_process_exit', 'cgroup_attach_task', 'cgroup_mkdir', 'cgroup_rmdir', 'sched_switch'];
+export const TRACEPOINTS = [
+  'sched_process_fork',
+  'sched_process_exec',
+  'sched_process_exit',
+  'cgroup_attach_task',
+  'cgroup_mkdir',
+  'cgroup_rmdir',
+  'sched_switch',
+];
 
 /** Every check, in the order a fix would be made. */
 export function runChecks(binding: NativeBinding | undefined, read = (p: string) => fs.readFileSync(p, 'utf8')): Check[] {

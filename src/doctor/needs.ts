@@ -49,7 +49,10 @@ function* actionsOf(where: string, limits: ResourceLimits): Generator<{ key: str
 
 /** The first thing `config` asks for that cannot work on `host`, as a message; undefined if none. */
 export function impossibleAction(config: Config, host: Host): string | undefined {
-  const limits: [string, ResourceLimits][] = [['resources', config.resources], ...config.groups.rules.map((r, i): [string, ResourceLimits] => [`groups[${i}].resources`, r.resources])];
+  const limits: [string, ResourceLimits][] = [
+    ['resources', config.resources],
+    ...config.groups.rules.map((r, i): [string, ResourceLimits] => [`groups[${i}].resources`, r.resources]),
+  ];
   for (const [where, l] of limits) {
     for (const { key, action } of actionsOf(where, l)) {
       if (action.kind === 'kill' && lacking(host, ['CAP_KILL']).length > 0) {
@@ -74,7 +77,8 @@ export function impossibleAction(config: Config, host: Host): string | undefined
   const log = config.accounting.log;
   if (log !== undefined) {
     const why = host.unwritable(path.dirname(log.path));
-    if (why !== null) return `accounting.log.path ${log.path}: cannot be written where the agent runs: ${why}; expected a path in a writable directory (with deploy/forkwatch.service: /var/log/forkwatch/)`;
+    if (why !== null)
+      return `accounting.log.path ${log.path}: cannot be written where the agent runs: ${why}; expected a path in a writable directory (with deploy/forkwatch.service: /var/log/forkwatch/)`;
   }
   return undefined;
 }

@@ -87,12 +87,7 @@ const MIN_SIZE: Record<number, number> = {
  * `onBad` and skipped; one whose size is impossible ends the batch (nothing after it can be found),
  * reported once. Returns the number of records decoded.
  */
-export function decodeBatch(
-  buf: Buffer,
-  sink: (ev: RawEvent, at: number) => void,
-  length = buf.length,
-  onBad: (bad: BadRecord) => void = () => {},
-): number {
+export function decodeBatch(buf: Buffer, sink: (ev: RawEvent, at: number) => void, length = buf.length, onBad: (bad: BadRecord) => void = () => {}): number {
   const end = Math.min(length, buf.length);
   let at = 0;
   let n = 0;

@@ -26,7 +26,10 @@ export class EventFilter {
   private readonly tree: Set<number> | undefined;
 
   /** @param descendants the pid's live descendants at start (with --tree) */
-  constructor(private readonly spec: FilterSpec, descendants?: Iterable<number>) {
+  constructor(
+    private readonly spec: FilterSpec,
+    descendants?: Iterable<number>,
+  ) {
     if (spec.pid !== undefined && spec.tree) this.tree = new Set(descendants ?? [spec.pid]);
   }
 
@@ -84,7 +87,8 @@ export function parseFilter(a: FilterInput, name: (key: string) => string = (k) 
   if (a.pid !== undefined) filter.pid = positiveInt(name('pid'), a.pid, 'a process id (a positive integer)');
   if (a.tree && filter.pid === undefined) throw new UsageError(`${name('tree')} needs ${name('pid')} PID: the process whose descendants to follow`);
   if (a.cgroup !== undefined) {
-    if (!a.cgroup.startsWith('/')) throw new UsageError(`${name('cgroup')} "${a.cgroup}": expected a path under the cgroup root, starting with / (e.g. /system.slice/cron.service)`);
+    if (!a.cgroup.startsWith('/'))
+      throw new UsageError(`${name('cgroup')} "${a.cgroup}": expected a path under the cgroup root, starting with / (e.g. /system.slice/cron.service)`);
     filter.cgroup = a.cgroup;
   }
   if (a.comm !== undefined) {

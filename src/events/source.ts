@@ -43,7 +43,10 @@ export class EventSource {
   private onBatch: ((events: RawEvent[]) => void) | undefined;
 
   /** Loads and attaches the BPF programs; throws EnvironmentError with a fix when it cannot. */
-  constructor(binding: SourceBinding, private readonly opts: SourceOptions) {
+  constructor(
+    binding: SourceBinding,
+    private readonly opts: SourceOptions,
+  ) {
     this.clock = new WallClock(() => binding.clocks());
     // Name every cgroup that exists before attaching, then let mkdir/rmdir records keep it current.
     const mount = opts.hierarchy.mount;

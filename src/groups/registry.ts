@@ -136,7 +136,15 @@ export class GroupRegistry {
       g = undefined;
     }
     if (!g) {
-      g = new Group(rule.name, { name: rule.name, kind: 'config' }, rule.match.cgroup ?? '', rule, isCgroupRule(rule.match), effectiveResources(this.opts.defaults, rule), this.opts.now());
+      g = new Group(
+        rule.name,
+        { name: rule.name, kind: 'config' },
+        rule.match.cgroup ?? '',
+        rule,
+        isCgroupRule(rule.match),
+        effectiveResources(this.opts.defaults, rule),
+        this.opts.now(),
+      );
       this.groups.set(rule.name, g);
     } else {
       if (!g.rule) this.dynamic--;

@@ -116,7 +116,8 @@ export class GroupTracker {
     for (const [g, w] of was) {
       if (g.tasks > 0) g.emptySince = null;
       else if (w.tasks > 0) g.emptySince = now;
-      if (g.tasks !== w.tasks || g.threads !== w.threads) out.push({ group: g, tasks: { was: w.tasks, now: g.tasks }, threads: { was: w.threads, now: g.threads } });
+      if (g.tasks !== w.tasks || g.threads !== w.threads)
+        out.push({ group: g, tasks: { was: w.tasks, now: g.tasks }, threads: { was: w.threads, now: g.threads } });
     }
     return out;
   }

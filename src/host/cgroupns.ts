@@ -21,7 +21,11 @@ export interface CgroupNsIO {
 
 const hostIO: CgroupNsIO = {
   readFile: (p) => fs.readFileSync(p, 'utf8'),
-  subdirs: (p) => fs.readdirSync(p, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name),
+  subdirs: (p) =>
+    fs
+      .readdirSync(p, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name),
 };
 
 /**

@@ -29,7 +29,9 @@ export function bpfPrivileges(status: string): { ok: boolean; detail: string } {
   return {
     ok,
     detail: ok
-      ? has(CAP_SYS_ADMIN) ? 'root (CAP_SYS_ADMIN)' : 'CAP_BPF and CAP_PERFMON'
+      ? has(CAP_SYS_ADMIN)
+        ? 'root (CAP_SYS_ADMIN)'
+        : 'CAP_BPF and CAP_PERFMON'
       : root
         ? 'root, but without CAP_BPF and CAP_PERFMON (a capability bounding set or a container dropped them); grant both (systemd: CapabilityBoundingSet=, deploy/forkwatch.service; a pod: capabilities.add: [BPF, PERFMON])'
         : 'not root and no CAP_BPF+CAP_PERFMON; run with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep $(which node)',

@@ -165,9 +165,18 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
     reg.registerMetric(new SnapshotMetric(def, current, values) as unknown as client.Metric);
   const M = METRICS;
 
-  add(M.forks, perGroup((g) => g.totals.forks));
-  add(M.threadsCreated, perGroup((g) => g.totals.threads));
-  add(M.execs, perGroup((g) => g.totals.execs));
+  add(
+    M.forks,
+    perGroup((g) => g.totals.forks),
+  );
+  add(
+    M.threadsCreated,
+    perGroup((g) => g.totals.threads),
+  );
+  add(
+    M.execs,
+    perGroup((g) => g.totals.execs),
+  );
   add(M.exits, (s) =>
     s.groups.flatMap((g) => {
       const shared = groupLabels.get(s, g.name);
@@ -178,9 +187,18 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
       ];
     }),
   );
-  add(M.tasks, perGroup((g) => g.tasks));
-  add(M.threads, perGroup((g) => g.threads));
-  add(M.cpu, perGroup((g) => g.totals.cpuNs / 1e9));
+  add(
+    M.tasks,
+    perGroup((g) => g.tasks),
+  );
+  add(
+    M.threads,
+    perGroup((g) => g.threads),
+  );
+  add(
+    M.cpu,
+    perGroup((g) => g.totals.cpuNs / 1e9),
+  );
   add(M.lifetime, (s, name) => s.groups.flatMap((g) => histogram(groupLabels.get(s, g.name), lifetimeLe, g.lifetime, name)));
   add(M.groupInfo, (s) =>
     s.groups.map((g) => ({
@@ -196,9 +214,18 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
       value: 1,
     })),
   );
-  add(M.releases, perGroup((g) => g.releases));
-  add(M.events, perRecordType((s) => s.eventsRead));
-  add(M.eventsLost, perRecordType((s) => s.eventsLost));
+  add(
+    M.releases,
+    perGroup((g) => g.releases),
+  );
+  add(
+    M.events,
+    perRecordType((s) => s.eventsRead),
+  );
+  add(
+    M.eventsLost,
+    perRecordType((s) => s.eventsLost),
+  );
   add(M.eventsInvalid, (s) => (s.eventsInvalid === undefined ? [] : [{ labels: {}, value: s.eventsInvalid }]));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
   add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
@@ -206,17 +233,47 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
   add(M.resyncs, (s) => [{ labels: {}, value: s.resyncs }]);
   add(M.resyncCorrections, (s) => RESYNC_CHANGES.map((change) => ({ labels: { change }, value: s.resyncCorrections[change] })));
-  add(M.bpfRunSeconds, perProgram((p) => p.runTimeNs / 1e9));
-  add(M.bpfRuns, perProgram((p) => p.runCount));
-  add(M.bpfMisses, perProgram((p) => p.recursionMisses));
+  add(
+    M.bpfRunSeconds,
+    perProgram((p) => p.runTimeNs / 1e9),
+  );
+  add(
+    M.bpfRuns,
+    perProgram((p) => p.runCount),
+  );
+  add(
+    M.bpfMisses,
+    perProgram((p) => p.recursionMisses),
+  );
 
-  add(M.held, perBean((b) => b.held));
-  add(M.maxheld, perBean((b) => b.maxheld));
-  add(M.minheld, perBean((b) => b.minheld));
-  add(M.barrier, perBean((b) => b.barrier));
-  add(M.limit, perBean((b) => b.limit));
-  add(M.barrierHits, perBean((b) => b.barrierHits));
-  add(M.failcnt, perBean((b) => b.failcnt));
+  add(
+    M.held,
+    perBean((b) => b.held),
+  );
+  add(
+    M.maxheld,
+    perBean((b) => b.maxheld),
+  );
+  add(
+    M.minheld,
+    perBean((b) => b.minheld),
+  );
+  add(
+    M.barrier,
+    perBean((b) => b.barrier),
+  );
+  add(
+    M.limit,
+    perBean((b) => b.limit),
+  );
+  add(
+    M.barrierHits,
+    perBean((b) => b.barrierHits),
+  );
+  add(
+    M.failcnt,
+    perBean((b) => b.failcnt),
+  );
   add(M.accountingLogErrors, (s) => LOG_ERROR_REASONS.map((reason) => ({ labels: { reason }, value: s.accountingLogErrors?.[reason] ?? 0 })));
 
   add(M.programUp, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.state === 'running' ? 1 : 0 })));

@@ -44,7 +44,8 @@ function tokenOk(req: http.IncomingMessage, token: string | undefined): boolean 
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-const HOME = '<html><body><h1>forkwatch</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/api/groups">/api/groups</a> <a href="/api/programs">/api/programs</a></p></body></html>\n';
+const HOME =
+  '<html><body><h1>forkwatch</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/api/groups">/api/groups</a> <a href="/api/programs">/api/programs</a></p></body></html>\n';
 
 export function createApiServer(h: ApiHandlers, policy: AccessPolicy, onError: (err: unknown) => void, limits: ServerLimits = SERVER_LIMITS): http.Server {
   const server = http.createServer(serverOptions(limits), (req, res) => {
@@ -138,7 +139,9 @@ export function readTokens(api: { token_file?: string; control_token_file?: stri
   const read = readToken(api.token_file, 'api.token_file');
   const control = readToken(api.control_token_file, 'api.control_token_file');
   if (read !== undefined && read === control) {
-    throw new EnvironmentError(`api.token_file and api.control_token_file hold the same token, so a reader could control; give the control token its own value`);
+    throw new EnvironmentError(
+      `api.token_file and api.control_token_file hold the same token, so a reader could control; give the control token its own value`,
+    );
   }
   return { readToken: read, controlToken: control };
 }

@@ -109,4 +109,3 @@ export function guardServer(server: http.Server, limits: ServerLimits): void {
     else answer();
   });
 }
-

@@ -32,7 +32,8 @@ export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQue
   if (events !== null) {
     types = new Set();
     for (const t of events.split(',').map((s) => s.trim())) {
-      if (!(STREAM_EVENT_TYPES as readonly string[]).includes(t)) throw new UsageError(`events: unknown event type "${t}"; expected a comma-separated list of ${STREAM_EVENT_TYPES.join(', ')}`);
+      if (!(STREAM_EVENT_TYPES as readonly string[]).includes(t))
+        throw new UsageError(`events: unknown event type "${t}"; expected a comma-separated list of ${STREAM_EVENT_TYPES.join(', ')}`);
       types.add(t as StreamEventType);
     }
   }

@@ -48,10 +48,7 @@ export async function prepareCommand(spec: LaunchSpec, argv: string[], files: Ac
   const cwd = spec.cwd ?? '/';
   // Both looks at once (one trip through the thread pool on the restart path); a bad cwd is
   // reported first, as it would be found first.
-  const [dirCheck, commandCheck] = await Promise.allSettled([
-    checkDirectory(spec.name, cwd),
-    resolveCommand(spec.name, argv[0], env.PATH ?? '', cwd),
-  ]);
+  const [dirCheck, commandCheck] = await Promise.allSettled([checkDirectory(spec.name, cwd), resolveCommand(spec.name, argv[0], env.PATH ?? '', cwd)]);
   if (dirCheck.status === 'rejected') throw dirCheck.reason;
   if (commandCheck.status === 'rejected') throw commandCheck.reason;
   return { file: commandCheck.value, argv, env, cwd, identity };

@@ -20,17 +20,7 @@ import { findSetpriv, nodeCommand, prepareCommand, sys, type Prepared } from './
 import { LineSplitter } from './lines.js';
 import { gateShell, runCommand } from './shell.js';
 import { spawnIntoCgroup, type NativeSpawn, type Spawned } from './spawn.js';
-import {
-  LaunchError,
-  realTimers,
-  type Adopted,
-  type ExitStatus,
-  type Launched,
-  type Launcher,
-  type LaunchSpec,
-  type Logger,
-  type Timers,
-} from './types.js';
+import { LaunchError, realTimers, type Adopted, type ExitStatus, type Launched, type Launcher, type LaunchSpec, type Logger, type Timers } from './types.js';
 
 /** Where a program's output line goes; by default the agent's logger, prefixed with the program. */
 export type OutputSink = (program: string, stream: 'stdout' | 'stderr', line: string) => void;
@@ -116,9 +106,7 @@ export class CgroupLauncher implements Launcher {
   }
 
   /** A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given. */
-  static async create(
-    opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string },
-  ): Promise<CgroupLauncher> {
+  static async create(opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string }): Promise<CgroupLauncher> {
     const mountPoint = opts.mountPoint ?? detectCgroup2Mount('supervising programs needs it');
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
     const native = opts.native === undefined ? loadAddon(opts.logger, 'spawnInCgroup', 'programs start through a shell') : opts.native;

@@ -28,10 +28,7 @@ export function isAbnormal(spec: Pick<SupervisedSpec, 'success_signals'>, exit: 
 }
 
 /** Whether a program that exited on its own should be started again. */
-export function shouldRestart(
-  spec: Pick<SupervisedSpec, 'restart' | 'success_exit_codes' | 'success_signals'>,
-  exit: ExitStatus,
-): boolean {
+export function shouldRestart(spec: Pick<SupervisedSpec, 'restart' | 'success_exit_codes' | 'success_signals'>, exit: ExitStatus): boolean {
   const policy: RestartPolicy = spec.restart;
   switch (policy) {
     case 'always':
@@ -110,11 +107,7 @@ export type StartDecision = { allowed: true; starts: number[] } | { allowed: fal
  * The start limit: at most `burst` starts within any `interval_s`. `starts` are earlier start
  * times; the returned list is pruned to the window (without the new start).
  */
-export function checkStartLimit(
-  limit: ProgramSpec['start_limit'],
-  starts: readonly number[],
-  now: number,
-): StartDecision {
+export function checkStartLimit(limit: ProgramSpec['start_limit'], starts: readonly number[], now: number): StartDecision {
   if (limit.burst <= 0 || limit.interval_s <= 0) return { allowed: true, starts: [] };
   const recent = recentStarts(starts, now, limit);
   if (recent.length < limit.burst) return { allowed: true, starts: recent };
@@ -152,11 +145,6 @@ export function programExit(
 
 /** "exit code 3", "killed by SIGKILL", "timed out (killed by SIGKILL)", "exit status unknown". */
 export function describeExit(exit: ExitStatus): string {
-  const base =
-    exit.signal !== null
-      ? `killed by ${exit.signal}`
-      : exit.code !== null
-        ? `exit code ${exit.code}`
-        : 'exit status unknown';
+  const base = exit.signal !== null ? `killed by ${exit.signal}` : exit.code !== null ? `exit code ${exit.code}` : 'exit status unknown';
   return exit.timedOut ? `timed out (${base})` : base;
 }

@@ -10,15 +10,7 @@
  *      +--emptied--- stopping <-----------------+                  failed --retry timer--> starting
  */
 import { UsageError } from '../errors.js';
-import {
-  backoffDelayMs,
-  checkStartLimit,
-  decideAfterExit,
-  describeExit,
-  programExit,
-  retryFailedAfterMs,
-  type SupervisedSpec,
-} from './policy.js';
+import { backoffDelayMs, checkStartLimit, decideAfterExit, describeExit, programExit, retryFailedAfterMs, type SupervisedSpec } from './policy.js';
 import { programStatus } from './status.js';
 import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
@@ -271,9 +263,7 @@ export class Program {
         this.verifying = false;
         if (gen !== this.gen || this._state !== state || this.detached) return;
         if (pids.length > 0) {
-          this.deps.logger.debug?.(
-            `program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`,
-          );
+          this.deps.logger.debug?.(`program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`);
           return;
         }
         if (state === 'running') this.handleExit(exit ?? null, at);
@@ -320,8 +310,7 @@ export class Program {
     this.consecutive += 1;
     const delay = backoffDelayMs(this.spec.backoff, this.consecutive);
     this.deps.logger.warn(
-      `program "${this.name}" could not start: ${detail}; retrying in ${(delay / 1000).toFixed(1)}s ` +
-        `(consecutive failure ${this.consecutive})`,
+      `program "${this.name}" could not start: ${detail}; retrying in ${(delay / 1000).toFixed(1)}s ` + `(consecutive failure ${this.consecutive})`,
     );
     this.enterBackoff(delay, this.pending?.exitAt ?? null);
   }
@@ -385,9 +374,7 @@ export class Program {
         if (gen !== this.gen) return;
         if (adopted) {
           // A previous agent left it running: a second copy is exactly what must not happen.
-          this.deps.logger.info(
-            `program "${this.name}": adopting ${adopted.pids.length} process(es) already in ${this.cgroup}`,
-          );
+          this.deps.logger.info(`program "${this.name}": adopting ${adopted.pids.length} process(es) already in ${this.cgroup}`);
           pid = adopted.mainPid ?? adopted.pids[0] ?? null;
           startedAt = adopted.startedAt;
         } else {
@@ -464,14 +451,17 @@ export class Program {
    */
   private followMainPid(gen: number): void {
     if (this._state !== 'running' || this.watching) return;
-    this.deps.launcher.adopt(this.name).then(
-      (found) => {
-        if (gen !== this.gen || this._state !== 'running' || !found || found.mainPid === null) return;
-        if (found.mainPid !== this.pid) this.deps.logger.debug?.(`program "${this.name}": main process now pid ${found.mainPid}`);
-        this.pid = found.mainPid;
-      },
-      (err: unknown) => this.deps.logger.warn(`program "${this.name}": ${errorText(err)}`),
-    ).catch((err: unknown) => this.bug(err));
+    this.deps.launcher
+      .adopt(this.name)
+      .then(
+        (found) => {
+          if (gen !== this.gen || this._state !== 'running' || !found || found.mainPid === null) return;
+          if (found.mainPid !== this.pid) this.deps.logger.debug?.(`program "${this.name}": main process now pid ${found.mainPid}`);
+          this.pid = found.mainPid;
+        },
+        (err: unknown) => this.deps.logger.warn(`program "${this.name}": ${errorText(err)}`),
+      )
+      .catch((err: unknown) => this.bug(err));
   }
 
   // --- exits ----------------------------------------------------------------------------------

@@ -60,14 +60,17 @@ export class StopSequence {
     const h = this.host;
     const p = this.program;
     h.arm(p.currentSpec.stop_timeout_s * 1000, () => this.escalate(gen));
-    h.launcher.signal(p.name, p.currentSpec.stop_signal).then(
-      (count) => {
-        // Nothing to signal: the group emptied before we asked and its report may have been
-        // consumed already (or never come), so look once instead of waiting out the timeout.
-        if (count === 0 && h.stopping(gen)) this.confirmEmpty(gen, false);
-      },
-      (err: unknown) => h.logger.error(`program "${p.name}": ${errorText(err)}`),
-    ).catch((err: unknown) => h.bug(err));
+    h.launcher
+      .signal(p.name, p.currentSpec.stop_signal)
+      .then(
+        (count) => {
+          // Nothing to signal: the group emptied before we asked and its report may have been
+          // consumed already (or never come), so look once instead of waiting out the timeout.
+          if (count === 0 && h.stopping(gen)) this.confirmEmpty(gen, false);
+        },
+        (err: unknown) => h.logger.error(`program "${p.name}": ${errorText(err)}`),
+      )
+      .catch((err: unknown) => h.bug(err));
   }
 
   private escalate(gen: number): void {
@@ -76,8 +79,7 @@ export class StopSequence {
     if (!h.stopping(gen)) return;
     this.killAttempts += 1;
     h.logger.warn(
-      `program "${p.name}" still running ${p.currentSpec.stop_timeout_s}s after ${p.currentSpec.stop_signal}; ` +
-        `killing every process in ${p.cgroup}`,
+      `program "${p.name}" still running ${p.currentSpec.stop_timeout_s}s after ${p.currentSpec.stop_signal}; ` + `killing every process in ${p.cgroup}`,
     );
     h.launcher.kill(p.name).catch((err: unknown) => {
       h.logger.error(`program "${p.name}": ${errorText(err)}`);
@@ -89,23 +91,23 @@ export class StopSequence {
   private confirmEmpty(gen: number, afterKill: boolean): void {
     const h = this.host;
     const p = this.program;
-    h.launcher.pids(p.name).then(
-      (pids) => {
-        if (!h.stopping(gen)) return;
-        if (pids.length === 0) {
-          h.emptied();
-        } else if (afterKill && this.killAttempts >= MAX_KILL_ATTEMPTS) {
-          // Say so rather than hang stopAll.
-          h.stuck(
-            `could not stop: ${pids.length} process(es) (${pids.slice(0, 5).join(', ')}) still in ${p.cgroup} ` +
-              `after SIGKILL`,
-          );
-        } else if (afterKill) {
-          this.escalate(gen);
-        }
-      },
-      (err: unknown) => h.logger.error(`program "${p.name}": ${errorText(err)}`),
-    ).catch((err: unknown) => h.bug(err));
+    h.launcher
+      .pids(p.name)
+      .then(
+        (pids) => {
+          if (!h.stopping(gen)) return;
+          if (pids.length === 0) {
+            h.emptied();
+          } else if (afterKill && this.killAttempts >= MAX_KILL_ATTEMPTS) {
+            // Say so rather than hang stopAll.
+            h.stuck(`could not stop: ${pids.length} process(es) (${pids.slice(0, 5).join(', ')}) still in ${p.cgroup} ` + `after SIGKILL`);
+          } else if (afterKill) {
+            this.escalate(gen);
+          }
+        },
+        (err: unknown) => h.logger.error(`program "${p.name}": ${errorText(err)}`),
+      )
+      .catch((err: unknown) => h.bug(err));
   }
 }
 

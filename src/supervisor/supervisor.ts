@@ -204,9 +204,7 @@ export class Supervisor {
       ...(this.deps.listener ? { listener: this.deps.listener } : {}),
       ...(watchPath !== undefined ? { watchPath } : {}),
       ...(this.deps.killGraceMs !== undefined ? { killGraceMs: this.deps.killGraceMs } : {}),
-      ...(this.deps.restartCommandTimeoutMs !== undefined
-        ? { restartCommandTimeoutMs: this.deps.restartCommandTimeoutMs }
-        : {}),
+      ...(this.deps.restartCommandTimeoutMs !== undefined ? { restartCommandTimeoutMs: this.deps.restartCommandTimeoutMs } : {}),
     });
   }
 
@@ -248,17 +246,17 @@ export class Supervisor {
     const p = this.programs.get(name);
     if (p) return p;
     const known = [...this.programs.keys()];
-    throw new UsageError(
-      `no program named "${name}"; configured: ${known.length > 0 ? known.join(', ') : '(none)'}`,
-    );
+    throw new UsageError(`no program named "${name}"; configured: ${known.length > 0 ? known.join(', ') : '(none)'}`);
   }
 }
 
 /** JSON with object keys sorted, so {a,b} and {b,a} compare equal. */
 function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  ) ?? 'undefined';
+  return (
+    JSON.stringify(value, (_key, v: unknown) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
+    ) ?? 'undefined'
+  );
 }

@@ -37,7 +37,8 @@ export function formatEvent(e: ProcessEvent): string {
   let detail = '';
   switch (e.type) {
     case 'exec':
-      detail = (Array.isArray(e.argv) && e.argv.length ? e.argv : [e.filename ?? '']).map((a) => shellWord(String(a))).join(' ') + (e.argv_truncated ? ' …' : '');
+      detail =
+        (Array.isArray(e.argv) && e.argv.length ? e.argv : [e.filename ?? '']).map((a) => shellWord(String(a))).join(' ') + (e.argv_truncated ? ' …' : '');
       break;
     case 'exit':
       detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}`;

@@ -62,15 +62,18 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
   let shown = 0;
   const connected = new Set<string>();
   const down = new Set<string>();
-  const merger = new StreamMerger<Ev>((e) => {
-    if (o.count !== undefined && shown >= o.count) return;
-    const node = inertText(e.node ?? '?');
-    if (o.json) io.out(inertJson(e) + '\n');
-    else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
-    else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
-    shown++;
-    if (o.count !== undefined && shown >= o.count) stop(0);
-  }, Math.round((o.windowS ?? DEFAULTS.tail.window_s) * 1e6));
+  const merger = new StreamMerger<Ev>(
+    (e) => {
+      if (o.count !== undefined && shown >= o.count) return;
+      const node = inertText(e.node ?? '?');
+      if (o.json) io.out(inertJson(e) + '\n');
+      else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
+      else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
+      shown++;
+      if (o.count !== undefined && shown >= o.count) stop(0);
+    },
+    Math.round((o.windowS ?? DEFAULTS.tail.window_s) * 1e6),
+  );
   const timer = setInterval(() => merger.flush(), DEFAULTS.tail.flush_s * 1000);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));

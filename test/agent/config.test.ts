@@ -22,10 +22,22 @@ describe('forkwatch run --config errors', () => {
   it.each([
     ['unknown key', 'lisen: "127.0.0.1:1"\n', /: \(top level\): unknown key "lisen"; expected one of listen, /],
     ['wrong type', 'bpf:\n  cpu_accounting: "yes"\n', /: bpf\.cpu_accounting: .*; expected true or false/],
-    ['bad regex', 'groups:\n  - name: web\n    match: { comm: "([" }\n', /: groups\[0\]\.match\.comm: invalid regex "\(\[": .*; expected a regular expression \(RE2 syntax: /],
-    ['regex that backtracks', 'groups:\n  - name: web\n    match: { comm: "(\\\\w+)\\\\1" }\n', /: groups\[0\]\.match\.comm: invalid regex "\(\\\\w\+\)\\\\1": backreferences cannot run in linear time/],
+    [
+      'bad regex',
+      'groups:\n  - name: web\n    match: { comm: "([" }\n',
+      /: groups\[0\]\.match\.comm: invalid regex "\(\[": .*; expected a regular expression \(RE2 syntax: /,
+    ],
+    [
+      'regex that backtracks',
+      'groups:\n  - name: web\n    match: { comm: "(\\\\w+)\\\\1" }\n',
+      /: groups\[0\]\.match\.comm: invalid regex "\(\\\\w\+\)\\\\1": backreferences cannot run in linear time/,
+    ],
     ['barrier above limit', 'resources:\n  tasks: { barrier: 50, limit: 40 }\n', /: resources\.tasks: barrier 50 is above limit 40; expected barrier <= limit/],
-    ['unknown resource', 'resources:\n  sockets: { limit: 4 }\n', /: resources: unknown key "sockets"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes/],
+    [
+      'unknown resource',
+      'resources:\n  sockets: { limit: 4 }\n',
+      /: resources: unknown key "sockets"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes/,
+    ],
     ['negative value', 'resources:\n  tasks: { limit: -1 }\n', /: resources\.tasks\.limit: .*-1.*; expected /],
   ])('%s: one line naming file and key path, exit 2', (_name, yaml, message) => {
     const file = write(`c${Math.random()}.yaml`, yaml);
@@ -81,10 +93,22 @@ describe('a running agent', () => {
   it('refuses a SIGHUP that changes bpf.flush_interval, in one line naming the key, and keeps the running config', async () => {
     const before = agent.proc.stderr.split('\n').length;
     agent.reload('bpf:\n  flush_interval: 50ms\ngroups:\n  - name: third\n    match: { cgroup: /forkwatch-none-3 }\n');
-    await agent.proc.waitFor((p) => p.stderr.split('\n').slice(before - 1).some((l) => l.includes('only take effect at start')), 'the refusal');
-    const lines = agent.proc.stderr.split('\n').slice(before - 1).filter((l) => l.includes('SIGHUP'));
+    await agent.proc.waitFor(
+      (p) =>
+        p.stderr
+          .split('\n')
+          .slice(before - 1)
+          .some((l) => l.includes('only take effect at start')),
+      'the refusal',
+    );
+    const lines = agent.proc.stderr
+      .split('\n')
+      .slice(before - 1)
+      .filter((l) => l.includes('SIGHUP'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/SIGHUP: bpf\.flush_interval changed, which only take effect at start; keeping the previous config \(restart the agent to apply it\)$/);
+    expect(lines[0]).toMatch(
+      /SIGHUP: bpf\.flush_interval changed, which only take effect at start; keeping the previous config \(restart the agent to apply it\)$/,
+    );
     const text = await metricsText();
     expect(text).not.toMatch(/group="third"/);
     expect(text).toMatch(/^forkwatch_tasks\{group="second",node="[^"]+"\} 0$/m);
@@ -93,7 +117,20 @@ describe('a running agent', () => {
   it('serves Prometheus text that promtool finds clean, and OpenMetrics on request', async () => {
     const text = await metricsText();
     expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
-    for (const name of ['forkwatch_forks_total', 'forkwatch_exits_total', 'forkwatch_tasks', 'forkwatch_threads', 'forkwatch_cpu_seconds_total', 'forkwatch_process_lifetime_seconds_bucket', 'forkwatch_group_info', 'forkwatch_events_total', 'forkwatch_events_lost_total', 'forkwatch_groups', 'forkwatch_groups_overflow_total', 'process_cpu_seconds_total']) {
+    for (const name of [
+      'forkwatch_forks_total',
+      'forkwatch_exits_total',
+      'forkwatch_tasks',
+      'forkwatch_threads',
+      'forkwatch_cpu_seconds_total',
+      'forkwatch_process_lifetime_seconds_bucket',
+      'forkwatch_group_info',
+      'forkwatch_events_total',
+      'forkwatch_events_lost_total',
+      'forkwatch_groups',
+      'forkwatch_groups_overflow_total',
+      'process_cpu_seconds_total',
+    ]) {
       expect(text, name).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
     }
     expect(text).not.toMatch(/\bpid="/);

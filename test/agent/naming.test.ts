@@ -13,7 +13,7 @@ import { requireRoot, until } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
 import { workload } from '../helpers/workloads.js';
 
-const hex = (seed: string) => (seed.repeat(64)).slice(0, 64);
+const hex = (seed: string) => seed.repeat(64).slice(0, 64);
 const POD = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
 
 /** cgroup path -> expected group_info labels. */
@@ -135,12 +135,21 @@ describe("a look-alike of a container in a user's own subtree", () => {
     const agent = await TestAgent.start('resources:\n  threads:\n    limit: 4000\n    on_limit: [freeze]\n');
     try {
       const threads = workload('idle-threads');
-      for (const [dir, drop] of [[real, []], [look, ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']]] as const) {
-        const child = spawn('/bin/sh', ['-c', `echo $$ > "$0/cgroup.procs" && exec "$@"`, dir, ...drop, threads, '2100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      for (const [dir, drop] of [
+        [real, []],
+        [look, ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']],
+      ] as const) {
+        const child = spawn('/bin/sh', ['-c', `echo $$ > "$0/cgroup.procs" && exec "$@"`, dir, ...drop, threads, '2100'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         children.push(child);
         // Not ready in time: frozen while it made its threads (what the merged group's limit did).
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`idle-threads in ${dir} not ready: frozen? (cgroup.freeze ${fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()})`)), 20_000);
+          const timer = setTimeout(
+            () =>
+              reject(new Error(`idle-threads in ${dir} not ready: frozen? (cgroup.freeze ${fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()})`)),
+            20_000,
+          );
           child.stdout.once('data', () => (clearTimeout(timer), resolve()));
           child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`idle-threads exited ${code}`))));
         });
@@ -152,7 +161,13 @@ describe("a look-alike of a container in a user's own subtree", () => {
       // Time for a limit crossing to act, had there been one.
       await new Promise((r) => setTimeout(r, 1500));
 
-      expect(await group(`docker-${short}`)).toMatchObject({ kind: 'docker', container_id: id, cgroup: `/system.slice/docker-${id}.scope`, tasks: 1, threads: 2100 });
+      expect(await group(`docker-${short}`)).toMatchObject({
+        kind: 'docker',
+        container_id: id,
+        cgroup: `/system.slice/docker-${id}.scope`,
+        tasks: 1,
+        threads: 2100,
+      });
       expect(await group(`user@${uid}.service/docker-${short}`)).toMatchObject({ kind: 'docker', container_id: id, tasks: 1, threads: 2100 });
       for (const dir of [real, look]) {
         expect(fs.readFileSync(path.join(dir, 'cgroup.freeze'), 'utf8').trim()).toBe('0');

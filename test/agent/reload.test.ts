@@ -10,11 +10,16 @@ describe('reloadRefusal', () => {
   });
 
   it('names every start-only key that changed, and nothing else', () => {
-    const line = reloadRefusal(testConfig('bpf: { ring_buffer_bytes: 8MiB }\ngroups:\n  - name: a\n    match: { comm: a }\n'), testConfig('bpf: { ring_buffer_bytes: 16MiB, counter_entries: 4096 }\ngroups:\n  - name: b\n    match: { comm: b }\n'));
+    const line = reloadRefusal(
+      testConfig('bpf: { ring_buffer_bytes: 8MiB }\ngroups:\n  - name: a\n    match: { comm: a }\n'),
+      testConfig('bpf: { ring_buffer_bytes: 16MiB, counter_entries: 4096 }\ngroups:\n  - name: b\n    match: { comm: b }\n'),
+    );
     expect(line).toMatch(/^SIGHUP: bpf\.ring_buffer_bytes, bpf\.counter_entries changed, which only take effect at start;/);
   });
 
   it('lets a reload that changes only what can change through', () => {
-    expect(reloadRefusal(testConfig(''), testConfig('groups:\n  - name: web\n    match: { comm: nginx }\nresources:\n  tasks: { limit: 100 }\n'))).toBeUndefined();
+    expect(
+      reloadRefusal(testConfig(''), testConfig('groups:\n  - name: web\n    match: { comm: nginx }\nresources:\n  tasks: { limit: 100 }\n')),
+    ).toBeUndefined();
   });
 });

@@ -41,7 +41,8 @@ async function metricsText(agent: Agent, node = 'test-node'): Promise<string> {
 }
 
 /** The lines of the forkwatch_* families whose group label is `group`. */
-const linesOf = (text: string, group: string) => text.split('\n').filter((l) => l.startsWith('forkwatch_') && l.includes(`group="${group}"`) && !l.includes('_bucket'));
+const linesOf = (text: string, group: string) =>
+  text.split('\n').filter((l) => l.startsWith('forkwatch_') && l.includes(`group="${group}"`) && !l.includes('_bucket'));
 
 describe('the Agent over a recorded workload in two cgroups', () => {
   let rec: Recording;
@@ -75,8 +76,26 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     const a = groups.find((g) => g.group === A)!;
     const b = groups.find((g) => g.group === B)!;
     // idle-threads (3 threads) and a sleep stay in a; the process that moved runs sleep in b.
-    expect(a).toMatchObject({ kind: 'cgroup', cgroup: A, configured: false, tasks: 2, threads: 4, forks: 8, execs: 5, exits: { success: 4, failure: 1, signaled: 1 } });
-    expect(b).toMatchObject({ kind: 'cgroup', cgroup: B, configured: false, tasks: 1, threads: 1, forks: 2, execs: 2, exits: { success: 1, failure: 1, signaled: 0 } });
+    expect(a).toMatchObject({
+      kind: 'cgroup',
+      cgroup: A,
+      configured: false,
+      tasks: 2,
+      threads: 4,
+      forks: 8,
+      execs: 5,
+      exits: { success: 4, failure: 1, signaled: 1 },
+    });
+    expect(b).toMatchObject({
+      kind: 'cgroup',
+      cgroup: B,
+      configured: false,
+      tasks: 1,
+      threads: 1,
+      forks: 2,
+      execs: 2,
+      exits: { success: 1, failure: 1, signaled: 0 },
+    });
     expect(groups.find((g) => g.group === '/')).toMatchObject({ tasks: 1, threads: 1, forks: 0 });
     const live = agent!.processesOf(agent!.registry.get(A)!).map((p) => [p.pid, p.comm, p.threads]);
     expect(live).toEqual([
@@ -117,7 +136,12 @@ describe('the Agent over a recorded workload in two cgroups', () => {
       ]),
     );
     expect(linesOf(text, B)).toEqual(
-      expect.arrayContaining([`forkwatch_forks_total{${label(B)}} 2`, `forkwatch_tasks{${label(B)}} 1`, `forkwatch_exits_total${outcome(B, 'failure')} 1`, `forkwatch_process_lifetime_seconds_count{${label(B)}} 2`]),
+      expect.arrayContaining([
+        `forkwatch_forks_total{${label(B)}} 2`,
+        `forkwatch_tasks{${label(B)}} 1`,
+        `forkwatch_exits_total${outcome(B, 'failure')} 1`,
+        `forkwatch_process_lifetime_seconds_count{${label(B)}} 2`,
+      ]),
     );
     const all = rec.batches.flatMap(records);
     const read = (t: number) => all.filter((r) => type(r) === t).length;
@@ -148,7 +172,9 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     expect(agent!.table.get(pidOf(exits[0]))).toBeUndefined();
     const warn = log.lines.filter((l) => l.startsWith('warn: records lost'));
     expect(warn).toHaveLength(1);
-    expect(warn[0]).toMatch(/^warn: records lost: 2 since the last check; rebuilt the process table from \/proc in \d+ ms: 1 gone, 0 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/forkwatch-fixture-a" 3->2\)/);
+    expect(warn[0]).toMatch(
+      /^warn: records lost: 2 since the last check; rebuilt the process table from \/proc in \d+ ms: 1 gone, 0 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/forkwatch-fixture-a" 3->2\)/,
+    );
     expect(agent!.snapshot().resyncs).toBe(1);
     // Losses that do not grow do not rescan again.
     host.advance(5000);
@@ -175,7 +201,9 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     agent = a;
     const g = a.groups().find((x) => x.pod_uid === uid)!;
     expect(g).toMatchObject({ tasks: 1, pod_name: 'web-0', pod_namespace: 'shop' });
-    expect(await metricsText(a)).toMatch(new RegExp(`^forkwatch_group_info\\{group="${g.group}",.*pod_uid="${uid}",pod_name="web-0",pod_namespace="shop",node="test-node"\\} 1$`, 'm'));
+    expect(await metricsText(a)).toMatch(
+      new RegExp(`^forkwatch_group_info\\{group="${g.group}",.*pod_uid="${uid}",pod_name="web-0",pod_namespace="shop",node="test-node"\\} 1$`, 'm'),
+    );
   });
 });
 

@@ -142,7 +142,9 @@ describe('Resync', () => {
     expect(h.group('/a').events.forks).toBe(forks); // counters are not touched
     expect(h.group('/a').events.exitsSuccess + h.group('/a').events.exitsFailure + h.group('/a').events.exitsSignaled).toBe(0);
     expect(r.groups.map((g) => [g.group.name, g.tasks.was, g.tasks.now])).toEqual([['/a', 300, 1]]);
-    expect(describeResync(r)).toMatch(/^records lost: 600 since the last check; rebuilt the process table from \/proc in \d+ ms: 300 gone, 1 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/a" 300->1\)/);
+    expect(describeResync(r)).toMatch(
+      /^records lost: 600 since the last check; rebuilt the process table from \/proc in \d+ ms: 300 gone, 1 missing, 0 changed; live counts corrected in 1 groups \(tasks "\/a" 300->1\)/,
+    );
     expect(h.tracker.groupOf(500)).toBe(h.group('/a'));
     expect(h.tracker.groupOf(100)).toBeUndefined();
   });
@@ -152,16 +154,25 @@ describe('Resync', () => {
     h.apply(h.fork(71, 5, 71));
     h.setProc([{ pid: 71, cgroup: '/a', startTicks: 71 }]);
     // /unseen had processes the table never saw (forks and exits lost): the kernel counted exits.
-    h.exits = new Map([[8, 2], [9, 1]]);
+    h.exits = new Map([
+      [8, 2],
+      [9, 1],
+    ]);
     h.gone.add(9); // removed since: nobody to tell
     h.tick(5);
-    expect(h.emptied).toEqual([[7, null], [8, null]]);
+    expect(h.emptied).toEqual([
+      [7, null],
+      [8, null],
+    ]);
     expect(h.group('/prog')).toMatchObject({ tasks: 0, releases: 0 });
     expect(h.group('/prog').emptySince).not.toBeNull();
     // Later losses with no new exits there: not reported again.
     h.clockMs += 5000;
     h.tick(9);
-    expect(h.emptied).toEqual([[7, null], [8, null]]);
+    expect(h.emptied).toEqual([
+      [7, null],
+      [8, null],
+    ]);
   });
 
   it('does not count twice what the ring still held when procfs was read', () => {

@@ -69,8 +69,13 @@ describe('forkwatch run after lost records', () => {
         .filter((d) => d.agent !== d.kernel);
       if (diff.length === 0) return;
       if (Date.now() - start > timeoutMs) {
-        const resyncs = agent.proc.stderr.split('\n').filter((l) => l.includes('records lost')).slice(-3);
-        throw new Error(`forkwatch_tasks still differs from cgroup.procs after ${timeoutMs} ms: ${JSON.stringify(diff)}; last resyncs: ${resyncs.join(' | ') || 'none'}`);
+        const resyncs = agent.proc.stderr
+          .split('\n')
+          .filter((l) => l.includes('records lost'))
+          .slice(-3);
+        throw new Error(
+          `forkwatch_tasks still differs from cgroup.procs after ${timeoutMs} ms: ${JSON.stringify(diff)}; last resyncs: ${resyncs.join(' | ') || 'none'}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -51,7 +51,10 @@ async function rows(a: TestAgent, group: string): Promise<Record<string, Beancou
     list = await a.json<BeancounterRow[]>('/api/beancounters');
   } catch (err) {
     const { exitCode, signalCode } = a.proc.child;
-    throw new Error(`GET /api/beancounters: ${(err as Error).message} (agent exit ${exitCode ?? signalCode ?? 'none yet'}); agent: ${a.proc.stderr.slice(-3000)}`, { cause: err });
+    throw new Error(
+      `GET /api/beancounters: ${(err as Error).message} (agent exit ${exitCode ?? signalCode ?? 'none yet'}); agent: ${a.proc.stderr.slice(-3000)}`,
+      { cause: err },
+    );
   }
   return Object.fromEntries(list.filter((r) => r.group === group).map((r) => [r.resource, r]));
 }
@@ -126,7 +129,11 @@ describe('beancounters in the running agent', () => {
 
     // Hooks of one group and resource run one after the other; on a loaded host each start is slow.
     await until(() => fs.readdirSync(dir).some((f) => f.startsWith('limit-limit-')), 'the limit hook', 30_000);
-    const hookEnv = (prefix: string) => fs.readdirSync(dir).filter((f) => f.startsWith(prefix)).map((f) => envFile(path.join(dir, f)));
+    const hookEnv = (prefix: string) =>
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(prefix))
+        .map((f) => envFile(path.join(dir, f)));
     const want = { FORKWATCH_GROUP: 'storm', FORKWATCH_RESOURCE: 'tasks', FORKWATCH_BARRIER: '20', FORKWATCH_LIMIT: '40', FORKWATCH_CGROUP: cg.path };
     expect(hookEnv('barrier-barrier-')).toContainEqual(expect.objectContaining({ ...want, FORKWATCH_EVENT: 'barrier', FORKWATCH_HELD: '21' }));
     expect(hookEnv('limit-limit-')).toContainEqual(expect.objectContaining({ ...want, FORKWATCH_EVENT: 'limit', FORKWATCH_HELD: '41' }));
@@ -337,7 +344,16 @@ describe('beancounters in the running agent', () => {
       rule(
         'hooks',
         cg,
-        ['tasks:', '  barrier: 5', '  limit: 10', '  on_barrier:', '    - exec: [/bin/sleep, "1000"]', '      timeout: 1s', '  on_limit:', "    - exec: [/bin/sh, -c, 'echo doomed >&2; exit 3']"].join('\n'),
+        [
+          'tasks:',
+          '  barrier: 5',
+          '  limit: 10',
+          '  on_barrier:',
+          '    - exec: [/bin/sleep, "1000"]',
+          '      timeout: 1s',
+          '  on_limit:',
+          "    - exec: [/bin/sh, -c, 'echo doomed >&2; exit 3']",
+        ].join('\n'),
       ) + `accounting:\n  log: { path: ${log} }\n`,
     );
     const phase = 'p=(); for ((i = 0; i < 12; i++)); do sleep 1000 & p+=($!); done; sleep 0.3; kill -KILL "${p[@]}"; wait';
@@ -386,12 +402,28 @@ describe('forkwatch run --config: resource errors', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it.each([
-    ['barrier above limit in a rule', 'groups:\n  - name: a\n    match: { cgroup: /a }\n    resources:\n      tasks: { barrier: 50, limit: 40 }\n', /: groups\[0\]\.resources\.tasks: barrier 50 is above limit 40; expected barrier <= limit$/],
-    ['unknown resource', 'resources:\n  file_descriptors: { limit: 4 }\n', /: resources: unknown key "file_descriptors"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes$/],
+    [
+      'barrier above limit in a rule',
+      'groups:\n  - name: a\n    match: { cgroup: /a }\n    resources:\n      tasks: { barrier: 50, limit: 40 }\n',
+      /: groups\[0\]\.resources\.tasks: barrier 50 is above limit 40; expected barrier <= limit$/,
+    ],
+    [
+      'unknown resource',
+      'resources:\n  file_descriptors: { limit: 4 }\n',
+      /: resources: unknown key "file_descriptors"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes$/,
+    ],
     ['negative barrier', 'resources:\n  cpu_cores: { barrier: -0.5 }\n', /: resources\.cpu_cores\.barrier: .*-0\.5.*; expected /],
     ['negative memory', 'resources:\n  memory_bytes: { limit: -1MiB }\n', /: resources\.memory_bytes\.limit: .*; expected /],
-    ['kill on another resource', 'resources:\n  memory_bytes: { limit: 1GiB, on_limit: [kill] }\n', /: resources\.memory_bytes\.on_limit\[0\]: kill is only for tasks, not memory_bytes; expected /],
-    ['actions without a threshold', 'resources:\n  tasks: { limit: 5, on_barrier: [freeze] }\n', /: resources\.tasks\.on_barrier: actions without a barrier; expected a barrier for them to act on$/],
+    [
+      'kill on another resource',
+      'resources:\n  memory_bytes: { limit: 1GiB, on_limit: [kill] }\n',
+      /: resources\.memory_bytes\.on_limit\[0\]: kill is only for tasks, not memory_bytes; expected /,
+    ],
+    [
+      'actions without a threshold',
+      'resources:\n  tasks: { limit: 5, on_barrier: [freeze] }\n',
+      /: resources\.tasks\.on_barrier: actions without a barrier; expected a barrier for them to act on$/,
+    ],
   ])('%s: one line, exit 2', (_name, yaml, message) => {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);

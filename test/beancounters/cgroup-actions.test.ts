@@ -34,7 +34,14 @@ describe('findMounts and parseKeyed', () => {
   });
 
   it('parses flat keyed files', () => {
-    expect(parseKeyed('low 0\nhigh 2\nmax 5\noom 1\n')).toEqual(new Map([['low', 0], ['high', 2], ['max', 5], ['oom', 1]]));
+    expect(parseKeyed('low 0\nhigh 2\nmax 5\noom 1\n')).toEqual(
+      new Map([
+        ['low', 0],
+        ['high', 2],
+        ['max', 5],
+        ['oom', 1],
+      ]),
+    );
   });
 });
 

@@ -43,7 +43,11 @@ describe('forkwatch beancounters table', () => {
 
   it('filters by group and to the resources with thresholds', () => {
     expect(filterRows(rows, { group: 'build' }).map((r) => r.resource)).toEqual(['tasks', 'threads', 'cpu_cores']);
-    expect(filterRows(rows, { limited: true }).map((r) => `${r.group}/${r.resource}`)).toEqual(['build/tasks', 'build/cpu_cores', 'nginx.service/memory_bytes']);
+    expect(filterRows(rows, { limited: true }).map((r) => `${r.group}/${r.resource}`)).toEqual([
+      'build/tasks',
+      'build/cpu_cores',
+      'nginx.service/memory_bytes',
+    ]);
     expect(filterRows(rows, { group: 'nope' })).toEqual([]);
   });
 

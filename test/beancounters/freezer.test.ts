@@ -131,7 +131,9 @@ describe('Freezer', () => {
       throw new SyntaxError('Unexpected token } in JSON at position 7');
     };
     new Freezer(new Cgroups(), store, log).recover();
-    expect(log.lines).toEqual(['warn: frozen cgroups: cannot read /run/forkwatch/frozen-cgroups.json: Unexpected token } in JSON at position 7; nothing thawed']);
+    expect(log.lines).toEqual([
+      'warn: frozen cgroups: cannot read /run/forkwatch/frozen-cgroups.json: Unexpected token } in JSON at position 7; nothing thawed',
+    ]);
   });
 });
 
@@ -160,7 +162,10 @@ describe('FrozenFile', () => {
     const p = file();
     new FrozenFile(p, 'boot1').save([{ cgroup: '/a', group: 'g', id: '7' }]);
     expect(new FrozenFile(p, 'boot2').load()).toEqual([]);
-    fs.writeFileSync(p, JSON.stringify({ boot_id: 'boot1', frozen: [{ cgroup: '/../../etc', group: 'g', id: '1' }, { cgroup: 'rel', group: 'g', id: '1' }, 5, null] }));
+    fs.writeFileSync(
+      p,
+      JSON.stringify({ boot_id: 'boot1', frozen: [{ cgroup: '/../../etc', group: 'g', id: '1' }, { cgroup: 'rel', group: 'g', id: '1' }, 5, null] }),
+    );
     expect(new FrozenFile(p, 'boot1').load()).toEqual([]);
     fs.writeFileSync(p, '{"boot_id": "boot1", "fro');
     expect(() => new FrozenFile(p, 'boot1').load()).toThrow(SyntaxError);

@@ -68,7 +68,11 @@ export class V1Twin {
 /** The lines of an NDJSON file (none if it is not there yet). */
 export function ndjson<T = Record<string, unknown>>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** Epoch ms with the microseconds of an ISO 8601 time (Date.parse stops at milliseconds). */

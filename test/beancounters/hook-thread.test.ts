@@ -64,7 +64,15 @@ describe('ThreadedHooks', () => {
     const file = path.join(dir, 'env');
     const r = await hooks.run(request({ command: ['/bin/sh', '-c', `env > ${file}; echo hello; exit 3`] })).done;
     expect(r).toMatchObject({ status: 'failed', exitCode: 3 });
-    expect(envFile(file)).toMatchObject({ FORKWATCH_GROUP: 'web', FORKWATCH_RESOURCE: 'tasks', FORKWATCH_EVENT: 'barrier', FORKWATCH_HELD: '21', FORKWATCH_BARRIER: '20', FORKWATCH_LIMIT: '40', FORKWATCH_CGROUP: '/web' });
+    expect(envFile(file)).toMatchObject({
+      FORKWATCH_GROUP: 'web',
+      FORKWATCH_RESOURCE: 'tasks',
+      FORKWATCH_EVENT: 'barrier',
+      FORKWATCH_HELD: '21',
+      FORKWATCH_BARRIER: '20',
+      FORKWATCH_LIMIT: '40',
+      FORKWATCH_CGROUP: '/web',
+    });
     expect(lines.some((l) => /^info: hook web\/tasks barrier \[\d+\]: hello$/.test(l))).toBe(true);
     expect(lines.some((l) => /^warn: hook web\/tasks barrier \[\d+\]: failed: exit status 3 after/.test(l))).toBe(true);
   });

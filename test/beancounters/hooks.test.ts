@@ -24,12 +24,27 @@ function capture() {
   return {
     lines,
     logger: { info: (msg: string) => lines.push({ level: 'info', msg }), warn: (msg: string) => lines.push({ level: 'warn', msg }) },
-    text: (level: 'info' | 'warn') => lines.filter((l) => l.level === level).map((l) => l.msg).join('\n'),
+    text: (level: 'info' | 'warn') =>
+      lines
+        .filter((l) => l.level === level)
+        .map((l) => l.msg)
+        .join('\n'),
   };
 }
 
 function request(command: string[], over: Partial<HookRequest> = {}): HookRequest {
-  return { group: 'web', resource: 'tasks', event: 'barrier', held: 150, barrier: 100, limit: 200, cgroup: '/system.slice/web.service', command, timeout_s: 10, ...over };
+  return {
+    group: 'web',
+    resource: 'tasks',
+    event: 'barrier',
+    held: 150,
+    barrier: 100,
+    limit: 200,
+    cgroup: '/system.slice/web.service',
+    command,
+    timeout_s: 10,
+    ...over,
+  };
 }
 
 /** Gone or a zombie nobody reaped (a container's PID 1 may not reap): either way, not running. */
@@ -85,9 +100,7 @@ describe('HookRunner with real processes', () => {
     const sh = script('out.sh', 'echo "one $1"; echo two >&2; printf "no newline"');
     const r = await runner(log.logger).run(request([sh, '$HOME;x'])).done;
     expect(r.status).toBe('ok');
-    expect(log.lines.filter((l) => l.level === 'info').map((l) => l.msg.replace(/^.*\]: /, ''))).toEqual(
-      expect.arrayContaining(['one $HOME;x', 'no newline']),
-    );
+    expect(log.lines.filter((l) => l.level === 'info').map((l) => l.msg.replace(/^.*\]: /, ''))).toEqual(expect.arrayContaining(['one $HOME;x', 'no newline']));
     expect(log.text('warn')).toMatch(/hook web\/tasks barrier \[\d+\]: two/);
   });
 
@@ -137,7 +150,10 @@ describe('HookRunner with real processes', () => {
     const lock = join(dir, 'lock');
     const record = join(dir, 'runs.txt');
     writeFileSync(record, '');
-    const sh = script('serial.sh', `mkdir ${lock} 2>/dev/null || echo OVERLAP >> ${record}\necho "held=$FORKWATCH_HELD" >> ${record}\nsleep 0.3\nrmdir ${lock}`);
+    const sh = script(
+      'serial.sh',
+      `mkdir ${lock} 2>/dev/null || echo OVERLAP >> ${record}\necho "held=$FORKWATCH_HELD" >> ${record}\nsleep 0.3\nrmdir ${lock}`,
+    );
     const r = runner(log.logger);
     const handles = [1, 2, 3, 4, 5].map((held) => r.run(request([sh], { held })));
     expect(handles.map((h) => h.coalesced)).toEqual([false, true, true, true, true]);
@@ -156,11 +172,7 @@ describe('HookRunner with real processes', () => {
     const a = script('a.sh', `echo "a $FORKWATCH_EVENT" >> ${record}; sleep 0.2`);
     const b = script('b.sh', `echo "b $FORKWATCH_EVENT" >> ${record}`);
     const r = runner(log.logger);
-    const hs = [
-      r.run(request([a], { event: 'barrier' })),
-      r.run(request([b], { event: 'limit' })),
-      r.run(request([a], { event: 'release' })),
-    ];
+    const hs = [r.run(request([a], { event: 'barrier' })), r.run(request([b], { event: 'limit' })), r.run(request([a], { event: 'release' }))];
     await Promise.all(hs.map((h) => h.done));
     expect(readFileSync(record, 'utf8')).toBe('a barrier\nb limit\na release\n');
   });
@@ -237,7 +249,14 @@ describe('HookRunner with real processes', () => {
 
   it('survives a logger that throws', async () => {
     const sh = script('noisy.sh', 'echo hi; echo ho >&2; exit 1');
-    const bad = { info: () => { throw new Error('info'); }, warn: () => { throw new Error('warn'); } };
+    const bad = {
+      info: () => {
+        throw new Error('info');
+      },
+      warn: () => {
+        throw new Error('warn');
+      },
+    };
     const r = await runner(bad).run(request([sh])).done;
     expect(r.status).toBe('failed');
   });

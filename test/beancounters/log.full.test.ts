@@ -48,7 +48,10 @@ function fill(dir: string): string {
 function records(file: string): Array<{ n: number }> {
   const text = fs.readFileSync(file, 'utf8');
   expect(text.endsWith('\n')).toBe(true);
-  return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as { n: number });
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((l) => JSON.parse(l) as { n: number });
 }
 
 // 2.5 KiB: each record crosses a page boundary, so on a full disk its write stops part way.
@@ -70,7 +73,9 @@ describe('NdjsonLog on a full disk', () => {
     log.append(rec(5));
     expect(records(file).map((r) => r.n)).toEqual([1, 2, 3, 4, 5]);
     expect(warnings).toEqual([
-      expect.stringMatching(new RegExp(`^accounting log: cannot write ${file}: ENOSPC: no space left on device, write; records wait \\(up to 1 MiB\\) until it works again$`)),
+      expect.stringMatching(
+        new RegExp(`^accounting log: cannot write ${file}: ENOSPC: no space left on device, write; records wait \\(up to 1 MiB\\) until it works again$`),
+      ),
       `accounting log: writing ${file} again; 3 records had waited`,
     ]);
   });
@@ -103,7 +108,9 @@ describe('NdjsonLog on a full disk', () => {
     );
     later.push(async () => void (await a.stop()));
     const errors = async (reason: string) => {
-      const m = new RegExp(`^forkwatch_accounting_log_errors_total\\{reason="${reason}",node="[^"]*"\\} (\\d+)$`, 'm').exec(await (await a.get('/metrics')).text());
+      const m = new RegExp(`^forkwatch_accounting_log_errors_total\\{reason="${reason}",node="[^"]*"\\} (\\d+)$`, 'm').exec(
+        await (await a.get('/metrics')).text(),
+      );
       if (m === null) throw new Error(`no forkwatch_accounting_log_errors_total{reason="${reason}"} in /metrics`);
       return Number(m[1]);
     };
@@ -125,7 +132,10 @@ describe('NdjsonLog on a full disk', () => {
     fs.rmSync(filler);
     await burst();
     // Nothing lost: the records that waited are written (by the next record, or the once-a-second flush).
-    await settle(() => lines() >= before + 3 && records(file).filter((r) => (r as unknown as { type: string }).type === 'release').length >= 2, 'the log to resume');
+    await settle(
+      () => lines() >= before + 3 && records(file).filter((r) => (r as unknown as { type: string }).type === 'release').length >= 2,
+      'the log to resume',
+    );
     expect(a.proc.stderr).toMatch(/accounting log: cannot write .*acct\.log: ENOSPC: no space left on device/);
     expect(a.proc.stderr).toMatch(/accounting log: writing .*acct\.log again; \d+ records had waited/);
     expect(await errors('rotate')).toBe(0);

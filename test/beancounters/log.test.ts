@@ -10,7 +10,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const read = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { n: number });
+const read = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { n: number });
 // Each record is exactly 9 bytes: {"n":12}\n
 const rec = (n: number) => ({ n: 10 + n });
 
@@ -80,7 +84,9 @@ describe('NdjsonLog', () => {
     expect(log.errors).toEqual({ write: 3, rotate: 0, dropped: 0 });
     expect(log.waiting).toBe(2);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^accounting log: cannot write .*\/file\/under-a-file: (ENOTDIR|EEXIST): .*; records wait \(up to 1 MiB\) until it works again$/);
+    expect(warnings[0]).toMatch(
+      /^accounting log: cannot write .*\/file\/under-a-file: (ENOTDIR|EEXIST): .*; records wait \(up to 1 MiB\) until it works again$/,
+    );
   });
 
   it('cuts a torn last line (an agent killed mid-write) before it appends', () => {

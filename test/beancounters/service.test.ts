@@ -71,7 +71,17 @@ describe('tasks and threads from kernel records', () => {
       { group: '/job', resource: 'tasks', held: 1, maxheld: 1, minheld: 1, barrier: null, limit: null, barrierHits: 0, failcnt: 0 },
       { group: '/job', resource: 'threads', held: 1, maxheld: 1, minheld: 1, barrier: null, limit: null, barrierHits: 0, failcnt: 0 },
     ]);
-    expect(h.service.rows()[0]).toEqual({ group: '/job', resource: 'tasks', held: 1, maxheld: 1, minheld: 1, barrier: undefined, limit: undefined, barrierHits: 0, failcnt: 0 });
+    expect(h.service.rows()[0]).toEqual({
+      group: '/job',
+      resource: 'tasks',
+      held: 1,
+      maxheld: 1,
+      minheld: 1,
+      barrier: undefined,
+      limit: undefined,
+      barrierHits: 0,
+      failcnt: 0,
+    });
   });
 
   it('counts a group already above its barrier at start as one hit', () => {
@@ -111,10 +121,9 @@ describe('rates and cgroupfs readings', () => {
   });
 
   it('memory_bytes: the sum over the outermost cgroups of the group, read once a second', () => {
-    const h = harness(
-      `groups:\n  - name: web\n    match: { cgroup: "/web/**" }\n    resources:\n      memory_bytes: { barrier: 100MiB, limit: 200MiB }\n`,
-      { cgroups: { 1: '/web', 2: '/web/a', 3: '/web/b', 4: '/web/a/x' } },
-    );
+    const h = harness(`groups:\n  - name: web\n    match: { cgroup: "/web/**" }\n    resources:\n      memory_bytes: { barrier: 100MiB, limit: 200MiB }\n`, {
+      cgroups: { 1: '/web', 2: '/web/a', 3: '/web/b', 4: '/web/a/x' },
+    });
     h.host.seed([
       { pid: 10, cgroupId: 2 },
       { pid: 11, cgroupId: 3 },
@@ -128,10 +137,10 @@ describe('rates and cgroupfs readings', () => {
   });
 
   it('kernel refusals: pids.events and memory.events max into failcnt; a cgroup made after start counts in full', () => {
-    const h = harness(
-      jobRule('tasks: { limit: 100 }\nmemory_bytes: { limit: 1GiB }') + `  - name: old\n    match: { cgroup: /old }\n`,
-      { cgroups: { [OTHER]: '/other', 30: '/old' }, seed: [{ pid: 300, cgroupId: 30 }] },
-    );
+    const h = harness(jobRule('tasks: { limit: 100 }\nmemory_bytes: { limit: 1GiB }') + `  - name: old\n    match: { cgroup: /old }\n`, {
+      cgroups: { [OTHER]: '/other', 30: '/old' },
+      seed: [{ pid: 300, cgroupId: 30 }],
+    });
     // /job appears after the agent started.
     h.host.paths.set(JOB, '/job');
     withShell(h);
@@ -152,10 +161,7 @@ describe('rates and cgroupfs readings', () => {
   });
 
   it('skips cgroupfs for groups matched by process and for groups with nothing to read', () => {
-    const h = harness(
-      `resources:\n  memory_bytes: { limit: 1GiB }\ngroups:\n  - name: py\n    match: { comm: "^python" }\n`,
-      { cgroups: { [JOB]: '/job' } },
-    );
+    const h = harness(`resources:\n  memory_bytes: { limit: 1GiB }\ngroups:\n  - name: py\n    match: { comm: "^python" }\n`, { cgroups: { [JOB]: '/job' } });
     h.host.seed([{ pid: 5, cgroupId: JOB, comm: 'python3' }]);
     h.io.memory.set('/job', 5);
     h.tick();
@@ -165,7 +171,9 @@ describe('rates and cgroupfs readings', () => {
 
 describe('actions', () => {
   it('exec: a hook per crossing with the crossing and the cgroup; a fall back runs it as release', () => {
-    const h = harness(jobRule('tasks:\n  barrier: 2\n  on_barrier:\n    - exec: [/bin/hook, a]\n      timeout: 3s'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' } });
+    const h = harness(jobRule('tasks:\n  barrier: 2\n  on_barrier:\n    - exec: [/bin/hook, a]\n      timeout: 3s'), {
+      cgroups: { [JOB]: '/job', [OTHER]: '/other' },
+    });
     withShell(h);
     h.host.fork(100, 101, JOB);
     h.host.fork(100, 102, JOB);
@@ -358,7 +366,13 @@ describe('configuration changes', () => {
   it('reload: a new default reaches groups no rule names; a rule can clear it', () => {
     const h = harness(jobRule('tasks: { limit: 9 }'), { cgroups: { [JOB]: '/job', [OTHER]: '/other' }, seed: [{ pid: 7, cgroupId: OTHER }] });
     h.host.reload(config('resources:\n  cpu_cores: { barrier: 2 }\n' + jobRule('cpu_cores: {}')));
-    expect(h.service.apiRows().map((r) => `${r.group}/${r.resource}`)).toEqual(['/other/tasks', '/other/threads', '/other/cpu_cores', 'job/tasks', 'job/threads']);
+    expect(h.service.apiRows().map((r) => `${r.group}/${r.resource}`)).toEqual([
+      '/other/tasks',
+      '/other/threads',
+      '/other/cpu_cores',
+      'job/tasks',
+      'job/threads',
+    ]);
   });
 
   it('forgets groups the registry evicted', () => {
@@ -383,8 +397,14 @@ describe('configuration changes', () => {
 
 describe('outermost', () => {
   it.each([
-    [['/a/b', '/a', '/c'], ['/a', '/c']],
-    [['/a/b', '/a/bc'], ['/a/b', '/a/bc']],
+    [
+      ['/a/b', '/a', '/c'],
+      ['/a', '/c'],
+    ],
+    [
+      ['/a/b', '/a/bc'],
+      ['/a/b', '/a/bc'],
+    ],
     [['/x', '/x'], ['/x']],
     [['/', '/a'], ['/']],
   ])('%j -> %j', (input, out) => {
@@ -401,7 +421,9 @@ describe('robustness', () => {
     };
     h.io.memory.set('/job', 100);
     expect(() => h.tick()).not.toThrow();
-    expect(h.log.lines.some((l) => l.startsWith("error: beancounters: CPU sampling failed: TypeError: Cannot read properties of undefined (reading 'forks')\n"))).toBe(true);
+    expect(
+      h.log.lines.some((l) => l.startsWith("error: beancounters: CPU sampling failed: TypeError: Cannot read properties of undefined (reading 'forks')\n")),
+    ).toBe(true);
     expect(h.row('job', 'memory_bytes')).toMatchObject({ held: 100, barrierHits: 1 });
   });
 
@@ -419,6 +441,8 @@ describe('robustness', () => {
     expect(h.log.lines.filter((l) => l.startsWith('error: beancounters: a kernel record failed: Error: boom'))).toHaveLength(1);
     h.clock.advance(1500);
     h.host.fork(100, 103, JOB);
-    expect(h.log.lines.filter((l) => l.startsWith('error:')).at(-1)).toMatch(/^error: beancounters: a kernel record failed \(and 1 more failures since the last one logged\): Error: boom/);
+    expect(h.log.lines.filter((l) => l.startsWith('error:')).at(-1)).toMatch(
+      /^error: beancounters: a kernel record failed \(and 1 more failures since the last one logged\): Error: boom/,
+    );
   });
 });

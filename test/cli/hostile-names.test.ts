@@ -50,12 +50,7 @@ async function runHostile(dir: string, marker: string): Promise<void> {
   const setname = workload('setname');
   const bin = path.join(tmpDir(), 'true-\x1b[31mred');
   fs.symlinkSync('/bin/true', bin);
-  const script = [
-    `${setname} ${COMM_BYTES.toString('hex')}`,
-    `(exec -a "$A0" /bin/true "$A1" "$A2")`,
-    `"$BIN"`,
-    `exec /bin/true ${marker}`,
-  ].join('; ');
+  const script = [`${setname} ${COMM_BYTES.toString('hex')}`, `(exec -a "$A0" /bin/true "$A1" "$A2")`, `"$BIN"`, `exec /bin/true ${marker}`].join('; ');
   const { spawn } = await import('node:child_process');
   const child = spawn('/bin/sh', ['-c', `echo $$ > "$DIR/cgroup.procs" && exec /bin/bash -c "$0"`, script], {
     stdio: 'ignore',
@@ -142,7 +137,23 @@ describe('hostile names reach the terminal inert', () => {
     const node = 'n\x1b]0;owned\x07\nforkwatch: fake';
     const lines = [
       { type: 'hello', time: '2026-01-01T00:00:00.000000Z', node, stream: 's', seq: 0 },
-      { type: 'exec', time: '2026-01-01T00:00:00.000001Z', node, pid: 7, tid: 7, ppid: 1, comm: COMM, uid: 0, cgroup: '/\u009b', cgroup_id: 1, ns_pid: 7, filename: '/x', argv: [ARGV0, FORGED], argv_truncated: false, seq: 0 },
+      {
+        type: 'exec',
+        time: '2026-01-01T00:00:00.000001Z',
+        node,
+        pid: 7,
+        tid: 7,
+        ppid: 1,
+        comm: COMM,
+        uid: 0,
+        cgroup: '/\u009b',
+        cgroup_id: 1,
+        ns_pid: 7,
+        filename: '/x',
+        argv: [ARGV0, FORGED],
+        argv_truncated: false,
+        seq: 0,
+      },
       { type: 'barrier', time: '2026-01-01T00:00:00.000002Z', node, group: 'g\u202e\x1b[8m', resource: 'tasks\n', held: '\x1b[2J', seq: 1 },
     ];
     const server = http.createServer((req, res) => {

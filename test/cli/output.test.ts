@@ -28,7 +28,18 @@ function expectInert(text: string, lines: number): void {
 }
 
 describe('tail lines', () => {
-  const base: ProcessEvent = { type: 'exit', time: '2026-11-23T15:04:05.123456Z', pid: 42, tid: 42, ppid: 1, comm: EVIL, uid: 0, cgroup: `/x/${EVIL}`, cgroup_id: 3, ns_pid: 42 };
+  const base: ProcessEvent = {
+    type: 'exit',
+    time: '2026-11-23T15:04:05.123456Z',
+    pid: 42,
+    tid: 42,
+    ppid: 1,
+    comm: EVIL,
+    uid: 0,
+    cgroup: `/x/${EVIL}`,
+    cgroup_id: 3,
+    ns_pid: 42,
+  };
 
   it.each<[string, Partial<ProcessEvent>]>([
     ['fork', { type: 'fork' }],
@@ -131,7 +142,10 @@ describe('errors and logs', () => {
     const text = stderrOf(() => expect(report(new UsageError(`--cgroup "${EVIL}": expected a path`))).toBe(2));
     expectInert(text, 1);
     expect(text).toBe(`forkwatch: --cgroup "${SHOWN}": expected a path\n`);
-    expectInert(stderrOf(() => report(new EnvironmentError(EVIL))), 1);
+    expectInert(
+      stderrOf(() => report(new EnvironmentError(EVIL))),
+      1,
+    );
   });
 
   it('a bug keeps its stack frames on their lines, its message inert', () => {

@@ -45,8 +45,18 @@ const PROGRAM_AS_NOBODY = `programs:\n  - name: ${PROGRAM_NAME}\n    command: [s
 
 describe('forkwatch run refuses, at start, actions that cannot work where it runs', () => {
   it.each([
-    ['kill without CAP_KILL', KILL, caps('bpf', 'perfmon'), /: resources\.tasks\.on_limit: kill cannot work where the agent runs: it lacks CAP_KILL; expected /],
-    ['a program as another user without CAP_SETUID/CAP_SETGID', PROGRAM_AS_NOBODY, caps('bpf', 'perfmon', 'kill', 'dac_override'), /: programs\[0\] \(fwtest-privs-\d+\): user "nobody" cannot work where the agent runs: it lacks CAP_SETUID, CAP_SETGID; expected /],
+    [
+      'kill without CAP_KILL',
+      KILL,
+      caps('bpf', 'perfmon'),
+      /: resources\.tasks\.on_limit: kill cannot work where the agent runs: it lacks CAP_KILL; expected /,
+    ],
+    [
+      'a program as another user without CAP_SETUID/CAP_SETGID',
+      PROGRAM_AS_NOBODY,
+      caps('bpf', 'perfmon', 'kill', 'dac_override'),
+      /: programs\[0\] \(fwtest-privs-\d+\): user "nobody" cannot work where the agent runs: it lacks CAP_SETUID, CAP_SETGID; expected /,
+    ],
   ])('%s: one line, exit 2', (_name, yaml, prefix, message) => {
     requireRoot();
     const r = runCli(['run', '--config', config(yaml)], { prefix, timeoutMs: 15_000 });
@@ -56,8 +66,16 @@ describe('forkwatch run refuses, at start, actions that cannot work where it run
   });
 
   it.each([
-    ['freeze', FREEZE, /: groups\[0\]\.resources\.tasks\.on_limit: freeze cannot work where the agent runs: .* is on a read-only file system \(EROFS\); expected /],
-    ['a program', PROGRAM, /: programs\[0\] \(fwtest-privs-\d+\): cannot start programs where the agent runs: .* is on a read-only file system \(EROFS\); expected /],
+    [
+      'freeze',
+      FREEZE,
+      /: groups\[0\]\.resources\.tasks\.on_limit: freeze cannot work where the agent runs: .* is on a read-only file system \(EROFS\); expected /,
+    ],
+    [
+      'a program',
+      PROGRAM,
+      /: programs\[0\] \(fwtest-privs-\d+\): cannot start programs where the agent runs: .* is on a read-only file system \(EROFS\); expected /,
+    ],
   ])('%s with cgroupfs read-only (as a pod mounts it): one line, exit 2', (_name, yaml, message) => {
     requireRoot();
     const v2 = detectHierarchy('v2').mount;
@@ -72,7 +90,11 @@ describe('forkwatch run refuses, at start, actions that cannot work where it run
     const ro = fs.mkdtempSync(path.join(dir, 'ro-'));
     const file = config(`accounting:\n  log:\n    path: ${ro}/sub/accounting.log\n`);
     const r = runCli(['run', '--config', file], { prefix: readOnly(`mount -t tmpfs -o ro tmpfs ${ro}`), timeoutMs: 15_000 });
-    expect(r.stderr).toMatch(new RegExp(`: accounting\\.log\\.path ${ro}/sub/accounting\\.log: cannot be written where the agent runs: ${ro} is on a read-only file system \\(EROFS\\); expected `));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `: accounting\\.log\\.path ${ro}/sub/accounting\\.log: cannot be written where the agent runs: ${ro} is on a read-only file system \\(EROFS\\); expected `,
+      ),
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.code).toBe(2);
   });

@@ -113,10 +113,14 @@ describe('forkwatch tail', () => {
     expect(new Set(ids).size).toBeGreaterThanOrEqual(6);
     p.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);
-    await until(() => {
-      const loaded = loadedProgIds();
-      return ids.every((id) => !loaded.has(id));
-    }, 'the programs to be freed', 5000);
+    await until(
+      () => {
+        const loaded = loadedProgIds();
+        return ids.every((id) => !loaded.has(id));
+      },
+      'the programs to be freed',
+      5000,
+    );
   });
 
   it('run without privileges: one clear line, non-zero exit, no stack', () => {

@@ -60,7 +60,7 @@ describe('requestJson', () => {
     expect(await requestJson(parseAgentUrl(`unix:${sock}`), 'GET', '/api/programs')).toEqual([1, 2]);
   });
 
-  it('a 404 is the user\'s to fix (usage error with the agent\'s words); a 401 is the environment\'s', async () => {
+  it("a 404 is the user's to fix (usage error with the agent's words); a 401 is the environment's", async () => {
     const missing = await rejection(requestJson(tcp, 'GET', '/api/missing'));
     expect(missing).toBeInstanceOf(UsageError);
     expect(missing).not.toBeInstanceOf(EnvironmentError);

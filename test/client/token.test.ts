@@ -46,7 +46,9 @@ describe('readTokenFile', () => {
 
   it('a token of two lines (or with a control character) is refused, not sent as a broken header', () => {
     const p = file('two', 'abc\ndef\n');
-    expect(failure(() => readTokenFile(p)).message).toBe(`--token-file ${JSON.stringify(p)}: the token holds a line break or a control character; expected a readable file holding the token on one line`);
+    expect(failure(() => readTokenFile(p)).message).toBe(
+      `--token-file ${JSON.stringify(p)}: the token holds a line break or a control character; expected a readable file holding the token on one line`,
+    );
     const q = file('esc', 'abc\x1b[2Jdef');
     expect(failure(() => readTokenFile(q, 'watch: tokenFile')).message).toMatch(/^watch: tokenFile ".*": the token holds a line break/);
   });
@@ -64,11 +66,13 @@ describe('the token file through the CLI', () => {
     expect(r.stderr).toBe(`forkwatch: --token-file ${JSON.stringify(p)}: no such file (ENOENT); expected a readable file holding the token\n`);
   });
 
-  it('an unreadable token file (root\'s, read by nobody) is one line, exit 2', () => {
+  it("an unreadable token file (root's, read by nobody) is one line, exit 2", () => {
     requireRoot();
     fs.chmodSync(dir, 0o755);
     const p = file('roots', '0123456789abcdef', 0o600);
-    const r = runCli(['programs', '--url', 'http://127.0.0.1:9', '--token-file', p], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    const r = runCli(['programs', '--url', 'http://127.0.0.1:9', '--token-file', p], {
+      prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+    });
     expect(r.stderr).toBe(`forkwatch: --token-file ${JSON.stringify(p)}: permission denied (EACCES); expected a readable file holding the token\n`);
     expect(r.code).toBe(2);
   });

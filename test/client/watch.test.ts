@@ -26,7 +26,14 @@ class FakeAgent {
       metrics: async () => ({ body: '', contentType: 'text/plain' }),
       health: () => ({ ok: true, detail: {} }),
       get: {},
-      events: { bus: this.bus, node: 'n1', streamId: this.streamId, descendants: () => new Set(), maxSubscribers: () => 32, heartbeatMs: this.opts.heartbeatMs },
+      events: {
+        bus: this.bus,
+        node: 'n1',
+        streamId: this.streamId,
+        descendants: () => new Set(),
+        maxSubscribers: () => 32,
+        heartbeatMs: this.opts.heartbeatMs,
+      },
       control: async () => ({}),
     };
     if (this.opts.queueLimit !== undefined) this.bus.setLimits({ events: this.opts.queueLimit, bytes: Infinity });

@@ -4,7 +4,7 @@ import { DEFAULTS, PROBE_DEFAULTS, probeOptions } from '../../src/config/default
 import { loadBinding } from '../../src/host/binding.js';
 
 describe('probe options', () => {
-  it('are the config defaults, in the addon\'s units', () => {
+  it("are the config defaults, in the addon's units", () => {
     expect(PROBE_DEFAULTS).toMatchObject({
       ringBytes: DEFAULTS.bpf.ring_buffer_bytes,
       counterEntries: DEFAULTS.bpf.counter_entries,
@@ -26,6 +26,8 @@ describe('probe options', () => {
     const binding = loadBinding();
     const options: Record<string, unknown> = { ...PROBE_DEFAULTS };
     delete options[key];
-    expect(() => new binding.Probe(options)).toThrow(new TypeError(`option ${key} is missing; the caller passes every option (defaults: src/config/default.ts)`));
+    expect(() => new binding.Probe(options)).toThrow(
+      new TypeError(`option ${key} is missing; the caller passes every option (defaults: src/config/default.ts)`),
+    );
   });
 });

@@ -26,11 +26,63 @@ const SEEDS = [
 ];
 
 const VALUES = [
-  '', '~', 'null', 'true', 'no', '0', '-1', '1e400', '-0', '0x10', '.inf', '.nan', '99999999999999999999', '1.5', '"x"', "'x'", '[]', '{}', '[1, [2, [3]]]',
-  '{a: 1}', '&x 1', '*x', '*undefined', '!!str 5', '!!int x', '!!js/function "function(){}"', '!<tag:yaml.org,2002:map> {}', '"\\u0000"', '"\\x1b[31m"',
-  '"(a)\\\\1"', '"(?=x)"', '"["', '"a{1000}"', `"${'a'.repeat(300)}"`, '5ms', '1d2h', '64KiB', '3K', '-5s', '1.5B', '/abs/path', 'rel/path',
-  'SIGKILL', 'NOPE', '[/bin/true, --x]', '"127.0.0.1:0"', '"[::1]:70000"', '"host:port"', 'freeze', 'kill', '[event, kill, freeze]', '{exec: [], timeout: 0}',
-  '|\n  block', '>-\n  folded', '? complex\n: key', '- a\n- b', '"' + 'x'.repeat(5000) + '"',
+  '',
+  '~',
+  'null',
+  'true',
+  'no',
+  '0',
+  '-1',
+  '1e400',
+  '-0',
+  '0x10',
+  '.inf',
+  '.nan',
+  '99999999999999999999',
+  '1.5',
+  '"x"',
+  "'x'",
+  '[]',
+  '{}',
+  '[1, [2, [3]]]',
+  '{a: 1}',
+  '&x 1',
+  '*x',
+  '*undefined',
+  '!!str 5',
+  '!!int x',
+  '!!js/function "function(){}"',
+  '!<tag:yaml.org,2002:map> {}',
+  '"\\u0000"',
+  '"\\x1b[31m"',
+  '"(a)\\\\1"',
+  '"(?=x)"',
+  '"["',
+  '"a{1000}"',
+  `"${'a'.repeat(300)}"`,
+  '5ms',
+  '1d2h',
+  '64KiB',
+  '3K',
+  '-5s',
+  '1.5B',
+  '/abs/path',
+  'rel/path',
+  'SIGKILL',
+  'NOPE',
+  '[/bin/true, --x]',
+  '"127.0.0.1:0"',
+  '"[::1]:70000"',
+  '"host:port"',
+  'freeze',
+  'kill',
+  '[event, kill, freeze]',
+  '{exec: [], timeout: 0}',
+  '|\n  block',
+  '>-\n  folded',
+  '? complex\n: key',
+  '- a\n- b',
+  '"' + 'x'.repeat(5000) + '"',
 ];
 
 /** One mutation of `text`. */
@@ -60,7 +112,10 @@ function mutate(text: string): string {
       break;
     case 5: {
       const at = int(lines[i].length + 1);
-      lines[i] = lines[i].slice(0, at) + pick([':', '-', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '"', "'", '\t', '%', '@', '`', '\x00', '\u2028']) + lines[i].slice(at);
+      lines[i] =
+        lines[i].slice(0, at) +
+        pick([':', '-', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '"', "'", '\t', '%', '@', '`', '\x00', '\u2028']) +
+        lines[i].slice(at);
       break;
     }
     case 6:
@@ -70,7 +125,9 @@ function mutate(text: string): string {
       break;
     default: {
       const m = /^(\s*-?\s*)([\w.]+):(.*)$/.exec(lines[i]);
-      if (m) lines[i] = `${m[1]}${pick(['name', 'match', 'comm', 'exe', 'redact', 'limit', 'barrier', 'on_limit', 'command', 'watch', 'token_file', 'control_token_file', 'max_subscribers', 'subscriber_queue_bytes', '__proto__', 'constructor'])}:${m[3]}`;
+      if (m)
+        lines[i] =
+          `${m[1]}${pick(['name', 'match', 'comm', 'exe', 'redact', 'limit', 'barrier', 'on_limit', 'command', 'watch', 'token_file', 'control_token_file', 'max_subscribers', 'subscriber_queue_bytes', '__proto__', 'constructor'])}:${m[3]}`;
     }
   }
   return lines.join('\n');

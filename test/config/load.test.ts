@@ -258,108 +258,400 @@ const errors: Array<[string, string, string]> = [
   // syntax
   ['YAML syntax', 'a: [1\n', `${FILE}:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]; expected valid YAML`],
   ['duplicate key', 'listen: a:1\nlisten: b:2\n', `${FILE}:2:1: Map keys must be unique; expected valid YAML`],
-  ['top level not a mapping', '- a\n- b\n', `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`],
+  [
+    'top level not a mapping',
+    '- a\n- b\n',
+    `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`,
+  ],
 
   // unknown keys, at every level
-  ['unknown top-level key', 'lisen: "127.0.0.1:1"', `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`],
-  ['unknown bpf key', 'bpf: { ring_buffer: 8MiB }', `${FILE}: bpf: unknown key "ring_buffer"; expected one of ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries`],
-  ['unknown group key', 'groups: [{ name: a, match: { cgroup: /a }, limits: {} }]', `${FILE}: groups[0]: unknown key "limits"; expected one of name, match, resources, on_release`],
-  ['unknown match key', 'groups: [{ name: a, match: { path: /a } }]', `${FILE}: groups[0].match: unknown key "path"; expected one of cgroup, cgroup_regex, comm, exe, uid`],
+  [
+    'unknown top-level key',
+    'lisen: "127.0.0.1:1"',
+    `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`,
+  ],
+  [
+    'unknown bpf key',
+    'bpf: { ring_buffer: 8MiB }',
+    `${FILE}: bpf: unknown key "ring_buffer"; expected one of ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries`,
+  ],
+  [
+    'unknown group key',
+    'groups: [{ name: a, match: { cgroup: /a }, limits: {} }]',
+    `${FILE}: groups[0]: unknown key "limits"; expected one of name, match, resources, on_release`,
+  ],
+  [
+    'unknown match key',
+    'groups: [{ name: a, match: { path: /a } }]',
+    `${FILE}: groups[0].match: unknown key "path"; expected one of cgroup, cgroup_regex, comm, exe, uid`,
+  ],
   ['unknown spec key', 'resources: { tasks: { max: 5 } }', `${FILE}: resources.tasks: unknown key "max"; expected one of barrier, limit, on_barrier, on_limit`],
-  ['unknown program key', 'programs: [{ name: a, command: a, restrat: always }]', `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running`],
-  ['unknown backoff key', 'programs: [{ name: a, command: a, backoff: { min: 1s } }]', `${FILE}: programs[0].backoff: unknown key "min"; expected one of initial, factor, max, reset_after`],
-  ['unknown api key', 'api: { token: x }', `${FILE}: api: unknown key "token"; expected one of socket, token_file, control_token_file, redact, subscriber_queue, subscriber_queue_bytes, max_subscribers`],
-  ['one token file for reading and control', 'api: { token_file: /etc/t, control_token_file: /etc/t }', `${FILE}: api.control_token_file: "/etc/t" is also api.token_file, so a reader could control; expected a file of its own`],
+  [
+    'unknown program key',
+    'programs: [{ name: a, command: a, restrat: always }]',
+    `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running`,
+  ],
+  [
+    'unknown backoff key',
+    'programs: [{ name: a, command: a, backoff: { min: 1s } }]',
+    `${FILE}: programs[0].backoff: unknown key "min"; expected one of initial, factor, max, reset_after`,
+  ],
+  [
+    'unknown api key',
+    'api: { token: x }',
+    `${FILE}: api: unknown key "token"; expected one of socket, token_file, control_token_file, redact, subscriber_queue, subscriber_queue_bytes, max_subscribers`,
+  ],
+  [
+    'one token file for reading and control',
+    'api: { token_file: /etc/t, control_token_file: /etc/t }',
+    `${FILE}: api.control_token_file: "/etc/t" is also api.token_file, so a reader could control; expected a file of its own`,
+  ],
   ['unknown accounting.log key', 'accounting: { log: { file: /x } }', `${FILE}: accounting.log: unknown key "file"; expected one of path, max_bytes, keep`],
-  ['unknown resource name', 'resources: { procs: { limit: 5 } }', `${FILE}: resources: unknown key "procs"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],
-  ['unknown resource name in a rule', 'groups: [{ name: a, match: { cgroup: /a }, resources: { memory: { limit: 1GiB } } }]', `${FILE}: groups[0].resources: unknown key "memory"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`],
+  [
+    'unknown resource name',
+    'resources: { procs: { limit: 5 } }',
+    `${FILE}: resources: unknown key "procs"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`,
+  ],
+  [
+    'unknown resource name in a rule',
+    'groups: [{ name: a, match: { cgroup: /a }, resources: { memory: { limit: 1GiB } } }]',
+    `${FILE}: groups[0].resources: unknown key "memory"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes`,
+  ],
 
   // wrong types
   ['boolean as string', 'bpf: { cpu_accounting: "yes" }', `${FILE}: bpf.cpu_accounting: "yes" is not a boolean; expected true or false`],
   ['number as string', 'bpf: { counter_entries: lots }', `${FILE}: bpf.counter_entries: "lots" is not a whole number; expected a whole number >= 1`],
-  ['fraction where whole', 'group_settings: { max_groups: 2.5 }', `${FILE}: group_settings.max_groups: 2.5 is not a whole number; expected a whole number >= 1`],
-  ['section as a scalar', 'bpf: 5', `${FILE}: bpf: 5 is not a mapping; expected a mapping with keys ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries`],
-  ['groups as a mapping', 'groups: { web: {} }', `${FILE}: groups: a mapping is not a list; expected a list of groups like [{name: web, match: {cgroup: /system.slice/nginx.service}}]`],
+  [
+    'fraction where whole',
+    'group_settings: { max_groups: 2.5 }',
+    `${FILE}: group_settings.max_groups: 2.5 is not a whole number; expected a whole number >= 1`,
+  ],
+  [
+    'section as a scalar',
+    'bpf: 5',
+    `${FILE}: bpf: 5 is not a mapping; expected a mapping with keys ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries`,
+  ],
+  [
+    'groups as a mapping',
+    'groups: { web: {} }',
+    `${FILE}: groups: a mapping is not a list; expected a list of groups like [{name: web, match: {cgroup: /system.slice/nginx.service}}]`,
+  ],
   ['node_name as a number', 'node_name: 5', `${FILE}: node_name: 5 is not a string; expected a non-empty string`],
-  ['listen as a number', 'listen: 10510', `${FILE}: listen: 10510 is not a string; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
+  [
+    'listen as a number',
+    'listen: 10510',
+    `${FILE}: listen: 10510 is not a string; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
   ['infinity', 'resources: { cpu_cores: { limit: .inf } }', `${FILE}: resources.cpu_cores.limit: Infinity is not a number; expected a number >= 0`],
 
   // negative numbers and other bounds
   ['negative count', 'resources: { tasks: { limit: -1 } }', `${FILE}: resources.tasks.limit: -1 is negative; expected a whole number >= 0`],
-  ['negative rate', 'resources: { forks_per_second: { barrier: -0.5 } }', `${FILE}: resources.forks_per_second.barrier: -0.5 is negative; expected a number >= 0`],
-  ['negative duration', 'group_settings: { evict_after: -5 }', `${FILE}: group_settings.evict_after: -5 is negative; expected a duration >= 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`],
-  ['negative size', 'accounting: { log: { path: /x, max_bytes: -1 } }', `${FILE}: accounting.log.max_bytes: -1 is negative; expected a size >= 4096 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`],
+  [
+    'negative rate',
+    'resources: { forks_per_second: { barrier: -0.5 } }',
+    `${FILE}: resources.forks_per_second.barrier: -0.5 is negative; expected a number >= 0`,
+  ],
+  [
+    'negative duration',
+    'group_settings: { evict_after: -5 }',
+    `${FILE}: group_settings.evict_after: -5 is negative; expected a duration >= 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`,
+  ],
+  [
+    'negative size',
+    'accounting: { log: { path: /x, max_bytes: -1 } }',
+    `${FILE}: accounting.log.max_bytes: -1 is negative; expected a size >= 4096 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`,
+  ],
   ['zero max_groups', 'group_settings: { max_groups: 0 }', `${FILE}: group_settings.max_groups: 0 is below 1; expected a whole number >= 1`],
-  ['argv above the BPF buffer', 'bpf: { argv_max_bytes: 32KiB }', `${FILE}: bpf.argv_max_bytes: "32KiB" is above 16384; expected a size from 0 to 16384 bytes (the BPF program's argv buffer)`],
-  ['zero exec timeout', 'resources: { tasks: { limit: 5, on_limit: [{ exec: [x], timeout: 0 }] } }', `${FILE}: resources.tasks.on_limit[0].timeout: 0 is zero; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`],
-  ['exit code out of range', 'programs: [{ name: a, command: a, success_exit_codes: [0, 256] }]', `${FILE}: programs[0].success_exit_codes[1]: 256 is above 255; expected an exit code (0-255) or a list of them`],
-  ['backoff factor below 1', 'programs: [{ name: a, command: a, backoff: { factor: 0.5 } }]', `${FILE}: programs[0].backoff.factor: 0.5 is below 1; expected a number >= 1`],
-  ['backoff initial above max', 'programs: [{ name: a, command: a, backoff: { initial: 2m, max: 30s } }]', `${FILE}: programs[0].backoff: initial 120s is above max 30s; expected initial <= max, or max 0 for no cap`],
-  ['start_limit burst negative', 'programs: [{ name: a, command: a, start_limit: { burst: -1 } }]', `${FILE}: programs[0].start_limit.burst: -1 is negative; expected a whole number >= 0`],
-  ['uid out of range', 'groups: [{ name: a, match: { uid: -1 } }]', `${FILE}: groups[0].match.uid: -1 is negative; expected a numeric uid (0 to 4294967294) or a list of them`],
+  [
+    'argv above the BPF buffer',
+    'bpf: { argv_max_bytes: 32KiB }',
+    `${FILE}: bpf.argv_max_bytes: "32KiB" is above 16384; expected a size from 0 to 16384 bytes (the BPF program's argv buffer)`,
+  ],
+  [
+    'zero exec timeout',
+    'resources: { tasks: { limit: 5, on_limit: [{ exec: [x], timeout: 0 }] } }',
+    `${FILE}: resources.tasks.on_limit[0].timeout: 0 is zero; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`,
+  ],
+  [
+    'exit code out of range',
+    'programs: [{ name: a, command: a, success_exit_codes: [0, 256] }]',
+    `${FILE}: programs[0].success_exit_codes[1]: 256 is above 255; expected an exit code (0-255) or a list of them`,
+  ],
+  [
+    'backoff factor below 1',
+    'programs: [{ name: a, command: a, backoff: { factor: 0.5 } }]',
+    `${FILE}: programs[0].backoff.factor: 0.5 is below 1; expected a number >= 1`,
+  ],
+  [
+    'backoff initial above max',
+    'programs: [{ name: a, command: a, backoff: { initial: 2m, max: 30s } }]',
+    `${FILE}: programs[0].backoff: initial 120s is above max 30s; expected initial <= max, or max 0 for no cap`,
+  ],
+  [
+    'start_limit burst negative',
+    'programs: [{ name: a, command: a, start_limit: { burst: -1 } }]',
+    `${FILE}: programs[0].start_limit.burst: -1 is negative; expected a whole number >= 0`,
+  ],
+  [
+    'uid out of range',
+    'groups: [{ name: a, match: { uid: -1 } }]',
+    `${FILE}: groups[0].match.uid: -1 is negative; expected a numeric uid (0 to 4294967294) or a list of them`,
+  ],
 
   // durations and sizes
-  ['bad duration', 'bpf: { flush_interval: 5 sec }', `${FILE}: bpf.flush_interval: "5 sec" is not a duration; expected a duration >= 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`],
-  ['duration unit unknown', 'accounting: { period: 1w }', `${FILE}: accounting.period: "1w" is not a duration; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`],
-  ['bad size', 'bpf: { ring_buffer_bytes: 8M }', `${FILE}: bpf.ring_buffer_bytes: "8M" is not a size; expected a size >= 0 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`],
-  ['fractional bytes', 'accounting: { log: { path: /x, max_bytes: 0.3KiB } }', `${FILE}: accounting.log.max_bytes: "0.3KiB" is not a whole number of bytes; expected a size >= 4096 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`],
-  ['ring buffer not a power of two', 'bpf: { ring_buffer_bytes: 10MB }', `${FILE}: bpf.ring_buffer_bytes: 10000000 bytes is not a power of two >= 4096; expected a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB`],
-  ['ring buffer too small', 'bpf: { ring_buffer_bytes: 2048 }', `${FILE}: bpf.ring_buffer_bytes: 2048 bytes is not a power of two >= 4096; expected a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB`],
+  [
+    'bad duration',
+    'bpf: { flush_interval: 5 sec }',
+    `${FILE}: bpf.flush_interval: "5 sec" is not a duration; expected a duration >= 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`,
+  ],
+  [
+    'duration unit unknown',
+    'accounting: { period: 1w }',
+    `${FILE}: accounting.period: "1w" is not a duration; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`,
+  ],
+  [
+    'bad size',
+    'bpf: { ring_buffer_bytes: 8M }',
+    `${FILE}: bpf.ring_buffer_bytes: "8M" is not a size; expected a size >= 0 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`,
+  ],
+  [
+    'fractional bytes',
+    'accounting: { log: { path: /x, max_bytes: 0.3KiB } }',
+    `${FILE}: accounting.log.max_bytes: "0.3KiB" is not a whole number of bytes; expected a size >= 4096 (bytes as a number, or a string like 4096, 64KiB, 8MiB, 1GiB)`,
+  ],
+  [
+    'ring buffer not a power of two',
+    'bpf: { ring_buffer_bytes: 10MB }',
+    `${FILE}: bpf.ring_buffer_bytes: 10000000 bytes is not a power of two >= 4096; expected a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB`,
+  ],
+  [
+    'ring buffer too small',
+    'bpf: { ring_buffer_bytes: 2048 }',
+    `${FILE}: bpf.ring_buffer_bytes: 2048 bytes is not a power of two >= 4096; expected a power of two of at least 4096 bytes, like 256KiB, 8MiB or 64MiB`,
+  ],
 
   // listen and hierarchy
-  ['listen without port', 'listen: localhost', `${FILE}: listen: invalid address "localhost"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
-  ['listen port out of range', 'listen: "127.0.0.1:70000"', `${FILE}: listen: invalid address "127.0.0.1:70000"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
-  ['listen IPv6 without brackets', 'listen: "::1:10510"', `${FILE}: listen: invalid address "::1:10510"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
-  ['listen bad IPv4', 'listen: "300.1.1.1:80"', `${FILE}: listen: invalid address "300.1.1.1:80"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
-  ['listen without host', 'listen: ":10510"', `${FILE}: listen: invalid address ":10510"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`],
-  ['unknown hierarchy', 'cgroup: { hierarchy: v3 }', `${FILE}: cgroup.hierarchy: unknown hierarchy "v3"; expected v2, a cgroup v1 controller (blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory, misc, net_cls, net_prio, perf_event, pids, rdma) or name=<hierarchy name>`],
+  [
+    'listen without port',
+    'listen: localhost',
+    `${FILE}: listen: invalid address "localhost"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
+  [
+    'listen port out of range',
+    'listen: "127.0.0.1:70000"',
+    `${FILE}: listen: invalid address "127.0.0.1:70000"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
+  [
+    'listen IPv6 without brackets',
+    'listen: "::1:10510"',
+    `${FILE}: listen: invalid address "::1:10510"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
+  [
+    'listen bad IPv4',
+    'listen: "300.1.1.1:80"',
+    `${FILE}: listen: invalid address "300.1.1.1:80"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
+  [
+    'listen without host',
+    'listen: ":10510"',
+    `${FILE}: listen: invalid address ":10510"; expected "host:port" like 127.0.0.1:10510, 0.0.0.0:10510 or [::1]:10510 (port 1-65535)`,
+  ],
+  [
+    'unknown hierarchy',
+    'cgroup: { hierarchy: v3 }',
+    `${FILE}: cgroup.hierarchy: unknown hierarchy "v3"; expected v2, a cgroup v1 controller (blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory, misc, net_cls, net_prio, perf_event, pids, rdma) or name=<hierarchy name>`,
+  ],
 
   // groups
-  ['invalid regex', 'groups: [{ name: a, match: { cgroup: /a } }, { name: b, match: { cgroup: /b } }, { name: c, match: { comm: "([" } }]', `${FILE}: groups[2].match.comm: invalid regex "([": missing ]: [; expected ${PATTERN_EXPECTED}`],
-  ['a regex with a backreference', 'groups: [{ name: c, match: { exe: "(a)\\\\1" } }]', `${FILE}: groups[0].match.exe: invalid regex "(a)\\\\1": backreferences cannot run in linear time (invalid escape sequence: \\1); expected ${PATTERN_EXPECTED}`],
-  ['a regex with lookahead', 'api: { redact: ["--pw=(?!x)(.*)"] }', `${FILE}: api.redact[0]: invalid regex "--pw=(?!x)(.*)": lookahead and lookbehind cannot run in linear time (invalid perl operator: (?!); expected ${PATTERN_EXPECTED}`],
-  ['a regex too long', `groups: [{ name: c, match: { comm: "${'a'.repeat(257)}" } }]`, `${FILE}: groups[0].match.comm: invalid regex "${'a'.repeat(55)}...": 257 characters is longer than 256; expected ${PATTERN_EXPECTED}`],
-  ['a regex repeating too much', 'groups: [{ name: c, match: { cgroup_regex: "^/x/[0-9a-f]{1000}$" } }]', `${FILE}: groups[0].match.cgroup_regex: invalid regex "^/x/[0-9a-f]{1000}$": the repetition {1000} is above {100}; expected ${PATTERN_EXPECTED}`],
-  ['glob not absolute', 'groups: [{ name: a, match: { cgroup: "*.service" } }]', `${FILE}: groups[0].match.cgroup: "*.service" does not start with /; expected a cgroup path glob starting with / (* within a segment, ** across)`],
+  [
+    'invalid regex',
+    'groups: [{ name: a, match: { cgroup: /a } }, { name: b, match: { cgroup: /b } }, { name: c, match: { comm: "([" } }]',
+    `${FILE}: groups[2].match.comm: invalid regex "([": missing ]: [; expected ${PATTERN_EXPECTED}`,
+  ],
+  [
+    'a regex with a backreference',
+    'groups: [{ name: c, match: { exe: "(a)\\\\1" } }]',
+    `${FILE}: groups[0].match.exe: invalid regex "(a)\\\\1": backreferences cannot run in linear time (invalid escape sequence: \\1); expected ${PATTERN_EXPECTED}`,
+  ],
+  [
+    'a regex with lookahead',
+    'api: { redact: ["--pw=(?!x)(.*)"] }',
+    `${FILE}: api.redact[0]: invalid regex "--pw=(?!x)(.*)": lookahead and lookbehind cannot run in linear time (invalid perl operator: (?!); expected ${PATTERN_EXPECTED}`,
+  ],
+  [
+    'a regex too long',
+    `groups: [{ name: c, match: { comm: "${'a'.repeat(257)}" } }]`,
+    `${FILE}: groups[0].match.comm: invalid regex "${'a'.repeat(55)}...": 257 characters is longer than 256; expected ${PATTERN_EXPECTED}`,
+  ],
+  [
+    'a regex repeating too much',
+    'groups: [{ name: c, match: { cgroup_regex: "^/x/[0-9a-f]{1000}$" } }]',
+    `${FILE}: groups[0].match.cgroup_regex: invalid regex "^/x/[0-9a-f]{1000}$": the repetition {1000} is above {100}; expected ${PATTERN_EXPECTED}`,
+  ],
+  [
+    'glob not absolute',
+    'groups: [{ name: a, match: { cgroup: "*.service" } }]',
+    `${FILE}: groups[0].match.cgroup: "*.service" does not start with /; expected a cgroup path glob starting with / (* within a segment, ** across)`,
+  ],
   ['rule without name', 'groups: [{ match: { cgroup: /a } }]', `${FILE}: groups[0].name: missing; expected a name of letters, digits and _ . @ : -`],
-  ['rule name with a space', 'groups: [{ name: my web, match: { cgroup: /a } }]', `${FILE}: groups[0].name: "my web" is not a valid name; expected a name of letters, digits and _ . @ : -`],
-  ['duplicate rule name', 'groups: [{ name: a, match: { cgroup: /a } }, { name: a, match: { cgroup: /b } }]', `${FILE}: groups[1].name: "a" is already used by groups[0]; expected a unique name`],
-  ['reserved rule name', 'groups: [{ name: other, match: { cgroup: /a } }]', `${FILE}: groups[0].name: "other" is reserved for the groups beyond group_settings.max_groups; expected another name`],
-  ['rule without match', 'groups: [{ name: a }]', `${FILE}: groups[0].match: missing; expected a mapping with at least one of cgroup, cgroup_regex, comm, exe, uid`],
-  ['rule with empty match', 'groups: [{ name: a, match: {} }]', `${FILE}: groups[0].match: matches everything; expected at least one of cgroup, cgroup_regex, comm, exe, uid`],
-  ['on_release not a command', 'groups: [{ name: a, match: { cgroup: /a }, on_release: [] }]', `${FILE}: groups[0].on_release: a list is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`],
+  [
+    'rule name with a space',
+    'groups: [{ name: my web, match: { cgroup: /a } }]',
+    `${FILE}: groups[0].name: "my web" is not a valid name; expected a name of letters, digits and _ . @ : -`,
+  ],
+  [
+    'duplicate rule name',
+    'groups: [{ name: a, match: { cgroup: /a } }, { name: a, match: { cgroup: /b } }]',
+    `${FILE}: groups[1].name: "a" is already used by groups[0]; expected a unique name`,
+  ],
+  [
+    'reserved rule name',
+    'groups: [{ name: other, match: { cgroup: /a } }]',
+    `${FILE}: groups[0].name: "other" is reserved for the groups beyond group_settings.max_groups; expected another name`,
+  ],
+  [
+    'rule without match',
+    'groups: [{ name: a }]',
+    `${FILE}: groups[0].match: missing; expected a mapping with at least one of cgroup, cgroup_regex, comm, exe, uid`,
+  ],
+  [
+    'rule with empty match',
+    'groups: [{ name: a, match: {} }]',
+    `${FILE}: groups[0].match: matches everything; expected at least one of cgroup, cgroup_regex, comm, exe, uid`,
+  ],
+  [
+    'on_release not a command',
+    'groups: [{ name: a, match: { cgroup: /a }, on_release: [] }]',
+    `${FILE}: groups[0].on_release: a list is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`,
+  ],
 
   // resources and actions
-  ['barrier above limit', 'resources: { tasks: { barrier: 50, limit: 40 } }', `${FILE}: resources.tasks: barrier 50 is above limit 40; expected barrier <= limit`],
-  ['barrier above limit, sizes in bytes', 'resources: { memory_bytes: { barrier: 2GiB, limit: 1GiB } }', `${FILE}: resources.memory_bytes: barrier 2147483648 is above limit 1073741824; expected barrier <= limit`],
-  ['kill on threads', 'resources: { threads: { limit: 5, on_limit: [kill] } }', `${FILE}: resources.threads.on_limit[0]: kill is only for tasks, not threads; expected event, freeze or {exec: ...}`],
-  ['unknown action', 'resources: { tasks: { limit: 5, on_limit: [stop] } }', `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`],
-  ['action of the wrong shape', 'resources: { tasks: { limit: 5, on_limit: [[kill]] } }', `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`],
-  ['exec without a command', 'resources: { tasks: { limit: 5, on_limit: [{ timeout: 5s }] } }', `${FILE}: resources.tasks.on_limit[0]: no exec; expected {exec: [command, args...], timeout: 10s}`],
-  ['actions without their threshold', 'resources: { tasks: { limit: 5, on_barrier: [kill] } }', `${FILE}: resources.tasks.on_barrier: actions without a barrier; expected a barrier for them to act on`],
-  ['freeze on cgroup v1', 'cgroup: { hierarchy: cpuacct }\nresources: { tasks: { limit: 5, on_limit: [freeze] } }', `${FILE}: resources.tasks.on_limit[0]: freeze needs cgroup v2 (cgroup.freeze); expected event, kill or {exec: ...} with a v1 hierarchy`],
-  ['freeze on a process rule', 'groups: [{ name: a, match: { comm: make }, resources: { tasks: { limit: 5, on_limit: [freeze] } } }]', `${FILE}: groups[0].resources.tasks.on_limit[0]: freeze needs a group of whole cgroups, and this group matches processes; expected event, kill or {exec: ...}`],
-  ['process rule inheriting freeze', 'resources: { tasks: { limit: 5, on_limit: [freeze] } }\ngroups: [{ name: a, match: { uid: 1000 } }]', `${FILE}: groups[0].resources: inherits freeze from resources.tasks, but this group matches processes, not whole cgroups; expected its own tasks spec without freeze`],
+  [
+    'barrier above limit',
+    'resources: { tasks: { barrier: 50, limit: 40 } }',
+    `${FILE}: resources.tasks: barrier 50 is above limit 40; expected barrier <= limit`,
+  ],
+  [
+    'barrier above limit, sizes in bytes',
+    'resources: { memory_bytes: { barrier: 2GiB, limit: 1GiB } }',
+    `${FILE}: resources.memory_bytes: barrier 2147483648 is above limit 1073741824; expected barrier <= limit`,
+  ],
+  [
+    'kill on threads',
+    'resources: { threads: { limit: 5, on_limit: [kill] } }',
+    `${FILE}: resources.threads.on_limit[0]: kill is only for tasks, not threads; expected event, freeze or {exec: ...}`,
+  ],
+  [
+    'unknown action',
+    'resources: { tasks: { limit: 5, on_limit: [stop] } }',
+    `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+  ],
+  [
+    'action of the wrong shape',
+    'resources: { tasks: { limit: 5, on_limit: [[kill]] } }',
+    `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+  ],
+  [
+    'exec without a command',
+    'resources: { tasks: { limit: 5, on_limit: [{ timeout: 5s }] } }',
+    `${FILE}: resources.tasks.on_limit[0]: no exec; expected {exec: [command, args...], timeout: 10s}`,
+  ],
+  [
+    'actions without their threshold',
+    'resources: { tasks: { limit: 5, on_barrier: [kill] } }',
+    `${FILE}: resources.tasks.on_barrier: actions without a barrier; expected a barrier for them to act on`,
+  ],
+  [
+    'freeze on cgroup v1',
+    'cgroup: { hierarchy: cpuacct }\nresources: { tasks: { limit: 5, on_limit: [freeze] } }',
+    `${FILE}: resources.tasks.on_limit[0]: freeze needs cgroup v2 (cgroup.freeze); expected event, kill or {exec: ...} with a v1 hierarchy`,
+  ],
+  [
+    'freeze on a process rule',
+    'groups: [{ name: a, match: { comm: make }, resources: { tasks: { limit: 5, on_limit: [freeze] } } }]',
+    `${FILE}: groups[0].resources.tasks.on_limit[0]: freeze needs a group of whole cgroups, and this group matches processes; expected event, kill or {exec: ...}`,
+  ],
+  [
+    'process rule inheriting freeze',
+    'resources: { tasks: { limit: 5, on_limit: [freeze] } }\ngroups: [{ name: a, match: { uid: 1000 } }]',
+    `${FILE}: groups[0].resources: inherits freeze from resources.tasks, but this group matches processes, not whole cgroups; expected its own tasks spec without freeze`,
+  ],
 
   // programs
-  ['program without command or watch', 'programs: [{ name: a }]', `${FILE}: programs[0]: neither command nor watch; expected exactly one of command (a program to run) or watch (a group to watch)`],
-  ['program with command and watch', 'programs: [{ name: a, command: a, watch: /a }]', `${FILE}: programs[0]: both command and watch; expected exactly one of command (a program to run) or watch (a group to watch)`],
-  ['restart_command without watch', 'programs: [{ name: a, command: a, restart_command: b }]', `${FILE}: programs[0].restart_command: given without watch; expected restart_command only on a program that watches a group`],
-  ['watch of an unknown group', 'groups: [{ name: web, match: { cgroup: /web } }]\nprograms: [{ name: a, watch: db }]', `${FILE}: programs[0].watch: no group named "db"; expected a cgroup path starting with / or a group named under groups (web)`],
-  ['duplicate program name', 'programs: [{ name: a, command: a }, { name: b, command: b }, { name: a, command: c }]', `${FILE}: programs[2].name: "a" is already used by programs[0]; expected a unique name`],
-  ['program name with a slash', 'programs: [{ name: a/b, command: a }]', `${FILE}: programs[0].name: "a/b" is not a valid name; expected a name of letters, digits and _ . @ : -`],
-  ['program name ..', 'programs: [{ name: .., command: a }]', `${FILE}: programs[0].name: ".." is not a valid name; expected a name of letters, digits and _ . @ : -`],
-  ['program name like a cgroup file', 'programs: [{ name: cgroup.procs, command: a }]', `${FILE}: programs[0].name: "cgroup.procs" starts with "cgroup.", like the kernel's cgroup files; expected another name`],
-  ['empty command', 'programs: [{ name: a, command: "  " }]', `${FILE}: programs[0].command: "  " is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`],
-  ['unknown restart policy', 'programs: [{ name: a, command: a, restart: no }]', `${FILE}: programs[0].restart: "no" is not accepted; expected one of always, on-failure, on-abnormal, never`],
-  ['unknown signal', 'programs: [{ name: a, command: a, stop_signal: SIGFOO }]', `${FILE}: programs[0].stop_signal: unknown signal "SIGFOO"; expected a signal name like SIGTERM, SIGINT or SIGQUIT`],
+  [
+    'program without command or watch',
+    'programs: [{ name: a }]',
+    `${FILE}: programs[0]: neither command nor watch; expected exactly one of command (a program to run) or watch (a group to watch)`,
+  ],
+  [
+    'program with command and watch',
+    'programs: [{ name: a, command: a, watch: /a }]',
+    `${FILE}: programs[0]: both command and watch; expected exactly one of command (a program to run) or watch (a group to watch)`,
+  ],
+  [
+    'restart_command without watch',
+    'programs: [{ name: a, command: a, restart_command: b }]',
+    `${FILE}: programs[0].restart_command: given without watch; expected restart_command only on a program that watches a group`,
+  ],
+  [
+    'watch of an unknown group',
+    'groups: [{ name: web, match: { cgroup: /web } }]\nprograms: [{ name: a, watch: db }]',
+    `${FILE}: programs[0].watch: no group named "db"; expected a cgroup path starting with / or a group named under groups (web)`,
+  ],
+  [
+    'duplicate program name',
+    'programs: [{ name: a, command: a }, { name: b, command: b }, { name: a, command: c }]',
+    `${FILE}: programs[2].name: "a" is already used by programs[0]; expected a unique name`,
+  ],
+  [
+    'program name with a slash',
+    'programs: [{ name: a/b, command: a }]',
+    `${FILE}: programs[0].name: "a/b" is not a valid name; expected a name of letters, digits and _ . @ : -`,
+  ],
+  [
+    'program name ..',
+    'programs: [{ name: .., command: a }]',
+    `${FILE}: programs[0].name: ".." is not a valid name; expected a name of letters, digits and _ . @ : -`,
+  ],
+  [
+    'program name like a cgroup file',
+    'programs: [{ name: cgroup.procs, command: a }]',
+    `${FILE}: programs[0].name: "cgroup.procs" starts with "cgroup.", like the kernel's cgroup files; expected another name`,
+  ],
+  [
+    'empty command',
+    'programs: [{ name: a, command: "  " }]',
+    `${FILE}: programs[0].command: "  " is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`,
+  ],
+  [
+    'unknown restart policy',
+    'programs: [{ name: a, command: a, restart: no }]',
+    `${FILE}: programs[0].restart: "no" is not accepted; expected one of always, on-failure, on-abnormal, never`,
+  ],
+  [
+    'unknown signal',
+    'programs: [{ name: a, command: a, stop_signal: SIGFOO }]',
+    `${FILE}: programs[0].stop_signal: unknown signal "SIGFOO"; expected a signal name like SIGTERM, SIGINT or SIGQUIT`,
+  ],
   ['relative cwd', 'programs: [{ name: a, command: a, cwd: srv }]', `${FILE}: programs[0].cwd: "srv" is relative; expected an absolute path`],
-  ['bad env name', 'programs: [{ name: a, command: a, env: { 1X: y } }]', `${FILE}: programs[0].env: invalid variable name "1X"; expected names of letters, digits and _, not starting with a digit`],
-  ['env value a list', 'programs: [{ name: a, command: a, env: { X: [1] } }]', `${FILE}: programs[0].env.X: a list is not a value; expected a string, number or boolean`],
+  [
+    'bad env name',
+    'programs: [{ name: a, command: a, env: { 1X: y } }]',
+    `${FILE}: programs[0].env: invalid variable name "1X"; expected names of letters, digits and _, not starting with a digit`,
+  ],
+  [
+    'env value a list',
+    'programs: [{ name: a, command: a, env: { X: [1] } }]',
+    `${FILE}: programs[0].env.X: a list is not a value; expected a string, number or boolean`,
+  ],
 
   // accounting and api
   ['log without a path', 'accounting: { log: { keep: 2 } }', `${FILE}: accounting.log.path: missing; expected an absolute path for the accounting log`],
-  ['zero period', 'accounting: { period: 0 }', `${FILE}: accounting.period: 0 is zero; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`],
+  [
+    'zero period',
+    'accounting: { period: 0 }',
+    `${FILE}: accounting.period: 0 is zero; expected a duration above 0 (seconds as a number, or a string like 100ms, 5s, 2m, 1h, 1d)`,
+  ],
   ['relative socket', 'api: { socket: api.sock }', `${FILE}: api.socket: "api.sock" is relative; expected an absolute path`],
 ];
 

@@ -93,11 +93,7 @@ describe('effectiveResources', () => {
     ['no rule: the defaults', undefined, { tasks: spec(100), threads: spec(1000) }],
     ['a rule overrides per resource', rule('a', { cgroup: '/a' }, { tasks: spec(10) }), { tasks: spec(10), threads: spec(1000) }],
     ['a rule adds a resource', rule('a', { cgroup: '/a' }, { memory_bytes: spec(1) }), { tasks: spec(100), threads: spec(1000), memory_bytes: spec(1) }],
-    [
-      'a spec without thresholds clears the default',
-      rule('a', { cgroup: '/a' }, { tasks: { on_barrier: [], on_limit: [] } }),
-      { threads: spec(1000) },
-    ],
+    ['a spec without thresholds clears the default', rule('a', { cgroup: '/a' }, { tasks: { on_barrier: [], on_limit: [] } }), { threads: spec(1000) }],
   ])('%s', (_title, r, want) => {
     expect(effectiveResources(defaults, r)).toStrictEqual(want);
   });

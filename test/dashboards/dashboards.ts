@@ -54,7 +54,10 @@ export interface Dashboard {
 /** Every dashboard JSON file, parsed, by file name. */
 export function loadDashboards(): Record<string, Dashboard> {
   const out: Record<string, Dashboard> = {};
-  for (const f of fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of fs
+    .readdirSync(DASHBOARD_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     out[f] = JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, f), 'utf8')) as Dashboard;
   }
   return out;
@@ -66,7 +69,10 @@ export function dataPanels(d: Dashboard): Panel[] {
 }
 
 export interface RuleFile {
-  groups: { name: string; rules: { record?: string; alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { record?: string; alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[];
+  }[];
 }
 
 export function loadRules(file: string): RuleFile {

@@ -115,7 +115,11 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
     if (!m) throw new Error(`unsupported variable query ${query}`);
     // As Grafana does: the label values API, limited to the series of the dashboard's time range.
     const q = new URLSearchParams({ 'match[]': interpolate(m[1], i), start: String(start), end: String(Date.now() / 1000) });
-    const body = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/label/${m[2]}/values?${q}`)).json()) as { status: string; error?: string; data: string[] };
+    const body = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/label/${m[2]}/values?${q}`)).json()) as {
+      status: string;
+      error?: string;
+      data: string[];
+    };
     if (body.status !== 'success') throw new Error(`${query}: ${body.error}`);
     return body.data.sort();
   }
@@ -129,7 +133,8 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
       if (v.type !== 'query') continue;
       if (v.multi || v.includeAll) interp.multi.add(v.name);
       const values = await labelValues(v.query!, interp);
-      for (const want of fixed[v.name] ?? []) if (!values.includes(want)) problems.push(`variable ${v.name}: ${want} not among its values [${values.join(', ')}]`);
+      for (const want of fixed[v.name] ?? [])
+        if (!values.includes(want)) problems.push(`variable ${v.name}: ${want} not among its values [${values.join(', ')}]`);
       interp.vars[v.name] = fixed[v.name] ?? values;
       if (!interp.vars[v.name].length) problems.push(`variable ${v.name}: its query ${v.query} returned nothing`);
     }
@@ -163,15 +168,31 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
     expect(empty, `${d.title}: ${empty.length} panel(s) without data:\n  ${empty.join('\n  ')}`).toEqual([]);
   };
 
-  it('overview: every panel has data for both agents and all groups', check('forkwatch-overview.json', () => ({})), 60_000);
+  it(
+    'overview: every panel has data for both agents and all groups',
+    check('forkwatch-overview.json', () => ({})),
+    60_000,
+  );
 
-  it(`group: every panel has data for group ${GROUP}`, check('forkwatch-group.json', () => ({ instance: [`127.0.0.1:${main.port}`], group: [GROUP] })), 60_000);
+  it(
+    `group: every panel has data for group ${GROUP}`,
+    check('forkwatch-group.json', () => ({ instance: [`127.0.0.1:${main.port}`], group: [GROUP] })),
+    60_000,
+  );
 
-  it('programs: every panel has data for the supervised programs', check('forkwatch-programs.json', () => ({ instance: [`127.0.0.1:${main.port}`] })), 60_000);
+  it(
+    'programs: every panel has data for the supervised programs',
+    check('forkwatch-programs.json', () => ({ instance: [`127.0.0.1:${main.port}`] })),
+    60_000,
+  );
 
   it('dashboards/render.mjs draws every panel of every dashboard from that Prometheus', async () => {
     for (const [file, d] of Object.entries(dashboards)) {
-      const given = { 'forkwatch-group.group': [GROUP], 'forkwatch-group.instance': [`127.0.0.1:${main.port}`], 'forkwatch-programs.instance': [`127.0.0.1:${main.port}`] };
+      const given = {
+        'forkwatch-group.group': [GROUP],
+        'forkwatch-group.instance': [`127.0.0.1:${main.port}`],
+        'forkwatch-programs.instance': [`127.0.0.1:${main.port}`],
+      };
       const { html } = await renderDashboard(`http://127.0.0.1:${prom.port}`, d, given, { start, end: Date.now() / 1000, scrape: 1 });
       expect(html, file).toContain('<svg');
       expect(html.match(/>No data</g) ?? [], `${file}: panels drawn without data`).toEqual([]);
@@ -179,7 +200,9 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
   });
 
   it('every recording and alerting rule evaluates without error', async () => {
-    const res = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/rules`)).json()) as { data: { groups: { file: string; rules: { name: string; health: string; lastError?: string }[] }[] } };
+    const res = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/rules`)).json()) as {
+      data: { groups: { file: string; rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
     const rules = res.data.groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThanOrEqual(15);
     const bad = rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
@@ -187,9 +210,10 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
   });
 
   it('the alerts the workload provokes are pending or firing', async () => {
-    const res = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+    const res = (await (await fetch(`http://127.0.0.1:${prom.port}/api/v1/alerts`)).json()) as {
+      data: { alerts: { labels: Record<string, string>; state: string }[] };
+    };
     const names = new Set(res.data.alerts.map((a) => a.labels.alertname));
     for (const a of ['ForkwatchBarrierHit', 'ForkwatchLimitHit', 'ForkwatchEventsLost']) expect([...names], a).toContain(a);
   });
 });
-

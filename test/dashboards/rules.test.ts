@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadRules, RULE_FILES, RULES_DIR } from './dashboards.js';
 
-const TEST_FILES = fs.readdirSync(RULES_DIR).filter((f) => f.endsWith('.test.yml')).sort();
+const TEST_FILES = fs
+  .readdirSync(RULES_DIR)
+  .filter((f) => f.endsWith('.test.yml'))
+  .sort();
 
 function promtool(...args: string[]): { code: number | null; out: string } {
   const r = spawnSync('promtool', args, { cwd: RULES_DIR, encoding: 'utf8', timeout: 60_000 });
@@ -37,7 +40,9 @@ describe('deploy/prometheus', () => {
 
   it('every alert has a unit test that fires it and one that does not', () => {
     const alerts = loadRules(RULE_FILES[1]).groups.flatMap((g) => g.rules.map((r) => r.alert!));
-    const cases = TEST_FILES.flatMap((f) => (parse(fs.readFileSync(path.join(RULES_DIR, f), 'utf8')) as { tests: { alert_rule_test?: AlertTest[] }[] }).tests).flatMap((t) => t.alert_rule_test ?? []);
+    const cases = TEST_FILES.flatMap(
+      (f) => (parse(fs.readFileSync(path.join(RULES_DIR, f), 'utf8')) as { tests: { alert_rule_test?: AlertTest[] }[] }).tests,
+    ).flatMap((t) => t.alert_rule_test ?? []);
     const missing: string[] = [];
     for (const a of alerts) {
       const mine = cases.filter((c) => c.alertname === a);
@@ -50,7 +55,13 @@ describe('deploy/prometheus', () => {
   it('a broken unit test fails (promtool is really checking)', () => {
     const tmp = fs.mkdtempSync(path.join(RULES_DIR, '.tmp-'));
     try {
-      const text = fs.readFileSync(path.join(RULES_DIR, 'forkwatch.alerts.test.yml'), 'utf8').replace('forkwatch.alerts.yml', '../forkwatch.alerts.yml').replace('severity: critical, job: forkwatch, instance: "host-a:10510", node: host-a', 'severity: warning, job: forkwatch, instance: "host-a:10510", node: host-a');
+      const text = fs
+        .readFileSync(path.join(RULES_DIR, 'forkwatch.alerts.test.yml'), 'utf8')
+        .replace('forkwatch.alerts.yml', '../forkwatch.alerts.yml')
+        .replace(
+          'severity: critical, job: forkwatch, instance: "host-a:10510", node: host-a',
+          'severity: warning, job: forkwatch, instance: "host-a:10510", node: host-a',
+        );
       fs.writeFileSync(path.join(tmp, 'broken.test.yml'), text);
       const r = promtool('test', 'rules', path.join(path.basename(tmp), 'broken.test.yml'));
       expect(r.code, r.out).not.toBe(0);

@@ -35,7 +35,8 @@ describe('dashboards/*.json', () => {
   it('are what dashboards/build.mjs generates', () => {
     const built = buildDashboards() as Record<string, unknown>;
     expect(Object.keys(dashboards).sort()).toEqual(Object.keys(built).sort());
-    for (const [file, d] of Object.entries(built)) expect(render(d), `${file}: run node dashboards/build.mjs`).toBe(JSON.stringify(dashboards[file], null, 2) + '\n');
+    for (const [file, d] of Object.entries(built))
+      expect(render(d), `${file}: run node dashboards/build.mjs`).toBe(JSON.stringify(dashboards[file], null, 2) + '\n');
   });
 
   it.each(entries)("%s validates against @grafana/schema's Dashboard and each panel type's options", (file, d) => {
@@ -51,7 +52,8 @@ describe('dashboards/*.json', () => {
       if (!t.options(p.options)) problems.push(...describeErrors(t.options.errors).map((e) => `panel "${p.title}" options${e}`));
       const custom = p.fieldConfig?.defaults.custom;
       if (custom !== undefined && !t.custom) problems.push(`panel "${p.title}": ${p.type} takes no fieldConfig.defaults.custom`);
-      if (custom !== undefined && t.custom && !t.custom(custom)) problems.push(...describeErrors(t.custom.errors).map((e) => `panel "${p.title}" fieldConfig.defaults.custom${e}`));
+      if (custom !== undefined && t.custom && !t.custom(custom))
+        problems.push(...describeErrors(t.custom.errors).map((e) => `panel "${p.title}" fieldConfig.defaults.custom${e}`));
     }
     expect(problems, `${file}:\n${problems.join('\n')}`).toEqual([]);
   });
@@ -77,14 +79,16 @@ describe('dashboards/*.json', () => {
     const vars = Object.fromEntries(d.templating.list.map((x) => [x.name, x]));
     expect(vars.datasource?.type).toBe('datasource');
     expect(vars.instance?.type).toBe('query');
-    for (const x of d.templating.list) if (x.type === 'query' && x.datasource?.uid !== '${datasource}') problems.push(`variable ${x.name}: data source is not $datasource`);
+    for (const x of d.templating.list)
+      if (x.type === 'query' && x.datasource?.uid !== '${datasource}') problems.push(`variable ${x.name}: data source is not $datasource`);
     for (const p of dataPanels(d)) {
       if (p.datasource?.uid !== '${datasource}') problems.push(`panel "${p.title}": data source is not $datasource`);
       if (!p.targets?.length) problems.push(`panel "${p.title}": no query`);
       for (const t of p.targets ?? []) {
         if (t.datasource?.uid !== '${datasource}') problems.push(`panel "${p.title}" ${t.refId}: data source is not $datasource`);
         if (/\d+\.\d+\.\d+\.\d+|:\d{2,5}\b|instance="|node=/.test(t.expr)) problems.push(`panel "${p.title}" ${t.refId}: names a host: ${t.expr}`);
-        for (const s of selectors(t.expr)) if (!s.includes('instance=~"$instance"')) problems.push(`panel "${p.title}" ${t.refId}: selector {${s}} without instance=~"$instance"`);
+        for (const s of selectors(t.expr))
+          if (!s.includes('instance=~"$instance"')) problems.push(`panel "${p.title}" ${t.refId}: selector {${s}} without instance=~"$instance"`);
         for (const name of metricNames(t.expr)) if (!t.expr.includes(`${name}{`)) problems.push(`panel "${p.title}" ${t.refId}: ${name} without a selector`);
       }
     }
@@ -95,7 +99,10 @@ describe('dashboards/*.json', () => {
     const recorded = recordedNames();
     const problems: string[] = [];
     for (const [file, d] of entries) {
-      const exprs = [...dataPanels(d).flatMap((p) => (p.targets ?? []).map((t) => [`panel "${p.title}"`, t.expr])), ...d.templating.list.filter((x) => x.type === 'query').map((x) => [`variable ${x.name}`, x.query!.replace(/^label_values\((.*),\s*\w+\)$/, '$1')])];
+      const exprs = [
+        ...dataPanels(d).flatMap((p) => (p.targets ?? []).map((t) => [`panel "${p.title}"`, t.expr])),
+        ...d.templating.list.filter((x) => x.type === 'query').map((x) => [`variable ${x.name}`, x.query!.replace(/^label_values\((.*),\s*\w+\)$/, '$1')]),
+      ];
       for (const [where, expr] of exprs) {
         const names = metricNames(expr);
         if (names.length === 0) problems.push(`${file} ${where}: reads no metric: ${expr}`);
@@ -126,7 +133,8 @@ describe('deploy/prometheus rules', () => {
         for (const r of g.rules) {
           const what = r.record ?? r.alert!;
           const texts = [r.expr, ...Object.values(r.annotations ?? {}).flatMap((a) => [...a.matchAll(/"(forkwatch_[a-z_]+)\{/g)].map((m) => m[1]))];
-          for (const text of texts) for (const n of metricNames(text)) if (!defined(n) && !NOT_IN_DEFINITIONS.has(n)) problems.push(`${what}: ${n} is not defined`);
+          for (const text of texts)
+            for (const n of metricNames(text)) if (!defined(n) && !NOT_IN_DEFINITIONS.has(n)) problems.push(`${what}: ${n} is not defined`);
           if (r.record && !/^[a-z_]+:forkwatch_[a-z_]+:[a-z0-9_]+$/.test(r.record)) problems.push(`${r.record}: not level:metric:operations`);
         }
       }

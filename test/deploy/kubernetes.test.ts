@@ -31,18 +31,31 @@ const KINDS: Record<string, { model: new (data: never) => { validate(): void }; 
   'v1/ConfigMap': { model: ConfigMap, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
   'v1/Service': { model: Service, module: 'kubernetes-models/v1/Service', type: 'IService' },
   'apps/v1/DaemonSet': { model: DaemonSet, module: 'kubernetes-models/apps/v1/DaemonSet', type: 'IDaemonSet' },
-  'rbac.authorization.k8s.io/v1/ClusterRole': { model: ClusterRole, module: 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole', type: 'IClusterRole' },
+  'rbac.authorization.k8s.io/v1/ClusterRole': {
+    model: ClusterRole,
+    module: 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole',
+    type: 'IClusterRole',
+  },
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': {
     model: ClusterRoleBinding,
     module: 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding',
     type: 'IClusterRoleBinding',
   },
-  'monitoring.coreos.com/v1/PodMonitor': { model: PodMonitor, module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor', type: 'IPodMonitor' },
+  'monitoring.coreos.com/v1/PodMonitor': {
+    model: PodMonitor,
+    module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor',
+    type: 'IPodMonitor',
+  },
 };
 
 interface Doc {
   file: string;
-  obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
+  obj: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    [k: string]: unknown;
+  };
 }
 
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
@@ -123,7 +136,7 @@ describe('deploy/kubernetes manifests', () => {
     expect(container.resources.requests).toMatchObject({ memory: expect.any(String), cpu: expect.any(String) });
   });
 
-  it('the ConfigMap\'s config loads, listens on the pod IP at the probed port, and puts the socket on the mounted directory', () => {
+  it("the ConfigMap's config loads, listens on the pod IP at the probed port, and puts the socket on the mounted directory", () => {
     const cm = one<any>('ConfigMap');
     const config = parseConfig(cm.data['forkwatch.yaml'], 'configmap.yaml', hostEnv({ FORKWATCH_NODE_NAME: 'node-a' }));
     expect(config.node_name).toBe('node-a');
@@ -133,7 +146,11 @@ describe('deploy/kubernetes manifests', () => {
     expect(config.kubernetes?.pods_url).toContain('fieldSelector=spec.nodeName={node}');
     const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
     expect(config.kubernetes).toMatchObject({ token_file: `${sa}/token`, ca_file: `${sa}/ca.crt` });
-    expect(container.args).toEqual(['run', '--config', `${container.volumeMounts.find((m: { name: string }) => m.name === 'config').mountPath}/forkwatch.yaml`]);
+    expect(container.args).toEqual([
+      'run',
+      '--config',
+      `${container.volumeMounts.find((m: { name: string }) => m.name === 'config').mountPath}/forkwatch.yaml`,
+    ]);
   });
 
   it("asks for no action the pod's capabilities and read-only mounts cannot carry out (the agent would refuse to start)", () => {
@@ -148,7 +165,8 @@ describe('deploy/kubernetes manifests', () => {
       cgroupUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
       programsUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
       // readOnlyRootFilesystem: only the volumes mounted read-write can be written.
-      unwritable: (dir: string) => (container.volumeMounts.some((m: { mountPath: string; readOnly?: boolean }) => !m.readOnly && dir.startsWith(m.mountPath)) ? null : ro(dir)),
+      unwritable: (dir: string) =>
+        container.volumeMounts.some((m: { mountPath: string; readOnly?: boolean }) => !m.readOnly && dir.startsWith(m.mountPath)) ? null : ro(dir),
     };
     expect(caps).toBe((1n << 39n) | (1n << 38n));
     expect(impossibleAction(config, host)).toBeUndefined();
@@ -167,7 +185,12 @@ describe('deploy/kubernetes manifests', () => {
     const justified = capabilityTable();
     const inManifest = [...sc.capabilities.add].sort();
     // Every capability in the manifest is in the table as "yes", and every "yes" is in the manifest.
-    expect(inManifest).toEqual(justified.filter((c) => c.granted).map((c) => c.name).sort());
+    expect(inManifest).toEqual(
+      justified
+        .filter((c) => c.granted)
+        .map((c) => c.name)
+        .sort(),
+    );
     for (const c of justified) expect(c.why.length, `why ${c.name}`).toBeGreaterThan(20);
     // The usual suspects are discussed, so their absence is a decision.
     for (const name of ['SYS_ADMIN', 'SYS_RESOURCE', 'SYS_PTRACE', 'KILL', 'DAC_OVERRIDE']) expect(justified.map((c) => c.name)).toContain(name);
@@ -215,7 +238,7 @@ function typeCheck(list: Doc[]): string[] {
   const program = ts.createProgram([file], options, host);
   return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => {
     const where = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : -1;
-    const manifest = where >= 0 ? source.split('\n')[where - 1] ?? '' : '';
+    const manifest = where >= 0 ? (source.split('\n')[where - 1] ?? '') : '';
     return `${manifest} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
   });
 }

@@ -51,8 +51,13 @@ describe('deploy/forkwatch.service', () => {
     expect(capabilities().sort()).toEqual(['CAP_BPF', 'CAP_DAC_OVERRIDE', 'CAP_KILL', 'CAP_PERFMON', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SYS_PTRACE']);
     expect(settings.has('AmbientCapabilities')).toBe(false); // root: the bounding set is what limits it
     const security = fs.readFileSync(path.join(ROOT, 'docs/security.md'), 'utf8');
-    for (const cap of [...capabilities(), 'CAP_SYS_ADMIN', 'CAP_SYS_RESOURCE']) expect(security, `docs/security.md on ${cap}`).toMatch(new RegExp(`\`${cap}\`[^\\n]{30,}`));
-    expect(Object.fromEntries(['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'Delegate', 'RestrictSUIDSGID', 'UMask'].map((k) => [k, one(k)]))).toEqual({
+    for (const cap of [...capabilities(), 'CAP_SYS_ADMIN', 'CAP_SYS_RESOURCE'])
+      expect(security, `docs/security.md on ${cap}`).toMatch(new RegExp(`\`${cap}\`[^\\n]{30,}`));
+    expect(
+      Object.fromEntries(
+        ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'Delegate', 'RestrictSUIDSGID', 'UMask'].map((k) => [k, one(k)]),
+      ),
+    ).toEqual({
       NoNewPrivileges: 'yes',
       ProtectSystem: 'strict',
       ProtectHome: 'read-only',
@@ -63,7 +68,8 @@ describe('deploy/forkwatch.service', () => {
       UMask: '0077',
     });
     // What the agent writes stays writable: cgroupfs (freeze, programs), its socket's directory, logs.
-    for (const k of ['ProtectControlGroups', 'ProtectKernelTunables', 'MemoryDenyWriteExecute', 'ProtectProc', 'PrivateUsers']) expect(settings.has(k), k).toBe(false);
+    for (const k of ['ProtectControlGroups', 'ProtectKernelTunables', 'MemoryDenyWriteExecute', 'ProtectProc', 'PrivateUsers'])
+      expect(settings.has(k), k).toBe(false);
     expect(one('ReadWritePaths')).toBe('/sys/fs/cgroup');
     expect(`/run/${one('RuntimeDirectory')}`).toBe(path.dirname(loadConfig().api.socket));
     expect(one('LogsDirectory')).toBe('forkwatch');
@@ -146,8 +152,12 @@ describe("the agent with exactly the unit's capabilities", () => {
         '',
       ].join('\n'),
     );
-    const bounding = capabilities().map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
-    const proc = spawn('setpriv', [`--bounding-set=-all,${bounding}`, '--inh-caps=-all', '--no-new-privs', process.execPath, CLI, 'run', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bounding = capabilities()
+      .map((c) => `+${c.slice(4).toLowerCase()}`)
+      .join(',');
+    const proc = spawn('setpriv', [`--bounding-set=-all,${bounding}`, '--inh-caps=-all', '--no-new-privs', process.execPath, CLI, 'run', '--config', config], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((r) => proc.on('exit', r));

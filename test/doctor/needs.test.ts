@@ -16,7 +16,11 @@ const CAP_SETUID = 7;
 const full: Host = { caps: ALL, cgroupUnwritable: null, programsUnwritable: null, unwritable: () => null };
 const noKill: Host = { ...full, caps: ALL & ~bit(CAP_KILL) };
 const noSetid: Host = { ...full, caps: ALL & ~bit(CAP_SETUID) & ~bit(CAP_SETGID) };
-const roCgroup: Host = { ...full, cgroupUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)', programsUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)' };
+const roCgroup: Host = {
+  ...full,
+  cgroupUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)',
+  programsUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)',
+};
 const roLog: Host = { ...full, unwritable: (d) => `${d} is on a read-only file system (EROFS)` };
 
 const cfg = (yaml: string) => parseConfig(yaml, '/etc/forkwatch.yaml', { hostname: 'h' });
@@ -32,17 +36,52 @@ const LOG = 'accounting:\n  log:\n    path: /var/lib/forkwatch/acc.log\n';
 describe('impossibleAction', () => {
   it.each<[string, string, Host, RegExp | undefined]>([
     ['nothing asked, nothing given', '', { caps: 0n, cgroupUnwritable: 'x', programsUnwritable: 'x', unwritable: () => 'x' }, undefined],
-    ['everything given', 'resources:\n  tasks: { limit: 10, on_limit: [kill] }\n  threads: { limit: 10, on_limit: [freeze] }\n' + PROGRAM_AS('user: nobody') + LOG, full, undefined],
-    ['kill in the defaults without CAP_KILL', KILL_DEFAULT, noKill, /^resources\.tasks\.on_limit: kill cannot work where the agent runs: it lacks CAP_KILL; expected the capability/],
+    [
+      'everything given',
+      'resources:\n  tasks: { limit: 10, on_limit: [kill] }\n  threads: { limit: 10, on_limit: [freeze] }\n' + PROGRAM_AS('user: nobody') + LOG,
+      full,
+      undefined,
+    ],
+    [
+      'kill in the defaults without CAP_KILL',
+      KILL_DEFAULT,
+      noKill,
+      /^resources\.tasks\.on_limit: kill cannot work where the agent runs: it lacks CAP_KILL; expected the capability/,
+    ],
     ['kill in a rule without CAP_KILL', KILL_RULE, noKill, /^groups\[0\]\.resources\.tasks\.on_barrier: kill cannot work/],
-    ['freeze with cgroupfs read-only', FREEZE, roCgroup, /^resources\.threads\.on_limit: freeze cannot work where the agent runs: \/sys\/fs\/cgroup is on a read-only file system \(EROFS\); expected a writable cgroup v2/],
+    [
+      'freeze with cgroupfs read-only',
+      FREEZE,
+      roCgroup,
+      /^resources\.threads\.on_limit: freeze cannot work where the agent runs: \/sys\/fs\/cgroup is on a read-only file system \(EROFS\); expected a writable cgroup v2/,
+    ],
     ['freeze without CAP_KILL is fine', FREEZE, noKill, undefined],
-    ['a program with cgroupfs read-only', PROGRAM, roCgroup, /^programs\[0\] \(relay\): cannot start programs where the agent runs: \/sys\/fs\/cgroup is on a read-only/],
+    [
+      'a program with cgroupfs read-only',
+      PROGRAM,
+      roCgroup,
+      /^programs\[0\] \(relay\): cannot start programs where the agent runs: \/sys\/fs\/cgroup is on a read-only/,
+    ],
     ['a watch program with cgroupfs read-only is fine', WATCH, roCgroup, undefined],
     ['a program as root without CAP_SETUID is fine', PROGRAM_AS('user: root'), noSetid, undefined],
-    ['a program as a user without CAP_SETUID/SETGID', PROGRAM_AS('user: nobody'), noSetid, /^programs\[0\] \(relay\): user "nobody" cannot work where the agent runs: it lacks CAP_SETUID, CAP_SETGID; expected/],
-    ['a program as a group without CAP_KILL', PROGRAM_AS('group: nogroup'), noKill, /^programs\[0\] \(relay\): group "nogroup" cannot work where the agent runs: it lacks CAP_KILL;/],
-    ['an accounting log in a read-only directory', LOG, roLog, /^accounting\.log\.path \/var\/lib\/forkwatch\/acc\.log: cannot be written where the agent runs: \/var\/lib\/forkwatch is on a read-only file system \(EROFS\); expected .*\/var\/log\/forkwatch\//],
+    [
+      'a program as a user without CAP_SETUID/SETGID',
+      PROGRAM_AS('user: nobody'),
+      noSetid,
+      /^programs\[0\] \(relay\): user "nobody" cannot work where the agent runs: it lacks CAP_SETUID, CAP_SETGID; expected/,
+    ],
+    [
+      'a program as a group without CAP_KILL',
+      PROGRAM_AS('group: nogroup'),
+      noKill,
+      /^programs\[0\] \(relay\): group "nogroup" cannot work where the agent runs: it lacks CAP_KILL;/,
+    ],
+    [
+      'an accounting log in a read-only directory',
+      LOG,
+      roLog,
+      /^accounting\.log\.path \/var\/lib\/forkwatch\/acc\.log: cannot be written where the agent runs: \/var\/lib\/forkwatch is on a read-only file system \(EROFS\); expected .*\/var\/log\/forkwatch\//,
+    ],
   ])('%s', (_name, yaml, host, want) => {
     const got = impossibleAction(cfg(yaml), host);
     if (want === undefined) expect(got).toBeUndefined();

@@ -66,7 +66,7 @@ describe('CgroupNames', () => {
     const ancestor = '/a/' + 'b'.repeat(1020);
     const real = `${ancestor}/c`;
 
-    it('never names the cgroup after the cut path: it is looked up by id below the cut path\'s parent', () => {
+    it("never names the cgroup after the cut path: it is looked up by id below the cut path's parent", () => {
       const asked: [number, string][] = [];
       const { n } = names({
         scan: new Map([
@@ -91,7 +91,7 @@ describe('CgroupNames', () => {
       expect(n.idOf(ancestor)).toBe(5);
     });
 
-    it('keeps the name it had when the rmdir record\'s path is cut', () => {
+    it("keeps the name it had when the rmdir record's path is cut", () => {
       const { n } = names({ find: () => real });
       n.made(9, ancestor, true);
       n.made(5, ancestor);

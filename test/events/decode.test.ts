@@ -13,12 +13,24 @@ const T = EventType;
 describe('decodeBatch on recorded records', () => {
   it('decodes every record, in ring order', () => {
     expect(events.map((e) => e.type)).toEqual([
-      T.CGROUP_MKDIR, T.MIGRATE, T.EXEC,
-      T.FORK, T.EXIT, // ( exit 3 )
-      T.FORK, T.EXEC, T.EXIT, // /bin/echo
-      T.FORK, T.EXIT, // ( kill -SEGV )
-      T.FORK, T.EXEC, T.CGROUP_MKDIR, T.EXIT, // mkdir child
-      T.FORK, T.EXEC, T.CGROUP_RMDIR, T.EXIT, // rmdir child
+      T.CGROUP_MKDIR,
+      T.MIGRATE,
+      T.EXEC,
+      T.FORK,
+      T.EXIT, // ( exit 3 )
+      T.FORK,
+      T.EXEC,
+      T.EXIT, // /bin/echo
+      T.FORK,
+      T.EXIT, // ( kill -SEGV )
+      T.FORK,
+      T.EXEC,
+      T.CGROUP_MKDIR,
+      T.EXIT, // mkdir child
+      T.FORK,
+      T.EXEC,
+      T.CGROUP_RMDIR,
+      T.EXIT, // rmdir child
       T.EXIT, // bash
     ]);
     for (let i = 1; i < events.length; i++) expect(events[i].ts).toBeGreaterThanOrEqual(events[i - 1].ts);
@@ -74,7 +86,14 @@ describe('decodeBatch on damaged input', () => {
   it('reports a record whose size runs past the batch, and ends the batch there', () => {
     const cut = bytes.subarray(0, 90); // the first record is longer
     const bad: BadRecord[] = [];
-    expect(decodeBatch(cut, () => {}, cut.length, (b) => bad.push(b))).toBe(0);
+    expect(
+      decodeBatch(
+        cut,
+        () => {},
+        cut.length,
+        (b) => bad.push(b),
+      ),
+    ).toBe(0);
     expect(bad).toEqual([{ at: 0, reason: expect.stringMatching(/bad record size \d+ at offset 0/) as unknown }]);
   });
   it('skips a record of an unknown type, and decodes the ones after it', () => {
@@ -82,7 +101,12 @@ describe('decodeBatch on damaged input', () => {
     copy.writeUInt16LE(99, 0);
     const bad: BadRecord[] = [];
     const got: RawEvent[] = [];
-    decodeBatch(copy, (e) => got.push(e), copy.length, (b) => bad.push(b));
+    decodeBatch(
+      copy,
+      (e) => got.push(e),
+      copy.length,
+      (b) => bad.push(b),
+    );
     expect(bad).toEqual([{ at: 0, reason: 'unknown record type 99 at offset 0' }]);
     expect(got).toEqual(events.slice(1));
   });
@@ -91,7 +115,12 @@ describe('decodeBatch on damaged input', () => {
     const at = 0; // the first record, a cgroup mkdir, claims the bare header's size
     copy.writeUInt16LE(LAYOUT.fw_event_hdr.size, at + 2);
     const bad: BadRecord[] = [];
-    decodeBatch(copy, () => {}, copy.length, (b) => bad.push(b));
+    decodeBatch(
+      copy,
+      () => {},
+      copy.length,
+      (b) => bad.push(b),
+    );
     expect(bad[0].reason).toMatch(/type 5 at offset 0 has 72 bytes, fewer than its 80/);
   });
 });
@@ -101,8 +130,34 @@ describe('decodeCounters', () => {
     const row = Buffer.alloc(8 + LAYOUT.fw_cg_counters.size);
     row.writeBigUInt64LE(405n, 0);
     Object.values(LAYOUT.fw_cg_counters.fields).forEach(([off], i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + off));
-    expect(decodeCounters(Buffer.concat([row, row]))).toEqual([
-      { cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true },
-    ].concat([{ cgroupId: 405, forks: 1000, threads: 2000, execs: 3000, exitsSuccess: 4000, exitsFailure: 5000, exitsSignaled: 6000, threadExits: 7000, cpuNs: 8000, removed: true }]));
+    expect(decodeCounters(Buffer.concat([row, row]))).toEqual(
+      [
+        {
+          cgroupId: 405,
+          forks: 1000,
+          threads: 2000,
+          execs: 3000,
+          exitsSuccess: 4000,
+          exitsFailure: 5000,
+          exitsSignaled: 6000,
+          threadExits: 7000,
+          cpuNs: 8000,
+          removed: true,
+        },
+      ].concat([
+        {
+          cgroupId: 405,
+          forks: 1000,
+          threads: 2000,
+          execs: 3000,
+          exitsSuccess: 4000,
+          exitsFailure: 5000,
+          exitsSignaled: 6000,
+          threadExits: 7000,
+          cpuNs: 8000,
+          removed: true,
+        },
+      ]),
+    );
   });
 });

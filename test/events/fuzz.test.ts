@@ -32,7 +32,7 @@ type Rng = ReturnType<typeof rng>;
 /** Records of the fixture, each as its own padded slice. */
 function split(batch: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at + 4 <= batch.length; ) {
+  for (let at = 0; at + 4 <= batch.length;) {
     const size = batch.readUInt16LE(at + 2);
     const padded = (size + 7) & ~7;
     out.push(batch.subarray(at, at + padded));
@@ -107,7 +107,23 @@ function batchFor(seed: number): Buffer {
 }
 
 function sane(e: RawEvent): boolean {
-  const numbers = [e.flags, e.ts, e.cgroupId, e.startNs, e.pid, e.tid, e.ppid, e.uid, e.nsPid, e.cpu, e.parentStartNs, e.oldTid, e.status, e.cpuNs, e.hierarchyId];
+  const numbers = [
+    e.flags,
+    e.ts,
+    e.cgroupId,
+    e.startNs,
+    e.pid,
+    e.tid,
+    e.ppid,
+    e.uid,
+    e.nsPid,
+    e.cpu,
+    e.parentStartNs,
+    e.oldTid,
+    e.status,
+    e.cpuNs,
+    e.hierarchyId,
+  ];
   return e.type >= 1 && e.type <= 6 && numbers.every((x) => Number.isFinite(x) && x >= 0) && typeof e.comm === 'string' && typeof e.path === 'string';
 }
 
@@ -121,7 +137,12 @@ describe('decoder fuzz', () => {
       const reports: BadRecord[] = [];
       let n: number;
       try {
-        n = decodeBatch(batch, (e) => events.push(e), batch.length, (b) => reports.push(b));
+        n = decodeBatch(
+          batch,
+          (e) => events.push(e),
+          batch.length,
+          (b) => reports.push(b),
+        );
       } catch (err) {
         throw new Error(`case ${seed}: decodeBatch threw ${String(err)}`, { cause: err });
       }
@@ -140,7 +161,12 @@ describe('decoder fuzz', () => {
     for (let seed = 1; seed <= CASES / 4; seed++) {
       const batch = batchFor(seed);
       const got: [RawEvent, number][] = [];
-      decodeBatch(batch, (e, recordAt) => got.push([e, recordAt]), batch.length, () => {});
+      decodeBatch(
+        batch,
+        (e, recordAt) => got.push([e, recordAt]),
+        batch.length,
+        () => {},
+      );
       got.forEach(([e, recordAt]) => {
         const size = batch.readUInt16LE(recordAt + 2);
         const alone = Buffer.from(batch.subarray(recordAt, recordAt + size));
@@ -180,7 +206,12 @@ describe('decoder fuzz', () => {
       drain: () => 0,
       close: () => {},
     } as unknown as NativeProbe;
-    const binding = { Probe: function () { return probe; }, clocks: () => [0n, 0n] } as unknown as NativeBinding;
+    const binding = {
+      Probe: function () {
+        return probe;
+      },
+      clocks: () => [0n, 0n],
+    } as unknown as NativeBinding;
     const warnings: string[] = [];
     const log = { ...createLogger({ quiet: true }), warn: (m: string) => warnings.push(m) };
     const source = new EventSource(binding, { probe: {}, hierarchy: { name: 'v2', id: 0, mount: '/nonexistent' }, log });

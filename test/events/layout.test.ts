@@ -20,7 +20,9 @@ interface BtfType {
   members?: { name: string; type_id: number; bits_offset: number }[];
 }
 
-const btf = JSON.parse(execFileSync('bpftool', ['btf', 'dump', 'file', path.join(ROOT, 'build/bpf/proc.bpf.o'), '-j'], { encoding: 'utf8' })) as { types: BtfType[] };
+const btf = JSON.parse(execFileSync('bpftool', ['btf', 'dump', 'file', path.join(ROOT, 'build/bpf/proc.bpf.o'), '-j'], { encoding: 'utf8' })) as {
+  types: BtfType[];
+};
 const byId = new Map(btf.types.map((t) => [t.id, t]));
 
 function sizeOf(id: number): number {

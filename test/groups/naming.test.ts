@@ -24,7 +24,11 @@ const cases: Array<[string, string, GroupIdentity]> = [
   ['template instance', '/system.slice/system-getty.slice/getty@tty1.service', { name: 'getty@tty1.service', kind: 'systemd' }],
   ['docker daemon is a unit, not a container', '/system.slice/docker.service', { name: 'docker.service', kind: 'systemd' }],
   ['unit names that start like runtimes', '/system.slice/crio-wipe.service', { name: 'crio-wipe.service', kind: 'systemd' }],
-  ['sub-cgroup of a unit folds into it', '/system.slice/nginx.service/workers', { name: 'nginx.service', kind: 'systemd', anchor: '/system.slice/nginx.service' }],
+  [
+    'sub-cgroup of a unit folds into it',
+    '/system.slice/nginx.service/workers',
+    { name: 'nginx.service', kind: 'systemd', anchor: '/system.slice/nginx.service' },
+  ],
   ['kubepods slice without a pod', '/kubepods.slice/kubepods-burstable.slice', { name: 'kubepods-burstable.slice', kind: 'systemd' }],
   [
     'nspawn machine: units qualified by the machine',
@@ -47,11 +51,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
     '/user.slice/user-1000.slice/user@1000.service/init.scope',
     { name: 'user@1000.service/init.scope', kind: 'user' },
   ],
-  [
-    'slice under a user manager',
-    '/user.slice/user-1000.slice/user@1000.service/app.slice',
-    { name: 'user@1000.service/app.slice', kind: 'user' },
-  ],
+  ['slice under a user manager', '/user.slice/user-1000.slice/user@1000.service/app.slice', { name: 'user@1000.service/app.slice', kind: 'user' }],
 
   // Docker
   ['docker, systemd driver', `/system.slice/docker-${ID}.scope`, { name: `docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID }],
@@ -73,7 +73,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
     { name: `docker-${ID2.slice(0, 12)}/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
   ],
   [
-    'rootless docker: the user manager\'s container, not the host\'s',
+    "rootless docker: the user manager's container, not the host's",
     `/user.slice/user-1000.slice/user@1000.service/user.slice/docker-${ID}.scope`,
     { name: `user@1000.service/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
   ],
@@ -86,15 +86,16 @@ const cases: Array<[string, string, GroupIdentity]> = [
     { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID, anchor: `/machine.slice/libpod-${ID}.scope` },
   ],
   ['podman, cgroupfs driver', `/libpod_parent/libpod-${ID}`, { name: `podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID }],
-  [
-    'podman conmon',
-    `/machine.slice/libpod-conmon-${ID}.scope`,
-    { name: `podman-conmon-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID },
-  ],
+  ['podman conmon', `/machine.slice/libpod-conmon-${ID}.scope`, { name: `podman-conmon-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID }],
   [
     'rootless podman',
     `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope/container`,
-    { name: `user@1000.service/podman-${ID.slice(0, 12)}`, kind: 'podman', container_id: ID, anchor: `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope` },
+    {
+      name: `user@1000.service/podman-${ID.slice(0, 12)}`,
+      kind: 'podman',
+      container_id: ID,
+      anchor: `/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`,
+    },
   ],
   [
     'rootless podman pod',
@@ -142,7 +143,13 @@ const cases: Array<[string, string, GroupIdentity]> = [
   [
     'sub-cgroup of a pod container folds into it',
     `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope/container`,
-    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID, anchor: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope` },
+    {
+      name: `pod-${UID}/${ID.slice(0, 12)}`,
+      kind: 'kubernetes',
+      container_id: ID,
+      pod_uid: UID,
+      anchor: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope`,
+    },
   ],
 
   // Kubernetes, cgroupfs driver
@@ -151,11 +158,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
     `/kubepods/burstable/pod${UID}/${ID}`,
     { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
   ],
-  [
-    'guaranteed pod container',
-    `/kubepods/pod${UID}/${ID}`,
-    { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
-  ],
+  ['guaranteed pod container', `/kubepods/pod${UID}/${ID}`, { name: `pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID }],
   ['pod-level cgroup (cgroupfs)', `/kubepods/besteffort/pod${UID}`, { name: `pod-${UID}`, kind: 'kubernetes', pod_uid: UID }],
   ['pod<uid> outside kubepods is not a pod', `/batch/pod${UID}`, { name: `/batch/pod${UID}`, kind: 'cgroup' }],
 
@@ -233,7 +236,11 @@ const cases: Array<[string, string, GroupIdentity]> = [
     `/system.slice/bob.service/user@0.service/user.slice/docker-${ID}.scope`,
     { name: `bob.service/user@0.service/docker-${ID}.scope`, kind: 'systemd' },
   ],
-  ['cgroupfs docker parent below a service', `/system.slice/foo.service/docker/${ID}`, { name: 'foo.service', kind: 'systemd', anchor: '/system.slice/foo.service' }],
+  [
+    'cgroupfs docker parent below a service',
+    `/system.slice/foo.service/docker/${ID}`,
+    { name: 'foo.service', kind: 'systemd', anchor: '/system.slice/foo.service' },
+  ],
   ['cgroupfs docker parent not at the root', `/batch/docker/${ID}`, { name: `/batch/docker/${ID}`, kind: 'cgroup' }],
   [
     'kubepods layout below a service',
@@ -280,7 +287,7 @@ const cases: Array<[string, string, GroupIdentity]> = [
     { name: `docker-${ID2.slice(0, 12)}/docker-${ID.slice(0, 12)}`, kind: 'docker', container_id: ID },
   ],
   [
-    "an lxc tenant forging a pod: qualified by the container it is in",
+    'an lxc tenant forging a pod: qualified by the container it is in',
     `/lxc.payload.web1/kubepods.slice/kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
     { name: `lxc-web1/pod-${UID}/${ID.slice(0, 12)}`, kind: 'kubernetes', container_id: ID, pod_uid: UID },
   ],

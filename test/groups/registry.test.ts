@@ -19,7 +19,12 @@ function registry(paths: Record<number, string>, rules: GroupRule[] = [], maxGro
 
 describe('GroupRegistry: identity decides, not the name', () => {
   it('cgroups below one container or unit fold into one group', () => {
-    const { r } = registry({ 1: `/machine.slice/libpod-${ID}.scope`, 2: `/machine.slice/libpod-${ID}.scope/container`, 3: '/system.slice/a.service', 4: '/system.slice/a.service/workers' });
+    const { r } = registry({
+      1: `/machine.slice/libpod-${ID}.scope`,
+      2: `/machine.slice/libpod-${ID}.scope/container`,
+      3: '/system.slice/a.service',
+      4: '/system.slice/a.service/workers',
+    });
     expect(r.forCgroup(1)).toBe(r.forCgroup(2));
     expect(r.forCgroup(3)).toBe(r.forCgroup(4));
     expect(r.forCgroup(1)).not.toBe(r.forCgroup(3));
@@ -57,7 +62,14 @@ describe('GroupRegistry: identity decides, not the name', () => {
     const { r } = registry({ 1: '/system.slice/web.service' });
     const before = r.forCgroup(1);
     expect(before.name).toBe('web.service');
-    r.reconfigure({ rules: rules('  - name: web.service', '    match: { comm: "^nginx$" }'), defaults: {}, maxGroups: 100, evictAfterS: 60, cgroupPath: () => '/system.slice/web.service', now: () => 0 });
+    r.reconfigure({
+      rules: rules('  - name: web.service', '    match: { comm: "^nginx$" }'),
+      defaults: {},
+      maxGroups: 100,
+      evictAfterS: 60,
+      cgroupPath: () => '/system.slice/web.service',
+      now: () => 0,
+    });
     const configured = r.get('web.service')!;
     expect(configured.configured).toBe(true);
     const g = r.forCgroup(1);
@@ -71,7 +83,12 @@ describe('GroupRegistry: identity decides, not the name', () => {
     const b = r.forCgroup(2);
     expect(b.name).toBe('/other.slice/web.service');
     advance(61_000);
-    expect(r.evict(61_000).map((g) => g.name).sort()).toEqual(['/other.slice/web.service', 'web.service']);
+    expect(
+      r
+        .evict(61_000)
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(['/other.slice/web.service', 'web.service']);
     r.dropCgroup(1);
     r.dropCgroup(2);
     expect(r.forCgroup(2).name).toBe('web.service');
@@ -84,7 +101,14 @@ describe('GroupRegistry: identity decides, not the name', () => {
 });
 
 describe('GroupRegistry: rules, the cap, eviction', () => {
-  const PATHS = { 1: '/', 2: '/system.slice/nginx.service', 3: '/system.slice/cron.service', 4: '/batch/job-1', 5: '/batch/job-2', 6: '/user.slice/session-3.scope' };
+  const PATHS = {
+    1: '/',
+    2: '/system.slice/nginx.service',
+    3: '/system.slice/cron.service',
+    4: '/batch/job-1',
+    5: '/batch/job-2',
+    6: '/user.slice/session-3.scope',
+  };
 
   it('a cgroup rule takes whole cgroups (counted by the kernel), first match wins; the rest are named by their cgroup', () => {
     const { r } = registry(PATHS, rules('  - name: jobs', '    match: { cgroup: "/batch/*" }', '  - name: first-job', '    match: { cgroup: /batch/job-1 }'));
@@ -98,7 +122,7 @@ describe('GroupRegistry: rules, the cap, eviction', () => {
     expect(r.forCgroup(1).name).toBe('/');
   });
 
-  it('process rules (comm, exe, uid) decide per process and count from events; a process matching none joins its cgroup\'s group', () => {
+  it("process rules (comm, exe, uid) decide per process and count from events; a process matching none joins its cgroup's group", () => {
     const { r } = registry(PATHS, rules('  - name: shells', '    match: { comm: "^(ba)?sh$" }', '  - name: users', '    match: { uid: 1000 }'));
     const shells = r.get('shells')!;
     expect(shells.byCgroup).toBe(false);

@@ -16,7 +16,14 @@ const PATHS: Record<number, string> = { 1: '/', 10: '/system.slice/web.service',
 function setup(groupsYaml: string[] = []) {
   let now = 1000;
   const config = parseConfig(groupsYaml.length ? ['groups:', ...groupsYaml].join('\n') : '', 'test.yaml', { hostname: 'test' });
-  const registry = new GroupRegistry({ rules: config.groups.rules, defaults: {}, maxGroups: 100, evictAfterS: 60, cgroupPath: (id) => PATHS[id] ?? `cgroup:${id}`, now: () => now });
+  const registry = new GroupRegistry({
+    rules: config.groups.rules,
+    defaults: {},
+    maxGroups: 100,
+    evictAfterS: 60,
+    cgroupPath: (id) => PATHS[id] ?? `cgroup:${id}`,
+    now: () => now,
+  });
   const tracker = new GroupTracker(registry, () => now);
   const table = new ProcessTable();
   let ts = 5e9;
@@ -32,13 +39,24 @@ function setup(groupsYaml: string[] = []) {
     fork: (pid: number, cgroupId: number, ppid = 1, comm = 'sh') => feed({ type: EventType.FORK, pid, ppid, cgroupId, comm, startNs: ts + 1e6 }),
     thread: (pid: number, tid: number) => feed({ type: EventType.FORK, pid, tid, flags: Flags.THREAD, cgroupId: cg(pid), startNs: startOf(pid) }),
     threadExit: (pid: number, tid: number) => feed({ type: EventType.EXIT, pid, tid, flags: Flags.THREAD, cgroupId: cg(pid), startNs: startOf(pid) }),
-    exec: (pid: number, comm: string, filename = `/usr/bin/${comm}`) => feed({ type: EventType.EXEC, pid, comm, filename, cgroupId: cg(pid), startNs: startOf(pid) }),
+    exec: (pid: number, comm: string, filename = `/usr/bin/${comm}`) =>
+      feed({ type: EventType.EXEC, pid, comm, filename, cgroupId: cg(pid), startNs: startOf(pid) }),
     /** `status` as wait(2) has it: code << 8, or the signal number. */
     exit: (pid: number, status = 0, cpuNs = 0) => feed({ type: EventType.EXIT, pid, status, cpuNs, cgroupId: cg(pid), startNs: startOf(pid) }),
     move: (pid: number, cgroupId: number) => feed({ type: EventType.MIGRATE, pid, flags: Flags.THREADGROUP, cgroupId, startNs: startOf(pid) }),
   };
   const group = (name: string): Group => registry.get(name)!;
-  return { registry, tracker, table, ...ops, group, setNow: (ms: number) => (now = ms), get ts() { return ts; } };
+  return {
+    registry,
+    tracker,
+    table,
+    ...ops,
+    group,
+    setNow: (ms: number) => (now = ms),
+    get ts() {
+      return ts;
+    },
+  };
 }
 
 const counts = (g: Group) => ({ tasks: g.tasks, threads: g.threads });

@@ -12,7 +12,10 @@ export class TestCgroup {
   /** Path under the hierarchy root, as events name it ("/forkwatch-test-…"). */
   readonly path: string;
 
-  private constructor(readonly hierarchy: Hierarchy, rel: string) {
+  private constructor(
+    readonly hierarchy: Hierarchy,
+    rel: string,
+  ) {
     this.path = rel;
     this.dir = path.join(hierarchy.mount, rel);
     fs.mkdirSync(this.dir, { recursive: true });

@@ -48,7 +48,10 @@ export class CliProcess {
 
   /** JSON lines printed so far. */
   jsonLines<T = Record<string, unknown>>(): T[] {
-    return this.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as T);
+    return this.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as T);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

@@ -208,7 +208,13 @@ export function loadRecording(name: string): Recording {
 /** A logger that keeps every line. */
 export function lines(): Logger & { lines: string[] } {
   const out: string[] = [];
-  return { lines: out, debug: (m) => void out.push(`debug: ${m}`), info: (m) => void out.push(`info: ${m}`), warn: (m) => void out.push(`warn: ${m}`), error: (m) => void out.push(`error: ${m}`) };
+  return {
+    lines: out,
+    debug: (m) => void out.push(`debug: ${m}`),
+    info: (m) => void out.push(`info: ${m}`),
+    warn: (m) => void out.push(`warn: ${m}`),
+    error: (m) => void out.push(`error: ${m}`),
+  };
 }
 
 export const testConfig = (yaml = ''): Config => parseConfig(yaml, 'test.yaml', { hostname: 'test-node' });

@@ -37,12 +37,16 @@ export class TestPrometheus {
       `      - targets: [${targets.map((t) => `"${t}"`).join(', ')}]`,
     ].join('\n');
     fs.writeFileSync(path.join(dir, 'prometheus.yml'), config + '\n');
-    const child = spawn('prometheus', [
-      `--config.file=${path.join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-lifecycle',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-lifecycle',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const p = new TestPrometheus(child, port, dir);
     const start = Date.now();
     for (;;) {
@@ -61,7 +65,11 @@ export class TestPrometheus {
   /** An instant query; returns the vector's samples. */
   async query(promql: string): Promise<Sample[]> {
     const res = await fetch(`http://127.0.0.1:${this.port}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await res.json()) as {
+      status: string;
+      error?: string;
+      data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
     if (body.data.resultType === 'scalar') return [{ metric: {}, value: Number((body.data.result as unknown as [number, string])[1]) }];
     return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));

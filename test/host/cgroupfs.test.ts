@@ -23,7 +23,11 @@ describe('the cgroup2 mount', () => {
     ['unified host', 'cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\nproc /proc proc rw 0 0', '/sys/fs/cgroup'],
     ['the usual place over a bind mount listed first', 'cgroup2 /var/lib/x/cg cgroup2 rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0', '/sys/fs/cgroup'],
     ['/sys/fs/cgroup over /sys/fs/cgroup/unified', 'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0', '/sys/fs/cgroup'],
-    ['a pod: the namespace\'s own mount and the node\'s over it', 'cgroup2 /sys/fs/cgroup cgroup2 ro,nsdelegate 0 0\ncgroup2 /sys/fs/cgroup cgroup2 ro 0 0', '/sys/fs/cgroup'],
+    [
+      "a pod: the namespace's own mount and the node's over it",
+      'cgroup2 /sys/fs/cgroup cgroup2 ro,nsdelegate 0 0\ncgroup2 /sys/fs/cgroup cgroup2 ro 0 0',
+      '/sys/fs/cgroup',
+    ],
     ['otherwise the first listed', 'cgroup2 /run/a cgroup2 rw 0 0\ncgroup2 /run/b/c cgroup2 rw 0 0', '/run/a'],
     ['escaped space', 'none /mnt/my\\040cg cgroup2 rw 0 0', '/mnt/my cg'],
     ['v1 only', 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0', undefined],

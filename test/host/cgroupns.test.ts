@@ -45,7 +45,7 @@ describe('cgroupNsRoot', () => {
     expect(cgroupNsRoot(4242, host(tree, '/agent'))).toBe('/kubepods/burstable/pod1b2c/c0ffee');
   });
 
-  it('no namespace of our own: /proc\'s paths are whole already', () => {
+  it("no namespace of our own: /proc's paths are whole already", () => {
     expect(cgroupNsRoot(300, host(TREE, '/system.slice/cron.service'))).toBeUndefined();
   });
 

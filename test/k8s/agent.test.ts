@@ -153,9 +153,13 @@ describe('the agent in a cgroup namespace of its own, as in a pod', () => {
     const config = path.join(dir, 'forkwatch.yaml');
     fs.writeFileSync(config, `listen: "127.0.0.1:${port}"\nnode_name: pod-like\napi:\n  socket: ${path.join(dir, 'api.sock')}\n`);
     // In its own cgroup, then a cgroup namespace rooted there: what a container runtime does.
-    agent = spawn('/bin/sh', ['-c', `echo $$ > ${path.join(agentCg.dir, 'cgroup.procs')} && exec unshare --cgroup "$0" "$@"`, process.execPath, CLI, 'run', '--config', config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    agent = spawn(
+      '/bin/sh',
+      ['-c', `echo $$ > ${path.join(agentCg.dir, 'cgroup.procs')} && exec unshare --cgroup "$0" "$@"`, process.execPath, CLI, 'run', '--config', config],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     agent.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     await until(() => stderr.includes('serving http://'), 'the agent to serve', 15_000);

@@ -100,7 +100,7 @@ describe('httpPodList', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('asks for this node\'s pods with the token read at each request', async () => {
+  it("asks for this node's pods with the token read at each request", async () => {
     const port = await listening;
     const token = path.join(dir, 'token');
     fs.writeFileSync(token, 'first\n');
@@ -113,7 +113,10 @@ describe('httpPodList', () => {
   });
 
   it.each([
-    [{ status: 403, body: '{"kind":"Status","message":"pods is forbidden"}' }, /^GET http:\/\/127\.0\.0\.1:\d+\/pods: HTTP 403 \{"kind":"Status","message":"pods is forbidden"\}$/],
+    [
+      { status: 403, body: '{"kind":"Status","message":"pods is forbidden"}' },
+      /^GET http:\/\/127\.0\.0\.1:\d+\/pods: HTTP 403 \{"kind":"Status","message":"pods is forbidden"\}$/,
+    ],
     [{ status: 200, body: '<html>' }, /^GET http:\/\/127\.0\.0\.1:\d+\/pods: the answer is not JSON$/],
   ])('%j is a one-line error', async (a, message) => {
     const port = await listening;

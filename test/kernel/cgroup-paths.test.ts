@@ -45,7 +45,7 @@ describe('cgroup paths the kernel cuts', () => {
     await root.remove();
   });
 
-  it('names a cgroup by its real path when its record\'s path is an ancestor\'s or a sibling\'s', async () => {
+  it("names a cgroup by its real path when its record's path is an ancestor's or a sibling's", async () => {
     // D: nested names of 200 bytes, to about 800 bytes; under it A and Q, each exactly 1023 bytes.
     let d = root.path;
     while (d.length < 800) d = mkdirPath(d, 'd'.repeat(200));

@@ -40,7 +40,7 @@ describe('counter map under churn, records lost', () => {
     await parent.remove();
   });
 
-  it('retires every removed cgroup\'s row with its final counts, and keeps live rows exact', async () => {
+  it("retires every removed cgroup's row with its final counts, and keeps live rows exact", async () => {
     const churned = new Set<number>();
     const taken: CounterRow[] = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -54,7 +54,7 @@ describe('counter map under churn, records lost', () => {
       taken.push(...source.retireCounters([]));
     }
     expect(churned.size).toBe(ROUNDS * PER_ROUND);
-    expect(source.stats().lost.cgroup_rmdir).toBeGreaterThan(ROUNDS * PER_ROUND / 2);
+    expect(source.stats().lost.cgroup_rmdir).toBeGreaterThan((ROUNDS * PER_ROUND) / 2);
 
     // Room was never short, though the churn was three times the map.
     expect(source.stats().counterFull).toBe(0);

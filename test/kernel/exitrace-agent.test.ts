@@ -40,13 +40,7 @@ describe('thread-exit race, through the agent', () => {
     requireRoot();
     delay = await ExitDelay.attach();
     agent = await TestAgent.start(
-      [
-        'groups:',
-        '  - name: race',
-        `    match: { cgroup: "${race.path}" }`,
-        '  - name: configure',
-        `    match: { cgroup: "${configure.path}" }`,
-      ].join('\n'),
+      ['groups:', '  - name: race', `    match: { cgroup: "${race.path}" }`, '  - name: configure', `    match: { cgroup: "${configure.path}" }`].join('\n'),
     );
     stream = subscribe(agent.socket, 'events=exit&threads=1');
     await new Promise((r) => setTimeout(r, 200));

@@ -25,7 +25,7 @@ const SHAPES = [
 const CASES = MODES.flatMap((mode) => SHAPES.map(([procs, threads]) => ({ mode, procs, threads })));
 
 describe.each([
-  ['the tracepoint\'s group_dead', false, 'group_dead'],
+  ["the tracepoint's group_dead", false, 'group_dead'],
   ['the claim older kernels use', true, 'claim'],
 ])('thread-exit race, decided by %s', (_name, exitClaim, decision) => {
   let source: EventSource;
@@ -71,7 +71,11 @@ describe.each([
       for (const e of processExits) expect(e.status, `status of ${e.pid}`).toBe(waited.get(e.pid));
       // Every other task of the process is a thread exit.
       expect(threadExits).toHaveLength(procs * threads);
-      for (const pid of waited.keys()) expect(threadExits.filter((e) => e.pid === pid), `thread exits of ${pid}`).toHaveLength(threads);
+      for (const pid of waited.keys())
+        expect(
+          threadExits.filter((e) => e.pid === pid),
+          `thread exits of ${pid}`,
+        ).toHaveLength(threads);
 
       const c = source.counters().find((r) => r.cgroupId === cg.id)!;
       expect(c.forks).toBe(procs);

@@ -73,7 +73,11 @@ describe('loading another build of the BPF object', () => {
     ['a file that is not there', () => path.join(dir, 'missing.o'), /^open\(.*missing\.o\): No such file or directory$/],
     ['a directory', () => dir, /^read\(.*forkwatch-objpath-\w+\): Is a directory$/],
     ['a file that is not an object', () => write('junk.o', 'not an ELF file'), /^bpf_object__open\(.*junk\.o\): BPF object format invalid$/],
-    ["another program's object", () => buildOther(), /^bpf_object__open\(.*exitdelay\.bpf\.o\): Invalid argument: no program handle_fork: not a build of bpf\/proc\.bpf\.c$/],
+    [
+      "another program's object",
+      () => buildOther(),
+      /^bpf_object__open\(.*exitdelay\.bpf\.o\): Invalid argument: no program handle_fork: not a build of bpf\/proc\.bpf\.c$/,
+    ],
   ])('refuses %s before loading anything, naming the step and the file', (_name, file, message) => {
     const before = loadedProgIds();
     expect(() => new (loadBinding().Probe)({ ...probeOptions({}), objectPath: file() })).toThrow(message);
@@ -85,9 +89,11 @@ describe('loading another build of the BPF object', () => {
   });
 
   it('make bpf-variant takes knockout switches only', () => {
-    expect(() => execFileSync('make', ['-s', '-C', ROOT, '-o', 'build/.apt-build', 'bpf-variant', 'VARIANT=-include/etc/passwd', `OUT=${path.join(dir, 'x.o')}`], { stdio: 'pipe' })).toThrow(
-      /VARIANT takes -DFW_KO_\* switches only, not '-include\/etc\/passwd'/,
-    );
+    expect(() =>
+      execFileSync('make', ['-s', '-C', ROOT, '-o', 'build/.apt-build', 'bpf-variant', 'VARIANT=-include/etc/passwd', `OUT=${path.join(dir, 'x.o')}`], {
+        stdio: 'pipe',
+      }),
+    ).toThrow(/VARIANT takes -DFW_KO_\* switches only, not '-include\/etc\/passwd'/);
   });
 
   const write = (name: string, text: string) => {
@@ -100,7 +106,19 @@ describe('loading another build of the BPF object', () => {
   function buildOther(): string {
     const out = path.join(dir, 'exitdelay.bpf.o');
     const arch = os.arch() === 'arm64' ? 'arm64' : 'x86';
-    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${ROOT}/bpf`, `-I${ROOT}/bpf/vmlinux/${arch}`, '-c', path.join(ROOT, 'test/workloads/exitdelay.bpf.c'), '-o', out]);
+    execFileSync('clang', [
+      '-g',
+      '-O2',
+      '-target',
+      'bpf',
+      `-D__TARGET_ARCH_${arch}`,
+      `-I${ROOT}/bpf`,
+      `-I${ROOT}/bpf/vmlinux/${arch}`,
+      '-c',
+      path.join(ROOT, 'test/workloads/exitdelay.bpf.c'),
+      '-o',
+      out,
+    ]);
     return out;
   }
 });

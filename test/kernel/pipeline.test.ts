@@ -61,7 +61,12 @@ describe('kernel pipeline', () => {
       const outcomes = childExits.map((e) => decodeStatus(e.status));
       const codes = outcomes.filter((o) => o.signal === null).map((o) => o.exit_code!);
       expect(codes.sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i % 256).sort((a, b) => a - b));
-      expect(outcomes.filter((o) => o.signal).map((o) => o.signal).sort()).toEqual(['SIGKILL', 'SIGSEGV', 'SIGTERM']);
+      expect(
+        outcomes
+          .filter((o) => o.signal)
+          .map((o) => o.signal)
+          .sort(),
+      ).toEqual(['SIGKILL', 'SIGSEGV', 'SIGTERM']);
       expect(outcomes.every((o) => !o.core_dumped)).toBe(true);
       const main = exits.find((e) => e.pid === run.pid)!;
       expect(decodeStatus(main.status)).toEqual({ exit_code: 0, signal: null, core_dumped: false });
@@ -150,9 +155,13 @@ describe('kernel pipeline', () => {
     source.close();
     expect(bpfProgIds()).toEqual([]);
     // The kernel frees a program after an RCU grace period once its last reference is gone.
-    await until(() => {
-      const after = loadedProgIds();
-      return progIds.every((id) => !after.has(id));
-    }, 'bpftool prog list to drop our programs', 5000);
+    await until(
+      () => {
+        const after = loadedProgIds();
+        return progIds.every((id) => !after.has(id));
+      },
+      'bpftool prog list to drop our programs',
+      5000,
+    );
   });
 });

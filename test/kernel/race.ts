@@ -39,7 +39,19 @@ export class ExitDelay {
     const obj = path.join(dir, 'exitdelay.bpf.o');
     const loader = path.join(dir, 'exitdelay');
     const src = path.join(ROOT, 'test/workloads');
-    execFileSync('clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${ROOT}/bpf`, `-I${ROOT}/bpf/vmlinux/${arch}`, '-c', path.join(src, 'exitdelay.bpf.c'), '-o', obj]);
+    execFileSync('clang', [
+      '-g',
+      '-O2',
+      '-target',
+      'bpf',
+      `-D__TARGET_ARCH_${arch}`,
+      `-I${ROOT}/bpf`,
+      `-I${ROOT}/bpf/vmlinux/${arch}`,
+      '-c',
+      path.join(src, 'exitdelay.bpf.c'),
+      '-o',
+      obj,
+    ]);
     execFileSync('cc', ['-O2', '-o', loader, path.join(src, 'exitdelay.c'), '-lbpf']);
     const child = spawn(loader, [obj], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

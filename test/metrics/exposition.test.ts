@@ -38,8 +38,20 @@ function snapshot(names: string[]): Snapshot {
       { group: g, resource: 'cpu_cores', held: 0.5, maxheld: 1, minheld: 0, barrierHits: 0, failcnt: 0 },
     ]),
     programs: [
-      { name: 'ids', state: 'running', restarts: 3, lastExitCode: 1, latency: { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1).fill(1), sum: 0.02, count: 17 } },
-      { name: 'never', state: 'failed', restarts: 0, lastExitCode: null, latency: { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1), sum: 0, count: 0 } },
+      {
+        name: 'ids',
+        state: 'running',
+        restarts: 3,
+        lastExitCode: 1,
+        latency: { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1).fill(1), sum: 0.02, count: 17 },
+      },
+      {
+        name: 'never',
+        state: 'failed',
+        restarts: 0,
+        lastExitCode: null,
+        latency: { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1), sum: 0, count: 0 },
+      },
     ],
   };
 }

@@ -106,10 +106,26 @@ describe('ProcessTable', () => {
   });
 
   describe('reconcile with procfs', () => {
-    const live = (pid: number, fields: Partial<ProcessInfo> = {}): ProcessInfo => ({ pid, ppid: 1, comm: 'sh', uid: 0, cgroupId: 5, startNs: pid * 1e7, threads: 1, exe: '/bin/sh', ...fields });
+    const live = (pid: number, fields: Partial<ProcessInfo> = {}): ProcessInfo => ({
+      pid,
+      ppid: 1,
+      comm: 'sh',
+      uid: 0,
+      cgroupId: 5,
+      startNs: pid * 1e7,
+      threads: 1,
+      exe: '/bin/sh',
+      ...fields,
+    });
 
     // Each row: the table after records, what procfs shows, the table expected after, the counts.
-    const cases: { name: string; records: RawEvent[]; procfs: ProcessInfo[]; expect: Partial<ProcessInfo>[]; counts: { removed: number; added: number; updated: number } }[] = [
+    const cases: {
+      name: string;
+      records: RawEvent[];
+      procfs: ProcessInfo[];
+      expect: Partial<ProcessInfo>[];
+      counts: { removed: number; added: number; updated: number };
+    }[] = [
       {
         name: 'drops processes whose exit was lost',
         records: [1, 2, 3].map((pid) => record(EventType.FORK, pid, { ppid: 1, cgroupId: 5, startNs: pid * 1e7 })),

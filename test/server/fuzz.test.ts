@@ -15,7 +15,7 @@ const { rand, int, pick } = seeded(0x5eed);
 const bytes = (n: number, alphabet?: string) =>
   Array.from({ length: n }, () => (alphabet ? alphabet[int(alphabet.length)] : String.fromCharCode(int(256)))).join('');
 
-const URLISH = '/%?#:@[]\\.-_~!$&\'()*+,;=abcXYZ019 \t\x00\x7f\xff';
+const URLISH = "/%?#:@[]\\.-_~!$&'()*+,;=abcXYZ019 \t\x00\x7f\xff";
 const BAD_PERCENT = ['%', '%z', '%zz', '%E0%A4%A', '%C0', '%ED%A0%80', '%FF%FE', '%%', '%0', '%u0041'];
 
 /** A target this agent cannot serve (never a real route, never a valid /events query). */
@@ -43,7 +43,25 @@ function target(): string {
 }
 
 function method(): string {
-  return pick(['GET', 'GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'get', 'G ET', 'GET\x00', '', 'CONNECT', 'PRI', 'X'.repeat(int(100) + 1), bytes(int(8))]);
+  return pick([
+    'GET',
+    'GET',
+    'POST',
+    'HEAD',
+    'PUT',
+    'DELETE',
+    'OPTIONS',
+    'PATCH',
+    'TRACE',
+    'get',
+    'G ET',
+    'GET\x00',
+    '',
+    'CONNECT',
+    'PRI',
+    'X'.repeat(int(100) + 1),
+    bytes(int(8)),
+  ]);
 }
 
 function version(): string {
@@ -128,7 +146,9 @@ describe('HTTP fuzz', () => {
     for (let b = 0; b < BATCHES; b++) {
       const reqs = Array.from({ length: PER_BATCH }, request);
       for (let i = 0; i < reqs.length; i += CONCURRENCY) {
-        const answers = await Promise.all(reqs.slice(i, i + CONCURRENCY).map((r) => rawRequest(r.data, { port: agent.port, expect: r.expect, timeoutMs: 8000 })));
+        const answers = await Promise.all(
+          reqs.slice(i, i + CONCURRENCY).map((r) => rawRequest(r.data, { port: agent.port, expect: r.expect, timeoutMs: 8000 })),
+        );
         answers.forEach((a, j) => {
           const why = bad(a);
           if (why && failures.length < 20) failures.push(`${why}: ${JSON.stringify(reqs[i + j].data.slice(0, 200))} -> ${JSON.stringify(a.raw.slice(0, 120))}`);
@@ -146,14 +166,21 @@ describe('HTTP fuzz', () => {
     // Bounded: alive with its heap capped (checked after every batch by /healthz; 10 KB kept per
     // handled request ran it out of memory before the end), and RSS within the cap of its start.
     const mib = (x: number) => x / 2 ** 20;
-    const trend = `RSS MiB: ${rssAt.filter((_, i) => i % 10 === 0).map((x) => mib(x).toFixed(0)).join(' ')}; answers ${JSON.stringify(DIST)}`;
+    const trend = `RSS MiB: ${rssAt
+      .filter((_, i) => i % 10 === 0)
+      .map((x) => mib(x).toFixed(0))
+      .join(' ')}; answers ${JSON.stringify(DIST)}`;
     expect(mib(Math.max(...rssAt) - rssAt[0]), trend).toBeLessThan(HEAP_MIB + 32);
   });
 
   it('slow clients are answered 408 once the header timeout passes, and do not hold the agent meanwhile', { timeout: 60_000 }, async () => {
     const SLOW = 40;
     const slow = Array.from({ length: SLOW }, (_, i) =>
-      rawRequest(i % 2 === 0 ? `GET /healthz HTTP/1.1\r\nHost: x\r\n${'X-Slow: a\r\n'.repeat(200)}` : `GET /heal${'l'.repeat(2000)}`, { port: agent.port, chunk: { bytes: 2, everyMs: 250 }, timeoutMs: 25_000 }),
+      rawRequest(i % 2 === 0 ? `GET /healthz HTTP/1.1\r\nHost: x\r\n${'X-Slow: a\r\n'.repeat(200)}` : `GET /heal${'l'.repeat(2000)}`, {
+        port: agent.port,
+        chunk: { bytes: 2, everyMs: 250 },
+        timeoutMs: 25_000,
+      }),
     );
     // Meanwhile the agent serves others at once.
     for (let i = 0; i < 10; i++) {
@@ -168,7 +195,11 @@ describe('HTTP fuzz', () => {
 
   it('a client that sends its headers and then a body byte by byte is answered, then cut at the request timeout', { timeout: 60_000 }, async () => {
     const started = performance.now();
-    const a = await rawRequest(`POST /api/programs/x/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'b'.repeat(100_000)}`, { port: agent.port, chunk: { bytes: 1, everyMs: 200 }, timeoutMs: 40_000 });
+    const a = await rawRequest(`POST /api/programs/x/stop HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'b'.repeat(100_000)}`, {
+      port: agent.port,
+      chunk: { bytes: 1, everyMs: 200 },
+      timeoutMs: 40_000,
+    });
     expect(a.statuses[0]).toBeGreaterThanOrEqual(400);
     expect(a.statuses[0]).toBeLessThan(500);
     expect(a.timedOut).toBe(false);

@@ -7,7 +7,20 @@ import { parseStreamQuery } from '../../src/stream/query.js';
 
 const T = '2026-01-01T00:00:00.000000Z';
 function proc(type: ProcessEvent['type'], pid: number, extra: Partial<ProcessEvent> = {}): ProcessEvent {
-  return { type, time: T, pid, tid: pid, ppid: 1, comm: 'sh', uid: 0, cgroup: '/app.slice/web.service', cgroup_id: 7, ns_pid: pid, group: 'web.service', ...extra };
+  return {
+    type,
+    time: T,
+    pid,
+    tid: pid,
+    ppid: 1,
+    comm: 'sh',
+    uid: 0,
+    cgroup: '/app.slice/web.service',
+    cgroup_id: 7,
+    ns_pid: pid,
+    group: 'web.service',
+    ...extra,
+  };
 }
 const agent = (type: AgentEvent['type'], extra: Partial<AgentEvent> = {}): AgentEvent => ({ type, time: T, ...extra });
 

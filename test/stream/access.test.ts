@@ -69,11 +69,15 @@ describe('access to the event stream', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const tcp = (a: TestAgent, p: string, headers: Record<string, string> = {}, method = 'GET') => request({ host: '127.0.0.1', port: a.port, path: p, headers, method });
+  const tcp = (a: TestAgent, p: string, headers: Record<string, string> = {}, method = 'GET') =>
+    request({ host: '127.0.0.1', port: a.port, path: p, headers, method });
   const events = () => `/events?cgroup=${encodeURIComponent(cg.path)}`;
 
   it('TCP without the token, or with a wrong one: 401 and not one event byte', async () => {
-    for (const headers of [{}, { Authorization: `Bearer ${TOKEN.slice(0, -1)}x` }, { Authorization: TOKEN }, { Authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
+    for (const headers of [{}, { Authorization: `Bearer ${TOKEN.slice(0, -1)}x` }, { Authorization: TOKEN }, { Authorization: `Basic ${TOKEN}` }] as Record<
+      string,
+      string
+    >[]) {
       const r = await tcp(withToken, events(), headers);
       expect(r.status).toBe(401);
       expect(r.headers['www-authenticate']).toBe('Bearer realm="forkwatch"');
@@ -88,11 +92,14 @@ describe('access to the event stream', () => {
     }
   });
 
-  it('TCP with the token: the stream, with the workload\'s events', async () => {
+  it("TCP with the token: the stream, with the workload's events", async () => {
     const r = await tcp(withToken, events(), { Authorization: `Bearer ${TOKEN}` }, 'GET');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/x-ndjson');
-    const lines = r.body.trim().split('\n').map((l) => JSON.parse(l) as { type: string; node: string; cgroup?: string });
+    const lines = r.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; node: string; cgroup?: string });
     expect(lines[0]).toMatchObject({ type: 'hello', node: 'guarded' });
     const evs = lines.slice(1);
     expect(evs.length).toBeGreaterThan(5);
@@ -126,7 +133,7 @@ describe('access to the event stream', () => {
     expect(bad).toMatchObject({ status: 400, body: 'pid "abc": expected a process id (a positive integer)\n' });
   });
 
-  it('tail --from with a wrong token stops at once with the agent\'s answer', () => {
+  it("tail --from with a wrong token stops at once with the agent's answer", () => {
     const wrong = path.join(dir, 'wrong');
     fs.writeFileSync(wrong, 'not-the-token-not-the-token\n');
     const r = runCli(['tail', '--from', withToken.url, '--token-file', wrong, '--json'], { timeoutMs: 10_000 });
@@ -187,9 +194,14 @@ describe('read and control tokens', () => {
   it('one token in both files is refused at start, in one line', async () => {
     fs.writeFileSync(path.join(dir, 'same'), READ + '\n', { mode: 0o600 });
     const cfg = path.join(dir, 'same.yaml');
-    fs.writeFileSync(cfg, `listen: "127.0.0.1:1"\napi:\n  socket: ${path.join(dir, 'same.sock')}\n  token_file: ${path.join(dir, 'read')}\n  control_token_file: ${path.join(dir, 'same')}\n`);
+    fs.writeFileSync(
+      cfg,
+      `listen: "127.0.0.1:1"\napi:\n  socket: ${path.join(dir, 'same.sock')}\n  token_file: ${path.join(dir, 'read')}\n  control_token_file: ${path.join(dir, 'same')}\n`,
+    );
     const r = runCli(['run', '--config', cfg], { timeoutMs: 20_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('forkwatch: api.token_file and api.control_token_file hold the same token, so a reader could control; give the control token its own value\n');
+    expect(r.stderr).toBe(
+      'forkwatch: api.token_file and api.control_token_file hold the same token, so a reader could control; give the control token its own value\n',
+    );
   });
 });

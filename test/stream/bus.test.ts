@@ -17,7 +17,11 @@ describe('EventBus', () => {
   it('a full queue drops its oldest events and counts them; take() resets the count', () => {
     const bus = new EventBus();
     let wakes = 0;
-    const sub = bus.subscribe(() => true, () => wakes++, 3);
+    const sub = bus.subscribe(
+      () => true,
+      () => wakes++,
+      3,
+    );
     for (let i = 1; i <= 10; i++) bus.publish(ev(i));
     const t = sub.take();
     expect(t.events.map((e) => e.seq)).toEqual([8, 9, 10]);
@@ -30,9 +34,21 @@ describe('EventBus', () => {
 
   it('a slow subscriber does not hold back or drop for another; a filtered-out event is not missed', () => {
     const bus = new EventBus();
-    const slow = bus.subscribe(() => true, () => {}, 2);
-    const fast = bus.subscribe(() => true, () => {}, 1000);
-    const evenOnly = bus.subscribe((e) => (e.seq ?? 0) % 2 === 0, () => {}, 2);
+    const slow = bus.subscribe(
+      () => true,
+      () => {},
+      2,
+    );
+    const fast = bus.subscribe(
+      () => true,
+      () => {},
+      1000,
+    );
+    const evenOnly = bus.subscribe(
+      (e) => (e.seq ?? 0) % 2 === 0,
+      () => {},
+      2,
+    );
     for (let i = 1; i <= 6; i++) bus.publish(ev(i));
     expect(fast.take()).toMatchObject({ missed: 0, events: { length: 6 } });
     expect(slow.take()).toMatchObject({ missed: 4 });
@@ -44,7 +60,10 @@ describe('EventBus', () => {
   it('close unsubscribes; active says whether anyone listens', () => {
     const bus = new EventBus();
     expect(bus.active).toBe(false);
-    const s = bus.subscribe(() => true, () => {});
+    const s = bus.subscribe(
+      () => true,
+      () => {},
+    );
     expect(bus.active).toBe(true);
     s.close();
     expect(bus.active).toBe(false);
@@ -58,7 +77,11 @@ describe('EventBus bounds', () => {
 
   it('dropping the oldest costs the same however long the queue: 200,000 events through a 100,000 queue in well under 3 s', () => {
     const bus = new EventBus();
-    const sub = bus.subscribe(() => true, () => {}, 100_000);
+    const sub = bus.subscribe(
+      () => true,
+      () => {},
+      100_000,
+    );
     const started = performance.now();
     for (let i = 0; i < 200_000; i++) bus.publish({ type: 'limit', time: 't', group: 'g' });
     const ms = performance.now() - started;
@@ -72,7 +95,10 @@ describe('EventBus bounds', () => {
   it('a queue is bounded by bytes too: long argv events drop the oldest once the bytes are reached', () => {
     const bus = new EventBus();
     bus.setLimits({ events: 10_000, bytes: 100_000 });
-    const sub = bus.subscribe(() => true, () => {});
+    const sub = bus.subscribe(
+      () => true,
+      () => {},
+    );
     const argv = ['x'.repeat(10_000)];
     for (let i = 0; i < 50; i++) bus.publish(exec(argv));
     const t = sub.take();
@@ -86,7 +112,10 @@ describe('EventBus bounds', () => {
   it('new limits apply to live subscribers at once (their oldest over the new bound are dropped and counted)', () => {
     const bus = new EventBus();
     bus.setLimits({ events: 100, bytes: 1e9 });
-    const sub = bus.subscribe(() => true, () => {});
+    const sub = bus.subscribe(
+      () => true,
+      () => {},
+    );
     for (let i = 0; i < 80; i++) bus.publish({ type: 'limit', time: 't', group: 'g' });
     bus.setLimits({ events: 30, bytes: 1e9 });
     const t = sub.take();
@@ -96,8 +125,14 @@ describe('EventBus bounds', () => {
 
   it('rewrite changes queued events (redaction turned on) and their size', () => {
     const bus = new EventBus();
-    const a = bus.subscribe(() => true, () => {});
-    const b = bus.subscribe(() => true, () => {});
+    const a = bus.subscribe(
+      () => true,
+      () => {},
+    );
+    const b = bus.subscribe(
+      () => true,
+      () => {},
+    );
     bus.publish(exec(['app', '--password=hunter2']));
     const changed = bus.rewrite((e) => {
       const x = e as { argv?: string[] };

@@ -20,11 +20,7 @@ type Ev = ProcessEvent & { node: string };
 const children = (n: number) => `for i in $(seq ${n}); do /bin/sh -c 'echo p $$'; done`;
 
 /** A small tree, named so the test knows it: root -> a1 -> (b1, b2), root -> a2. */
-const TREE = [
-  'echo root $$',
-  "( echo a1 $BASHPID; ( echo b1 $BASHPID; : ); /bin/sh -c 'echo b2 $$'; : )",
-  '( echo a2 $BASHPID; : )',
-].join('\n');
+const TREE = ['echo root $$', "( echo a1 $BASHPID; ( echo b1 $BASHPID; : ); /bin/sh -c 'echo b2 $$'; : )", '( echo a2 $BASHPID; : )'].join('\n');
 const TREE_EDGES: [string, string][] = [
   ['a1', 'root'],
   ['a2', 'root'],
@@ -125,7 +121,9 @@ describe('two agents merged by tail --from', () => {
     const keys = lines.map((e) => timeKey(e.time));
     const show = (e: Ev) => `${e.node} ${e.type} ${e.pid} ${e.time} seq ${e.seq}`;
     for (let i = 1; i < keys.length; i++) {
-      expect(keys[i], `line ${i + 1} (${show(lines[i])}) earlier than line ${i} (${show(lines[i - 1])}); stderr: ${tail.stderr}`).toBeGreaterThanOrEqual(keys[i - 1]);
+      expect(keys[i], `line ${i + 1} (${show(lines[i])}) earlier than line ${i} (${show(lines[i - 1])}); stderr: ${tail.stderr}`).toBeGreaterThanOrEqual(
+        keys[i - 1],
+      );
     }
     // No event twice from one node.
     const seen = new Set(all.map((e) => `${e.node} ${e.type} ${e.tid} ${e.time}`));
@@ -146,7 +144,7 @@ describe('two agents merged by tail --from', () => {
     }
   }, 120_000);
 
-  it('fork events carry the parent\'s id: the tree rebuilt from the merged stream is the real one, the same from both nodes', () => {
+  it("fork events carry the parent's id: the tree rebuilt from the merged stream is the real one, the same from both nodes", () => {
     const { out, pid: root, from, to } = runs.find((r) => r.label === 'both up')!;
     expect(out.get('root')).toEqual([root]);
     const pidOf = (name: string) => out.get(name)![0];
@@ -172,7 +170,7 @@ describe('two agents merged by tail --from', () => {
     expect(ids('alpha')).toEqual(ids('beta'));
   });
 
-  it('api.redact hides the secret in exec argv on alpha\'s stream; beta, without it, shows it', () => {
+  it("api.redact hides the secret in exec argv on alpha's stream; beta, without it, shows it", () => {
     const echo = (node: string) => events().find((e) => e.node === node && e.type === 'exec' && e.filename === '/bin/echo')!;
     expect(echo('alpha').argv).toEqual(['/bin/echo', '--password=[redacted]', '--user=bob']);
     expect(echo('beta').argv).toEqual(['/bin/echo', '--password=hunter2', '--user=bob']);

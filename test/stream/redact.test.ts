@@ -16,7 +16,12 @@ describe('redactArgv', () => {
     ['a group that did not take part: the whole match', ['key=(\\d+)|apikey'], ['my-apikey'], [`my-${R}`]],
     ['no pattern matches', ['--password=(.*)'], ['ls', '-l'], ['ls', '-l']],
   ])('%s', (_what, patterns, argv, want) => {
-    expect(redactArgv(argv, patterns.map((p) => new RegExp(p)))).toEqual(want);
+    expect(
+      redactArgv(
+        argv,
+        patterns.map((p) => new RegExp(p)),
+      ),
+    ).toEqual(want);
   });
 
   it('a case-insensitive pattern stays case-insensitive; a global or sticky one is not stateful between words', () => {

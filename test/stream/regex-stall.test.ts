@@ -38,10 +38,13 @@ describe('a catastrophic regex in /events', () => {
   it('does not delay /healthz while processes with 15-character names fork', { timeout: 60_000 }, async () => {
     let received = '';
     let status = 0;
-    req = http.get({ socketPath: path.join(dir, 'api.sock'), path: `/events?cgroup=${encodeURIComponent(cg.path)}&comm=${encodeURIComponent('(.*){12}x')}` }, (res) => {
-      status = res.statusCode!;
-      res.setEncoding('utf8').on('data', (d: string) => (received += d));
-    });
+    req = http.get(
+      { socketPath: path.join(dir, 'api.sock'), path: `/events?cgroup=${encodeURIComponent(cg.path)}&comm=${encodeURIComponent('(.*){12}x')}` },
+      (res) => {
+        status = res.statusCode!;
+        res.setEncoding('utf8').on('data', (d: string) => (received += d));
+      },
+    );
     await until(() => received.includes('"hello"'), 'the stream to open');
     expect(status).toBe(200);
 

@@ -85,7 +85,9 @@ describe('SIGHUP with live subscribers', () => {
     agent.reload(`${base}bpf:\n  ring_buffer_bytes: 16MiB\ngroups:\n  - name: reload-new\n    match: { cgroup: /forkwatch-none-reload }\n`);
     await agent.proc.waitFor((p) => p.stderr.includes('only take effect at start'), 'the refusal');
     const line = agent.proc.stderr.split('\n').find((l) => l.includes('only take effect at start'))!;
-    expect(line).toMatch(/SIGHUP: bpf\.ring_buffer_bytes changed, which only take effect at start; keeping the previous config \(restart the agent to apply it\)$/);
+    expect(line).toMatch(
+      /SIGHUP: bpf\.ring_buffer_bytes changed, which only take effect at start; keeping the previous config \(restart the agent to apply it\)$/,
+    );
     const groups = (await (await agent.get('/api/groups')).json()) as { name: string }[];
     expect(groups.map((g) => g.name)).not.toContain('reload-new');
   });

@@ -85,7 +85,7 @@ describe('a subscriber that stops reading', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps the agent\'s memory bounded, does not delay another subscriber, and counts its losses exactly', { timeout: 150_000 }, async () => {
+  it("keeps the agent's memory bounded, does not delay another subscriber, and counts its losses exactly", { timeout: 150_000 }, async () => {
     const forkn = workload('forkn');
     const socket = path.join(dir, 'api.sock');
     const query = `cgroup=${encodeURIComponent(cg.path)}`;
@@ -97,7 +97,7 @@ describe('a subscriber that stops reading', () => {
     })();
     stalled = new StalledReader(socket, query);
     await stalled.ready;
-    await until(() => fast.some((f) => f.e.type === 'hello'), 'the fast reader\'s hello');
+    await until(() => fast.some((f) => f.e.type === 'hello'), "the fast reader's hello");
 
     // Storms while the slow reader stalls: a warm-up (the agent's heap and the sockets' buffers
     // fill), then one, then three times as many events. With a bounded queue the agent's memory
@@ -108,27 +108,40 @@ describe('a subscriber that stops reading', () => {
     const peaks: number[] = [];
     const runs: number[] = [];
     // The workload's own exit: its parent is this process (children of forkn have forkn's pid as ppid).
-    const ended = (lines: WatchEvent[], run: number) => lines.some((e) => e.type === 'exit' && (e as ProcessEvent).pid === run && (e as ProcessEvent).ppid === process.pid);
+    const ended = (lines: WatchEvent[], run: number) =>
+      lines.some((e) => e.type === 'exit' && (e as ProcessEvent).pid === run && (e as ProcessEvent).ppid === process.pid);
     for (const children of [CHILDREN / 2, CHILDREN, 3 * CHILDREN]) {
       let peak = 0;
       const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
       const run = await cg.exec(`exec ${forkn} ${children} ${RATE}`);
       expect(run.code).toBe(0);
-      await until(() => ended(fast.map((f) => f.e), run.pid), 'the fast reader to see the workload end', 60_000);
+      await until(
+        () =>
+          ended(
+            fast.map((f) => f.e),
+            run.pid,
+          ),
+        'the fast reader to see the workload end',
+        60_000,
+      );
       clearInterval(sampler);
       if (runs.length === 0) before = rssBytes(pid);
       else peaks.push(Math.max(peak, rssBytes(pid)));
       runs.push(run.pid);
     }
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    console.log(`agent RSS: ${mib(before)} MiB after the warm-up, peak ${mib(peaks[0])} MiB during ${2 * CHILDREN} events, ${mib(peaks[1])} MiB during ${6 * CHILDREN} more`);
+    console.log(
+      `agent RSS: ${mib(before)} MiB after the warm-up, peak ${mib(peaks[0])} MiB during ${2 * CHILDREN} events, ${mib(peaks[1])} MiB during ${6 * CHILDREN} more`,
+    );
     const done = (lines: WatchEvent[]) => ended(lines, runs[2]);
 
     // The slow reader reads again: first what the sockets held, then the news, then the newest events.
     stalled.resume();
     await until(() => done(stalled!.lines as WatchEvent[]), 'the slow reader to see the workload end', 30_000);
 
-    const fastEvents = fast.map((f) => f.e).filter((e): e is ProcessEvent & { seq: number } => typeof (e as { seq?: number }).seq === 'number' && e.type !== 'hello');
+    const fastEvents = fast
+      .map((f) => f.e)
+      .filter((e): e is ProcessEvent & { seq: number } => typeof (e as { seq?: number }).seq === 'number' && e.type !== 'hello');
     const slowLines = stalled.lines.filter((l) => l.type !== 'hello');
     const slowEvents = slowLines.filter((l): l is ProcessEvent & { seq: number } => l.type !== 'missed');
     const missedLines = slowLines.filter((l): l is { type: 'missed'; count: number } => l.type === 'missed');
@@ -168,7 +181,10 @@ describe('a subscriber that stops reading', () => {
     expect(peaks[1] - peaks[0]).toBeLessThan(32 * 2 ** 20);
 
     // No delay for the other reader: from the kernel's timestamp to its loop.
-    const lat = fast.filter((f) => (f.e as { seq?: number }).seq !== undefined && f.e.type !== 'hello').map((f) => (f.at - timeKey((f.e as ProcessEvent).time)) / 1000).sort((a, b) => a - b);
+    const lat = fast
+      .filter((f) => (f.e as { seq?: number }).seq !== undefined && f.e.type !== 'hello')
+      .map((f) => (f.at - timeKey((f.e as ProcessEvent).time)) / 1000)
+      .sort((a, b) => a - b);
     const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
     console.log(`fast reader latency ms: p50 ${p(0.5).toFixed(1)} p99 ${p(0.99).toFixed(1)} max ${lat.at(-1)!.toFixed(1)}`);
     // 1 ms at the median on a quiet machine; the bound leaves room for a CI host under load.

@@ -56,7 +56,11 @@ function programDir(program: string): string {
 /** Live processes in a program's cgroup (zombies count: they are still listed until reaped). */
 function programPids(program: string): number[] {
   try {
-    return fs.readFileSync(path.join(programDir(program), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    return fs
+      .readFileSync(path.join(programDir(program), 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -233,19 +237,47 @@ describe('programs supervised by the running agent', () => {
     const refill = `sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > ${watched.dir}/cgroup.procs`;
 
     const yaml = programsYaml([
-      { name: P.onFailure, command: ['sh', '-c', `${stamp(S.onFailure.path)}; sleep 0.3; exit 3`], restart: 'on-failure', backoff: { initial: 0 }, start_limit: { burst: 0 } },
+      {
+        name: P.onFailure,
+        command: ['sh', '-c', `${stamp(S.onFailure.path)}; sleep 0.3; exit 3`],
+        restart: 'on-failure',
+        backoff: { initial: 0 },
+        start_limit: { burst: 0 },
+      },
       { name: P.exitOk, command: ['sh', '-c', `${stamp(S.exitOk.path)}; exit 0`], restart: 'on-failure' },
       { name: P.never, command: ['sh', '-c', `${stamp(S.never.path)}; exit 3`], restart: 'never' },
       { name: P.abnormalSig, command: ['sh', '-c', `${stamp(S.abnormalSig.path)}; exec sleep 1000`], restart: 'on-abnormal', backoff: { initial: 0 } },
       { name: P.abnormalCode, command: ['sh', '-c', `${stamp(S.abnormalCode.path)}; exit 3`], restart: 'on-abnormal' },
       // Held until the test says go, so its restarts do not compete with the agent's own start.
-      { name: P.backoff, command: ['sh', '-c', `while [ ! -e ${S.backoff.path}.go ]; do sleep 0.05; done; ${stamp(S.backoff.path)}; exit 1`], restart: 'on-failure', backoff: { initial: '200ms', factor: 2, max: '10s' }, start_limit: { burst: 0 } },
+      {
+        name: P.backoff,
+        command: ['sh', '-c', `while [ ! -e ${S.backoff.path}.go ]; do sleep 0.05; done; ${stamp(S.backoff.path)}; exit 1`],
+        restart: 'on-failure',
+        backoff: { initial: '200ms', factor: 2, max: '10s' },
+        start_limit: { burst: 0 },
+      },
       // The shell exits at once; a subshell forks the real daemon and exits too: a grandchild.
-      { name: P.daemon, command: ['sh', '-c', `(sh -c 'echo $$ >> ${S.daemon.path}; exec sleep 1000' </dev/null >/dev/null 2>&1 &); exit 0`], restart: 'on-failure', backoff: { initial: 0 } },
-      { name: P.loop, command: ['sh', '-c', `${stamp(S.loop.path)}; exit 1`], restart: 'always', backoff: { initial: 0 }, start_limit: { burst: 3, interval: '10s' }, retry_failed_after: '2s' },
+      {
+        name: P.daemon,
+        command: ['sh', '-c', `(sh -c 'echo $$ >> ${S.daemon.path}; exec sleep 1000' </dev/null >/dev/null 2>&1 &); exit 0`],
+        restart: 'on-failure',
+        backoff: { initial: 0 },
+      },
+      {
+        name: P.loop,
+        command: ['sh', '-c', `${stamp(S.loop.path)}; exit 1`],
+        restart: 'always',
+        backoff: { initial: 0 },
+        start_limit: { burst: 3, interval: '10s' },
+        retry_failed_after: '2s',
+      },
       { name: P.watch, watch: watched.path, restart_command: ['sh', '-c', `echo run >> ${S.watchRuns.path}; ${refill}`] },
       // Every process of the tree ignores SIGTERM; one leaves the shell's session on the way.
-      { name: P.tree, command: ['sh', '-c', `trap '' TERM; sleep 1000 & (setsid sleep 1000 &); sleep 1000 & echo up >> ${S.tree.path}; wait`], stop_timeout: '1s' },
+      {
+        name: P.tree,
+        command: ['sh', '-c', `trap '' TERM; sleep 1000 & (setsid sleep 1000 &); sleep 1000 & echo up >> ${S.tree.path}; wait`],
+        stop_timeout: '1s',
+      },
       { name: P.noCmd, command: [`no-such-command-${PREFIX}`, '--flag'], restart: 'always' },
       { name: P.noPath, command: [`/nonexistent/${PREFIX}/bin/daemon`], restart: 'always' },
       { name: P.noUser, command: ['sleep', '1000'], user: `no-such-user-${PREFIX}`, restart: 'always' },
@@ -302,7 +334,10 @@ describe('programs supervised by the running agent', () => {
   it('waits longer between restarts as the backoff grows (200ms, factor 2)', async () => {
     fs.writeFileSync(`${S.backoff.path}.go`, '');
     await waitFor('five starts of the backoff program', () => S.backoff.lines().length >= 5, 20_000);
-    const starts = S.backoff.lines().slice(0, 5).map((l) => Number(BigInt(l) / 1_000_000n));
+    const starts = S.backoff
+      .lines()
+      .slice(0, 5)
+      .map((l) => Number(BigInt(l) / 1_000_000n));
     const gaps = starts.slice(1).map((t, i) => t - starts[i]);
     const delays = [200, 400, 800, 1600];
     // What the agent chose, exactly...
@@ -345,7 +380,7 @@ describe('programs supervised by the running agent', () => {
     const second = Number(S.daemon.lines()[1]);
     expect(second).not.toBe(daemon);
     await waitFor('only the new grandchild left', () => programPids(P.daemon).length === 1 && programPids(P.daemon)[0] === second);
-    await waitStatus(sock(), P.daemon, (s) => s.pid === second, 'the new daemon\'s pid');
+    await waitStatus(sock(), P.daemon, (s) => s.pid === second, "the new daemon's pid");
   });
 
   it('gives up on a crash loop at the start limit, and retry_failed_after brings it back', async () => {
@@ -368,7 +403,7 @@ describe('programs supervised by the running agent', () => {
     expect(t[firstFailed + 1]).toMatchObject({ from: 'failed', to: 'starting', reason: 'retry restart' });
   });
 
-  it('runs a watched group\'s restart_command exactly once each time the group empties', async () => {
+  it("runs a watched group's restart_command exactly once each time the group empties", async () => {
     expect(await status(sock(), P.watch)).toMatchObject({ state: 'running', cgroup: watched.path });
     expect(S.watchRuns.lines()).toHaveLength(0);
 
@@ -385,7 +420,7 @@ describe('programs supervised by the running agent', () => {
     expect((await status(sock(), P.watch)).restarts).toBe(2);
   });
 
-  it('`forkwatch stop` kills the whole tree, SIGTERM-ignoring and setsid\'d processes too, after stop_timeout', async () => {
+  it("`forkwatch stop` kills the whole tree, SIGTERM-ignoring and setsid'd processes too, after stop_timeout", async () => {
     await waitFor('the tree to be up', () => S.tree.lines().length === 1 && programPids(P.tree).length === 4);
     const pids = programPids(P.tree);
     const r = await cli(['stop', P.tree, '--socket', sock()]);
@@ -518,7 +553,15 @@ describe('a new agent adopts what the old one left running', () => {
   });
 
   const config = (keep: boolean) =>
-    programsYaml([{ name: program, command: ['sh', '-c', `date +%s%N >> ${starts.path}; exec sleep 1000`], restart: 'on-failure', backoff: { initial: 0 }, keep_running: keep }]);
+    programsYaml([
+      {
+        name: program,
+        command: ['sh', '-c', `date +%s%N >> ${starts.path}; exec sleep 1000`],
+        restart: 'on-failure',
+        backoff: { initial: 0 },
+        keep_running: keep,
+      },
+    ]);
 
   it('does not start a second copy of a program that kept running, and supervises it', async () => {
     requireRoot();
@@ -574,12 +617,19 @@ describe('the state-changing API on TCP with api.control_token_file', () => {
     fs.writeFileSync(path.join(dir, 'wrong'), 'x'.repeat(32) + '\n', { mode: 0o600 });
     const socket = path.join(dir, 'api.sock');
     agent = await TestAgent.start(
-      [`api:`, `  socket: ${socket}`, `  control_token_file: ${path.join(dir, 'token')}`, programsYaml([{ name: program, command: ['sleep', '1000'] }])].join('\n'),
+      [`api:`, `  socket: ${socket}`, `  control_token_file: ${path.join(dir, 'token')}`, programsYaml([{ name: program, command: ['sleep', '1000'] }])].join(
+        '\n',
+      ),
     );
     const running = await waitStatus(socket, program, (s) => s.state === 'running', 'running');
     const stopUrl = `${agent.url}/api/programs/${program}/stop`;
 
-    const badHeaders: Record<string, string>[] = [{}, { Authorization: `Bearer ${'x'.repeat(32)}` }, { Authorization: `Bearer ${token}x` }, { Authorization: token }];
+    const badHeaders: Record<string, string>[] = [
+      {},
+      { Authorization: `Bearer ${'x'.repeat(32)}` },
+      { Authorization: `Bearer ${token}x` },
+      { Authorization: token },
+    ];
     for (const headers of badHeaders) {
       const res = await fetch(stopUrl, { method: 'POST', headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
@@ -622,7 +672,12 @@ describe('SIGTERM while the agent is starting its programs', () => {
     const config = path.join(dir, 'forkwatch.yaml');
     fs.writeFileSync(
       config,
-      [`listen: "127.0.0.1:${await freePort()}"`, `api:`, `  socket: ${path.join(dir, 'api.sock')}`, programsYaml(programs.map((p) => ({ name: p, command: ['sleep', '1000'] })))].join('\n'),
+      [
+        `listen: "127.0.0.1:${await freePort()}"`,
+        `api:`,
+        `  socket: ${path.join(dir, 'api.sock')}`,
+        programsYaml(programs.map((p) => ({ name: p, command: ['sleep', '1000'] }))),
+      ].join('\n'),
     );
     proc = new CliProcess(['run', '--config', config]);
     // Twenty launches take a while (each waits for its cgroup move): stop in the middle of them.

@@ -19,8 +19,18 @@ describe('nodeCommand', () => {
       '/usr/bin/setpriv',
       { argv: ['/usr/bin/setpriv', '--regid=100', '--clear-groups', '--', 'true', '-x'], ids: {}, groupsDropped: false },
     ],
-    ['a user without setpriv: Node sets uid and gid', { uid: 1000, gid: 1000, groups: [1000] }, null, { argv: ['true', '-x'], ids: { uid: 1000, gid: 1000 }, groupsDropped: false }],
-    ['supplementary groups without setpriv are dropped, and said so', { uid: 1000, gid: 1000, groups: [1000, 27] }, null, { argv: ['true', '-x'], ids: { uid: 1000, gid: 1000 }, groupsDropped: true }],
+    [
+      'a user without setpriv: Node sets uid and gid',
+      { uid: 1000, gid: 1000, groups: [1000] },
+      null,
+      { argv: ['true', '-x'], ids: { uid: 1000, gid: 1000 }, groupsDropped: false },
+    ],
+    [
+      'supplementary groups without setpriv are dropped, and said so',
+      { uid: 1000, gid: 1000, groups: [1000, 27] },
+      null,
+      { argv: ['true', '-x'], ids: { uid: 1000, gid: 1000 }, groupsDropped: true },
+    ],
   ])('%s', (_label, identity, setpriv, want) => {
     expect(nodeCommand(prepared(identity), setpriv)).toEqual(want);
   });
@@ -36,8 +46,20 @@ describe('prepareCommand', () => {
   it.each([
     ['a command not in PATH', ['forkwatch-no-such-command'], {}, 'command "forkwatch-no-such-command" not found in PATH=/bin', true],
     ['a path that is a directory', ['/tmp'], {}, 'command /tmp: not a regular file', true],
-    ['a missing working directory (found first)', ['forkwatch-no-such-command'], { cwd: '/nonexistent-forkwatch-dir' }, 'working directory /nonexistent-forkwatch-dir: ENOENT (no such file or directory)', true],
-    ['a passwd file that cannot be read (maybe soon)', ['sh'], { user: 'nobody', passwd: '/nonexistent-passwd' }, 'read /nonexistent-passwd: ENOENT (no such file or directory)', false],
+    [
+      'a missing working directory (found first)',
+      ['forkwatch-no-such-command'],
+      { cwd: '/nonexistent-forkwatch-dir' },
+      'working directory /nonexistent-forkwatch-dir: ENOENT (no such file or directory)',
+      true,
+    ],
+    [
+      'a passwd file that cannot be read (maybe soon)',
+      ['sh'],
+      { user: 'nobody', passwd: '/nonexistent-passwd' },
+      'read /nonexistent-passwd: ENOENT (no such file or directory)',
+      false,
+    ],
   ])('refuses %s', async (_label, argv, o: { cwd?: string; user?: string; passwd?: string }, detail, permanent) => {
     const spec = { name: 'p', env: { PATH: '/bin' }, ...(o.cwd ? { cwd: o.cwd } : {}), ...(o.user ? { user: o.user } : {}) };
     await expect(prepareCommand(spec, argv, { ...files, ...(o.passwd ? { passwd: o.passwd } : {}) })).rejects.toMatchObject({

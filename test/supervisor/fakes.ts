@@ -1,17 +1,6 @@
 /** Test doubles for the supervisor: a fake clock with timers, a scripted launcher, a log. */
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
-import type {
-  Adopted,
-  Clock,
-  ExitStatus,
-  Launched,
-  Launcher,
-  LaunchSpec,
-  Logger,
-  ProgramEvent,
-  TimerHandle,
-  Timers,
-} from '../../src/supervisor/types.js';
+import type { Adopted, Clock, ExitStatus, Launched, Launcher, LaunchSpec, Logger, ProgramEvent, TimerHandle, Timers } from '../../src/supervisor/types.js';
 
 /** Let pending promise callbacks run (the fake launcher resolves asynchronously). */
 export async function flush(): Promise<void> {

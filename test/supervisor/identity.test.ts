@@ -13,11 +13,7 @@ const passwd = parsePasswd(
     '',
   ].join('\n'),
 );
-const groups = parseGroup(
-  ['root:x:0:', 'adm:x:4:alice,syslog', 'www-data:x:33:', 'docker:x:999:alice', 'alice:x:1000:', 'nogroup:x:65534:', 'bad'].join(
-    '\n',
-  ),
-);
+const groups = parseGroup(['root:x:0:', 'adm:x:4:alice,syslog', 'www-data:x:33:', 'docker:x:999:alice', 'alice:x:1000:', 'nogroup:x:65534:', 'bad'].join('\n'));
 
 describe('parsePasswd / parseGroup', () => {
   it('keeps well-formed entries only', () => {
@@ -71,10 +67,7 @@ describe('programEnv', () => {
       { uid: 1000, gid: 1000, groups: [1000], user: passwd[2] },
       { PATH: DEFAULT_PATH, HOME: '/srv', USER: 'alice', LOGNAME: 'alice', SHELL: '/bin/bash' },
     ],
-  ] as Array<[string, Record<string, string>, Parameters<typeof programEnv>[1], Record<string, string>]>)(
-    '%s',
-    (_label, env, identity, expected) => {
-      expect(programEnv(env, identity)).toEqual(expected);
-    },
-  );
+  ] as Array<[string, Record<string, string>, Parameters<typeof programEnv>[1], Record<string, string>]>)('%s', (_label, env, identity, expected) => {
+    expect(programEnv(env, identity)).toEqual(expected);
+  });
 });

@@ -114,13 +114,16 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
   const native = (): NativeSpawn | null => (useNative ? loadBinding() : null);
 
   it('runs a program inside its cgroup from its first instruction, logs its output, stops it', async () => {
-    const h = harness([
-      spec({
-        name: 'first',
-        command: ['/bin/sh', '-c', 'grep "^0::" /proc/$$/cgroup; echo "oops" >&2; echo "FOO=$FOO TOKEN=${FW_TEST_TOKEN-unset}"; exec sleep 1000'],
-        env: { FOO: 'bar' },
-      }),
-    ], { native: native() });
+    const h = harness(
+      [
+        spec({
+          name: 'first',
+          command: ['/bin/sh', '-c', 'grep "^0::" /proc/$$/cgroup; echo "oops" >&2; echo "FOO=$FOO TOKEN=${FW_TEST_TOKEN-unset}"; exec sleep 1000'],
+          env: { FOO: 'bar' },
+        }),
+      ],
+      { native: native() },
+    );
     process.env.FW_TEST_TOKEN = 'secret'; // the agent's own environment must not leak into programs
     try {
       await h.supervisor.start();
@@ -165,13 +168,16 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
   });
 
   it('sees a double-forking daemon as running until its grandchild dies', async () => {
-    const h = harness([
-      spec({
-        name: 'daemon',
-        restart: 'never',
-        command: ['/bin/sh', '-c', '(sleep 1000 </dev/null >/dev/null 2>&1 &); exit 0'],
-      }),
-    ], { native: native() });
+    const h = harness(
+      [
+        spec({
+          name: 'daemon',
+          restart: 'never',
+          command: ['/bin/sh', '-c', '(sleep 1000 </dev/null >/dev/null 2>&1 &); exit 0'],
+        }),
+      ],
+      { native: native() },
+    );
     await h.supervisor.start();
     const mainPid = statusOf(h, 'daemon').pid as number;
     await waitFor('the parent to exit', () => gone(mainPid));
@@ -313,16 +319,19 @@ describe.each(WAYS)('CgroupLauncher with real processes, started by %s', (_way, 
     await waitFor('the seed process', () => populated(watchedDir));
     seed.unref();
 
-    const h = harness([
-      spec({
-        name: 'watcher',
-        command: undefined,
-        watch: watched,
-        restart: 'always',
-        backoff: { initial_s: 0.1, factor: 1, max_s: 1, reset_after_s: 60 },
-        restart_command: ['/bin/sh', '-c', `${startInWatched}; echo ran >> ${counter}`],
-      }),
-    ], { native: native() });
+    const h = harness(
+      [
+        spec({
+          name: 'watcher',
+          command: undefined,
+          watch: watched,
+          restart: 'always',
+          backoff: { initial_s: 0.1, factor: 1, max_s: 1, reset_after_s: 60 },
+          restart_command: ['/bin/sh', '-c', `${startInWatched}; echo ran >> ${counter}`],
+        }),
+      ],
+      { native: native() },
+    );
     await h.supervisor.start();
     expect(statusOf(h, 'watcher')).toMatchObject({ state: 'running', cgroup: watched });
     const runs = async () => (existsSync(counter) ? (await readFile(counter, 'utf8')).split('\n').filter(Boolean).length : 0);
@@ -395,7 +404,9 @@ describe('CgroupLauncher with the addon: what only clone3 does', () => {
     expect(calls).toBe(1);
     const warnings = h.logger.lines.filter((l) => l.startsWith('warn '));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warn clone3\(CLONE_INTO_CGROUP\) is not available here \(clone3 .*: E2BIG \(argument list too long\); Linux 5\.7 has it, and a container.s seccomp profile may refuse it\)/);
+    expect(warnings[0]).toMatch(
+      /^warn clone3\(CLONE_INTO_CGROUP\) is not available here \(clone3 .*: E2BIG \(argument list too long\); Linux 5\.7 has it, and a container.s seccomp profile may refuse it\)/,
+    );
     await waitFor('the output', () => h.logger.lines.includes(`info [old1] 0::${testRoot}/old1`));
     expect(h.logger.lines.some((l) => /pid \d+ started in .* cgroup move /.test(l))).toBe(true);
   });

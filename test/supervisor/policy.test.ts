@@ -100,14 +100,7 @@ describe('decideAfterExit', () => {
     ['third quick crash waits 4s', {}, code1, 2, 500, { action: 'restart', consecutive: 3, delayMs: 4000 }],
     ['crash after a long run starts over', {}, code1, 4, 120_000, { action: 'restart', consecutive: 1, delayMs: 1000 }],
     ['clean exit under on-failure stops', {}, ok, 2, 100, { action: 'stopped', consecutive: 0 }],
-    [
-      'crash under never fails',
-      { restart: 'never' },
-      code1,
-      0,
-      100,
-      { action: 'failed', consecutive: 1, reason: 'exit code 1; restart policy never' },
-    ],
+    ['crash under never fails', { restart: 'never' }, code1, 0, 100, { action: 'failed', consecutive: 1, reason: 'exit code 1; restart policy never' }],
     [
       'exit 1 under on-abnormal fails',
       { restart: 'on-abnormal' },

@@ -93,9 +93,7 @@ describe('Program: lifecycle', () => {
       expect(s.program.state).toBe('running');
     }
     expect(delays).toEqual([1000, 2000, 4000, 8000, 10_000]);
-    expect(s.restarts().map((e) => [e.reason, e.latency_ms, e.delay_ms])).toEqual(
-      delays.map((d) => ['policy', d, d]),
-    );
+    expect(s.restarts().map((e) => [e.reason, e.latency_ms, e.delay_ms])).toEqual(delays.map((d) => ['policy', d, d]));
     expect(s.program.status()).toMatchObject({ restarts: 5, last_restart_latency_s: 10, next_retry: null });
     expect(s.program.status().last_exit).toMatchObject({ code: 1, signal: null, timed_out: false });
   });
@@ -355,9 +353,7 @@ describe('Program: start failures', () => {
     await expect(s.program.start()).resolves.toBeUndefined();
     expect(s.program.state).toBe('failed');
     expect(s.program.status().error).toBe('user "nosuch" does not exist (not in /etc/passwd)');
-    expect(s.logger.lines).toContain(
-      'error program "web" failed: user "nosuch" does not exist (not in /etc/passwd)',
-    );
+    expect(s.logger.lines).toContain('error program "web" failed: user "nosuch" does not exist (not in /etc/passwd)');
     expect(s.events.some((e) => e.type === 'error')).toBe(true);
   });
 

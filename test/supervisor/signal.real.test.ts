@@ -42,7 +42,9 @@ afterAll(async () => {
 async function member(launcher: CgroupLauncher, name: string): Promise<{ pid: number; startNs: number }> {
   const dir = launcher.dir(name);
   await mkdir(dir, { recursive: true });
-  const out = execFileSync('/bin/bash', ['-c', `echo $$ > ${join(dir, 'cgroup.procs')} && { setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!; }`], { encoding: 'utf8' });
+  const out = execFileSync('/bin/bash', ['-c', `echo $$ > ${join(dir, 'cgroup.procs')} && { setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!; }`], {
+    encoding: 'utf8',
+  });
   const pid = Number(out.trim());
   await waitFor('the cgroup to hold the sleep alone', () => readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() === String(pid));
   await new Promise((r) => setTimeout(r, 30));
@@ -56,7 +58,10 @@ async function member(launcher: CgroupLauncher, name: string): Promise<{ pid: nu
  * process exits and a process outside the program gets its number: the race a pid read from
  * cgroup.procs runs.
  */
-function reuseOnFirstTouch(pid: number): { native: Pick<NativeBinding, 'pidfdOpen' | 'pidfdSendSignal'>; other: () => { pid: number; startNs: number } | undefined } {
+function reuseOnFirstTouch(pid: number): {
+  native: Pick<NativeBinding, 'pidfdOpen' | 'pidfdSendSignal'>;
+  other: () => { pid: number; startNs: number } | undefined;
+} {
   let other: { pid: number; startNs: number } | undefined;
   const trigger = (p: number) => {
     if (p !== pid || other !== undefined) return;

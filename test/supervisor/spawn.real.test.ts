@@ -70,7 +70,7 @@ function statusField(text: string, field: string): string {
 }
 
 describe('spawnInCgroup', () => {
-  it('creates the child inside the given cgroup, never in the caller\'s', async () => {
+  it("creates the child inside the given cgroup, never in the caller's", async () => {
     const own = /^0::(.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1];
     // The shell reads its own cgroup before anything could have moved it.
     const r = await run({ script: 'grep "^0::" /proc/$$/cgroup' });
@@ -97,7 +97,7 @@ describe('spawnInCgroup', () => {
     expect(r.stderr).toBe('to stderr\n');
   });
 
-  it('passes argv, the environment (and nothing else of the caller\'s) and the directory', async () => {
+  it("passes argv, the environment (and nothing else of the caller's) and the directory", async () => {
     process.env.FW_SPAWN_TEST = 'leak';
     try {
       const r = await run({

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { formatEvent, humanDuration, outcome } from '../../src/tail/format.js';
 import type { ProcessEvent } from '../../src/events/model.js';
 
-const base: ProcessEvent = { type: 'exit', time: '2026-11-23T15:04:05.123456Z', pid: 42, tid: 42, ppid: 1, comm: 'sh', uid: 0, cgroup: '/x', cgroup_id: 3, ns_pid: 42 };
+const base: ProcessEvent = {
+  type: 'exit',
+  time: '2026-11-23T15:04:05.123456Z',
+  pid: 42,
+  tid: 42,
+  ppid: 1,
+  comm: 'sh',
+  uid: 0,
+  cgroup: '/x',
+  cgroup_id: 3,
+  ns_pid: 42,
+};
 
 describe('format', () => {
   it.each([

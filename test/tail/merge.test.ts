@@ -16,7 +16,12 @@ const ev = (us: number, id: string): Ev => ({ time: t(us), id });
 function merger(windowUs = 300_000, jitterUs = 0) {
   const out: string[] = [];
   let now = BASE;
-  const m = new StreamMerger<Ev>((e, src) => out.push(`${src}:${e.id}`), windowUs, () => now, jitterUs);
+  const m = new StreamMerger<Ev>(
+    (e, src) => out.push(`${src}:${e.id}`),
+    windowUs,
+    () => now,
+    jitterUs,
+  );
   return { m, out, advance: (us: number) => (now += us) };
 }
 

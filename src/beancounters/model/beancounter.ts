@@ -124,7 +124,7 @@ export class Beancounter {
     const b = this.#barrier ?? Infinity;
     const l = this.#limit ?? Infinity;
     // The common case, checked first so a fork storm below every threshold costs two comparisons.
-    if ((prev > b) === (held > b) && (prev > l) === (held > l)) return NONE;
+    if (prev > b === held > b && prev > l === held > l) return NONE;
     return this.#crossings(prev > b, held > b, prev > l, held > l);
   }
 

@@ -49,7 +49,7 @@ export class SlidingRate {
     const head = this.#head as number;
     if (b <= head - this.#buckets.length) return;
     const s = slot(b, this.#buckets.length);
-    this.#buckets[s] = (this.#buckets[s]) + n;
+    this.#buckets[s] = this.#buckets[s] + n;
     this.#sum += n;
   }
 
@@ -148,7 +148,7 @@ export class CpuRate {
   sample(now: number, cumulativeSeconds: number): void {
     this.#total += this.#counter.feed(cumulativeSeconds);
     const last = this.#times.length - 1;
-    if (last >= this.#start && now <= (this.#times[last])) {
+    if (last >= this.#start && now <= this.#times[last]) {
       // Same instant (or a clock step back): the newer reading replaces the total, not the time.
       this.#totals[last] = this.#total;
       return;
@@ -157,7 +157,7 @@ export class CpuRate {
     this.#totals.push(this.#total);
     // Keep one sample at or before the window's start, so the rate spans the whole window.
     const edge = now - this.#window;
-    while (this.#times.length - this.#start >= 2 && (this.#times[this.#start + 1]) <= edge) this.#start++;
+    while (this.#times.length - this.#start >= 2 && this.#times[this.#start + 1] <= edge) this.#start++;
     if (this.#start > 32 && this.#start * 2 > this.#times.length) {
       this.#times = this.#times.slice(this.#start);
       this.#totals = this.#totals.slice(this.#start);
@@ -169,9 +169,9 @@ export class CpuRate {
   cores(): number | null {
     const last = this.#times.length - 1;
     if (last <= this.#start) return null;
-    const dt = (this.#times[last]) - (this.#times[this.#start]);
+    const dt = this.#times[last] - this.#times[this.#start];
     if (dt <= 0) return null;
-    return (((this.#totals[last]) - (this.#totals[this.#start])) * 1000) / dt;
+    return ((this.#totals[last] - this.#totals[this.#start]) * 1000) / dt;
   }
 }
 

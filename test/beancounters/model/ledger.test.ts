@@ -27,7 +27,11 @@ describe('GroupLedger: which beancounters exist', () => {
       own: { memory_bytes: spec({}) },
       resources: ['tasks', 'threads'],
     },
-    { name: 'a spec with actions but no threshold does not count', defaults: { forks_per_second: spec({ on_barrier: [hook] }) }, resources: ['tasks', 'threads'] },
+    {
+      name: 'a spec with actions but no threshold does not count',
+      defaults: { forks_per_second: spec({ on_barrier: [hook] }) },
+      resources: ['tasks', 'threads'],
+    },
   ];
 
   it.each(cases)('$name', (tc) => {
@@ -78,9 +82,15 @@ describe('GroupLedger: defaults and per-group overrides', () => {
     const ledger = new GroupLedger({ defaults, clock: () => 0 });
     for (const g of ['b', 'c', 'a']) ledger.observe(g, 'tasks', 1, 0);
     expect(ledger.rows(0).map((r) => `${r.group}/${r.resource}`)).toEqual([
-      'a/tasks', 'a/threads', 'a/memory_bytes',
-      'b/tasks', 'b/threads', 'b/memory_bytes',
-      'c/tasks', 'c/threads', 'c/memory_bytes',
+      'a/tasks',
+      'a/threads',
+      'a/memory_bytes',
+      'b/tasks',
+      'b/threads',
+      'b/memory_bytes',
+      'c/tasks',
+      'c/threads',
+      'c/memory_bytes',
     ]);
   });
 });
@@ -89,7 +99,14 @@ describe('GroupLedger: crossings and their actions', () => {
   it('plans event first, then the configured actions; release runs hooks again', () => {
     const ledger = new GroupLedger({ defaults, clock: () => 0 });
     const seen: string[] = [];
-    for (const [t, held] of [[1, 50], [2, 150], [3, 250], [4, 180], [5, 90]] as const) seen.push(...short(ledger.observe('web', 'tasks', held, t)));
+    for (const [t, held] of [
+      [1, 50],
+      [2, 150],
+      [3, 250],
+      [4, 180],
+      [5, 90],
+    ] as const)
+      seen.push(...short(ledger.observe('web', 'tasks', held, t)));
     expect(seen).toEqual([
       'web/tasks barrier:up [event,exec]',
       'web/tasks limit:up [event,kill]',

@@ -9,11 +9,51 @@ describe('SlidingRate (1 s window, 10 ms buckets)', () => {
     { name: 'spread over the window', events: Array.from({ length: 50 }, (_, i): [number, number] => [i * 20, 1]), at: 995, perSecond: 50 },
     { name: 'still inside at the last bucket', events: [[0, 10]], at: 999, perSecond: 10 },
     { name: 'gone when its bucket leaves the window', events: [[0, 10]], at: 1000, perSecond: 0 },
-    { name: 'partly gone', events: [[0, 10], [500, 5]], at: 1200, perSecond: 5 },
-    { name: 'a long pause clears everything', events: [[0, 10], [10, 10]], at: 1e9, perSecond: 0 },
-    { name: 'a late event goes to its own bucket', events: [[900, 1], [100, 1]], at: 1150, perSecond: 1 },
-    { name: 'and counts while its bucket is inside', events: [[900, 1], [100, 1]], at: 1050, perSecond: 2 },
-    { name: 'an event older than the window is dropped', events: [[2000, 1], [500, 1]], at: 2000, perSecond: 1 },
+    {
+      name: 'partly gone',
+      events: [
+        [0, 10],
+        [500, 5],
+      ],
+      at: 1200,
+      perSecond: 5,
+    },
+    {
+      name: 'a long pause clears everything',
+      events: [
+        [0, 10],
+        [10, 10],
+      ],
+      at: 1e9,
+      perSecond: 0,
+    },
+    {
+      name: 'a late event goes to its own bucket',
+      events: [
+        [900, 1],
+        [100, 1],
+      ],
+      at: 1150,
+      perSecond: 1,
+    },
+    {
+      name: 'and counts while its bucket is inside',
+      events: [
+        [900, 1],
+        [100, 1],
+      ],
+      at: 1050,
+      perSecond: 2,
+    },
+    {
+      name: 'an event older than the window is dropped',
+      events: [
+        [2000, 1],
+        [500, 1],
+      ],
+      at: 2000,
+      perSecond: 1,
+    },
   ];
 
   it.each(cases)('$name', ({ events, at, perSecond }) => {
@@ -69,19 +109,52 @@ describe('CpuRate', () => {
   // Samples [time ms, cumulative CPU seconds] and the cores expected after the last one.
   const cases: Array<{ name: string; window_ms?: number; samples: Array<[number, number]>; cores: number | null }> = [
     { name: 'one sample says nothing', samples: [[0, 5]], cores: null },
-    { name: 'two samples at one instant say nothing', samples: [[0, 5], [0, 6]], cores: null },
-    { name: 'one core busy', samples: [[0, 100], [1000, 101], [2000, 102]], cores: 1 },
-    { name: 'two and a half cores', samples: [[0, 0], [2000, 5]], cores: 2.5 },
+    {
+      name: 'two samples at one instant say nothing',
+      samples: [
+        [0, 5],
+        [0, 6],
+      ],
+      cores: null,
+    },
+    {
+      name: 'one core busy',
+      samples: [
+        [0, 100],
+        [1000, 101],
+        [2000, 102],
+      ],
+      cores: 1,
+    },
+    {
+      name: 'two and a half cores',
+      samples: [
+        [0, 0],
+        [2000, 5],
+      ],
+      cores: 2.5,
+    },
     {
       name: 'the window forgets an old burst',
       window_ms: 2000,
-      samples: [[0, 0], [1000, 8], [2000, 8], [3000, 8], [4000, 9]],
+      samples: [
+        [0, 0],
+        [1000, 8],
+        [2000, 8],
+        [3000, 8],
+        [4000, 9],
+      ],
       cores: 0.5,
     },
     {
       name: 'a counter reset does not go negative',
       window_ms: 3000,
-      samples: [[0, 50], [1000, 51], [2000, 0.5], [3000, 1.5]],
+      samples: [
+        [0, 50],
+        [1000, 51],
+        [2000, 0.5],
+        [3000, 1.5],
+      ],
       cores: (1 + 0.5 + 1) / 3,
     },
   ];

@@ -24,7 +24,14 @@ describe('GroupLife', () => {
     for (const live of [1, 2, 5, 3, 0]) life.tasks(live);
     life.created(4);
     life.created();
-    for (const [code, signal] of [[0, null], [0, null], [2, null], [null, 'SIGKILL'], [0, null]] as const) life.exited(exitOutcome(code, signal));
+    for (const [code, signal] of [
+      [0, null],
+      [0, null],
+      [2, null],
+      [null, 'SIGKILL'],
+      [0, null],
+    ] as const)
+      life.exited(exitOutcome(code, signal));
     life.addCpuSeconds(1.25);
     life.addCpuSeconds(0.5);
     expect(life.finish(t0 + 90_250)).toEqual({
