@@ -17,3 +17,17 @@ export function workload(name: string): string {
   built.set(name, out);
   return out;
 }
+
+/** Path of test/workloads/<name>.bpf.c compiled to a BPF object (CO-RE, against the vendored vmlinux.h). */
+export function bpfWorkload(name: string): string {
+  const key = `${name}.bpf.o`;
+  const have = built.get(key);
+  if (have) return have;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-wl-'));
+  const out = path.join(dir, key);
+  const arch = os.arch() === 'arm64' ? 'arm64' : 'x86';
+  const flags = ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${ROOT}/bpf`, `-I${ROOT}/bpf/vmlinux/${arch}`];
+  execFileSync('clang', [...flags, '-c', path.join(ROOT, 'test/workloads', `${name}.bpf.c`), '-o', out]);
+  built.set(key, out);
+  return out;
+}

@@ -15,7 +15,7 @@ import { EventType } from '../../src/events/layout.js';
 import { loadBinding } from '../../src/host/binding.js';
 import { ROOT } from '../helpers/cli.js';
 import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup } from '../helpers/cgroup.js';
-import { workload } from '../helpers/workloads.js';
+import { bpfWorkload, workload } from '../helpers/workloads.js';
 
 const KNOCKOUTS = knockouts(ROOT) as { name: string; define: string }[];
 
@@ -103,22 +103,5 @@ describe('loading another build of the BPF object', () => {
   };
 
   /** test/workloads/exitdelay.bpf.c: a valid BPF object, but not proc.bpf.c's maps and programs. */
-  function buildOther(): string {
-    const out = path.join(dir, 'exitdelay.bpf.o');
-    const arch = os.arch() === 'arm64' ? 'arm64' : 'x86';
-    execFileSync('clang', [
-      '-g',
-      '-O2',
-      '-target',
-      'bpf',
-      `-D__TARGET_ARCH_${arch}`,
-      `-I${ROOT}/bpf`,
-      `-I${ROOT}/bpf/vmlinux/${arch}`,
-      '-c',
-      path.join(ROOT, 'test/workloads/exitdelay.bpf.c'),
-      '-o',
-      out,
-    ]);
-    return out;
-  }
+  const buildOther = () => bpfWorkload('exitdelay');
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/cli.js';
 import type { TestCgroup } from '../helpers/cgroup.js';
-import { workload } from '../helpers/workloads.js';
+import { bpfWorkload, workload } from '../helpers/workloads.js';
 
 /**
  * Runs `procs` processes of `threads` threads each in `cg`, all ending at once as `mode` says (see
@@ -35,23 +35,9 @@ export class ExitDelay {
 
   static async attach(): Promise<ExitDelay> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-exitdelay-'));
-    const arch = os.arch() === 'arm64' ? 'arm64' : 'x86';
-    const obj = path.join(dir, 'exitdelay.bpf.o');
+    const obj = bpfWorkload('exitdelay');
     const loader = path.join(dir, 'exitdelay');
     const src = path.join(ROOT, 'test/workloads');
-    execFileSync('clang', [
-      '-g',
-      '-O2',
-      '-target',
-      'bpf',
-      `-D__TARGET_ARCH_${arch}`,
-      `-I${ROOT}/bpf`,
-      `-I${ROOT}/bpf/vmlinux/${arch}`,
-      '-c',
-      path.join(src, 'exitdelay.bpf.c'),
-      '-o',
-      obj,
-    ]);
     execFileSync('cc', ['-O2', '-o', loader, path.join(src, 'exitdelay.c'), '-lbpf']);
     const child = spawn(loader, [obj], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
