@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBinding, type NativeBinding } from '../../src/host/binding.js';
 import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
+import { isExiting } from '../../src/host/procfs.js';
 import { CgroupLauncher } from '../../src/supervisor/launcher.js';
 import { alive, killIfSame, processAtPid, startOf } from '../helpers/pids.js';
 import { destroyTree, requireRoot, waitFor } from './cgroup-helpers.js';
@@ -51,6 +52,23 @@ async function member(launcher: CgroupLauncher, name: string): Promise<{ pid: nu
   const p = { pid, startNs: startOf(pid)! };
   made.push(p);
   return p;
+}
+
+/**
+ * Whether `p` is still the process it was and no signal was sent to it. kill(2) and
+ * pidfd_send_signal(2) mark a fatal signal on the target before they return (the signal pending on
+ * its threads, then PF_EXITING, then gone), so once the launcher's call has resolved, a signal it
+ * sent shows here at once: no wait for the target to act on it.
+ */
+function unsignalled(p: { pid: number; startNs: number }): { alive: boolean; sameProcess: boolean; pending: string[]; exiting: boolean } {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+  } catch {
+    // gone: alive false below
+  }
+  const pending = ['SigPnd', 'ShdPnd'].map((f) => `${f} ${new RegExp(`^${f}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '?'}`).filter((f) => !/ 0+$/.test(f));
+  return { alive: alive(p.pid), sameProcess: startOf(p.pid) === p.startNs, pending, exiting: isExiting(p.pid) };
 }
 
 /**
@@ -99,9 +117,8 @@ describe('supervisor signals by pidfd', () => {
     await launcher(r.native).signal('prog', 'SIGTERM');
     const other = r.other();
     expect(other, 'the race was set up').toBeDefined();
-    await new Promise((res) => setTimeout(res, 100));
-    expect(alive(other!.pid)).toBe(true);
-    expect(startOf(other!.pid)).toBe(other!.startNs);
+    // signal() has resolved: a SIGTERM it sent to the other process would show now.
+    expect(unsignalled(other!)).toEqual({ alive: true, sameProcess: true, pending: [], exiting: false });
   });
 
   it('SIGKILL loop of kernels without cgroup.kill: a reused pid outside the program is not killed', async () => {
@@ -111,8 +128,8 @@ describe('supervisor signals by pidfd', () => {
     await launcher(r.native, false).kill('prog2');
     const other = r.other();
     expect(other, 'the race was set up').toBeDefined();
-    await new Promise((res) => setTimeout(res, 100));
-    expect(alive(other!.pid)).toBe(true);
+    // kill() has resolved: a SIGKILL it sent to the other process would show now.
+    expect(unsignalled(other!)).toEqual({ alive: true, sameProcess: true, pending: [], exiting: false });
   });
 
   it('signals every process still in the program', async () => {
