@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import type { GroupView } from '../../src/agent/agent.js';
+import type { BeancounterRow } from '../../src/beancounters/model/ledger.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, until } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
@@ -158,8 +159,18 @@ describe("a look-alike of a container in a user's own subtree", () => {
       const group = async (name: string) => (await agent.json<GroupView[]>('/api/groups')).find((g) => g.group === name);
       const settled = async () => (await group(`docker-${short}`))?.threads === 2100 && (await group(`user@${uid}.service/docker-${short}`))?.threads === 2100;
       for (let i = 0; i < 200 && !(await settled()); i++) await new Promise((r) => setTimeout(r, 50));
-      // Time for a limit crossing to act, had there been one.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The ledger's threads rows: a crossing of the limit is acted on in the same event's handling
+      // that counts it, so rows that held 2,100 at most and never failed prove no freeze was due.
+      const names = [`docker-${short}`, `user@${uid}.service/docker-${short}`];
+      const threadRows = async () =>
+        (await agent.json<BeancounterRow[]>('/api/beancounters')).filter((r) => r.resource === 'threads' && names.includes(r.group));
+      let rows = await threadRows();
+      for (let i = 0; i < 200 && rows.filter((r) => r.held === 2100).length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        rows = await threadRows();
+      }
+      expect(rows).toHaveLength(2);
+      for (const r of rows) expect(r, r.group).toMatchObject({ held: 2100, maxheld: 2100, failcnt: 0, limit: 4000 });
 
       expect(await group(`docker-${short}`)).toMatchObject({
         kind: 'docker',

@@ -178,14 +178,18 @@ describe('beancounters in the running agent', () => {
     const run = cg.run(`for ((i = 0; i < 60; i++)); do sleep 1000 & echo $! >> ${pids}; done; wait`);
     await until(() => fs.existsSync(pids) && fs.readFileSync(pids, 'utf8').split('\n').filter(Boolean).length === 60, 'all 60 forks');
     await until(() => cg.pids().length === 40, 'the group back at 40 processes');
-    await new Promise((r) => setTimeout(r, 300));
+    // Kills are summed up in the log once a second, not one line per fork. 21 in the sums means
+    // the agent has handled the 60th fork (its sleep is the 21st over the limit), the last event
+    // that could kill: past it, a wrong kill would already show.
+    const killed = (stderr: string) =>
+      [...stderr.matchAll(/group capped: killed (\d+) processes above its tasks limit 40/g)].reduce((n, m) => n + Number(m[1]), 0);
+    await a.proc.waitFor((p) => killed(p.stderr) >= 21, 'the kill summaries to add up to 21');
+    expect(killed(a.proc.stderr)).toBe(21);
     const started = fs.readFileSync(pids, 'utf8').split('\n').filter(Boolean).map(Number);
     // bash and the 39 oldest sleeps stay; each sleep from the 40th on was killed.
     expect(new Set(cg.pids())).toEqual(new Set([run.pid!, ...started.slice(0, 39)]));
     const r = await untilRows(a, 'capped', (x) => x.tasks?.held === 40, 'held 40');
     expect(r.tasks.failcnt).toBeGreaterThanOrEqual(1);
-    // Kills are summed up in the log once a second, not one line per fork.
-    await a.proc.waitFor((p) => /group capped: killed \d+ processes above its tasks limit 40/.test(p.stderr), 'the kill summary');
   });
 
   it('freeze: freezes the cgroup over the limit and thaws it back at the barrier', async () => {
@@ -303,7 +307,9 @@ describe('beancounters in the running agent', () => {
     const dir = tmp();
     const log = path.join(dir, 'acct.log');
     await agent(
-      rule('job', cg, 'tasks: { limit: 100 }', `    on_release: [/bin/sh, -c, 'env > ${dir}/release.env']\n`) + `accounting:\n  log: { path: ${log} }\n`,
+      // Written aside and renamed: release.env appears whole, so its existence is the signal.
+      rule('job', cg, 'tasks: { limit: 100 }', `    on_release: [/bin/sh, -c, 'env > ${dir}/env.tmp && /bin/mv ${dir}/env.tmp ${dir}/release.env']\n`) +
+        `accounting:\n  log: { path: ${log} }\n`,
     );
     const burn = '( i=0; while ((i < 300000)); do ((i++)); done )';
     const run = await cg.exec(
@@ -325,7 +331,6 @@ describe('beancounters in the running agent', () => {
     expect(Math.abs(rec.cpu_s - usage) / usage).toBeLessThan(0.03);
 
     await until(() => fs.existsSync(path.join(dir, 'release.env')), 'the on_release hook');
-    await new Promise((r) => setTimeout(r, 100)); // let it finish writing
     expect(envFile(path.join(dir, 'release.env'))).toMatchObject({
       FORKWATCH_GROUP: 'job',
       FORKWATCH_EVENT: 'release',

@@ -70,8 +70,8 @@ describe('frozen cgroups when the agent stops', () => {
   it('SIGKILL: the next agent to start thaws what the killed one froze', async () => {
     requireRoot();
     const { cg, run } = await crashedWhileFrozen('killthaw');
-    await sleep(200);
-    expect(frozen(cg)).toBe(true); // nothing thaws it while no agent runs
+    // The killed agent has exited (its exit was awaited): no process of ours is left to thaw it.
+    expect(frozen(cg)).toBe(true);
     // The next agent has no freeze rule, so what it does at start is all there is to see.
     const b = await agent('', run);
     expect(frozen(cg)).toBe(false);
@@ -86,8 +86,11 @@ describe('frozen cgroups when the agent stops', () => {
     await sleep(50);
     fs.writeFileSync(freezeFile(cg), '1');
     const b = await agent('', run);
-    await sleep(300);
+    // The log line is the agent deciding about this cgroup: past it, a thaw would already show.
+    await b.proc.waitFor(
+      (p) => p.stderr.includes(`left ${cg.path} frozen: its cgroup.freeze was written after the freeze of an earlier agent`),
+      'the agent to leave the cgroup frozen',
+    );
     expect(frozen(cg)).toBe(true);
-    expect(b.proc.stderr).toContain(`left ${cg.path} frozen: its cgroup.freeze was written after the freeze of an earlier agent`);
   });
 });

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostCgroupIO } from '../../src/beancounters/cgroup-actions.js';
 import { loadBinding } from '../../src/host/binding.js';
-import { requireRoot } from '../helpers/cgroup.js';
+import { readStat } from '../../src/host/procfs.js';
+import { requireRoot, until } from '../helpers/cgroup.js';
 import { alive, killIfSame, processAtPid, startOf } from '../helpers/pids.js';
 
 const made: Array<{ pid: number; startNs: number }> = [];
@@ -46,8 +47,12 @@ describe('kill (beancounter action) by pidfd', () => {
     expect(other.startNs).not.toBe(v.startNs);
 
     expect(io().kill(v.pid, v.startNs)).toBe(false);
-    await sleep(100);
+    // A signal of ours sent after it: a SIGKILL queued before would have put the process in group
+    // exit, which drops a later SIGSTOP, so reaching the stopped state proves none was sent.
+    process.kill(other.pid, 'SIGSTOP');
+    await until(() => readStat(other.pid)?.state === 'T' || !alive(other.pid), 'the process to stop (or die)');
     expect(alive(other.pid)).toBe(true);
+    expect(readStat(other.pid)?.state).toBe('T');
     expect(startOf(other.pid)).toBe(other.startNs);
   });
 

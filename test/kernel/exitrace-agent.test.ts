@@ -43,7 +43,8 @@ describe('thread-exit race, through the agent', () => {
       ['groups:', '  - name: race', `    match: { cgroup: "${race.path}" }`, '  - name: configure', `    match: { cgroup: "${configure.path}" }`].join('\n'),
     );
     stream = subscribe(agent.socket, 'events=exit&threads=1');
-    await new Promise((r) => setTimeout(r, 200));
+    // The agent writes hello in the turn it subscribes the stream to its bus: every later exit reaches it.
+    await until(() => stream.events.some((e) => e.type === 'hello'), "the stream's hello");
   });
 
   afterAll(async () => {
