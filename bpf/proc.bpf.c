@@ -111,6 +111,25 @@ struct {
 	__type(value, struct fw_oncpu);
 } oncpu SEC(".maps");
 
+/* The record path's own state, per CPU and written by that CPU only, so no cache line is shared
+ * between CPUs that submit records (a global last-wake-up word was written by all of them). */
+struct fw_cpu_state {
+	__u64 wake_ns;    /* this CPU's last forced wake-up (CLOCK_BOOTTIME) */
+	__u64 wake_bytes; /* bytes this CPU submitted since then, or since it last asked the ring */
+	/* v1 grouping hierarchy: the link of the css_set last looked up on this CPU (see v1_cgroup_id) */
+	struct css_set *v1_cset;
+	struct cgrp_cset_link *v1_link;
+	struct cgroup *v1_cgrp;
+	__u64 v1_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_cpu_state);
+} cpu_state SEC(".maps");
+
 /* ---- tunables, set through the skeleton's rodata before load ----
  * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
  * passes; their defaults live in src/config/default.ts only. */
@@ -120,9 +139,6 @@ const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_A
 const volatile bool thread_events = false; /* emit records for thread create / thread exit */
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
-
-/* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
-__u64 last_wakeup_ns = 0;
 
 /* ---- helpers ---- */
 
@@ -139,29 +155,50 @@ static __always_inline void count_lost(__u16 type)
 		s->lost[type]++;
 }
 
+static __always_inline struct fw_cpu_state *get_cpu_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&cpu_state, &zero);
+}
+
 /* Batch wake-ups: the reader is woken when enough bytes wait or enough time has passed.
- * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs). */
-static __always_inline __u64 wake_flag(__u64 now)
+ * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs).
+ *
+ * Time: each CPU wakes the reader with its first record once wakeup_ns have passed since its own
+ * last wake-up. A record it submits sooner is never stranded: the reader drains that last wake-up's
+ * record at or after it was submitted and, having found records, drains again one flush interval
+ * (>= wakeup_ns) later, which is after this record (ring_reader.cc; docs/architecture.md).
+ * Bytes: the ring is asked how much waits (bpf_ringbuf_query reads the producer's and consumer's
+ * positions, lines every CPU and the reader write) only each time this CPU has submitted an eighth
+ * of wakeup_bytes since it last asked, not per record. */
+static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 {
 	if (FW_KO_WAKEUP)
 		return BPF_RB_NO_WAKEUP;
 	if (wakeup_ns == 0)
 		return 0;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ||
-	    now - last_wakeup_ns >= wakeup_ns) {
-		last_wakeup_ns = now;
-		struct fw_stats *s = get_stats();
-		if (s)
-			s->wakeups++;
-		return BPF_RB_FORCE_WAKEUP;
+	struct fw_cpu_state *cs = get_cpu_state();
+	if (!cs)
+		return 0; /* cannot happen (array slot 0); a wake-up is the safe answer */
+	cs->wake_bytes += size;
+	if (now - cs->wake_ns < wakeup_ns) {
+		if (cs->wake_bytes < wakeup_bytes / 8)
+			return BPF_RB_NO_WAKEUP;
+		cs->wake_bytes = 0;
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+			return BPF_RB_NO_WAKEUP;
 	}
-	return BPF_RB_NO_WAKEUP;
+	cs->wake_ns = now;
+	cs->wake_bytes = 0;
+	struct fw_stats *s = get_stats();
+	if (s)
+		s->wakeups++;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* The task's cgroup in a v1 hierarchy: walk css_set->cgrp_links (one link per hierarchy). */
-static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
+static __always_inline __u64 v1_cgroup_walk(struct css_set *cset, struct fw_cpu_state *cs)
 {
-	struct css_set *cset = BPF_CORE_READ(t, cgroups);
 	struct list_head *head = &cset->cgrp_links;
 	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
 	__u32 link_off = bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
@@ -169,11 +206,37 @@ static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
 	for (int i = 0; i < 16 && pos && pos != head; i++) {
 		struct cgrp_cset_link *link = (void *)pos - link_off;
 		struct cgroup *cg = BPF_CORE_READ(link, cgrp);
-		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy)
-			return fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
+		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy) {
+			__u64 id = fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
+			if (cs) {
+				cs->v1_cset = cset;
+				cs->v1_link = link;
+				cs->v1_cgrp = cg;
+				cs->v1_id = id;
+			}
+			return id;
+		}
 		pos = BPF_CORE_READ(pos, next);
 	}
 	return 0;
+}
+
+/* The walk is done once per css_set a CPU meets in a row (a fork loop's tasks share one), not
+ * per record. The cached answer is taken only while the cached link still joins that css_set
+ * to that cgroup: a css_set freed and another made at its address has new links, and a link
+ * never changes its cgroup, so a stale entry fails the check unless the freed link and cgroup
+ * were both reused at their old addresses for that very pairing. */
+static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
+{
+	struct css_set *cset = t->cgroups;
+	struct fw_cpu_state *cs = get_cpu_state();
+
+	if (cs && cs->v1_cset == cset && cset) {
+		struct cgrp_cset_link *link = cs->v1_link;
+		if (BPF_CORE_READ(link, cset) == cset && BPF_CORE_READ(link, cgrp) == cs->v1_cgrp)
+			return cs->v1_id;
+	}
+	return v1_cgroup_walk(cset, cs);
 }
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *t)
@@ -271,7 +334,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		e->hdr.flags = FW_F_THREAD;
 	/* The parent the child reports (ppid), which CLONE_PARENT makes the caller's own parent. */
 	e->parent_start_ns = fw_task_start_ns(child->real_parent->group_leader);
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -340,7 +403,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, s, size, wake_flag(now)))
+	if (bpf_ringbuf_output(&events, s, size, wake_flag(now, size)))
 		count_lost(FW_EV_EXEC);
 	return 0;
 }
@@ -391,7 +454,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		e->cpu_ns += sig->sum_sched_runtime;
 	else
 		e->hdr.flags = FW_F_THREAD;
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -451,7 +514,7 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, fw_kernfs_id(dst->kn), now);
 	if (threadgroup)
 		e->flags = FW_F_THREADGROUP;
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -491,7 +554,7 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, e, size, wake_flag(now)))
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(now, size)))
 		count_lost(type);
 	return 0;
 }
