@@ -578,11 +578,14 @@ int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
-/* On-CPU time per cgroup: at each switch, charge the cgroup of the outgoing task with the runtime
- * it accrued since it was switched in, from se.sum_exec_runtime (brought up to date by
- * put_prev_task() before this tracepoint) -- the same clock as cpu.stat's usage_usec, so irq time
- * the kernel does not charge to tasks is not charged here either. Per-CPU slots, no record per
- * switch; user space adds the slice still running when it reads (see fw_oncpu). */
+/* On-CPU time per cgroup: at each switch, the outgoing task's runtime since it was switched in,
+ * from se.sum_exec_runtime (brought up to date by put_prev_task() before this tracepoint) -- the
+ * same clock as cpu.stat's usage_usec, so irq time the kernel does not charge to tasks is not
+ * charged here either. The time accrues in the CPU's slot (fw_oncpu.acc_ns) and moves into the
+ * cgroup's row only when the CPU switches to a task of another cgroup, or to idle (a CPU about to
+ * idle has the time, and a cgroup's time never waits in a slot while the CPU sleeps, where its
+ * rmdir could outrun it). User space adds what the slots hold when it reads, the slice still
+ * running too (see fw_oncpu). Loaded only for a v1 grouping hierarchy: on v2, cpu.stat has it. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -592,25 +595,34 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	struct fw_oncpu *o = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!o)
 		return 0;
+	__u32 tid = next->pid;
+	/* The idle task (pid 0) belongs to no cgroup. */
+	__u64 next_cgid = tid ? task_cgroup_id(next) : 0;
+
 	/* Only a slot this program filled for this very task is charged (not the first switch seen). */
 	if (o->cgroup_id && o->tid == prev->pid) {
 		__u64 runtime = prev->se.sum_exec_runtime;
+		if (runtime > o->runtime_ns)
+			o->acc_ns += runtime - o->runtime_ns;
+	}
+	if (o->acc_ns && next_cgid != o->cgroup_id) {
 		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
-		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
+		 * an exiting task's time goes to a row that exists, never makes one that nothing would
+		 * retire (it is dropped then, as the map being full drops it). */
 		struct fw_cg_counters *c =
 			prev->flags & FW_PF_EXITING
-				? (FW_KO_COUNTERS
-					   ? NULL
-					   : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
+				? (FW_KO_COUNTERS ? NULL
+						  : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
 				: counters(o->cgroup_id);
-		if (c && runtime > o->runtime_ns)
-			c->cpu_ns += runtime - o->runtime_ns;
+		o->seq++;
+		if (c)
+			c->cpu_ns += o->acc_ns;
+		o->acc_ns = 0;
+		o->seq++;
 	}
-	__u32 tid = next->pid;
 	o->since_ns = bpf_ktime_get_ns();
 	o->tid = tid;
-	/* The idle task (pid 0) charges nobody. */
-	o->cgroup_id = tid ? task_cgroup_id(next) : 0;
+	o->cgroup_id = next_cgid;
 	o->runtime_ns = next->se.sum_exec_runtime;
 	return 0;
 }

@@ -12,6 +12,7 @@ import { EventSource } from '../../src/events/source.js';
 import { createLogger } from '../../src/log.js';
 import { loadBinding } from '../../src/host/binding.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
+import { workload } from '../helpers/workloads.js';
 
 describe('v1 grouping hierarchy', () => {
   let source: EventSource;
@@ -31,6 +32,40 @@ describe('v1 grouping hierarchy', () => {
 
   it('attaches the switch program, which charges CPU on v1', () => {
     expect(source.attached).toContain('handle_switch');
+  });
+
+  it("charges a busy loop's CPU to its v1 cgroup, as its exit reports it, never going back", async () => {
+    const cg = TestCgroup.create('v1cpu', { hierarchy: 'name=systemd' });
+    try {
+      const cpuOf = () => source.counters().find((r) => r.cgroupId === cg.id)?.cpuNs ?? 0;
+      // burn is forked inside the cgroup, so all its CPU is the cgroup's; the shell's own CPU is
+      // partly from before it moved in (sh's start-up in the test's cgroup).
+      const child = cg.run(`${workload('burn')} 1; exit 0`);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // Read while it runs: the rows plus the slots' time (moved into the rows only when a CPU
+      // changes cgroup) never decrease, however the reads fall between moves.
+      const readings: number[] = [];
+      let done = false;
+      void exited.then(() => (done = true));
+      while (!done) {
+        readings.push(cpuOf());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await exited).toBe(0);
+      expect(readings.length).toBeGreaterThan(20);
+      for (let i = 1; i < readings.length; i++) expect(readings[i]).toBeGreaterThanOrEqual(readings[i - 1]);
+      await until(() => events.some((e) => e.type === EventType.EXIT && e.pid === child.pid), 'the exit record');
+      const exitOf = (pred: (e: RawEvent) => boolean) => events.find((e) => e.type === EventType.EXIT && pred(e))!;
+      const shell = exitOf((e) => e.pid === child.pid);
+      const burn = exitOf((e) => e.ppid === child.pid);
+      expect(burn.cpuNs).toBeGreaterThanOrEqual(1e9);
+      // Exit records give the CPU at the exit tracepoint; the switch-outs after it add microseconds,
+      // charged once the CPU has switched away from the cgroup (at once: nothing else is in it).
+      await until(() => cpuOf() >= burn.cpuNs, "burn's CPU charged");
+      expect(cpuOf()).toBeLessThan(burn.cpuNs + shell.cpuNs + 5e6);
+    } finally {
+      await cg.remove();
+    }
   });
 
   it('follows a process that moves between two v1 cgroups, fork by fork', async () => {
