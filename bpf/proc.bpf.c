@@ -611,8 +611,9 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		 * retire (it is dropped then, as the map being full drops it). */
 		struct fw_cg_counters *c =
 			prev->flags & FW_PF_EXITING
-				? (FW_KO_COUNTERS ? NULL
-						  : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
+				? (FW_KO_COUNTERS
+					   ? NULL
+					   : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
 				: counters(o->cgroup_id);
 		o->seq++;
 		if (c)

@@ -100,8 +100,8 @@ struct fw_oncpu {
 	__u64 cgroup_id;  /* cgroup of the task switched in (0: idle); acc_ns is its time */
 	__u64 runtime_ns; /* its se.sum_exec_runtime when it was switched in */
 	__u32 tid;        /* the task switched in */
-	__u32 seq;        /* +1 before and after acc_ns moves into cg_counters: odd while it moves */
-	__u64 acc_ns;     /* on-CPU time of cgroup_id's tasks, charged at switches, not yet in its row */
+	__u32 seq;    /* +1 before and after acc_ns moves into cg_counters: odd while it moves */
+	__u64 acc_ns; /* on-CPU time of cgroup_id's tasks, charged at switches, not yet in its row */
 };
 
 /* Agent health, one per-CPU slot. */
