@@ -46,6 +46,7 @@ export class EventSource {
   private probe: NativeProbe | undefined;
   /** Rows in the counter map at the last read. */
   private rows = 0;
+  private counted: number[] = [];
   /** Records that did not decode, and when that was last logged. */
   private bad = 0;
   private badLoggedAt = -Infinity;
@@ -133,6 +134,7 @@ export class EventSource {
     if (!this.switching) {
       const rows = decodeCounters(probe.readCounters());
       this.rows = rows.length;
+      this.counted = rows.map((r) => r.cgroupId);
       return rows;
     }
     let before = this.cpuSlots();
@@ -144,6 +146,7 @@ export class EventSource {
         continue;
       }
       this.rows = rows.length;
+      this.counted = rows.map((r) => r.cgroupId);
       return withSlots(rows, after, (id) => this.names.isGone(id));
     }
   }
@@ -155,6 +158,11 @@ export class EventSource {
 
   private cpuSlots(): OncpuSlot[] {
     return decodeOncpu(this.live().oncpu());
+  }
+
+  /** The cgroups that had a row in the counter map when it was last read. */
+  get countedCgroups(): readonly number[] {
+    return this.counted;
   }
 
   /** Rows in the per-cgroup counter map when it was last read (of ProbeOptions.counterEntries). */
