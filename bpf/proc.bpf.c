@@ -116,11 +116,8 @@ struct {
 struct fw_cpu_state {
 	__u64 wake_ns;    /* this CPU's last forced wake-up (CLOCK_BOOTTIME) */
 	__u64 wake_bytes; /* bytes this CPU submitted since then, or since it last asked the ring */
-	/* v1 grouping hierarchy: the link of the css_set last looked up on this CPU (see v1_cgroup_id) */
-	struct css_set *v1_cset;
-	struct cgrp_cset_link *v1_link;
-	struct cgroup *v1_cgrp;
-	__u64 v1_id;
+	__u32 v1_pos; /* v1 grouping hierarchy: 1 + where its link sits in a css_set's list (v1_cgroup_id) */
+	__u32 _pad;
 };
 
 struct {
@@ -196,47 +193,52 @@ static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 	return BPF_RB_FORCE_WAKEUP;
 }
 
-/* The task's cgroup in a v1 hierarchy: walk css_set->cgrp_links (one link per hierarchy). */
-static __always_inline __u64 v1_cgroup_walk(struct css_set *cset, struct fw_cpu_state *cs)
+/* The cgroup of a css_set's link at `pos` if that link is the grouping hierarchy's, else 0. */
+static __always_inline __u64 v1_link_cgroup_id(struct list_head *pos, __u32 link_off)
 {
-	struct list_head *head = &cset->cgrp_links;
-	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
-	__u32 link_off = bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+	struct cgrp_cset_link *link = (void *)pos - link_off;
+	struct cgroup *cg = BPF_CORE_READ(link, cgrp);
+	if (BPF_CORE_READ(cg, root, hierarchy_id) != (int)cgroup_hierarchy)
+		return 0;
+	return fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
+}
 
-	for (int i = 0; i < 16 && pos && pos != head; i++) {
-		struct cgrp_cset_link *link = (void *)pos - link_off;
-		struct cgroup *cg = BPF_CORE_READ(link, cgrp);
-		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy) {
-			__u64 id = fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
-			if (cs) {
-				cs->v1_cset = cset;
-				cs->v1_link = link;
-				cs->v1_cgrp = cg;
-				cs->v1_id = id;
-			}
+/* The task's cgroup in a v1 hierarchy, from its css_set's links (one per hierarchy).
+ *
+ * Every css_set lists its links in one order: the hierarchies' setup order (find_css_set() copies
+ * the old set's order, cgroup_setup_root() appends a new hierarchy's link to every set, a removed
+ * hierarchy's link goes from every set). So the grouping hierarchy's link sits at the same position
+ * in all of them: each CPU remembers it, steps straight there (one read per link passed instead of
+ * four), and takes it only if it is that hierarchy's link, checked on the task's own live css_set;
+ * else (first use, a hierarchy mounted or removed since) it walks the list and remembers anew. Not
+ * a cache of answers keyed by a css_set's address, which a freed and reallocated css_set could
+ * reuse with another cgroup. */
+static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
+{
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	struct list_head *head = &cset->cgrp_links;
+	__u32 link_off = bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+	struct fw_cpu_state *cs = get_cpu_state();
+	__u32 want = cs ? cs->v1_pos : 0;
+	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
+	__u64 id;
+
+	if (want) {
+		for (__u32 i = 1; i < 16 && i < want && pos && pos != head; i++)
+			pos = BPF_CORE_READ(pos, next);
+		if (pos && pos != head && (id = v1_link_cgroup_id(pos, link_off)))
+			return id;
+		pos = BPF_CORE_READ(cset, cgrp_links.next);
+	}
+	for (__u32 i = 1; i <= 16 && pos && pos != head; i++) {
+		if ((id = v1_link_cgroup_id(pos, link_off))) {
+			if (cs)
+				cs->v1_pos = i;
 			return id;
 		}
 		pos = BPF_CORE_READ(pos, next);
 	}
 	return 0;
-}
-
-/* The walk is done once per css_set a CPU meets in a row (a fork loop's tasks share one), not
- * per record. The cached answer is taken only while the cached link still joins that css_set
- * to that cgroup: a css_set freed and another made at its address has new links, and a link
- * never changes its cgroup, so a stale entry fails the check unless the freed link and cgroup
- * were both reused at their old addresses for that very pairing. */
-static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
-{
-	struct css_set *cset = t->cgroups;
-	struct fw_cpu_state *cs = get_cpu_state();
-
-	if (cs && cs->v1_cset == cset && cset) {
-		struct cgrp_cset_link *link = cs->v1_link;
-		if (BPF_CORE_READ(link, cset) == cset && BPF_CORE_READ(link, cgrp) == cs->v1_cgrp)
-			return cs->v1_id;
-	}
-	return v1_cgroup_walk(cset, cs);
 }
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *t)

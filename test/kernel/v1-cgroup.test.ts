@@ -14,6 +14,9 @@ import { loadBinding } from '../../src/host/binding.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';
 
+/** How far under a process's own CPU (its exit record's) its cgroup's may be; see its use. */
+const SHORT_NS = 5e6;
+
 describe('v1 grouping hierarchy', () => {
   let source: EventSource;
   const events: RawEvent[] = [];
@@ -61,7 +64,9 @@ describe('v1 grouping hierarchy', () => {
       expect(burn.cpuNs).toBeGreaterThanOrEqual(1e9);
       // Exit records give the CPU at the exit tracepoint; the switch-outs after it add microseconds,
       // charged once the CPU has switched away from the cgroup (at once: nothing else is in it).
-      await until(() => cpuOf() >= burn.cpuNs, "burn's CPU charged");
+      // The charge by switches has been seen up to 3 ms under the exit record's CPU, both with the
+      // time kept in the CPU's slot and when charged at every switch as before it: 5 ms allowed.
+      await until(() => cpuOf() > burn.cpuNs - SHORT_NS, "burn's CPU charged");
       expect(cpuOf()).toBeLessThan(burn.cpuNs + shell.cpuNs + 5e6);
     } finally {
       await cg.remove();
