@@ -44,7 +44,23 @@ int RingReader::OnSample(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+// A drain the caller asks for (a resync, close) may take the record whose wake-up the poll watch
+// has not seen yet; the kernel then wakes no one for what that CPU submits within the next
+// interval, counting on the timer drain that a wake-up which finds records starts. So a drain that
+// finds records starts it too.
 size_t RingReader::Drain() {
+  size_t n = Consume();
+  if (n) DrainByTimer();
+  return n;
+}
+
+void RingReader::DrainByTimer() {
+  if (!poll_ || !timer_ || uv_is_active(reinterpret_cast<uv_handle_t*>(timer_))) return;
+  uv_poll_stop(poll_);
+  uv_timer_start(timer_, &RingReader::OnTimer, drain_ms_, 0);
+}
+
+size_t RingReader::Consume() {
   if (!rb_) return 0;
   batch_.clear();
   records_ = 0;
@@ -63,16 +79,13 @@ size_t RingReader::Drain() {
 void RingReader::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<RingReader*>(handle->data);
   if (!self || status < 0) return;
-  if (self->Drain() && self->timer_) {
-    uv_poll_stop(handle);
-    uv_timer_start(self->timer_, &RingReader::OnTimer, self->drain_ms_, 0);
-  }
+  if (self->Consume()) self->DrainByTimer();
 }
 
 void RingReader::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<RingReader*>(handle->data);
   if (!self) return;
-  if (self->Drain())
+  if (self->Consume())
     uv_timer_start(handle, &RingReader::OnTimer, self->drain_ms_, 0);
   else if (self->poll_)
     uv_poll_start(self->poll_, UV_READABLE, &RingReader::OnPoll);

@@ -23,7 +23,8 @@ class RingReader {
   RingReader& operator=(const RingReader&) = delete;
 
   void Start();
-  // Consumes what is in the ring now and hands it to the sink; returns the record count.
+  // Consumes what is in the ring now and hands it to the sink; returns the record count. Having
+  // found records, the reader drains on its timer from then on, as after a wake-up (see OnPoll).
   size_t Drain();
   void Close();
 
@@ -31,6 +32,8 @@ class RingReader {
   static int OnSample(void* ctx, void* data, size_t size);
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
+  size_t Consume();
+  void DrainByTimer();
 
   ring_buffer* rb_ = nullptr;
   uv_loop_t* loop_;

@@ -111,6 +111,22 @@ struct {
 	__type(value, struct fw_oncpu);
 } oncpu SEC(".maps");
 
+/* The record path's own state, per CPU and written by that CPU only, so no cache line is shared
+ * between CPUs that submit records (a global last-wake-up word was written by all of them). */
+struct fw_cpu_state {
+	__u64 wake_ns;    /* this CPU's last forced wake-up (CLOCK_BOOTTIME) */
+	__u64 wake_bytes; /* bytes this CPU submitted since then, or since it last asked the ring */
+	__u32 v1_pos; /* v1 grouping hierarchy: 1 + where its link sits in a css_set's list (v1_cgroup_id) */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_cpu_state);
+} cpu_state SEC(".maps");
+
 /* ---- tunables, set through the skeleton's rodata before load ----
  * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
  * passes; their defaults live in src/config/default.ts only. */
@@ -120,9 +136,6 @@ const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_A
 const volatile bool thread_events = false; /* emit records for thread create / thread exit */
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
-
-/* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
-__u64 last_wakeup_ns = 0;
 
 /* ---- helpers ---- */
 
@@ -139,38 +152,90 @@ static __always_inline void count_lost(__u16 type)
 		s->lost[type]++;
 }
 
+static __always_inline struct fw_cpu_state *get_cpu_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&cpu_state, &zero);
+}
+
 /* Batch wake-ups: the reader is woken when enough bytes wait or enough time has passed.
- * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs). */
-static __always_inline __u64 wake_flag(__u64 now)
+ * One wake-up per record costs an irq_work and a cross-CPU interrupt (several µs).
+ *
+ * Time: each CPU wakes the reader with its first record once wakeup_ns have passed since its own
+ * last wake-up. A record it submits sooner is never stranded: the reader drains that last wake-up's
+ * record at or after it was submitted and, having found records, drains again one flush interval
+ * (>= wakeup_ns) later, which is after this record (ring_reader.cc; docs/architecture.md).
+ * Bytes: the ring is asked how much waits (bpf_ringbuf_query reads the producer's and consumer's
+ * positions, lines every CPU and the reader write) only each time this CPU has submitted an eighth
+ * of wakeup_bytes since it last asked, not per record. */
+static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 {
 	if (FW_KO_WAKEUP)
 		return BPF_RB_NO_WAKEUP;
 	if (wakeup_ns == 0)
 		return 0;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ||
-	    now - last_wakeup_ns >= wakeup_ns) {
-		last_wakeup_ns = now;
-		struct fw_stats *s = get_stats();
-		if (s)
-			s->wakeups++;
-		return BPF_RB_FORCE_WAKEUP;
+	struct fw_cpu_state *cs = get_cpu_state();
+	if (!cs)
+		return 0; /* cannot happen (array slot 0); a wake-up is the safe answer */
+	cs->wake_bytes += size;
+	if (now - cs->wake_ns < wakeup_ns) {
+		if (cs->wake_bytes < wakeup_bytes / 8)
+			return BPF_RB_NO_WAKEUP;
+		cs->wake_bytes = 0;
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+			return BPF_RB_NO_WAKEUP;
 	}
-	return BPF_RB_NO_WAKEUP;
+	cs->wake_ns = now;
+	cs->wake_bytes = 0;
+	struct fw_stats *s = get_stats();
+	if (s)
+		s->wakeups++;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
-/* The task's cgroup in a v1 hierarchy: walk css_set->cgrp_links (one link per hierarchy). */
+/* The cgroup of a css_set's link at `pos` if that link is the grouping hierarchy's, else 0. */
+static __always_inline __u64 v1_link_cgroup_id(struct list_head *pos, __u32 link_off)
+{
+	struct cgrp_cset_link *link = (void *)pos - link_off;
+	struct cgroup *cg = BPF_CORE_READ(link, cgrp);
+	if (BPF_CORE_READ(cg, root, hierarchy_id) != (int)cgroup_hierarchy)
+		return 0;
+	return fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
+}
+
+/* The task's cgroup in a v1 hierarchy, from its css_set's links (one per hierarchy).
+ *
+ * Every css_set lists its links in one order: the hierarchies' setup order (find_css_set() copies
+ * the old set's order, cgroup_setup_root() appends a new hierarchy's link to every set, a removed
+ * hierarchy's link goes from every set). So the grouping hierarchy's link sits at the same position
+ * in all of them: each CPU remembers it, steps straight there (one read per link passed instead of
+ * four), and takes it only if it is that hierarchy's link, checked on the task's own live css_set;
+ * else (first use, a hierarchy mounted or removed since) it walks the list and remembers anew. Not
+ * a cache of answers keyed by a css_set's address, which a freed and reallocated css_set could
+ * reuse with another cgroup. */
 static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
 {
 	struct css_set *cset = BPF_CORE_READ(t, cgroups);
 	struct list_head *head = &cset->cgrp_links;
-	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
 	__u32 link_off = bpf_core_field_offset(struct cgrp_cset_link, cgrp_link);
+	struct fw_cpu_state *cs = get_cpu_state();
+	__u32 want = cs ? cs->v1_pos : 0;
+	struct list_head *pos = BPF_CORE_READ(cset, cgrp_links.next);
+	__u64 id;
 
-	for (int i = 0; i < 16 && pos && pos != head; i++) {
-		struct cgrp_cset_link *link = (void *)pos - link_off;
-		struct cgroup *cg = BPF_CORE_READ(link, cgrp);
-		if (BPF_CORE_READ(cg, root, hierarchy_id) == (int)cgroup_hierarchy)
-			return fw_kernfs_id_read(BPF_CORE_READ(cg, kn));
+	if (want) {
+		for (__u32 i = 1; i < 16 && i < want && pos && pos != head; i++)
+			pos = BPF_CORE_READ(pos, next);
+		if (pos && pos != head && (id = v1_link_cgroup_id(pos, link_off)))
+			return id;
+		pos = BPF_CORE_READ(cset, cgrp_links.next);
+	}
+	for (__u32 i = 1; i <= 16 && pos && pos != head; i++) {
+		if ((id = v1_link_cgroup_id(pos, link_off))) {
+			if (cs)
+				cs->v1_pos = i;
+			return id;
+		}
 		pos = BPF_CORE_READ(pos, next);
 	}
 	return 0;
@@ -271,7 +336,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		e->hdr.flags = FW_F_THREAD;
 	/* The parent the child reports (ppid), which CLONE_PARENT makes the caller's own parent. */
 	e->parent_start_ns = fw_task_start_ns(child->real_parent->group_leader);
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -340,7 +405,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, s, size, wake_flag(now)))
+	if (bpf_ringbuf_output(&events, s, size, wake_flag(now, size)))
 		count_lost(FW_EV_EXEC);
 	return 0;
 }
@@ -391,7 +456,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		e->cpu_ns += sig->sum_sched_runtime;
 	else
 		e->hdr.flags = FW_F_THREAD;
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -451,7 +516,7 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, fw_kernfs_id(dst->kn), now);
 	if (threadgroup)
 		e->flags = FW_F_THREADGROUP;
-	bpf_ringbuf_submit(e, wake_flag(now));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
 
@@ -491,7 +556,7 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, e, size, wake_flag(now)))
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(now, size)))
 		count_lost(type);
 	return 0;
 }
@@ -515,11 +580,14 @@ int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
 }
 
-/* On-CPU time per cgroup: at each switch, charge the cgroup of the outgoing task with the runtime
- * it accrued since it was switched in, from se.sum_exec_runtime (brought up to date by
- * put_prev_task() before this tracepoint) -- the same clock as cpu.stat's usage_usec, so irq time
- * the kernel does not charge to tasks is not charged here either. Per-CPU slots, no record per
- * switch; user space adds the slice still running when it reads (see fw_oncpu). */
+/* On-CPU time per cgroup: at each switch, the outgoing task's runtime since it was switched in,
+ * from se.sum_exec_runtime (brought up to date by put_prev_task() before this tracepoint) -- the
+ * same clock as cpu.stat's usage_usec, so irq time the kernel does not charge to tasks is not
+ * charged here either. The time accrues in the CPU's slot (fw_oncpu.acc_ns) and moves into the
+ * cgroup's row only when the CPU switches to a task of another cgroup, or to idle (a CPU about to
+ * idle has the time, and a cgroup's time never waits in a slot while the CPU sleeps, where its
+ * rmdir could outrun it). User space adds what the slots hold when it reads, the slice still
+ * running too (see fw_oncpu). Loaded only for a v1 grouping hierarchy: on v2, cpu.stat has it. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -529,25 +597,35 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	struct fw_oncpu *o = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!o)
 		return 0;
+	__u32 tid = next->pid;
+	/* The idle task (pid 0) belongs to no cgroup. */
+	__u64 next_cgid = tid ? task_cgroup_id(next) : 0;
+
 	/* Only a slot this program filled for this very task is charged (not the first switch seen). */
 	if (o->cgroup_id && o->tid == prev->pid) {
 		__u64 runtime = prev->se.sum_exec_runtime;
+		if (runtime > o->runtime_ns)
+			o->acc_ns += runtime - o->runtime_ns;
+	}
+	if (o->acc_ns && next_cgid != o->cgroup_id) {
 		/* A task's last switch-outs may come after its cgroup's rmdir (and its row's retirement):
-		 * an exiting task charges a row that exists, never makes one that nothing would retire. */
+		 * an exiting task's time goes to a row that exists, never makes one that nothing would
+		 * retire (it is dropped then, as the map being full drops it). */
 		struct fw_cg_counters *c =
 			prev->flags & FW_PF_EXITING
 				? (FW_KO_COUNTERS
 					   ? NULL
 					   : bpf_map_lookup_elem(&cg_counters, &o->cgroup_id))
 				: counters(o->cgroup_id);
-		if (c && runtime > o->runtime_ns)
-			c->cpu_ns += runtime - o->runtime_ns;
+		o->seq++;
+		if (c)
+			c->cpu_ns += o->acc_ns;
+		o->acc_ns = 0;
+		o->seq++;
 	}
-	__u32 tid = next->pid;
 	o->since_ns = bpf_ktime_get_ns();
 	o->tid = tid;
-	/* The idle task (pid 0) charges nobody. */
-	o->cgroup_id = tid ? task_cgroup_id(next) : 0;
+	o->cgroup_id = next_cgid;
 	o->runtime_ns = next->se.sum_exec_runtime;
 	return 0;
 }

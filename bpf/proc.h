@@ -92,13 +92,16 @@ struct fw_cg_counters {
 	__u64 removed;        /* set by cgroup_rmdir: the row is final, for user space to retire */
 };
 
-/* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */
+/* What runs on a CPU now, per CPU: lets user space add the time not yet in cg_counters. The CPU
+ * keeps its cgroup's time here (acc_ns) and moves it into the cgroup's row only when it switches to
+ * another cgroup (idle included), so a CPU running one cgroup's tasks updates no hash per switch. */
 struct fw_oncpu {
 	__u64 since_ns;   /* CLOCK_MONOTONIC of the last switch on this CPU */
-	__u64 cgroup_id;  /* cgroup of the task switched in (0: idle) */
+	__u64 cgroup_id;  /* cgroup of the task switched in (0: idle); acc_ns is its time */
 	__u64 runtime_ns; /* its se.sum_exec_runtime when it was switched in */
 	__u32 tid;        /* the task switched in */
-	__u32 _pad;
+	__u32 seq;    /* +1 before and after acc_ns moves into cg_counters: odd while it moves */
+	__u64 acc_ns; /* on-CPU time of cgroup_id's tasks, charged at switches, not yet in its row */
 };
 
 /* Agent health, one per-CPU slot. */

@@ -24,6 +24,7 @@ import { liveProcesses } from '../process/scan.js';
 import { ProcessTable, type ProcessInfo, type TableChange } from '../process/table.js';
 import type { AgentHost } from './host.js';
 import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits } from './resync.js';
+import { activeCgroups, cgroupCpuFor, type CgroupCpu } from './cgroup-cpu.js';
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {
@@ -77,6 +78,8 @@ export class Agent {
   private config: Config;
   private readonly now: () => number;
   private readonly pods: AgentOptions['pods'];
+  /** CPU per cgroup from cpu.stat (cgroup v2 with cpu_accounting); v1 charges it at sched_switch. */
+  private readonly cgroupCpu: CgroupCpu<Group> | undefined;
 
   constructor(
     host: AgentHost,
@@ -99,7 +102,7 @@ export class Agent {
         argvMax: config.bpf.argv_max_bytes,
         counterEntries: config.bpf.counter_entries,
         wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
-        cpuAccounting: config.bpf.cpu_accounting,
+        cpuAccounting: config.bpf.cpu_accounting && host.hierarchy.id !== 0, // v2: cpu.stat (cgroup-cpu.ts)
         threadEvents: true, // live thread gauges need thread create / exit
         bpfStats: opts.bpfStats === true,
       },
@@ -134,6 +137,14 @@ export class Agent {
       },
       opts.resync ?? RESYNC_LIMITS,
     );
+    this.cgroupCpu = cgroupCpuFor(host, config.bpf.cpu_accounting, {
+      cgroups: () => this.source.names.entries(),
+      active: () => activeCgroups(this.source.countedCgroups, this.table.values()),
+      groupOf: (id) => {
+        const g = this.registry.forCgroup(id);
+        return g.byCgroup ? g : undefined;
+      },
+    });
   }
 
   private registryOptions(c: Config): RegistryOptions {
@@ -252,6 +263,7 @@ export class Agent {
       addTotals(t, row);
       t.cpuNs += uncharged.get(row.cgroupId) ?? 0;
     }
+    this.cgroupCpu?.fill(out);
     if (!this.config.bpf.cpu_accounting) for (const [g, t] of out) t.cpuNs = g.events.cpuNs;
     return out;
   }

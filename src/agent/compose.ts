@@ -15,7 +15,7 @@ import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
-import { cgroupIdOf, detectHierarchy, findCgroup, scanCgroups } from '../host/cgroupfs.js';
+import { cgroupIdOf, cpuUsageUs, detectHierarchy, findCgroup, scanCgroups } from '../host/cgroupfs.js';
 import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { requireBpfHost } from '../host/kernel.js';
@@ -42,7 +42,12 @@ export function realHost(config: Config, binding: NativeBinding = loadBinding())
     binding,
     preflight: requireBpfHost,
     hierarchy,
-    cgroupfs: { scan: () => scanCgroups(mount), find: (id, under) => findCgroup(mount, under, id), idOf: (p) => cgroupIdOf(mount, p) },
+    cgroupfs: {
+      scan: () => scanCgroups(mount),
+      find: (id, under) => findCgroup(mount, under, id),
+      idOf: (p) => cgroupIdOf(mount, p),
+      cpuUsageUs: (p) => cpuUsageUs(mount, p),
+    },
     procfs: { processes: () => scanProcesses() },
     clock: { now: () => Date.now(), monotonicMs: () => performance.now(), monotonicNs: () => Number(process.hrtime.bigint()) },
   };

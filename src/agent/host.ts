@@ -16,6 +16,8 @@ export interface CgroupfsReader {
   find(id: number, under: string): string | undefined;
   /** The id of a path, or undefined when it is gone. */
   idOf(path: string): number | undefined;
+  /** cgroup v2: a cgroup's cpu.stat usage_usec, undefined when gone (CPU per cgroup, cgroup-cpu.ts). */
+  cpuUsageUs?(path: string): number | undefined;
 }
 
 /** procfs, read-only. */

@@ -206,6 +206,13 @@ export function decodeCounters(buf: Buffer): CounterRow[] {
   return out;
 }
 
+/** A row of zeros for a cgroup that has none in the map yet. */
+export function zeroCounterRow(cgroupId: number): CounterRow {
+  const buf = Buffer.alloc(COUNTER_ROW_SIZE);
+  buf.writeBigUInt64LE(BigInt(cgroupId), 0);
+  return decodeCounters(buf)[0];
+}
+
 /** Agent health from NativeProbe.stats(). */
 export interface ProbeStats {
   /** Records the ring buffer had no room for, by record type name. */
@@ -249,12 +256,28 @@ export function decodeStats(buf: Buffer): ProbeStats {
   };
 }
 
-/** Decodes oncpu(): per CPU, since when (CLOCK_MONOTONIC ns) which cgroup has been running. */
-export function decodeOncpu(buf: Buffer): { sinceNs: number; cgroupId: number }[] {
+/** One CPU's fw_oncpu slot: what runs there since when, and its cgroup's time not yet in the counter map. */
+export interface OncpuSlot {
+  /** CLOCK_MONOTONIC ns of the last switch. */
+  sinceNs: number;
+  /** Cgroup of the task running (0: idle); accNs is its time. */
+  cgroupId: number;
+  /** Odd while accNs moves into the cgroup's counter row; it changes each time it does. */
+  seq: number;
+  accNs: number;
+}
+
+/** Decodes oncpu(): one slot per possible CPU. */
+export function decodeOncpu(buf: Buffer): OncpuSlot[] {
   const f = LAYOUT.fw_oncpu.fields;
-  const out: { sinceNs: number; cgroupId: number }[] = [];
+  const out: OncpuSlot[] = [];
   for (let at = 0; at + LAYOUT.fw_oncpu.size <= buf.length; at += LAYOUT.fw_oncpu.size) {
-    out.push({ sinceNs: u64(buf, at + f.since_ns[0]), cgroupId: u64(buf, at + f.cgroup_id[0]) });
+    out.push({
+      sinceNs: u64(buf, at + f.since_ns[0]),
+      cgroupId: u64(buf, at + f.cgroup_id[0]),
+      seq: buf.readUInt32LE(at + f.seq[0]),
+      accNs: u64(buf, at + f.acc_ns[0]),
+    });
   }
   return out;
 }

@@ -62,7 +62,7 @@ export const LAYOUT = {
     },
   },
   fw_stats: { size: 88, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8], exit_claims: [72, 8], exit_claims_released: [80, 8] } },
-  fw_oncpu: { size: 32, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], _pad: [28, 4] } },
+  fw_oncpu: { size: 40, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], seq: [28, 4], acc_ns: [32, 8] } },
 } as const;
 
 /** Offsets the decoder reads, named once. */

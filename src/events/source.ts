@@ -11,7 +11,18 @@ import { requireBpfHost } from '../host/kernel.js';
 import { libbpfLog, type Logger } from '../log.js';
 import { CgroupNames } from './cgroup-names.js';
 import { WallClock } from './clock.js';
-import { decodeBatch, decodeCounters, decodeOncpu, decodeStats, type BadRecord, type CounterRow, type ProbeStats, RawEvent } from './decode.js';
+import {
+  decodeBatch,
+  decodeCounters,
+  decodeOncpu,
+  decodeStats,
+  zeroCounterRow,
+  type BadRecord,
+  type CounterRow,
+  type OncpuSlot,
+  type ProbeStats,
+  RawEvent,
+} from './decode.js';
 import { EventType, Flags } from './layout.js';
 
 export interface SourceOptions {
@@ -35,6 +46,7 @@ export class EventSource {
   private probe: NativeProbe | undefined;
   /** Rows in the counter map at the last read. */
   private rows = 0;
+  private counted: number[] = [];
   /** Records that did not decode, and when that was last logged. */
   private bad = 0;
   private badLoggedAt = -Infinity;
@@ -112,11 +124,45 @@ export class EventSource {
     return this.live().drain();
   }
 
-  /** The kernel's exact per-cgroup counters. */
+  /**
+   * The kernel's exact per-cgroup counters. With the switch program attached, each row's CPU time
+   * includes what the CPUs' slots hold for its cgroup (fw_oncpu.acc_ns, moved into the row only
+   * when a CPU changes cgroup), read so that no move is counted twice or missed (see sameMoves).
+   */
   counters(): CounterRow[] {
-    const rows = decodeCounters(this.live().readCounters());
-    this.rows = rows.length;
-    return rows;
+    const probe = this.live();
+    if (!this.switching) {
+      const rows = decodeCounters(probe.readCounters());
+      this.rows = rows.length;
+      this.counted = rows.map((r) => r.cgroupId);
+      return rows;
+    }
+    let before = this.cpuSlots();
+    for (let attempt = 1; ; attempt++) {
+      const rows = decodeCounters(probe.readCounters());
+      const after = this.cpuSlots();
+      if (attempt < CPU_READ_ATTEMPTS && !sameMoves(before, after)) {
+        before = after;
+        continue;
+      }
+      this.rows = rows.length;
+      this.counted = rows.map((r) => r.cgroupId);
+      return withSlots(rows, after, (id) => this.names.isGone(id));
+    }
+  }
+
+  /** Whether the switch program is attached (CPU accounting by sched_switch: a v1 grouping hierarchy). */
+  private get switching(): boolean {
+    return this.live().attached.includes('handle_switch');
+  }
+
+  private cpuSlots(): OncpuSlot[] {
+    return decodeOncpu(this.live().oncpu());
+  }
+
+  /** The cgroups that had a row in the counter map when it was last read. */
+  get countedCgroups(): readonly number[] {
+    return this.counted;
   }
 
   /** Rows in the per-cgroup counter map when it was last read (of ProbeOptions.counterEntries). */
@@ -131,7 +177,8 @@ export class EventSource {
   unchargedCpuNs(): Map<number, number> {
     const now = this.opts.monotonicNs?.() ?? Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
     const out = new Map<number, number>();
-    for (const { sinceNs, cgroupId } of decodeOncpu(this.live().oncpu())) {
+    if (!this.switching) return out;
+    for (const { sinceNs, cgroupId } of this.cpuSlots()) {
       if (cgroupId && sinceNs && now > sinceNs) out.set(cgroupId, (out.get(cgroupId) ?? 0) + (now - sinceNs));
     }
     return out;
@@ -178,6 +225,41 @@ export class EventSource {
       this.probe = undefined;
     }
   }
+}
+
+/**
+ * Reads of the counter map and the slots are retried while a CPU moved its slot's time into the
+ * map between them (a move is seen as a changed or odd seq); past this many, the last read is taken
+ * as it is (at worst one move counted twice or missed in that one reading).
+ */
+const CPU_READ_ATTEMPTS = 4;
+
+/** No CPU moved its slot's time into the counter map between the two reads of the slots. */
+function sameMoves(a: OncpuSlot[], b: OncpuSlot[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].seq !== b[i].seq || (b[i].seq & 1) !== 0) return false;
+  return true;
+}
+
+/**
+ * The rows with the slots' time added. A live cgroup only a slot has time for gets a row of its own;
+ * a removed one whose row is retired gets none (its last slice goes with it, as in the kernel).
+ */
+function withSlots(rows: CounterRow[], slots: OncpuSlot[], gone: (id: number) => boolean): CounterRow[] {
+  let byId: Map<number, CounterRow> | undefined;
+  for (const s of slots) {
+    if (!s.cgroupId || !s.accNs) continue;
+    byId ??= new Map(rows.map((r) => [r.cgroupId, r]));
+    let row = byId.get(s.cgroupId);
+    if (!row) {
+      if (gone(s.cgroupId)) continue;
+      row = zeroCounterRow(s.cgroupId);
+      byId.set(s.cgroupId, row);
+      rows.push(row);
+    }
+    row.cpuNs += s.accNs;
+  }
+  return rows;
 }
 
 /** Loads the probe, turning the kernel's refusals into one line with a fix. */

@@ -154,3 +154,37 @@ export function cgroupIdOf(mount: string, rel: string): number | undefined {
     return undefined;
   }
 }
+
+/** One buffer for every cpu.stat read (its first line is all that is parsed). */
+const cpuStatBuf = Buffer.alloc(256);
+const USAGE_USEC = Buffer.from('usage_usec ');
+
+/**
+ * A cgroup v2 cgroup's cpu.stat usage_usec: the CPU its tasks and its descendants' have used, in
+ * µs. undefined when the cgroup is gone or the file says something else. Reads the first line
+ * into a buffer kept across calls (open, read, close: a scrape reads thousands).
+ */
+export function cpuUsageUs(mount: string, rel: string): number | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(mount, rel, 'cpu.stat'), 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = fs.readSync(fd, cpuStatBuf, 0, cpuStatBuf.length, 0);
+    if (n <= USAGE_USEC.length || cpuStatBuf.compare(USAGE_USEC, 0, USAGE_USEC.length, 0, USAGE_USEC.length) !== 0) return undefined;
+    let v = 0;
+    let i = USAGE_USEC.length;
+    for (; i < n; i++) {
+      const c = cpuStatBuf[i];
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    return i > USAGE_USEC.length ? v : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
