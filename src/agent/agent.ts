@@ -14,7 +14,8 @@ import type { Config } from '../config/types.js';
 import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';
 import { EventSource } from '../events/source.js';
-import { groupTotals, lifetimeCount } from '../groups/kernel-totals.js';
+import { ALWAYS_TRACKED } from '../beancounters/model/ledger.js';
+import { groupTotals, lifetimeCount, threadRecordsNeeded } from '../groups/kernel-totals.js';
 import { addTotals, GroupRegistry, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
 import { GroupTracker, type GroupNotice } from '../groups/tracker.js';
 import { podLabels, type PodLabels, type PodMeta } from '../k8s/pods.js';
@@ -102,7 +103,8 @@ export class Agent {
         processEntries: config.bpf.process_entries,
         wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
         cpuAccounting: config.bpf.cpu_accounting,
-        threadEvents: true, // live thread gauges need thread create / exit
+        // The beancounters' threads ledger (every group's) still follows the tracker's counts.
+        threadEvents: threadRecordsNeeded(config, ALWAYS_TRACKED.includes('threads')),
         bpfStats: opts.bpfStats === true,
       },
     });
