@@ -130,6 +130,10 @@ const volatile bool thread_events = false; /* emit records for thread create / t
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
 
+/* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
+ * in every handler that may make one. */
+const volatile struct fw_cg_counters zero_row = {};
+
 /* Last forced wake-up; racy across CPUs by design (a lost update costs one extra wake-up). */
 __u64 last_wakeup_ns = 0;
 
@@ -242,8 +246,7 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	if (c)
 		return c;
-	struct fw_cg_counters zero = {};
-	if (bpf_map_update_elem(&cg_counters, &cgid, &zero, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(&cg_counters, &cgid, (void *)&zero_row, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&cg_counters, &cgid)) {
 		struct fw_stats *s = get_stats();
 		if (s)
