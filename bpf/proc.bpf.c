@@ -24,6 +24,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef FW_KO_COUNTERS
 #define FW_KO_COUNTERS 0 /* no per-cgroup counter lookup or update */
 #endif
+#ifndef FW_KO_LIVE
+#define FW_KO_LIVE 0 /* no per-process entry, live tasks / threads or lifetime histogram */
+#endif
 #ifndef FW_KO_RECORD
 #define FW_KO_RECORD 0 /* no fork, exec or exit record (reserve, fill, submit) */
 #endif
@@ -469,7 +472,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		else
 			c->forks++;
 	}
-	if (!FW_KO_COUNTERS) {
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
 		if (is_thread)
 			live_thread(child, cgid, c, 1);
 		else
@@ -591,10 +594,10 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 			c->exits_failure++;
 		else
 			c->exits_success++;
-		if (group_dead)
+		if (group_dead && !FW_KO_LIVE)
 			count_lifetime(c, p);
 	}
-	if (!FW_KO_COUNTERS) {
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
 		if (group_dead)
 			live_exit(p, c, cgid);
 		else
@@ -692,7 +695,7 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	if (dst->root->hierarchy_id != (int)cgroup_hierarchy)
 		return 0;
 	__u64 dst_id = fw_kernfs_id(dst->kn);
-	if (!FW_KO_COUNTERS)
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE)
 		live_migrate(task, threadgroup, dst_id);
 	struct fw_event_hdr *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
