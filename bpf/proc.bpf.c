@@ -317,8 +317,10 @@ static __always_inline void proc_unlock(struct fw_proc *e, int held)
 }
 
 /* The entry of a process a thread event found unknown (its fork tracepoint has not run yet, or it
- * predates the seed): entered with the threads the kernel counts for it less the event's own
- * `delta`, which the caller then applies. NULL: the process is ending (left to its exit). */
+ * predates the seed): entered with its live threads less the event's own `delta`, which the
+ * caller then applies. signal->live, not nr_threads: it already counts a new thread and no longer
+ * one at its exit tracepoint (both change just before), and never a zombie leader whose threads
+ * live on (nr_threads does until the process is reaped). NULL: the process is ending. */
 static __always_inline struct fw_proc *proc_enter_late(struct task_struct *p, struct fw_proc_key *k,
 						       __u64 cgid, struct fw_cg_counters *c,
 						       int delta)
@@ -326,7 +328,7 @@ static __always_inline struct fw_proc *proc_enter_late(struct task_struct *p, st
 	struct signal_struct *sig = p->signal;
 	if (sig->live.counter == 0)
 		return NULL;
-	int n = sig->nr_threads - delta;
+	int n = sig->live.counter - delta;
 	if (n < 0)
 		n = 0;
 	struct fw_proc v = { .cgroup_id = cgid, .threads = n };
@@ -821,17 +823,19 @@ int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
 }
 
 /* Run once by the loader after attaching: enters every live process the map does not have yet
- * (one that forks, exits or moves from now on is the handlers'), counted with the threads the
- * kernel counts for it. */
+ * (one that forks, exits or moves from now on is the handlers'), with its live threads (see
+ * proc_enter_late: a leader that ended while its threads run on is a live process, not a thread). */
 SEC("iter/task")
 int seed_procs(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
-	if (!t || t->pid != t->tgid || (t->flags & FW_PF_EXITING))
+	if (!t || t->pid != t->tgid)
 		return 0;
+	int n = t->signal->live.counter;
+	if (n <= 0)
+		return 0; /* ending: its exit is the handlers' */
 	struct fw_proc_key k = { .tgid = t->tgid, .start_ns = fw_task_start_ns(t) };
 	__u64 cgid = task_cgroup_id(t);
-	int n = t->signal->nr_threads;
 	struct fw_proc v = { .cgroup_id = cgid, .threads = n, .state = FW_PS_FORKED };
 	long err = bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST);
 	if (err == 0)

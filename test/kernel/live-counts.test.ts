@@ -25,6 +25,11 @@ async function ready(cg: TestCgroup, command: string): Promise<ChildProcess> {
   return child;
 }
 
+/** Waits until the process's leader has ended (a zombie) while its other threads run on. */
+async function leaderGone(pid: number): Promise<void> {
+  await until(() => / Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), `the leader of ${pid} to end`);
+}
+
 /** The kernel's own view: processes and threads in the cgroup (not below it). */
 function truth(cg: TestCgroup): { tasks: number; threads: number } {
   const count = (file: string) => fs.readFileSync(path.join(cg.dir, file), 'utf8').split('\n').filter(Boolean).length;
@@ -62,6 +67,9 @@ describe.each([{ exitClaim: false }, { exitClaim: true }])('live counts, lifetim
     requireRoot();
     // Running before the programs load: only the seed can count them.
     early.push(await ready(seeded, `${workload('idle-threads')} 3`), await ready(seeded, `${workload('idle-threads')} 5`));
+    // A process whose leader ended while its 3 other threads run on: one process, 3 threads.
+    early.push(await ready(seeded, `${workload('leader-exit')} 4`));
+    await leaderGone(early[2].pid!);
     source = new EventSource(loadBinding(), {
       hierarchy: detectHierarchy('v2'),
       log: createLogger({ quiet: true }),
@@ -75,8 +83,8 @@ describe.each([{ exitClaim: false }, { exitClaim: true }])('live counts, lifetim
   });
 
   it('seeds the processes that ran before the programs were loaded, and takes them out at their exit', async () => {
-    expect(live(seeded)).toEqual({ tasks: 2, threads: 8 });
-    expect(live(seeded)).toEqual(truth(seeded));
+    expect(live(seeded)).toEqual({ tasks: 3, threads: 11 });
+    expect(live(seeded).tasks).toEqual(truth(seeded).tasks);
     for (const c of early) c.kill('SIGKILL');
     await liveIs(seeded, { tasks: 0, threads: 0 }, 'the seeded processes gone');
     expect(source.stats().procFull).toBe(0);
@@ -105,7 +113,12 @@ describe.each([{ exitClaim: false }, { exitClaim: true }])('live counts, lifetim
     await liveIs(a, { tasks: N, threads: (N - 1) * M + 1 }, 'after the non-leader exec');
     expect(live(a)).toEqual(truth(a));
 
-    for (const c of [...procs, te]) c.kill('SIGKILL');
+    // A leader ends while its threads run on: a thread exit, the process stays.
+    const le = await ready(a, `${workload('leader-exit')} 4`);
+    await leaderGone(le.pid!);
+    await liveIs(a, { tasks: N + 1, threads: (N - 1) * M + 1 + 3 }, 'after the leader ended');
+
+    for (const c of [...procs, te, le]) c.kill('SIGKILL');
     await liveIs(a, { tasks: 0, threads: 0 }, 'a emptied');
     await liveIs(b, { tasks: 0, threads: 0 }, 'b emptied');
     const s = source.stats();
