@@ -810,13 +810,16 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 }
 
 /* A cgroup of the grouping hierarchy became unpopulated: no task left in it or below (its last
- * one exited or moved out). Counted per cgroup as its releases. */
+ * one exited or moved out). Counted per cgroup as its releases, in a row that exists: a cgroup
+ * that held tasks of its own has one (their fork, move or seed made it); an ancestor that only
+ * held populated children gets none, so a churn of cgroups does not take a row for each parent. */
 SEC("tp_btf/cgroup_notify_populated")
 int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
 {
 	if (val || cg->root->hierarchy_id != (int)cgroup_hierarchy)
 		return 0;
-	struct fw_cg_counters *c = counters(fw_kernfs_id(cg->kn));
+	__u64 cgid = fw_kernfs_id(cg->kn);
+	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	if (c)
 		c->releases++;
 	return 0;

@@ -101,7 +101,7 @@ struct fw_cg_counters {
 	/* Process lifetimes at exit: slot i counts lifetimes under 2^i ms, the last one the rest. */
 	__u64 lifetime[FW_LIFETIME_SLOTS];
 	__u64 lifetime_sum_ns;
-	__u64 releases; /* times the cgroup became unpopulated (no task in it or below) */
+	__u64 releases; /* times the cgroup, having held tasks, became unpopulated (none in it or below) */
 };
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet charged at a switch. */

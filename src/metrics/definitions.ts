@@ -124,7 +124,7 @@ export const METRICS = {
     'forkwatch_group_releases_total',
     'counter',
     ['group'],
-    "Groups of whole cgroups: times one of their cgroups became empty (its last task exited or moved out; the kernel's populated flag went to 0). Groups by comm, exe or uid: times the group's last process exited.",
+    "Groups of whole cgroups: times one of their cgroups that held tasks became empty (its last task, or the last below it, exited or moved out; the kernel's populated flag went to 0). Groups by comm, exe or uid: times the group's last process exited.",
   ),
   accountingLogErrors: def(
     'forkwatch_accounting_log_errors_total',
