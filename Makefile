@@ -4,7 +4,7 @@
 ARCH        ?= $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 BUILD       := build
 BPF_CLANG   ?= clang
-BPF_CFLAGS  := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmlinux/$(ARCH)
+BPF_CFLAGS  := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Ibpf -Ibpf/vmlinux/$(ARCH)
 VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages: to build, and (TEST_PKGS) what the tests and benchmarks drive.

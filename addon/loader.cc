@@ -1,9 +1,11 @@
 #include "loader.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 #include "errors.h"
@@ -54,6 +56,8 @@ Loader::Loader(const LoaderOptions& opts) {
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
+    err = bpf_map__set_max_entries(skel_->maps.procs, opts.process_entries);
+    if (err) throw BpfError{"bpf_map__set_max_entries", "procs", Errno(err)};
 
     skel_->rodata->cgroup_hierarchy = opts.cgroup_hierarchy;
     skel_->rodata->argv_max = opts.argv_max;
@@ -69,12 +73,13 @@ Loader::Loader(const LoaderOptions& opts) {
 
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
-      if (!bpf_program__autoload(prog)) continue;
+      if (!bpf_program__autoload(prog) || prog == skel_->progs.seed_procs) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) throw BpfError{"bpf_program__attach", bpf_program__name(prog), Errno(0)};
       links_.push_back(link);
       attached_.push_back(bpf_program__name(prog));
     }
+    Seed();
   } catch (...) {
     Close();
     throw;
@@ -110,11 +115,34 @@ void Loader::Open(const LoaderOptions& opts, const bpf_object_open_opts* open_op
   }
 }
 
+// Enters the processes that were running before the programs were attached (proc.bpf.c,
+// seed_procs): one pass of the task iterator, read to its end. From here on the handlers keep
+// the live counts; attached_ns tells them which processes the seed has already had its chance at.
+void Loader::Seed() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  skel_->data->attached_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  bpf_link* link = bpf_program__attach_iter(skel_->progs.seed_procs, nullptr);
+  if (!link) throw BpfError{"bpf_program__attach_iter", "seed_procs", Errno(0)};
+  int fd = bpf_iter_create(bpf_link__fd(link));
+  int err = fd < 0 ? errno : 0;
+  char buf[64];
+  while (!err) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0 && errno != EINTR && errno != EAGAIN) err = errno;
+  }
+  if (fd >= 0) close(fd);
+  bpf_link__destroy(link);
+  if (err) throw BpfError{"bpf_iter_create/read", "seed_procs", err};
+}
+
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
 void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (!bpf_program__autoload(prog)) continue;  // not this kernel's choice (ChooseExitDecision)
+    if (!bpf_program__autoload(prog)) continue;     // not this kernel's choice (ChooseExitDecision)
+    if (prog == skel_->progs.seed_procs) continue;  // an iterator, run once by Seed()
     const char* name = bpf_program__name(prog);
     bool wanted = cpu_accounting || strcmp(name, "handle_switch") != 0;
     const char* sec = bpf_program__section_name(prog);

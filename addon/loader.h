@@ -13,6 +13,7 @@ namespace fw {
 struct LoaderOptions {
   uint32_t ring_bytes = 0;
   uint32_t counter_entries = 0;
+  uint32_t process_entries = 0;
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
   bool thread_events = false;
@@ -50,6 +51,7 @@ class Loader {
   void SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting);
   void ChooseExitDecision(const btf* vmlinux, bool force_claim);
   void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
+  void Seed();
   struct proc* skel_ = nullptr;
   std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;

@@ -32,6 +32,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   LoaderOptions opts;
   opts.ring_bytes = OptU64Req(o, "ringBytes");
   opts.counter_entries = OptU64Req(o, "counterEntries");
+  opts.process_entries = OptU64Req(o, "processEntries");
   opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
   opts.argv_max = OptU64Req(o, "argvMax");
   opts.thread_events = OptBoolReq(o, "threadEvents");

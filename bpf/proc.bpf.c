@@ -24,6 +24,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef FW_KO_COUNTERS
 #define FW_KO_COUNTERS 0 /* no per-cgroup counter lookup or update */
 #endif
+#ifndef FW_KO_LIVE
+#define FW_KO_LIVE 0 /* no per-process entry, live tasks / threads or lifetime histogram */
+#endif
 #ifndef FW_KO_RECORD
 #define FW_KO_RECORD 0 /* no fork, exec or exit record (reserve, fill, submit) */
 #endif
@@ -84,6 +87,15 @@ struct {
 	__type(value, __u8);
 } exit_claims SEC(".maps");
 
+/* Live processes: where each is counted and with how many threads (see "live counts" below).
+ * Preallocated: one update at a fork, a lookup and a delete at an exit, no allocation in between. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the loader before load */
+	__type(key, struct fw_proc_key);
+	__type(value, struct fw_proc);
+} procs SEC(".maps");
+
 /* Scratch space for variable-length records (exec, cgroup paths): too big for the BPF stack. */
 struct fw_scratch {
 	struct fw_exec_event ev;
@@ -136,6 +148,15 @@ const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_A
 const volatile bool thread_events = false; /* emit records for thread create / thread exit */
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
+
+/* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
+ * in every handler that may make one. */
+const volatile struct fw_cg_counters zero_row = {};
+
+/* CLOCK_BOOTTIME once every program is attached, written by the loader before it seeds (until
+ * then, every process counts as older). A process started before it was there when the seed ran,
+ * or had its fork seen: its exit leaves no entry behind for a fork record that will never come. */
+__u64 attached_ns = ~0ULL;
 
 /* ---- helpers ---- */
 
@@ -293,8 +314,7 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	if (c)
 		return c;
-	struct fw_cg_counters zero = {};
-	if (bpf_map_update_elem(&cg_counters, &cgid, &zero, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(&cg_counters, &cgid, (void *)&zero_row, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&cg_counters, &cgid)) {
 		struct fw_stats *s = get_stats();
 		if (s)
@@ -302,6 +322,203 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&cg_counters, &cgid);
+}
+
+/* ---- live counts ----
+ * Per process, one fw_proc entry says in which cgroup the process and its threads are counted;
+ * every change to a cgroup's live_tasks / live_threads goes through it, under its BUSY bit, so a
+ * migration and a thread create or exit of the same process cannot interleave. The kernel allows
+ * events of a process in any order around its fork tracepoint (the child runs, makes threads, even
+ * exits before its parent reaches the tracepoint): whoever first sees the process enters it, an
+ * exit marks it DEAD, and of the fork tracepoint and the exit, the later deletes the entry. */
+
+static __always_inline struct fw_proc_key proc_key(struct task_struct *t)
+{
+	struct fw_proc_key k = { .tgid = t->tgid, .start_ns = fw_task_start_ns(t->group_leader) };
+	return k;
+}
+
+static __always_inline void count_proc_full(void)
+{
+	struct fw_stats *s = get_stats();
+	if (s)
+		s->proc_full++;
+}
+
+static __always_inline void add_live(__u64 cgid, struct fw_cg_counters *c, __s64 tasks,
+				     __s64 threads)
+{
+	if (!c)
+		c = counters(cgid);
+	if (c) {
+		c->live_tasks += tasks;
+		c->live_threads += threads;
+	}
+}
+
+/* Takes the entry's BUSY bit. 0: held; 1: the process is DEAD (nothing to do); 2: not had after
+ * bounded tries (counted; the caller goes on unlocked, as a count a little off beats a count
+ * never made). */
+static __always_inline int proc_lock(struct fw_proc *e)
+{
+	for (int i = 0; i < 64; i++) {
+		__u32 s = *(volatile __u32 *)&e->state;
+		if (s & FW_PS_DEAD)
+			return 1;
+		if (!(s & FW_PS_BUSY) &&
+		    __sync_val_compare_and_swap(&e->state, s, s | FW_PS_BUSY) == s)
+			return 0;
+	}
+	struct fw_stats *st = get_stats();
+	if (st)
+		st->proc_contended++;
+	return 2;
+}
+
+static __always_inline void proc_unlock(struct fw_proc *e, int held)
+{
+	if (held == 0)
+		__sync_fetch_and_and(&e->state, ~FW_PS_BUSY);
+}
+
+/* The entry of a process a thread event found unknown (its fork tracepoint has not run yet, or it
+ * predates the seed): entered with its live threads less the event's own `delta`, which the
+ * caller then applies. signal->live, not nr_threads: it already counts a new thread and no longer
+ * one at its exit tracepoint (both change just before), and never a zombie leader whose threads
+ * live on (nr_threads does until the process is reaped). NULL: the process is ending. */
+static __always_inline struct fw_proc *proc_enter_late(struct task_struct *p, struct fw_proc_key *k,
+						       __u64 cgid, struct fw_cg_counters *c,
+						       int delta)
+{
+	struct signal_struct *sig = p->signal;
+	if (sig->live.counter == 0)
+		return NULL;
+	int n = sig->live.counter - delta;
+	if (n < 0)
+		n = 0;
+	struct fw_proc v = { .cgroup_id = cgid, .threads = n };
+	if (k->start_ns < attached_ns)
+		v.state = FW_PS_FORKED;
+	long err = bpf_map_update_elem(&procs, k, &v, BPF_NOEXIST);
+	if (err == 0)
+		add_live(cgid, c, 1, n);
+	else if (err != -EEXIST)
+		count_proc_full();
+	return bpf_map_lookup_elem(&procs, k);
+}
+
+/* A process was created (fork tracepoint, run by the parent): enter it with one thread. */
+static __always_inline void live_fork(struct task_struct *child, __u64 cgid,
+				      struct fw_cg_counters *c)
+{
+	struct fw_proc_key k = proc_key(child);
+	struct fw_proc v = { .cgroup_id = cgid, .threads = 1, .state = FW_PS_FORKED };
+	long err = bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST);
+	if (err == 0) {
+		add_live(cgid, c, 1, 1);
+		return;
+	}
+	if (err != -EEXIST) {
+		count_proc_full();
+		return;
+	}
+	/* Entered already: by its own thread events or the seed (nothing to do), or it has exited and
+	 * left its entry for this tracepoint to delete. */
+	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
+	if (e && (__sync_fetch_and_or(&e->state, FW_PS_FORKED) & FW_PS_DEAD))
+		bpf_map_delete_elem(&procs, &k);
+}
+
+/* A thread was created (delta 1) or ended while its process lives on (delta -1). */
+static __always_inline void live_thread(struct task_struct *t, __u64 cgid, struct fw_cg_counters *c,
+					int delta)
+{
+	struct fw_proc_key k = proc_key(t);
+	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
+	if (!e)
+		e = proc_enter_late(t, &k, cgid, c, delta);
+	if (!e)
+		return;
+	int held = proc_lock(e);
+	if (held == 1)
+		return;
+	e->threads += delta;
+	__u64 counted = e->cgroup_id;
+	add_live(counted, counted == cgid ? c : NULL, 0, delta);
+	proc_unlock(e, held);
+}
+
+/* The process ended: take it and its remaining threads out of where they are counted. */
+static __always_inline void live_exit(struct task_struct *p, struct fw_cg_counters *c, __u64 cgid)
+{
+	struct fw_proc_key k = proc_key(p);
+	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
+	if (!e) {
+		/* Not entered: its fork tracepoint has not run yet (it will find this DEAD entry and
+		 * delete it), or it predates the seed and never will. */
+		if (k.start_ns >= attached_ns) {
+			/* (Its cgroup in it only so the value is not a constant the compiler puts in
+			 * .rodata.cst16, a map the knockout builds lack.) */
+			struct fw_proc v = { .cgroup_id = cgid, .state = FW_PS_DEAD };
+			if (bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST) == -EEXIST) {
+				/* Its fork tracepoint entered it in between: take it out now. */
+				e = bpf_map_lookup_elem(&procs, &k);
+			}
+		}
+		if (!e)
+			return;
+	}
+	int held = proc_lock(e);
+	if (held == 1)
+		return;
+	__u64 counted = e->cgroup_id;
+	add_live(counted, counted == cgid ? c : NULL, -1, -(__s64)e->threads);
+	e->threads = 0;
+	/* DEAD on and BUSY off in one operation (BUSY is set when held). */
+	__u32 flip = held == 0 ? FW_PS_DEAD | FW_PS_BUSY : FW_PS_DEAD;
+	if (__sync_fetch_and_xor(&e->state, flip) & FW_PS_FORKED)
+		bpf_map_delete_elem(&procs, &k);
+}
+
+/* log2 of the lifetime in ms, capped at the +Inf slot: the number of bits of ms. */
+static __always_inline __u32 lifetime_slot(__u64 ms)
+{
+	__u32 n = 0;
+	if (ms >> 32) {
+		n += 32;
+		ms >>= 32;
+	}
+	if (ms >> 16) {
+		n += 16;
+		ms >>= 16;
+	}
+	if (ms >> 8) {
+		n += 8;
+		ms >>= 8;
+	}
+	if (ms >> 4) {
+		n += 4;
+		ms >>= 4;
+	}
+	if (ms >> 2) {
+		n += 2;
+		ms >>= 2;
+	}
+	if (ms >> 1) {
+		n += 1;
+		ms >>= 1;
+	}
+	n += ms;
+	return n < FW_LIFETIME_SLOTS - 1 ? n : FW_LIFETIME_SLOTS - 1;
+}
+
+static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task_struct *p)
+{
+	__u64 start = fw_task_start_ns(p->group_leader);
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 ns = now > start ? now - start : 0;
+	c->lifetime[lifetime_slot(ns / 1000000)]++;
+	c->lifetime_sum_ns += ns;
 }
 
 /* ---- handlers ---- */
@@ -321,6 +538,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			c->threads++;
 		else
 			c->forks++;
+	}
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
+		if (is_thread)
+			live_thread(child, cgid, c, 1);
+		else
+			live_fork(child, cgid, c);
 	}
 	if ((is_thread && !thread_events) || FW_KO_RECORD)
 		return 0;
@@ -438,6 +661,14 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 			c->exits_failure++;
 		else
 			c->exits_success++;
+		if (group_dead && !FW_KO_LIVE)
+			count_lifetime(c, p);
+	}
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
+		if (group_dead)
+			live_exit(p, c, cgid);
+		else
+			live_thread(p, cgid, c, -1);
 	}
 	if ((!group_dead && !thread_events) || FW_KO_RECORD)
 		return 0;
@@ -500,6 +731,29 @@ int BPF_PROG(handle_free, struct task_struct *p)
 	return 0;
 }
 
+/* A whole process moved (cgroup.procs, or the one thread of a single-threaded process): its task
+ * and threads go with it. A lone thread's move leaves them where its process is counted. */
+static __always_inline void live_migrate(struct task_struct *task, bool threadgroup, __u64 dst_id)
+{
+	if (!threadgroup && (task->pid != task->tgid || task->signal->nr_threads != 1))
+		return;
+	struct fw_proc_key k = proc_key(task);
+	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
+	if (!e)
+		return; /* not entered yet: whoever enters it reads its cgroup then */
+	int held = proc_lock(e);
+	if (held == 1)
+		return;
+	__u64 from = e->cgroup_id;
+	if (from != dst_id) {
+		__s64 n = e->threads;
+		add_live(from, NULL, -1, -n);
+		add_live(dst_id, NULL, 1, n);
+		e->cgroup_id = dst_id;
+	}
+	proc_unlock(e, held);
+}
+
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_struct *task,
 	     bool threadgroup)
@@ -507,13 +761,16 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	/* Only moves within the grouping hierarchy matter. */
 	if (dst->root->hierarchy_id != (int)cgroup_hierarchy)
 		return 0;
+	__u64 dst_id = fw_kernfs_id(dst->kn);
+	if (!FW_KO_COUNTERS && !FW_KO_LIVE)
+		live_migrate(task, threadgroup, dst_id);
 	struct fw_event_hdr *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(FW_EV_MIGRATE);
 		return 0;
 	}
 	__u64 now = bpf_ktime_get_boot_ns();
-	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, fw_kernfs_id(dst->kn), now);
+	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, dst_id, now);
 	if (threadgroup)
 		e->flags = FW_F_THREADGROUP;
 	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
@@ -627,5 +884,44 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	o->tid = tid;
 	o->cgroup_id = next_cgid;
 	o->runtime_ns = next->se.sum_exec_runtime;
+	return 0;
+}
+
+/* A cgroup of the grouping hierarchy became unpopulated: no task left in it or below (its last
+ * one exited or moved out). Counted per cgroup as its releases, in a row that exists: a cgroup
+ * that held tasks of its own has one (their fork, move or seed made it); an ancestor that only
+ * held populated children gets none, so a churn of cgroups does not take a row for each parent. */
+SEC("tp_btf/cgroup_notify_populated")
+int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
+{
+	if (val || cg->root->hierarchy_id != (int)cgroup_hierarchy)
+		return 0;
+	__u64 cgid = fw_kernfs_id(cg->kn);
+	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
+	if (c)
+		c->releases++;
+	return 0;
+}
+
+/* Run once by the loader after attaching: enters every live process the map does not have yet
+ * (one that forks, exits or moves from now on is the handlers'), with its live threads (see
+ * proc_enter_late: a leader that ended while its threads run on is a live process, not a thread). */
+SEC("iter/task")
+int seed_procs(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	if (!t || t->pid != t->tgid)
+		return 0;
+	int n = t->signal->live.counter;
+	if (n <= 0)
+		return 0; /* ending: its exit is the handlers' */
+	struct fw_proc_key k = { .tgid = t->tgid, .start_ns = fw_task_start_ns(t) };
+	__u64 cgid = task_cgroup_id(t);
+	struct fw_proc v = { .cgroup_id = cgid, .threads = n, .state = FW_PS_FORKED };
+	long err = bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST);
+	if (err == 0)
+		add_live(cgid, NULL, 1, n);
+	else if (err != -EEXIST)
+		count_proc_full();
 	return 0;
 }

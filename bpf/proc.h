@@ -79,6 +79,10 @@ struct fw_cgroup_event {
 	/* char path[path_len]; */
 };
 
+/* Lifetime histogram: FW_LIFETIME_SLOTS - 1 log2 buckets of milliseconds (< 1, 2, 4, ... 2^27 ms,
+ * about 37 hours), then +Inf. */
+#define FW_LIFETIME_SLOTS 29
+
 /* Exact per-cgroup counters, one per-CPU slot each; summed in user space at read time. */
 struct fw_cg_counters {
 	__u64 forks;   /* processes created */
@@ -90,6 +94,14 @@ struct fw_cg_counters {
 	__u64 thread_exits;   /* threads that ended while their process lived on */
 	__u64 cpu_ns;         /* on-CPU time, from sched_switch (when CPU accounting is on) */
 	__u64 removed;        /* set by cgroup_rmdir: the row is final, for user space to retire */
+	/* Live counts, kept through the per-process map (struct fw_proc): signed per-CPU deltas whose
+	 * sum over CPUs is the count (a process entered on one CPU may leave on another). */
+	__s64 live_tasks;   /* processes counted in this cgroup now */
+	__s64 live_threads; /* their threads (a single-threaded process is one) */
+	/* Process lifetimes at exit: slot i counts lifetimes under 2^i ms, the last one the rest. */
+	__u64 lifetime[FW_LIFETIME_SLOTS];
+	__u64 lifetime_sum_ns;
+	__u64 releases; /* times the cgroup, having held tasks, became unpopulated (none in it or below) */
 };
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet in cg_counters. The CPU
@@ -111,6 +123,27 @@ struct fw_stats {
 	__u64 wakeups;              /* forced ring buffer wake-ups */
 	__u64 exit_claims;          /* process exits decided by a claim (kernels before v6.16) */
 	__u64 exit_claims_released; /* claims dropped when their process's leader was freed */
+	__u64 proc_full;            /* a process could not be entered: the process map was full */
+	__u64 proc_contended;       /* a process entry's lock was not had after bounded tries */
+};
+
+/* The per-process entry of the live counts, keyed by struct fw_proc_key. */
+struct fw_proc_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 start_ns; /* the leader's start: the same across a non-leader exec (de_thread copies it) */
+};
+
+enum fw_proc_state {
+	FW_PS_FORKED = 1, /* the fork tracepoint (or the seed) has seen the process */
+	FW_PS_DEAD = 2,   /* its exit has been counted: an entry left for a late fork to delete */
+	FW_PS_BUSY = 4,   /* held by one handler changing the entry and its cgroup's counts */
+};
+
+struct fw_proc {
+	__u64 cgroup_id; /* where the process and its threads are counted */
+	__u32 threads;   /* its live threads counted there */
+	__u32 state;     /* enum fw_proc_state bits, changed by atomic operations only */
 };
 
 #endif /* FORKWATCH_PROC_H */

@@ -329,7 +329,7 @@ function overview() {
         title: 'Events lost',
         decimals: 0,
         unit: 'short',
-        description: 'Kernel records dropped in the time range because the ring buffer was full. Counters stay exact; live task gauges, lifetimes and groups defined by command name may drift. See the ForkwatchEventsLost alert.',
+        description: 'Kernel records dropped in the time range because the ring buffer was full. Counters, live tasks, lifetimes and releases of groups of whole cgroups stay exact (the kernel keeps them); groups defined by command name, executable or user may drift. See the ForkwatchEventsLost alert.',
         thresholds: thresholdsBad(1),
         graph: false,
         targets: [{ expr: `sum(increase(forkwatch_events_lost_total${sel()}[$__range]))` }],

@@ -14,7 +14,9 @@ import type { Config } from '../config/types.js';
 import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';
 import { EventSource } from '../events/source.js';
-import { addTotals, GroupRegistry, zeroTotals, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
+import { ALWAYS_TRACKED } from '../beancounters/model/ledger.js';
+import { groupTotals, lifetimeCount, threadRecordsNeeded } from '../groups/kernel-totals.js';
+import { addTotals, GroupRegistry, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
 import { GroupTracker, type GroupNotice } from '../groups/tracker.js';
 import { podLabels, type PodLabels, type PodMeta } from '../k8s/pods.js';
 import type { Logger } from '../log.js';
@@ -101,9 +103,11 @@ export class Agent {
         ringBytes: config.bpf.ring_buffer_bytes,
         argvMax: config.bpf.argv_max_bytes,
         counterEntries: config.bpf.counter_entries,
+        processEntries: config.bpf.process_entries,
         wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
         cpuAccounting: config.bpf.cpu_accounting && host.hierarchy.id !== 0, // v2: cpu.stat (cgroup-cpu.ts)
-        threadEvents: true, // live thread gauges need thread create / exit
+        // The beancounters' threads ledger (every group's) still follows the tracker's counts.
+        threadEvents: threadRecordsNeeded(config, ALWAYS_TRACKED.includes('threads')),
         bpfStats: opts.bpfStats === true,
       },
     });
@@ -241,30 +245,16 @@ export class Agent {
     this.tracker.replace(this.table.values());
   }
 
-  /** Per-group totals: kernel maps for groups of whole cgroups, events for the others. */
+  /** Per-group totals: kernel maps for groups of whole cgroups, events for the others (kernel-totals.ts). */
   totals(): Map<Group, KernelTotals> {
-    const out = new Map<Group, KernelTotals>();
-    for (const g of this.registry.all()) {
-      const t = zeroTotals();
-      addTotals(t, g.byCgroup ? g.retired : g.events);
-      out.set(g, t);
-    }
-    const uncharged = this.config.bpf.cpu_accounting ? this.source.unchargedCpuNs() : new Map<number, number>();
-    for (const row of this.source.counters()) {
-      const g = this.registry.forCgroup(row.cgroupId);
-      if (!g.byCgroup) continue;
-      // A cgroup only the kernel's counters knew of may have just made its group.
-      let t = out.get(g);
-      if (!t) {
-        t = zeroTotals();
-        addTotals(t, g.retired);
-        out.set(g, t);
-      }
-      addTotals(t, row);
-      t.cpuNs += uncharged.get(row.cgroupId) ?? 0;
-    }
+    const out = groupTotals({
+      groups: this.registry.all(),
+      rows: this.source.counters(),
+      forCgroup: (id) => this.registry.forCgroup(id),
+      uncharged: this.config.bpf.cpu_accounting ? this.source.unchargedCpuNs() : undefined,
+      processRules: this.registry.hasProcessRules,
+    });
     this.cgroupCpu?.fill(out);
-    if (!this.config.bpf.cpu_accounting) for (const [g, t] of out) t.cpuNs = g.events.cpuNs;
     return out;
   }
 
@@ -286,11 +276,11 @@ export class Agent {
         podUid: g.identity.pod_uid,
         podName: pod?.pod_name,
         podNamespace: pod?.pod_namespace,
-        tasks: g.tasks,
-        threads: g.threads,
+        tasks: totals.liveTasks,
+        threads: totals.liveThreads,
         totals,
-        lifetime: { buckets: g.lifetimeBuckets, sum: g.lifetimeSum, count: g.lifetimeCount },
-        releases: g.releases,
+        lifetime: { buckets: totals.lifetime, sum: totals.lifetimeSumNs / 1e9, count: lifetimeCount(totals) },
+        releases: totals.releases,
       });
     }
     const stats = this.source.stats();
@@ -301,6 +291,7 @@ export class Agent {
       eventsLost: stats.lost,
       eventsInvalid: this.source.badRecords,
       counterMapFull: stats.counterFull,
+      processMapFull: stats.procFull,
       counterMapRows: this.source.counterRows,
       groupsOverflow: this.registry.overflows,
       resyncs: this.resync.totals.resyncs,
@@ -327,8 +318,8 @@ export class Agent {
       pod_uid: g.identity.pod_uid,
       ...(g.identity.pod_uid ? this.podOf(g.identity.pod_uid) : {}),
       configured: g.configured,
-      tasks: g.tasks,
-      threads: g.threads,
+      tasks: t.liveTasks,
+      threads: t.liveThreads,
       forks: t.forks,
       execs: t.execs,
       exits: { success: t.exitsSuccess, failure: t.exitsFailure, signaled: t.exitsSignaled },

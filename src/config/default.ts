@@ -19,6 +19,8 @@ export const DEFAULTS = {
     // under fork storms; 0 wakes the reader on every record.
     flush_interval_s: 0.002,
     counter_entries: 16384,
+    // Live processes the kernel keeps an entry for (about 100 bytes each, allocated at start).
+    process_entries: 65536,
   },
   groups: { max_groups: 2000, evict_after_s: 300 },
   accounting: { period_s: null, log: { max_bytes: 16 * 2 ** 20, keep: 3 } },
@@ -57,6 +59,7 @@ export const DEFAULTS = {
 export interface FullProbeOptions {
   ringBytes: number;
   counterEntries: number;
+  processEntries: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy: number;
   argvMax: number;
@@ -72,6 +75,7 @@ export interface FullProbeOptions {
 export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
   ringBytes: DEFAULTS.bpf.ring_buffer_bytes,
   counterEntries: DEFAULTS.bpf.counter_entries,
+  processEntries: DEFAULTS.bpf.process_entries,
   cgroupHierarchy: 0,
   argvMax: DEFAULTS.bpf.argv_max_bytes,
   threadEvents: false,
@@ -109,6 +113,7 @@ bpf:
   cpu_accounting: true
   flush_interval: 2ms
   counter_entries: 16384
+  process_entries: 65536
 groups: []
 group_settings:
   max_groups: 2000

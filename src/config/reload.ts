@@ -16,6 +16,7 @@ const START_ONLY = [
   'bpf.cpu_accounting',
   'bpf.flush_interval',
   'bpf.counter_entries',
+  'bpf.process_entries',
   'api.socket',
   'kubernetes',
 ] as const;

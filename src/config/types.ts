@@ -89,6 +89,8 @@ export interface Config {
     cpu_accounting: boolean;
     flush_interval_s: number;
     counter_entries: number;
+    /** Live processes the kernel's per-process map holds (tasks and threads per cgroup). */
+    process_entries: number;
   };
   groups: {
     rules: GroupRule[];

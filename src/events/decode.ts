@@ -2,7 +2,7 @@
  * Decoding of ring-buffer batches into RawEvents: kernel ids and boot-clock nanoseconds, no names
  * yet (src/events/enrich.ts adds those). Hot path: one object per record, no per-field closures.
  */
-import { COUNTERS, COUNTER_ROW_SIZE, EventType, EVENT_TYPE_MAX, HDR, HDR_SIZE, LAYOUT } from './layout.js';
+import { COUNTERS, COUNTER_ROW_SIZE, EventType, EVENT_TYPE_MAX, HDR, HDR_SIZE, LAYOUT, LIFETIME_SLOTS } from './layout.js';
 
 /** One kernel record. Every field exists on every event so V8 keeps a single object shape. */
 export class RawEvent {
@@ -37,6 +37,11 @@ const U32 = 0x1_0000_0000;
 
 function u64(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * U32;
+}
+
+/** A signed 64-bit value (the live counts are sums of signed per-CPU deltas). */
+function s64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * U32;
 }
 
 function cstring(buf: Buffer, start: number, end: number): string {
@@ -176,12 +181,26 @@ export interface CgroupCounters {
   exitsSignaled: number;
   threadExits: number;
   cpuNs: number;
+  /** Processes counted in the cgroup now, and their threads (kept by the kernel, seeded at start). */
+  liveTasks: number;
+  liveThreads: number;
+  /** Process lifetimes at exit: slot i counts those under 2^i ms, the last slot the rest. */
+  lifetime: number[];
+  lifetimeSumNs: number;
+  /** Times the cgroup became unpopulated (its last task exited or moved out). */
+  releases: number;
 }
 
 /** A row of the counter map: a cgroup's counters, and whether the cgroup has been removed. */
 export interface CounterRow extends CgroupCounters {
   /** Its rmdir was seen by the kernel: the counts are final, the row is to be retired. */
   removed: boolean;
+}
+
+function lifetimeSlots(buf: Buffer, at: number): number[] {
+  const out = new Array<number>(LIFETIME_SLOTS);
+  for (let i = 0; i < LIFETIME_SLOTS; i++) out[i] = u64(buf, at + 8 * i);
+  return out;
 }
 
 /** Decodes readCounters() / takeCounters() rows. */
@@ -201,6 +220,11 @@ export function decodeCounters(buf: Buffer): CounterRow[] {
       threadExits: u64(buf, c + f.thread_exits[0]),
       cpuNs: u64(buf, c + f.cpu_ns[0]),
       removed: u64(buf, c + f.removed[0]) !== 0,
+      liveTasks: s64(buf, c + f.live_tasks[0]),
+      liveThreads: s64(buf, c + f.live_threads[0]),
+      lifetime: lifetimeSlots(buf, c + f.lifetime[0]),
+      lifetimeSumNs: u64(buf, c + f.lifetime_sum_ns[0]),
+      releases: u64(buf, c + f.releases[0]),
     });
   }
   return out;
@@ -223,6 +247,10 @@ export interface ProbeStats {
   /** Process exits decided by a claim (kernels before v6.16), and claims still held. */
   exitClaims: number;
   exitClaimsHeld: number;
+  /** Processes the kernel's process map had no room for (not in the live counts). */
+  procFull: number;
+  /** Process entries changed without their lock after bounded tries (counts may be off by that). */
+  procContended: number;
 }
 
 /** Record type -> the name metrics and stats use. */
@@ -253,6 +281,8 @@ export function decodeStats(buf: Buffer): ProbeStats {
     wakeups: u64(buf, f.wakeups[0]),
     exitClaims,
     exitClaimsHeld: exitClaims - u64(buf, f.exit_claims_released[0]),
+    procFull: u64(buf, f.proc_full[0]),
+    procContended: u64(buf, f.proc_contended[0]),
   };
 }
 

@@ -48,7 +48,7 @@ export const LAYOUT = {
   fw_exit_event: { size: 88, fields: { hdr: [0, 72], status: [72, 4], _pad: [76, 4], cpu_ns: [80, 8] } },
   fw_cgroup_event: { size: 80, fields: { hdr: [0, 72], hierarchy_id: [72, 4], path_len: [76, 2], _pad: [78, 2] } },
   fw_cg_counters: {
-    size: 72,
+    size: 336,
     fields: {
       forks: [0, 8],
       threads: [8, 8],
@@ -59,9 +59,25 @@ export const LAYOUT = {
       thread_exits: [48, 8],
       cpu_ns: [56, 8],
       removed: [64, 8],
+      live_tasks: [72, 8],
+      live_threads: [80, 8],
+      lifetime: [88, 8 * 29],
+      lifetime_sum_ns: [320, 8],
+      releases: [328, 8],
     },
   },
-  fw_stats: { size: 88, fields: { lost: [0, 56], counter_full: [56, 8], wakeups: [64, 8], exit_claims: [72, 8], exit_claims_released: [80, 8] } },
+  fw_stats: {
+    size: 104,
+    fields: {
+      lost: [0, 56],
+      counter_full: [56, 8],
+      wakeups: [64, 8],
+      exit_claims: [72, 8],
+      exit_claims_released: [80, 8],
+      proc_full: [88, 8],
+      proc_contended: [96, 8],
+    },
+  },
   fw_oncpu: { size: 40, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], seq: [28, 4], acc_ns: [32, 8] } },
 } as const;
 
@@ -71,3 +87,5 @@ export const HDR_SIZE = LAYOUT.fw_event_hdr.size;
 export const COUNTERS = LAYOUT.fw_cg_counters;
 /** Each row of NativeProbe.readCounters(): u64 cgroup id, then fw_cg_counters. */
 export const COUNTER_ROW_SIZE = 8 + COUNTERS.size;
+/** Slots of the lifetime histogram (FW_LIFETIME_SLOTS): slot i counts lifetimes under 2^i ms, the last the rest. */
+export const LIFETIME_SLOTS = 29;

@@ -11,17 +11,43 @@
 import { effectiveResources, isCgroupRule, matchGroup, type MatchFacts } from '../config/match.js';
 import type { GroupRule, ResourceLimits } from '../config/types.js';
 import type { CgroupCounters } from '../events/decode.js';
+import { LIFETIME_SLOTS } from '../events/layout.js';
 import { nameCgroup, type GroupIdentity } from './naming.js';
 
-/** Upper bounds of the process lifetime histogram, 1 ms to 1 day. */
-export const LIFETIME_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400];
+/**
+ * Upper bounds (seconds) of the process lifetime histogram: the kernel's log2 slots, 2^i ms for
+ * i = 0 .. LIFETIME_SLOTS - 2 (1 ms to about 37 hours), +Inf after. Every group uses this ladder.
+ */
+export const LIFETIME_BUCKETS: readonly number[] = Array.from({ length: LIFETIME_SLOTS - 1 }, (_, i) => 2 ** i / 1000);
 
-/** Kernel counters summed over a group's cgroups. */
-export type KernelTotals = Omit<CgroupCounters, 'cgroupId' | 'threadExits'>;
+/** The slot of a lifetime, as the kernel picks it (bpf/proc.bpf.c lifetime_slot): the bit length of whole ms. */
+export function lifetimeSlot(ns: number): number {
+  const ms = Math.floor(Math.max(0, ns) / 1e6);
+  const bits = ms === 0 ? 0 : Math.floor(Math.log2(ms)) + 1;
+  return Math.min(bits, LIFETIME_SLOTS - 1);
+}
 
-export const zeroTotals = (): KernelTotals => ({ forks: 0, threads: 0, execs: 0, exitsSuccess: 0, exitsFailure: 0, exitsSignaled: 0, cpuNs: 0 });
+/** Kernel counters summed over a group's cgroups (or the same counted from events). */
+export interface KernelTotals extends Omit<CgroupCounters, 'cgroupId' | 'threadExits' | 'lifetime'> {
+  lifetime: Float64Array;
+}
 
-export function addTotals(into: KernelTotals, from: KernelTotals): void {
+export const zeroTotals = (): KernelTotals => ({
+  forks: 0,
+  threads: 0,
+  execs: 0,
+  exitsSuccess: 0,
+  exitsFailure: 0,
+  exitsSignaled: 0,
+  cpuNs: 0,
+  liveTasks: 0,
+  liveThreads: 0,
+  lifetime: new Float64Array(LIFETIME_SLOTS),
+  lifetimeSumNs: 0,
+  releases: 0,
+});
+
+export function addTotals(into: KernelTotals, from: Omit<KernelTotals, 'lifetime'> & { lifetime: ArrayLike<number> }): void {
   into.forks += from.forks;
   into.threads += from.threads;
   into.execs += from.execs;
@@ -29,6 +55,11 @@ export function addTotals(into: KernelTotals, from: KernelTotals): void {
   into.exitsFailure += from.exitsFailure;
   into.exitsSignaled += from.exitsSignaled;
   into.cpuNs += from.cpuNs;
+  into.liveTasks += from.liveTasks;
+  into.liveThreads += from.liveThreads;
+  for (let i = 0; i < LIFETIME_SLOTS; i++) into.lifetime[i] += from.lifetime[i] ?? 0;
+  into.lifetimeSumNs += from.lifetimeSumNs;
+  into.releases += from.releases;
 }
 
 export class Group {
@@ -39,11 +70,7 @@ export class Group {
   readonly events: KernelTotals = zeroTotals();
   /** Kernel counters of this group's cgroups that are gone (folded in before their map rows go). */
   readonly retired: KernelTotals = zeroTotals();
-  /** Lifetime histogram: counts per LIFETIME_BUCKETS bound (+Inf last), sum and count. */
-  readonly lifetimeBuckets = new Float64Array(LIFETIME_BUCKETS.length + 1);
-  lifetimeSum = 0;
-  lifetimeCount = 0;
-  /** Times the group's last process exited. */
+  /** Times the group's last process exited (counted from events; by-cgroup groups export the kernel's). */
   releases = 0;
   /** Since when (ms) the group has had no process; null while it has some. */
   emptySince: number | null;
@@ -68,12 +95,11 @@ export class Group {
     return this.rule !== undefined;
   }
 
+  /** A process of the group exited after `seconds` (into `events`, in the kernel's slots). */
   observeLifetime(seconds: number): void {
-    let i = 0;
-    while (i < LIFETIME_BUCKETS.length && seconds > LIFETIME_BUCKETS[i]) i++;
-    this.lifetimeBuckets[i]++;
-    this.lifetimeSum += seconds;
-    this.lifetimeCount++;
+    const ns = Math.max(0, seconds) * 1e9;
+    this.events.lifetime[lifetimeSlot(ns)]++;
+    this.events.lifetimeSumNs += ns;
   }
 }
 
@@ -208,6 +234,11 @@ export class GroupRegistry {
     if (!this.processRules) return this.forCgroup(cgroupId);
     const rule = matchGroup(this.opts.rules, { ...facts, cgroup: this.opts.cgroupPath(cgroupId) });
     return rule ? this.ensureRule(rule) : this.forCgroup(cgroupId);
+  }
+
+  /** Whether a rule places processes by comm, exe or uid (then cgroups' groups are not whole cgroups' sums). */
+  get hasProcessRules(): boolean {
+    return this.processRules;
   }
 
   get(name: string): Group | undefined {

@@ -9,6 +9,8 @@ import path from 'node:path';
 export interface ProbeOptions {
   ringBytes?: number;
   counterEntries?: number;
+  /** Live processes the kernel's process map holds (the live counts per cgroup). */
+  processEntries?: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy?: number;
   argvMax?: number;

@@ -27,7 +27,12 @@ export const METRICS = {
   tasks: def('forkwatch_tasks', 'gauge', ['group'], 'Live processes in the group.'),
   threads: def('forkwatch_threads', 'gauge', ['group'], 'Live threads in the group (a single-threaded process counts one).'),
   cpu: def('forkwatch_cpu_seconds_total', 'counter', ['group'], 'CPU time spent by the group, user and system, in seconds.'),
-  lifetime: def('forkwatch_process_lifetime_seconds', 'histogram', ['group'], 'How long processes of the group lived, observed when they exit.'),
+  lifetime: def(
+    'forkwatch_process_lifetime_seconds',
+    'histogram',
+    ['group'],
+    'How long processes of the group lived, observed when they exit; buckets double from 1 ms (le = 2^i / 1000).',
+  ),
   groupInfo: def(
     'forkwatch_group_info',
     'gauge',
@@ -48,6 +53,12 @@ export const METRICS = {
     'Kernel records skipped because they did not decode (a layout mismatch between the BPF object and the agent).',
   ),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
+  processMapFull: def(
+    'forkwatch_process_map_full_total',
+    'counter',
+    [],
+    'Processes the kernel could not enter in its per-process map (bpf.process_entries): they are missing from forkwatch_tasks and forkwatch_threads.',
+  ),
   counterMapRows: def(
     'forkwatch_cgroup_map_rows',
     'gauge',
@@ -109,7 +120,12 @@ export const METRICS = {
     ['group', 'resource'],
     'Times held rose above the limit, plus refusals counted by the kernel (pids.events, memory.events max).',
   ),
-  releases: def('forkwatch_group_releases_total', 'counter', ['group'], "Times the group's last process exited."),
+  releases: def(
+    'forkwatch_group_releases_total',
+    'counter',
+    ['group'],
+    "Groups of whole cgroups: times one of their cgroups that held tasks became empty (its last task, or the last below it, exited or moved out; the kernel's populated flag went to 0). Groups by comm, exe or uid: times the group's last process exited.",
+  ),
   accountingLogErrors: def(
     'forkwatch_accounting_log_errors_total',
     'counter',

@@ -40,6 +40,8 @@ export interface Snapshot {
   /** Records skipped because they did not decode (absent: not known). */
   eventsInvalid?: number;
   counterMapFull: number;
+  /** Processes the kernel's process map had no room for (absent: not known). */
+  processMapFull?: number;
   /** Rows in the per-cgroup counter map (absent: not known). */
   counterMapRows?: number;
   groupsOverflow: number;
@@ -136,7 +138,7 @@ function histogram(shared: Labels, le: Labels[], h: { buckets: Float64Array; sum
   return out;
 }
 
-const leLabels = (bounds: number[]): Labels[] => labelObjects('le', [...bounds, '+Inf']);
+const leLabels = (bounds: readonly number[]): Labels[] => labelObjects('le', [...bounds, '+Inf']);
 
 const perRecordType = (pick: (s: Snapshot) => Record<string, number>) => (s: Snapshot) =>
   Object.entries(pick(s)).map(([type, value]) => ({ labels: { type }, value }));
@@ -228,6 +230,7 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   );
   add(M.eventsInvalid, (s) => (s.eventsInvalid === undefined ? [] : [{ labels: {}, value: s.eventsInvalid }]));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
+  add(M.processMapFull, (s) => (s.processMapFull === undefined ? [] : [{ labels: {}, value: s.processMapFull }]));
   add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);

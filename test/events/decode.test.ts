@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, decodeCounters, type BadRecord, type RawEvent } from '../../src/events/decode.js';
-import { EventType, Flags, LAYOUT } from '../../src/events/layout.js';
+import { EventType, Flags, LAYOUT, LIFETIME_SLOTS } from '../../src/events/layout.js';
 import { decodeStatus, toProcessEvent } from '../../src/events/model.js';
 
 const bytes = fs.readFileSync(new URL('../fixtures/pipeline.bin', import.meta.url));
@@ -126,38 +126,35 @@ describe('decodeBatch on damaged input', () => {
 });
 
 describe('decodeCounters', () => {
-  it('reads rows of cgroup id + fw_cg_counters', () => {
+  it('reads rows of cgroup id + fw_cg_counters: live counts signed, the lifetime slots, releases', () => {
+    const f = LAYOUT.fw_cg_counters.fields;
     const row = Buffer.alloc(8 + LAYOUT.fw_cg_counters.size);
     row.writeBigUInt64LE(405n, 0);
-    Object.values(LAYOUT.fw_cg_counters.fields).forEach(([off], i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + off));
-    expect(decodeCounters(Buffer.concat([row, row]))).toEqual(
-      [
-        {
-          cgroupId: 405,
-          forks: 1000,
-          threads: 2000,
-          execs: 3000,
-          exitsSuccess: 4000,
-          exitsFailure: 5000,
-          exitsSignaled: 6000,
-          threadExits: 7000,
-          cpuNs: 8000,
-          removed: true,
-        },
-      ].concat([
-        {
-          cgroupId: 405,
-          forks: 1000,
-          threads: 2000,
-          execs: 3000,
-          exitsSuccess: 4000,
-          exitsFailure: 5000,
-          exitsSignaled: 6000,
-          threadExits: 7000,
-          cpuNs: 8000,
-          removed: true,
-        },
-      ]),
-    );
+    const plain = ['forks', 'threads', 'execs', 'exits_success', 'exits_failure', 'exits_signaled', 'thread_exits', 'cpu_ns', 'removed'] as const;
+    plain.forEach((name, i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + f[name][0]));
+    // Sums of per-CPU deltas: two's complement, as the addon adds the slots.
+    row.writeBigInt64LE(-2n, 8 + f.live_tasks[0]);
+    row.writeBigInt64LE(2n ** 40n, 8 + f.live_threads[0]);
+    for (let i = 0; i < LIFETIME_SLOTS; i++) row.writeBigUInt64LE(BigInt(i * 3), 8 + f.lifetime[0] + 8 * i);
+    row.writeBigUInt64LE(123_456_789_012n, 8 + f.lifetime_sum_ns[0]);
+    row.writeBigUInt64LE(17n, 8 + f.releases[0]);
+    const want = {
+      cgroupId: 405,
+      forks: 1000,
+      threads: 2000,
+      execs: 3000,
+      exitsSuccess: 4000,
+      exitsFailure: 5000,
+      exitsSignaled: 6000,
+      threadExits: 7000,
+      cpuNs: 8000,
+      removed: true,
+      liveTasks: -2,
+      liveThreads: 2 ** 40,
+      lifetime: Array.from({ length: LIFETIME_SLOTS }, (_, i) => i * 3),
+      lifetimeSumNs: 123_456_789_012,
+      releases: 17,
+    };
+    expect(decodeCounters(Buffer.concat([row, row]))).toEqual([want, want]);
   });
 });

@@ -49,8 +49,28 @@ export class ReplayProbe implements NativeProbe {
     this.queue.push(...batches);
   }
 
+  /**
+   * What the kernel's seed (the iter/task program run at load) puts in the rows: each running
+   * process counted, with its threads, in its cgroup's row.
+   */
+  seed(procs: readonly ProcSnapshot[], idOf: (path: string) => number | undefined): void {
+    const f = LAYOUT.fw_cg_counters.fields;
+    for (const p of procs) {
+      const id = idOf(p.cgroups.get(0) ?? '/');
+      if (id === undefined) continue;
+      let row = this.rows.get(id);
+      if (!row) {
+        row = Buffer.alloc(COUNTER_ROW_SIZE);
+        row.writeBigUInt64LE(BigInt(id), 0);
+        this.rows.set(id, row);
+      }
+      row.writeBigInt64LE(row.readBigInt64LE(8 + f.live_tasks[0]) + 1n, 8 + f.live_tasks[0]);
+      row.writeBigInt64LE(row.readBigInt64LE(8 + f.live_threads[0]) + BigInt(p.threads), 8 + f.live_threads[0]);
+    }
+  }
+
+  /** The rows as recorded, in place of those of the same cgroups (the seeded others stay). */
   setCounters(buf: Buffer): void {
-    this.rows.clear();
     for (let at = 0; at + COUNTER_ROW_SIZE <= buf.length; at += COUNTER_ROW_SIZE) {
       const row = Buffer.from(buf.subarray(at, at + COUNTER_ROW_SIZE));
       this.rows.set(Number(row.readBigUInt64LE(0)), row);
@@ -132,6 +152,7 @@ export class FakeHost implements AgentHost {
     // Called with `new` by the event source: the object returned is the probe.
     function Probe(options: ProbeOptions): ReplayProbe {
       host.probe = new ReplayProbe(options);
+      host.probe.seed(host.procs, (p) => host.cgroups.get(p));
       return host.probe;
     }
     this.binding = { Probe: Probe as unknown as AgentHost['binding']['Probe'], clocks: () => [this.realNs, this.bootNs] };
