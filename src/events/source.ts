@@ -112,6 +112,20 @@ export class EventSource {
     return this.live().drain();
   }
 
+  /** Records of every cgroup, or of the watched ones only; thread records or not (src/agent/interest.ts). */
+  setInterest(all: boolean, threads: boolean): void {
+    this.live().setInterest(all, threads);
+  }
+
+  /** Watches these cgroups with Watch.* flags (0: no longer); returns how many the full map refused. */
+  setWatched(ids: number[], flags: number): number {
+    if (ids.length === 0) return 0;
+    return this.live().setWatched(
+      BigUint64Array.from(ids, (id) => BigInt(id)),
+      flags,
+    );
+  }
+
   /** The kernel's exact per-cgroup counters. */
   counters(): CounterRow[] {
     const rows = decodeCounters(this.live().readCounters());
