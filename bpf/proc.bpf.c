@@ -140,8 +140,9 @@ static __always_inline bool want_record(__u64 cgid, bool is_thread)
 	struct fw_interest *in = bpf_map_lookup_elem(&interest, &zero);
 	if (!in)
 		return false;
-	if (in->all)
-		return !is_thread || in->threads;
+	if (in->all && (!is_thread || in->threads))
+		return true;
+	/* Watched mode, or a thread event in all mode: a watched cgroup may want its threads. */
 	__u32 *flags = bpf_map_lookup_elem(&watched, &cgid);
 	if (!flags)
 		return false;

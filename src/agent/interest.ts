@@ -212,7 +212,8 @@ export class Interest {
   private apply(): { widened: boolean; narrowed: boolean } {
     const why = !this.onDemand ? 'records on demand are off' : this.full ? 'the watched cgroup map is full' : allReason(this.config, this.demand);
     const all = why !== undefined;
-    const threads = !this.onDemand || this.demand.threads > 0;
+    // Default thread limits hold every group: thread records everywhere.
+    const threads = !this.onDemand || this.demand.threads > 0 || this.config.resources.threads !== undefined;
     const widened = all && !this.all;
     const narrowed = !all && this.all;
     if (all !== this.all || threads !== this.threads || this.why === 'start') this.d.kernel.setInterest(all, threads);
