@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "forkwatch",
-    "sources": ["addon.cc", "errors.cc", "libbpf_log.cc", "loader.cc", "object_check.cc", "ring_reader.cc", "map_reader.cc", "probe.cc", "spawn.cc", "pidfd.cc"],
+    "sources": ["addon.cc", "errors.cc", "libbpf_log.cc", "loader.cc", "object_check.cc", "ring_reader.cc", "map_reader.cc", "interest_map.cc", "probe.cc", "spawn.cc", "pidfd.cc"],
     "include_dirs": [
       "<!@(node -p \"require('node-addon-api').include\")",
       "../build/bpf",

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "errors.h"
+#include "interest_map.h"
 #include "object_check.h"
 #include "proc.h"  // record types named in the skeleton's .bss
 #include "proc.skel.h"
@@ -58,10 +59,11 @@ Loader::Loader(const LoaderOptions& opts) {
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.procs, opts.process_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "procs", Errno(err)};
+    err = bpf_map__set_max_entries(skel_->maps.watched, opts.watched_entries);
+    if (err) throw BpfError{"bpf_map__set_max_entries", "watched", Errno(err)};
 
     skel_->rodata->cgroup_hierarchy = opts.cgroup_hierarchy;
     skel_->rodata->argv_max = opts.argv_max;
-    skel_->rodata->thread_events = opts.thread_events;
     skel_->rodata->wakeup_bytes = opts.wakeup_bytes;
     skel_->rodata->wakeup_ns = opts.wakeup_ns;
     std::unique_ptr<btf, BtfFree> vmlinux(btf__load_vmlinux_btf());
@@ -70,6 +72,8 @@ Loader::Loader(const LoaderOptions& opts) {
 
     err = proc__load(skel_);
     if (err) throw BpfError{"bpf_object__load", "proc", Errno(err)};
+    // Before the first attach, so the first event already follows it.
+    WriteInterest(skel_->maps.interest, opts.record_all, opts.thread_events);
 
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {

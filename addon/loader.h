@@ -16,7 +16,9 @@ struct LoaderOptions {
   uint32_t process_entries = 0;
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
-  bool thread_events = false;
+  bool thread_events = false;    // record_threads at start (records on demand: interest_map.h)
+  bool record_all = false;       // records of every cgroup at start, until user space narrows them
+  uint32_t watched_entries = 0;  // cgroups the watched map can hold
   uint64_t wakeup_bytes = 0;
   uint64_t wakeup_ns = 0;
   bool cpu_accounting = false;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "interest_map.h"
 #include "libbpf_log.h"
 #include "map_reader.h"
 #include "options.h"
@@ -19,7 +20,8 @@ Napi::Function Probe::Define(Napi::Env env) {
                      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
                       InstanceMethod("readCounters", &Probe::ReadCounters), InstanceMethod("takeCounters", &Probe::TakeCounters),
                       InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu),
-                      InstanceMethod("progStats", &Probe::ProgStats), InstanceMethod("close", &Probe::Close)});
+                      InstanceMethod("progStats", &Probe::ProgStats), InstanceMethod("setInterest", &Probe::SetInterest),
+                      InstanceMethod("setWatched", &Probe::SetWatched), InstanceMethod("close", &Probe::Close)});
 }
 
 // new Probe(options, log?): loads and attaches; throws an Error naming step, object and errno.
@@ -36,6 +38,9 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
   opts.argv_max = OptU64Req(o, "argvMax");
   opts.thread_events = OptBoolReq(o, "threadEvents");
+  opts.record_all = OptBoolReq(o, "recordAll");
+  opts.watched_entries = OptU64Req(o, "watchedEntries");
+  if (opts.watched_entries == 0) throw Napi::TypeError::New(env, "option watchedEntries must be at least 1");
   opts.wakeup_bytes = OptU64Req(o, "wakeupBytes");
   opts.wakeup_ns = OptU64Req(o, "wakeupNs");
   opts.cpu_accounting = OptBoolReq(o, "cpuAccounting");
@@ -204,6 +209,39 @@ Napi::Value Probe::ProgStats(const Napi::CallbackInfo& info) {
     out[i++] = o;
   }
   return out;
+}
+
+// setInterest(all, threads): records of every cgroup or of the watched ones; thread records or not.
+Napi::Value Probe::SetInterest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsBoolean())
+    throw Napi::TypeError::New(env, "setInterest(all, threads) needs two booleans");
+  try {
+    WriteInterest(loader_->skel()->maps.interest, info[0].As<Napi::Boolean>(), info[1].As<Napi::Boolean>());
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
+  return env.Undefined();
+}
+
+// setWatched(ids: BigUint64Array, flags): watch these cgroups with FW_WATCH_* flags, or stop
+// watching them (flags 0). Returns how many the full map could not take.
+Napi::Value Probe::SetWatched(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+      !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "setWatched(ids, flags) needs a BigUint64Array and a number");
+  auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
+  uint32_t flags = info[1].As<Napi::Number>().Uint32Value();
+  try {
+    size_t full =
+        WriteWatched(loader_->skel()->maps.watched, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()), flags);
+    return Napi::Number::New(env, static_cast<double>(full));
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
 }
 
 // close(): detach every link, free the ring buffer, close the libuv handles. Idempotent.

@@ -23,6 +23,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Oncpu(const Napi::CallbackInfo& info);
   Napi::Value ProgStats(const Napi::CallbackInfo& info);
+  Napi::Value SetInterest(const Napi::CallbackInfo& info);
+  Napi::Value SetWatched(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   void Deliver(const uint8_t* data, size_t len, size_t records);
   void FlushLog(Napi::Env env);

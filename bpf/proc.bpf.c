@@ -139,13 +139,52 @@ struct {
 	__type(value, struct fw_cpu_state);
 } cpu_state SEC(".maps");
 
+/* ---- records on demand (interest): maps and want_record() ----
+ * User space (src/agent/interest.ts through the addon) decides which events become records;
+ * fork, exec and exit handlers count first and ask want_record() just before they reserve ring
+ * space. mkdir / rmdir records always flow (they name cgroups), and so do migrate records: the
+ * attach tracepoint fires after the move, so it knows the destination only, and a process leaving
+ * a watched cgroup must be seen to leave (moves are rare: one per service or container start). */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_interest);
+} interest SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* resized by the loader before load */
+	__type(key, __u64);
+	__type(value, __u32); /* FW_WATCH_* */
+} watched SEC(".maps");
+
+/* Whether an event of cgroup `cgid` becomes a record: one array load when records flow for all,
+ * a hash lookup only when they do not. */
+static __always_inline bool want_record(__u64 cgid, bool is_thread)
+{
+	__u32 zero = 0;
+	struct fw_interest *in = bpf_map_lookup_elem(&interest, &zero);
+	if (!in)
+		return false;
+	if (in->all && (!is_thread || in->threads))
+		return true;
+	/* Watched mode, or a thread event in all mode: a watched cgroup may want its threads. */
+	__u32 *flags = bpf_map_lookup_elem(&watched, &cgid);
+	if (!flags)
+		return false;
+	return !is_thread || in->threads || (*flags & FW_WATCH_THREADS);
+}
+
+/* ---- end of records on demand ---- */
+
 /* ---- tunables, set through the skeleton's rodata before load ----
  * Zero here: the loader (addon/loader.cc) always sets every one, from the values the caller
  * passes; their defaults live in src/config/default.ts only. */
 
 const volatile __u32 cgroup_hierarchy = 0; /* 0: cgroup v2; else a v1 hierarchy id */
 const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_ARGV_CAP */
-const volatile bool thread_events = false; /* emit records for thread create / thread exit */
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
 
@@ -545,7 +584,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		else
 			live_fork(child, cgid, c);
 	}
-	if ((is_thread && !thread_events) || FW_KO_RECORD)
+	if (FW_KO_RECORD || !want_record(cgid, is_thread))
 		return 0;
 
 	struct fw_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -572,7 +611,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct fw_cg_counters *c = counters(cgid);
 	if (c)
 		c->execs++;
-	if (FW_KO_RECORD)
+	if (FW_KO_RECORD || !want_record(cgid, false))
 		return 0;
 
 	__u32 zero = 0;
@@ -670,7 +709,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		else
 			live_thread(p, cgid, c, -1);
 	}
-	if ((!group_dead && !thread_events) || FW_KO_RECORD)
+	if (FW_KO_RECORD || !want_record(cgid, !group_dead))
 		return 0;
 
 	struct fw_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

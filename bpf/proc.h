@@ -146,4 +146,16 @@ struct fw_proc {
 	__u32 state;     /* enum fw_proc_state bits, changed by atomic operations only */
 };
 
+/* ---- records on demand (interest) ----
+ * Which events become records, set by user space at run time (src/agent/interest.ts): every
+ * one (all), or only those of the cgroups in the `watched` map. Counters count either way. */
+struct fw_interest {
+	__u32 all;     /* records of every cgroup */
+	__u32 threads; /* thread create / exit records, where records flow */
+};
+
+/* Flags of a watched cgroup (the `watched` map's value). */
+#define FW_WATCH_RECORDS 1u /* fork, exec, exit records */
+#define FW_WATCH_THREADS 2u /* thread records too, whatever fw_interest.threads says */
+
 #endif /* FORKWATCH_PROC_H */

@@ -11,11 +11,11 @@
  */
 import type { Hierarchy } from '../host/cgroupfs.js';
 import type { Config } from '../config/types.js';
+import { RECORDS_ON_DEMAND } from '../config/default.js';
 import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';
 import { EventSource } from '../events/source.js';
-import { ALWAYS_TRACKED } from '../beancounters/model/ledger.js';
-import { groupTotals, lifetimeCount, threadRecordsNeeded } from '../groups/kernel-totals.js';
+import { groupTotals, lifetimeCount } from '../groups/kernel-totals.js';
 import { addTotals, GroupRegistry, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
 import { GroupTracker, type GroupNotice } from '../groups/tracker.js';
 import { podLabels, type PodLabels, type PodMeta } from '../k8s/pods.js';
@@ -25,8 +25,9 @@ import { CgroupOccupancy } from '../process/occupancy.js';
 import { liveProcesses } from '../process/scan.js';
 import { ProcessTable, type ProcessInfo, type TableChange } from '../process/table.js';
 import type { AgentHost } from './host.js';
-import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits } from './resync.js';
 import { activeCgroups, cgroupCpuFor, type CgroupCpu } from './cgroup-cpu.js';
+import { Interest } from './interest.js';
+import { describeResync, Resync, RESYNC_LIMITS, type ResyncLimits, type ResyncReport } from './resync.js';
 
 /** Listens to what the agent sees, after the groups are updated (beancounters, supervisor, streams). */
 export interface AgentListener {
@@ -60,6 +61,8 @@ export interface GroupView {
 export interface AgentOptions {
   bpfStats?: boolean;
   resync?: ResyncLimits;
+  /** Records on demand (default RECORDS_ON_DEMAND); false: every event becomes a record. */
+  recordsOnDemand?: boolean;
   /** Pod uid -> name and namespace (config kubernetes: the pod list); without it, uids only. */
   pods?: (uid: string) => PodMeta | undefined;
 }
@@ -72,6 +75,9 @@ export class Agent {
   readonly tracker: GroupTracker;
   readonly occupancy = new CgroupOccupancy();
   readonly resync: Resync;
+  /** Which kernel events become records (records on demand). */
+  readonly interest: Interest;
+  private rescanQueued = false;
   /** Records read, by record type (index: EventType). */
   private readonly eventsRead = new Float64Array(EVENT_TYPE_MAX);
   private readonly listeners: AgentListener[] = [];
@@ -106,11 +112,28 @@ export class Agent {
         processEntries: config.bpf.process_entries,
         wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
         cpuAccounting: config.bpf.cpu_accounting && host.hierarchy.id !== 0, // v2: cpu.stat (cgroup-cpu.ts)
-        // The beancounters' threads ledger (every group's) still follows the tracker's counts.
-        threadEvents: threadRecordsNeeded(config, ALWAYS_TRACKED.includes('threads')),
+        // Nothing but cgroup names until the interest says, right below (the table is seeded from
+        // /proc after that, so nothing born in between is missed); no record of the window between
+        // the load and the first decision reaches the ring.
+        recordAll: false,
+        threadEvents: false,
         bpfStats: opts.bpfStats === true,
       },
     });
+    this.registry = new GroupRegistry(this.registryOptions(config));
+    // Records on demand: decided before the table is seeded, which holds only what records keep.
+    this.interest = new Interest(
+      {
+        kernel: this.source,
+        cgroups: () => host.cgroupfs.scan(),
+        idOf: (path) => host.cgroupfs.idOf(path),
+        rescan: () => this.rescan(),
+        log,
+      },
+      config,
+      opts.recordsOnDemand ?? RECORDS_ON_DEMAND,
+    );
+    this.interest.start();
     // A cgroup made so recently that its mkdir record is not read yet (or was lost) is looked up
     // on cgroupfs.
     const scan = () =>
@@ -119,12 +142,11 @@ export class Agent {
         hierarchyId: this.hierarchy.id,
         cgroupId: (path) => this.source.names.idOf(path) ?? host.cgroupfs.idOf(path),
         bootNow: () => this.source.clock.bootNow(),
-      });
+      }).filter((p) => this.interest.keeps(p.cgroupId));
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
     // and the table knows its fork (same pid and start time), so it is counted once.
     this.table = new ProcessTable();
     this.table.seed(scan());
-    this.registry = new GroupRegistry(this.registryOptions(config));
     this.tracker = new GroupTracker(this.registry, this.now);
     this.tracker.seed(this.table.values());
     this.occupancy.seed(this.table.values());
@@ -136,7 +158,8 @@ export class Agent {
         drain: () => this.source.drain(),
         scan,
         exits: () => new Map(this.source.counters().map((r) => [r.cgroupId, r.exitsSuccess + r.exitsFailure + r.exitsSignaled])),
-        exists: (id) => this.source.names.idOf(this.source.names.path(id)) === id,
+        // Emptied cgroups whose records do not flow are not reported: their processes left the table.
+        exists: (id) => this.interest.keeps(id) && this.source.names.idOf(this.source.names.path(id)) === id,
         clock: () => host.clock.monotonicMs(),
       },
       opts.resync ?? RESYNC_LIMITS,
@@ -182,9 +205,19 @@ export class Agent {
       this.eventsRead[e.type]++;
       if (e.type === EventType.CGROUP_RMDIR) {
         this.pendingRetire.push(e.cgroupId);
+        this.interest.cgroupGone(e.cgroupId);
         continue;
       }
-      if (e.type === EventType.CGROUP_MKDIR) continue;
+      if (e.type === EventType.CGROUP_MKDIR) {
+        if (this.interest.cgroupMade(e.cgroupId, this.source.names.path(e.cgroupId))) this.rescanSoon();
+        continue;
+      }
+      // Migrate records always flow: one into a cgroup whose records do not takes the process out
+      // of the table (by a rescan) when it was there, and is not applied when it was not.
+      if (e.type === EventType.MIGRATE && !this.interest.keeps(e.cgroupId)) {
+        if (!this.table.get(e.pid)) continue;
+        this.rescanSoon();
+      }
       const change = this.table.apply(e);
       const notices = this.tracker.apply(e, change);
       for (const n of notices) if (n.kind === 'left' && n.status !== null && n.group.tasks === 0) n.group.releases++;
@@ -243,6 +276,29 @@ export class Agent {
     this.config = config;
     this.registry.reconfigure(this.registryOptions(config));
     this.tracker.replace(this.table.values());
+    this.interest.reload(config);
+  }
+
+  /**
+   * Records on demand changed what the table keeps: drain and rescan now (not rate-limited, still
+   * counted). Never from inside a batch (the ring is being read): see rescanSoon.
+   */
+  private rescan(): ResyncReport | undefined {
+    if (this.source.closed || !this.resync) return undefined;
+    const report = this.resync.force(this.source.stats().lostTotal);
+    if (report.lost) this.log.warn(describeResync(report));
+    for (const id of report.emptied) for (const l of this.listeners) l.onCgroupEmpty?.(id, null);
+    return report;
+  }
+
+  /** A rescan after the batch being read (a cgroup became watched, a process left the watched ones). */
+  private rescanSoon(): void {
+    if (this.rescanQueued) return;
+    this.rescanQueued = true;
+    setImmediate(() => {
+      this.rescanQueued = false;
+      this.rescan();
+    });
   }
 
   /** Per-group totals: kernel maps for groups of whole cgroups, events for the others (kernel-totals.ts). */

@@ -71,6 +71,8 @@ export function reloadRefusal(running: Config, next: Config): string | undefined
 
 export interface ComposeOptions {
   bpfStats: boolean;
+  /** Records on demand (default RECORDS_ON_DEMAND in src/config/default.ts). */
+  recordsOnDemand?: boolean;
   /** --listen was given: it overrides the file, on reload as at start. */
   listenFlag?: boolean;
 }
@@ -107,8 +109,14 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       })
     : undefined;
 
-  const agent = new Agent(realHost(config, binding), config, log, { bpfStats: opts.bpfStats, pods: pods && ((uid) => pods.lookup(uid)) });
+  const agent = new Agent(realHost(config, binding), config, log, {
+    bpfStats: opts.bpfStats,
+    recordsOnDemand: opts.recordsOnDemand,
+    pods: pods && ((uid) => pods.lookup(uid)),
+  });
   const bus = new EventBus();
+  // Records on demand: a subscriber widens what the kernel records before its first event.
+  bus.onDemand((d) => agent.interest.setDemand(d));
   bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
   const bootId = readBootId();
   const streamId = `${bootId.slice(0, 16)}-${process.pid}-${Date.now()}`;
@@ -144,7 +152,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
 
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log }),
+    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
     bus,
     log,
     node,
@@ -152,6 +160,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     v2: agent.hierarchy.id === 0,
   });
   agent.addListener({ onCgroupEmpty: (id, status) => supervisor.onCgroupEmpty(id, status) });
+  agent.interest.setSupervised(supervisor.cgroupPaths());
 
   let snap: Snapshot | undefined;
   const current = () => snap!;
@@ -160,6 +169,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     metrics: async (om: boolean) => {
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
       snap.accountingLogErrors = logErrors;
+      snap.records = { ...agent.interest.sample(), subscribers: bus.subscribers };
       const reg = om ? registries.om : registries.text;
       return { body: await reg.metrics(), contentType: reg.contentType };
     },
@@ -216,7 +226,10 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       const redacted = publisher.setRedact(next.api.redact);
       agent.reload(next);
       beancounters.reload(next);
-      void supervisor.reload(next).catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+      void supervisor
+        .reload(next)
+        .then(() => agent.interest.setSupervised(supervisor.cgroupPaths()))
+        .catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
       return { subscribers: bus.subscribers, redacted };
     },
     async stop() {

@@ -63,7 +63,7 @@ export interface ResyncReport extends Reconciled {
 
 export class Resync {
   /** Resyncs done, and processes they corrected: for forkwatch_resync*_total. */
-  readonly totals = { resyncs: 0, removed: 0, added: 0, updated: 0 };
+  readonly totals = { resyncs: 0, removed: 0, added: 0, updated: 0, forced: 0 };
   /** The lost total the last resync covered. */
   private covered = 0;
   private lastEnd = -Infinity;
@@ -84,6 +84,15 @@ export class Resync {
   maybe(lostTotal: number): ResyncReport | undefined {
     if (lostTotal <= this.covered) return undefined;
     if (this.d.clock() < this.notBefore) return undefined;
+    return this.run(lostTotal);
+  }
+
+  /**
+   * A rescan asked for because which records flow changed (src/agent/interest.ts): now, whatever
+   * the rate limit (a new subscriber must not wait for it), and counted like the others.
+   */
+  force(lostTotal: number): ResyncReport {
+    this.totals.forced++;
     return this.run(lostTotal);
   }
 

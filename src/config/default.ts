@@ -63,7 +63,12 @@ export interface FullProbeOptions {
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy: number;
   argvMax: number;
+  /** Thread records at start (records on demand: src/agent/interest.ts changes them later). */
   threadEvents: boolean;
+  /** Records of every cgroup at start; the agent narrows them to watched cgroups once it knows them. */
+  recordAll: boolean;
+  /** Cgroups the kernel's watched map can hold; past it the agent asks for every record. */
+  watchedEntries: number;
   /** Records waiting before the reader is woken, in bytes and in time (0 ns: every record). */
   wakeupBytes: number;
   wakeupNs: number;
@@ -79,6 +84,9 @@ export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
   cgroupHierarchy: 0,
   argvMax: DEFAULTS.bpf.argv_max_bytes,
   threadEvents: false,
+  // A probe that nobody narrows (forkwatch tail, tests) records everything, as before #13.
+  recordAll: true,
+  watchedEntries: 4096,
   // Not a config key: a burst this large wakes the reader before the flush interval ends.
   wakeupBytes: 256 * 2 ** 10,
   wakeupNs: Math.round(DEFAULTS.bpf.flush_interval_s * 1e9),
@@ -96,6 +104,14 @@ export function probeOptions(given: Partial<FullProbeOptions>): FullProbeOptions
   }
   return out;
 }
+
+/**
+ * Records on demand (src/agent/interest.ts): the agent asks the kernel for records of the cgroups
+ * that need them only; false records every event (thread records included), as before issue #13.
+ * Off until the live counts of groups of whole cgroups come from the kernel's rows (issue #13
+ * item 2): until then they come from the process table, which narrowing empties.
+ */
+export const RECORDS_ON_DEMAND = false;
 
 /** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
 export const ARGV_CAP = 16384;

@@ -23,6 +23,12 @@ export const Flags = {
   PATH_TRUNC: 16,
 } as const;
 
+/** A watched cgroup's flags (FW_WATCH_* in bpf/proc.h): which of its events become records. */
+export const Watch = {
+  RECORDS: 1,
+  THREADS: 2,
+} as const;
+
 /** struct name -> field -> [byte offset, byte size]. */
 export const LAYOUT = {
   fw_event_hdr: {

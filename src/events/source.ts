@@ -124,6 +124,20 @@ export class EventSource {
     return this.live().drain();
   }
 
+  /** Records of every cgroup, or of the watched ones only; thread records or not (src/agent/interest.ts). */
+  setInterest(all: boolean, threads: boolean): void {
+    this.live().setInterest(all, threads);
+  }
+
+  /** Watches these cgroups with Watch.* flags (0: no longer); returns how many the full map refused. */
+  setWatched(ids: number[], flags: number): number {
+    if (ids.length === 0) return 0;
+    return this.live().setWatched(
+      BigUint64Array.from(ids, (id) => BigInt(id)),
+      flags,
+    );
+  }
+
   /**
    * The kernel's exact per-cgroup counters. With the switch program attached, each row's CPU time
    * includes what the CPUs' slots hold for its cgroup (fw_oncpu.acc_ns, moved into the row only

@@ -14,7 +14,12 @@ export interface ProbeOptions {
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy?: number;
   argvMax?: number;
+  /** Thread create / exit records at start (records on demand: setInterest changes it later). */
   threadEvents?: boolean;
+  /** Records of every cgroup at start; false: only of watched cgroups (setWatched). */
+  recordAll?: boolean;
+  /** Cgroups the watched map can hold. */
+  watchedEntries?: number;
   wakeupBytes?: number;
   /** Records wait at most this long before the reader is woken; 0 wakes it on every record. */
   wakeupNs?: number;
@@ -54,6 +59,13 @@ export interface NativeProbe {
   /** struct fw_oncpu per possible CPU. */
   oncpu(): Buffer;
   progStats(): ProgStat[];
+  /** Records of every cgroup (all) or of the watched ones only; thread records or not. */
+  setInterest(all: boolean, threads: boolean): void;
+  /**
+   * Watches these cgroups with WATCH_* flags (src/events/layout.ts), or stops (flags 0). Returns
+   * how many the full map could not take.
+   */
+  setWatched(ids: BigUint64Array, flags: number): number;
   close(): void;
 }
 

@@ -70,8 +70,22 @@ export const METRICS = {
     'forkwatch_resyncs_total',
     'counter',
     [],
-    'Times the agent rebuilt its process table from /proc because the kernel lost records (at most one per 2 s).',
+    'Times the agent rebuilt its process table from /proc: because the kernel lost records (at most one per 2 s), or because which records flow changed (a subscriber came, the last left, a cgroup became watched).',
   ),
+  recordInterest: def(
+    'forkwatch_record_interest',
+    'gauge',
+    ['mode'],
+    'Which kernel events become records: 1 for the mode in force, all (an event stream subscriber, a rule by comm/exe/uid, default resources) or watched (only cgroups that beancounters or supervised programs watch). Counters count every event either way.',
+  ),
+  recordThreads: def(
+    'forkwatch_record_threads',
+    'gauge',
+    [],
+    '1 while thread create / exit records flow for every recorded cgroup (a subscriber asked for threads).',
+  ),
+  watchedCgroups: def('forkwatch_watched_cgroups', 'gauge', [], "Cgroups in the kernel's watched map, whose events become records in watched mode."),
+  subscribers: def('forkwatch_event_subscribers', 'gauge', [], 'Event stream (/events) subscribers connected now, tail --from included.'),
   resyncCorrections: def(
     'forkwatch_resync_corrections_total',
     'counter',

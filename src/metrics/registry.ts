@@ -29,6 +29,8 @@ export interface GroupSample {
 
 export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'stopped', 'failed'] as const;
 
+export const RECORD_MODES = ['all', 'watched'] as const;
+
 export const RESYNC_CHANGES = ['removed', 'added', 'updated'] as const;
 export type ResyncChange = (typeof RESYNC_CHANGES)[number];
 
@@ -51,6 +53,8 @@ export interface Snapshot {
   bpf: { name: string; runTimeNs: number; runCount: number; recursionMisses: number }[];
   beancounters: BeancounterSample[];
   programs: ProgramSample[];
+  /** Records on demand: which kernel events become records, and who reads the stream (absent: not known). */
+  records?: { mode: 'all' | 'watched'; watchedCgroups: number; threads: boolean; subscribers: number };
   /** Failures of the accounting log by reason; absent counts as none. */
   accountingLogErrors?: LogErrorCounts;
 }
@@ -235,6 +239,10 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);
   add(M.resyncs, (s) => [{ labels: {}, value: s.resyncs }]);
+  add(M.recordInterest, (s) => (s.records ? RECORD_MODES.map((mode) => ({ labels: { mode }, value: s.records!.mode === mode ? 1 : 0 })) : []));
+  add(M.recordThreads, (s) => (s.records ? [{ labels: {}, value: s.records.threads ? 1 : 0 }] : []));
+  add(M.watchedCgroups, (s) => (s.records ? [{ labels: {}, value: s.records.watchedCgroups }] : []));
+  add(M.subscribers, (s) => (s.records ? [{ labels: {}, value: s.records.subscribers }] : []));
   add(M.resyncCorrections, (s) => RESYNC_CHANGES.map((change) => ({ labels: { change }, value: s.resyncCorrections[change] })));
   add(
     M.bpfRunSeconds,

@@ -47,7 +47,6 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
   const line = (o: object) => (sse ? `data: ${JSON.stringify(o)}\n\n` : JSON.stringify(o) + '\n');
   const eventLine = (e: StreamEvent) => (sse ? `data: ${eventJson(e)}\n\n` : eventJson(e) + '\n');
   const now = () => isoMicros(Date.now() * 1e6);
-  res.write(line({ type: 'hello', time: now(), node: deps.node, stream: deps.streamId, seq: deps.bus.nextSeq }));
 
   let waitingDrain = false;
   let scheduled = false;
@@ -72,9 +71,14 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
       setImmediate(flush);
     }
   };
-  const accept = streamAccept(q, q.filter.pid !== undefined && q.filter.tree ? deps.descendants(q.filter.pid) : undefined);
   // The bus's limits (api.subscriber_queue, api.subscriber_queue_bytes), followed when a reload changes them.
-  const sub = deps.bus.subscribe(accept, schedule);
+  // Subscribing may widen what the kernel records (src/agent/interest.ts): the process table is
+  // complete only once it returns, so --tree's descendants are read after it, and hello's seq
+  // follows what the widening's resync published before this reader's first event.
+  let accept: (e: StreamEvent) => boolean = () => false;
+  const sub = deps.bus.subscribe((e) => accept(e), schedule, undefined, { threads: q.filter.threads === true });
+  accept = streamAccept(q, q.filter.pid !== undefined && q.filter.tree ? deps.descendants(q.filter.pid) : undefined);
+  res.write(line({ type: 'hello', time: now(), node: deps.node, stream: deps.streamId, seq: deps.bus.nextSeq }));
   // A heartbeat goes out with the queue flushed, so its seq tells a reader that every earlier event
   // reached it, was filtered out or was reported missed (what a reconnecting reader counts from).
   const heartbeat = setInterval(() => {

@@ -43,6 +43,13 @@ export function eventJson(e: StreamEvent): string {
   return s;
 }
 
+/** Who reads the stream now: what decides which kernel events must become records (src/agent/interest.ts). */
+export interface StreamDemand {
+  subscribers: number;
+  /** Subscribers that asked for thread create / exit events. */
+  threads: number;
+}
+
 class Subscriber implements Subscription {
   private queue = new Ring<StreamEvent>();
   private bytes = 0;
@@ -54,6 +61,7 @@ class Subscriber implements Subscription {
     readonly accept: (e: StreamEvent) => boolean,
     private readonly own: QueueLimits | undefined,
     readonly wake: () => void,
+    readonly threads: boolean,
   ) {}
 
   private get limits(): QueueLimits {
@@ -105,6 +113,8 @@ class Subscriber implements Subscription {
 export class EventBus {
   private readonly subs = new Set<Subscriber>();
   private seq = 0;
+  private threadSubs = 0;
+  private demandListener: ((d: StreamDemand) => void) | undefined;
   /** The limits of every subscriber that was not given its own. */
   limits: QueueLimits = { events: 10_000, bytes: 4 * 2 ** 20 };
 
@@ -132,15 +142,32 @@ export class EventBus {
    * `wake` is called when the queue goes from empty to non-empty. Without `limit` the subscriber
    * follows the bus's limits, also when they change; a number is a limit in events.
    */
-  subscribe(accept: (e: StreamEvent) => boolean, wake: () => void, limit?: number | QueueLimits): Subscription {
+  subscribe(accept: (e: StreamEvent) => boolean, wake: () => void, limit?: number | QueueLimits, wants: { threads?: boolean } = {}): Subscription {
     const own = typeof limit === 'number' ? { events: limit, bytes: Infinity } : limit;
-    const s = new Subscriber(this, accept, own, wake);
+    const s = new Subscriber(this, accept, own, wake, wants.threads === true);
+    // The demand grows before the subscriber is added: what the widening drains and rescans is
+    // in place before its first event (src/agent/interest.ts).
+    this.demandListener?.({ subscribers: this.subs.size + 1, threads: this.threadSubs + (s.threads ? 1 : 0) });
     this.subs.add(s);
+    if (s.threads) this.threadSubs++;
     return s;
   }
 
   unsubscribe(s: Subscription): void {
-    this.subs.delete(s as Subscriber);
+    const sub = s as Subscriber;
+    if (!this.subs.delete(sub)) return;
+    if (sub.threads) this.threadSubs--;
+    this.demandListener?.(this.demand);
+  }
+
+  /** Subscribers now, and those that asked for threads. */
+  get demand(): StreamDemand {
+    return { subscribers: this.subs.size, threads: this.threadSubs };
+  }
+
+  /** Told when the demand changes: before a subscriber is added (with it counted), after one leaves. */
+  onDemand(listener: (d: StreamDemand) => void): void {
+    this.demandListener = listener;
   }
 
   /** New limits, applied to live subscribers at once. */

@@ -60,6 +60,11 @@ export interface CgroupLauncherOptions {
    * loads the addon unless told.
    */
   pidfd?: PidfdNative | null;
+  /**
+   * Called with a program's cgroup path (relative to the v2 root) once the cgroup exists and just
+   * before the program is started in it: the agent watches it then (records on demand).
+   */
+  beforeSpawn?: (cgroupPath: string) => void;
 }
 
 /** The root all programs' cgroups live under unless told otherwise. */
@@ -88,6 +93,7 @@ export class CgroupLauncher implements Launcher {
   private warnedGroups = false;
   private native: NativeSpawn | null;
   private readonly pidfd: PidfdNative | null;
+  private readonly beforeSpawn: ((cgroupPath: string) => void) | undefined;
 
   constructor(opts: CgroupLauncherOptions) {
     this.mountPoint = opts.mountPoint;
@@ -103,6 +109,7 @@ export class CgroupLauncher implements Launcher {
     this.sleep = opts.sleep ?? ((ms) => sleepMs(ms).then(() => undefined));
     this.native = opts.native ?? null;
     this.pidfd = opts.pidfd ?? null;
+    this.beforeSpawn = opts.beforeSpawn;
   }
 
   /** A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given. */
@@ -143,6 +150,7 @@ export class CgroupLauncher implements Launcher {
       });
     }
     this.thaw(name, dir);
+    this.beforeSpawn?.(this.cgroupPath(name));
 
     // The exit may come before the start is followed; it then finds nothing to forget.
     const tracked: Tracked = { release: () => undefined };

@@ -95,6 +95,11 @@ export class SupervisorService {
     this.watched = new Set(this.supervisor.cgroups().map((c) => normalizeCgroupPath(c.cgroup)));
   }
 
+  /** The supervised cgroups' paths (programs' own and watched ones). */
+  cgroupPaths(): string[] {
+    return [...this.watched];
+  }
+
   start(): Promise<void> {
     return this.supervisor.start();
   }

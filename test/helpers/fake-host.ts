@@ -123,6 +123,22 @@ export class ReplayProbe implements NativeProbe {
     return [];
   }
 
+  /** What the agent last asked the kernel to record (records on demand). */
+  interest = { all: true, threads: false };
+  readonly watched = new Map<number, number>();
+
+  setInterest(all: boolean, threads: boolean): void {
+    this.interest = { all, threads };
+  }
+
+  setWatched(ids: BigUint64Array, flags: number): number {
+    for (const id of ids) {
+      if (flags) this.watched.set(Number(id), flags);
+      else this.watched.delete(Number(id));
+    }
+    return 0;
+  }
+
   close(): void {
     this.closed = true;
   }

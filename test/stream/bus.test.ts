@@ -144,3 +144,39 @@ describe('EventBus bounds', () => {
     for (const s of [a, b]) expect(JSON.stringify(s.take().events)).not.toContain('hunter2');
   });
 });
+
+describe('EventBus demand', () => {
+  it('tells the demand before a subscriber is added (what it publishes then is not that one’s), and after one leaves', () => {
+    const bus = new EventBus();
+    const told: { subscribers: number; threads: number }[] = [];
+    bus.onDemand((d) => {
+      // A widening's resync publishes here: only subscribers already there get it.
+      bus.publish({ type: 'release', time: 't' });
+      told.push(d);
+    });
+    const a = bus.subscribe(
+      () => true,
+      () => {},
+    );
+    const b = bus.subscribe(
+      () => true,
+      () => {},
+      undefined,
+      { threads: true },
+    );
+    expect(told).toEqual([
+      { subscribers: 1, threads: 0 },
+      { subscribers: 2, threads: 1 },
+    ]);
+    expect(a.take().events).toHaveLength(1); // the second subscribe's publish
+    expect(b.take().events).toHaveLength(0);
+    b.close();
+    b.close(); // twice: told once
+    expect(bus.demand).toEqual({ subscribers: 1, threads: 0 });
+    a.close();
+    expect(told.slice(2)).toEqual([
+      { subscribers: 1, threads: 0 },
+      { subscribers: 0, threads: 0 },
+    ]);
+  });
+});
