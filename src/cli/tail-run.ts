@@ -41,6 +41,7 @@ export async function startTail(opts: TailOptions, k: { ringBytes?: number; argv
   const table = seedTable(source, hierarchy);
   return runTail(source, table, opts, {
     out: stdoutWriter(),
+    whenDrained: (ready) => process.stdout.once('drain', ready),
     err: (line) => process.stderr.write(line + '\n'),
     onInterrupt,
   });
