@@ -14,10 +14,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { attachmentsOf, bpfStatsEnabled, ensureTracefs, progInfo, setBpfStats } from './lib/bpf.mjs';
+import { attachmentsOf, bpfStatsEnabled, COUNTING_REFERENCE, ensureTracefs, HANDLERS, progInfo, setBpfStats } from './lib/bpf.mjs';
 import { knockouts } from './lib/knockouts.mjs';
-import { runSync, startTool, stopTool, waitFor } from './lib/proc.mjs';
-import { log, machine, outDir, save } from './lib/results.mjs';
+import { startTool, stopTool, waitFor } from './lib/proc.mjs';
+import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
 import { FW_ROOT } from './lib/tools.mjs';
 
@@ -62,8 +62,6 @@ for (const v of variants) {
 const forkn = join(buildDir, 'forkn');
 execFileSync('cc', ['-O2', '-o', forkn, join(FW_ROOT, 'test/workloads/forkn.c')]);
 
-const REFERENCE = 'tracepoint:sched:sched_process_fork { @f = count(); } tracepoint:sched:sched_process_exit { @x = count(); }';
-const HANDLERS = { sched_process_fork: 'fork', sched_process_exit: 'exit', sched_process_exec: 'exec', sched_switch: 'switch' };
 
 const before = bpfStatsEnabled();
 process.on('exit', () => {
@@ -80,7 +78,7 @@ ensureTracefs();
 async function attach(tool) {
   const err = join(dir, 'raw', `${tool.name}.err`);
   const out = join(dir, 'raw', `${tool.name}.out`);
-  const argv = tool.name === 'reference' ? ['bpftrace', '-e', REFERENCE] : ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, tool.object];
+  const argv = tool.name === 'reference' ? ['bpftrace', '-e', COUNTING_REFERENCE] : ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, tool.object];
   const h = startTool(tool.name, argv, { stdout: out, stderr: err });
   const want = ['sched_process_fork', 'sched_process_exit'];
   await waitFor(`${tool.name} attach`, () => want.every((t) => attachmentsOf(h.pid).some((a) => a.tracepoint === t)), { alive: h.running, timeoutMs: 60000 });
@@ -139,14 +137,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 const end = { date: new Date().toISOString(), loadavg: loadavg() };
-const commit = (() => {
-  try {
-    const id = runSync(['git', '-C', FW_ROOT, 'rev-parse', '--short', 'HEAD']).trim();
-    return runSync(['git', '-C', FW_ROOT, 'status', '--porcelain', '--untracked-files=no']).trim() ? `${id} (with uncommitted changes)` : id;
-  } catch {
-    return 'unknown';
-  }
-})();
+const commit = commitOf(FW_ROOT);
 const result = { machine: machine(), command: process.argv.slice(1).join(' '), env: { COUNT, ROUNDS, LOOPS }, start, end, commit, variants: tools.map(({ name, removes }) => ({ name, removes })), sums };
 save('bpf-attrib', result);
 

@@ -16,9 +16,10 @@
 //        BENCH_OUT, BENCH_DEADLINE_S
 import { join } from 'node:path';
 import { log, machine, outDir, save } from './lib/results.mjs';
-import { fmt, median, pct, quantile } from './lib/stats.mjs';
+import { alternate, pairStats } from './lib/alternate.mjs';
+import { fmt, pct } from './lib/stats.mjs';
 import { forkwatch } from './lib/tools.mjs';
-import { WORKLOADS, eventsOf, runWorkload } from './lib/workload.mjs';
+import { WORKLOADS, runWorkload } from './lib/workload.mjs';
 
 const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(WORKLOADS);
 const perSide = Number(process.env.BENCH_CHUNKS ?? 12);
@@ -33,63 +34,29 @@ for (const name of names) {
   if (!WORKLOADS[name]) throw new Error(`unknown workload "${name}"; expected some of ${Object.keys(WORKLOADS).join(', ')}`);
 }
 
-/** A B B A A B B A ...: chunk i is attached when floor((i + 1) / 2) is odd. */
-const attachedAt = (i) => ((i + 1) >> 1) % 2 === 1;
-
 const deadline = process.env.BENCH_DEADLINE_S ? Date.now() + Number(process.env.BENCH_DEADLINE_S) * 1000 : Infinity;
 const result = { machine: machine(), perSide, workloads: {} };
 
 for (const [k, name] of names.entries()) {
   const w = WORKLOADS[name];
   const stopAt = Date.now() + (deadline - Date.now()) / (names.length - k);
-  const chunks = [];
-  const blocks = [];
-  let fw = null;
-  try {
-    for (let i = 0; i < 2 * perSide; i++) {
-      if (i % 2 === 0 && i >= 4 && Date.now() > stopAt) {
-        log(`overhead ${name}: time share used up after ${i / 2} pairs`);
-        break;
-      }
-      const want = attachedAt(i);
-      if (want && !fw) fw = await forkwatch.start({ stdout: '/dev/null', stderr: join(dir, 'raw', `overhead-${name}-${i}.err`), threads: w.threads });
-      if (!want && fw) {
-        blocks.push(await fw.stop());
-        fw = null;
-      }
+  const { chunks, blocks } = await alternate({
+    perSide,
+    stopAt,
+    onStop: (pairs) => log(`overhead ${name}: time share used up after ${pairs} pairs`),
+    attach: (i) => forkwatch.start({ stdout: '/dev/null', stderr: join(dir, 'raw', `overhead-${name}-${i}.err`), threads: w.threads }),
+    detach: (fw) => fw.stop(),
+    chunk: async (i, attached) => {
       const r = await runWorkload(name, w.chunk);
-      chunks.push({ attached: want, elapsedS: r.elapsedNs / 1e9, cpuS: r.cpuNs / 1e9, eventsPerS: eventsOf(r) / (r.elapsedNs / 1e9) });
-      log(`overhead ${name} chunk ${i + 1}/${2 * perSide} ${want ? 'B attached' : 'A detached'}: ${(r.elapsedNs / 1e9).toFixed(3)} s, CPU ${(r.cpuNs / 1e9).toFixed(3)} s`);
-    }
-  } finally {
-    if (fw) blocks.push(await fw.stop());
-  }
-  const ratios = [];
-  const cpuRatios = [];
-  for (let i = 0; i + 1 < chunks.length; i += 2) {
-    const [a, b] = chunks[i].attached ? [chunks[i + 1], chunks[i]] : [chunks[i], chunks[i + 1]];
-    ratios.push(b.elapsedS / a.elapsedS);
-    cpuRatios.push(b.cpuS / a.cpuS);
-  }
-  const side = (attached, key) => chunks.filter((c) => c.attached === attached).map((c) => c[key]);
+      log(`overhead ${name} chunk ${i + 1}/${2 * perSide} ${attached ? 'B attached' : 'A detached'}: ${(r.elapsedNs / 1e9).toFixed(3)} s, CPU ${(r.cpuNs / 1e9).toFixed(3)} s`);
+      return r;
+    },
+  });
   result.workloads[name] = {
     label: w.label,
     chunk: w.chunk,
     chunks,
-    pairs: ratios.length,
-    ratios,
-    medianRatio: median(ratios),
-    p25: quantile(ratios, 0.25),
-    p75: quantile(ratios, 0.75),
-    min: Math.min(...ratios),
-    max: Math.max(...ratios),
-    medianA: median(side(false, 'elapsedS')),
-    medianB: median(side(true, 'elapsedS')),
-    cpuRatios,
-    cpuMedianRatio: median(cpuRatios),
-    cpuP25: quantile(cpuRatios, 0.25),
-    cpuP75: quantile(cpuRatios, 0.75),
-    eventsPerS: median(side(false, 'eventsPerS')),
+    ...pairStats(chunks),
     lost: blocks.reduce((s, b) => s + (b.lost ?? 0), 0),
     lostKernel: blocks.reduce((s, b) => s + (b.lostKernel ?? 0), 0),
     stoppedBy: [...new Set(blocks.map((b) => b.stoppedBy))],

@@ -209,3 +209,23 @@ slope() {
   awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
        END { d = n * sxx - sx * sx; print (n < 2 || d == 0) ? "nan" : (n * sxy - sx * sy) / d }'
 }
+
+# churn_loop DEADLINE_US: until then (microseconds since the epoch), CHURN_RATE cgroups a second
+# are made under CG_ROOT (named $RUN_ID-churn-N), given one `$W/fw-forkexit $CHURN_PROCS`, and
+# removed; the number done so far is kept in $OUT/churn-count. Also used by bench/agent-cost.mjs.
+churn_loop() {
+  local i=0 dir next now
+  trap 'exit 0' TERM
+  next=${EPOCHREALTIME/./}
+  while ((${EPOCHREALTIME/./} < $1)) && kill -0 $$ 2>/dev/null; do
+    dir="$CG_ROOT/$RUN_ID-churn-$i"
+    mkdir "$dir"
+    sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$W/fw-forkexit" "$CHURN_PROCS" >/dev/null
+    rmdir "$dir"
+    i=$((i + 1))
+    echo "$i" >"$OUT/churn-count.tmp" && mv "$OUT/churn-count.tmp" "$OUT/churn-count"
+    next=$((next + 1000000 / CHURN_RATE))
+    now=${EPOCHREALTIME/./}
+    ((next > now)) && sleep "$(printf '%d.%06d' $(((next - now) / 1000000)) $(((next - now) % 1000000)))"
+  done
+}

@@ -345,23 +345,6 @@ phase_steady() {
 # ---- phase 3: RSS over a churn of short-lived cgroups -----------------------------------------
 # Two agents watch the same churn: the default config (groups evicted 5 min after they empty,
 # at most 2000) and bench/agent/forkwatch-evict-30s.yml. Each is scraped every second.
-churn_loop() { # DEADLINE_US
-  local i=0 dir next now
-  trap 'exit 0' TERM
-  next=${EPOCHREALTIME/./}
-  while ((${EPOCHREALTIME/./} < $1)) && kill -0 $$ 2>/dev/null; do
-    dir="$CG_ROOT/$RUN_ID-churn-$i"
-    mkdir "$dir"
-    sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$W/fw-forkexit" "$CHURN_PROCS" >/dev/null
-    rmdir "$dir"
-    i=$((i + 1))
-    echo "$i" >"$OUT/churn-count.tmp" && mv "$OUT/churn-count.tmp" "$OUT/churn-count"
-    next=$((next + 1000000 / CHURN_RATE))
-    now=${EPOCHREALTIME/./}
-    ((next > now)) && sleep "$(printf '%d.%06d' $(((next - now) / 1000000)) $(((next - now) % 1000000)))"
-  done
-}
-
 phase_churn() {
   local fw1 fw2 sc1 sc2 ch t start_us next now rss1 rss2 g1 g2 h1 h2 cpu1a cpu2a j0 mk0
   log "churn: ${CHURN_S}s, $CHURN_RATE cgroups/s, RSS every ${RSS_EVERY}s"

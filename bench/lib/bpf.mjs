@@ -61,3 +61,35 @@ export function ensureTracefs() {
   runSync(['mount', '-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
   return true;
 }
+
+/**
+ * The reference of issue 13: a bpftrace program that only counts the fork and exit tracepoints
+ * (thread creations and exits included, as the handlers see them).
+ */
+export const COUNTING_REFERENCE = 'tracepoint:sched:sched_process_fork { @f = count(); } tracepoint:sched:sched_process_exit { @x = count(); }';
+
+/** Tracepoint -> the short handler name the tables use. */
+export const HANDLERS = { sched_process_fork: 'fork', sched_process_exit: 'exit', sched_process_exec: 'exec', sched_switch: 'switch' };
+
+/** prog id -> handler name, for the programs `pid` has attached (bpftool perf show). */
+export function handlersOf(pid) {
+  return new Map(attachmentsOf(pid).map((a) => [a.prog_id, HANDLERS[a.tracepoint] ?? a.tracepoint ?? a.prog_name ?? String(a.prog_id)]));
+}
+
+/** run_time_ns and run_cnt by handler name, summed over the programs in `progs` (id -> name). */
+export function runStats(progs) {
+  const out = {};
+  for (const p of progInfo([...progs.keys()])) {
+    const acc = (out[progs.get(p.id)] ??= { ns: 0, cnt: 0 });
+    acc.ns += p.run_time_ns ?? 0;
+    acc.cnt += p.run_cnt ?? 0;
+  }
+  return out;
+}
+
+/** `after` minus `before` (runStats results), by handler. */
+export function runDelta(before, after) {
+  const out = {};
+  for (const [h, v] of Object.entries(after)) out[h] = { ns: v.ns - (before[h]?.ns ?? 0), cnt: v.cnt - (before[h]?.cnt ?? 0) };
+  return out;
+}

@@ -3,7 +3,7 @@
 // Tools are started under `setpriv --pdeathsig KILL`, so they die with the harness even if the
 // harness itself is killed with SIGKILL.
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 
 const live = new Map(); // pid -> { name, child }
 
@@ -158,6 +158,42 @@ export function cpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * user + system CPU seconds of a process tree: `pid` (all its threads), its live descendants, and
+ * the children they have reaped (cutime + cstime), so a tool that forks helpers is charged for
+ * them. null if `pid` is gone.
+ */
+export function treeCpuSeconds(pid) {
+  const stats = new Map(); // pid -> [ppid, utime+stime, cutime+cstime]
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const text = readText(`/proc/${d}/stat`);
+    if (!text) continue;
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    stats.set(Number(d), [Number(f[1]), Number(f[11]) + Number(f[12]), Number(f[13]) + Number(f[14])]);
+  }
+  if (!stats.has(pid)) return null;
+  const tick = 100; // USER_HZ on Linux
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, [ppid]] of stats) {
+      if (tree.has(p) || !tree.has(ppid)) continue;
+      tree.add(p);
+      grew = true;
+    }
+  }
+  let ticks = 0;
+  for (const p of tree) ticks += stats.get(p)[1] + stats.get(p)[2];
+  return ticks / tick;
+}
+
+/** Resident set size of a live process in KiB (VmRSS), or null if it is gone. */
+export function rssKib(pid) {
+  const m = /^VmRSS:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`));
+  return m ? Number(m[1]) : null;
 }
 
 export function readText(path) {

@@ -71,5 +71,23 @@ export function otherTracers() {
   }
 }
 
+/** The checkout's short commit, marked when it has uncommitted changes to tracked files. */
+export function commitOf(root) {
+  try {
+    const id = runSync(['git', '-C', root, 'rev-parse', '--short', 'HEAD']).trim();
+    return runSync(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no']).trim() ? `${id} (with uncommitted changes)` : id;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Load averages (1, 5, 15 min) as the tables print them. */
+export const loadText = (l) => l.map((x) => x.toFixed(2)).join(' ');
+
+/** The command line as typed, paths inside the checkout shortened. */
+export function commandText(root) {
+  return ['node', ...process.argv.slice(1).map((a) => a.replace(root + '/', ''))].join(' ');
+}
+
 /** Logs a progress line to stderr (stdout is kept for the Markdown result). */
 export const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${a.join(' ')}\n`);

@@ -100,6 +100,7 @@ export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: n
   return out;
 }
 
-function round6(x: number): number {
+/** Seconds rounded to the microsecond, as the model prints durations. */
+export function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }

@@ -4,11 +4,11 @@
  */
 import { EventSource } from '../events/source.js';
 import { toProcessEvent, type ProcessEvent } from '../events/model.js';
-import { EventType } from '../events/layout.js';
+import { EventType, Flags } from '../events/layout.js';
 import { ProcessTable } from '../process/table.js';
 import { EventFilter, type FilterSpec } from '../events/filter.js';
-import { inertJson } from '../terminal.js';
 import { formatEvent, HEADER } from './format.js';
+import { JsonLines } from './json-line.js';
 
 export interface TailOptions {
   filter: FilterSpec;
@@ -18,7 +18,10 @@ export interface TailOptions {
 }
 
 export interface TailIO {
-  out(text: string): void;
+  /** Writes; false when the sink is full (a stream's backpressure): wait for whenDrained. */
+  out(text: string): boolean | void;
+  /** Calls `ready` once the sink takes writes again (absent: out never pushes back). */
+  whenDrained?(ready: () => void): void;
   err(line: string): void;
   /** Calls stop when the user interrupts (SIGINT / SIGTERM); returns an unsubscribe. */
   onInterrupt(stop: () => void): () => void;
@@ -29,8 +32,30 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
   const f = opts.filter;
   const filter = new EventFilter(f, f.pid !== undefined && f.tree ? table.descendants(f.pid) : undefined);
   const ctx = { iso: (ns: number) => source.clock.iso(ns), cgroupPath: (id: number) => source.names.path(id) };
+  const json = opts.json ? new JsonLines({ wallNs: (ns) => source.clock.wallNs(ns), cgroupPath: ctx.cgroupPath }) : undefined;
+  // With no criterion but --threads, the filter takes every event but thread records without
+  // --threads: --json lines are then built from the records alone, with no event object.
+  const acceptsAll = Object.entries(f).every(([k, v]) => k === 'threads' || v === undefined || v === false);
   let shown = 0;
   let stopped = false;
+  // Backpressure: while the sink is full, batches gather here and go out in one write when it drains.
+  let pending = '';
+  let blocked = false;
+  const write = (text: string) => {
+    if (blocked) {
+      pending += text;
+      return;
+    }
+    if (io.out(text) === false && io.whenDrained) {
+      blocked = true;
+      io.whenDrained(() => {
+        blocked = false;
+        const rest = pending;
+        pending = '';
+        if (rest) write(rest);
+      });
+    }
+  };
 
   return new Promise((resolve) => {
     const stop = () => {
@@ -41,28 +66,38 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
       source.drain(); // what is in the ring still reaches the output
       const lost = source.stats().lostTotal;
       source.close();
+      if (pending) io.out(pending); // the stream queues it; it is written before the process exits
+      pending = '';
       if (lost > 0) io.err(`forkwatch: ${lost} events lost (the ring buffer was full); a larger --ring-buffer keeps them`);
       resolve(0);
     };
 
+    /** One ring batch -> one write. */
     const onBatch = (events: import('../events/decode.js').RawEvent[]) => {
       let text = '';
       for (const raw of events) {
         if (raw.type === EventType.CGROUP_MKDIR || raw.type === EventType.CGROUP_RMDIR) continue;
         const change = table.apply(raw);
         if (opts.count !== undefined && shown >= opts.count) continue;
-        const e: ProcessEvent | undefined = toProcessEvent(raw, ctx, change.before?.cgroupId);
-        if (!e || !filter.accept(e)) continue;
-        text += (opts.json ? inertJson(e) : formatEvent(e)) + '\n';
+        const from = change.before?.cgroupId;
+        if (json && acceptsAll && (f.threads || !(raw.flags & Flags.THREAD))) {
+          const line = json.line(raw, from);
+          if (line === undefined) continue;
+          text += line + '\n';
+        } else {
+          const e: ProcessEvent | undefined = toProcessEvent(raw, ctx, from);
+          if (!e || !filter.accept(e)) continue;
+          text += (json ? json.line(raw, from) : formatEvent(e)) + '\n';
+        }
         shown++;
       }
-      if (text) io.out(text);
+      if (text) write(text);
       if (opts.count !== undefined && shown >= opts.count) queueMicrotask(stop);
     };
 
     const unsubscribe = io.onInterrupt(stop);
     const timer = opts.durationS !== undefined ? setTimeout(stop, opts.durationS * 1000) : undefined;
-    if (!opts.json) io.out(HEADER + '\n');
+    if (!opts.json) write(HEADER + '\n');
     source.start(onBatch);
     io.err(`forkwatch: tailing (${source.attached.length} programs attached); Ctrl-C stops`);
   }).then((code) => code as number);
