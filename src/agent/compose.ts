@@ -75,6 +75,8 @@ export interface ComposeOptions {
   recordsOnDemand?: boolean;
   /** --listen was given: it overrides the file, on reload as at start. */
   listenFlag?: boolean;
+  /** The hook worker's module (tests pass a bundle of hook-worker.ts); the built one beside hook-thread.js unless given. */
+  hookWorkerUrl?: URL;
 }
 
 /** The agent with its services, wired; nothing served or started yet. */
@@ -142,7 +144,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     host: agent,
     config,
     bus,
-    hooks: new ThreadedHooks(log),
+    hooks: new ThreadedHooks(log, opts.hookWorkerUrl),
     io,
     freezer,
     log,

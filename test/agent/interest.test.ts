@@ -9,13 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The built agent, as `forkwatch run` runs it (its beancounter hooks run in a worker thread that
-// loads a built file), composed in this process so the test can look at its interest and table.
-import { composeAgent, type ComposedAgent } from '../../dist/agent/compose.js';
-import { parseConfig } from '../../dist/config/load.js';
+// The agent as `forkwatch run` composes it, in this process so the test can look at its interest
+// and table; its beancounter hooks' worker is bundled from src/ (a worker cannot load TypeScript).
+import { composeAgent, type ComposedAgent } from '../../src/agent/compose.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags } from '../../src/events/layout.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
+import { bundleHookWorker, type BundledWorker } from '../helpers/hook-worker.js';
 import { lines } from '../helpers/fake-host.js';
 import { freePort } from '../helpers/net.js';
 import { workload } from '../helpers/workloads.js';
@@ -29,6 +30,7 @@ interface Stream {
 
 describe('records on demand (real kernel)', () => {
   let composed: ComposedAgent;
+  let hookWorker: BundledWorker | undefined;
   let url = '';
   let dir = '';
   const log = lines();
@@ -101,7 +103,11 @@ describe('records on demand (real kernel)', () => {
       '      tasks: { limit: 1000 }',
       '',
     ].join('\n');
-    composed = await composeAgent(parseConfig(yaml, 'interest.yaml', { hostname: 'interest-node' }), log, { bpfStats: false, recordsOnDemand: true });
+    composed = await composeAgent(parseConfig(yaml, 'interest.yaml', { hostname: 'interest-node' }), log, {
+      bpfStats: false,
+      recordsOnDemand: true,
+      hookWorkerUrl: (hookWorker = await bundleHookWorker()).url,
+    });
     composed.agent.addListener({ onEvent: (e) => void seen.push(e) });
     await composed.serve();
     url = `http://127.0.0.1:${port}`;
@@ -111,6 +117,7 @@ describe('records on demand (real kernel)', () => {
     await composed?.stop();
     for (const cg of cgroups.reverse()) await cg.remove();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    hookWorker?.remove();
   });
 
   it('without a subscriber, a fork loop in an unwatched cgroup makes no record while the kernel counts it', async () => {

@@ -1,33 +1,25 @@
 /**
  * ThreadedHooks: hooks run with their environment, results and log lines come back, close() kills
  * what runs, and run() does not wait for the child to start. A worker cannot load TypeScript, so
- * src/beancounters/hook-worker.ts is bundled (esbuild) into a temporary .mjs whose URL the hooks
- * are given; the built layout (dist/, the worker found beside hook-thread.js) is covered through
+ * src/beancounters/hook-worker.ts is bundled (test/helpers/hook-worker.ts) and its URL given; the built layout (dist/, the worker found beside hook-thread.js) is covered through
  * the CLI by test/beancounters/agent.test.ts.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HookRequest } from '../../src/beancounters/hooks.js';
 import { ThreadedHooks } from '../../src/beancounters/hook-thread.js';
+import { bundleHookWorker, type BundledWorker } from '../helpers/hook-worker.js';
 import { envFile } from './helpers.js';
 
-const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-hookworker-'));
-const workerUrl = pathToFileURL(path.join(bundleDir, 'hook-worker.mjs'));
+let worker: BundledWorker;
+let workerUrl: URL;
 beforeAll(async () => {
-  await build({
-    entryPoints: [new URL('../../src/beancounters/hook-worker.ts', import.meta.url).pathname],
-    outfile: workerUrl.pathname,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    logLevel: 'silent',
-  });
+  worker = await bundleHookWorker();
+  workerUrl = worker.url;
 });
-afterAll(() => fs.rmSync(bundleDir, { recursive: true, force: true }));
+afterAll(() => worker.remove());
 
 const dirs: string[] = [];
 const open: ThreadedHooks[] = [];
