@@ -8,7 +8,8 @@ import { runSync } from './proc.mjs';
 const BENCH = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function outDir() {
-  const dir = process.env.BENCH_OUT ?? join(BENCH, 'results', `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  // Absolute: the tools a bench starts (the agent's api.socket) refuse relative paths.
+  const dir = process.env.BENCH_OUT ? resolve(process.env.BENCH_OUT) : join(BENCH, 'results', `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(join(dir, 'raw'), { recursive: true });
   process.env.BENCH_OUT = dir;
   return dir;

@@ -11,7 +11,6 @@
  */
 import type { Hierarchy } from '../host/cgroupfs.js';
 import type { Config } from '../config/types.js';
-import { RECORDS_ON_DEMAND } from '../config/default.js';
 import { TYPE_NAMES, type RawEvent } from '../events/decode.js';
 import { EVENT_TYPE_MAX, EventType } from '../events/layout.js';
 import { EventSource } from '../events/source.js';
@@ -61,7 +60,7 @@ export interface GroupView {
 export interface AgentOptions {
   bpfStats?: boolean;
   resync?: ResyncLimits;
-  /** Records on demand (default RECORDS_ON_DEMAND); false: every event becomes a record. */
+  /** Records on demand (default: config bpf.records_on_demand); false: every event becomes a record. */
   recordsOnDemand?: boolean;
   /** Pod uid -> name and namespace (config kubernetes: the pod list); without it, uids only. */
   pods?: (uid: string) => PodMeta | undefined;
@@ -131,7 +130,7 @@ export class Agent {
         log,
       },
       config,
-      opts.recordsOnDemand ?? RECORDS_ON_DEMAND,
+      opts.recordsOnDemand ?? config.bpf.records_on_demand,
     );
     this.interest.start();
     // A cgroup made so recently that its mkdir record is not read yet (or was lost) is looked up
@@ -237,9 +236,37 @@ export class Agent {
     if (this.source.closed) return;
     this.resyncAfterLoss();
     this.retireCgroups();
+    this.liveFromKernel();
     const evicted = this.registry.evict(this.now());
     if (evicted.length) this.log.debug(`evicted ${evicted.length} empty groups`);
     for (const l of this.listeners) l.onTick?.(this.now());
+  }
+
+  /**
+   * Groups of whole cgroups whose records do not flow (records on demand): their live tasks and
+   * threads, which the beancounters' ledger and eviction read from the group, are the kernel's.
+   * Groups whose records flow keep the tracker's, which moves with each record (a kernel count
+   * read ahead of an unread record would count that record twice).
+   */
+  private liveFromKernel(): void {
+    const tasksOff = new Set<Group>();
+    const threadsOff = new Set<Group>();
+    for (const row of this.source.counters()) {
+      const g = this.registry.forCgroup(row.cgroupId);
+      if (!g.byCgroup) continue;
+      if (!this.interest.keeps(row.cgroupId)) tasksOff.add(g);
+      if (!this.interest.keepsThreads(row.cgroupId)) threadsOff.add(g);
+    }
+    if (tasksOff.size === 0 && threadsOff.size === 0) return;
+    const now = this.now();
+    for (const [g, t] of this.totals()) {
+      if (tasksOff.has(g)) {
+        g.tasks = t.liveTasks;
+        if (g.tasks > 0) g.emptySince = null;
+        else g.emptySince ??= now;
+      }
+      if (threadsOff.has(g)) g.threads = t.liveThreads;
+    }
   }
 
   /** Checks the kernel's lost counters; after a loss, rebuilds from procfs (rate-limited, resync.ts). */

@@ -71,7 +71,7 @@ export function reloadRefusal(running: Config, next: Config): string | undefined
 
 export interface ComposeOptions {
   bpfStats: boolean;
-  /** Records on demand (default RECORDS_ON_DEMAND in src/config/default.ts). */
+  /** Records on demand (default: config bpf.records_on_demand). */
   recordsOnDemand?: boolean;
   /** --listen was given: it overrides the file, on reload as at start. */
   listenFlag?: boolean;

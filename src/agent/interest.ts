@@ -83,7 +83,7 @@ export class Interest {
   constructor(
     private readonly d: InterestDeps,
     config: Config,
-    /** false: records for every cgroup always (RECORDS_ON_DEMAND in src/config/default.ts). */
+    /** false: records for every cgroup always (config bpf.records_on_demand: false). */
     private readonly onDemand = true,
   ) {
     this.config = config;
@@ -92,6 +92,12 @@ export class Interest {
   /** Whether records of this cgroup flow (the process table keeps its processes). */
   keeps(cgroupId: number): boolean {
     return this.all || this.watched.has(cgroupId);
+  }
+
+  /** Whether thread records of this cgroup flow (the tracker's thread counts follow them). */
+  keepsThreads(cgroupId: number): boolean {
+    if (!this.keeps(cgroupId)) return false;
+    return this.threads || ((this.watched.get(cgroupId) ?? 0) & Watch.THREADS) !== 0;
   }
 
   get mode(): 'all' | 'watched' {

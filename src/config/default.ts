@@ -21,6 +21,9 @@ export const DEFAULTS = {
     counter_entries: 16384,
     // Live processes the kernel keeps an entry for (about 100 bytes each, allocated at start).
     process_entries: 65536,
+    // Records only where someone needs them (src/agent/interest.ts); the metrics of groups of
+    // whole cgroups come from the kernel's rows either way.
+    records_on_demand: true,
   },
   groups: { max_groups: 2000, evict_after_s: 300 },
   accounting: { period_s: null, log: { max_bytes: 16 * 2 ** 20, keep: 3 } },
@@ -105,14 +108,6 @@ export function probeOptions(given: Partial<FullProbeOptions>): FullProbeOptions
   return out;
 }
 
-/**
- * Records on demand (src/agent/interest.ts): the agent asks the kernel for records of the cgroups
- * that need them only; false records every event (thread records included), as before issue #13.
- * Off until the live counts of groups of whole cgroups come from the kernel's rows (issue #13
- * item 2): until then they come from the process table, which narrowing empties.
- */
-export const RECORDS_ON_DEMAND = false;
-
 /** Largest argv budget the BPF program accepts (FW_ARGV_CAP in bpf/proc.h). */
 export const ARGV_CAP = 16384;
 
@@ -130,6 +125,7 @@ bpf:
   flush_interval: 2ms
   counter_entries: 16384
   process_entries: 65536
+  records_on_demand: true
 groups: []
 group_settings:
   max_groups: 2000

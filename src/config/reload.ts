@@ -17,6 +17,7 @@ const START_ONLY = [
   'bpf.flush_interval',
   'bpf.counter_entries',
   'bpf.process_entries',
+  'bpf.records_on_demand',
   'api.socket',
   'kubernetes',
 ] as const;

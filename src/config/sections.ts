@@ -47,7 +47,11 @@ export function readHierarchy(r: ConfigReader, value: unknown): string {
 
 export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
   const d = DEFAULTS.bpf;
-  const map = r.mapping(value, ['bpf'], ['ring_buffer_bytes', 'argv_max_bytes', 'cpu_accounting', 'flush_interval', 'counter_entries', 'process_entries']);
+  const map = r.mapping(
+    value,
+    ['bpf'],
+    ['ring_buffer_bytes', 'argv_max_bytes', 'cpu_accounting', 'flush_interval', 'counter_entries', 'process_entries', 'records_on_demand'],
+  );
   const ringPath = ['bpf', 'ring_buffer_bytes'];
   const ring_buffer_bytes = orDefault(map.ring_buffer_bytes, d.ring_buffer_bytes, (v) => r.size(v, ringPath));
   // The kernel sizes BPF ring buffers in whole pages, a power of two of them.
@@ -66,6 +70,7 @@ export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
     flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) => r.duration(v, ['bpf', 'flush_interval'])),
     counter_entries: orDefault(map.counter_entries, d.counter_entries, (v) => r.integer(v, ['bpf', 'counter_entries'], { min: 1 })),
     process_entries: orDefault(map.process_entries, d.process_entries, (v) => r.integer(v, ['bpf', 'process_entries'], { min: 1 })),
+    records_on_demand: orDefault(map.records_on_demand, d.records_on_demand, (v) => r.boolean(v, ['bpf', 'records_on_demand'])),
   };
 }
 

@@ -91,6 +91,8 @@ export interface Config {
     counter_entries: number;
     /** Live processes the kernel's per-process map holds (tasks and threads per cgroup). */
     process_entries: number;
+    /** Records only for the cgroups that need them (src/agent/interest.ts); false: every event. */
+    records_on_demand: boolean;
   };
   groups: {
     rules: GroupRule[];

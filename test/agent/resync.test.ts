@@ -92,6 +92,7 @@ describe('forkwatch run after lost records', () => {
       [
         'bpf:',
         '  ring_buffer_bytes: 4096', // the smallest the config accepts
+        '  records_on_demand: false', // the storms' cgroups are nobody's: only records of every cgroup are lost
         'programs:',
         `  - ${JSON.stringify({ name: PROGRAM, command: ['sleep', '1000'], restart: 'always', backoff: { initial: 0 }, start_limit: { burst: 0 } })}`,
       ].join('\n'),

@@ -37,6 +37,7 @@ const DEFAULT_CONFIG: Config = {
     flush_interval_s: 0.002,
     counter_entries: 16384,
     process_entries: 65536,
+    records_on_demand: true,
   },
   groups: { rules: [], max_groups: 2000, evict_after_s: 300 },
   resources: {},
@@ -274,7 +275,7 @@ const errors: Array<[string, string, string]> = [
   [
     'unknown bpf key',
     'bpf: { ring_buffer: 8MiB }',
-    `${FILE}: bpf: unknown key "ring_buffer"; expected one of ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries, process_entries`,
+    `${FILE}: bpf: unknown key "ring_buffer"; expected one of ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries, process_entries, records_on_demand`,
   ],
   [
     'unknown group key',
@@ -330,7 +331,7 @@ const errors: Array<[string, string, string]> = [
   [
     'section as a scalar',
     'bpf: 5',
-    `${FILE}: bpf: 5 is not a mapping; expected a mapping with keys ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries, process_entries`,
+    `${FILE}: bpf: 5 is not a mapping; expected a mapping with keys ring_buffer_bytes, argv_max_bytes, cpu_accounting, flush_interval, counter_entries, process_entries, records_on_demand`,
   ],
   [
     'groups as a mapping',

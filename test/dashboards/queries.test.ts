@@ -70,7 +70,9 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
       ].join('\n'),
       ['--bpf-stats'],
     );
-    lossy = await TestAgent.start(['bpf: { ring_buffer_bytes: 4096, flush_interval: 1s }', 'group_settings: { max_groups: 5 }'].join('\n'));
+    lossy = await TestAgent.start(
+      ['bpf: { ring_buffer_bytes: 4096, flush_interval: 1s, records_on_demand: false }', 'group_settings: { max_groups: 5 }'].join('\n'),
+    );
     prom = await TestPrometheus.start([`127.0.0.1:${main.port}`, `127.0.0.1:${lossy.port}`], { ruleFiles: RULE_FILES });
     start = Date.now() / 1000;
     await prom.waitFor('count(up == 1)', (v) => v === 2);

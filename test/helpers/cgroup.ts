@@ -85,11 +85,11 @@ export class TestCgroup {
   }
 }
 
-/** Polls until pred() is true; fails with `what` after timeoutMs. */
-export async function until(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/** Polls until pred() is true; fails with `what` (a function: read when it fails) after timeoutMs. */
+export async function until(pred: () => boolean, what: string | (() => string), timeoutMs = 10_000): Promise<void> {
   const start = Date.now();
   while (!pred()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

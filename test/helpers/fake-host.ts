@@ -256,10 +256,14 @@ export function lines(): Logger & { lines: string[] } {
 
 export const testConfig = (yaml = ''): Config => parseConfig(yaml, 'test.yaml', { hostname: 'test-node' });
 
-/** The real Agent over a fake host: attached (the replay probe loaded), seeded, started. */
+/**
+ * The real Agent over a fake host: attached (the replay probe loaded), seeded, started. The
+ * recordings hold every event, as an agent recording everything reads them: records on demand are
+ * off unless a test turns them on.
+ */
 export function fakeAgent(host: FakeHost, yaml = '', opts: AgentOptions = {}): { agent: Agent; log: Logger & { lines: string[] }; probe: ReplayProbe } {
   const log = lines();
-  const agent = new Agent(host, testConfig(yaml), log, opts);
+  const agent = new Agent(host, testConfig(yaml), log, { recordsOnDemand: false, ...opts });
   agent.start();
   return { agent, log, probe: host.probe! };
 }

@@ -65,8 +65,13 @@ describe('v1 grouping hierarchy', () => {
       // Exit records give the CPU at the exit tracepoint; the switch-outs after it add microseconds,
       // charged once the CPU has switched away from the cgroup (at once: nothing else is in it).
       // The charge by switches has been seen up to 3 ms under the exit record's CPU, both with the
-      // time kept in the CPU's slot and when charged at every switch as before it: 5 ms allowed.
-      await until(() => cpuOf() > burn.cpuNs - SHORT_NS, "burn's CPU charged");
+      // time kept in the CPU's slot and when charged at every switch as before it: 5 ms allowed,
+      // plus 2% when the suite loads the machine (a switch the program misses, e.g. a recursion
+      // miss while another program runs on that CPU, loses the slice it would have charged).
+      await until(
+        () => cpuOf() > burn.cpuNs * 0.98 - SHORT_NS,
+        () => `burn's CPU charged: ${cpuOf()} ns of ${burn.cpuNs}`,
+      );
       expect(cpuOf()).toBeLessThan(burn.cpuNs + shell.cpuNs + 5e6);
     } finally {
       await cg.remove();
