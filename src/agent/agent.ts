@@ -249,23 +249,29 @@ export class Agent {
    * read ahead of an unread record would count that record twice).
    */
   private liveFromKernel(): void {
-    const tasksOff = new Set<Group>();
-    const threadsOff = new Set<Group>();
+    if (this.interest.mode === 'all' && this.interest.sample().threads) return;
+    // One read of the rows (not totals(): its CPU pass reads cpu.stat); a removed cgroup's live
+    // counts are 0, so the live rows are the whole of them.
+    const live = new Map<Group, { tasks: number; threads: number; tasksOff: boolean; threadsOff: boolean }>();
     for (const row of this.source.counters()) {
       const g = this.registry.forCgroup(row.cgroupId);
       if (!g.byCgroup) continue;
-      if (!this.interest.keeps(row.cgroupId)) tasksOff.add(g);
-      if (!this.interest.keepsThreads(row.cgroupId)) threadsOff.add(g);
+      let l = live.get(g);
+      if (!l) live.set(g, (l = { tasks: 0, threads: 0, tasksOff: false, threadsOff: false }));
+      l.tasks += row.liveTasks;
+      l.threads += row.liveThreads;
+      l.tasksOff ||= !this.interest.keeps(row.cgroupId);
+      l.threadsOff ||= !this.interest.keepsThreads(row.cgroupId);
     }
-    if (tasksOff.size === 0 && threadsOff.size === 0) return;
     const now = this.now();
-    for (const [g, t] of this.totals()) {
-      if (tasksOff.has(g)) {
-        g.tasks = t.liveTasks;
+    for (const [g, l] of live) {
+      // Per-CPU deltas read one CPU after another can sum below zero for an instant.
+      if (l.tasksOff) {
+        g.tasks = Math.max(0, l.tasks);
         if (g.tasks > 0) g.emptySince = null;
         else g.emptySince ??= now;
       }
-      if (threadsOff.has(g)) g.threads = t.liveThreads;
+      if (l.threadsOff) g.threads = Math.max(0, l.threads);
     }
   }
 
