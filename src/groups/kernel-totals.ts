@@ -5,8 +5,6 @@
  * (Group.retired). Groups defined by comm, exe or uid keep what the tracker counted from records.
  * Pure: the rows and the group of a cgroup are passed in.
  */
-import { isCgroupRule } from '../config/match.js';
-import type { Config } from '../config/types.js';
 import type { CounterRow } from '../events/decode.js';
 import { addTotals, zeroTotals, type Group, type KernelTotals } from './registry.js';
 
@@ -68,16 +66,6 @@ export function groupTotals(input: TotalsInput): Map<Group, KernelTotals> {
     t.liveThreads = Math.max(0, t.liveThreads);
   }
   return out;
-}
-
-/**
- * Whether thread create / exit records are needed. Not for the metrics of groups of whole cgroups
- * (the kernel keeps their threads); yes for groups a comm, exe or uid rule makes (their threads
- * gauge counts records), and while a consumer that follows the tracker's thread counts runs
- * (`trackerThreads`: the beancounters' threads ledger, src/beancounters/model/ledger.ts).
- */
-export function threadRecordsNeeded(config: Pick<Config, 'groups'>, trackerThreads: boolean): boolean {
-  return trackerThreads || config.groups.rules.some((r) => !isCgroupRule(r.match));
 }
 
 /** Processes in a group's lifetime histogram. */

@@ -1,33 +1,14 @@
 /** Per-group totals from the kernel's rows (groups of whole cgroups) or from events (rule groups). */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import type { CounterRow } from '../../src/events/decode.js';
+import { zeroCounterRow, type CounterRow } from '../../src/events/decode.js';
 import { LIFETIME_SLOTS } from '../../src/events/layout.js';
-import { groupTotals, lifetimeCount, threadRecordsNeeded } from '../../src/groups/kernel-totals.js';
+import { groupTotals, lifetimeCount } from '../../src/groups/kernel-totals.js';
 import { GroupRegistry, LIFETIME_BUCKETS, lifetimeSlot } from '../../src/groups/registry.js';
 
 const config = (...yaml: string[]) => parseConfig(['groups:', ...yaml].join('\n'), 'test.yaml', { hostname: 'test' });
 
-function row(cgroupId: number, fields: Partial<CounterRow>): CounterRow {
-  return {
-    cgroupId,
-    forks: 0,
-    threads: 0,
-    execs: 0,
-    exitsSuccess: 0,
-    exitsFailure: 0,
-    exitsSignaled: 0,
-    threadExits: 0,
-    cpuNs: 0,
-    removed: false,
-    liveTasks: 0,
-    liveThreads: 0,
-    lifetime: new Array<number>(LIFETIME_SLOTS).fill(0),
-    lifetimeSumNs: 0,
-    releases: 0,
-    ...fields,
-  };
-}
+const row = (cgroupId: number, fields: Partial<CounterRow>): CounterRow => ({ ...zeroCounterRow(cgroupId), ...fields });
 
 const slots = (entries: Record<number, number>) => {
   const out = new Array<number>(LIFETIME_SLOTS).fill(0);
@@ -93,14 +74,5 @@ describe('groupTotals', () => {
     expect(t.get(a)).toMatchObject({ liveTasks: 1, liveThreads: 2, releases: 1, forks: 6 });
     expect([...t.get(a)!.lifetime]).toEqual(slots({ 6: 1 }));
     expect(t.get(sh)).toMatchObject({ liveTasks: 3, liveThreads: 3 });
-  });
-});
-
-describe('threadRecordsNeeded', () => {
-  it("only for rule groups counted from records, or a consumer of the tracker's thread counts", () => {
-    expect(threadRecordsNeeded(config(), false)).toBe(false);
-    expect(threadRecordsNeeded(config('  - name: web', '    match: { cgroup: "/web/**" }'), false)).toBe(false);
-    expect(threadRecordsNeeded(config('  - name: sh', '    match: { comm: "^sh$" }'), false)).toBe(true);
-    expect(threadRecordsNeeded(config(), true)).toBe(true);
   });
 });
