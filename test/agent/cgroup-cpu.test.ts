@@ -47,7 +47,7 @@ describe('CPU per cgroup on cgroup v2, from cpu.stat', () => {
         const of = (p: string) => groups.find((g) => g.cgroup === p)?.cpu_seconds ?? 0;
         return { parent: of(parent.path), child: of(child.path) };
       };
-      const burn = workload('burn-rusage');
+      const burn = workload('burn');
       const runs = [parent.exec(`${burn} 1`), child.exec(`${burn} 1.5`)];
       // Read while they run: neither counter ever goes back.
       const readings: { parent: number; child: number }[] = [];
