@@ -14,6 +14,7 @@
  * of a child made and removed between two reads of a parent that is shown, is its parent's.
  */
 
+import { parentOf } from '../events/cgroup-names.js';
 import type { AgentHost } from './host.js';
 
 /** What the computation reads; paths are relative to the hierarchy's mount ("/" its root). */
@@ -71,10 +72,10 @@ export class CgroupCpu<G extends object> {
     for (const id of this.inputs.active()) if (live.has(id)) this.shown.add(id);
 
     // What to read: the shown cgroups and their children, parents first.
-    const parentOf = (path: string): number | undefined => (path === '/' ? undefined : idOf.get(parentPath(path)));
+    const parentIdOf = (path: string): number | undefined => (path === '/' ? undefined : idOf.get(parentOf(path)));
     const children = new Map<number, number[]>();
     for (const [id, path] of live) {
-      const p = parentOf(path);
+      const p = parentIdOf(path);
       if (p === undefined || !this.shown.has(p)) continue;
       const list = children.get(p);
       if (list) list.push(id);
@@ -92,9 +93,9 @@ export class CgroupCpu<G extends object> {
       const used = u === undefined ? (prev?.used ?? 0) : Math.max(0, u - (this.base.get(id) ?? 0));
       if (prev) {
         prev.path = path;
-        prev.parent = parentOf(path);
+        prev.parent = parentIdOf(path);
         prev.used = used;
-      } else this.seen.set(id, { path, parent: parentOf(path), used, own: 0, group: undefined });
+      } else this.seen.set(id, { path, parent: parentIdOf(path), used, own: 0, group: undefined });
     }
 
     const out = new Map<G, number>();
@@ -138,11 +139,6 @@ export class CgroupCpu<G extends object> {
     }
     for (const id of this.base.keys()) if (!live.has(id)) this.base.delete(id);
   }
-}
-
-function parentPath(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? '/' : path.slice(0, i);
 }
 
 function depth(path: string): number {

@@ -110,7 +110,7 @@ export class CgroupNames {
 }
 
 /** The parent of a cgroup path ("/" for the root's children and the root). */
-function parentOf(p: string): string {
+export function parentOf(p: string): string {
   const at = p.lastIndexOf('/');
   return at <= 0 ? '/' : p.slice(0, at);
 }
