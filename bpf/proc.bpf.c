@@ -551,10 +551,10 @@ static __always_inline __u32 lifetime_slot(__u64 ms)
 	return n < FW_LIFETIME_SLOTS - 1 ? n : FW_LIFETIME_SLOTS - 1;
 }
 
-static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task_struct *p)
+static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task_struct *p,
+					   __u64 now)
 {
 	__u64 start = fw_task_start_ns(p->group_leader);
-	__u64 now = bpf_ktime_get_boot_ns();
 	__u64 ns = now > start ? now - start : 0;
 	c->lifetime[lifetime_slot(ns / 1000000)]++;
 	c->lifetime_sum_ns += ns;
@@ -690,6 +690,8 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 			status = p->group_leader->exit_code;
 	}
 
+	/* One clock read for a process's lifetime and its record. */
+	__u64 now = group_dead && !FW_KO_LIVE ? bpf_ktime_get_boot_ns() : 0;
 	struct fw_cg_counters *c = counters(cgid);
 	if (c) {
 		if (!group_dead)
@@ -701,7 +703,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		else
 			c->exits_success++;
 		if (group_dead && !FW_KO_LIVE)
-			count_lifetime(c, p);
+			count_lifetime(c, p, now);
 	}
 	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
 		if (group_dead)
@@ -717,7 +719,8 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		count_lost(FW_EV_EXIT);
 		return 0;
 	}
-	__u64 now = bpf_ktime_get_boot_ns();
+	if (!now)
+		now = bpf_ktime_get_boot_ns();
 	fill_hdr(&e->hdr, FW_EV_EXIT, sizeof(*e), p, cgid, now);
 	e->status = status;
 	e->_pad = 0;
