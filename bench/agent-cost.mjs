@@ -188,34 +188,31 @@ const CASES = [
     name: 'agent+tail',
     label: 'agent + local `tail --json > /dev/null` (both summed)',
     async start(tag) {
-      const a = await startAgent();
-      const handles = [a];
-      try {
-        handles.unshift(await startLocalTail(tag));
-      } catch (err) {
-        await stopAll(handles);
-        throw err;
-      }
+      const { a, t } = await agentWith(startLocalTail, tag);
       // The agent first: per event is over its runs (the tail's programs run on the same events).
-      return { handles, measured: [a, handles[0]], agent: a };
+      return { handles: [t, a], measured: [a, t], agent: a };
     },
   },
   {
     name: 'agent+from',
     label: 'agent + `tail --from unix:<socket> --json`',
     async start(tag) {
-      const a = await startAgent();
-      const handles = [a];
-      try {
-        handles.unshift(await startRemoteTail(tag));
-      } catch (err) {
-        await stopAll(handles);
-        throw err;
-      }
-      return { handles, measured: [a], agent: a };
+      const { a, t } = await agentWith(startRemoteTail, tag);
+      return { handles: [t, a], measured: [a], agent: a };
     },
   },
 ];
+
+/** The agent, then a tail beside it (stopped first, listed first); the agent goes if the tail fails to start. */
+async function agentWith(startTail, tag) {
+  const a = await startAgent();
+  try {
+    return { a, t: await startTail(tag) };
+  } catch (err) {
+    await stopAll([a]);
+    throw err;
+  }
+}
 
 async function stopAll(handles) {
   for (const h of handles) await stopTool(h);
