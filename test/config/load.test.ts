@@ -322,6 +322,11 @@ const errors: Array<[string, string, string]> = [
 
   // wrong types
   ['boolean as string', 'bpf: { cpu_accounting: "yes" }', `${FILE}: bpf.cpu_accounting: "yes" is not a boolean; expected true or false`],
+  [
+    'records on demand as a word',
+    'bpf: { records_on_demand: sometimes }',
+    `${FILE}: bpf.records_on_demand: "sometimes" is not a boolean; expected true or false`,
+  ],
   ['number as string', 'bpf: { counter_entries: lots }', `${FILE}: bpf.counter_entries: "lots" is not a whole number; expected a whole number >= 1`],
   [
     'fraction where whole',

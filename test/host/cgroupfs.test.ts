@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findMounts } from '../../src/beancounters/cgroup-actions.js';
 import { EnvironmentError } from '../../src/errors.js';
-import { detectCgroup2Mount, findCgroup, findHierarchy, parseMounts, scanCgroups } from '../../src/host/cgroupfs.js';
+import { cpuUsageUs, detectCgroup2Mount, findCgroup, findHierarchy, parseMounts, scanCgroups } from '../../src/host/cgroupfs.js';
 import { cgroupNsRoot } from '../../src/host/cgroupns.js';
 
 describe('the cgroup2 mount', () => {
@@ -120,5 +120,32 @@ describe('cgroupfs walks', () => {
   it('gives up after visiting maxDirs directories', () => {
     expect(findCgroup(mount, '/', deep, 2)).toBeUndefined();
     expect(findCgroup(mount, '/', deep)).toBe('/a/b/c');
+  });
+});
+
+describe('cpu.stat usage_usec (read at every scrape on cgroup v2)', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-cpustat-'));
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  const cgroup = (name: string, content: string | Buffer) => {
+    fs.mkdirSync(path.join(root, name));
+    fs.writeFileSync(path.join(root, name, 'cpu.stat'), content);
+    return `/${name}`;
+  };
+  it.each([
+    ['as the kernel writes it', 'usage_usec 18668500928\nuser_usec 14018213512\nsystem_usec 4650287415\n', 18668500928],
+    ['no value', 'usage_usec \nuser_usec 1\n', undefined],
+    ['another first line', 'user_usec 5\nusage_usec 7\n', undefined],
+    ['a negative value', 'usage_usec -5\n', undefined],
+    ['an empty file', '', undefined],
+    ['binary garbage', Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0, 0xff, 0xfe]), undefined],
+  ])('%s', (name, content, want) => {
+    expect(cpuUsageUs(root, cgroup(name.replace(/\W/g, '_'), content))).toBe(want);
+  });
+  it('a value longer than the read buffer is cut there, a number still', () => {
+    expect(cpuUsageUs(root, cgroup('long', `usage_usec ${'9'.repeat(400)}`))).toBeGreaterThan(1e200);
+  });
+  it('a cgroup gone (or never there) reads as undefined, never a throw', () => {
+    expect(cpuUsageUs(root, '/no-such-cgroup')).toBeUndefined();
+    expect(cpuUsageUs('/nonexistent-mount', '/')).toBeUndefined();
   });
 });
