@@ -395,12 +395,17 @@ static __always_inline void add_live(__u64 cgid, struct fw_cg_counters *c, __s64
 	}
 }
 
+/* Tries for an entry's BUSY bit: the holder's section can make a counter row (a hash update), a
+ * few hundred ns that 64 reads of the state word did not cover when threads of one process were
+ * created and ended on both CPUs at once. (4,096 makes handle_fork too long for the verifier.) */
+#define FW_PROC_LOCK_TRIES 1024
+
 /* Takes the entry's BUSY bit. 0: held; 1: the process is DEAD (nothing to do); 2: not had after
  * bounded tries (counted; the caller goes on unlocked, as a count a little off beats a count
  * never made). */
 static __always_inline int proc_lock(struct fw_proc *e)
 {
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < FW_PROC_LOCK_TRIES; i++) {
 		__u32 s = *(volatile __u32 *)&e->state;
 		if (s & FW_PS_DEAD)
 			return 1;
