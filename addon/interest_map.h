@@ -8,10 +8,11 @@
 
 namespace fw {
 
-void WriteInterest(const bpf_map* map, bool all, bool threads);  // throws BpfError
+void WriteInterest(const bpf_map* map, bool all, bool threads);  // keeps `watching`; throws BpfError
 
-// Sets these cgroups' watch flags (FW_WATCH_*); flags 0 removes them. Returns how many could not
-// be added because the map is full; any other failure throws BpfError.
-size_t WriteWatched(const bpf_map* map, const std::vector<uint64_t>& ids, uint32_t flags);
+// Sets these cgroups' watch flags (FW_WATCH_*); flags 0 removes them. Keeps the interest map's
+// count of watched cgroups. Returns how many could not be added because the map is full; any other
+// failure throws BpfError.
+size_t WriteWatched(const bpf_map* map, const bpf_map* interest, const std::vector<uint64_t>& ids, uint32_t flags);
 
 }  // namespace fw

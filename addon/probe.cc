@@ -237,7 +237,7 @@ Napi::Value Probe::SetWatched(const Napi::CallbackInfo& info) {
   uint32_t flags = info[1].As<Napi::Number>().Uint32Value();
   try {
     size_t full =
-        WriteWatched(loader_->skel()->maps.watched, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()), flags);
+        WriteWatched(loader_->skel()->maps.watched, loader_->skel()->maps.interest, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()), flags);
     return Napi::Number::New(env, static_cast<double>(full));
   } catch (const BpfError& e) {
     throw ToJsError(env, e);

@@ -160,8 +160,8 @@ struct {
 	__type(value, __u32); /* FW_WATCH_* */
 } watched SEC(".maps");
 
-/* Whether an event of cgroup `cgid` becomes a record: one array load when records flow for all,
- * a hash lookup only when they do not. */
+/* Whether an event of cgroup `cgid` becomes a record: one array load when records flow for all
+ * or no cgroup is watched, a hash lookup only when some are. */
 static __always_inline bool want_record(__u64 cgid, bool is_thread)
 {
 	__u32 zero = 0;
@@ -170,7 +170,10 @@ static __always_inline bool want_record(__u64 cgid, bool is_thread)
 		return false;
 	if (in->all && (!is_thread || in->threads))
 		return true;
-	/* Watched mode, or a thread event in all mode: a watched cgroup may want its threads. */
+	/* Watched mode, or a thread event in all mode: a watched cgroup may want its threads. The
+	 * default agent watches none, and then every fork and exit skips the hash lookup. */
+	if (!in->watching)
+		return false;
 	__u32 *flags = bpf_map_lookup_elem(&watched, &cgid);
 	if (!flags)
 		return false;

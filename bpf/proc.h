@@ -150,8 +150,10 @@ struct fw_proc {
  * Which events become records, set by user space at run time (src/agent/interest.ts): every
  * one (all), or only those of the cgroups in the `watched` map. Counters count either way. */
 struct fw_interest {
-	__u32 all;     /* records of every cgroup */
-	__u32 threads; /* thread create / exit records, where records flow */
+	__u32 all;      /* records of every cgroup */
+	__u32 threads;  /* thread create / exit records, where records flow */
+	__u32 watching; /* cgroups in the watched map (kept by the addon): 0 skips its lookup */
+	__u32 _pad;
 };
 
 /* Flags of a watched cgroup (the `watched` map's value). */
