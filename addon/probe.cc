@@ -236,8 +236,8 @@ Napi::Value Probe::SetWatched(const Napi::CallbackInfo& info) {
   auto arr = info[0].As<Napi::TypedArrayOf<uint64_t>>();
   uint32_t flags = info[1].As<Napi::Number>().Uint32Value();
   try {
-    size_t full =
-        WriteWatched(loader_->skel()->maps.watched, loader_->skel()->maps.interest, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()), flags);
+    size_t full = WriteWatched(loader_->skel()->maps.watched, loader_->skel()->maps.interest,
+                               std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()), flags);
     return Napi::Number::New(env, static_cast<double>(full));
   } catch (const BpfError& e) {
     throw ToJsError(env, e);
