@@ -551,12 +551,12 @@ const errors: Array<[string, string, string]> = [
   [
     'unknown action',
     'resources: { tasks: { limit: 5, on_limit: [stop] } }',
-    `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+    `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze, enforce or {exec: [command, args...], timeout: 10s}`,
   ],
   [
     'action of the wrong shape',
     'resources: { tasks: { limit: 5, on_limit: [[kill]] } }',
-    `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+    `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze, enforce or {exec: [command, args...], timeout: 10s}`,
   ],
   [
     'exec without a command',
