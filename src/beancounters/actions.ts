@@ -96,18 +96,9 @@ export class Actions {
    * reading: a `limit` event (with `refused`, not a crossing) on the bus and in the accounting log.
    */
   refused(c: { group: string; resource: ResourceName; held: number; barrier: number | undefined; limit: number | undefined }, n: number, cgroup: string): void {
-    const event: CrossingEvent = {
-      type: 'limit',
-      time: new Date(this.d.now()).toISOString(),
-      group: c.group,
-      resource: c.resource,
-      held: c.held,
-      barrier: c.barrier ?? null,
-      limit: c.limit ?? null,
-      direction: 'up',
-      refused: n,
-      cgroup,
-    };
+    const event = this.#event({ ...c, kind: 'limit', direction: 'up' });
+    event.refused = n;
+    event.cgroup = cgroup;
     this.d.bus.publish(event);
     this.d.log.warn(`group ${c.group}: the kernel refused ${n} ${c.resource === 'tasks' ? 'forks (pids.max)' : 'memory charges (memory max)'} in ${cgroup}`);
     this.d.records.append(event);
@@ -165,8 +156,9 @@ export class Actions {
     this.d.defer(() => void this.d.hooks.run(request));
   }
 
-  #announce(c: LedgerCrossing, cause: RawEvent | undefined): void {
-    const event: CrossingEvent = {
+  /** The event of a crossing (or of the kernel's refusals), timed now. */
+  #event(c: Pick<LedgerCrossing, 'kind' | 'direction' | 'group' | 'resource' | 'held' | 'barrier' | 'limit'>): CrossingEvent {
+    return {
       type: c.kind,
       time: new Date(this.d.now()).toISOString(),
       group: c.group,
@@ -176,6 +168,10 @@ export class Actions {
       limit: c.limit ?? null,
       direction: c.direction,
     };
+  }
+
+  #announce(c: LedgerCrossing, cause: RawEvent | undefined): void {
+    const event = this.#event(c);
     if (cause !== undefined) {
       event.pid = cause.pid;
       event.kernel_time = this.d.host.source.clock.iso(cause.ts);
@@ -188,13 +184,17 @@ export class Actions {
     this.d.records.append(event);
   }
 
-  /** SIGKILLs the process the table names (by pid and start time: never one that reused the pid). */
+  /**
+   * SIGKILLs the process the table names (by pid and start time: never one that reused the pid).
+   * It counts as refused, and as on its way out, even when it was gone already: its exit is still
+   * to be read (the table has it), so held still counts it, and the next newcomer must not be
+   * taken for the one too many in its place. That keeps failcnt one per process past the limit,
+   * however the exits and the agent's reading interleave.
+   */
   #kill(st: GroupState, p: ProcessInfo): void {
-    if (this.d.io.kill(p.pid, p.startNs)) {
-      st.killed.add(p.pid);
-      st.killedSinceTick++;
-      this.d.countKill(st.group.name);
-    }
+    st.killed.add(p.pid);
+    this.d.countKill(st.group.name);
+    if (this.d.io.kill(p.pid, p.startNs)) st.killedSinceTick++;
   }
 
   /** Freezes the group's cgroups, or thaws those this agent froze (see freezer.ts). */
