@@ -238,13 +238,16 @@ export class RecordingLog implements Logger {
 }
 
 /** Everything a unit test needs, wired. */
-export function harness(yaml: string, opts: { cgroups?: Record<number, string>; seed?: Parameters<FakeHost['seed']>[0]; sink?: AccountingSink } = {}) {
+export function harness(
+  yaml: string,
+  opts: { cgroups?: Record<number, string>; seed?: Parameters<FakeHost['seed']>[0]; sink?: AccountingSink; io?: FakeIO } = {},
+) {
   const clock = new Clock();
   // An accounting log unless the test says otherwise; its records land in `records`.
   const cfg = config(yaml.includes('accounting:') ? yaml : `${yaml}\naccounting:\n  log: { path: /var/log/forkwatch-test.log }\n`);
   const host = new FakeHost(cfg, clock, opts.cgroups);
   if (opts.seed) host.seed(opts.seed);
-  const io = new FakeIO();
+  const io = opts.io ?? new FakeIO();
   const hooks = new FakeHooks();
   const events: AgentEvent[] = [];
   const records: unknown[] = [];
