@@ -1,6 +1,7 @@
 /**
  * What a config's actions need from where the agent runs, checked once at start: `kill` needs
- * CAP_KILL; `freeze` and programs need a writable cgroup v2 hierarchy; a program with a user or a
+ * CAP_KILL; `freeze` and programs need a writable cgroup v2 hierarchy; `enforce` a writable
+ * hierarchy with the controller (pids, memory; memory.high only on v2); a program with a user or a
  * group needs CAP_SETUID, CAP_SETGID and CAP_KILL (to signal it once it is someone else's); the
  * accounting log needs a writable directory. A systemd unit's CapabilityBoundingSet=, a pod's
  * capabilities or its read-only /sys/fs/cgroup can take any of these away. A config asking for
