@@ -192,9 +192,10 @@ export class Actions {
    * however the exits and the agent's reading interleave.
    */
   #kill(st: GroupState, p: ProcessInfo): void {
+    const sent = this.d.io.kill(p.pid, p.startNs); // a kill that throws took no one: nothing counted
     st.killed.add(p.pid);
     this.d.countKill(st.group.name);
-    if (this.d.io.kill(p.pid, p.startNs)) st.killedSinceTick++;
+    if (sent) st.killedSinceTick++;
   }
 
   /** Freezes the group's cgroups, or thaws those this agent froze (see freezer.ts). */

@@ -39,21 +39,24 @@ interface Pids {
   join: string;
 }
 
-function v2HasPids(): boolean {
+function v2Has(controller: 'pids' | 'memory'): boolean {
   const root = detectHierarchy('v2').mount;
-  return fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('pids');
+  return fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').split(/\s+/).includes(controller);
 }
 
-function pidsOf(cg: TestCgroup): Pids {
-  if (v2HasPids()) {
-    const parent = path.dirname(cg.dir);
-    fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), '+pids');
-    return { file: path.join(cg.dir, 'pids.max'), join: '' };
+/** The file of a cgroup's limit where the controller is: v2 (enabled in the parent), else its v1 twin. */
+function limitOf(cg: TestCgroup, controller: 'pids' | 'memory'): Pids {
+  const [v2File, v1File] = controller === 'pids' ? ['pids.max', 'pids.max'] : ['memory.max', 'memory.limit_in_bytes'];
+  if (v2Has(controller)) {
+    fs.writeFileSync(path.join(path.dirname(cg.dir), 'cgroup.subtree_control'), `+${controller}`);
+    return { file: path.join(cg.dir, v2File), join: '' };
   }
-  const t = new V1Twin('pids', cg);
+  const t = new V1Twin(controller, cg);
   cleanups.push(() => t.remove());
-  return { file: path.join(t.dir, 'pids.max'), join: `${t.joinCommand}; ` };
+  return { file: path.join(t.dir, v1File), join: `${t.joinCommand}; ` };
 }
+
+const pidsOf = (cg: TestCgroup) => limitOf(cg, 'pids');
 
 function cgroup(label: string, parent?: TestCgroup): TestCgroup {
   if (parent === undefined) return thawingCgroup(label, cleanups);
@@ -219,5 +222,32 @@ describe('enforce: the kernel refuses', () => {
     await a.stop();
     expect(read(pids.file)).toBe('7');
     expect(a.proc.stderr).toContain(`group t: left pids.max of ${cg.path} as it is: it was written by someone else after forkwatch set it`);
+  });
+
+  it('memory_bytes: sets memory.max, the charge past it ends in the cgroup (not the agent) and counts; restored at stop', async () => {
+    requireRoot();
+    const cg = cgroup('memmax');
+    const mem = limitOf(cg, 'memory');
+    const original = read(mem.file);
+    const a = await agent(
+      `groups:\n  - name: m\n    match: { cgroup: "${cg.path}" }\n    resources:\n      memory_bytes: { limit: 32MiB, on_limit: [enforce] }\n`,
+    );
+    expect(read(mem.file)).toBe(String(32 * 2 ** 20));
+    // 64 MiB touched against a 32 MiB limit: the kernel refuses the charges and OOM-kills the hog.
+    const hog = await cg.exec(`${mem.join}exec ${tool('hog')} 64 0`);
+    expect(hog.signal).toBe('SIGKILL');
+    // The kernel's count of charges that hit the limit (v2 memory.events max, v1 memory.failcnt).
+    const dir = path.dirname(mem.file);
+    const kernel = mem.join === '' ? Number(/^max (\d+)$/m.exec(read(path.join(dir, 'memory.events')))![1]) : Number(read(path.join(dir, 'memory.failcnt')));
+    expect(kernel).toBeGreaterThan(0);
+    let last: BeancounterRow | undefined;
+    const start = Date.now();
+    while (last?.failcnt !== kernel && Date.now() - start < 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      last = (await a.json<BeancounterRow[]>('/api/beancounters')).find((r) => r.group === 'm' && r.resource === 'memory_bytes');
+    }
+    expect(last).toMatchObject({ limit: 32 * 2 ** 20, failcnt: kernel });
+    await a.stop();
+    expect(read(mem.file)).toBe(original);
   });
 });
