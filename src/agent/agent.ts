@@ -36,6 +36,8 @@ export interface AgentListener {
    * emptying found after lost records).
    */
   onCgroupEmpty?(cgroupId: number, status: number | null): void;
+  /** A cgroup was made or removed (its mkdir or rmdir record), with its path. */
+  onCgroup?(cgroupId: number, path: string, made: boolean): void;
   onTick?(now: number): void;
 }
 
@@ -205,10 +207,12 @@ export class Agent {
       if (e.type === EventType.CGROUP_RMDIR) {
         this.pendingRetire.push(e.cgroupId);
         this.interest.cgroupGone(e.cgroupId);
+        this.cgroupChanged(e.cgroupId, false);
         continue;
       }
       if (e.type === EventType.CGROUP_MKDIR) {
         if (this.interest.cgroupMade(e.cgroupId, this.source.names.path(e.cgroupId))) this.rescanSoon();
+        this.cgroupChanged(e.cgroupId, true);
         continue;
       }
       // Migrate records always flow: one into a cgroup whose records do not takes the process out
@@ -226,6 +230,11 @@ export class Agent {
         if (emptied) l.onCgroupEmpty?.(emptied.cgroupId, emptied.status);
       }
     }
+  }
+
+  private cgroupChanged(id: number, made: boolean): void {
+    const path = this.source.names.path(id);
+    for (const l of this.listeners) l.onCgroup?.(id, path, made);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { NdjsonLog, noLogErrors } from '../beancounters/log.js';
 import { HostCgroupIO } from '../beancounters/cgroup-actions.js';
+import { Enforcer, EnforcedFile } from '../beancounters/enforcer.js';
 import { Freezer, FrozenFile } from '../beancounters/freezer.js';
 import { ThreadedHooks } from '../beancounters/hook-thread.js';
 import { BeancounterService } from '../beancounters/service.js';
@@ -138,8 +139,13 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const io = HostCgroupIO.detect(binding);
   // Kept here, not in the log: a reload that opens a new log must not set the counters back.
   const logErrors = noLogErrors();
-  const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), log);
+  const runtimeDir = path.dirname(config.api.socket);
+  const freezer = new Freezer(io, new FrozenFile(path.join(runtimeDir, 'frozen-cgroups.json'), bootId), log);
   freezer.recover();
+  // The same for the kernel limits `enforce` replaced: their originals, which the service's first
+  // sync keeps for what the config still enforces and puts back for the rest.
+  const enforcer = new Enforcer(io, new EnforcedFile(path.join(runtimeDir, 'enforced-cgroups.json'), bootId), log);
+  enforcer.recover();
   const beancounters = new BeancounterService({
     host: agent,
     config,
@@ -147,6 +153,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     hooks: new ThreadedHooks(log, opts.hookWorkerUrl),
     io,
     freezer,
+    enforcer,
     log,
     openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
   });

@@ -3,6 +3,7 @@
  * hooks, `kill` above a tasks limit, `freeze` / `thaw`. Every action goes through the adapters
  * the service was given (bus, hooks, cgroup actions, freezer), so it runs in tests without root.
  */
+import type { ResourceName } from '../config/types.js';
 import type { RawEvent } from '../events/decode.js';
 import { EventType, Flags } from '../events/layout.js';
 import { OVERFLOW_GROUP } from '../groups/registry.js';
@@ -28,6 +29,8 @@ export interface ActionDeps {
   freezer: Freezer;
   records: AccountingRecords;
   cgroups: GroupCgroups;
+  /** Counts one refusal in a group's tasks failcnt (each process the `kill` action kills). */
+  countKill: (group: string) => void;
 }
 
 export class Actions {
@@ -70,6 +73,8 @@ export class Actions {
             // A fork that crossed the limit names the newest process itself.
             if (st !== undefined) this.enforceKill(st, cause?.type === EventType.FORK && (cause.flags & Flags.THREAD) === 0 ? cause.pid : undefined);
             break;
+          case 'enforce':
+            break; // a standing kernel limit (enforcer.ts), set with the config: nothing to do at a crossing
           case 'freeze':
           case 'thaw':
             if (st !== undefined) this.#freeze(st, a.kind === 'freeze');
@@ -84,6 +89,19 @@ export class Actions {
         `group ${c.group}: ${withheld.join(', ')} not run: "${OVERFLOW_GROUP}" is the overflow of every group beyond group_settings.max_groups (anyone who can make cgroups can fill it), so actions never apply to it`,
       );
     }
+  }
+
+  /**
+   * The kernel refused `n` forks or memory charges in one of a group's cgroups since the last
+   * reading: a `limit` event (with `refused`, not a crossing) on the bus and in the accounting log.
+   */
+  refused(c: { group: string; resource: ResourceName; held: number; barrier: number | undefined; limit: number | undefined }, n: number, cgroup: string): void {
+    const event = this.#event({ ...c, kind: 'limit', direction: 'up' });
+    event.refused = n;
+    event.cgroup = cgroup;
+    this.d.bus.publish(event);
+    this.d.log.warn(`group ${c.group}: the kernel refused ${n} ${c.resource === 'tasks' ? 'forks (pids.max)' : 'memory charges (memory max)'} in ${cgroup}`);
+    this.d.records.append(event);
   }
 
   /** The group's last process exited: its life's record goes out, and its on_release hook runs. */
@@ -138,8 +156,9 @@ export class Actions {
     this.d.defer(() => void this.d.hooks.run(request));
   }
 
-  #announce(c: LedgerCrossing, cause: RawEvent | undefined): void {
-    const event: CrossingEvent = {
+  /** The event of a crossing (or of the kernel's refusals), timed now. */
+  #event(c: Pick<LedgerCrossing, 'kind' | 'direction' | 'group' | 'resource' | 'held' | 'barrier' | 'limit'>): CrossingEvent {
+    return {
       type: c.kind,
       time: new Date(this.d.now()).toISOString(),
       group: c.group,
@@ -149,6 +168,10 @@ export class Actions {
       limit: c.limit ?? null,
       direction: c.direction,
     };
+  }
+
+  #announce(c: LedgerCrossing, cause: RawEvent | undefined): void {
+    const event = this.#event(c);
     if (cause !== undefined) {
       event.pid = cause.pid;
       event.kernel_time = this.d.host.source.clock.iso(cause.ts);
@@ -161,12 +184,18 @@ export class Actions {
     this.d.records.append(event);
   }
 
-  /** SIGKILLs the process the table names (by pid and start time: never one that reused the pid). */
+  /**
+   * SIGKILLs the process the table names (by pid and start time: never one that reused the pid).
+   * It counts as refused, and as on its way out, even when it was gone already: its exit is still
+   * to be read (the table has it), so held still counts it, and the next newcomer must not be
+   * taken for the one too many in its place. That keeps failcnt one per process past the limit,
+   * however the exits and the agent's reading interleave.
+   */
   #kill(st: GroupState, p: ProcessInfo): void {
-    if (this.d.io.kill(p.pid, p.startNs)) {
-      st.killed.add(p.pid);
-      st.killedSinceTick++;
-    }
+    const sent = this.d.io.kill(p.pid, p.startNs); // a kill that throws took no one: nothing counted
+    st.killed.add(p.pid);
+    this.d.countKill(st.group.name);
+    if (sent) st.killedSinceTick++;
   }
 
   /** Freezes the group's cgroups, or thaws those this agent froze (see freezer.ts). */

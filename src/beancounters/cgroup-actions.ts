@@ -14,11 +14,40 @@ import { parseMounts } from '../host/cgroupfs.js';
 import { signalProcess, type PidfdNative } from '../host/pidfd.js';
 import type { FreezeState } from './freezer.js';
 
+/** A kernel limit the `enforce` action sets, by its cgroup v2 name. */
+export type LimitKnob = 'pids.max' | 'memory.max' | 'memory.high';
+
+/** A limit file as it is now. */
+export interface LimitState {
+  /** The id (inode) of the cgroup directory that holds the file, as a decimal string. */
+  id: string;
+  /** The file's text, trimmed ("max", "10", "9223372036854771712"). */
+  value: string;
+  /** The file's mtime in ns, as a decimal string: every write moves it. */
+  writtenNs: string;
+}
+
+/** The limit files the enforcer uses (HostCgroupIO fits). */
+export interface LimitIO {
+  /**
+   * The file that holds a cgroup's limit: the v2 one when the controller is enabled for the
+   * cgroup (its parent's cgroup.subtree_control), else the v1 controller's at the same path;
+   * undefined when neither exists (controller not enabled, or the cgroup is gone).
+   */
+  limitFile(cgroup: string, knob: LimitKnob): string | undefined;
+  /** Where limitFile looked, for a message that says why there is none. */
+  limitPlaces(cgroup: string, knob: LimitKnob): string[];
+  /** The state of a limit file; undefined when it is gone. */
+  limitState(file: string): LimitState | undefined;
+  /** Writes a limit file; throws the fs error, which names the file and the errno. */
+  writeLimit(file: string, value: string): void;
+}
+
 /** The kernel counters of refused charges: `pids` (a fork over pids.max), `memory` (over the memory max). */
 export type RefusalKind = 'pids' | 'memory';
 
 /** What BeancounterService asks of the host. */
-export interface BeancounterIO {
+export interface BeancounterIO extends LimitIO {
   /** Bytes charged to a cgroup and its descendants; undefined when no memory accounting covers it. */
   memoryBytes(cgroup: string): number | undefined;
   /** The kernel's cumulative refusal count for a cgroup; undefined when there is no such file. */
@@ -142,6 +171,40 @@ export class HostCgroupIO implements BeancounterIO {
     } catch {
       return undefined; // gone, or a kernel without the v2 freezer (before 5.2)
     }
+  }
+
+  limitFile(cgroup: string, knob: LimitKnob): string | undefined {
+    if (cgroup === '/' || !cgroup.startsWith('/')) return undefined; // the root has no limits
+    return this.limitPlaces(cgroup, knob).find((f) => fs.existsSync(f));
+  }
+
+  limitPlaces(cgroup: string, knob: LimitKnob): string[] {
+    const { v2, v1 } = this.#mounts;
+    const out: string[] = [];
+    if (v2 !== undefined) out.push(path.join(v2, cgroup, knob));
+    // v1 has pids.max under the same name and memory.max as memory.limit_in_bytes; memory.high has
+    // no v1 counterpart (the soft limit only steers reclaim, it never throttles).
+    const v1File =
+      knob === 'pids.max'
+        ? v1.pids && path.join(v1.pids, cgroup, 'pids.max')
+        : knob === 'memory.max'
+          ? v1.memory && path.join(v1.memory, cgroup, 'memory.limit_in_bytes')
+          : undefined;
+    if (v1File) out.push(v1File);
+    return out;
+  }
+
+  limitState(file: string): LimitState | undefined {
+    try {
+      const st = fs.statSync(file, { bigint: true });
+      return { id: String(fs.statSync(path.dirname(file), { bigint: true }).ino), value: fs.readFileSync(file, 'utf8').trim(), writtenNs: String(st.mtimeNs) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeLimit(file: string, value: string): void {
+    fs.writeFileSync(file, value);
   }
 
   kill(pid: number, startNs: number): boolean {

@@ -15,9 +15,8 @@
  * now. A cgroup found frozen before we would freeze it is someone else's too, and is left alone.
  * The record names the boot it was made in: cgroup ids start again after a reboot.
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
+import { BootRecordFile, isCgroupPath, type RecordStore } from './record-file.js';
 
 /** A cgroup's own freeze setting, and what tells whether it was written since. */
 export interface FreezeState {
@@ -46,12 +45,7 @@ export interface FrozenEntry {
 }
 
 /** Where the record is kept (FrozenFile, or nothing in tests). */
-export interface FrozenStore {
-  load(): FrozenEntry[];
-  save(entries: FrozenEntry[]): void;
-  /** For messages: where the record is. */
-  readonly where: string;
-}
+export type FrozenStore = RecordStore<FrozenEntry>;
 
 /** Whose a recorded freeze is now. Pure. */
 export type Verdict = 'ours' | 'gone' | 'replaced' | 'rewritten' | 'thawed';
@@ -168,47 +162,10 @@ export class Freezer {
   }
 }
 
-/**
- * The record as a JSON file in the agent's runtime directory: `{ boot_id, frozen: [...] }`.
- * Replaced whole by a rename, so a crash leaves the old record or the new one, never half of
- * one. Not fsynced: it only has to outlive the agent, and a host that loses power loses its
- * cgroups with it. Removed when nothing is frozen.
- */
-export class FrozenFile implements FrozenStore {
-  readonly where: string;
-  readonly #bootId: string;
-
+/** The record as a JSON file in the agent's runtime directory: `{ boot_id, frozen: [...] }`. */
+export class FrozenFile extends BootRecordFile<FrozenEntry> {
   constructor(path: string, bootId: string) {
-    this.where = path;
-    this.#bootId = bootId;
-  }
-
-  load(): FrozenEntry[] {
-    let text: string;
-    try {
-      text = readFileSync(this.where, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const doc = JSON.parse(text) as { boot_id?: unknown; frozen?: unknown };
-    if (doc.boot_id !== this.#bootId || !Array.isArray(doc.frozen)) return []; // another boot: those cgroups are gone
-    return doc.frozen.filter(isEntry);
-  }
-
-  save(entries: FrozenEntry[]): void {
-    if (entries.length === 0) {
-      try {
-        unlinkSync(this.where);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-      return;
-    }
-    mkdirSync(dirname(this.where), { recursive: true, mode: 0o700 });
-    const tmp = `${this.where}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ boot_id: this.#bootId, frozen: entries }) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.where);
+    super(path, bootId, 'frozen', isEntry);
   }
 }
 
@@ -218,8 +175,7 @@ function isEntry(e: unknown): e is FrozenEntry {
     typeof x === 'object' &&
     x !== null &&
     typeof x.cgroup === 'string' &&
-    x.cgroup.startsWith('/') &&
-    !x.cgroup.split('/').includes('..') &&
+    isCgroupPath(x.cgroup) &&
     typeof x.group === 'string' &&
     typeof x.id === 'string' &&
     (x.writtenNs === undefined || typeof x.writtenNs === 'string')

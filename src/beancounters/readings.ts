@@ -10,7 +10,7 @@ import type { Group } from '../groups/registry.js';
 import type { Logger } from '../log.js';
 import type { Actions } from './actions.js';
 import type { BeancounterIO, RefusalKind } from './cgroup-actions.js';
-import { hasThreshold, type GroupCgroups, type GroupState } from './group-state.js';
+import { hasThreshold, outermost, type GroupCgroups, type GroupState } from './group-state.js';
 import type { GroupLedger } from './model/ledger.js';
 import type { BeancounterHost } from './types.js';
 
@@ -23,6 +23,8 @@ export interface ReadingDeps {
   cgroups: GroupCgroups;
   /** The state the service keeps for a group name. */
   state(name: string): GroupState | undefined;
+  /** The cgroups where `enforce` set a group's limits: the kernel counts its refusals there. */
+  enforced(group: string): string[];
 }
 
 export class Readings {
@@ -62,8 +64,10 @@ export class Readings {
       if (g !== undefined) wanted.get(g)?.ids.add(p.cgroupId);
     }
     for (const w of wanted.values()) {
-      const cgroups = this.d.cgroups.now(w.st, w.ids);
       const name = w.st.group.name;
+      const live = this.d.cgroups.now(w.st, w.ids);
+      const enforced = this.d.enforced(name);
+      const cgroups = enforced.length === 0 ? live : outermost([...live, ...enforced]);
       if (w.memory) {
         let sum: number | undefined;
         for (const cg of cgroups) {
@@ -77,6 +81,7 @@ export class Readings {
     }
   }
 
+  /** Adds the kernel's refusals to failcnt and announces them (a `limit` event with `refused`). */
   #refusals(group: string, resource: ResourceName, kind: RefusalKind, cgroups: string[]): void {
     for (const cg of cgroups) {
       const v = this.d.io.refusals(cg, kind);
@@ -85,8 +90,8 @@ export class Readings {
       const id = this.d.host.source.names.idOf(cg);
       const countExisting = id !== undefined && !this.#preexisting.has(id);
       const added = this.d.ledger.addKernelFailures(group, resource, v, cg, { countExisting });
-      if (added > 0)
-        this.d.log.warn(`group ${group}: the kernel refused ${added} ${kind === 'pids' ? 'forks (pids.max)' : 'memory charges (memory max)'} in ${cg}`);
+      const now = added > 0 ? this.d.ledger.current(group, resource) : undefined;
+      if (now !== undefined) this.d.actions.refused({ group, resource, ...now }, added, cg);
     }
   }
 }

@@ -23,8 +23,9 @@ import type { Group } from '../groups/registry.js';
 import type { GroupNotice } from '../groups/tracker.js';
 import type { Logger } from '../log.js';
 import { Actions } from './actions.js';
+import { Enforcer, limitsOf, type LimitTarget } from './enforcer.js';
 import { Freezer } from './freezer.js';
-import { GroupCgroups, isOverflow, newState, type GroupState } from './group-state.js';
+import { GroupCgroups, isOverflow, newState, outermost, type GroupState } from './group-state.js';
 import { GroupLedger, type BeancounterRow } from './model/ledger.js';
 import { exitOutcome } from './model/release.js';
 import { Readings } from './readings.js';
@@ -42,6 +43,9 @@ export class BeancounterService {
   readonly #now: () => number;
   readonly #ledger: GroupLedger;
   readonly #freezer: Freezer;
+  readonly #enforcer: Enforcer;
+  /** Whether any rule asks for `enforce` (a cgroup made needs a look only then). */
+  #enforcing = false;
   readonly #records: AccountingRecords;
   readonly #cgroups: GroupCgroups;
   readonly #actions: Actions;
@@ -58,6 +62,7 @@ export class BeancounterService {
     this.#now = deps.now ?? Date.now;
     this.#config = deps.config;
     this.#freezer = deps.freezer ?? new Freezer(deps.io, undefined, deps.log);
+    this.#enforcer = deps.enforcer ?? new Enforcer(deps.io, undefined, deps.log);
     this.#ledger = new GroupLedger({
       // Each group is configured with its effective resources (defaults already merged in by the
       // registry, cleared ones removed), so the ledger needs no defaults of its own.
@@ -80,6 +85,7 @@ export class BeancounterService {
       freezer: this.#freezer,
       records: this.#records,
       cgroups: this.#cgroups,
+      countKill: (group) => this.#ledger.addRefusals(group, 'tasks', 1),
     });
     this.#readings = new Readings({
       host: deps.host,
@@ -89,6 +95,7 @@ export class BeancounterService {
       actions: this.#actions,
       cgroups: this.#cgroups,
       state: (name) => this.#states.get(name),
+      enforced: (group) => (this.#enforcing ? this.#enforcer.cgroupsOf(group) : []),
     });
     this.#records.configure(deps.config.accounting.log);
     const now = this.#now();
@@ -97,6 +104,7 @@ export class BeancounterService {
       if (g.tasks > 0) this.#cgroups.startLife(st, undefined, now);
       this.#observeCounts(st, now, undefined);
     }
+    this.#guard('setting kernel limits', () => this.#syncLimits(now));
     // The kernel's refusal counters of the cgroups there now: what they hold is from before us.
     this.#readings.readCgroups(new Set(this.#states.values()), now);
   }
@@ -150,6 +158,20 @@ export class BeancounterService {
     }
   }
 
+  /**
+   * A cgroup was made (its mkdir record) or removed. A new cgroup of a group with `enforce` gets
+   * its limits now, before its first processes fork much (unless an ancestor of the same group
+   * already holds them: the kernel's limits are hierarchical).
+   */
+  onCgroup(_id: number, path: string, made: boolean): void {
+    if (!this.#enforcing && made) return;
+    this.#guard('setting kernel limits', () => {
+      if (!made) return this.#enforcer.removed(path);
+      const now = this.#now();
+      for (const t of this.#limitTargets([path])) if (!this.#enforcer.coveredBy(t)) this.#enforcer.apply(t, now);
+    });
+  }
+
   /** Once a second: rates, CPU, cgroupfs readings, and groups that changed without an event. */
   onTick(now: number = this.#now()): void {
     const live = new Set<GroupState>();
@@ -170,6 +192,7 @@ export class BeancounterService {
     this.#guard('CPU sampling', () => this.#readings.sampleCpu(live, now));
     this.#guard('cgroupfs readings', () => this.#readings.readCgroups(live, now));
     this.#guard('the accounting log', () => this.#records.flush());
+    if (this.#enforcing) this.#guard('setting kernel limits', () => this.#enforcer.retry(now));
     for (const st of live) {
       for (const pid of st.killed) if (this.#host.table.get(pid) === undefined) st.killed.delete(pid);
       if (st.killedSinceTick > 0) {
@@ -211,6 +234,7 @@ export class BeancounterService {
     const now = this.#now();
     // New thresholds are judged against held at once: a limit lowered under it acts now.
     for (const g of this.#host.registry.all()) this.#observeCounts(this.#state(g), now, undefined);
+    this.#guard('setting kernel limits', () => this.#syncLimits(now));
   }
 
   /** Rows for the metrics snapshot. */
@@ -233,13 +257,42 @@ export class BeancounterService {
     return this.#ledger.rows(this.#now());
   }
 
-  /** Thaws what the `freeze` action froze, and stops the hooks (running ones are killed). */
+  /** Thaws what the `freeze` action froze, restores the limits `enforce` replaced, and stops the hooks (running ones are killed). */
   close(): Promise<void> {
     this.#guard('thawing at stop', () => this.#freezer.stop());
+    this.#guard('restoring kernel limits at stop', () => this.#enforcer.stop());
     return this.#hooks.close();
   }
 
   // ---- groups ------------------------------------------------------------------------------
+
+  /** Every known cgroup's kernel limits made what the config asks (start, reload). */
+  #syncLimits(now: number): void {
+    this.#enforcing = this.#config.groups.rules.some((r) => limitsOf(r.resources).length > 0);
+    const paths: string[] = [];
+    if (this.#enforcing) for (const [, p] of this.#host.source.names.entries()) paths.push(p);
+    this.#enforcer.sync(this.#limitTargets(paths), now);
+  }
+
+  /** The limits `enforce` asks for on these cgroups: per group and limit, on the outermost only. */
+  #limitTargets(paths: Iterable<string>): LimitTarget[] {
+    const byGroupKnob = new Map<string, { group: string; knob: LimitTarget['knob']; value: number; paths: string[] }>();
+    for (const p of paths) {
+      if (p === '/' || !p.startsWith('/')) continue; // the root has no limits; unnamed ids are not paths
+      const rule = this.#host.registry.ruleOfCgroup(p);
+      if (rule === undefined) continue;
+      const resources = this.#host.registry.get(rule.name)?.resources ?? rule.resources;
+      for (const { knob, value } of limitsOf(resources)) {
+        const k = `${rule.name}\0${knob}`;
+        let e = byGroupKnob.get(k);
+        if (e === undefined) byGroupKnob.set(k, (e = { group: rule.name, knob, value, paths: [] }));
+        e.paths.push(p);
+      }
+    }
+    const out: LimitTarget[] = [];
+    for (const e of byGroupKnob.values()) for (const cgroup of outermost(e.paths)) out.push({ group: e.group, cgroup, knob: e.knob, value: e.value });
+    return out;
+  }
 
   /** The state of a group, configuring the ledger when the group is new or its resources changed. */
   #state(g: Group): GroupState {
@@ -253,7 +306,7 @@ export class BeancounterService {
       st.resources = g.resources;
       const tasks = g.resources.tasks;
       st.killLimit = tasks?.limit !== undefined && tasks.on_limit.some((a) => a.kind === 'kill') && !isOverflow(g) ? tasks.limit : undefined;
-      this.#actions.actAll(st, this.#ledger.configure(g.name, g.resources), undefined);
+      this.#actions.actAll(st, this.#ledger.configure(g.name, g.resources, { killsWithheld: isOverflow(g) }), undefined);
     }
     return st;
   }

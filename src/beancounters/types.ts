@@ -3,18 +3,19 @@
  * runner, the accounting log, and the records it publishes (crossings, releases) and exposes
  * (metric samples). Types only; metrics/ and the server import them from here.
  */
-import type { Config, ResourceName } from '../config/types.js';
+import type { Config, GroupRule, ResourceName } from '../config/types.js';
 import type { Group, KernelTotals } from '../groups/registry.js';
 import type { Logger } from '../log.js';
 import type { ProcessInfo } from '../process/table.js';
 import type { BeancounterIO } from './cgroup-actions.js';
+import type { Enforcer } from './enforcer.js';
 import type { Freezer } from './freezer.js';
 import type { HookRequest } from './hooks.js';
 import type { ReleaseRecord } from './model/release.js';
 
 /** What the service reads from the agent; the Agent fits it. */
 export interface BeancounterHost {
-  readonly registry: { all(): Iterable<Group>; get(name: string): Group | undefined };
+  readonly registry: { all(): Iterable<Group>; get(name: string): Group | undefined; ruleOfCgroup(path: string): GroupRule | undefined };
   readonly tracker: { groupOf(pid: number): Group | undefined };
   readonly table: { values(): Iterable<ProcessInfo>; get(pid: number): ProcessInfo | undefined };
   readonly source: {
@@ -54,6 +55,12 @@ export type CrossingEvent = {
   /** The process whose fork, exit or move caused it, and the kernel's time of that record. */
   pid?: number;
   kernel_time?: string;
+  /**
+   * A `limit` event for what the kernel refused (not a crossing: held stays at or under the
+   * limit): how many forks or charges it refused since the last reading, and in which cgroup.
+   */
+  refused?: number;
+  cgroup?: string;
 };
 
 /** A release as published on the bus: the record, timed at its end. */
@@ -94,6 +101,12 @@ export interface BeancounterDeps {
    * without a record.
    */
   freezer?: Freezer;
+  /**
+   * Sets and restores the `enforce` action's kernel limits, with the record that outlives the agent
+   * (the composition gives one that has recovered what a crashed agent left). Default: one
+   * without a record.
+   */
+  enforcer?: Enforcer;
   /** Passed to the ledger; tests shorten them. */
   forksWindowMs?: number;
   cpuWindowMs?: number;

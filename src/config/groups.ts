@@ -16,6 +16,8 @@ export interface SpecContext {
   v2: boolean;
   /** The group is made of whole cgroups (freeze acts on cgroups, not processes). */
   wholeCgroups: boolean;
+  /** A rule's own resources, not the top-level defaults (enforce is per rule). */
+  rule?: boolean;
 }
 
 /** The rules of `groups`, in order; `defaults` are the top-level resources a rule inherits. */
@@ -31,7 +33,7 @@ export function readRules(r: ConfigReader, value: unknown, defaults: ResourceLim
       r.fail([...path, 'name'], what, 'another name');
     }
     const match = readMatch(r, map.match, [...path, 'match']);
-    const ruleCtx = { ...ctx, wholeCgroups: isCgroupRule(match) };
+    const ruleCtx = { ...ctx, wholeCgroups: isCgroupRule(match), rule: true };
     const resources = readResources(r, map.resources, [...path, 'resources'], ruleCtx);
     if (!ruleCtx.wholeCgroups) {
       // A default's freeze would reach this group through effectiveResources(): refuse it here,
@@ -133,7 +135,13 @@ function readAmount(r: ConfigReader, name: ResourceName, value: unknown, path: K
   }
 }
 
-const ACTION_FORMS = 'event, kill, freeze or {exec: [command, args...], timeout: 10s}';
+const ACTION_FORMS = 'event, kill, freeze, enforce or {exec: [command, args...], timeout: 10s}';
+
+/** The kernel limit `enforce` sets for each resource and threshold it can hold (see beancounters/enforcer.ts). */
+const ENFORCEABLE: Partial<Record<ResourceName, { on_barrier?: string; on_limit: string }>> = {
+  tasks: { on_limit: 'pids.max' },
+  memory_bytes: { on_barrier: 'memory.high', on_limit: 'memory.max' },
+};
 
 /** The actions of one threshold, `event` first and each plain action once. */
 function readActions(r: ConfigReader, name: ResourceName, value: unknown, path: KeyPath, ctx: SpecContext): Action[] {
@@ -145,6 +153,17 @@ function readActions(r: ConfigReader, name: ResourceName, value: unknown, path: 
       if (item === 'event') return;
       if (item === 'kill') {
         if (name !== 'tasks') r.fail(at, `kill is only for tasks, not ${name}`, 'event, freeze or {exec: ...}');
+      } else if (item === 'enforce') {
+        const list = path[path.length - 1] as 'on_barrier' | 'on_limit';
+        if (ENFORCEABLE[name]?.[list] === undefined) {
+          r.fail(
+            at,
+            `enforce has no kernel limit for ${name} ${list}`,
+            'enforce under tasks.on_limit (pids.max), memory_bytes.on_limit (memory.max) or memory_bytes.on_barrier (memory.high)',
+          );
+        }
+        if (!ctx.rule) r.fail(at, 'enforce in the top-level resources would set limits on every cgroup of the host', "enforce in a group's own resources");
+        if (!ctx.wholeCgroups) r.fail(at, 'enforce needs a group of whole cgroups, and this group matches processes', 'event, kill or {exec: ...}');
       } else if (item === 'freeze') {
         if (!ctx.v2) {
           r.fail(at, 'freeze needs cgroup v2 (cgroup.freeze)', 'event, kill or {exec: ...} with a v1 hierarchy');

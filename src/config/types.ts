@@ -17,7 +17,8 @@ export type Action =
   | { kind: 'event' }
   | { kind: 'exec'; command: string[]; timeout_s: number }
   | { kind: 'kill' } // tasks only: SIGKILL the newest processes above the limit
-  | { kind: 'freeze' }; // cgroup groups: cgroup.freeze, thawed when held falls back to the barrier
+  | { kind: 'freeze' } // cgroup groups: cgroup.freeze, thawed when held falls back to the barrier
+  | { kind: 'enforce' }; // a rule's cgroups: the kernel's own limit (pids.max, memory.max, memory.high), so forks and charges past it are refused
 
 /**
  * Thresholds of one resource, in its unit (count, forks/s, cores, bytes); barrier <= limit.

@@ -1,6 +1,7 @@
 /**
  * What a config's actions need from where the agent runs, checked once at start: `kill` needs
- * CAP_KILL; `freeze` and programs need a writable cgroup v2 hierarchy; a program with a user or a
+ * CAP_KILL; `freeze` and programs need a writable cgroup v2 hierarchy; `enforce` a writable
+ * hierarchy with the controller (pids, memory; memory.high only on v2); a program with a user or a
  * group needs CAP_SETUID, CAP_SETGID and CAP_KILL (to signal it once it is someone else's); the
  * accounting log needs a writable directory. A systemd unit's CapabilityBoundingSet=, a pod's
  * capabilities or its read-only /sys/fs/cgroup can take any of these away. A config asking for
@@ -25,6 +26,12 @@ export interface Host {
   programsUnwritable: string | null;
   /** Why a file cannot be created in `dir` (its nearest existing ancestor is checked), or null. */
   unwritable(dir: string): string | null;
+  /**
+   * Why `enforce` cannot write a controller's limits here (the controller in neither the v2
+   * root's cgroup.controllers nor a v1 hierarchy, or its hierarchy read-only), or null when it
+   * can. `v2Only`: a limit v1 does not have (memory.high).
+   */
+  limitsUnwritable(controller: 'pids' | 'memory', v2Only: boolean): string | null;
 }
 
 const CAP_BITS = { CAP_KILL: 5n, CAP_SETGID: 6n, CAP_SETUID: 7n } as const;
@@ -60,6 +67,12 @@ export function impossibleAction(config: Config, host: Host): string | undefined
       }
       if (action.kind === 'freeze' && host.cgroupUnwritable !== null) {
         return `${key}: freeze cannot work where the agent runs: ${host.cgroupUnwritable}; expected ${CGROUP_EXPECTED}, or no freeze action`;
+      }
+      if (action.kind === 'enforce') {
+        const memory = key.includes('.memory_bytes.');
+        const why = host.limitsUnwritable(memory ? 'memory' : 'pids', memory && key.endsWith('.on_barrier'));
+        if (why !== null)
+          return `${key}: enforce cannot work where the agent runs: ${why}; expected a writable cgroup hierarchy with that controller, or no enforce action`;
       }
     }
   }
@@ -111,7 +124,29 @@ export function readHost(read = (p: string) => fs.readFileSync(p, 'utf8')): Host
     cgroupUnwritable: v2 === undefined ? none : unwritable(path.join(v2, 'cgroup.procs')),
     programsUnwritable: v2 === undefined ? none : unwritableDir(path.join(v2, DEFAULT_PROGRAMS_ROOT)),
     unwritable: unwritableDir,
+    limitsUnwritable: (controller, v2Only) => limitsUnwritable(read, controller, v2Only),
   };
+}
+
+/** Where a controller's limits live here, and why they cannot be written (null: they can). */
+function limitsUnwritable(read: (p: string) => string, controller: 'pids' | 'memory', v2Only: boolean): string | null {
+  const mounts = parseMounts(read('/proc/self/mounts'));
+  let v2Controllers: string[] = [];
+  if (mounts.v2 !== undefined) {
+    try {
+      v2Controllers = read(path.join(mounts.v2, 'cgroup.controllers')).trim().split(/\s+/);
+    } catch {
+      /* no such file: none */
+    }
+  }
+  if (mounts.v2 !== undefined && v2Controllers.includes(controller)) return unwritable(path.join(mounts.v2, 'cgroup.procs'));
+  const v1 = mounts.v1.find((m) => m.options.includes(controller));
+  if (v1 !== undefined && v2Only) {
+    return `the ${controller} controller is bound to the cgroup v1 hierarchy at ${v1.mount}, which has no memory.high (a barrier the kernel holds needs cgroup v2)`;
+  }
+  if (v1 !== undefined) return unwritable(path.join(v1.mount, 'cgroup.procs'));
+  const where = mounts.v2 === undefined ? 'no cgroup v2 hierarchy is mounted' : `it is not in ${path.join(mounts.v2, 'cgroup.controllers')}`;
+  return `the ${controller} controller is not available: ${where}, and no cgroup v1 hierarchy has it`;
 }
 
 /** Refuses (one line, exit 2) a config whose actions cannot work here. */

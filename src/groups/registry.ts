@@ -223,10 +223,15 @@ export class GroupRegistry {
     const cached = this.byCgroupId.get(cgroupId);
     if (cached && this.groups.get(cached.name) === cached) return cached;
     const path = this.opts.cgroupPath(cgroupId);
-    const rule = this.opts.rules.find((r) => isCgroupRule(r.match) && matchGroup([r], { cgroup: path }));
+    const rule = this.ruleOfCgroup(path);
     const g = rule ? this.ensureRule(rule) : this.ensureDefault(path);
     this.byCgroupId.set(cgroupId, g);
     return g;
+  }
+
+  /** The rule whose group a cgroup's processes belong to by its path alone (none: a default group). Makes no group. */
+  ruleOfCgroup(path: string): GroupRule | undefined {
+    return this.opts.rules.find((r) => isCgroupRule(r.match) && matchGroup([r], { cgroup: path }));
   }
 
   /** The group of a process, from what is known about it. */

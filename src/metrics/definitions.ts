@@ -132,7 +132,7 @@ export const METRICS = {
     'forkwatch_resource_failcnt_total',
     'counter',
     ['group', 'resource'],
-    'Times held rose above the limit, plus refusals counted by the kernel (pids.events, memory.events max).',
+    'Refusals: tasks and threads count each one past the limit (with kill: each process killed), other resources each rise above it; plus the forks and charges the kernel refused (pids.events, memory.events max).',
   ),
   releases: def(
     'forkwatch_group_releases_total',

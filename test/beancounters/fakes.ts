@@ -4,7 +4,7 @@
  * for cgroupfs, hooks, the bus and the accounting log.
  */
 import type { HookHandle, HookRequest } from '../../src/beancounters/hooks.js';
-import type { BeancounterIO, RefusalKind } from '../../src/beancounters/cgroup-actions.js';
+import type { BeancounterIO, LimitKnob, LimitState, RefusalKind } from '../../src/beancounters/cgroup-actions.js';
 import type { FreezeState } from '../../src/beancounters/freezer.js';
 import { BeancounterService, type AccountingSink, type BeancounterHost } from '../../src/beancounters/service.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -80,6 +80,16 @@ export class FakeHost implements BeancounterHost {
     const procs = list.map((p) => ({ ppid: 1, comm: 'seed', uid: 0, startNs: p.pid, threads: 1, ...p }));
     this.table.seed(procs);
     this.tracker.seed(this.table.values());
+  }
+
+  /** A cgroup made (its mkdir record) or removed (rmdir), as the agent tells its listeners. */
+  mkdir(id: number, path: string): void {
+    this.paths.set(id, path);
+    this.service?.onCgroup(id, path, true);
+  }
+  rmdir(id: number): void {
+    const path = this.paths.get(id) ?? `cgroup:${id}`;
+    this.service?.onCgroup(id, path, false);
   }
 
   reload(c: Config): void {
@@ -172,6 +182,30 @@ export class FakeIO implements BeancounterIO {
   freezeState(cg: string): FreezeState {
     return { id: '1', frozen: this.frozen.get(cg) === true, writtenNs: String(this.writes.filter((w) => w.startsWith(`${cg}=`)).length) };
   }
+  /** Limit files by path ("/a/pids.max"); a cgroup has a limit file only once a test puts one here. */
+  readonly limits = new Map<string, { id: string; value: string; writes: number }>();
+  /** Limit files whose writes fail with EACCES. */
+  readonly readOnly = new Set<string>();
+  limitFile(cg: string, knob: LimitKnob): string | undefined {
+    const f = `${cg}/${knob}`;
+    return this.limits.has(f) ? f : undefined;
+  }
+  limitPlaces(cg: string, knob: LimitKnob): string[] {
+    return [`${cg}/${knob}`];
+  }
+  /** The mtime of a limit file is its count of writes. */
+  limitState(file: string): LimitState | undefined {
+    const l = this.limits.get(file);
+    return l === undefined ? undefined : { id: l.id, value: l.value, writtenNs: String(l.writes) };
+  }
+  writeLimit(file: string, value: string): void {
+    const l = this.limits.get(file);
+    if (l === undefined) throw new Error(`ENOENT: no such file or directory, open '${file}'`);
+    if (this.readOnly.has(file)) throw new Error(`EACCES: permission denied, open '${file}'`);
+    l.value = value;
+    l.writes++;
+    this.writes.push(`${file}=${value}`);
+  }
   /** Start times the kills named, by pid. */
   readonly killedStart = new Map<number, number>();
   kill(pid: number, startNs: number): boolean {
@@ -204,13 +238,16 @@ export class RecordingLog implements Logger {
 }
 
 /** Everything a unit test needs, wired. */
-export function harness(yaml: string, opts: { cgroups?: Record<number, string>; seed?: Parameters<FakeHost['seed']>[0]; sink?: AccountingSink } = {}) {
+export function harness(
+  yaml: string,
+  opts: { cgroups?: Record<number, string>; seed?: Parameters<FakeHost['seed']>[0]; sink?: AccountingSink; io?: FakeIO } = {},
+) {
   const clock = new Clock();
   // An accounting log unless the test says otherwise; its records land in `records`.
   const cfg = config(yaml.includes('accounting:') ? yaml : `${yaml}\naccounting:\n  log: { path: /var/log/forkwatch-test.log }\n`);
   const host = new FakeHost(cfg, clock, opts.cgroups);
   if (opts.seed) host.seed(opts.seed);
-  const io = new FakeIO();
+  const io = opts.io ?? new FakeIO();
   const hooks = new FakeHooks();
   const events: AgentEvent[] = [];
   const records: unknown[] = [];

@@ -551,12 +551,32 @@ const errors: Array<[string, string, string]> = [
   [
     'unknown action',
     'resources: { tasks: { limit: 5, on_limit: [stop] } }',
-    `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+    `${FILE}: resources.tasks.on_limit[0]: unknown action "stop"; expected event, kill, freeze, enforce or {exec: [command, args...], timeout: 10s}`,
   ],
   [
     'action of the wrong shape',
     'resources: { tasks: { limit: 5, on_limit: [[kill]] } }',
-    `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze or {exec: [command, args...], timeout: 10s}`,
+    `${FILE}: resources.tasks.on_limit[0]: a list is not an action; expected event, kill, freeze, enforce or {exec: [command, args...], timeout: 10s}`,
+  ],
+  [
+    'enforce in the top-level resources',
+    'resources: { tasks: { limit: 5, on_limit: [enforce] } }',
+    `${FILE}: resources.tasks.on_limit[0]: enforce in the top-level resources would set limits on every cgroup of the host; expected enforce in a group's own resources`,
+  ],
+  [
+    'enforce on a resource the kernel has no limit for',
+    'groups: [{ name: a, match: { cgroup: /a }, resources: { threads: { limit: 5, on_limit: [enforce] } } }]',
+    `${FILE}: groups[0].resources.threads.on_limit[0]: enforce has no kernel limit for threads on_limit; expected enforce under tasks.on_limit (pids.max), memory_bytes.on_limit (memory.max) or memory_bytes.on_barrier (memory.high)`,
+  ],
+  [
+    'enforce on a tasks barrier',
+    'groups: [{ name: a, match: { cgroup: /a }, resources: { tasks: { barrier: 5, on_barrier: [enforce] } } }]',
+    `${FILE}: groups[0].resources.tasks.on_barrier[0]: enforce has no kernel limit for tasks on_barrier; expected enforce under tasks.on_limit (pids.max), memory_bytes.on_limit (memory.max) or memory_bytes.on_barrier (memory.high)`,
+  ],
+  [
+    'enforce in a group that matches processes',
+    'groups: [{ name: a, match: { comm: make }, resources: { tasks: { limit: 5, on_limit: [enforce] } } }]',
+    `${FILE}: groups[0].resources.tasks.on_limit[0]: enforce needs a group of whole cgroups, and this group matches processes; expected event, kill or {exec: ...}`,
   ],
   [
     'exec without a command',

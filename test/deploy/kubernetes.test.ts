@@ -164,6 +164,7 @@ describe('deploy/kubernetes manifests', () => {
       caps,
       cgroupUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
       programsUnwritable: mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null,
+      limitsUnwritable: () => (mount('/sys/fs/cgroup')?.readOnly ? ro('/sys/fs/cgroup') : null),
       // readOnlyRootFilesystem: only the volumes mounted read-write can be written.
       unwritable: (dir: string) =>
         container.volumeMounts.some((m: { mountPath: string; readOnly?: boolean }) => !m.readOnly && dir.startsWith(m.mountPath)) ? null : ro(dir),

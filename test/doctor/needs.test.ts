@@ -13,14 +13,21 @@ const CAP_KILL = 5;
 const CAP_SETGID = 6;
 const CAP_SETUID = 7;
 
-const full: Host = { caps: ALL, cgroupUnwritable: null, programsUnwritable: null, unwritable: () => null };
+const full: Host = { caps: ALL, cgroupUnwritable: null, programsUnwritable: null, unwritable: () => null, limitsUnwritable: () => null };
 const noKill: Host = { ...full, caps: ALL & ~bit(CAP_KILL) };
 const noSetid: Host = { ...full, caps: ALL & ~bit(CAP_SETUID) & ~bit(CAP_SETGID) };
 const roCgroup: Host = {
   ...full,
   cgroupUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)',
   programsUnwritable: '/sys/fs/cgroup is on a read-only file system (EROFS)',
+  limitsUnwritable: () => '/sys/fs/cgroup/pids/cgroup.procs is on a read-only file system (EROFS)',
 };
+/** A hybrid host: pids and memory bound to v1 hierarchies, none on v2. */
+const v1Only: Host = {
+  ...full,
+  limitsUnwritable: (c, v2Only) => (v2Only ? `the ${c} controller is bound to the cgroup v1 hierarchy at /sys/fs/cgroup/${c}, which has no memory.high` : null),
+};
+const noPids: Host = { ...full, limitsUnwritable: (c) => (c === 'pids' ? 'the pids controller is not available' : null) };
 const roLog: Host = { ...full, unwritable: (d) => `${d} is on a read-only file system (EROFS)` };
 
 const cfg = (yaml: string) => parseConfig(yaml, '/etc/forkwatch.yaml', { hostname: 'h' });
@@ -31,11 +38,37 @@ const FREEZE = 'resources:\n  threads: { limit: 10, on_limit: [freeze] }\n';
 const PROGRAM = 'programs:\n  - name: relay\n    command: [sleep, "1"]\n';
 const PROGRAM_AS = (who: string) => `programs:\n  - name: relay\n    command: [sleep, "1"]\n    ${who}\n`;
 const WATCH = 'programs:\n  - name: w\n    watch: /system.slice/x.service\n    restart_command: [systemctl, restart, x]\n';
+const ENFORCE = (res: string) => `groups:\n  - name: ci\n    match: { cgroup: /ci }\n    resources:\n      ${res}\n`;
 const LOG = 'accounting:\n  log:\n    path: /var/lib/forkwatch/acc.log\n';
 
 describe('impossibleAction', () => {
   it.each<[string, string, Host, RegExp | undefined]>([
-    ['nothing asked, nothing given', '', { caps: 0n, cgroupUnwritable: 'x', programsUnwritable: 'x', unwritable: () => 'x' }, undefined],
+    [
+      'nothing asked, nothing given',
+      '',
+      { caps: 0n, cgroupUnwritable: 'x', programsUnwritable: 'x', unwritable: () => 'x', limitsUnwritable: () => 'x' },
+      undefined,
+    ],
+    [
+      'enforce with cgroupfs read-only',
+      ENFORCE('tasks: { limit: 10, on_limit: [enforce] }'),
+      roCgroup,
+      /^groups\[0\]\.resources\.tasks\.on_limit: enforce cannot work where the agent runs: \/sys\/fs\/cgroup\/pids\/cgroup\.procs is on a read-only file system \(EROFS\); expected a writable cgroup hierarchy with that controller/,
+    ],
+    [
+      'enforce of tasks without the pids controller',
+      ENFORCE('tasks: { limit: 10, on_limit: [enforce] }'),
+      noPids,
+      /tasks\.on_limit: enforce cannot work where the agent runs: the pids controller is not available/,
+    ],
+    ['enforce of memory without the pids controller is fine', ENFORCE('memory_bytes: { limit: 1GiB, on_limit: [enforce] }'), noPids, undefined],
+    ['enforce of memory.max on a v1 memory hierarchy is fine', ENFORCE('memory_bytes: { limit: 1GiB, on_limit: [enforce] }'), v1Only, undefined],
+    [
+      'enforce of memory.high on a v1 memory hierarchy',
+      ENFORCE('memory_bytes: { barrier: 1GiB, on_barrier: [enforce] }'),
+      v1Only,
+      /memory_bytes\.on_barrier: enforce cannot work where the agent runs: the memory controller is bound to the cgroup v1 hierarchy at \/sys\/fs\/cgroup\/memory, which has no memory\.high/,
+    ],
     [
       'everything given',
       'resources:\n  tasks: { limit: 10, on_limit: [kill] }\n  threads: { limit: 10, on_limit: [freeze] }\n' + PROGRAM_AS('user: nobody') + LOG,

@@ -18,8 +18,21 @@ export interface Crossing {
   limit: number | undefined;
 }
 
+/**
+ * What failcnt counts besides the kernel's refusals:
+ * - `crossings`: each rise above the limit (rates and sizes: forks_per_second, cpu_cores,
+ *   memory_bytes, where no single unit is "the one too many");
+ * - `units`: each unit held above the limit, i.e. every fork (or thread) that took the group past
+ *   it (tasks, threads), so a burst of 30 forks against limit 10 counts 21 whatever the timing;
+ * - `refusals`: only what the caller reports through addRefusals (tasks with `kill`: one per
+ *   process killed, which held still counts until its exit is seen).
+ */
+export type FailMode = 'crossings' | 'units' | 'refusals';
+
 /** How a beancounter starts. */
 export interface BeancounterOptions {
+  /** What failcnt counts; default `crossings`. */
+  failMode?: FailMode;
   barrier?: number;
   limit?: number;
   /** Gives `now` when a call leaves it out, and the start of the first period. Default Date.now. */
@@ -55,6 +68,7 @@ export class Beancounter {
   #barrierHits = 0;
   #crossFails = 0;
   #kernelFails = 0;
+  #failMode: FailMode;
   #barrier: number | undefined;
   #limit: number | undefined;
   #period: number | null;
@@ -64,6 +78,7 @@ export class Beancounter {
 
   constructor(opts: BeancounterOptions = {}) {
     this.#clock = opts.clock ?? Date.now;
+    this.#failMode = opts.failMode ?? 'crossings';
     this.#barrier = checkThreshold('barrier', opts.barrier);
     this.#limit = checkThreshold('limit', opts.limit);
     this.#period = checkPeriod(opts.period_ms ?? null);
@@ -86,7 +101,7 @@ export class Beancounter {
   get barrierHits(): number {
     return this.#barrierHits;
   }
-  /** Times held rose above the limit, plus the kernel's own refusals (see addKernelFailures). */
+  /** Refusals: what the fail mode counts (see FailMode), plus the kernel's own (see addKernelFailures). */
   get failcnt(): number {
     return this.#crossFails + this.#kernelFails;
   }
@@ -123,9 +138,20 @@ export class Beancounter {
     }
     const b = this.#barrier ?? Infinity;
     const l = this.#limit ?? Infinity;
+    if (held > l && held > prev && this.#failMode === 'units') this.#crossFails += held - Math.max(prev, l);
     // The common case, checked first so a fork storm below every threshold costs two comparisons.
     if (prev > b === held > b && prev > l === held > l) return NONE;
     return this.#crossings(prev > b, held > b, prev > l, held > l);
+  }
+
+  /** Changes what failcnt counts from now on (a reload that adds or drops `kill`); counted ones stay. */
+  setFailMode(mode: FailMode): void {
+    this.#failMode = mode;
+  }
+
+  /** Adds `n` refusals the caller made (the `kill` action's kills) to failcnt. */
+  addRefusals(n: number): void {
+    this.#crossFails += n;
   }
 
   /**
@@ -140,6 +166,10 @@ export class Beancounter {
     const held = this.#held;
     const wasAboveB = held > (this.#barrier ?? Infinity);
     const wasAboveL = held > (this.#limit ?? Infinity);
+    // A limit lowered under held puts the units above it past the limit, as forks would have.
+    const overBefore = Math.max(0, held - (this.#limit ?? Infinity));
+    const overAfter = Math.max(0, held - (nl ?? Infinity));
+    if (this.#failMode === 'units' && overAfter > overBefore) this.#crossFails += overAfter - overBefore;
     this.#barrier = nb;
     this.#limit = nl;
     const isAboveB = held > (nb ?? Infinity);
@@ -213,7 +243,7 @@ export class Beancounter {
       out.push(c('barrier', 'up'));
     }
     if (!wasAboveL && isAboveL) {
-      this.#crossFails++;
+      if (this.#failMode === 'crossings') this.#crossFails++;
       out.push(c('limit', 'up'));
     }
     if (wasAboveL && !isAboveL) out.push(c('limit', 'down'));

@@ -11,7 +11,7 @@
  * untracked resources are ignored.
  */
 import { RESOURCE_NAMES, type Action, type ResourceLimits, type ResourceName, type ResourceSpec } from '../../config/types.js';
-import { Beancounter, type Crossing } from './beancounter.js';
+import { Beancounter, type Crossing, type FailMode } from './beancounter.js';
 import type { Clock, CumulativeOptions } from './counter.js';
 import { CpuRate, SlidingRate } from './rate.js';
 
@@ -58,6 +58,15 @@ export interface LedgerOptions {
   cpu_window_ms?: number;
 }
 
+/**
+ * What failcnt counts for a resource (see FailMode): counts of processes and threads count every
+ * one past the limit, and with `kill` the kills; rates and sizes count crossings.
+ */
+export function failMode(resource: ResourceName, spec: ResourceSpec | undefined, killsWithheld = false): FailMode {
+  if (resource === 'tasks') return !killsWithheld && spec?.on_limit.some((a) => a.kind === 'kill') ? 'refusals' : 'units';
+  return resource === 'threads' ? 'units' : 'crossings';
+}
+
 /** The FORKWATCH_EVENT a hook gets for a crossing: `release` when held falls back. */
 export function hookEvent(c: Pick<Crossing, 'kind' | 'direction'>): 'barrier' | 'limit' | 'release' {
   return c.direction === 'down' ? 'release' : c.kind;
@@ -72,6 +81,8 @@ interface Entry {
 
 interface GroupState {
   overrides: ResourceLimits | undefined;
+  /** The group's actions never run (the overflow group): a `kill` it names kills nothing to count. */
+  killsWithheld: boolean;
   entries: Map<ResourceName, Entry>;
   forks?: SlidingRate;
   cpu?: CpuRate;
@@ -104,9 +115,10 @@ export class GroupLedger {
    * acts. Calling it again is a reload: counters keep their values, and held is judged against the
    * new thresholds (see Beancounter.setLimits); the crossings that causes are returned.
    */
-  configure(group: string, limits: ResourceLimits): readonly LedgerCrossing[] {
+  configure(group: string, limits: ResourceLimits, opts: { killsWithheld?: boolean } = {}): readonly LedgerCrossing[] {
     const state = this.#group(group);
     state.overrides = limits;
+    state.killsWithheld = opts.killsWithheld ?? false;
     return this.#sync(group, state);
   }
 
@@ -186,6 +198,17 @@ export class GroupLedger {
     return entry === undefined ? 0 : entry.bc.addKernelFailures(cumulative, source, opts);
   }
 
+  /** Adds refusals the caller made (the `kill` action's kills) to a resource's failcnt. */
+  addRefusals(group: string, resource: ResourceName, n: number): void {
+    this.#group(group).entries.get(resource)?.bc.addRefusals(n);
+  }
+
+  /** Held and the thresholds of one beancounter, undefined when it is not tracked. */
+  current(group: string, resource: ResourceName): { held: number; barrier: number | undefined; limit: number | undefined } | undefined {
+    const bc = this.#groups.get(group)?.entries.get(resource)?.bc;
+    return bc === undefined ? undefined : { held: bc.held, barrier: bc.barrier, limit: bc.limit };
+  }
+
   /**
    * Every beancounter, sorted by group then in RESOURCE_NAMES order. Periods due by `now` are
    * closed first, so maxheld/minheld describe the current period even between readings.
@@ -232,7 +255,7 @@ export class GroupLedger {
   #group(group: string): GroupState {
     let state = this.#groups.get(group);
     if (state === undefined) {
-      state = { overrides: undefined, entries: new Map() };
+      state = { overrides: undefined, killsWithheld: false, entries: new Map() };
       this.#groups.set(group, state);
       this.#sync(group, state);
     }
@@ -254,10 +277,12 @@ export class GroupLedger {
           clock: this.#clock,
           period_ms: this.#period,
           period_start: this.#periodStart,
+          failMode: failMode(resource, spec, state.killsWithheld),
         });
         state.entries.set(resource, { bc, spec, frozen: false });
       } else if (entry !== undefined) {
         entry.spec = tracked ? spec : undefined;
+        entry.bc.setFailMode(failMode(resource, spec, state.killsWithheld));
         cs = this.#plan(group, resource, entry, entry.bc.setLimits(spec?.barrier, spec?.limit));
         if (!tracked) {
           // Losing its thresholds releases whatever was held above them (a frozen group thaws);
@@ -279,7 +304,8 @@ export class GroupLedger {
       const configured = (c.kind === 'barrier' ? entry.spec?.on_barrier : entry.spec?.on_limit) ?? [];
       if (c.direction === 'up') {
         for (const a of configured) {
-          if (a.kind === 'event') continue;
+          // enforce is a standing kernel limit, set with the config, not a step run at a crossing.
+          if (a.kind === 'event' || a.kind === 'enforce') continue;
           if (a.kind === 'freeze') entry.frozen = true;
           actions.push(a);
         }

@@ -275,3 +275,62 @@ describe('kernel failures', () => {
     expect(() => c.feed(Number.NaN)).toThrow(RangeError);
   });
 });
+
+describe('what failcnt counts (fail modes)', () => {
+  // The same held sequences under each mode; limit 10. A burst of 30 forks from one process
+  // (held 1 to 31), seen with exits interleaved in two different orders: in one the group is read
+  // straight up, in the other exits of killed processes land between the forks.
+  const straight = Array.from({ length: 31 }, (_, i) => i + 1);
+  const interleaved = [...Array.from({ length: 11 }, (_, i) => i + 1), 10, 11, 10, 11, 12, 11, 12, 13, 12, 11, 10, 11];
+  it.each([
+    { mode: 'crossings' as const, held: straight, failcnt: 1 },
+    { mode: 'units' as const, held: straight, failcnt: 21 },
+    { mode: 'refusals' as const, held: straight, failcnt: 0 },
+    // units: every rise of held's excess over the limit (11; 11 after 10, twice; 12; 12 after 11; 13; 11 after 10).
+    { mode: 'units' as const, held: interleaved, failcnt: 7 },
+    { mode: 'crossings' as const, held: interleaved, failcnt: 4 },
+  ])('$mode on $held.length readings: failcnt $failcnt', ({ mode, held, failcnt }) => {
+    const bc = new Beancounter({ limit: 10, failMode: mode, clock: () => 0 });
+    for (const h of held) bc.update(h, 0);
+    expect(bc.failcnt).toBe(failcnt);
+  });
+
+  it('a 30-fork burst against limit 10 counts 21 in units mode, whichever way the readings come', () => {
+    for (let run = 0; run < 5; run++) {
+      const bc = new Beancounter({ limit: 10, failMode: 'units', clock: () => 0 });
+      // Forks only ever raise held by one, so any order of the same forks (no exits) reads 1..31.
+      let held = 1;
+      bc.update(held, 0);
+      for (let i = 0; i < 30; i++) bc.update(++held, 0);
+      expect(bc.failcnt).toBe(21);
+    }
+  });
+
+  it('refusals mode counts what addRefusals reports, and the kernel counts on top', () => {
+    const bc = new Beancounter({ limit: 10, failMode: 'refusals', clock: () => 0 });
+    for (const h of straight) bc.update(h, 0);
+    bc.addRefusals(21);
+    bc.addKernelFailures(0, '/a');
+    bc.addKernelFailures(4, '/a');
+    expect([bc.failcnt, bc.kernelFailures, bc.barrierHits]).toEqual([25, 4, 0]);
+  });
+
+  it('units mode: a limit lowered under held counts the units it puts past it, a raised one none', () => {
+    const bc = new Beancounter({ limit: 20, failMode: 'units', clock: () => 0 });
+    bc.update(15, 0);
+    expect(short(bc.setLimits(undefined, 10))).toEqual(['limit:up']);
+    expect(bc.failcnt).toBe(5);
+    bc.setLimits(undefined, 8);
+    expect(bc.failcnt).toBe(7);
+    bc.setLimits(undefined, 30);
+    expect(bc.failcnt).toBe(7);
+  });
+
+  it('barrier hits stay once per crossing in every mode', () => {
+    for (const mode of ['crossings', 'units', 'refusals'] as const) {
+      const bc = new Beancounter({ barrier: 5, limit: 10, failMode: mode, clock: () => 0 });
+      for (const h of [...straight, 3, ...straight]) bc.update(h, 0);
+      expect(bc.barrierHits).toBe(2);
+    }
+  });
+});

@@ -113,8 +113,10 @@ describe('GroupLedger: crossings and their actions', () => {
       'web/tasks limit:down [event]',
       'web/tasks barrier:down [event,exec]',
     ]);
-    const [row] = ledger.rows(6);
-    expect(row).toMatchObject({ held: 90, maxheld: 250, minheld: 50, barrierHits: 1, failcnt: 1 });
+    // With kill, failcnt counts the kills the caller reports, not the held past the limit.
+    expect(ledger.rows(6)[0]).toMatchObject({ held: 90, maxheld: 250, minheld: 50, barrierHits: 1, failcnt: 0 });
+    ledger.addRefusals('web', 'tasks', 3);
+    expect(ledger.rows(6)[0]?.failcnt).toBe(3);
   });
 
   it('does not repeat an event action the user wrote', () => {
@@ -173,7 +175,8 @@ describe('GroupLedger: reload', () => {
     expect(short(ledger.configure('web', { tasks: spec({ barrier: 100, limit: 110, on_limit: [{ kind: 'kill' }] }) }))).toEqual([
       'web/tasks limit:up [event,kill]',
     ]);
-    expect(ledger.rows(4)[0]).toMatchObject({ held: 120, maxheld: 150, minheld: 50, barrier: 100, limit: 110, barrierHits: 2, failcnt: 1 });
+    // The new spec kills: failcnt will count the kills (none reported here).
+    expect(ledger.rows(4)[0]).toMatchObject({ held: 120, maxheld: 150, minheld: 50, barrier: 100, limit: 110, barrierHits: 2, failcnt: 0 });
   });
 
   it('releases and drops a resource whose thresholds are gone, thawing it', () => {
