@@ -49,6 +49,7 @@ Napi::Value Sizes(const Napi::CallbackInfo& info) {
   out.Set("fw_fork_event", sizeof(fw_fork_event));
   out.Set("fw_exec_event", sizeof(fw_exec_event));
   out.Set("fw_exit_event", sizeof(fw_exit_event));
+  out.Set("fw_exit_sender", sizeof(fw_exit_sender));
   out.Set("fw_cgroup_event", sizeof(fw_cgroup_event));
   out.Set("fw_cg_counters", sizeof(fw_cg_counters));
   out.Set("fw_stats", sizeof(fw_stats));

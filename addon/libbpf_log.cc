@@ -20,7 +20,9 @@ int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   while (!msg.empty() && msg.back() == '\n') msg.pop_back();
   const char* lvl = level == LIBBPF_WARN ? "warn" : level == LIBBPF_INFO ? "info" : "debug";
   std::lock_guard<std::mutex> lock(mu);
-  if (lines.size() < kMaxLines) lines.emplace_back(lvl, std::move(msg));
+  // Debug lines (CO-RE relocations: thousands) stop at the cap; warnings, which carry the
+  // verifier's log of a program that failed to load, are kept past it.
+  if (lines.size() < kMaxLines || (level == LIBBPF_WARN && lines.size() < 2 * kMaxLines)) lines.emplace_back(lvl, std::move(msg));
   return n;
 }
 

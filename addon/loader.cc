@@ -23,17 +23,27 @@ bool Required(const char* name) {
          !strcmp(name, "handle_exit_claim");
 }
 
+// The number of arguments of a tracepoint's BTF prototype (the first is the tracepoint's own data
+// pointer), or -1 when the kernel's BTF lacks it.
+int TracepointArgs(const btf* vmlinux, const char* tracepoint) {
+  if (!vmlinux) return -1;
+  std::string name = std::string("btf_trace_") + tracepoint;
+  int id = btf__find_by_name_kind(vmlinux, name.c_str(), BTF_KIND_TYPEDEF);
+  if (id < 0) return -1;
+  const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // the pointer
+  if (!t || !btf_is_ptr(t)) return -1;
+  t = btf__type_by_id(vmlinux, t->type);
+  return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
+}
+
 // Whether sched_process_exit passes group_dead: v6.16's "exit: move and extend
 // sched_process_exit() tracepoint" made its prototype (void *, struct task_struct *, bool).
-bool ExitPassesGroupDead(const btf* vmlinux) {
-  if (!vmlinux) return false;
-  int id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
-  if (id < 0) return false;
-  const btf_type* t = btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type);  // the pointer
-  if (!t || !btf_is_ptr(t)) return false;
-  t = btf__type_by_id(vmlinux, t->type);
-  return t && btf_is_func_proto(t) && btf_vlen(t) == 3;
-}
+bool ExitPassesGroupDead(const btf* vmlinux) { return TracepointArgs(vmlinux, "sched_process_exit") == 3; }
+
+// Whether mark_victim passes the victim's task: v6.8's "mm: oom: add uid to mark_victim
+// tracepoint" era made it (void *, struct task_struct *, uid_t); before, it passed a pid only, which
+// handle_oom_victim cannot use.
+bool MarkVictimPassesTask(const btf* vmlinux) { return TracepointArgs(vmlinux, "mark_victim") == 3; }
 
 struct BtfFree {
   void operator()(btf* b) const { btf__free(b); }
@@ -68,6 +78,10 @@ Loader::Loader(const LoaderOptions& opts) {
     skel_->rodata->wakeup_ns = opts.wakeup_ns;
     std::unique_ptr<btf, BtfFree> vmlinux(btf__load_vmlinux_btf());
     ChooseExitDecision(vmlinux.get(), opts.exit_claim);
+    if (!MarkVictimPassesTask(vmlinux.get())) {
+      bpf_program__set_autoload(skel_->progs.handle_oom_victim, false);
+      skipped_.push_back("handle_oom_victim");
+    }
     SkipMissingTracepoints(vmlinux.get(), opts.cpu_accounting);
 
     err = proc__load(skel_);

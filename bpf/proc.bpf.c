@@ -96,6 +96,18 @@ struct {
 	__type(value, struct fw_proc);
 } procs SEC(".maps");
 
+/* Fatal signals sent and not yet taken by their target's exit, keyed by the target process (tgid
+ * and leader start). Written only when a signal that will end the process is sent (signal_generate,
+ * filtered to those) or the OOM killer marks its victim; read and deleted only by exits that a
+ * signal ended. LRU: a signal whose target never exits through it (blocked, handler installed
+ * later) is forgotten when newer ones need the room. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct fw_proc_key);
+	__type(value, struct fw_exit_sender);
+} fatal SEC(".maps");
+
 /* Scratch space for variable-length records (exec, cgroup paths): too big for the BPF stack. */
 struct fw_scratch {
 	struct fw_exec_event ev;
@@ -568,6 +580,80 @@ static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task
 	c->lifetime_sum_ns += ns;
 }
 
+/* ---- why processes end: fatal signals, their senders, OOM kills ----
+ * Nothing here runs on a fork or on an exit that no signal caused: signal_generate and mark_victim
+ * write the `fatal` map, and only the exit of a process a signal ended reads it (signaled_by). */
+
+/* Signals whose default action ends the process (SIGKILL's cannot be changed). SIGCHLD, SIGCONT,
+ * SIGURG, SIGWINCH and the stop signals do not end it. */
+#define FW_SIG_FATAL_DEFAULT                                                                       \
+	((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |       \
+	 (1u << 8) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15) | \
+	 (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 27) | (1u << 29) |             \
+	 (1u << 30) | (1u << 31))
+#define FW_SIGKILL 9
+
+/* The sender kept for this exit's signal, if one was seen sent to the process (its key in *k). */
+static __always_inline struct fw_exit_sender *signaled_by(struct task_struct *p, __u32 signo,
+							  struct fw_proc_key *k)
+{
+	*k = proc_key(p);
+	struct fw_exit_sender *f = bpf_map_lookup_elem(&fatal, k);
+	if (f && f->signal != signo) {
+		/* Another signal was the one that ended it: that sender is not this exit's. */
+		bpf_map_delete_elem(&fatal, k);
+		return NULL;
+	}
+	return f;
+}
+
+static __always_inline void count_signaled(struct fw_cg_counters *c, __u32 signo,
+					   struct fw_exit_sender *sender)
+{
+	c->exits_signaled++;
+	c->signals[signo < FW_SIGNAL_SLOTS ? signo : 0]++;
+	if (sender && (sender->flags & FW_SENDER_OOM))
+		c->oom_kills++;
+}
+
+static __always_inline void fill_exit(struct fw_exit_event *e, __u16 size, struct task_struct *p,
+				      struct signal_struct *sig, __u64 cgid, __u64 now,
+				      __u32 status, bool group_dead)
+{
+	fill_hdr(&e->hdr, FW_EV_EXIT, size, p, cgid, now);
+	e->status = status;
+	e->_pad = 0;
+	e->cpu_ns = p->se.sum_exec_runtime;
+	if (group_dead)
+		e->cpu_ns += sig->sum_sched_runtime;
+	else
+		e->hdr.flags = FW_F_THREAD;
+}
+
+/* A signaled process exit's record, with who sent the signal; the kept sender goes. */
+static __always_inline int exit_record_sender(struct task_struct *p, struct signal_struct *sig,
+					      __u64 cgid, __u64 now, __u32 status,
+					      struct fw_exit_sender *sender, struct fw_proc_key *k)
+{
+	struct {
+		struct fw_exit_event ev;
+		struct fw_exit_sender who;
+	} *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		bpf_map_delete_elem(&fatal, k);
+		count_lost(FW_EV_EXIT);
+		return 0;
+	}
+	if (!now)
+		now = bpf_ktime_get_boot_ns();
+	fill_exit(&e->ev, sizeof(*e), p, sig, cgid, now, status, true);
+	e->ev.hdr.flags = FW_F_SENDER | (sender->flags & FW_SENDER_OOM ? FW_F_OOM : 0);
+	e->who = *sender;
+	bpf_map_delete_elem(&fatal, k);
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
+	return 0;
+}
+
 /* ---- handlers ---- */
 
 SEC("tp_btf/sched_process_fork")
@@ -701,11 +787,15 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	/* One clock read for a process's lifetime and its record. */
 	__u64 now = group_dead && !FW_KO_LIVE ? bpf_ktime_get_boot_ns() : 0;
 	struct fw_cg_counters *c = counters(cgid);
+	struct fw_proc_key fk;
+	struct fw_exit_sender *sender = NULL;
+	if (group_dead && (status & 0x7f))
+		sender = signaled_by(p, status & 0x7f, &fk);
 	if (c) {
 		if (!group_dead)
 			c->thread_exits++;
 		else if (status & 0x7f)
-			c->exits_signaled++;
+			count_signaled(c, status & 0x7f, sender);
 		else if (status & 0xff00)
 			c->exits_failure++;
 		else
@@ -719,8 +809,13 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		else
 			live_thread(p, cgid, c, -1);
 	}
-	if (FW_KO_RECORD || !want_record(cgid, !group_dead))
+	if (FW_KO_RECORD || !want_record(cgid, !group_dead)) {
+		if (sender)
+			bpf_map_delete_elem(&fatal, &fk);
 		return 0;
+	}
+	if (sender)
+		return exit_record_sender(p, sig, cgid, now, status, sender, &fk);
 
 	struct fw_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -729,14 +824,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	fill_hdr(&e->hdr, FW_EV_EXIT, sizeof(*e), p, cgid, now);
-	e->status = status;
-	e->_pad = 0;
-	e->cpu_ns = p->se.sum_exec_runtime;
-	if (group_dead)
-		e->cpu_ns += sig->sum_sched_runtime;
-	else
-		e->hdr.flags = FW_F_THREAD;
+	fill_exit(e, sizeof(*e), p, sig, cgid, now, status, group_dead);
 	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
 	return 0;
 }
@@ -778,6 +866,105 @@ int BPF_PROG(handle_free, struct task_struct *p)
 	struct fw_stats *s = get_stats();
 	if (bpf_map_delete_elem(&exit_claims, &key) == 0 && s)
 		s->exit_claims_released++;
+	return 0;
+}
+
+/* A signal is sent. Kept only when it will end its target: SIGKILL, or a signal whose default
+ * action kills and whose handler is the default (a fault's forced signal has had its handler reset
+ * to the default by then). Kernel-made signals (si_code > 0, or SEND_SIG_PRIV) have no sender. */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(handle_signal, int signo, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
+{
+	/* First the test that sends back every signal that never ends a process (a SIGCHLD per exit). */
+	if (signo <= 0 || signo >= 32 ||
+	    !((1u << signo) & (FW_SIG_FATAL_DEFAULT | 1u << FW_SIGKILL)))
+		return 0;
+	/* TRACE_SIGNAL_DELIVERED (0) or TRACE_SIGNAL_LOSE_INFO (4): the signal is now pending. */
+	if (result != 0 && result != 4)
+		return 0;
+	if (signo != FW_SIGKILL) {
+		/* sighand->action[signo - 1].sa.sa_handler, at an index the verifier cannot bound for a
+		 * direct load. */
+		void *action = (void *)task->sighand +
+			       bpf_core_field_offset(struct sighand_struct, action) +
+			       ((signo - 1) & 63) * bpf_core_type_size(struct k_sigaction) +
+			       bpf_core_field_offset(struct k_sigaction, sa.sa_handler);
+		unsigned long h = 0;
+		bpf_probe_read_kernel(&h, sizeof(h), action);
+		if (h) /* SIG_DFL is 0 */
+			return 0;
+	}
+	/* SEND_SIG_NOINFO (0) is a user's kill; SEND_SIG_PRIV (1) the kernel's. */
+	int code = 0;
+	if ((unsigned long)info > 1) /* the verifier holds info a scalar (it may encode an error) */
+		bpf_probe_read_kernel(&code, sizeof(code), &info->si_code);
+	bool kernel = (unsigned long)info == 1 || code > 0;
+
+	struct fw_proc_key k = proc_key(task);
+	struct fw_exit_sender v = { .signal = signo };
+	if (kernel) {
+		v.flags = FW_SENDER_KERNEL;
+	} else {
+		struct task_struct *cur = bpf_get_current_task_btf();
+		v.pid = cur->tgid;
+		v.start_ns = fw_task_start_ns(cur->group_leader);
+		v.cgroup_id = task_cgroup_id(cur);
+		__u64 *dst = (__u64 *)v.comm;
+		dst[0] = *(__u64 *)&cur->comm[0];
+		dst[1] = *(__u64 *)&cur->comm[8];
+	}
+	bpf_map_update_elem(&fatal, &k, &v, BPF_ANY);
+	return 0;
+}
+
+/* Values above this are memory.max's "max" (PAGE_COUNTER_MAX is LONG_MAX / PAGE_SIZE). */
+#define FW_NO_LIMIT_PAGES  (1ULL << 50)
+/* A counter whose charge failed holds more than its limit less the charge (at most a PMD-size folio
+ * of 512 pages): within this many pages of its limit it is the one that was hit. */
+#define FW_OOM_SLACK_PAGES 1024
+
+/* The memory cgroup whose limit the victim's OOM hit: the nearest of its memory cgroup and their
+ * ancestors that is at its limit; 0 when none is (an OOM of the whole system). */
+static __always_inline __u64 oom_memcg_id(struct task_struct *victim)
+{
+	__u32 mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css = NULL;
+	void *slot = (void *)BPF_CORE_READ(victim, cgroups) +
+		     bpf_core_field_offset(struct css_set, subsys) + (mem & 15) * sizeof(void *);
+	bpf_probe_read_kernel(&css, sizeof(css), slot);
+	if (!css)
+		return 0;
+	struct mem_cgroup *memcg = (void *)css; /* css is mem_cgroup's first member */
+	struct page_counter *pc = &memcg->memory;
+	__u32 off = bpf_core_field_offset(struct mem_cgroup, memory);
+	for (int i = 0; i < 16 && pc; i++) {
+		__u64 max = BPF_CORE_READ(pc, max);
+		__u64 usage = BPF_CORE_READ(pc, usage.counter);
+		if (max < FW_NO_LIMIT_PAGES && usage + FW_OOM_SLACK_PAGES >= max) {
+			struct mem_cgroup *hit = (void *)pc - off;
+			return fw_kernfs_id_read(BPF_CORE_READ(hit, css.cgroup, kn));
+		}
+		pc = BPF_CORE_READ(pc, parent);
+	}
+	return 0;
+}
+
+/* The OOM killer chose a victim (after sending it SIGKILL). Its kernel-sent SIGKILL is marked as
+ * the OOM killer's; a victim already killed by a user keeps that sender. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
+{
+	struct fw_proc_key k = proc_key(task);
+	struct fw_exit_sender *f = bpf_map_lookup_elem(&fatal, &k);
+	if (f && !(f->flags & FW_SENDER_KERNEL))
+		return 0;
+	struct fw_exit_sender v = {
+		.signal = FW_SIGKILL,
+		.flags = FW_SENDER_KERNEL | FW_SENDER_OOM,
+		.oom_memcg_id = oom_memcg_id(task),
+	};
+	bpf_map_update_elem(&fatal, &k, &v, BPF_ANY);
 	return 0;
 }
 

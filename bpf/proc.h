@@ -29,6 +29,8 @@ enum fw_event_flags {
 	FW_F_FILENAME_TRUNC = 4, /* exec: filename longer than FW_PATH_CAP */
 	FW_F_THREADGROUP = 8, /* migrate: the whole process moved (cgroup.procs), not one thread */
 	FW_F_PATH_TRUNC = 16, /* cgroup mkdir / rmdir: the path filled the kernel's buffer (cut) */
+	FW_F_OOM = 32,        /* exit: the OOM killer chose this process (its SIGKILL ended it) */
+	FW_F_SENDER = 64,     /* exit: a struct fw_exit_sender follows the exit record */
 };
 
 /* The kernel formats the cgroup tracepoints' path into a buffer this long (TRACE_CGROUP_PATH_LEN,
@@ -71,6 +73,22 @@ struct fw_exit_event {
 	__u64 cpu_ns; /* user + system CPU of the whole process (of the thread, for thread exits) */
 };
 
+/* Who sent the signal that ended a process, seen when it was sent (signal_generate, fatal signals
+ * only) or when the OOM killer chose it (mark_victim). Follows fw_exit_event when FW_F_SENDER. */
+struct fw_exit_sender {
+	__u64 cgroup_id;    /* sender's cgroup in the grouping hierarchy (0: the kernel) */
+	__u64 start_ns;     /* sender process's start (with pid, its identity) */
+	__u64 oom_memcg_id; /* FW_F_OOM: the memory cgroup whose limit was hit; 0: the whole system */
+	__u32 pid;          /* sender tgid; 0: the kernel sent it (a fault, the OOM killer) */
+	__u32 signal;       /* the signal sent: the one that ended the process */
+	__u32 flags;        /* FW_SENDER_* */
+	__u32 _pad;
+	char comm[FW_COMM_LEN];
+};
+
+#define FW_SENDER_KERNEL 1u /* si_code > 0 (SI_KERNEL, a fault) or SEND_SIG_PRIV: no user sender */
+#define FW_SENDER_OOM    2u /* mark_victim: the OOM killer's SIGKILL */
+
 struct fw_cgroup_event {
 	struct fw_event_hdr hdr; /* hdr.cgroup_id is the cgroup made or removed */
 	__u32 hierarchy_id;      /* 0 for cgroup v2 */
@@ -82,6 +100,9 @@ struct fw_cgroup_event {
 /* Lifetime histogram: FW_LIFETIME_SLOTS - 1 log2 buckets of milliseconds (< 1, 2, 4, ... 2^27 ms,
  * about 37 hours), then +Inf. */
 #define FW_LIFETIME_SLOTS 29
+
+/* Exits by signal are counted per signal number below this; real-time signals in slot 0. */
+#define FW_SIGNAL_SLOTS 32
 
 /* Exact per-cgroup counters, one per-CPU slot each; summed in user space at read time. */
 struct fw_cg_counters {
@@ -102,6 +123,9 @@ struct fw_cg_counters {
 	__u64 lifetime[FW_LIFETIME_SLOTS];
 	__u64 lifetime_sum_ns;
 	__u64 releases; /* times the cgroup, having held tasks, became unpopulated (none in it or below) */
+	__u64 oom_kills; /* process exits by the OOM killer's SIGKILL */
+	/* exits_signaled by signal: slot n for signal n < FW_SIGNAL_SLOTS, slot 0 for the others */
+	__u64 signals[FW_SIGNAL_SLOTS];
 };
 
 /* What runs on a CPU now, per CPU: lets user space add the time not yet in cg_counters. The CPU

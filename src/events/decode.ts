@@ -2,7 +2,7 @@
  * Decoding of ring-buffer batches into RawEvents: kernel ids and boot-clock nanoseconds, no names
  * yet (src/events/enrich.ts adds those). Hot path: one object per record, no per-field closures.
  */
-import { COUNTERS, COUNTER_ROW_SIZE, EventType, EVENT_TYPE_MAX, HDR, HDR_SIZE, LAYOUT, LIFETIME_SLOTS } from './layout.js';
+import { COUNTERS, COUNTER_ROW_SIZE, EventType, EVENT_TYPE_MAX, Flags, HDR, HDR_SIZE, LAYOUT, LIFETIME_SLOTS, SIGNAL_SLOTS } from './layout.js';
 
 /** One kernel record. Every field exists on every event so V8 keeps a single object shape. */
 export class RawEvent {
@@ -28,6 +28,17 @@ export class RawEvent {
   /** exit: the wait(2) status, and CPU of the process (or thread) in ns. */
   status = 0;
   cpuNs = 0;
+  /**
+   * exit with Flags.SENDER: who sent the fatal signal (SenderFlags; pid 0 when the kernel did), the
+   * sender's start time, cgroup and comm, and with Flags.OOM the memory cgroup whose limit was hit
+   * (0: the whole system ran out).
+   */
+  senderFlags = 0;
+  senderPid = 0;
+  senderStartNs = 0;
+  senderCgroupId = 0;
+  senderComm = '';
+  oomMemcgId = 0;
   /** cgroup mkdir / rmdir */
   hierarchyId = 0;
   path = '';
@@ -155,6 +166,17 @@ export function decodeRecord(buf: Buffer, at: number, size: number): RawEvent {
       const f = LAYOUT.fw_exit_event.fields;
       e.status = buf.readUInt32LE(at + f.status[0]);
       e.cpuNs = u64(buf, at + f.cpu_ns[0]);
+      if (e.flags & Flags.SENDER) {
+        const w = at + LAYOUT.fw_exit_event.size;
+        const g = LAYOUT.fw_exit_sender.fields;
+        if (size < LAYOUT.fw_exit_event.size + LAYOUT.fw_exit_sender.size) throw new DecodeError(`exit record with a sender has ${size} bytes at offset ${at}`);
+        e.senderCgroupId = u64(buf, w + g.cgroup_id[0]);
+        e.senderStartNs = u64(buf, w + g.start_ns[0]);
+        e.oomMemcgId = u64(buf, w + g.oom_memcg_id[0]);
+        e.senderPid = buf.readUInt32LE(w + g.pid[0]);
+        e.senderFlags = buf.readUInt32LE(w + g.flags[0]);
+        e.senderComm = cstring(buf, w + g.comm[0], w + g.comm[0] + g.comm[1]);
+      }
       break;
     }
     case EventType.CGROUP_MKDIR:
@@ -189,6 +211,10 @@ export interface CgroupCounters {
   lifetimeSumNs: number;
   /** Times the cgroup became unpopulated (its last task exited or moved out). */
   releases: number;
+  /** Process exits by the OOM killer's SIGKILL. */
+  oomKills: number;
+  /** exitsSignaled by signal number: slot n for signal n, slot 0 for real-time signals (SIGNAL_SLOTS). */
+  signals: number[];
 }
 
 /** A row of the counter map: a cgroup's counters, and whether the cgroup has been removed. */
@@ -197,9 +223,9 @@ export interface CounterRow extends CgroupCounters {
   removed: boolean;
 }
 
-function lifetimeSlots(buf: Buffer, at: number): number[] {
-  const out = new Array<number>(LIFETIME_SLOTS);
-  for (let i = 0; i < LIFETIME_SLOTS; i++) out[i] = u64(buf, at + 8 * i);
+function u64Array(buf: Buffer, at: number, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = u64(buf, at + 8 * i);
   return out;
 }
 
@@ -222,9 +248,11 @@ export function decodeCounters(buf: Buffer): CounterRow[] {
       removed: u64(buf, c + f.removed[0]) !== 0,
       liveTasks: s64(buf, c + f.live_tasks[0]),
       liveThreads: s64(buf, c + f.live_threads[0]),
-      lifetime: lifetimeSlots(buf, c + f.lifetime[0]),
+      lifetime: u64Array(buf, c + f.lifetime[0], LIFETIME_SLOTS),
       lifetimeSumNs: u64(buf, c + f.lifetime_sum_ns[0]),
       releases: u64(buf, c + f.releases[0]),
+      oomKills: u64(buf, c + f.oom_kills[0]),
+      signals: u64Array(buf, c + f.signals[0], SIGNAL_SLOTS),
     });
   }
   return out;

@@ -21,6 +21,16 @@ export const Flags = {
   THREADGROUP: 8,
   /** cgroup mkdir / rmdir: the kernel cut the path (it filled TRACE_CGROUP_PATH_LEN). */
   PATH_TRUNC: 16,
+  /** exit: the OOM killer chose the process; its SIGKILL ended it. */
+  OOM: 32,
+  /** exit: a fw_exit_sender (who sent the fatal signal) follows the exit record. */
+  SENDER: 64,
+} as const;
+
+/** fw_exit_sender.flags (FW_SENDER_* in bpf/proc.h). */
+export const SenderFlags = {
+  KERNEL: 1,
+  OOM: 2,
 } as const;
 
 /** A watched cgroup's flags (FW_WATCH_* in bpf/proc.h): which of its events become records. */
@@ -52,9 +62,13 @@ export const LAYOUT = {
   fw_fork_event: { size: 80, fields: { hdr: [0, 72], parent_start_ns: [72, 8] } },
   fw_exec_event: { size: 80, fields: { hdr: [0, 72], old_tid: [72, 4], filename_len: [76, 2], argv_len: [78, 2] } },
   fw_exit_event: { size: 88, fields: { hdr: [0, 72], status: [72, 4], _pad: [76, 4], cpu_ns: [80, 8] } },
+  fw_exit_sender: {
+    size: 56,
+    fields: { cgroup_id: [0, 8], start_ns: [8, 8], oom_memcg_id: [16, 8], pid: [24, 4], signal: [28, 4], flags: [32, 4], _pad: [36, 4], comm: [40, 16] },
+  },
   fw_cgroup_event: { size: 80, fields: { hdr: [0, 72], hierarchy_id: [72, 4], path_len: [76, 2], _pad: [78, 2] } },
   fw_cg_counters: {
-    size: 336,
+    size: 600,
     fields: {
       forks: [0, 8],
       threads: [8, 8],
@@ -70,6 +84,8 @@ export const LAYOUT = {
       lifetime: [88, 8 * 29],
       lifetime_sum_ns: [320, 8],
       releases: [328, 8],
+      oom_kills: [336, 8],
+      signals: [344, 8 * 32],
     },
   },
   fw_stats: {
@@ -95,3 +111,5 @@ export const COUNTERS = LAYOUT.fw_cg_counters;
 export const COUNTER_ROW_SIZE = 8 + COUNTERS.size;
 /** Slots of the lifetime histogram (FW_LIFETIME_SLOTS): slot i counts lifetimes under 2^i ms, the last the rest. */
 export const LIFETIME_SLOTS = 29;
+/** Slots of exits by signal (FW_SIGNAL_SLOTS): slot n for signal n, slot 0 for signals from 32 (real-time). */
+export const SIGNAL_SLOTS = 32;

@@ -2,7 +2,7 @@
  * The public event model: what `forkwatch tail --json` prints (one object a line) and what the
  * agent's event stream carries.
  */
-import { EventType, Flags } from './layout.js';
+import { EventType, Flags, SenderFlags } from './layout.js';
 import type { RawEvent } from './decode.js';
 import { decodeWaitStatus, signalName } from './exit-status.js';
 
@@ -34,6 +34,14 @@ export interface ProcessEvent {
   core_dumped?: boolean;
   lifetime_s?: number;
   cpu_s?: number;
+  /** exit: true when the OOM killer chose the process (its SIGKILL ended it). */
+  oom_killed?: boolean;
+  /** exit, OOM-killed: whose memory ran out, a memory cgroup at its limit or the whole system. */
+  oom_scope?: 'cgroup' | 'system';
+  /** exit, OOM-killed in a cgroup: that memory cgroup's id (its directory's inode under the memory controller's mount). */
+  oom_cgroup_id?: number;
+  /** exit by a signal seen sent: "kernel" (a fault, the OOM killer), or the process that sent it. */
+  signal_sender?: SignalSender;
   from_cgroup?: string;
   /** Set by the agent's stream (not by tail on the host): which host, which group, which process. */
   node?: string;
@@ -45,6 +53,9 @@ export interface ProcessEvent {
   /** Position in the agent's stream, consecutive per stream run (a gap is a loss). */
   seq?: number;
 }
+
+/** The process that sent a fatal signal, as it was when it sent it; or "kernel". */
+export type SignalSender = 'kernel' | { pid: number; comm: string; cgroup: string };
 
 /** A wait(2) status as the public model's exit_code / signal / core_dumped. */
 export function decodeStatus(status: number): { exit_code: number | null; signal: string | null; core_dumped: boolean } {
@@ -92,12 +103,26 @@ export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: n
       Object.assign(out, decodeStatus(e.status));
       out.lifetime_s = round6(Math.max(0, e.ts - e.startNs) / 1e9);
       out.cpu_s = round6(e.cpuNs / 1e9);
+      if (e.flags & Flags.SENDER) out.signal_sender = senderOf(e, ctx);
+      if (e.flags & Flags.OOM) {
+        out.oom_killed = true;
+        out.oom_scope = e.oomMemcgId ? 'cgroup' : 'system';
+        if (e.oomMemcgId) out.oom_cgroup_id = e.oomMemcgId;
+      }
       break;
     case EventType.MIGRATE:
       out.from_cgroup = fromCgroupId === undefined ? undefined : ctx.cgroupPath(fromCgroupId);
       break;
   }
   return out;
+}
+
+/** An exit record's fatal signal came from the kernel (a fault, the OOM killer), not a process. */
+export const sentByKernel = (e: RawEvent): boolean => (e.senderFlags & SenderFlags.KERNEL) !== 0 || e.senderPid === 0;
+
+function senderOf(e: RawEvent, ctx: EnrichContext): SignalSender {
+  if (sentByKernel(e)) return 'kernel';
+  return { pid: e.senderPid, comm: e.senderComm, cgroup: ctx.cgroupPath(e.senderCgroupId) };
 }
 
 /** Seconds rounded to the microsecond, as the model prints durations. */

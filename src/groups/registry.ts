@@ -11,7 +11,7 @@
 import { effectiveResources, isCgroupRule, matchGroup, type MatchFacts } from '../config/match.js';
 import type { GroupRule, ResourceLimits } from '../config/types.js';
 import type { CgroupCounters } from '../events/decode.js';
-import { LIFETIME_SLOTS } from '../events/layout.js';
+import { LIFETIME_SLOTS, SIGNAL_SLOTS } from '../events/layout.js';
 import { nameCgroup, type GroupIdentity } from './naming.js';
 
 /**
@@ -28,9 +28,13 @@ export function lifetimeSlot(ns: number): number {
 }
 
 /** Kernel counters summed over a group's cgroups (or the same counted from events). */
-export interface KernelTotals extends Omit<CgroupCounters, 'cgroupId' | 'threadExits' | 'lifetime'> {
+export interface KernelTotals extends Omit<CgroupCounters, 'cgroupId' | 'threadExits' | 'lifetime' | 'signals'> {
   lifetime: Float64Array;
+  signals: Float64Array;
 }
+
+/** The kernel's slot of an exit's signal (bpf/proc.bpf.c count_signaled): its number, or 0 from SIGNAL_SLOTS on. */
+export const signalSlot = (signal: number): number => (signal < SIGNAL_SLOTS ? signal : 0);
 
 export const zeroTotals = (): KernelTotals => ({
   forks: 0,
@@ -45,9 +49,14 @@ export const zeroTotals = (): KernelTotals => ({
   lifetime: new Float64Array(LIFETIME_SLOTS),
   lifetimeSumNs: 0,
   releases: 0,
+  oomKills: 0,
+  signals: new Float64Array(SIGNAL_SLOTS),
 });
 
-export function addTotals(into: KernelTotals, from: Omit<KernelTotals, 'lifetime'> & { lifetime: ArrayLike<number> }): void {
+export function addTotals(
+  into: KernelTotals,
+  from: Omit<KernelTotals, 'lifetime' | 'signals'> & { lifetime: ArrayLike<number>; signals: ArrayLike<number> },
+): void {
   into.forks += from.forks;
   into.threads += from.threads;
   into.execs += from.execs;
@@ -60,6 +69,8 @@ export function addTotals(into: KernelTotals, from: Omit<KernelTotals, 'lifetime
   for (let i = 0; i < LIFETIME_SLOTS; i++) into.lifetime[i] += from.lifetime[i] ?? 0;
   into.lifetimeSumNs += from.lifetimeSumNs;
   into.releases += from.releases;
+  into.oomKills += from.oomKills;
+  for (let i = 0; i < SIGNAL_SLOTS; i++) into.signals[i] += from.signals[i] ?? 0;
 }
 
 export class Group {

@@ -8,7 +8,7 @@ import type { RawEvent } from '../events/decode.js';
 import { decodeWaitStatus } from '../events/exit-status.js';
 import { EventType, Flags } from '../events/layout.js';
 import type { ProcessInfo, TableChange } from '../process/table.js';
-import type { Group, GroupRegistry } from './registry.js';
+import { signalSlot, type Group, type GroupRegistry } from './registry.js';
 
 /** What an event did to groups, for the stages after this one. */
 export interface GroupNotice {
@@ -165,8 +165,11 @@ export class GroupTracker {
         if (!g || !p) return [];
         this.leave(g, p.threads);
         const exit = decodeWaitStatus(e.status);
-        if (exit.signal !== null) g.events.exitsSignaled++;
-        else if (exit.code !== 0) g.events.exitsFailure++;
+        if (exit.signal !== null) {
+          g.events.exitsSignaled++;
+          g.events.signals[signalSlot(exit.signal)]++;
+          if (e.flags & Flags.OOM) g.events.oomKills++;
+        } else if (exit.code !== 0) g.events.exitsFailure++;
         else g.events.exitsSuccess++;
         g.events.cpuNs += e.cpuNs;
         const lifetimeS = Math.max(0, e.ts - e.startNs) / 1e9;

@@ -24,6 +24,18 @@ export const METRICS = {
     ['group', 'outcome'],
     'Processes that ended, by outcome: success (status 0), failure (non-zero status), signaled (killed by a signal).',
   ),
+  oomKills: def(
+    'forkwatch_oom_kills_total',
+    'counter',
+    ['group'],
+    "Processes of the group the OOM killer ended (its SIGKILL), from the kernel's mark_victim tracepoint.",
+  ),
+  exitsBySignal: def(
+    'forkwatch_exits_signaled_total',
+    'counter',
+    ['group', 'signal'],
+    'Processes of the group a signal ended, by signal (SIGHUP .. SIGSYS; SIGRT for real-time ones). SIGKILL, SIGTERM, SIGSEGV and SIGABRT are always exported, others once seen.',
+  ),
   tasks: def('forkwatch_tasks', 'gauge', ['group'], 'Live processes in the group.'),
   threads: def('forkwatch_threads', 'gauge', ['group'], 'Live threads in the group (a single-threaded process counts one).'),
   cpu: def('forkwatch_cpu_seconds_total', 'counter', ['group'], 'CPU time spent by the group, user and system, in seconds.'),

@@ -6,6 +6,8 @@
 import client from 'prom-client';
 import { LOG_ERROR_REASONS, type LogErrorCounts } from '../beancounters/log.js';
 import type { BeancounterSample } from '../beancounters/types.js';
+import { signalName } from '../events/exit-status.js';
+import { SIGNAL_SLOTS } from '../events/layout.js';
 import { LIFETIME_BUCKETS, type KernelTotals } from '../groups/registry.js';
 import { RESTART_LATENCY_BUCKETS, type ProgramSample } from '../supervisor/service.js';
 import { METRICS, type MetricDef } from './definitions.js';
@@ -95,6 +97,13 @@ class LabelCache {
 const NO_LABELS: Labels = Object.freeze({});
 const labelObjects = (key: string, values: readonly (string | number)[]): Labels[] => values.map((v) => Object.freeze({ [key]: v }));
 const OUTCOMES = labelObjects('outcome', ['success', 'failure', 'signaled']);
+/** The `signal` label of each kernel slot (bounded: 32 names); slot 0 holds real-time signals. */
+const SIGNALS = labelObjects(
+  'signal',
+  Array.from({ length: SIGNAL_SLOTS }, (_, n) => (n === 0 ? 'SIGRT' : signalName(n))),
+);
+/** Slots exported even at zero, so a rate over them starts at the first kill. */
+const ALWAYS_SIGNALS = new Set([9, 15, 11, 6]);
 const RESOURCES = new Map<string, Labels>();
 /** The `resource` label object of a resource (a handful of names, kept for the process's life). */
 const resourceLabels = (resource: string): Labels => {
@@ -191,6 +200,20 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
         { labels: OUTCOMES[1], sharedLabels: shared, value: g.totals.exitsFailure },
         { labels: OUTCOMES[2], sharedLabels: shared, value: g.totals.exitsSignaled },
       ];
+    }),
+  );
+  add(
+    M.oomKills,
+    perGroup((g) => g.totals.oomKills),
+  );
+  add(M.exitsBySignal, (s) =>
+    s.groups.flatMap((g) => {
+      const shared = groupLabels.get(s, g.name);
+      const out: Value[] = [];
+      g.totals.signals.forEach((value, n) => {
+        if (value > 0 || ALWAYS_SIGNALS.has(n)) out.push({ labels: SIGNALS[n], sharedLabels: shared, value });
+      });
+      return out;
     }),
   );
   add(

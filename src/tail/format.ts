@@ -14,10 +14,22 @@ export function humanDuration(s: number): string {
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
-/** The outcome of an exit: `code 3`, `signal SIGSEGV (core dumped)`. */
+/**
+ * The outcome of an exit: `code 3`, `signal SIGSEGV (core dumped) from kernel`, `signal SIGTERM
+ * from 812 bash /user.slice`, `OOM-killed (memory cgroup at its limit)`.
+ */
 export function outcome(e: ProcessEvent): string {
-  if (e.signal) return `signal ${inertText(e.signal)}${e.core_dumped ? ' (core dumped)' : ''}`;
+  if (e.oom_killed === true) return `OOM-killed (${e.oom_scope === 'system' ? 'system out of memory' : 'memory cgroup at its limit'})`;
+  if (e.signal) return `signal ${inertText(e.signal)}${e.core_dumped ? ' (core dumped)' : ''}${sender(e.signal_sender)}`;
   return `code ${inert(String(e.exit_code))}`;
+}
+
+/** ` from kernel`, ` from 812 bash /user.slice`, or nothing (not seen, or not an object we know). */
+function sender(s: unknown): string {
+  if (s === 'kernel') return ' from kernel';
+  if (typeof s !== 'object' || s === null) return '';
+  const o = s as Record<string, unknown>;
+  return ` from ${inertText(o.pid)} ${inertText(o.comm)} ${inertText(o.cgroup)}`;
 }
 
 /** Local time of day with microseconds, from the event's ISO time. */

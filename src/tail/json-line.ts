@@ -6,7 +6,7 @@
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
-import { decodeStatus, round6, TYPE_OF } from '../events/model.js';
+import { decodeStatus, round6, sentByKernel, TYPE_OF } from '../events/model.js';
 import { inertJson } from '../terminal.js';
 
 /** What a line needs from outside the record: wall-clock time and cgroup names. */
@@ -101,6 +101,15 @@ export class JsonLines {
         const st = decodeStatus(e.status);
         s += `,"exit_code":${st.exit_code},"signal":${st.signal === null ? 'null' : jsonString(st.signal)},"core_dumped":${st.core_dumped}`;
         s += `,"lifetime_s":${round6(Math.max(0, e.ts - e.startNs) / 1e9)},"cpu_s":${round6(e.cpuNs / 1e9)}`;
+        if (e.flags & Flags.SENDER) {
+          s += sentByKernel(e)
+            ? ',"signal_sender":"kernel"'
+            : `,"signal_sender":{"pid":${e.senderPid},"comm":${jsonString(e.senderComm)},"cgroup":${this.cgroups.json(e.senderCgroupId)}}`;
+        }
+        if (e.flags & Flags.OOM) {
+          s += `,"oom_killed":true,"oom_scope":"${e.oomMemcgId ? 'cgroup' : 'system'}"`;
+          if (e.oomMemcgId) s += `,"oom_cgroup_id":${e.oomMemcgId}`;
+        }
         break;
       }
       case EventType.MIGRATE:

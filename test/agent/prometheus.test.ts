@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from '../helpers/agent.js';
-import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
+import { memoryLimit, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
 import { workload } from '../helpers/workloads.js';
 
@@ -17,7 +17,8 @@ describe('forkwatch run, scraped by Prometheus', () => {
   const wl = TestCgroup.create('wl');
   const burn = TestCgroup.create('burn');
   const churn = TestCgroup.create('churn');
-  const cleanup: TestCgroup[] = [wl, burn, churn];
+  const dying = TestCgroup.create('dying');
+  const cleanup: TestCgroup[] = [wl, burn, churn, dying];
 
   beforeAll(async () => {
     requireRoot();
@@ -35,6 +36,8 @@ describe('forkwatch run, scraped by Prometheus', () => {
         `    match: { cgroup: "${wl.path}" }`,
         '  - name: burner',
         `    match: { cgroup: "${burn.path}" }`,
+        '  - name: dying',
+        `    match: { cgroup: "${dying.path}" }`,
         'group_settings:',
         '  max_groups: 50',
       ].join('\n'),
@@ -72,6 +75,35 @@ describe('forkwatch run, scraped by Prometheus', () => {
     expect(await prom.value(`forkwatch_group_info{${g}}`)).toBe(1);
   });
 
+  it('counts OOM kills and exits by signal exactly, from the kernel rows (no records flow for the group)', async () => {
+    const limit = memoryLimit(dying, 32 << 20);
+    try {
+      const script = [
+        'ulimit -c 0',
+        'for ((i = 0; i < 3; i++)); do ( kill -KILL $BASHPID ); done',
+        'for ((i = 0; i < 2; i++)); do ( kill -TERM $BASHPID ); done',
+        '( kill -HUP $BASHPID )',
+        `( ${limit.enter}; exec /usr/bin/python3 -c 'b = b"x" * (256 << 20)' )`,
+        'exit 0',
+      ].join('\n');
+      const run = await dying.exec(script);
+      expect(run.code).toBe(0);
+      const g = 'group="dying"';
+      await prom.waitFor(`forkwatch_exits_total{${g},outcome="signaled"}`, (v) => v === 7);
+      expect(await prom.value(`forkwatch_oom_kills_total{${g}}`)).toBe(1);
+      expect(await prom.value(`forkwatch_exits_signaled_total{${g},signal="SIGKILL"}`)).toBe(4);
+      expect(await prom.value(`forkwatch_exits_signaled_total{${g},signal="SIGTERM"}`)).toBe(2);
+      expect(await prom.value(`forkwatch_exits_signaled_total{${g},signal="SIGHUP"}`)).toBe(1);
+      // Always there at zero, so a rate starts at the first one; others only once seen.
+      expect(await prom.value(`forkwatch_exits_signaled_total{${g},signal="SIGSEGV"}`)).toBe(0);
+      expect(await prom.query(`forkwatch_exits_signaled_total{${g},signal="SIGUSR1"}`)).toEqual([]);
+      expect(await prom.value(`sum(forkwatch_exits_signaled_total{${g}})`)).toBe(7);
+      expect(await prom.value(`forkwatch_oom_kills_total{group="workload"}`)).toBe(0);
+    } finally {
+      await limit.remove();
+    }
+  });
+
   it('counts processes that were running before the agent started', async () => {
     expect(await prom.value(`forkwatch_tasks{group="${pre.path}"}`)).toBe(1);
     const info = await prom.query(`forkwatch_group_info{group="${pre.path}"}`);
@@ -104,11 +136,11 @@ describe('forkwatch run, scraped by Prometheus', () => {
     await prom.nextScrape();
     const overflow = (await prom.value('forkwatch_groups_overflow_total'))!;
     expect(overflow).toBeGreaterThan(0);
-    // 50 dynamic groups at most, plus the 3 configured ones and "other".
+    // 50 dynamic groups at most, plus the 4 configured ones and "other".
     const maxGroups = (await prom.value('max_over_time(forkwatch_groups[5m])'))!;
-    expect(maxGroups).toBeLessThanOrEqual(54);
+    expect(maxGroups).toBeLessThanOrEqual(55);
     const series = (await prom.value('max_over_time(scrape_series_added[5m])'))!;
     expect(series).toBeLessThan(5000);
-    expect((await prom.value('count(forkwatch_tasks)'))!).toBeLessThanOrEqual(54);
+    expect((await prom.value('count(forkwatch_tasks)'))!).toBeLessThanOrEqual(55);
   });
 });

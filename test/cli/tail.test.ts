@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PATTERN_EXPECTED } from '../../src/config/regex.js';
 import type { ProcessEvent } from '../../src/events/model.js';
-import { bpfProgIds, loadedProgIds, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
+import { bpfProgIds, loadedProgIds, memoryLimit, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { CliProcess, runCli } from '../helpers/cli.js';
 import { workload } from '../helpers/workloads.js';
 
@@ -53,6 +53,42 @@ describe('forkwatch tail', () => {
     expect(exit).toMatchObject({ exit_code: 0, signal: null, core_dumped: false, cgroup: cg.path });
     expect(exit.lifetime_s).toBeGreaterThan(0);
     expect(exit.cpu_s).toBeGreaterThanOrEqual(0);
+  });
+
+  it('--failed says why: OOM-killed, and who sent a fatal signal (a process, or the kernel for a segfault)', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('why');
+    const killers = TestCgroup.create('whykill');
+    cgroups.push(cg, killers);
+    const limit = memoryLimit(cg, 32 << 20);
+    try {
+      const human = new CliProcess(['tail', '--cgroup', cg.path, '--failed']);
+      await human.waitFor((x) => x.stderr.includes('tailing'), 'tail to attach');
+      const json = await tail(['--cgroup', cg.path, '--failed']);
+      const victim = cg.run('exec sleep 30');
+      await until(() => cg.pids().includes(victim.pid!) && fs.readFileSync(`/proc/${victim.pid}/comm`, 'utf8').trim() === 'sleep', 'the sleep');
+      const killer = await killers.exec(`kill -TERM ${victim.pid}`);
+      const segv = await cg.exec(`ulimit -c 0; exec /usr/bin/python3 -c 'import ctypes; ctypes.string_at(0)'`);
+      const oom = await cg.exec(`${limit.enter}; exec /usr/bin/python3 -c 'b = b"x" * (256 << 20)'`);
+      expect([segv.signal, oom.signal]).toEqual(['SIGSEGV', 'SIGKILL']);
+      await json.waitFor((p) => p.jsonLines().length >= 3, 'three failed exits');
+      await human.waitFor((p) => p.stdout.includes('OOM-killed'), 'the OOM line');
+      human.kill('SIGINT');
+      json.kill('SIGINT');
+      await human.exited;
+      await json.exited;
+      const byPid = new Map(json.jsonLines<ProcessEvent>().map((e) => [e.pid, e]));
+      expect(byPid.get(victim.pid!)).toMatchObject({ signal: 'SIGTERM', signal_sender: { pid: killer.pid, comm: 'bash', cgroup: killers.path } });
+      expect(byPid.get(segv.pid)).toMatchObject({ signal: 'SIGSEGV', signal_sender: 'kernel' });
+      expect(byPid.get(segv.pid)!.oom_killed).toBeUndefined();
+      expect(byPid.get(oom.pid)).toMatchObject({ signal: 'SIGKILL', signal_sender: 'kernel', oom_killed: true, oom_scope: 'cgroup', oom_cgroup_id: limit.id });
+      const lines = human.stdout.split('\n');
+      expect(lines.find((l) => l.includes(` ${victim.pid} `))).toContain(`signal SIGTERM from ${killer.pid} bash ${killers.path}`);
+      expect(lines.find((l) => l.includes(` ${segv.pid} `))).toContain('signal SIGSEGV from kernel');
+      expect(lines.find((l) => l.includes(` ${oom.pid} `))).toContain('OOM-killed (memory cgroup at its limit)');
+    } finally {
+      await limit.remove();
+    }
   });
 
   it('filters by --failed, --events, --comm and --pid --tree, and stops after --count', async () => {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, decodeCounters, type BadRecord, type RawEvent } from '../../src/events/decode.js';
-import { EventType, Flags, LAYOUT, LIFETIME_SLOTS } from '../../src/events/layout.js';
+import { EventType, Flags, LAYOUT, LIFETIME_SLOTS, SIGNAL_SLOTS } from '../../src/events/layout.js';
 import { decodeStatus, toProcessEvent } from '../../src/events/model.js';
 
 const bytes = fs.readFileSync(new URL('../fixtures/pipeline.bin', import.meta.url));
@@ -126,7 +126,7 @@ describe('decodeBatch on damaged input', () => {
 });
 
 describe('decodeCounters', () => {
-  it('reads rows of cgroup id + fw_cg_counters: live counts signed, the lifetime slots, releases', () => {
+  it('reads rows of cgroup id + fw_cg_counters: live counts signed, the lifetime slots, releases, OOM kills, exits by signal', () => {
     const f = LAYOUT.fw_cg_counters.fields;
     const row = Buffer.alloc(8 + LAYOUT.fw_cg_counters.size);
     row.writeBigUInt64LE(405n, 0);
@@ -138,6 +138,8 @@ describe('decodeCounters', () => {
     for (let i = 0; i < LIFETIME_SLOTS; i++) row.writeBigUInt64LE(BigInt(i * 3), 8 + f.lifetime[0] + 8 * i);
     row.writeBigUInt64LE(123_456_789_012n, 8 + f.lifetime_sum_ns[0]);
     row.writeBigUInt64LE(17n, 8 + f.releases[0]);
+    row.writeBigUInt64LE(3n, 8 + f.oom_kills[0]);
+    for (let i = 0; i < SIGNAL_SLOTS; i++) row.writeBigUInt64LE(BigInt(i + 100), 8 + f.signals[0] + 8 * i);
     const want = {
       cgroupId: 405,
       forks: 1000,
@@ -154,6 +156,8 @@ describe('decodeCounters', () => {
       lifetime: Array.from({ length: LIFETIME_SLOTS }, (_, i) => i * 3),
       lifetimeSumNs: 123_456_789_012,
       releases: 17,
+      oomKills: 3,
+      signals: Array.from({ length: SIGNAL_SLOTS }, (_, i) => i + 100),
     };
     expect(decodeCounters(Buffer.concat([row, row]))).toEqual([want, want]);
   });

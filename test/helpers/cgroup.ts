@@ -119,3 +119,19 @@ export function loadedProgIds(): Set<number> {
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) throw new Error('kernel tests need root: run them with sudo (make test)');
 }
+
+/**
+ * A memory limit of `bytes` for processes of `cg`: cg's own memory.max where the memory controller
+ * is on cgroup v2, else a cgroup of the v1 memory hierarchy (hybrid hosts) with that limit. `enter`
+ * is the shell line that moves the running shell under the limit; `id` is the memory cgroup's id.
+ */
+export function memoryLimit(cg: TestCgroup, bytes: number): { id: number; enter: string; remove: () => Promise<void> } {
+  const max = path.join(cg.dir, 'memory.max');
+  if (fs.existsSync(max)) {
+    fs.writeFileSync(max, `${bytes}\n`);
+    return { id: cg.id, enter: 'true', remove: async () => {} };
+  }
+  const mem = TestCgroup.create('memlimit', { hierarchy: 'memory' });
+  fs.writeFileSync(path.join(mem.dir, 'memory.limit_in_bytes'), `${bytes}\n`);
+  return { id: mem.id, enter: `echo 0 > ${path.join(mem.dir, 'cgroup.procs')}`, remove: () => mem.remove() };
+}

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, RawEvent } from '../../src/events/decode.js';
 import { isoMicros } from '../../src/events/clock.js';
-import { EventType, Flags } from '../../src/events/layout.js';
+import { EventType, Flags, SenderFlags } from '../../src/events/layout.js';
 import { toProcessEvent } from '../../src/events/model.js';
 import { ProcessTable } from '../../src/process/table.js';
 import { IsoCache, JsonLines, jsonString } from '../../src/tail/json-line.js';
@@ -98,9 +98,21 @@ describe('JsonLines on hostile and edge values', () => {
     ['started after the record (clock skew)', { startNs: 9e9 }],
     ['odd durations', { ts: 5_000_000_001, startNs: 1, cpuNs: 123_456_789_123 }],
     ['u64 cgroup id', { cgroupId: 2 ** 64 - 1 }],
+    ['SIGTERM sent by a process', { status: 15, flags: Flags.SENDER, senderPid: 812, senderComm: 'killer', senderCgroupId: 42, senderStartNs: 3e9 }],
+    ['SIGSEGV from the kernel', { status: 11, flags: Flags.SENDER, senderFlags: SenderFlags.KERNEL }],
+    ['OOM kill in a memory cgroup', { status: 9, flags: Flags.SENDER | Flags.OOM, senderFlags: SenderFlags.KERNEL | SenderFlags.OOM, oomMemcgId: 4091 }],
+    ['OOM kill of the whole system', { status: 9, flags: Flags.SENDER | Flags.OOM, senderFlags: SenderFlags.KERNEL | SenderFlags.OOM }],
   ])('exit: %s', (_name, fields) => {
     const e = raw({ type: EventType.EXIT, cpuNs: 1_500_000, ...fields });
     expect(lines.line(e)).toBe(reference(e));
+  });
+
+  it.each(HOSTILE)('signal sender comm and cgroup %j', (s) => {
+    const e = raw({ type: EventType.EXIT, status: 9, flags: Flags.SENDER, senderPid: 3, senderComm: s, senderCgroupId: 100 + HOSTILE.indexOf(s) });
+    const line = lines.line(e);
+    expect(line).toBe(reference(e));
+    expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect((JSON.parse(line!) as { signal_sender: { comm: string } }).signal_sender.comm).toBe(s);
   });
 
   it('marks thread forks, omits from_cgroup when the previous cgroup is unknown, skips cgroup records', () => {
