@@ -79,9 +79,11 @@ describe('CPU per cgroup on cgroup v2, from cpu.stat', () => {
       await until(() => !fs.existsSync(child.dir), 'the child cgroup removed');
       const gone = await cpu();
       expect(gone.parent).toBe(after.parent);
-      // The parent's cpu.stat does hold the child's CPU (what own = usage − children subtracts).
+      // The parent's cpu.stat does hold the child's CPU (what own = usage − children subtracts): the
+      // two loops' sum, less what the rstat sums lag behind getrusage (seen 14 ms under the
+      // suite's load), far more than the parent's loop alone.
       const usage = Number(/usage_usec (\d+)/.exec(fs.readFileSync(path.join(parent.dir, 'cpu.stat'), 'utf8'))![1]) / 1e6;
-      expect(usage).toBeGreaterThan(pLoop + cLoop - 0.01);
+      expect(usage).toBeGreaterThan(pLoop + cLoop - 3 * BELOW_S);
     } finally {
       await child.remove();
       await parent.remove();
