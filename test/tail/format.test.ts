@@ -29,11 +29,17 @@ describe('format', () => {
     [{ exit_code: 3, signal: null }, 'code 3'],
     [{ exit_code: null, signal: 'SIGSEGV', core_dumped: true }, 'signal SIGSEGV (core dumped)'],
     [{ exit_code: null, signal: 'SIGKILL', core_dumped: false }, 'signal SIGKILL'],
-    [{ exit_code: null, signal: 'SIGSEGV', core_dumped: false, signal_sender: 'kernel' }, 'signal SIGSEGV from kernel'],
+    [{ exit_code: null, signal: 'SIGSEGV', core_dumped: false, signal_sender: 'kernel' as const }, 'signal SIGSEGV from kernel'],
     [{ exit_code: null, signal: 'SIGTERM', signal_sender: { pid: 812, comm: 'bash', cgroup: '/user.slice' } }, 'signal SIGTERM from 812 bash /user.slice'],
     [{ exit_code: null, signal: 'SIGTERM', signal_sender: { pid: 9, comm: '\x1b[2Jevil', cgroup: '/x' } }, 'signal SIGTERM from 9 \\x1b[2Jevil /x'],
-    [{ exit_code: null, signal: 'SIGKILL', signal_sender: 'kernel', oom_killed: true, oom_scope: 'cgroup' }, 'OOM-killed (memory cgroup at its limit)'],
-    [{ exit_code: null, signal: 'SIGKILL', signal_sender: 'kernel', oom_killed: true, oom_scope: 'system' }, 'OOM-killed (system out of memory)'],
+    [
+      { exit_code: null, signal: 'SIGKILL', signal_sender: 'kernel' as const, oom_killed: true, oom_scope: 'cgroup' as const },
+      'OOM-killed (memory cgroup at its limit)',
+    ],
+    [
+      { exit_code: null, signal: 'SIGKILL', signal_sender: 'kernel' as const, oom_killed: true, oom_scope: 'system' as const },
+      'OOM-killed (system out of memory)',
+    ],
   ])('outcome %j', (e, want) => expect(outcome({ ...base, ...e })).toBe(want));
 
   it('prints exec command lines shell-quoted and marks truncation', () => {
