@@ -582,7 +582,7 @@ static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task
 
 /* ---- why processes end: fatal signals, their senders, OOM kills ----
  * Nothing here runs on a fork or on an exit that no signal caused: signal_generate and mark_victim
- * write the `fatal` map, and only the exit of a process a signal ended reads it (signaled_by). */
+ * write the `fatal` map, and only the exit of a process a signal ended reads it (take_sender). */
 
 /* Signals whose default action ends the process (SIGKILL's cannot be changed). SIGCHLD, SIGCONT,
  * SIGURG, SIGWINCH and the stop signals do not end it. */
@@ -593,65 +593,27 @@ static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task
 	 (1u << 30) | (1u << 31))
 #define FW_SIGKILL 9
 
-/* The sender kept for this exit's signal, if one was seen sent to the process (its key in *k). */
-static __always_inline struct fw_exit_sender *signaled_by(struct task_struct *p, __u32 signo,
-							  struct fw_proc_key *k)
+/* Takes the sender kept for the process out of `fatal` (into *who): true when it sent the signal
+ * that ended the process. One lookup and one delete, whether or not a record follows. */
+static __always_inline bool take_sender(struct task_struct *p, __u32 signo,
+					struct fw_exit_sender *who)
 {
-	*k = proc_key(p);
-	struct fw_exit_sender *f = bpf_map_lookup_elem(&fatal, k);
-	if (f && f->signal != signo) {
-		/* Another signal was the one that ended it: that sender is not this exit's. */
-		bpf_map_delete_elem(&fatal, k);
-		return NULL;
-	}
-	return f;
+	struct fw_proc_key k = proc_key(p);
+	struct fw_exit_sender *f = bpf_map_lookup_elem(&fatal, &k);
+	if (!f)
+		return false;
+	*who = *f;
+	bpf_map_delete_elem(&fatal, &k);
+	/* Another signal was kept, but this one ended it: that sender is not this exit's. */
+	return who->signal == signo;
 }
 
-static __always_inline void count_signaled(struct fw_cg_counters *c, __u32 signo,
-					   struct fw_exit_sender *sender)
+static __always_inline void count_signaled(struct fw_cg_counters *c, __u32 signo, bool oom)
 {
 	c->exits_signaled++;
 	c->signals[signo < FW_SIGNAL_SLOTS ? signo : 0]++;
-	if (sender && (sender->flags & FW_SENDER_OOM))
+	if (oom)
 		c->oom_kills++;
-}
-
-static __always_inline void fill_exit(struct fw_exit_event *e, __u16 size, struct task_struct *p,
-				      struct signal_struct *sig, __u64 cgid, __u64 now,
-				      __u32 status, bool group_dead)
-{
-	fill_hdr(&e->hdr, FW_EV_EXIT, size, p, cgid, now);
-	e->status = status;
-	e->_pad = 0;
-	e->cpu_ns = p->se.sum_exec_runtime;
-	if (group_dead)
-		e->cpu_ns += sig->sum_sched_runtime;
-	else
-		e->hdr.flags = FW_F_THREAD;
-}
-
-/* A signaled process exit's record, with who sent the signal; the kept sender goes. */
-static __always_inline int exit_record_sender(struct task_struct *p, struct signal_struct *sig,
-					      __u64 cgid, __u64 now, __u32 status,
-					      struct fw_exit_sender *sender, struct fw_proc_key *k)
-{
-	struct {
-		struct fw_exit_event ev;
-		struct fw_exit_sender who;
-	} *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		bpf_map_delete_elem(&fatal, k);
-		count_lost(FW_EV_EXIT);
-		return 0;
-	}
-	if (!now)
-		now = bpf_ktime_get_boot_ns();
-	fill_exit(&e->ev, sizeof(*e), p, sig, cgid, now, status, true);
-	e->ev.hdr.flags = FW_F_SENDER | (sender->flags & FW_SENDER_OOM ? FW_F_OOM : 0);
-	e->who = *sender;
-	bpf_map_delete_elem(&fatal, k);
-	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
-	return 0;
 }
 
 /* ---- handlers ---- */
@@ -787,15 +749,13 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	/* One clock read for a process's lifetime and its record. */
 	__u64 now = group_dead && !FW_KO_LIVE ? bpf_ktime_get_boot_ns() : 0;
 	struct fw_cg_counters *c = counters(cgid);
-	struct fw_proc_key fk;
-	struct fw_exit_sender *sender = NULL;
-	if (group_dead && (status & 0x7f))
-		sender = signaled_by(p, status & 0x7f, &fk);
+	struct fw_exit_sender who;
+	bool has_sender = group_dead && (status & 0x7f) && take_sender(p, status & 0x7f, &who);
 	if (c) {
 		if (!group_dead)
 			c->thread_exits++;
 		else if (status & 0x7f)
-			count_signaled(c, status & 0x7f, sender);
+			count_signaled(c, status & 0x7f, has_sender && (who.flags & FW_SENDER_OOM));
 		else if (status & 0xff00)
 			c->exits_failure++;
 		else
@@ -809,23 +769,37 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		else
 			live_thread(p, cgid, c, -1);
 	}
-	if (FW_KO_RECORD || !want_record(cgid, !group_dead)) {
-		if (sender)
-			bpf_map_delete_elem(&fatal, &fk);
+	if (FW_KO_RECORD || !want_record(cgid, !group_dead))
 		return 0;
-	}
-	if (sender)
-		return exit_record_sender(p, sig, cgid, now, status, sender, &fk);
 
-	struct fw_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	/* With a sender, its struct follows the exit record (FW_F_SENDER). */
+	__u16 size = has_sender ? sizeof(struct fw_exit_event) + sizeof(struct fw_exit_sender)
+				: sizeof(struct fw_exit_event);
+	struct fw_exit_event *e =
+		has_sender
+			? bpf_ringbuf_reserve(
+				  &events,
+				  sizeof(struct fw_exit_event) + sizeof(struct fw_exit_sender), 0)
+			: bpf_ringbuf_reserve(&events, sizeof(struct fw_exit_event), 0);
 	if (!e) {
 		count_lost(FW_EV_EXIT);
 		return 0;
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	fill_exit(e, sizeof(*e), p, sig, cgid, now, status, group_dead);
-	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
+	fill_hdr(&e->hdr, FW_EV_EXIT, size, p, cgid, now);
+	e->status = status;
+	e->_pad = 0;
+	e->cpu_ns = p->se.sum_exec_runtime;
+	if (group_dead)
+		e->cpu_ns += sig->sum_sched_runtime;
+	else
+		e->hdr.flags = FW_F_THREAD;
+	if (has_sender) {
+		e->hdr.flags = FW_F_SENDER | (who.flags & FW_SENDER_OOM ? FW_F_OOM : 0);
+		__builtin_memcpy((void *)(e + 1), &who, sizeof(who));
+	}
+	bpf_ringbuf_submit(e, wake_flag(now, size));
 	return 0;
 }
 
