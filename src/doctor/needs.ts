@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMounts } from '../host/cgroupfs.js';
+import { parseMounts, type MountedHierarchies } from '../host/cgroupfs.js';
 import { effectiveCaps } from '../host/kernel.js';
 import type { Action, Config, ResourceLimits } from '../config/types.js';
 import { UsageError } from '../errors.js';
@@ -116,7 +116,8 @@ export function unwritableDir(dir: string): string | null {
 
 /** The host as the agent sees it now: its capabilities, the cgroup v2 mount, the programs' root. */
 export function readHost(read = (p: string) => fs.readFileSync(p, 'utf8')): Host {
-  const v2 = parseMounts(read('/proc/self/mounts')).v2;
+  const mounts = parseMounts(read('/proc/self/mounts'));
+  const v2 = mounts.v2;
   const none = 'no cgroup v2 hierarchy is mounted';
   return {
     caps: effectiveCaps(read('/proc/self/status')),
@@ -124,13 +125,12 @@ export function readHost(read = (p: string) => fs.readFileSync(p, 'utf8')): Host
     cgroupUnwritable: v2 === undefined ? none : unwritable(path.join(v2, 'cgroup.procs')),
     programsUnwritable: v2 === undefined ? none : unwritableDir(path.join(v2, DEFAULT_PROGRAMS_ROOT)),
     unwritable: unwritableDir,
-    limitsUnwritable: (controller, v2Only) => limitsUnwritable(read, controller, v2Only),
+    limitsUnwritable: (controller, v2Only) => limitsUnwritable(read, mounts, controller, v2Only),
   };
 }
 
 /** Where a controller's limits live here, and why they cannot be written (null: they can). */
-function limitsUnwritable(read: (p: string) => string, controller: 'pids' | 'memory', v2Only: boolean): string | null {
-  const mounts = parseMounts(read('/proc/self/mounts'));
+function limitsUnwritable(read: (p: string) => string, mounts: MountedHierarchies, controller: 'pids' | 'memory', v2Only: boolean): string | null {
   let v2Controllers: string[] = [];
   if (mounts.v2 !== undefined) {
     try {
