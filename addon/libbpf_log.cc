@@ -13,10 +13,16 @@ std::vector<std::pair<std::string, std::string>> lines;
 constexpr size_t kMaxLines = 2000;  // a verifier log can be long; keep the start
 
 int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  char buf[1024];
-  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  // libbpf hands a failed program's whole verifier log to one call: size the buffer to it, since
+  // the reason the verifier refused is on the log's last lines.
+  va_list again;
+  va_copy(again, args);
+  int n = vsnprintf(nullptr, 0, fmt, again);
+  va_end(again);
   if (n <= 0) return 0;
-  std::string msg(buf);
+  std::string msg(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(msg.data(), msg.size(), fmt, args);
+  msg.resize(static_cast<size_t>(n));
   while (!msg.empty() && msg.back() == '\n') msg.pop_back();
   const char* lvl = level == LIBBPF_WARN ? "warn" : level == LIBBPF_INFO ? "info" : "debug";
   std::lock_guard<std::mutex> lock(mu);

@@ -750,6 +750,9 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	__u64 now = group_dead && !FW_KO_LIVE ? bpf_ktime_get_boot_ns() : 0;
 	struct fw_cg_counters *c = counters(cgid);
 	struct fw_exit_sender who;
+	/* Defined on every path: otherwise clang may read it as undef where no sender was kept, and
+	 * fill it from a stack slot that holds a pointer (the verifier refuses that fill). */
+	who.flags = 0;
 	bool has_sender = group_dead && (status & 0x7f) && take_sender(p, status & 0x7f, &who);
 	if (c) {
 		if (!group_dead)

@@ -283,6 +283,13 @@ function openProbe(binding: SourceBinding, options: ProbeOptions, log: Logger): 
   } catch (err) {
     const e = err as Error & { code?: string; step?: string };
     if (!e.step) throw err; // an argument bug, not the kernel: keep the stack
+    // The privileges were checked before loading: a refused load here is the verifier's, whose
+    // reason ends the log printed above it.
+    if (e.code === 'EACCES' && e.step.startsWith('bpf_object__load')) {
+      throw new EnvironmentError(
+        `${e.message}: the kernel's verifier refused a program (its reason ends the log above); please report it with that log and 'uname -r'`,
+      );
+    }
     if (e.code === 'EPERM' || e.code === 'EACCES') {
       throw new EnvironmentError(`${e.message}; forkwatch needs root, or CAP_BPF and CAP_PERFMON (run with sudo)`);
     }

@@ -123,6 +123,22 @@ describe('decodeBatch on damaged input', () => {
     );
     expect(bad[0].reason).toMatch(/type 5 at offset 0 has 72 bytes, fewer than its 80/);
   });
+  it('skips an exit record that says a sender follows but is too short to hold one, and decodes the rest', () => {
+    const copy = Buffer.from(bytes);
+    let at = 0;
+    while (copy.readUInt16LE(at) !== EventType.EXIT) at += (copy.readUInt16LE(at + 2) + 7) & ~7;
+    copy.writeUInt32LE(copy.readUInt32LE(at + 4) | Flags.SENDER, at + 4); // the flag, without the 56 bytes
+    const bad: BadRecord[] = [];
+    const got: RawEvent[] = [];
+    decodeBatch(
+      copy,
+      (e) => got.push(e),
+      copy.length,
+      (b) => bad.push(b),
+    );
+    expect(bad).toEqual([{ at, reason: `exit record with a sender has ${LAYOUT.fw_exit_event.size} bytes at offset ${at}` }]);
+    expect(got).toHaveLength(events.length - 1);
+  });
 });
 
 describe('decodeCounters', () => {
