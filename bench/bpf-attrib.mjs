@@ -40,22 +40,28 @@ if (!existsSync(join(FW_ROOT, 'addon/build/Release/forkwatch.node')) || !existsS
 }
 
 const ALL = knockouts(FW_ROOT);
+// A name may join knockouts with '+' (RECORD+LIVE): one build with all of them out, to price a part
+// against a build that already lacks another (the default agent writes no records).
 const asked = process.argv.slice(2).map((a) => a.toUpperCase());
-for (const a of asked) {
-  if (!ALL.some((k) => k.name === a)) {
-    console.error(`bpf-attrib: no knockout "${a}" in bpf/proc.bpf.c; expected some of ${ALL.map((k) => k.name).join(', ')}`);
+for (const part of asked.flatMap((a) => a.split('+'))) {
+  if (!ALL.some((k) => k.name === part)) {
+    console.error(`bpf-attrib: no knockout "${part}" in bpf/proc.bpf.c; expected some of ${ALL.map((k) => k.name).join(', ')}, or several joined by '+'`);
     process.exit(2);
   }
 }
+const combined = (name) => {
+  const parts = name.split('+').map((p) => ALL.find((k) => k.name === p));
+  return { name, define: parts.map((k) => k.define).join(' '), removes: parts.map((k) => k.removes).join('; ') };
+};
 const dir = outDir();
 const buildDir = join(dir, 'build');
 mkdirSync(buildDir, { recursive: true });
 
 // ---- builds: every variant from the same source, the default included ----
 /** tool name -> { label, removes, object } ; 'reference' is bpftrace. */
-const variants = [{ name: 'default', removes: 'nothing (the production build)', define: '' }, ...ALL.filter((k) => !asked.length || asked.includes(k.name))];
+const variants = [{ name: 'default', removes: 'nothing (the production build)', define: '' }, ...(asked.length ? asked.map(combined) : ALL)];
 for (const v of variants) {
-  v.object = join(buildDir, `${v.name.toLowerCase()}.bpf.o`);
+  v.object = join(buildDir, `${v.name.toLowerCase().replace(/\+/g, '-')}.bpf.o`);
   log(`build ${v.name}`);
   execFileSync('make', ['-s', '-C', FW_ROOT, 'bpf-variant', `VARIANT=${v.define}`, `OUT=${v.object}`], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
