@@ -7,8 +7,8 @@
 
 namespace fw {
 
-RingReader::RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink)
-    : loop_(loop), drain_ms_(drain_ns ? (drain_ns + 999999) / 1000000 : 1), sink_(std::move(sink)) {
+RingReader::RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink, volatile uint32_t* on_timer)
+    : loop_(loop), drain_ms_(drain_ns ? (drain_ns + 999999) / 1000000 : 1), sink_(std::move(sink)), on_timer_(on_timer) {
   rb_ = ring_buffer__new(map_fd, &RingReader::OnSample, this, nullptr);
   if (!rb_) throw BpfError{"ring_buffer__new", "events", errno ? errno : EINVAL};
   batch_.reserve(1 << 16);
@@ -56,6 +56,8 @@ size_t RingReader::Drain() {
 
 void RingReader::DrainByTimer() {
   if (!poll_ || !timer_ || uv_is_active(reinterpret_cast<uv_handle_t*>(timer_))) return;
+  // The kernel may stop waking the ring from here on: the timer drains what comes.
+  if (on_timer_) __atomic_store_n(on_timer_, 1u, __ATOMIC_RELAXED);
   uv_poll_stop(poll_);
   uv_timer_start(timer_, &RingReader::OnTimer, drain_ms_, 0);
 }
@@ -85,10 +87,15 @@ void RingReader::OnPoll(uv_poll_t* handle, int status, int events) {
 void RingReader::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<RingReader*>(handle->data);
   if (!self) return;
-  if (self->Consume())
+  if (self->Consume()) {
     uv_timer_start(handle, &RingReader::OnTimer, self->drain_ms_, 0);
-  else if (self->poll_)
+  } else if (self->poll_) {
+    // Back to waiting: the kernel wakes the ring again. The store is a full barrier before the
+    // watch asks the ring whether data waits, so a record whose program still read 1 (no wake-up)
+    // is seen by that question (see wake_flag in bpf/proc.bpf.c).
+    if (self->on_timer_) __atomic_store_n(self->on_timer_, 0u, __ATOMIC_SEQ_CST);
     uv_poll_start(self->poll_, UV_READABLE, &RingReader::OnPoll);
+  }
 }
 
 void RingReader::Close() {

@@ -17,7 +17,10 @@ class RingReader {
   // One batch: records back to back, each padded to 8 bytes; a record's length is its hdr.size.
   using Sink = std::function<void(const uint8_t* data, size_t len, size_t records)>;
 
-  RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink);  // throws BpfError
+  // on_timer: the BPF object's reader_on_timer word (its mmapped .bss), told which mode the reader
+  // is in so that the kernel forces no wake-up while the timer drains; may be null.
+  RingReader(int map_fd, uv_loop_t* loop, uint64_t drain_ns, Sink sink,
+             volatile uint32_t* on_timer = nullptr);  // throws BpfError
   ~RingReader();
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
@@ -43,6 +46,7 @@ class RingReader {
   Sink sink_;
   std::vector<uint8_t> batch_;
   size_t records_ = 0;
+  volatile uint32_t* on_timer_;
 };
 
 }  // namespace fw

@@ -212,6 +212,10 @@ const volatile struct fw_cg_counters zero_row = {};
  * or had its fork seen: its exit leaves no entry behind for a fork record that will never come. */
 __u64 attached_ns = ~0ULL;
 
+/* 1 while the reader (addon/ring_reader.cc) drains the ring on its timer, 0 while it waits on the
+ * ring's epoll; written by the reader through the skeleton's mmapped .bss. */
+__u32 reader_on_timer = 0;
+
 /* ---- helpers ---- */
 
 static __always_inline struct fw_stats *get_stats(void)
@@ -252,9 +256,16 @@ static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 	struct fw_cpu_state *cs = get_cpu_state();
 	if (!cs)
 		return 0; /* cannot happen (array slot 0); a wake-up is the safe answer */
-	cs->wake_bytes += size;
+	/* A fetching atomic is a full barrier: this record's reservation (the producer position) is
+	 * visible before reader_on_timer is read, as the reader stores 0 there before it asks the ring
+	 * whether data waits (ring_reader.cc OnTimer). So one of the two always sees the other. */
+	__u64 pending = __sync_fetch_and_add(&cs->wake_bytes, size) + size;
+	/* The reader drains on its timer: a wake-up would find no one waiting on the ring and cost
+	 * this CPU an interrupt to itself (an exit from the VM on a virtual machine). */
+	if (*(volatile __u32 *)&reader_on_timer)
+		return BPF_RB_NO_WAKEUP;
 	if (now - cs->wake_ns < wakeup_ns) {
-		if (cs->wake_bytes < wakeup_bytes / 8)
+		if (pending < wakeup_bytes / 8)
 			return BPF_RB_NO_WAKEUP;
 		cs->wake_bytes = 0;
 		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
