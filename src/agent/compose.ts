@@ -26,6 +26,8 @@ import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
+import { ExportFeed, exportQuery } from '../export/feed.js';
+import { FileExporter } from '../export/file.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
@@ -79,6 +81,21 @@ export interface ComposeOptions {
   hookWorkerUrl?: URL;
 }
 
+/**
+ * The configured exporters, each fed by its own filtered subscription to the bus (config export).
+ * A subscription widens the records like an /events reader: an exporter wants every event.
+ */
+function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): () => ExportFeed[] {
+  const ex = config.export;
+  // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
+  const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
+  return () => {
+    const feeds: ExportFeed[] = [];
+    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => log.warn(m) }), file.q, descendants));
+    return feeds;
+  };
+}
+
 /** The agent with its services, wired; nothing served or started yet. */
 export interface ComposedAgent {
   readonly agent: Agent;
@@ -99,6 +116,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const tcpPolicy: AccessPolicy = { trusted: false, ...readTokens(config.api) };
   const binding = loadBinding();
   const node = config.node_name;
+  const bus = new EventBus();
 
   // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
   const k8s = config.kubernetes;
@@ -111,12 +129,12 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       })
     : undefined;
 
+  const makeFeeds = exportFeeds(config, bus, log, (pid) => agent.table.descendants(pid));
   const agent = new Agent(realHost(config, binding), config, log, {
     bpfStats: opts.bpfStats,
     recordsOnDemand: opts.recordsOnDemand,
     pods: pods && ((uid) => pods.lookup(uid)),
   });
-  const bus = new EventBus();
   // Records on demand: a subscriber widens what the kernel records before its first event.
   bus.onDemand((d) => agent.interest.setDemand(d));
   bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
@@ -132,6 +150,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     groupOf: (pid) => agent.tracker.groupOf(pid),
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
+  // Subscribed once the bus tells the agent's interest of its demand.
+  const feeds = makeFeeds();
 
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
@@ -172,6 +192,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
       snap.accountingLogErrors = logErrors;
       snap.records = { ...agent.interest.sample(), subscribers: bus.subscribers };
+      snap.exports = feeds.map((f) => f.sample());
       const reg = om ? registries.om : registries.text;
       return { body: await reg.metrics(), contentType: reg.contentType };
     },
@@ -196,6 +217,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       return config;
     },
     async serve() {
+      // Exporters first: the first events find them open (an engine that is away is no error).
+      await Promise.all(feeds.map((f) => f.exporter.start()));
       agent.start();
       void pods?.start();
       try {
@@ -206,6 +229,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         tcp.close();
         pods?.close();
         agent.close();
+        await Promise.all(feeds.map((f) => f.stop()));
         await beancounters.close();
         throw err;
       }
@@ -243,6 +267,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
       pods?.close();
       agent.close();
+      // What the bus still holds goes out; what an exporter cannot send in its bounded time is counted dropped.
+      await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
       // Running hooks are killed (their process groups too), so none outlives the agent.
       await beancounters.close();
     },
