@@ -28,6 +28,7 @@ import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHan
 import { listen } from '../server/http.js';
 import { ExportFeed, exportQuery } from '../export/feed.js';
 import { FileExporter } from '../export/file.js';
+import { NatsExporter } from '../export/nats.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
@@ -85,13 +86,15 @@ export interface ComposeOptions {
  * The configured exporters, each fed by its own filtered subscription to the bus (config export).
  * A subscription widens the records like an /events reader: an exporter wants every event.
  */
-function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): () => ExportFeed[] {
+function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): (streamId: string) => ExportFeed[] {
   const ex = config.export;
   // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
   const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
-  return () => {
+  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats') };
+  return (streamId) => {
     const feeds: ExportFeed[] = [];
     if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => log.warn(m) }), file.q, descendants));
+    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node: config.node_name, streamId, log }), nats.q, descendants));
     return feeds;
   };
 }
@@ -151,7 +154,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
   // Subscribed once the bus tells the agent's interest of its demand.
-  const feeds = makeFeeds();
+  const feeds = makeFeeds(streamId);
 
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
@@ -227,9 +230,9 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         return addr;
       } catch (err) {
         tcp.close();
+        await Promise.all(feeds.map((f) => f.stop()));
         pods?.close();
         agent.close();
-        await Promise.all(feeds.map((f) => f.stop()));
         await beancounters.close();
         throw err;
       }
@@ -265,10 +268,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
       await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      // What the bus holds goes out; what an exporter cannot send in its bounded time is counted
+      // dropped. Before the pipeline closes: leaving the bus changes what the kernel records.
+      await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
       pods?.close();
       agent.close();
-      // What the bus still holds goes out; what an exporter cannot send in its bounded time is counted dropped.
-      await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
       // Running hooks are killed (their process groups too), so none outlives the agent.
       await beancounters.close();
     },

@@ -70,8 +70,11 @@ export class ExportFeed {
 
   /** Hands over what the bus still holds, leaves the bus, then stops the exporter. */
   async stop(): Promise<void> {
-    this.drain();
-    this.sub.close();
-    await this.exporter.stop();
+    try {
+      this.drain();
+      this.sub.close();
+    } finally {
+      await this.exporter.stop();
+    }
   }
 }
