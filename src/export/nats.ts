@@ -127,20 +127,37 @@ export class NatsExporter implements Exporter {
   /** Connects (forever), makes sure the stream is there, and follows the connection's state. */
   private async run(): Promise<void> {
     const o = this.o;
-    try {
-      this.nc = await connect({
-        servers: o.servers,
-        name: `forkwatch ${o.node}`,
-        maxReconnectAttempts: -1,
-        waitOnFirstConnect: true,
-        reconnectTimeWait: 500,
-        // A server killed without closing the socket is noticed in seconds, not minutes.
-        pingInterval: 2000,
-        maxPingOut: 2,
-      });
-    } catch (err) {
-      if (!this.stopping) o.log.warn(`export.nats: cannot connect to ${o.servers.join(', ')}: ${(err as Error).message}`);
-      return;
+    // The first connection is tried here, not by the client's waitOnFirstConnect, which cannot be
+    // called off: an agent stopped before any server answered must not wait for one.
+    let warned = false;
+    for (let wait = RETRY_MS; !this.nc; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+      if (this.stopping) return;
+      try {
+        this.nc = await connect({
+          servers: o.servers,
+          name: `forkwatch ${o.node}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          timeout: ACK_TIMEOUT_MS,
+          // A server killed without closing the socket is noticed in seconds, not minutes.
+          pingInterval: 2000,
+          maxPingOut: 2,
+        });
+      } catch (err) {
+        if (!warned)
+          o.log.warn(
+            `export.nats: cannot connect to ${o.servers.join(', ')}: ${(err as Error).message}; events wait (up to ${o.buffer_events}) while it tries again`,
+          );
+        warned = true;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, wait);
+          this.wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        this.wake = undefined;
+      }
     }
     if (this.stopping) {
       await this.nc.close();

@@ -15,6 +15,7 @@ import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { CliProcess } from '../helpers/cli.js';
 import { NatsCluster } from '../helpers/nats.js';
+import { freePort } from '../helpers/net.js';
 import { workload } from '../helpers/workloads.js';
 import { metric, scrapeUntil } from '../kernel/scrape.js';
 
@@ -224,4 +225,32 @@ describe('export.nats to a three-node JetStream cluster', () => {
       await cg2.remove();
     }
   }, 120_000);
+});
+
+describe('export.nats when no server ever answers', () => {
+  it('the agent serves, holds buffer_events, counts the rest dropped, and stops at once', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('export-nats-none');
+    const port = await freePort(); // nothing listens there
+    const agent = await TestAgent.start(
+      `node_name: lonely\nexport:\n  nats:\n    url: nats://127.0.0.1:${port}\n    buffer_events: 100\n    filter:\n      cgroup: ${cg.path}\n`,
+    );
+    try {
+      const M = 200;
+      expect(await storm(cg, M)).toBe(0);
+      const K = 2 * M + 3;
+      const text = await scrapeUntil(agent, (t) => metric(t, 'forkwatch_export_events_total', 'exporter="nats",outcome="dropped"') === K - 100);
+      expect(metric(text, 'forkwatch_export_events_total', 'exporter="nats",outcome="dropped"')).toBe(K - 100);
+      expect(metric(text, 'forkwatch_export_queued_events', 'exporter="nats"')).toBe(100);
+      expect(metric(text, 'forkwatch_export_events_total', 'exporter="nats",outcome="sent"')).toBe(0);
+      expect((await agent.get('/healthz')).status).toBe(200);
+      expect(agent.proc.stderr.match(/export\.nats: cannot connect/g)).toHaveLength(1);
+      const t0 = Date.now();
+      expect((await agent.stop()).code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      if (agent.proc.child.exitCode === null) await agent.stop();
+      await cg.remove();
+    }
+  }, 60_000);
 });
