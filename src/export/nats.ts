@@ -105,6 +105,18 @@ export class NatsExporter implements Exporter {
     this.retry = [];
   }
 
+  /** Waits `ms`, or until woken (a reconnect, stop). */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+    this.wake = undefined;
+  }
+
   /** The oldest go past the bound: the buffer holds what waits, what failed and what is in flight. */
   private trim(): void {
     while (this.waiting.length + this.retry.length + this.inFlight > this.o.buffer_events) {
@@ -149,14 +161,7 @@ export class NatsExporter implements Exporter {
             `export.nats: cannot connect to ${o.servers.join(', ')}: ${(err as Error).message}; events wait (up to ${o.buffer_events}) while it tries again`,
           );
         warned = true;
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, wait);
-          this.wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-        this.wake = undefined;
+        await this.pause(wait);
       }
     }
     if (this.stopping) {
@@ -234,14 +239,7 @@ export class NatsExporter implements Exporter {
         this.retry = failed.concat(this.retry);
         this.trim();
         // A leader election or a server going away: wait a little (or for the reconnect).
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, backoff);
-          this.wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-        this.wake = undefined;
+        await this.pause(backoff);
         backoff = Math.min(backoff * 2, RETRY_MAX_MS);
       }
     } finally {
