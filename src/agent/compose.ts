@@ -27,6 +27,9 @@ import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
+import { ExportFeed, exportQuery } from '../export/feed.js';
+import { FileExporter } from '../export/file.js';
+import { NatsExporter } from '../export/nats.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
@@ -80,6 +83,23 @@ export interface ComposeOptions {
   hookWorkerUrl?: URL;
 }
 
+/**
+ * The configured exporters, each fed by its own filtered subscription to the bus (config export).
+ * A subscription widens the records like an /events reader: an exporter wants every event.
+ */
+function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): (streamId: string) => ExportFeed[] {
+  const ex = config.export;
+  // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
+  const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
+  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats') };
+  return (streamId) => {
+    const feeds: ExportFeed[] = [];
+    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => log.warn(m) }), file.q, descendants));
+    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node: config.node_name, streamId, log }), nats.q, descendants));
+    return feeds;
+  };
+}
+
 /** The agent with its services, wired; nothing served or started yet. */
 export interface ComposedAgent {
   readonly agent: Agent;
@@ -100,6 +120,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const tcpPolicy: AccessPolicy = { trusted: false, ...readTokens(config.api) };
   const binding = loadBinding();
   const node = config.node_name;
+  const bus = new EventBus();
 
   // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
   const k8s = config.kubernetes;
@@ -112,12 +133,12 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       })
     : undefined;
 
+  const makeFeeds = exportFeeds(config, bus, log, (pid) => agent.table.descendants(pid));
   const agent = new Agent(realHost(config, binding), config, log, {
     bpfStats: opts.bpfStats,
     recordsOnDemand: opts.recordsOnDemand,
     pods: pods && ((uid) => pods.lookup(uid)),
   });
-  const bus = new EventBus();
   // Records on demand: a subscriber widens what the kernel records before its first event.
   bus.onDemand((d) => agent.interest.setDemand(d));
   bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
@@ -133,6 +154,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     groupOf: (pid) => agent.tracker.groupOf(pid),
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
+  // Subscribed once the bus tells the agent's interest of its demand.
+  const feeds = makeFeeds(streamId);
 
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
@@ -179,6 +202,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
       snap.accountingLogErrors = logErrors;
       snap.records = { ...agent.interest.sample(), subscribers: bus.subscribers };
+      snap.exports = feeds.map((f) => f.sample());
       const reg = om ? registries.om : registries.text;
       return { body: await reg.metrics(), contentType: reg.contentType };
     },
@@ -203,6 +227,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       return config;
     },
     async serve() {
+      // Exporters first: the first events find them open (an engine that is away is no error).
+      await Promise.all(feeds.map((f) => f.exporter.start()));
       agent.start();
       void pods?.start();
       try {
@@ -211,6 +237,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         return addr;
       } catch (err) {
         tcp.close();
+        await Promise.all(feeds.map((f) => f.stop()));
         pods?.close();
         agent.close();
         await beancounters.close();
@@ -248,6 +275,9 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
       await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      // What the bus holds goes out; what an exporter cannot send in its bounded time is counted
+      // dropped. Before the pipeline closes: leaving the bus changes what the kernel records.
+      await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
       pods?.close();
       agent.close();
       // Running hooks are killed (their process groups too), so none outlives the agent.

@@ -20,6 +20,7 @@ const START_ONLY = [
   'bpf.records_on_demand',
   'api.socket',
   'kubernetes',
+  'export',
 ] as const;
 
 /** Where each dotted key sits in a Config (bpf.flush_interval is flush_interval_s there). */
@@ -37,6 +38,8 @@ function valueAt(c: Config, key: (typeof START_ONLY)[number]): unknown {
       return c.api.socket;
     case 'kubernetes':
       return c.kubernetes;
+    case 'export':
+      return c.export;
     default:
       return c.bpf[key.slice(4) as keyof Config['bpf']];
   }

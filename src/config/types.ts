@@ -75,6 +75,37 @@ export interface ProgramSpec {
   keep_running: boolean;
 }
 
+/** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group). */
+export type ExportFilter = Record<string, string>;
+
+export interface NatsExportConfig {
+  /** nats:// URLs of the cluster's servers; the client moves between them. */
+  servers: string[];
+  /** The JetStream stream the subjects `<subject_prefix>.<node>.<type>` are stored in. */
+  stream: string;
+  subject_prefix: string;
+  /** Create the stream (replicas, max_age) when it does not exist; false: an operator made it. */
+  create_stream: boolean;
+  replicas: number;
+  /** How long the stream keeps an event (0: until limits); used when creating it. */
+  max_age_s: number;
+  /** Events published before their acks are awaited. */
+  batch: number;
+  /** Events held while the server is away; past this the oldest are dropped (counted). */
+  buffer_events: number;
+  filter: ExportFilter;
+}
+
+export interface FileExportConfig {
+  /** An absolute path, or '-' for standard output. */
+  path: string;
+  /** The file is rotated (path.1, path.2, …) before a line would take it past this. */
+  max_bytes: number;
+  /** Rotated files kept. */
+  keep: number;
+  filter: ExportFilter;
+}
+
 export interface Config {
   /** Where the config came from ("<embedded default>" or a file path), for messages. */
   source: string;
@@ -126,6 +157,8 @@ export interface Config {
     /** /events streams served at once; more are answered 503. */
     max_subscribers: number;
   };
+  /** Where the event stream leaves the host; each exporter absent when not configured. */
+  export: { nats?: NatsExportConfig; file?: FileExportConfig };
   /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
   kubernetes?: {
     /** A PodList URL (API server or kubelet); `{node}` is replaced by node_name. */

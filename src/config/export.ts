@@ -1,0 +1,93 @@
+/**
+ * The `export` section: where the event stream leaves the host (NATS JetStream, an NDJSON file or
+ * stdout, OTLP), each with its filter, read with its defaults from config/default.ts. The filter
+ * is /events' query parameters; their values are parsed where the stream's query is
+ * (src/stream/query.ts) when the exporters are built.
+ */
+import { DEFAULTS } from './default.js';
+import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.js';
+import type { Config, ExportFilter } from './types.js';
+
+/** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
+export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group'] as const;
+
+const NATS_URL = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+// JetStream's stream names: no whitespace, ., *, >, or path separators.
+const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// A subject prefix: dot-separated tokens of what a subject token may hold.
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export function readExport(r: ConfigReader, value: unknown): Config['export'] {
+  const map = r.mapping(value, ['export'], ['nats', 'file', 'otlp']);
+  const out: Config['export'] = {};
+  if (map.nats != null) out.nats = readNats(r, map.nats);
+  if (map.file != null) out.file = readFile(r, map.file);
+  // otlp: the OTLP exporter's keys are read with that exporter; until it is built in, refused.
+  if (map.otlp != null) r.fail(['export', 'otlp'], 'not supported by this build', 'export.nats or export.file');
+  return out;
+}
+
+function readFilter(r: ConfigReader, value: unknown, path: KeyPath): ExportFilter {
+  const map = r.mapping(value, path, EXPORT_FILTER_KEYS);
+  const filter: ExportFilter = {};
+  for (const [k, v] of Object.entries(map)) {
+    if (v == null) continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      r.fail([...path, k], `${describe(v)} is not a value`, 'a string, number or boolean, as the /events query parameter of that name takes');
+    }
+    filter[k] = String(v);
+  }
+  return filter;
+}
+
+function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']['nats']> {
+  const d = DEFAULTS.export.nats;
+  const path = ['export', 'nats'];
+  const map = r.mapping(value, path, ['url', 'stream', 'subject_prefix', 'create_stream', 'replicas', 'max_age', 'batch', 'buffer_events', 'filter']);
+  const expected = 'nats://HOST:PORT, or a list of them (the servers of one cluster)';
+  if (map.url == null) r.fail([...path, 'url'], 'missing', expected);
+  const urls = Array.isArray(map.url) ? map.url : [map.url];
+  if (urls.length === 0) r.fail([...path, 'url'], 'an empty list', expected);
+  const servers = urls.map((u, i) => {
+    const at = Array.isArray(map.url) ? [...path, 'url', i] : [...path, 'url'];
+    const text = r.string(u, at, expected);
+    const m = NATS_URL.exec(text);
+    if (!m || (m[3] !== undefined && (Number(m[3].slice(1)) < 1 || Number(m[3].slice(1)) > 65535))) r.fail(at, `${describe(text)} is not a NATS URL`, expected);
+    return text;
+  });
+  const stream = orDefault(map.stream, d.stream, (v) => {
+    const s = r.string(v, [...path, 'stream']);
+    if (!STREAM_NAME.test(s)) r.fail([...path, 'stream'], `${describe(s)} is not a stream name`, 'letters, digits, _ and -, at most 64');
+    return s;
+  });
+  const subject_prefix = orDefault(map.subject_prefix, d.subject_prefix, (v) => {
+    const s = r.string(v, [...path, 'subject_prefix']);
+    if (!SUBJECT_PREFIX.test(s))
+      r.fail([...path, 'subject_prefix'], `${describe(s)} is not a subject prefix`, 'dot-separated tokens of letters, digits, _ and -');
+    return s;
+  });
+  return {
+    servers,
+    stream,
+    subject_prefix,
+    create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
+    replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
+    max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
+    batch: orDefault(map.batch, d.batch, (v) => r.integer(v, [...path, 'batch'], { min: 1, max: 10_000 })),
+    buffer_events: orDefault(map.buffer_events, d.buffer_events, (v) => r.integer(v, [...path, 'buffer_events'], { min: 1, max: 10_000_000 })),
+    filter: readFilter(r, map.filter, [...path, 'filter']),
+  };
+}
+
+function readFile(r: ConfigReader, value: unknown): NonNullable<Config['export']['file']> {
+  const d = DEFAULTS.export.file;
+  const path = ['export', 'file'];
+  const map = r.mapping(value, path, ['path', 'max_bytes', 'keep', 'filter']);
+  if (map.path == null) r.fail([...path, 'path'], 'missing', 'an absolute path, or - for standard output');
+  return {
+    path: map.path === '-' ? '-' : r.absolutePath(map.path, [...path, 'path']),
+    max_bytes: orDefault(map.max_bytes, d.max_bytes, (v) => r.size(v, [...path, 'max_bytes'], { min: 4096 })),
+    keep: orDefault(map.keep, d.keep, (v) => r.integer(v, [...path, 'keep'], { min: 0, max: 1000 })),
+    filter: readFilter(r, map.filter, [...path, 'filter']),
+  };
+}
