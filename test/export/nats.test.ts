@@ -32,21 +32,23 @@ interface Ev {
 async function readStream(urls: string[], stream: string): Promise<{ subject: string; ev: Ev }[]> {
   const nc = await connect({ servers: urls });
   try {
-    const jsm = await jetstreamManager(nc);
-    const total = (await jsm.streams.info(stream)).state.messages;
-    const out: { subject: string; ev: Ev }[] = [];
-    if (total === 0) return out;
-    // Right after a node is lost the cluster may still be electing leaders: ask again.
+    // Right after a node is lost the cluster may still be electing leaders (seconds under the
+    // suite's load), and a request then times out: ask again.
+    let total = 0;
     let c;
     for (let tries = 1; ; tries++) {
       try {
-        c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+        const jsm = await jetstreamManager(nc);
+        total = (await jsm.streams.info(stream)).state.messages;
+        if (total > 0) c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
         break;
       } catch (err) {
-        if (tries >= 10) throw err;
+        if (tries >= 30) throw err;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    const out: { subject: string; ev: Ev }[] = [];
+    if (total === 0 || !c) return out;
     const msgs = await c.consume();
     for await (const m of msgs) {
       out.push({ subject: m.subject, ev: m.json<Ev>() });
