@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import { UsageError } from '../errors.js';
 import { readApi } from './api.js';
 import { DEFAULT_CONFIG_YAML, DEFAULTS } from './default.js';
+import { readOtlpExport } from './export-otlp.js';
 import { readResources, readRules, type SpecContext } from './groups.js';
 import { readPrograms } from './programs.js';
 import { ConfigReader, orDefault } from './reader.js';
@@ -32,7 +33,20 @@ export function hostEnv(env: NodeJS.ProcessEnv = process.env): ParseEnv {
 /** The source name of the embedded default, as messages and `Config.source` show it. */
 export const EMBEDDED_SOURCE = '<embedded default>';
 
-const TOP_KEYS = ['listen', 'node_name', 'cgroup', 'bpf', 'groups', 'group_settings', 'resources', 'accounting', 'programs', 'api', 'kubernetes'] as const;
+const TOP_KEYS = [
+  'listen',
+  'node_name',
+  'cgroup',
+  'bpf',
+  'groups',
+  'group_settings',
+  'resources',
+  'accounting',
+  'programs',
+  'api',
+  'kubernetes',
+  'export',
+] as const;
 
 /**
  * Parses and validates a config. `source` names the text in messages (a file path, or
@@ -65,6 +79,11 @@ export function parseConfig(text: string, source: string, env: ParseEnv = hostEn
     api: readApi(r, top.api),
   };
   if (top.kubernetes != null) config.kubernetes = readKubernetes(r, top.kubernetes);
+  if (top.export != null) {
+    const ex = r.mapping(top.export, ['export'], ['otlp']);
+    config.export = {};
+    if (ex.otlp != null) config.export.otlp = readOtlpExport(r, ex.otlp);
+  }
   return config;
 }
 

@@ -1,3 +1,4 @@
+import type { OtlpExportConfig } from './export-otlp.js';
 import type { LinearRegExp } from './regex.js';
 
 /**
@@ -135,5 +136,9 @@ export interface Config {
     ca_file?: string;
     /** How often the list is read again (an unknown pod uid also asks for it, at most this often). */
     refresh_s: number;
+  };
+  /** Ways out of the host for the event stream (src/export); absent: none. */
+  export?: {
+    otlp?: OtlpExportConfig;
   };
 }
