@@ -18,6 +18,7 @@ import { BeancounterService } from '../beancounters/service.js';
 import { cgroupIdOf, cpuUsageUs, detectHierarchy, findCgroup, scanCgroups } from '../host/cgroupfs.js';
 import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
+import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { requireBpfHost } from '../host/kernel.js';
 import { httpPodList, PodDirectory } from '../k8s/pods.js';
 import type { Logger } from '../log.js';
@@ -26,7 +27,7 @@ import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
-import { EventBus } from '../stream/bus.js';
+import { EventBus, type Subscription } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
 import { CgroupLauncher } from '../supervisor/launcher.js';
@@ -133,6 +134,30 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
 
+  // export.otlp: the OTLP exporter, fed by a subscription of its own, drained once per turn of the
+  // loop. That queue is not bounded: it holds what one batch of records made before the drain,
+  // and the exporter bounds (and counts) what it keeps.
+  const otlpConfig = config.export?.otlp;
+  const otlp = otlpConfig && new OtlpExporter({ config: otlpConfig, resource: agentResource({ node, streamId, kubernetes: k8s !== undefined }), log });
+  let otlpFeed: Subscription | undefined;
+  const startOtlp = async () => {
+    if (!otlp) return;
+    await otlp.start();
+    let pending = false;
+    const drain = () => {
+      pending = false;
+      for (const e of otlpFeed!.take().events) otlp.publish(e);
+    };
+    otlpFeed = bus.subscribe(
+      () => true,
+      () => {
+        if (!pending) setImmediate(drain);
+        pending = true;
+      },
+      { events: Infinity, bytes: Infinity },
+    );
+  };
+
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
   const io = HostCgroupIO.detect(binding);
@@ -198,6 +223,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     async serve() {
       agent.start();
       void pods?.start();
+      await startOtlp();
       try {
         const addr = await listen(tcp, config.listen.host, config.listen.port);
         await listenUnix(unix, config.api.socket);
@@ -243,6 +269,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
       pods?.close();
       agent.close();
+      if (otlpFeed) {
+        for (const e of otlpFeed.take().events) otlp!.publish(e);
+        otlpFeed.close();
+      }
+      await otlp?.stop();
       // Running hooks are killed (their process groups too), so none outlives the agent.
       await beancounters.close();
     },
