@@ -21,7 +21,7 @@ import type { Config } from '../config/types.js';
 import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { requireBpfHost } from '../host/kernel.js';
 import { httpPodList, PodDirectory } from '../k8s/pods.js';
-import type { Logger } from '../log.js';
+import { componentLogger, type Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
@@ -101,6 +101,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const binding = loadBinding();
   const node = config.node_name;
 
+  // Each service logs as its component (json lines carry it; text lines are as they were).
+  const k8sLog = componentLogger(log, 'kubernetes');
+  const beancountersLog = componentLogger(log, 'beancounters');
+  const supervisorLog = componentLogger(log, 'supervisor');
+
   // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
   const k8s = config.kubernetes;
   const pods = k8s
@@ -108,7 +113,9 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
         refreshS: k8s.refresh_s,
         onState: (ok, detail) =>
-          ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
+          ok
+            ? k8sLog.info(`kubernetes: read the pod list (${detail})`)
+            : k8sLog.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
       })
     : undefined;
 
@@ -138,7 +145,9 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   // loop. That queue is not bounded: it holds what one batch of records made before the drain,
   // and the exporter bounds (and counts) what it keeps.
   const otlpConfig = config.export?.otlp;
-  const otlp = otlpConfig && new OtlpExporter({ config: otlpConfig, resource: agentResource({ node, streamId, kubernetes: k8s !== undefined }), log });
+  const otlp =
+    otlpConfig &&
+    new OtlpExporter({ config: otlpConfig, resource: agentResource({ node, streamId, kubernetes: k8s !== undefined }), log: componentLogger(log, 'export') });
   let otlpFeed: Subscription | undefined;
   const startOtlp = async () => {
     if (!otlp) return;
@@ -163,25 +172,25 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const io = HostCgroupIO.detect(binding);
   // Kept here, not in the log: a reload that opens a new log must not set the counters back.
   const logErrors = noLogErrors();
-  const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), log);
+  const freezer = new Freezer(io, new FrozenFile(path.join(path.dirname(config.api.socket), 'frozen-cgroups.json'), bootId), beancountersLog);
   freezer.recover();
   const beancounters = new BeancounterService({
     host: agent,
     config,
     bus,
-    hooks: new ThreadedHooks(log, opts.hookWorkerUrl),
+    hooks: new ThreadedHooks(beancountersLog, opts.hookWorkerUrl),
     io,
     freezer,
-    log,
-    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
+    log: beancountersLog,
+    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => beancountersLog.warn(m) }),
   });
   agent.addListener(beancounters);
 
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher: await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) }),
     bus,
-    log,
+    log: supervisorLog,
     node,
     cgroupPath: (id) => agent.source.names.path(id),
     v2: agent.hierarchy.id === 0,
@@ -211,7 +220,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     },
     control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
   };
-  const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
+  const httpLog = componentLogger(log, 'http');
+  const onError = (err: unknown) => httpLog.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
   const servers: http.Server[] = [createApiServer(handlers, tcpPolicy, onError), createApiServer(handlers, { trusted: true }, onError)];
   const [tcp, unix] = servers;
 
@@ -257,7 +267,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       void supervisor
         .reload(next)
         .then(() => agent.interest.setSupervised(supervisor.cgroupPaths()))
-        .catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+        .catch((err: unknown) => supervisorLog.error(`SIGHUP: programs: ${(err as Error).message}`));
       return { subscribers: bus.subscribers, redacted };
     },
     async stop() {
@@ -266,7 +276,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         s.closeAllConnections();
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
-      await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      await supervisor.stop().catch((err: unknown) => supervisorLog.error(`stopping programs: ${(err as Error).message}`));
       pods?.close();
       agent.close();
       if (otlpFeed) {
