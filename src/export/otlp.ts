@@ -51,6 +51,7 @@ export function agentResource(o: { node: string; streamId: string; kubernetes: b
 }
 
 const INITIAL_BACKOFF_MS = 1000;
+const DROP_WARNING_EVERY_MS = 60_000;
 /** Loggers (one LoggerProvider each) kept by origin; cleared past this (pods come and go). */
 const MAX_ORIGINS = 1024;
 
@@ -103,6 +104,7 @@ export class OtlpExporter implements Exporter {
   private backoffMs = 0;
   private failures = 0;
   private droppedInOutage = 0;
+  private lastDropWarning = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Bumped when stop() gives up on a batch: a late answer about it changes no count. */
@@ -207,9 +209,13 @@ export class OtlpExporter implements Exporter {
     return true;
   }
 
+  /** Counts a drop for the recovery line; says so at most once a minute (a storm drops per event). */
   private noteDrop(): void {
-    if (this.droppedInOutage++ === 0)
-      this.o.log.warn(`otlp: buffer full (${this.c.buffer} events): dropping the oldest until ${this.c.endpoint} takes events again`);
+    this.droppedInOutage++;
+    const now = Date.now();
+    if (now - this.lastDropWarning < DROP_WARNING_EVERY_MS) return;
+    this.lastDropWarning = now;
+    this.o.log.warn(`otlp: buffer full (${this.c.buffer} events): dropping the oldest (${this.dropped} dropped so far)`);
   }
 
   /** A full batch goes now; a partial one after flush_interval; nothing while a batch is out or backing off. */
