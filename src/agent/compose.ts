@@ -21,7 +21,7 @@ import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { requireBpfHost } from '../host/kernel.js';
 import { httpPodList, PodDirectory } from '../k8s/pods.js';
-import type { Logger } from '../log.js';
+import { componentLogger, type Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
@@ -30,6 +30,7 @@ import { listen } from '../server/http.js';
 import { ExportFeed, exportQuery } from '../export/feed.js';
 import { FileExporter } from '../export/file.js';
 import { NatsExporter } from '../export/nats.js';
+import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
@@ -84,18 +85,31 @@ export interface ComposeOptions {
 }
 
 /**
- * The configured exporters, each fed by its own filtered subscription to the bus (config export).
- * A subscription widens the records like an /events reader: an exporter wants every event.
+ * The configured exporters (config export: nats, file, otlp), each fed by its own filtered
+ * subscription to the bus. A subscription widens the records like an /events reader: an exporter
+ * wants every event. Built once the stream's id is known (NATS message ids, the OTLP resource).
  */
-function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): (streamId: string) => ExportFeed[] {
+function exportFeeds(
+  config: Config,
+  bus: EventBus,
+  log: Logger,
+  descendants: (pid: number) => Iterable<number>,
+): (streamId: string) => ExportFeed[] {
   const ex = config.export;
+  const exportLog = componentLogger(log, 'export');
+  const node = config.node_name;
   // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
   const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
   const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats') };
+  const otlp = ex.otlp && { o: ex.otlp, q: exportQuery(ex.otlp.filter, 'export.otlp') };
   return (streamId) => {
     const feeds: ExportFeed[] = [];
-    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => log.warn(m) }), file.q, descendants));
-    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node: config.node_name, streamId, log }), nats.q, descendants));
+    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => exportLog.warn(m) }), file.q, descendants));
+    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node, streamId, log: exportLog }), nats.q, descendants));
+    if (otlp) {
+      const resource = agentResource({ node, streamId, kubernetes: config.kubernetes !== undefined });
+      feeds.push(new ExportFeed(bus, new OtlpExporter({ config: otlp.o, resource, log: exportLog }), otlp.q, descendants));
+    }
     return feeds;
   };
 }
@@ -122,6 +136,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const node = config.node_name;
   const bus = new EventBus();
 
+  // Each service logs as its component (json lines carry it; text lines are as they were).
+  const k8sLog = componentLogger(log, 'kubernetes');
+  const beancountersLog = componentLogger(log, 'beancounters');
+  const supervisorLog = componentLogger(log, 'supervisor');
+
   // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
   const k8s = config.kubernetes;
   const pods = k8s
@@ -129,7 +148,9 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
         refreshS: k8s.refresh_s,
         onState: (ok, detail) =>
-          ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
+          ok
+            ? k8sLog.info(`kubernetes: read the pod list (${detail})`)
+            : k8sLog.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
       })
     : undefined;
 
@@ -163,30 +184,30 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   // Kept here, not in the log: a reload that opens a new log must not set the counters back.
   const logErrors = noLogErrors();
   const runtimeDir = path.dirname(config.api.socket);
-  const freezer = new Freezer(io, new FrozenFile(path.join(runtimeDir, 'frozen-cgroups.json'), bootId), log);
+  const freezer = new Freezer(io, new FrozenFile(path.join(runtimeDir, 'frozen-cgroups.json'), bootId), beancountersLog);
   freezer.recover();
   // The same for the kernel limits `enforce` replaced: their originals, which the service's first
   // sync keeps for what the config still enforces and puts back for the rest.
-  const enforcer = new Enforcer(io, new EnforcedFile(path.join(runtimeDir, 'enforced-cgroups.json'), bootId), log);
+  const enforcer = new Enforcer(io, new EnforcedFile(path.join(runtimeDir, 'enforced-cgroups.json'), bootId), beancountersLog);
   enforcer.recover();
   const beancounters = new BeancounterService({
     host: agent,
     config,
     bus,
-    hooks: new ThreadedHooks(log, opts.hookWorkerUrl),
+    hooks: new ThreadedHooks(beancountersLog, opts.hookWorkerUrl),
     io,
     freezer,
     enforcer,
-    log,
-    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
+    log: beancountersLog,
+    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => beancountersLog.warn(m) }),
   });
   agent.addListener(beancounters);
 
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher: await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) }),
     bus,
-    log,
+    log: supervisorLog,
     node,
     cgroupPath: (id) => agent.source.names.path(id),
     v2: agent.hierarchy.id === 0,
@@ -217,7 +238,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     },
     control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
   };
-  const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
+  const httpLog = componentLogger(log, 'http');
+  const onError = (err: unknown) => httpLog.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
   const servers: http.Server[] = [createApiServer(handlers, tcpPolicy, onError), createApiServer(handlers, { trusted: true }, onError)];
   const [tcp, unix] = servers;
 
@@ -265,7 +287,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       void supervisor
         .reload(next)
         .then(() => agent.interest.setSupervised(supervisor.cgroupPaths()))
-        .catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+        .catch((err: unknown) => supervisorLog.error(`SIGHUP: programs: ${(err as Error).message}`));
       return { subscribers: bus.subscribers, redacted };
     },
     async stop() {
@@ -274,7 +296,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         s.closeAllConnections();
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
-      await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      await supervisor.stop().catch((err: unknown) => supervisorLog.error(`stopping programs: ${(err as Error).message}`));
       // What the bus holds goes out; what an exporter cannot send in its bounded time is counted
       // dropped. Before the pipeline closes: leaving the bus changes what the kernel records.
       await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));

@@ -43,7 +43,7 @@ export interface TailArgs extends FilterArgs {
 const TAIL_FLUSH_NS = 10e6;
 
 export async function startTail(opts: TailOptions, k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean }): Promise<number> {
-  const log = createLogger({ verbose: k.verbose });
+  const log = createLogger({ verbose: k.verbose, component: 'tail' });
   const hierarchy = detectHierarchy(k.hierarchy);
   const source = new EventSource(loadBinding(), {
     hierarchy,

@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from './default.js';
 import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.js';
-import type { Config, ExportFilter } from './types.js';
+import type { Config, ExportFilter, OtlpExportConfig } from './types.js';
 
 /** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
 export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group'] as const;
@@ -16,14 +16,18 @@ const NATS_URL = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 // A subject prefix: dot-separated tokens of what a subject token may hold.
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const OTLP_ENDPOINT = 'an http:// or https:// URL of an OTLP/HTTP logs receiver, e.g. http://127.0.0.1:4318/v1/logs';
+/** RFC 9110 token characters: what a header name may hold. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII, spaces and tabs: a value with a CR or LF would forge another header. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 export function readExport(r: ConfigReader, value: unknown): Config['export'] {
   const map = r.mapping(value, ['export'], ['nats', 'file', 'otlp']);
   const out: Config['export'] = {};
   if (map.nats != null) out.nats = readNats(r, map.nats);
   if (map.file != null) out.file = readFile(r, map.file);
-  // otlp: the OTLP exporter's keys are read with that exporter; until it is built in, refused.
-  if (map.otlp != null) r.fail(['export', 'otlp'], 'not supported by this build', 'export.nats or export.file');
+  if (map.otlp != null) out.otlp = readOtlp(r, map.otlp);
   return out;
 }
 
@@ -90,4 +94,55 @@ function readFile(r: ConfigReader, value: unknown): NonNullable<Config['export']
     keep: orDefault(map.keep, d.keep, (v) => r.integer(v, [...path, 'keep'], { min: 0, max: 1000 })),
     filter: readFilter(r, map.filter, [...path, 'filter']),
   };
+}
+
+function readOtlp(r: ConfigReader, value: unknown): OtlpExportConfig {
+  const d = DEFAULTS.export.otlp;
+  const path = ['export', 'otlp'];
+  const map = r.mapping(value, path, ['endpoint', 'headers', 'compression', 'timeout', 'batch_size', 'flush_interval', 'buffer', 'max_backoff', 'filter']);
+  const at = (k: string) => [...path, k];
+  if (map.endpoint == null) r.fail(at('endpoint'), 'missing', OTLP_ENDPOINT);
+  const endpoint = readOtlpEndpoint(r, map.endpoint, at('endpoint'));
+
+  const headers: Record<string, string> = {};
+  if (map.headers != null && (typeof map.headers !== 'object' || Array.isArray(map.headers))) {
+    r.fail(at('headers'), `${describe(map.headers)} is not a mapping`, 'a mapping of header names to values');
+  }
+  for (const [name, v] of Object.entries((map.headers ?? {}) as Record<string, unknown>)) {
+    const where = [...at('headers'), name];
+    if (!HEADER_NAME.test(name)) r.fail(where, `${describe(name)} is not a header name`, 'a header name of letters, digits and -');
+    const text = typeof v === 'number' ? String(v) : r.string(v, where, 'a header value (a string)');
+    if (!HEADER_VALUE.test(text)) r.fail(where, 'the value holds a control or non-ASCII character', 'printable ASCII');
+    headers[name.toLowerCase()] = text;
+  }
+
+  const batch_size = orDefault(map.batch_size, d.batch_size, (v) => r.integer(v, at('batch_size'), { min: 1, max: 100_000 }));
+  const buffer = orDefault(map.buffer, d.buffer, (v) => r.integer(v, at('buffer'), { min: 1, max: 10_000_000 }));
+  if (buffer < batch_size) r.fail(at('buffer'), `${buffer} is below batch_size (${batch_size})`, 'at least batch_size records');
+  return {
+    endpoint,
+    headers,
+    compression: orDefault(map.compression, d.compression, (v) => r.oneOf(v, at('compression'), ['none', 'gzip'] as const)),
+    timeout_s: orDefault(map.timeout, d.timeout_s, (v) => r.duration(v, at('timeout'), { min: 0.01, max: 600 })),
+    batch_size,
+    flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) => r.duration(v, at('flush_interval'), { min: 0.001, max: 60 })),
+    buffer,
+    max_backoff_s: orDefault(map.max_backoff, d.max_backoff_s, (v) => r.duration(v, at('max_backoff'), { min: 1, max: 3600 })),
+    filter: readFilter(r, map.filter, at('filter')),
+  };
+}
+
+/** The URL as given; a bare origin (`http://collector:4318`) gets the logs path, as OTEL_EXPORTER_OTLP_ENDPOINT does. */
+function readOtlpEndpoint(r: ConfigReader, value: unknown, path: KeyPath): string {
+  const text = r.string(value, path, OTLP_ENDPOINT);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    r.fail(path, `${describe(text)} is not a URL`, OTLP_ENDPOINT);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') r.fail(path, `${describe(text)} is not http(s)`, OTLP_ENDPOINT);
+  if (url.username || url.password) r.fail(path, 'credentials in the URL would be logged', 'the URL without user:password@ (put them in headers)');
+  if (url.pathname === '/') url.pathname = '/v1/logs';
+  return url.toString();
 }

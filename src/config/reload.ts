@@ -1,6 +1,6 @@
 /**
  * What a SIGHUP can change. Keys read only at start (the BPF programs' settings, the sockets, the
- * cgroup hierarchy, the node name the stream carries, the pod list's source) cannot be applied to
+ * cgroup hierarchy, the node name the stream carries, the pod list's source, the exporters) cannot be applied to
  * a running agent; a reload that changes one is refused whole, naming them, rather than half
  * applied while the operator believes all of it is.
  */

@@ -106,6 +106,25 @@ export interface FileExportConfig {
   filter: ExportFilter;
 }
 
+export interface OtlpExportConfig {
+  /** The collector's OTLP/HTTP logs URL, e.g. http://127.0.0.1:4318/v1/logs. */
+  endpoint: string;
+  /** Sent with every request (e.g. authorization); names lower-cased. */
+  headers: Record<string, string>;
+  compression: 'none' | 'gzip';
+  /** One request, with the SDK's own retries of 429/502/503/504 inside it. */
+  timeout_s: number;
+  /** Records per request at most. */
+  batch_size: number;
+  /** The longest a record waits for a fuller batch. */
+  flush_interval_s: number;
+  /** Records held at most (waiting and in flight); past it the oldest waiting are dropped, counted. */
+  buffer: number;
+  /** Failed requests are tried again after 1s, doubling up to this. */
+  max_backoff_s: number;
+  filter: ExportFilter;
+}
+
 export interface Config {
   /** Where the config came from ("<embedded default>" or a file path), for messages. */
   source: string;
@@ -158,7 +177,7 @@ export interface Config {
     max_subscribers: number;
   };
   /** Where the event stream leaves the host; each exporter absent when not configured. */
-  export: { nats?: NatsExportConfig; file?: FileExportConfig };
+  export: { nats?: NatsExportConfig; file?: FileExportConfig; otlp?: OtlpExportConfig };
   /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
   kubernetes?: {
     /** A PodList URL (API server or kubelet); `{node}` is replaced by node_name. */
