@@ -89,12 +89,7 @@ export interface ComposeOptions {
  * subscription to the bus. A subscription widens the records like an /events reader: an exporter
  * wants every event. Built once the stream's id is known (NATS message ids, the OTLP resource).
  */
-function exportFeeds(
-  config: Config,
-  bus: EventBus,
-  log: Logger,
-  descendants: (pid: number) => Iterable<number>,
-): (streamId: string) => ExportFeed[] {
+function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): (streamId: string) => ExportFeed[] {
   const ex = config.export;
   const exportLog = componentLogger(log, 'export');
   const node = config.node_name;
