@@ -89,8 +89,6 @@ export interface NatsExportConfig {
   replicas: number;
   /** How long the stream keeps an event (0: until limits); used when creating it. */
   max_age_s: number;
-  /** Events published before their acks are awaited. */
-  batch: number;
   /** Events held while the server is away; past this the oldest are dropped (counted). */
   buffer_events: number;
   filter: ExportFilter;

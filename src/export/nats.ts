@@ -1,10 +1,20 @@
 /**
  * The NATS JetStream exporter: each event to `<prefix>.<node>.<type>` in the configured stream,
  * with the message id `<stream id>-<seq>` so that JetStream stores an event sent twice (a retry
- * after a lost ack) once. Events are published `batch` at a time and that batch's acks awaited
- * before the next; what failed goes back to the front and is sent again once the client is
- * connected. While no server answers, events wait in a bounded buffer (given = sent + dropped +
- * queued, exactly); the client reconnects forever, moving between the cluster's servers.
+ * after a lost ack) once. While no server answers, events wait in a bounded buffer (given = sent
+ * + dropped + queued, exactly); the client reconnects forever, moving between the cluster's
+ * servers.
+ *
+ * One event is published at a time, and the next only once its ack came back. That is what keeps
+ * an agent's events in the stream in the agent's order whatever fails: with several publishes
+ * out at once, a node lost or a stream leader elected in the middle fails some of them while the
+ * later ones are stored, and the earlier ones, sent again, land after them (CI saw it). With one
+ * out, a publish that failed (or whose ack was lost) is sent again, same message id, before
+ * anything after it: JetStream stores it once, where it belongs. Server 2.9 (Debian's) has no
+ * conditional publish that could keep the order with several out (the expected-last checks are
+ * per stream or per exact subject, and an agent's events span subjects and share the stream with
+ * other agents), so the cost is one round trip to the stream's leader per event
+ * (bench/export.mjs measures what that carries).
  */
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -55,9 +65,10 @@ export class NatsExporter implements Exporter {
   private ready = false;
   private stopping = false;
   private readonly waiting = new Ring<Msg>();
-  /** Sent and not acked: they go back to the front. */
-  private retry: Msg[] = [];
-  private inFlight = 0;
+  /** The oldest event not acked: sent now, or waiting to be sent again. Nothing after it is sent. */
+  private head: Msg | undefined;
+  /** The head's publish is out (it cannot be dropped: its ack may still come). */
+  private inFlight = false;
   private pumping = false;
   private scheduled = false;
   private sent = 0;
@@ -82,7 +93,7 @@ export class NatsExporter implements Exporter {
   }
 
   counts(): ExportCounts {
-    return { sent: this.sent, dropped: this.dropped, queued: this.waiting.length + this.retry.length + this.inFlight };
+    return { sent: this.sent, dropped: this.dropped, queued: this.waiting.length + (this.head ? 1 : 0) };
   }
 
   async stop(): Promise<void> {
@@ -94,15 +105,13 @@ export class NatsExporter implements Exporter {
     }
     this.stopping = true;
     this.wake?.();
-    const left = this.waiting.length + this.retry.length;
-    this.dropped += left;
+    this.dropped += this.waiting.length;
     this.waiting.drain();
-    this.retry = [];
     await this.nc?.close().catch(() => undefined);
-    // Publishes still in flight settle (as failures) once the connection is closed.
-    while (this.inFlight > 0 && Date.now() < deadline + ACK_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 10));
-    this.dropped += this.retry.length;
-    this.retry = [];
+    // A publish still out settles (as a failure) once the connection is closed.
+    while (this.inFlight && Date.now() < deadline + ACK_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 10));
+    if (this.head) this.dropped++;
+    this.head = undefined;
   }
 
   /** Waits `ms`, or until woken (a reconnect, stop). */
@@ -117,10 +126,10 @@ export class NatsExporter implements Exporter {
     this.wake = undefined;
   }
 
-  /** The oldest go past the bound: the buffer holds what waits, what failed and what is in flight. */
+  /** The oldest go past the bound (the head too, unless its publish is out). */
   private trim(): void {
-    while (this.waiting.length + this.retry.length + this.inFlight > this.o.buffer_events) {
-      if (this.retry.length > 0) this.retry.shift();
+    while (this.waiting.length + (this.head ? 1 : 0) > this.o.buffer_events) {
+      if (this.head && !this.inFlight) this.head = undefined;
       else if (this.waiting.length > 0) this.waiting.shift();
       else return;
       this.dropped++;
@@ -218,25 +227,36 @@ export class NatsExporter implements Exporter {
     }
   }
 
-  /** Sends batch after batch while connected; a batch with failures waits before the next. */
+  /**
+   * Sends the events in order while connected, one at a time: the head until it is acked (the
+   * same message id each time, so a retry of an event that was stored after all is not stored
+   * again), then the next.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     let backoff = RETRY_MS;
     try {
-      while (this.ready && !this.stopping && this.waiting.length + this.retry.length > 0) {
-        const batch = this.retry.splice(0, this.o.batch);
-        while (batch.length < this.o.batch && this.waiting.length > 0) batch.push(this.waiting.shift()!);
-        this.inFlight += batch.length;
-        const results = await Promise.allSettled(batch.map((m) => this.js!.publish(m.subject, m.data, { msgID: m.id, timeout: ACK_TIMEOUT_MS })));
-        this.inFlight -= batch.length;
-        const failed = batch.filter((_, i) => results[i].status === 'rejected');
-        this.sent += batch.length - failed.length;
-        if (failed.length === 0) {
+      while (this.ready && !this.stopping) {
+        this.head ??= this.waiting.shift();
+        const m = this.head;
+        if (!m) break;
+        this.inFlight = true;
+        let acked = true;
+        try {
+          await this.js!.publish(m.subject, m.data, { msgID: m.id, timeout: ACK_TIMEOUT_MS });
+        } catch {
+          acked = false;
+        } finally {
+          this.inFlight = false;
+        }
+        if (this.head !== m) continue; // stop() counted it dropped meanwhile
+        if (acked) {
+          this.head = undefined;
+          this.sent++;
           backoff = RETRY_MS;
           continue;
         }
-        this.retry = failed.concat(this.retry);
         this.trim();
         // A leader election or a server going away: wait a little (or for the reconnect).
         await this.pause(backoff);

@@ -198,7 +198,7 @@ describe('export.nats to a three-node JetStream cluster', () => {
   it('with every NATS node down the agent runs on, its buffer stays at its bound, and the drops are exact', async () => {
     const cg2 = TestCgroup.create('export-nats-down');
     const gamma = await TestAgent.start(
-      `node_name: gamma\nexport:\n  nats:\n    url: [${nats.urls.join(', ')}]\n    stream: FW\n    replicas: 3\n    batch: 64\n    buffer_events: 500\n    filter:\n      cgroup: ${cg2.path}\n`,
+      `node_name: gamma\nexport:\n  nats:\n    url: [${nats.urls.join(', ')}]\n    stream: FW\n    replicas: 3\n    buffer_events: 500\n    filter:\n      cgroup: ${cg2.path}\n`,
     );
     try {
       await until(() => gamma.proc.stderr.includes('export.nats: connected'), 'gamma connected', 20_000);
