@@ -13,12 +13,12 @@
 import http from 'node:http';
 import net from 'node:net';
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { detectCgroup2Mount } from '../dist/host/cgroupfs.js';
+import { forknInCgroup } from './lib/forkn.mjs';
 import { cpuSeconds, run, sleep, startTool, stopTool, waitFor } from './lib/proc.mjs';
 import { log, machine } from './lib/results.mjs';
 
@@ -38,23 +38,7 @@ const out = join(ROOT, 'bench/results', `export-otlp-${new Date().toISOString().
 mkdirSync(out, { recursive: true });
 
 // ---- the workload and its cgroup ------------------------------------------------------------
-const build = join(HERE, 'build');
-mkdirSync(build, { recursive: true });
-const forkn = join(build, 'forkn');
-const cc = await run(['cc', '-O2', '-o', forkn, join(ROOT, 'test/workloads/forkn.c')]);
-if (cc.code !== 0) throw new Error(`cc: ${cc.stderr}`);
-const v2 = detectCgroup2Mount('the benchmark runs its workload in a cgroup');
-const cgPath = `/fwbench-otlp-${process.pid}`;
-const cgDir = join(v2, cgPath);
-mkdirSync(cgDir);
-process.on('exit', () => {
-  try {
-    for (const pid of readFileSync(join(cgDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
-    rmdirSync(cgDir);
-  } catch {
-    /* gone */
-  }
-});
+const { forkn, cgPath, cgDir } = await forknInCgroup('otlp');
 const tmp = mkdtempSync(join(tmpdir(), 'fwbench-otlp-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
