@@ -117,7 +117,7 @@ export class OtlpExporter implements Exporter {
   }
 
   start(): Promise<void> {
-    this.o.log.info(`otlp: exporting events as log records to ${this.c.endpoint} (buffer ${this.c.buffer} records, batches of ${this.c.batch_size})`);
+    this.o.log.info(`export.otlp: exporting events as log records to ${this.c.endpoint} (buffer ${this.c.buffer} records, batches of ${this.c.batch_size})`);
     return Promise.resolve();
   }
 
@@ -144,7 +144,7 @@ export class OtlpExporter implements Exporter {
       this.loggerFor(r.origin).emit(rec);
     } catch (err) {
       this.dropped++;
-      this.o.log.error(`otlp: cannot make a log record of a ${event.type} event: ${(err as Error).message}`);
+      this.o.log.error(`export.otlp: cannot make a log record of a ${event.type} event: ${(err as Error).message}`);
       return;
     }
     this.schedule();
@@ -173,7 +173,7 @@ export class OtlpExporter implements Exporter {
       }
     }
     const held = this.waiting.length + (this.batch?.length ?? 0);
-    if (held > 0) this.o.log.warn(`otlp: stopping with ${held} events not sent (dropped)`);
+    if (held > 0) this.o.log.warn(`export.otlp: stopping with ${held} events not sent (dropped)`);
     this.dropped += held;
     this.waiting.drain();
     this.batch = undefined;
@@ -215,7 +215,7 @@ export class OtlpExporter implements Exporter {
     const now = Date.now();
     if (now - this.lastDropWarning < DROP_WARNING_EVERY_MS) return;
     this.lastDropWarning = now;
-    this.o.log.warn(`otlp: buffer full (${this.c.buffer} events): dropping the oldest (${this.dropped} dropped so far)`);
+    this.o.log.warn(`export.otlp: buffer full (${this.c.buffer} events): dropping the oldest (${this.dropped} dropped so far)`);
   }
 
   /** A full batch goes now; a partial one after flush_interval; nothing while a batch is out or backing off. */
@@ -268,7 +268,7 @@ export class OtlpExporter implements Exporter {
       this.batch = undefined;
       if (this.failures > 0) {
         this.o.log.info(
-          `otlp: ${this.c.endpoint} takes events again (after ${this.failures} failed requests; ${this.droppedInOutage} events dropped meanwhile)`,
+          `export.otlp: ${this.c.endpoint} takes events again (after ${this.failures} failed requests; ${this.droppedInOutage} events dropped meanwhile)`,
         );
       }
       this.failures = 0;
@@ -282,14 +282,14 @@ export class OtlpExporter implements Exporter {
       // The collector will not take this batch however often it is sent: it goes, counted.
       this.dropped += batch.length;
       this.batch = undefined;
-      this.o.log.warn(`otlp: ${this.c.endpoint} refused ${batch.length} events (${why}; HTTP ${(res.error as { code?: number }).code}): dropped`);
+      this.o.log.warn(`export.otlp: ${this.c.endpoint} refused ${batch.length} events (${why}; HTTP ${(res.error as { code?: number }).code}): dropped`);
       this.schedule();
       return;
     }
     this.failures++;
     this.backoffMs = Math.min(this.backoffMs === 0 ? INITIAL_BACKOFF_MS : this.backoffMs * 2, this.c.max_backoff_s * 1000);
     if (this.failures === 1)
-      this.o.log.warn(`otlp: cannot send to ${this.c.endpoint} (${why}); holding up to ${this.c.buffer} events, trying again with backoff`);
+      this.o.log.warn(`export.otlp: cannot send to ${this.c.endpoint} (${why}); holding up to ${this.c.buffer} events, trying again with backoff`);
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -20,7 +20,7 @@ const CGROUP = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$
 
 function otlpConfig(url: string, extra: Record<string, unknown> = {}): OtlpExportConfig {
   const c = parseConfig(JSON.stringify({ export: { otlp: { endpoint: url, ...extra } } }), 'test', { hostname: 'h' });
-  return c.export!.otlp!;
+  return c.export.otlp!;
 }
 
 async function receiver(answer?: (n: number) => Answer): Promise<OtlpReceiver> {
@@ -180,8 +180,8 @@ describe('OTLP exporter', () => {
     await until(() => rx.requests >= 3, 'three tries');
     for (let i = n + 1; i <= n + 50; i++) e.publish(exec(i));
     expect(e.counts()).toEqual({ sent: 0, dropped: n + 50 - 100, queued: 100 });
-    expect(warnings.some((w) => w.startsWith(`otlp: cannot send to ${rx.url}`))).toBe(true);
-    expect(warnings.filter((w) => w.startsWith('otlp: buffer full'))).toHaveLength(1);
+    expect(warnings.some((w) => w.startsWith(`export.otlp: cannot send to ${rx.url}`))).toBe(true);
+    expect(warnings.filter((w) => w.startsWith('export.otlp: buffer full'))).toHaveLength(1);
     await e.stop();
     expect(e.counts()).toEqual({ sent: 0, dropped: n + 50, queued: 0 });
     expect(rx.accepted).toHaveLength(0);
