@@ -23,6 +23,7 @@ export const LAYERS = [
   ['services', ['beancounters/', 'supervisor/', 'k8s/']],
   ['metrics', ['metrics/']],
   ['stream', ['stream/']],
+  ['export', ['export/']],
   ['server', ['server/']],
   ['agent', ['agent/']],
   ['client', ['client/']],

@@ -67,6 +67,13 @@ function jsonEscape(c: string): string {
 
 /** JSON text of `value` (indented by `indent` spaces when given) that is inert in a terminal. */
 export function inertJson(value: unknown, indent?: number): string {
-  const text = JSON.stringify(value, null, indent) ?? 'null';
+  return inertJsonText(JSON.stringify(value, null, indent) ?? 'null');
+}
+
+/**
+ * JSON text someone else serialized (a logger's line) made inert the same way: those characters
+ * can only stand inside strings, where their \u escape is the same value.
+ */
+export function inertJsonText(text: string): string {
   return text.replace(JSON_UNSAFE, jsonEscape);
 }

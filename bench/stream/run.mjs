@@ -8,12 +8,12 @@
 //
 // Prints a Markdown report on stdout; keeps it and the raw numbers in bench/results/stream-<time>/.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectCgroup2Mount } from '../../dist/host/cgroupfs.js';
+import { forknInCgroup } from '../lib/forkn.mjs';
 import { run, sleep, startTool, stopTool, waitFor } from '../lib/proc.mjs';
 import { log, machine } from '../lib/results.mjs';
 import { quantile } from '../lib/stats.mjs';
@@ -34,25 +34,7 @@ const out = join(ROOT, 'bench/results', `stream-${new Date().toISOString().repla
 mkdirSync(out, { recursive: true });
 
 // ---- setup: the workload, a cgroup for it, the agent --------------------------------------
-const build = join(HERE, 'build');
-mkdirSync(build, { recursive: true });
-const forkn = join(build, 'forkn');
-const cc = await run(['cc', '-O2', '-o', forkn, join(ROOT, 'test/workloads/forkn.c')]);
-if (cc.code !== 0) throw new Error(`cc: ${cc.stderr}`);
-
-const v2 = detectCgroup2Mount('the benchmark runs its workload in a cgroup');
-const cgPath = `/fwbench-stream-${process.pid}`;
-const cgDir = join(v2, cgPath);
-mkdirSync(cgDir);
-const removeCgroup = () => {
-  try {
-    for (const pid of readFileSync(join(cgDir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
-    rmdirSync(cgDir);
-  } catch {
-    /* gone */
-  }
-};
-process.on('exit', removeCgroup);
+const { forkn, cgPath, cgDir } = await forknInCgroup('stream');
 
 const tmp = mkdtempSync(join(tmpdir(), 'fwbench-stream-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

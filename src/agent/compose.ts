@@ -21,12 +21,16 @@ import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { requireBpfHost } from '../host/kernel.js';
 import { httpPodList, PodDirectory } from '../k8s/pods.js';
-import type { Logger } from '../log.js';
+import { componentLogger, type Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
 import { scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
+import { ExportFeed, exportQuery } from '../export/feed.js';
+import { FileExporter } from '../export/file.js';
+import { NatsExporter } from '../export/nats.js';
+import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
@@ -80,6 +84,31 @@ export interface ComposeOptions {
   hookWorkerUrl?: URL;
 }
 
+/**
+ * The configured exporters (config export: nats, file, otlp), each fed by its own filtered
+ * subscription to the bus. A subscription widens the records like an /events reader: an exporter
+ * wants every event. Built once the stream's id is known (NATS message ids, the OTLP resource).
+ */
+function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (pid: number) => Iterable<number>): (streamId: string) => ExportFeed[] {
+  const ex = config.export;
+  const exportLog = componentLogger(log, 'export');
+  const node = config.node_name;
+  // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
+  const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
+  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats') };
+  const otlp = ex.otlp && { o: ex.otlp, q: exportQuery(ex.otlp.filter, 'export.otlp') };
+  return (streamId) => {
+    const feeds: ExportFeed[] = [];
+    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => exportLog.warn(m) }), file.q, descendants));
+    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node, streamId, log: exportLog }), nats.q, descendants));
+    if (otlp) {
+      const resource = agentResource({ node, streamId, kubernetes: config.kubernetes !== undefined });
+      feeds.push(new ExportFeed(bus, new OtlpExporter({ config: otlp.o, resource, log: exportLog }), otlp.q, descendants));
+    }
+    return feeds;
+  };
+}
+
 /** The agent with its services, wired; nothing served or started yet. */
 export interface ComposedAgent {
   readonly agent: Agent;
@@ -100,6 +129,12 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const tcpPolicy: AccessPolicy = { trusted: false, ...readTokens(config.api) };
   const binding = loadBinding();
   const node = config.node_name;
+  const bus = new EventBus();
+
+  // Each service logs as its component (json lines carry it; text lines are as they were).
+  const k8sLog = componentLogger(log, 'kubernetes');
+  const beancountersLog = componentLogger(log, 'beancounters');
+  const supervisorLog = componentLogger(log, 'supervisor');
 
   // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
   const k8s = config.kubernetes;
@@ -108,16 +143,18 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
         refreshS: k8s.refresh_s,
         onState: (ok, detail) =>
-          ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
+          ok
+            ? k8sLog.info(`kubernetes: read the pod list (${detail})`)
+            : k8sLog.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
       })
     : undefined;
 
+  const makeFeeds = exportFeeds(config, bus, log, (pid) => agent.table.descendants(pid));
   const agent = new Agent(realHost(config, binding), config, log, {
     bpfStats: opts.bpfStats,
     recordsOnDemand: opts.recordsOnDemand,
     pods: pods && ((uid) => pods.lookup(uid)),
   });
-  const bus = new EventBus();
   // Records on demand: a subscriber widens what the kernel records before its first event.
   bus.onDemand((d) => agent.interest.setDemand(d));
   bus.setLimits({ events: config.api.subscriber_queue, bytes: config.api.subscriber_queue_bytes });
@@ -133,6 +170,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     groupOf: (pid) => agent.tracker.groupOf(pid),
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
+  // Subscribed once the bus tells the agent's interest of its demand.
+  const feeds = makeFeeds(streamId);
 
   // What the `freeze` action froze is recorded next to the socket (the agent's runtime directory,
   // /run/forkwatch by default); an agent that crashed left its record there: thaw that first.
@@ -140,30 +179,30 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   // Kept here, not in the log: a reload that opens a new log must not set the counters back.
   const logErrors = noLogErrors();
   const runtimeDir = path.dirname(config.api.socket);
-  const freezer = new Freezer(io, new FrozenFile(path.join(runtimeDir, 'frozen-cgroups.json'), bootId), log);
+  const freezer = new Freezer(io, new FrozenFile(path.join(runtimeDir, 'frozen-cgroups.json'), bootId), beancountersLog);
   freezer.recover();
   // The same for the kernel limits `enforce` replaced: their originals, which the service's first
   // sync keeps for what the config still enforces and puts back for the rest.
-  const enforcer = new Enforcer(io, new EnforcedFile(path.join(runtimeDir, 'enforced-cgroups.json'), bootId), log);
+  const enforcer = new Enforcer(io, new EnforcedFile(path.join(runtimeDir, 'enforced-cgroups.json'), bootId), beancountersLog);
   enforcer.recover();
   const beancounters = new BeancounterService({
     host: agent,
     config,
     bus,
-    hooks: new ThreadedHooks(log, opts.hookWorkerUrl),
+    hooks: new ThreadedHooks(beancountersLog, opts.hookWorkerUrl),
     io,
     freezer,
     enforcer,
-    log,
-    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => log.warn(m) }),
+    log: beancountersLog,
+    openLog: (o) => new NdjsonLog(o, { errors: logErrors, warn: (m) => beancountersLog.warn(m) }),
   });
   agent.addListener(beancounters);
 
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher: await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) }),
     bus,
-    log,
+    log: supervisorLog,
     node,
     cgroupPath: (id) => agent.source.names.path(id),
     v2: agent.hierarchy.id === 0,
@@ -179,6 +218,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       snap = agent.snapshot({ beancounters: beancounters.rows(), programs: supervisor.samples() });
       snap.accountingLogErrors = logErrors;
       snap.records = { ...agent.interest.sample(), subscribers: bus.subscribers };
+      snap.exports = feeds.map((f) => f.sample());
       const reg = om ? registries.om : registries.text;
       return { body: await reg.metrics(), contentType: reg.contentType };
     },
@@ -193,7 +233,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     },
     control: (action: 'start' | 'stop' | 'restart', name: string) => supervisor.control(action, name),
   };
-  const onError = (err: unknown) => log.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
+  const httpLog = componentLogger(log, 'http');
+  const onError = (err: unknown) => httpLog.error(`HTTP handler failed: ${(err as Error).stack ?? String(err)}`);
   const servers: http.Server[] = [createApiServer(handlers, tcpPolicy, onError), createApiServer(handlers, { trusted: true }, onError)];
   const [tcp, unix] = servers;
 
@@ -203,6 +244,8 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       return config;
     },
     async serve() {
+      // Exporters first: the first events find them open (an engine that is away is no error).
+      await Promise.all(feeds.map((f) => f.exporter.start()));
       agent.start();
       void pods?.start();
       try {
@@ -211,6 +254,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         return addr;
       } catch (err) {
         tcp.close();
+        await Promise.all(feeds.map((f) => f.stop()));
         pods?.close();
         agent.close();
         await beancounters.close();
@@ -238,7 +282,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       void supervisor
         .reload(next)
         .then(() => agent.interest.setSupervised(supervisor.cgroupPaths()))
-        .catch((err: unknown) => log.error(`SIGHUP: programs: ${(err as Error).message}`));
+        .catch((err: unknown) => supervisorLog.error(`SIGHUP: programs: ${(err as Error).message}`));
       return { subscribers: bus.subscribers, redacted };
     },
     async stop() {
@@ -247,7 +291,10 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         s.closeAllConnections();
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
-      await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
+      await supervisor.stop().catch((err: unknown) => supervisorLog.error(`stopping programs: ${(err as Error).message}`));
+      // What the bus holds goes out; what an exporter cannot send in its bounded time is counted
+      // dropped. Before the pipeline closes: leaving the bus changes what the kernel records.
+      await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
       pods?.close();
       agent.close();
       // Running hooks are killed (their process groups too), so none outlives the agent.

@@ -112,13 +112,7 @@ export class NdjsonLog {
 
   /** Shifts path → path.1 → … → path.<keep>, dropping the oldest. Throws what fs threw. */
   rotate(): void {
-    if (this.#keep === 0) {
-      removeIfThere(this.path);
-      return;
-    }
-    removeIfThere(`${this.path}.${this.#keep}`);
-    for (let i = this.#keep - 1; i >= 1; i--) renameIfThere(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-    renameIfThere(this.path, `${this.path}.1`);
+    rotateFiles(this.path, this.#keep);
   }
 
   #write(line: string): void {
@@ -141,6 +135,20 @@ export class NdjsonLog {
       this.#rotateFailing = true;
     }
   }
+}
+
+/**
+ * Shifts path → path.1 → … → path.<keep>, dropping the oldest (keep 0: path is removed). Throws
+ * what fs threw. The event file exporter (src/export/file.ts) rotates the same way.
+ */
+export function rotateFiles(path: string, keep: number): void {
+  if (keep === 0) {
+    removeIfThere(path);
+    return;
+  }
+  removeIfThere(`${path}.${keep}`);
+  for (let i = keep - 1; i >= 1; i--) renameIfThere(`${path}.${i}`, `${path}.${i + 1}`);
+  renameIfThere(path, `${path}.1`);
 }
 
 /** Appends a whole line or nothing: a write that fails part way is cut back to where it began. */

@@ -6,11 +6,14 @@ import { composeAgent } from '../agent/compose.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { refuseImpossibleActions } from '../doctor/needs.js';
-import { createLogger } from '../log.js';
+import { createLogger, type LogFormat } from '../log.js';
 
-export async function runAgent(startConfig: Config, opts: { configPath?: string; verbose: boolean; bpfStats: boolean; listenFlag?: boolean }): Promise<number> {
+export async function runAgent(
+  startConfig: Config,
+  opts: { configPath?: string; verbose: boolean; logFormat?: LogFormat; bpfStats: boolean; listenFlag?: boolean },
+): Promise<number> {
   refuseImpossibleActions(startConfig);
-  const log = createLogger({ verbose: opts.verbose });
+  const log = createLogger({ verbose: opts.verbose, format: opts.logFormat });
   const composed = await composeAgent(startConfig, log, { bpfStats: opts.bpfStats, listenFlag: opts.listenFlag });
   const addr = await composed.serve();
   // The signal handlers are in place before any program starts: a SIGTERM while programs start

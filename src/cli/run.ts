@@ -3,11 +3,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load.js';
 import { parseListen } from '../config/values.js';
 import { UsageError } from '../errors.js';
+import { LOG_FORMATS, type LogFormat } from '../log.js';
 
 export interface RunArgs {
   config?: string;
   listen?: string;
   verbose?: boolean;
+  'log-format'?: LogFormat;
   'bpf-stats'?: boolean;
 }
 
@@ -19,7 +21,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('config', { type: 'string', describe: 'YAML config file (default: the embedded default, every cgroup a group)' })
       .option('listen', { type: 'string', describe: 'HOST:PORT for HTTP (default 127.0.0.1:10510)' })
       .option('bpf-stats', { type: 'boolean', describe: "turn on the kernel's BPF run-time statistics while running" })
-      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' }),
+      .option('verbose', { type: 'boolean', describe: 'debug logging, libbpf included' })
+      .option('log-format', {
+        choices: LOG_FORMATS,
+        describe: "the agent's log on stderr: text lines (the default), or json (pino: level, time, component on every line)",
+      }),
   handler: async (a) => {
     const config = loadConfig(a.config);
     if (a.listen !== undefined) {
@@ -31,6 +37,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     process.exitCode = await runAgent(config, {
       configPath: a.config,
       verbose: a.verbose === true,
+      logFormat: a['log-format'] ?? 'text',
       bpfStats: a['bpf-stats'] === true,
       listenFlag: a.listen !== undefined,
     });

@@ -5,7 +5,8 @@ import { createLogger } from '../log.js';
 import { loadBinding } from '../host/binding.js';
 import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
 import { readTokenFile } from '../client/token.js';
-import { probeOptions } from '../config/default.js';
+import { DEFAULTS, probeOptions } from '../config/default.js';
+import { parseDuration as parseConfigDuration } from '../config/values.js';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
@@ -27,6 +28,10 @@ export interface TailArgs extends FilterArgs {
   'token-file'?: string;
   group?: string;
   window?: string;
+  since?: string;
+  durable?: string;
+  stream?: string;
+  'subject-prefix'?: string;
 }
 
 /**
@@ -38,7 +43,7 @@ export interface TailArgs extends FilterArgs {
 const TAIL_FLUSH_NS = 10e6;
 
 export async function startTail(opts: TailOptions, k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean }): Promise<number> {
-  const log = createLogger({ verbose: k.verbose });
+  const log = createLogger({ verbose: k.verbose, component: 'tail' });
   const hierarchy = detectHierarchy(k.hierarchy);
   const source = new EventSource(loadBinding(), {
     hierarchy,
@@ -69,15 +74,65 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   // The flags' own messages (--pid …) for mistakes the agents would refuse; --events is checked
   // by the stream's own parser below, which also knows barrier, limit, release and restart.
   const opts = tailOptions({ ...a, events: undefined });
-  parseStreamQuery(new URLSearchParams(query));
-  const urls = (a.from ?? []).map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
-  if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
-  const token = a['token-file'] !== undefined ? readTokenFile(a['token-file']) : undefined;
+  const parsed = parseStreamQuery(new URLSearchParams(query));
   const windowS = a.window !== undefined ? Number(a.window) : undefined;
   if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600))
     throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
+  const from = a.from ?? [];
+  const nats = from.filter((u) => u.startsWith('nats://'));
+  if (nats.length > 0) {
+    if (nats.length !== from.length)
+      throw new UsageError('--from: nats:// servers and agents cannot be mixed; the stream already holds every agent that exports to it');
+    const { runNatsTail } = await import('../tail/nats.js');
+    return runNatsTail(
+      {
+        servers: nats.map((u) => natsServer(u)),
+        stream: natsName('--stream', a.stream ?? DEFAULTS.export.nats.stream, /^[A-Za-z0-9_-]{1,64}$/),
+        subjectPrefix: natsName('--subject-prefix', a['subject-prefix'] ?? DEFAULTS.export.nats.subject_prefix, /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
+        query: parsed,
+        json: opts.json,
+        durationS: opts.durationS,
+        count: opts.count,
+        windowS,
+        since: a.since !== undefined ? parseSince(a.since) : undefined,
+        durable: a.durable !== undefined ? natsName('--durable', a.durable, /^[A-Za-z0-9_-]{1,64}$/) : undefined,
+      },
+      { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
+    );
+  }
+  for (const k of ['since', 'durable', 'stream', 'subject-prefix'] as const)
+    if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT`);
+  const urls = from.map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
+  if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
+  const token = a['token-file'] !== undefined ? readTokenFile(a['token-file']) : undefined;
   return runRemoteTail(
     { urls, token, query, json: opts.json, durationS: opts.durationS, count: opts.count, windowS },
     { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
   );
+}
+
+/** nats://HOST:PORT as the client takes it; anything else is a usage error. */
+function natsServer(u: string): string {
+  const m = /^nats:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(u);
+  if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)))
+    throw new UsageError(`--from ${JSON.stringify(u)}: expected nats://HOST:PORT (e.g. nats://127.0.0.1:4222)`);
+  return u;
+}
+
+function natsName(flag: string, v: string, re: RegExp): string {
+  if (!re.test(v))
+    throw new UsageError(
+      `${flag} ${JSON.stringify(v)}: expected letters, digits, _ and -${flag === '--subject-prefix' ? ' in dot-separated tokens' : ', at most 64'}`,
+    );
+  return v;
+}
+
+/** --since: an ISO 8601 time, or a duration ago (90s, 10m, 2h, 1d). */
+export function parseSince(v: string, now = Date.now()): Date {
+  const ago = parseConfigDuration(v);
+  if (ago !== undefined && ago >= 0 && /[a-z]$/.test(v.trim())) return new Date(now - ago * 1000);
+  const t = /^\d{4}-\d\d-\d\d(T[\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(v.trim()) ? Date.parse(v.trim()) : NaN;
+  if (!Number.isFinite(t))
+    throw new UsageError(`--since ${JSON.stringify(v)}: expected an ISO 8601 time (2026-12-05T16:00:00Z) or a duration ago (90s, 10m, 2h, 1d)`);
+  return new Date(t);
 }

@@ -28,8 +28,13 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('from', {
         type: 'string',
         array: true,
-        describe: 'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order)',
+        describe:
+          'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order); or the fleet from NATS JetStream: nats://host:port (servers of one cluster)',
       })
+      .option('since', { type: 'string', describe: 'with --from nats://: replay from this time (ISO 8601, or a duration ago like 10m, 2h)' })
+      .option('durable', { type: 'string', describe: 'with --from nats://: a durable consumer name; a later run with it resumes where this one stopped' })
+      .option('stream', { type: 'string', describe: `with --from nats://: the JetStream stream (default ${DEFAULTS.export.nats.stream})` })
+      .option('subject-prefix', { type: 'string', describe: `with --from nats://: the subjects' prefix (default ${DEFAULTS.export.nats.subject_prefix})` })
       .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
       .option('window', {

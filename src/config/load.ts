@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import YAML from 'yaml';
 import { UsageError } from '../errors.js';
 import { readApi } from './api.js';
+import { readExport } from './export.js';
 import { DEFAULT_CONFIG_YAML, DEFAULTS } from './default.js';
 import { readResources, readRules, type SpecContext } from './groups.js';
 import { readPrograms } from './programs.js';
@@ -32,7 +33,20 @@ export function hostEnv(env: NodeJS.ProcessEnv = process.env): ParseEnv {
 /** The source name of the embedded default, as messages and `Config.source` show it. */
 export const EMBEDDED_SOURCE = '<embedded default>';
 
-const TOP_KEYS = ['listen', 'node_name', 'cgroup', 'bpf', 'groups', 'group_settings', 'resources', 'accounting', 'programs', 'api', 'kubernetes'] as const;
+const TOP_KEYS = [
+  'listen',
+  'node_name',
+  'cgroup',
+  'bpf',
+  'groups',
+  'group_settings',
+  'resources',
+  'accounting',
+  'programs',
+  'api',
+  'kubernetes',
+  'export',
+] as const;
 
 /**
  * Parses and validates a config. `source` names the text in messages (a file path, or
@@ -63,6 +77,7 @@ export function parseConfig(text: string, source: string, env: ParseEnv = hostEn
     accounting: readAccounting(r, top.accounting),
     programs: readPrograms(r, top.programs, rules),
     api: readApi(r, top.api),
+    export: readExport(r, top.export),
   };
   if (top.kubernetes != null) config.kubernetes = readKubernetes(r, top.kubernetes);
   return config;

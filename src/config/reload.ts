@@ -1,6 +1,6 @@
 /**
  * What a SIGHUP can change. Keys read only at start (the BPF programs' settings, the sockets, the
- * cgroup hierarchy, the node name the stream carries, the pod list's source) cannot be applied to
+ * cgroup hierarchy, the node name the stream carries, the pod list's source, the exporters) cannot be applied to
  * a running agent; a reload that changes one is refused whole, naming them, rather than half
  * applied while the operator believes all of it is.
  */
@@ -20,6 +20,7 @@ const START_ONLY = [
   'bpf.records_on_demand',
   'api.socket',
   'kubernetes',
+  'export',
 ] as const;
 
 /** Where each dotted key sits in a Config (bpf.flush_interval is flush_interval_s there). */
@@ -37,6 +38,8 @@ function valueAt(c: Config, key: (typeof START_ONLY)[number]): unknown {
       return c.api.socket;
     case 'kubernetes':
       return c.kubernetes;
+    case 'export':
+      return c.export;
     default:
       return c.bpf[key.slice(4) as keyof Config['bpf']];
   }

@@ -75,6 +75,54 @@ export interface ProgramSpec {
   keep_running: boolean;
 }
 
+/** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group). */
+export type ExportFilter = Record<string, string>;
+
+export interface NatsExportConfig {
+  /** nats:// URLs of the cluster's servers; the client moves between them. */
+  servers: string[];
+  /** The JetStream stream the subjects `<subject_prefix>.<node>.<type>` are stored in. */
+  stream: string;
+  subject_prefix: string;
+  /** Create the stream (replicas, max_age) when it does not exist; false: an operator made it. */
+  create_stream: boolean;
+  replicas: number;
+  /** How long the stream keeps an event (0: until limits); used when creating it. */
+  max_age_s: number;
+  /** Events held while the server is away; past this the oldest are dropped (counted). */
+  buffer_events: number;
+  filter: ExportFilter;
+}
+
+export interface FileExportConfig {
+  /** An absolute path, or '-' for standard output. */
+  path: string;
+  /** The file is rotated (path.1, path.2, …) before a line would take it past this. */
+  max_bytes: number;
+  /** Rotated files kept. */
+  keep: number;
+  filter: ExportFilter;
+}
+
+export interface OtlpExportConfig {
+  /** The collector's OTLP/HTTP logs URL, e.g. http://127.0.0.1:4318/v1/logs. */
+  endpoint: string;
+  /** Sent with every request (e.g. authorization); names lower-cased. */
+  headers: Record<string, string>;
+  compression: 'none' | 'gzip';
+  /** One request, with the SDK's own retries of 429/502/503/504 inside it. */
+  timeout_s: number;
+  /** Records per request at most. */
+  batch_size: number;
+  /** The longest a record waits for a fuller batch. */
+  flush_interval_s: number;
+  /** Records held at most (waiting and in flight); past it the oldest waiting are dropped, counted. */
+  buffer: number;
+  /** Failed requests are tried again after 1s, doubling up to this. */
+  max_backoff_s: number;
+  filter: ExportFilter;
+}
+
 export interface Config {
   /** Where the config came from ("<embedded default>" or a file path), for messages. */
   source: string;
@@ -126,6 +174,8 @@ export interface Config {
     /** /events streams served at once; more are answered 503. */
     max_subscribers: number;
   };
+  /** Where the event stream leaves the host; each exporter absent when not configured. */
+  export: { nats?: NatsExportConfig; file?: FileExportConfig; otlp?: OtlpExportConfig };
   /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
   kubernetes?: {
     /** A PodList URL (API server or kubelet); `{node}` is replaced by node_name. */

@@ -158,6 +158,19 @@ export const METRICS = {
     ['reason'],
     'Failures of the accounting log, by reason: write (a write failed, a full disk for one; the record waits and is written later), rotate (a rotation failed; the file grows on), dropped (a waiting record was dropped: more than 1 MiB waited).',
   ),
+  // Exporters (config export).
+  exportEvents: def(
+    'forkwatch_export_events_total',
+    'counter',
+    ['exporter', 'outcome'],
+    'Events given to an exporter (nats, file, otlp), by outcome: sent (the engine took them: an ack, a write, a 2xx), dropped (lost for good: the buffer was full, retries were given up, the engine refused them, or the agent stopped with them queued).',
+  ),
+  exportQueued: def(
+    'forkwatch_export_queued_events',
+    'gauge',
+    ['exporter'],
+    "Events an exporter holds now (buffered while its engine is away, in flight, waiting for a retry): with the counter's outcomes, exactly what it was given.",
+  ),
   // Supervised programs.
   programUp: def('forkwatch_program_up', 'gauge', ['program'], '1 while the program has a running process, else 0.'),
   programRestarts: def('forkwatch_program_restarts_total', 'counter', ['program'], 'Times the supervisor restarted the program.'),

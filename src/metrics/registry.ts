@@ -33,6 +33,16 @@ export const PROGRAM_STATES = ['running', 'starting', 'backoff', 'stopping', 'st
 
 export const RECORD_MODES = ['all', 'watched'] as const;
 
+export const EXPORT_OUTCOMES = ['sent', 'dropped'] as const;
+
+/** One exporter's counts (src/export/exporter.ts ExportCounts), named by its `exporter` label. */
+export interface ExportSample {
+  exporter: string;
+  sent: number;
+  dropped: number;
+  queued: number;
+}
+
 export const RESYNC_CHANGES = ['removed', 'added', 'updated'] as const;
 export type ResyncChange = (typeof RESYNC_CHANGES)[number];
 
@@ -59,6 +69,8 @@ export interface Snapshot {
   records?: { mode: 'all' | 'watched'; watchedCgroups: number; threads: boolean; subscribers: number };
   /** Failures of the accounting log by reason; absent counts as none. */
   accountingLogErrors?: LogErrorCounts;
+  /** The configured exporters; absent or empty: none. */
+  exports?: ExportSample[];
 }
 
 type Value = Sample;
@@ -309,6 +321,11 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
     perBean((b) => b.failcnt),
   );
   add(M.accountingLogErrors, (s) => LOG_ERROR_REASONS.map((reason) => ({ labels: { reason }, value: s.accountingLogErrors?.[reason] ?? 0 })));
+
+  add(M.exportEvents, (s) =>
+    (s.exports ?? []).flatMap((e) => EXPORT_OUTCOMES.map((outcome) => ({ labels: { exporter: e.exporter, outcome }, value: e[outcome] }))),
+  );
+  add(M.exportQueued, (s) => (s.exports ?? []).map((e) => ({ labels: { exporter: e.exporter }, value: e.queued })));
 
   add(M.programUp, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.state === 'running' ? 1 : 0 })));
   add(M.programRestarts, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.restarts })));

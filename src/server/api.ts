@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { EnvironmentError, UsageError } from '../errors.js';
 import { serveEvents, type EventsDeps } from './events.js';
 import { guardServer, SERVER_LIMITS, serverOptions, type ServerLimits } from './guard.js';
-import { wantsOpenMetrics } from './http.js';
+import { acceptsGzip, wantsOpenMetrics } from './http.js';
 import { decodeSegment, parseTarget } from './target.js';
 
 export interface ApiHandlers {
@@ -44,6 +46,9 @@ function tokenOk(req: http.IncomingMessage, token: string | undefined): boolean 
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
+// In the thread pool: compressing megabytes must not hold the event loop (and the ring's reader) up.
+const gzip = promisify(zlib.gzip);
+
 const HOME =
   '<html><body><h1>forkwatch</h1><p><a href="/metrics">/metrics</a> <a href="/healthz">/healthz</a> <a href="/api/groups">/api/groups</a> <a href="/api/programs">/api/programs</a></p></body></html>\n';
 
@@ -51,7 +56,7 @@ export function createApiServer(h: ApiHandlers, policy: AccessPolicy, onError: (
   const server = http.createServer(serverOptions(limits), (req, res) => {
     // A connection over the cap was answered 503 already.
     if (req.socket.writableEnded || req.socket.destroyed) return;
-    const send = (status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
+    const send = (status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'Content-Type': contentType, ...headers });
       res.end(body);
     };
@@ -95,7 +100,10 @@ export function createApiServer(h: ApiHandlers, policy: AccessPolicy, onError: (
         if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'GET or POST', { Allow: 'GET, HEAD, POST' });
         if (pathname === '/metrics') {
           const m = await h.metrics(wantsOpenMetrics(req.headers.accept));
-          return send(200, m.contentType, m.body);
+          if (!acceptsGzip(req.headers['accept-encoding'])) return send(200, m.contentType, m.body, { Vary: 'Accept-Encoding' });
+          const body = await gzip(m.body, { level: 1 });
+          res.writeHead(200, { 'Content-Type': m.contentType, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' });
+          return res.end(body);
         }
         if (pathname === '/healthz') {
           const r = h.health();

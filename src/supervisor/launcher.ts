@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { errnoCode, errnoText } from '../errors.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
+import { programOutput } from '../log.js';
 import { killCgroup, listedPids, livePids, makeCgroup, removeCgroup, thawIfFrozen } from '../host/cgroup-dir.js';
 import { detectCgroup2Mount } from '../host/cgroupfs.js';
 import { signalMembers, type PidfdNative } from '../host/pidfd.js';
@@ -22,7 +23,7 @@ import { gateShell, runCommand } from './shell.js';
 import { spawnIntoCgroup, type NativeSpawn, type Spawned } from './spawn.js';
 import { LaunchError, realTimers, type Adopted, type ExitStatus, type Launched, type Launcher, type LaunchSpec, type Logger, type Timers } from './types.js';
 
-/** Where a program's output line goes; by default the agent's logger, prefixed with the program. */
+/** Where a program's output line goes; by default a child of the agent's logger per program and stream (src/log.ts). */
 export type OutputSink = (program: string, stream: 'stdout' | 'stderr', line: string) => void;
 
 /** Settings of a CgroupLauncher. */
@@ -100,7 +101,7 @@ export class CgroupLauncher implements Launcher {
     this.root = normalizeCgroupPath(opts.root ?? DEFAULT_PROGRAMS_ROOT);
     this.rootDir = join(this.mountPoint, this.root);
     this.logger = opts.logger;
-    this.output = opts.output ?? ((program, _stream, line) => opts.logger.info(`[${program}] ${line}`));
+    this.output = opts.output ?? programOutput(opts.logger);
     this.setpriv = opts.setpriv ?? null;
     this.passwdFile = opts.passwdFile ?? '/etc/passwd';
     this.groupFile = opts.groupFile ?? '/etc/group';

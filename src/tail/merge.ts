@@ -121,3 +121,46 @@ export class StreamMerger<T extends Timed> {
     this.emit(item.ev, src);
   }
 }
+
+/**
+ * One stream that carries many sources, each nearly in time order but late by its own delay (the
+ * NATS stream, where agents' batches land as they are acked). An event is let out once an event
+ * at least `windowUs` later (in event time) was seen, or once it waited `windowUs` since it
+ * arrived (a quiet stream). A replay arrives far faster than it happened: event time, not arrival,
+ * is what tells how far a late source can still be behind.
+ */
+export class ReorderBuffer<T extends Timed> {
+  private queue: { key: number; arrived: number; ev: T }[] = [];
+  private latest = -Infinity;
+
+  constructor(
+    private readonly emit: (ev: T) => void,
+    private readonly windowUs = 300_000,
+    private readonly nowUs: () => number = () => Date.now() * 1000,
+  ) {}
+
+  push(ev: T): void {
+    const key = timeKey(ev.time);
+    let at = this.queue.length;
+    while (at > 0 && this.queue[at - 1].key > key) at--;
+    this.queue.splice(at, 0, { key, arrived: this.nowUs(), ev });
+    if (key > this.latest) this.latest = key;
+    this.flush();
+  }
+
+  /** Also call from a timer. */
+  flush(): void {
+    const horizon = this.nowUs() - this.windowUs;
+    let n = 0;
+    while (n < this.queue.length && (this.queue[n].key <= this.latest - this.windowUs || this.queue[n].arrived <= horizon)) n++;
+    if (n > 0) for (const item of this.queue.splice(0, n)) this.emit(item.ev);
+  }
+
+  drain(): void {
+    for (const item of this.queue.splice(0)) this.emit(item.ev);
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+}

@@ -22,7 +22,15 @@ export interface RemoteTailOptions {
   windowS?: number;
 }
 
-type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
+export type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
+
+/** One event of an agent's stream as tail shows it: JSON, or the person's line led by the node; every value inert. */
+export function streamEventLine(e: Ev, json: boolean): string {
+  const node = inertText(e.node ?? '?');
+  if (json) return inertJson(e) + '\n';
+  if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) return `${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`;
+  return `${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`;
+}
 
 /** People's line for an agent event (barrier, limit, release, restart); every value inert. */
 export function formatAgentEvent(e: AgentEvent): string {
@@ -65,10 +73,7 @@ export function runRemoteTail(o: RemoteTailOptions, io: TailIO): Promise<number>
   const merger = new StreamMerger<Ev>(
     (e) => {
       if (o.count !== undefined && shown >= o.count) return;
-      const node = inertText(e.node ?? '?');
-      if (o.json) io.out(inertJson(e) + '\n');
-      else if (['fork', 'exec', 'exit', 'migrate'].includes(e.type)) io.out(`${node.padEnd(12)} ${formatEvent(e as ProcessEvent)}\n`);
-      else io.out(`${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`);
+      io.out(streamEventLine(e, o.json));
       shown++;
       if (o.count !== undefined && shown >= o.count) stop(0);
     },

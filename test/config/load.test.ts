@@ -44,6 +44,7 @@ const DEFAULT_CONFIG: Config = {
   accounting: { period_s: null },
   programs: [],
   api: { socket: '/run/forkwatch/api.sock', redact: [], subscriber_queue: 10000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
+  export: {},
 };
 
 describe('defaults', () => {
@@ -263,14 +264,14 @@ const errors: Array<[string, string, string]> = [
   [
     'top level not a mapping',
     '- a\n- b\n',
-    `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`,
+    `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes, export`,
   ],
 
   // unknown keys, at every level
   [
     'unknown top-level key',
     'lisen: "127.0.0.1:1"',
-    `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes`,
+    `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes, export`,
   ],
   [
     'unknown bpf key',

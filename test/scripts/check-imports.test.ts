@@ -69,8 +69,8 @@ describe('check-imports', () => {
     const { code, lines } = check(dir);
     expect(code).toBe(1);
     expect(lines).toEqual([
-      'src/stream/accept.ts -> src/tail/filter.ts  back-edge: stream (layer 9) imports tail (layer 13)',
-      'src/stream/query.ts -> src/tail/options.ts  back-edge: stream (layer 9) imports tail (layer 13) [type-only]',
+      'src/stream/accept.ts -> src/tail/filter.ts  back-edge: stream (layer 9) imports tail (layer 14)',
+      'src/stream/query.ts -> src/tail/options.ts  back-edge: stream (layer 9) imports tail (layer 14) [type-only]',
       'src/stream/accept.ts -> src/tail/filter.ts  cycle: src/stream/accept.ts -> src/tail/filter.ts -> src/stream/accept.ts',
       'check-imports: 4 modules, 3 imports, 3 problems',
     ]);

@@ -1,0 +1,147 @@
+/**
+ * The `export` section: where the event stream leaves the host (NATS JetStream, an NDJSON file or
+ * stdout, OTLP), each with its filter, read with its defaults from config/default.ts. The filter
+ * is /events' query parameters; their values are parsed where the stream's query is
+ * (src/stream/query.ts) when the exporters are built.
+ */
+import { DEFAULTS } from './default.js';
+import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.js';
+import type { Config, ExportFilter, OtlpExportConfig } from './types.js';
+
+/** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
+export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group'] as const;
+
+const NATS_URL = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+// JetStream's stream names: no whitespace, ., *, >, or path separators.
+const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// A subject prefix: dot-separated tokens of what a subject token may hold.
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const OTLP_ENDPOINT = 'an http:// or https:// URL of an OTLP/HTTP logs receiver, e.g. http://127.0.0.1:4318/v1/logs';
+/** RFC 9110 token characters: what a header name may hold. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII, spaces and tabs: a value with a CR or LF would forge another header. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+export function readExport(r: ConfigReader, value: unknown): Config['export'] {
+  const map = r.mapping(value, ['export'], ['nats', 'file', 'otlp']);
+  const out: Config['export'] = {};
+  if (map.nats != null) out.nats = readNats(r, map.nats);
+  if (map.file != null) out.file = readFile(r, map.file);
+  if (map.otlp != null) out.otlp = readOtlp(r, map.otlp);
+  return out;
+}
+
+function readFilter(r: ConfigReader, value: unknown, path: KeyPath): ExportFilter {
+  const map = r.mapping(value, path, EXPORT_FILTER_KEYS);
+  const filter: ExportFilter = {};
+  for (const [k, v] of Object.entries(map)) {
+    if (v == null) continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      r.fail([...path, k], `${describe(v)} is not a value`, 'a string, number or boolean, as the /events query parameter of that name takes');
+    }
+    filter[k] = String(v);
+  }
+  return filter;
+}
+
+function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']['nats']> {
+  const d = DEFAULTS.export.nats;
+  const path = ['export', 'nats'];
+  const map = r.mapping(value, path, ['url', 'stream', 'subject_prefix', 'create_stream', 'replicas', 'max_age', 'buffer_events', 'filter']);
+  const expected = 'nats://HOST:PORT, or a list of them (the servers of one cluster)';
+  if (map.url == null) r.fail([...path, 'url'], 'missing', expected);
+  const urls = Array.isArray(map.url) ? map.url : [map.url];
+  if (urls.length === 0) r.fail([...path, 'url'], 'an empty list', expected);
+  const servers = urls.map((u, i) => {
+    const at = Array.isArray(map.url) ? [...path, 'url', i] : [...path, 'url'];
+    const text = r.string(u, at, expected);
+    const m = NATS_URL.exec(text);
+    if (!m || (m[3] !== undefined && (Number(m[3].slice(1)) < 1 || Number(m[3].slice(1)) > 65535))) r.fail(at, `${describe(text)} is not a NATS URL`, expected);
+    return text;
+  });
+  const stream = orDefault(map.stream, d.stream, (v) => {
+    const s = r.string(v, [...path, 'stream']);
+    if (!STREAM_NAME.test(s)) r.fail([...path, 'stream'], `${describe(s)} is not a stream name`, 'letters, digits, _ and -, at most 64');
+    return s;
+  });
+  const subject_prefix = orDefault(map.subject_prefix, d.subject_prefix, (v) => {
+    const s = r.string(v, [...path, 'subject_prefix']);
+    if (!SUBJECT_PREFIX.test(s))
+      r.fail([...path, 'subject_prefix'], `${describe(s)} is not a subject prefix`, 'dot-separated tokens of letters, digits, _ and -');
+    return s;
+  });
+  return {
+    servers,
+    stream,
+    subject_prefix,
+    create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
+    replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
+    max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
+    buffer_events: orDefault(map.buffer_events, d.buffer_events, (v) => r.integer(v, [...path, 'buffer_events'], { min: 1, max: 10_000_000 })),
+    filter: readFilter(r, map.filter, [...path, 'filter']),
+  };
+}
+
+function readFile(r: ConfigReader, value: unknown): NonNullable<Config['export']['file']> {
+  const d = DEFAULTS.export.file;
+  const path = ['export', 'file'];
+  const map = r.mapping(value, path, ['path', 'max_bytes', 'keep', 'filter']);
+  if (map.path == null) r.fail([...path, 'path'], 'missing', 'an absolute path, or - for standard output');
+  return {
+    path: map.path === '-' ? '-' : r.absolutePath(map.path, [...path, 'path']),
+    max_bytes: orDefault(map.max_bytes, d.max_bytes, (v) => r.size(v, [...path, 'max_bytes'], { min: 4096 })),
+    keep: orDefault(map.keep, d.keep, (v) => r.integer(v, [...path, 'keep'], { min: 0, max: 1000 })),
+    filter: readFilter(r, map.filter, [...path, 'filter']),
+  };
+}
+
+function readOtlp(r: ConfigReader, value: unknown): OtlpExportConfig {
+  const d = DEFAULTS.export.otlp;
+  const path = ['export', 'otlp'];
+  const map = r.mapping(value, path, ['endpoint', 'headers', 'compression', 'timeout', 'batch_size', 'flush_interval', 'buffer', 'max_backoff', 'filter']);
+  const at = (k: string) => [...path, k];
+  if (map.endpoint == null) r.fail(at('endpoint'), 'missing', OTLP_ENDPOINT);
+  const endpoint = readOtlpEndpoint(r, map.endpoint, at('endpoint'));
+
+  const headers: Record<string, string> = {};
+  if (map.headers != null && (typeof map.headers !== 'object' || Array.isArray(map.headers))) {
+    r.fail(at('headers'), `${describe(map.headers)} is not a mapping`, 'a mapping of header names to values');
+  }
+  for (const [name, v] of Object.entries((map.headers ?? {}) as Record<string, unknown>)) {
+    const where = [...at('headers'), name];
+    if (!HEADER_NAME.test(name)) r.fail(where, `${describe(name)} is not a header name`, 'a header name of letters, digits and -');
+    const text = typeof v === 'number' ? String(v) : r.string(v, where, 'a header value (a string)');
+    if (!HEADER_VALUE.test(text)) r.fail(where, 'the value holds a control or non-ASCII character', 'printable ASCII');
+    headers[name.toLowerCase()] = text;
+  }
+
+  const batch_size = orDefault(map.batch_size, d.batch_size, (v) => r.integer(v, at('batch_size'), { min: 1, max: 100_000 }));
+  const buffer = orDefault(map.buffer, d.buffer, (v) => r.integer(v, at('buffer'), { min: 1, max: 10_000_000 }));
+  if (buffer < batch_size) r.fail(at('buffer'), `${buffer} is below batch_size (${batch_size})`, 'at least batch_size records');
+  return {
+    endpoint,
+    headers,
+    compression: orDefault(map.compression, d.compression, (v) => r.oneOf(v, at('compression'), ['none', 'gzip'] as const)),
+    timeout_s: orDefault(map.timeout, d.timeout_s, (v) => r.duration(v, at('timeout'), { min: 0.01, max: 600 })),
+    batch_size,
+    flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) => r.duration(v, at('flush_interval'), { min: 0.001, max: 60 })),
+    buffer,
+    max_backoff_s: orDefault(map.max_backoff, d.max_backoff_s, (v) => r.duration(v, at('max_backoff'), { min: 1, max: 3600 })),
+    filter: readFilter(r, map.filter, at('filter')),
+  };
+}
+
+/** The URL as given; a bare origin (`http://collector:4318`) gets the logs path, as OTEL_EXPORTER_OTLP_ENDPOINT does. */
+function readOtlpEndpoint(r: ConfigReader, value: unknown, path: KeyPath): string {
+  const text = r.string(value, path, OTLP_ENDPOINT);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    r.fail(path, `${describe(text)} is not a URL`, OTLP_ENDPOINT);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') r.fail(path, `${describe(text)} is not http(s)`, OTLP_ENDPOINT);
+  if (url.username || url.password) r.fail(path, 'credentials in the URL would be logged', 'the URL without user:password@ (put them in headers)');
+  if (url.pathname === '/') url.pathname = '/v1/logs';
+  return url.toString();
+}

@@ -1,0 +1,102 @@
+/**
+ * A real NATS JetStream cluster for tests (Debian's nats-server): n servers on loopback, routed to
+ * each other, each with its own store; servers can be killed (SIGKILL) and started again on the
+ * same ports and store. Ready means each server's /healthz says JetStream is up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './net.js';
+
+interface Server {
+  name: string;
+  port: number;
+  clusterPort: number;
+  httpPort: number;
+  dir: string;
+  child?: ChildProcess;
+  log: string;
+}
+
+export class NatsCluster {
+  private constructor(
+    private readonly servers: Server[],
+    private readonly dir: string,
+  ) {}
+
+  static async start(n = 3): Promise<NatsCluster> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-nats-'));
+    const servers: Server[] = [];
+    for (let i = 0; i < n; i++) {
+      servers.push({
+        name: `n${i + 1}`,
+        port: await freePort(),
+        clusterPort: await freePort(),
+        httpPort: await freePort(),
+        dir: path.join(dir, `n${i + 1}`),
+        log: '',
+      });
+    }
+    const c = new NatsCluster(servers, dir);
+    for (let i = 0; i < n; i++) c.launch(i);
+    await Promise.all(servers.map((_, i) => c.ready(i)));
+    return c;
+  }
+
+  /** nats://127.0.0.1:PORT of every server. */
+  get urls(): string[] {
+    return this.servers.map((s) => `nats://127.0.0.1:${s.port}`);
+  }
+
+  url(i: number): string {
+    return this.urls[i];
+  }
+
+  private launch(i: number): void {
+    const s = this.servers[i];
+    const routes = this.servers.filter((o) => o !== s).map((o) => `nats://127.0.0.1:${o.clusterPort}`);
+    const args = ['-a', '127.0.0.1', '-p', String(s.port), '-m', String(s.httpPort), '--server_name', s.name, '-js', '-sd', s.dir];
+    if (this.servers.length > 1) args.push('--cluster_name', 'forkwatch-test', '--cluster', `nats://127.0.0.1:${s.clusterPort}`, '--routes', routes.join(','));
+    const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (s.log = (s.log + d).slice(-4000)));
+    s.child = child;
+  }
+
+  /** Waits until the server's JetStream is up (the meta group has a leader). */
+  async ready(i: number, timeoutMs = 30_000): Promise<void> {
+    const s = this.servers[i];
+    const start = Date.now();
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${s.httpPort}/healthz?js-enabled-only=false`);
+        if (r.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (s.child?.exitCode != null) throw new Error(`nats-server ${s.name} exited: ${s.log}`);
+      if (Date.now() - start > timeoutMs) throw new Error(`nats-server ${s.name} not ready: ${s.log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGKILL: no goodbye to clients or routes. */
+  async kill(i: number): Promise<void> {
+    const child = this.servers[i].child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Starts a killed server again, same ports and store, and waits until it is ready. */
+  async restart(i: number): Promise<void> {
+    this.launch(i);
+    await this.ready(i);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((_, i) => this.kill(i)));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
