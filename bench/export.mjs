@@ -90,7 +90,7 @@ async function startAgent(withNats, tag) {
   await waitFor('agent', () => /serving http/.test(readText(stderr)), { alive: agent.running, timeoutMs: 60000 });
   if (withNats) await waitFor('export.nats', () => /export\.nats: connected/.test(readText(stderr)), { alive: agent.running });
   const tstderr = join(out, 'raw', `tail-${tag}.log`);
-  const reader = startTool('tail', ['node', 'bin/forkwatch.js', 'tail', '--from', agentUrl, '--json'], { stderr: tstderr, cwd: FW_ROOT });
+  const reader = startTool('tail', ['node', 'bin/forkwatch.js', 'tail', '--from', `unix:${join(work, `api-${tag}.sock`)}`, '--json'], { stderr: tstderr, cwd: FW_ROOT });
   await waitFor('tail --from', () => /connected to/.test(readText(tstderr)), { alive: reader.running });
   return {
     pid: agent.pid,
