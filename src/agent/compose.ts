@@ -20,7 +20,7 @@ import { cgroupIdOf, cpuUsageUs, detectHierarchy, findCgroup, scanCgroups } from
 import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { requireBpfHost } from '../host/kernel.js';
-import { httpPodList, PodDirectory } from '../k8s/pods.js';
+import { podSource } from '../k8s/source.js';
 import type { Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
@@ -101,21 +101,23 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const binding = loadBinding();
   const node = config.node_name;
 
-  // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
+  // Pods' names, containers and workloads (config kubernetes); without it, or while the list cannot be read, uids alone.
   const k8s = config.kubernetes;
-  const pods = k8s
-    ? new PodDirectory({
-        fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
-        refreshS: k8s.refresh_s,
-        onState: (ok, detail) =>
-          ok ? log.info(`kubernetes: read the pod list (${detail})`) : log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
-      })
-    : undefined;
+  const pods =
+    k8s &&
+    podSource(k8s, node, {
+      onChange: () => agent.podsChanged(),
+      onState: (what, ok, detail) => {
+        if (ok) log.info(`kubernetes: read the ${what === 'pods' ? 'pod list' : "pods' owners"} (${detail})`);
+        else if (what === 'pods') log.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids until it can`);
+        else log.warn(`kubernetes: cannot read a pod's owner (${detail}); a ReplicaSet's Deployment is taken from its name meanwhile`);
+      },
+    });
 
   const agent = new Agent(realHost(config, binding), config, log, {
     bpfStats: opts.bpfStats,
     recordsOnDemand: opts.recordsOnDemand,
-    pods: pods && ((uid) => pods.lookup(uid)),
+    pods: pods?.lookup,
   });
   const bus = new EventBus();
   // Records on demand: a subscriber widens what the kernel records before its first event.
@@ -211,7 +213,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
         return addr;
       } catch (err) {
         tcp.close();
-        pods?.close();
+        await pods?.close();
         agent.close();
         await beancounters.close();
         throw err;
@@ -248,7 +250,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       }
       // Programs go first (stop signal, timeout, SIGKILL of their cgroups) unless keep_running.
       await supervisor.stop().catch((err: unknown) => log.error(`stopping programs: ${(err as Error).message}`));
-      pods?.close();
+      await pods?.close();
       agent.close();
       // Running hooks are killed (their process groups too), so none outlives the agent.
       await beancounters.close();
