@@ -3,7 +3,7 @@
  * and the services are built and wired to the pipeline (agent.ts):
  *
  *   kernel -> Agent -> beancounters, supervisor, event stream (listeners)
- *                   -> pods (names for pod uids) -> metrics, HTTP on TCP and on the unix socket
+ *                   -> pods (list + watch: pod, container and workload names) -> metrics, HTTP on TCP and on the unix socket
  *
  * src/cli/run-agent.ts is the command's glue around it: signals, reading the config again.
  */
