@@ -48,7 +48,17 @@ export interface WatchStream {
 const MiB = 1024 * 1024;
 
 export class ApiClient {
+  /** Requests in flight, ended by close(). */
+  private readonly open = new Set<http.ClientRequest>();
+  private closed = false;
+
   constructor(private readonly o: ApiClientOptions) {}
+
+  /** Ends every request in flight (and refuses new ones), so that stopping never waits on the network. */
+  close(): void {
+    this.closed = true;
+    for (const req of this.open) req.destroy(new ApiError('closed'));
+  }
 
   /** GET `path` (with its query) as JSON. */
   getJson(path: string): Promise<unknown> {
@@ -132,6 +142,10 @@ export class ApiClient {
     const url = new URL(this.o.base.replace(/\/+$/, '') + path);
     const what = `GET ${url.origin}${url.pathname}`;
     const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.closed) {
+      reject(new ApiError('closed'));
+      return undefined;
+    }
     let ca: Buffer | undefined;
     for (const [key, file] of [
       ['token_file', this.o.tokenFile],
@@ -157,7 +171,11 @@ export class ApiClient {
     req.on('timeout', () => req.destroy(new ApiError(`${what}: nothing for ${idleMs / 1000}s`)));
     // A system error names the request; an error the stream was ended with (ours) passes as it is.
     req.on('error', (err: NodeJS.ErrnoException) => reject(typeof err.code === 'string' ? new ApiError(`${what}: ${err.code}`) : err));
-    req.on('close', () => reject(new ApiError(`${what}: the connection was closed`)));
+    req.on('close', () => {
+      this.open.delete(req);
+      reject(new ApiError(`${what}: the connection was closed`));
+    });
+    this.open.add(req);
     return req;
   }
 }

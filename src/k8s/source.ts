@@ -55,14 +55,34 @@ export function podSource(c: PodSourceConfig, node: string, hooks: PodSourceHook
     });
     // No API server to read ReplicaSets from: their Deployment by the naming convention only.
     const lookup: PodLookup = { pod: (uid) => dir.pod(uid), workload: (pod) => workloadOf(pod, () => undefined) };
-    return { lookup, mode: 'poll', start: () => dir.start(), close: () => Promise.resolve(dir.close()) };
+    return {
+      lookup,
+      mode: 'poll',
+      start: () => dir.start(),
+      close: () => {
+        dir.close();
+        client.close();
+        return Promise.resolve();
+      },
+    };
   }
 
+  let closing = false;
   const watch = new PodWatch({ client, path, onChange: () => hooks.onChange(), onState: (ok, detail) => hooks.onState('pods', ok, detail) });
   const owners = new OwnerCache({
     get: (p) => client.getJson(p),
-    onState: (ok, detail) => hooks.onState('owners', ok, detail),
+    // A read ended by close() is not a failure to report.
+    onState: (ok, detail) => closing || hooks.onState('owners', ok, detail),
   });
   const lookup: PodLookup = { pod: (uid) => watch.index.get(uid), workload: (pod) => owners.workload(pod) };
-  return { lookup, mode: 'watch', start: () => watch.start(), close: () => watch.close() };
+  return {
+    lookup,
+    mode: 'watch',
+    start: () => watch.start(),
+    close: () => {
+      closing = true;
+      client.close();
+      return watch.close();
+    },
+  };
 }

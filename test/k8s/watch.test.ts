@@ -4,6 +4,8 @@
  * 410 Gone (status and ERROR event), garbage, an oversized event and a stalled stream; workloads
  * through ReplicaSets and Jobs the server serves.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/k8s/http.js';
 import { podSource, type PodSource } from '../../src/k8s/source.js';
@@ -139,6 +141,27 @@ describe('PodWatch against a served list and watch', () => {
     await until(() => down.lists >= 4, 'retries', 2000);
     await down.close();
     expect(states).toEqual(['failing: GET http://127.0.0.1:1/api/v1/pods: ECONNREFUSED']);
+  });
+});
+
+describe('stopping', () => {
+  it('ends a list the server never answers, at once', async () => {
+    const silent = http.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    const states: string[] = [];
+    const source = podSource({ pods_url: `http://127.0.0.1:${port}/api/v1/pods?fieldSelector=spec.nodeName={node}`, refresh_s: 30 }, 'node-a', {
+      onChange: () => undefined,
+      onState: (what, ok, detail) => states.push(`${what} ${ok}: ${detail}`),
+    });
+    void source.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await source.close();
+    expect(Date.now() - t0).toBeLessThan(100);
+    expect(states).toEqual([]); // ended by us: nothing to warn about
+    silent.closeAllConnections();
+    silent.close();
   });
 });
 
