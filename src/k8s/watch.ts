@@ -5,7 +5,7 @@
  *
  * - Each event moves the resourceVersion on; bookmarks (allowWatchBookmarks) move it on in quiet
  *   times, so a reconnect resumes where it was instead of listing again.
- * - A watch the server ends (timeoutSeconds) is resumed at once. A dropped connection, a refused
+ * - A watch the server ends (timeoutSeconds, 2 min) is resumed at once. A dropped connection, a refused
  *   one or an HTTP error is resumed from the last resourceVersion after a backoff (doubling up to
  *   its bound, reset by an answer).
  * - 410 Gone (as the watch's HTTP status or as an ERROR event): the resourceVersion is too old,
@@ -16,6 +16,13 @@
  */
 import { ApiError, StreamError, type ApiClient, type WatchStream } from './http.js';
 import { PodIndex } from './pods.js';
+
+/**
+ * The server ends each watch after this; the agent resumes it from where it was. Short enough
+ * that a stream gone quiet without a close (a half-open connection) is found within
+ * WATCH_TIMEOUT_S + 30 s; each resume costs the API server one request per node per period.
+ */
+const WATCH_TIMEOUT_S = 120;
 
 export interface PodWatchOptions {
   client: Pick<ApiClient, 'getJson' | 'watch'>;
@@ -108,9 +115,9 @@ export class PodWatch {
 
   private async watch(): Promise<void> {
     this.watches++;
-    const q = `watch=1&allowWatchBookmarks=true&timeoutSeconds=${this.o.watchTimeoutS ?? 300}&resourceVersion=${encodeURIComponent(this.resourceVersion!)}`;
+    const q = `watch=1&allowWatchBookmarks=true&timeoutSeconds=${this.o.watchTimeoutS ?? WATCH_TIMEOUT_S}&resourceVersion=${encodeURIComponent(this.resourceVersion!)}`;
     const path = `${this.o.path}${this.o.path.includes('?') ? '&' : '?'}${q}`;
-    const idle = this.o.idleMs ?? ((this.o.watchTimeoutS ?? 300) + 60) * 1000;
+    const idle = this.o.idleMs ?? ((this.o.watchTimeoutS ?? WATCH_TIMEOUT_S) + 30) * 1000;
     this.stream = this.o.client.watch(path, idle, (e) => this.apply(e as WatchEvent));
     try {
       await this.stream.done;
