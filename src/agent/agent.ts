@@ -17,7 +17,7 @@ import { EventSource } from '../events/source.js';
 import { groupTotals, lifetimeCount } from '../groups/kernel-totals.js';
 import { addTotals, GroupRegistry, type Group, type KernelTotals, type RegistryOptions } from '../groups/registry.js';
 import { GroupTracker, type GroupNotice } from '../groups/tracker.js';
-import { podLabels, type PodLabels, type PodMeta } from '../k8s/pods.js';
+import { kubeNames, podLabels, type PodLabels, type PodLookup } from '../k8s/pods.js';
 import type { Logger } from '../log.js';
 import type { Snapshot, GroupSample } from '../metrics/registry.js';
 import { CgroupOccupancy } from '../process/occupancy.js';
@@ -47,9 +47,13 @@ export interface GroupView {
   cgroup: string;
   container_id?: string;
   pod_uid?: string;
-  /** With pod_uid: the pod's name and namespace from the pod list ('' while unknown). */
+  /** With pod_uid and config kubernetes: what the pod list says ('' while unknown). */
   pod_name?: string;
   pod_namespace?: string;
+  container?: string;
+  image?: string;
+  workload_kind?: string;
+  workload_name?: string;
   configured: boolean;
   tasks: number;
   threads: number;
@@ -64,8 +68,8 @@ export interface AgentOptions {
   resync?: ResyncLimits;
   /** Records on demand (default: config bpf.records_on_demand); false: every event becomes a record. */
   recordsOnDemand?: boolean;
-  /** Pod uid -> name and namespace (config kubernetes: the pod list); without it, uids only. */
-  pods?: (uid: string) => PodMeta | undefined;
+  /** The pod list (config kubernetes): pods' groups named and labelled by it; without it, uids only. */
+  pods?: PodLookup;
 }
 
 export class Agent {
@@ -79,6 +83,7 @@ export class Agent {
   /** Which kernel events become records (records on demand). */
   readonly interest: Interest;
   private rescanQueued = false;
+  private renameQueued = false;
   /** Records read, by record type (index: EventType). */
   private readonly eventsRead = new Float64Array(EVENT_TYPE_MAX);
   private readonly listeners: AgentListener[] = [];
@@ -183,6 +188,7 @@ export class Agent {
       evictAfterS: c.groups.evict_after_s,
       cgroupPath: (id) => this.source.names.path(id),
       now: this.now,
+      kubeNames: this.pods && ((uid, containerId) => kubeNames(this.pods!, uid, containerId)),
     };
   }
 
@@ -356,16 +362,30 @@ export class Agent {
     return out;
   }
 
-  /** A group's pod name and namespace: empty while its pod is unknown (or without config kubernetes). */
-  private podOf(uid: string): PodLabels {
-    return podLabels(uid, (u) => this.pods?.(u));
+  /**
+   * The pod list changed: pods' groups not yet named by Kubernetes take its names (once per
+   * batch of changes, after the batch).
+   */
+  podsChanged(): void {
+    if (this.renameQueued) return;
+    this.renameQueued = true;
+    setImmediate(() => {
+      this.renameQueued = false;
+      const n = this.registry.nameKnownPods();
+      if (n) this.log.debug(`kubernetes: ${n} groups named by the pod list`);
+    });
+  }
+
+  /** A group's pod labels: empty while its pod is unknown (or without config kubernetes). */
+  private podOf(g: Group): PodLabels | undefined {
+    return this.pods && g.identity.pod_uid ? podLabels(this.pods, g.identity.pod_uid, g.identity.container_id) : undefined;
   }
 
   /** Everything /metrics shows, read once per scrape. */
   snapshot(extra: Pick<Snapshot, 'beancounters' | 'programs'> = { beancounters: [], programs: [] }): Snapshot {
     const groups: GroupSample[] = [];
     for (const [g, totals] of this.totals()) {
-      const pod = this.pods && g.identity.pod_uid ? this.podOf(g.identity.pod_uid) : undefined;
+      const pod = this.podOf(g);
       groups.push({
         name: g.name,
         cgroup: g.cgroup,
@@ -374,6 +394,10 @@ export class Agent {
         podUid: g.identity.pod_uid,
         podName: pod?.pod_name,
         podNamespace: pod?.pod_namespace,
+        container: pod?.container,
+        image: pod?.image,
+        workloadKind: pod?.workload_kind,
+        workloadName: pod?.workload_name,
         tasks: totals.liveTasks,
         threads: totals.liveThreads,
         totals,
@@ -414,7 +438,7 @@ export class Agent {
       cgroup: g.cgroup,
       container_id: g.identity.container_id,
       pod_uid: g.identity.pod_uid,
-      ...(g.identity.pod_uid ? this.podOf(g.identity.pod_uid) : {}),
+      ...this.podOf(g),
       configured: g.configured,
       tasks: t.liveTasks,
       threads: t.liveThreads,

@@ -3,7 +3,7 @@
  * and the services are built and wired to the pipeline (agent.ts):
  *
  *   kernel -> Agent -> beancounters, supervisor, event stream (listeners)
- *                   -> pods (names for pod uids) -> metrics, HTTP on TCP and on the unix socket
+ *                   -> pods (list + watch: pod, container and workload names) -> metrics, HTTP on TCP and on the unix socket
  *
  * src/cli/run-agent.ts is the command's glue around it: signals, reading the config again.
  */
@@ -20,7 +20,7 @@ import { cgroupIdOf, cpuUsageUs, detectHierarchy, findCgroup, scanCgroups } from
 import { restartOnlyChanges } from '../config/reload.js';
 import type { Config } from '../config/types.js';
 import { requireBpfHost } from '../host/kernel.js';
-import { httpPodList, PodDirectory } from '../k8s/pods.js';
+import { podSource } from '../k8s/source.js';
 import { componentLogger, type Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
@@ -136,24 +136,24 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   const beancountersLog = componentLogger(log, 'beancounters');
   const supervisorLog = componentLogger(log, 'supervisor');
 
-  // Pod names for pod uids (config kubernetes); without it, or while the list cannot be read, the uid alone.
+  // Pods' names, containers and workloads (config kubernetes); without it, or while the list cannot be read, uids alone.
   const k8s = config.kubernetes;
-  const pods = k8s
-    ? new PodDirectory({
-        fetch: httpPodList({ url: k8s.pods_url, node, tokenFile: k8s.token_file, caFile: k8s.ca_file }),
-        refreshS: k8s.refresh_s,
-        onState: (ok, detail) =>
-          ok
-            ? k8sLog.info(`kubernetes: read the pod list (${detail})`)
-            : k8sLog.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids only`),
-      })
-    : undefined;
+  const pods =
+    k8s &&
+    podSource(k8s, node, {
+      onChange: () => agent.podsChanged(),
+      onState: (what, ok, detail) => {
+        if (ok) k8sLog.info(`kubernetes: read the ${what === 'pods' ? 'pod list' : "pods' owners"} (${detail})`);
+        else if (what === 'pods') k8sLog.warn(`kubernetes: cannot read the pod list (${detail}); groups keep pod uids until it can`);
+        else k8sLog.warn(`kubernetes: cannot read a pod's owner (${detail}); a ReplicaSet's Deployment is taken from its name meanwhile`);
+      },
+    });
 
   const makeFeeds = exportFeeds(config, bus, log, (pid) => agent.table.descendants(pid));
   const agent = new Agent(realHost(config, binding), config, log, {
     bpfStats: opts.bpfStats,
     recordsOnDemand: opts.recordsOnDemand,
-    pods: pods && ((uid) => pods.lookup(uid)),
+    pods: pods?.lookup,
   });
   // Records on demand: a subscriber widens what the kernel records before its first event.
   bus.onDemand((d) => agent.interest.setDemand(d));
@@ -255,7 +255,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       } catch (err) {
         tcp.close();
         await Promise.all(feeds.map((f) => f.stop()));
-        pods?.close();
+        await pods?.close();
         agent.close();
         await beancounters.close();
         throw err;
@@ -295,7 +295,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
       // What the bus holds goes out; what an exporter cannot send in its bounded time is counted
       // dropped. Before the pipeline closes: leaving the bus changes what the kernel records.
       await Promise.all(feeds.map((f) => f.stop().catch((err: unknown) => log.error(`export.${f.exporter.name}: stopping: ${(err as Error).message}`))));
-      pods?.close();
+      await pods?.close();
       agent.close();
       // Running hooks are killed (their process groups too), so none outlives the agent.
       await beancounters.close();

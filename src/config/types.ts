@@ -176,15 +176,15 @@ export interface Config {
   };
   /** Where the event stream leaves the host; each exporter absent when not configured. */
   export: { nats?: NatsExportConfig; file?: FileExportConfig; otlp?: OtlpExportConfig };
-  /** Pod names and namespaces for pod uids, from a Kubernetes pod list; absent: uids only. */
+  /** Pods' groups named by the Kubernetes pod list (namespace, pod, container, image, workload); absent: uids only. */
   kubernetes?: {
-    /** A PodList URL (API server or kubelet); `{node}` is replaced by node_name. */
+    /** A PodList URL (API server: listed and watched; kubelet: polled); `{node}` is replaced by node_name. */
     pods_url: string;
     /** Bearer token sent with the request (a service account token). */
     token_file?: string;
     /** CA bundle for an https URL (the service account's ca.crt). */
     ca_file?: string;
-    /** How often the list is read again (an unknown pod uid also asks for it, at most this often). */
+    /** For a URL that cannot be watched: how often the list is read again (an unknown pod uid also asks for it, at most this often). */
     refresh_s: number;
   };
 }

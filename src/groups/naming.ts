@@ -60,6 +60,13 @@ export interface GroupIdentity {
   /** Kubernetes pod UID, with dashes (the systemd driver writes it with underscores). */
   pod_uid?: string;
   /**
+   * For a pod's groups: the qualifier of the manager or container the pod was found in ('' on the
+   * host, `docker-<12>/` on a kind node) and the container's role in the pod ('' or `conmon-`),
+   * so that {@link kubernetesName} can name it again the way Kubernetes does.
+   */
+  pod_scope?: string;
+  pod_role?: string;
+  /**
    * The cgroup the name was taken from (the container's, the unit's, or the cgroup itself);
    * cgroups below it fold into it. Absent for groups defined by the config.
    */
@@ -144,7 +151,15 @@ export function nameCgroup(path: string): GroupIdentity {
     if (pod !== undefined && i === pod.index + 1) {
       const c = podContainer(seg);
       if (c !== undefined) {
-        found = { name: `${ctx.prefix}pod-${pod.uid}/${c.prefix}${short(c.id)}`, kind: 'kubernetes', container_id: c.id, pod_uid: pod.uid, anchor: upTo(i) };
+        found = {
+          name: `${ctx.prefix}pod-${pod.uid}/${c.prefix}${short(c.id)}`,
+          kind: 'kubernetes',
+          container_id: c.id,
+          pod_uid: pod.uid,
+          pod_scope: ctx.prefix,
+          pod_role: c.prefix,
+          anchor: upTo(i),
+        };
         ctx = { start: i + 1, prefix: `${found.name}/`, chainEnd: Infinity, unitAt: Infinity };
         pod = undefined;
         continue;
@@ -153,7 +168,7 @@ export function nameCgroup(path: string): GroupIdentity {
 
     const uid = podUid(segs, i, ctx, inChain);
     if (uid !== undefined) {
-      found = { name: `${ctx.prefix}pod-${uid}`, kind: 'kubernetes', pod_uid: uid, anchor: upTo(i) };
+      found = { name: `${ctx.prefix}pod-${uid}`, kind: 'kubernetes', pod_uid: uid, pod_scope: ctx.prefix, anchor: upTo(i) };
       pod = { uid, index: i };
     } else {
       const c = container(segs, i, ctx, inChain);
@@ -183,6 +198,31 @@ export function nameCgroup(path: string): GroupIdentity {
     kind: segs[0] === 'user.slice' ? 'user' : 'systemd',
     anchor: upTo(innermost),
   };
+}
+
+/**
+ * What Kubernetes calls a pod and one of its containers (the pod list's metadata and
+ * containerStatuses, src/k8s); `container` is absent when the pod's list entry does not name this
+ * container id (the sandbox, or a container whose status is not reported yet).
+ */
+export interface KubeNames {
+  namespace: string;
+  pod: string;
+  container?: string;
+}
+
+/**
+ * The name of a pod's group once Kubernetes names it: `<namespace>/<pod>/<container>` for a
+ * container (`conmon-<container>` for CRI-O's monitor of it), `<namespace>/<pod>` for the pod's own
+ * cgroup, qualified as the uid name was. Undefined when the group is not a pod's or Kubernetes
+ * does not name its container. The names are the API's DNS names (src/k8s checks them), so the
+ * result cannot be taken for a cgroup path (those start with "/").
+ */
+export function kubernetesName(id: GroupIdentity, k: KubeNames): string | undefined {
+  if (id.kind !== 'kubernetes' || id.pod_uid === undefined) return undefined;
+  const pod = `${id.pod_scope ?? ''}${k.namespace}/${k.pod}`;
+  if (id.container_id === undefined) return pod;
+  return k.container === undefined ? undefined : `${pod}/${id.pod_role ?? ''}${k.container}`;
 }
 
 /** A container cgroup at segment i, if its runtime puts containers there (the name unqualified). */

@@ -12,7 +12,7 @@ import { effectiveResources, isCgroupRule, matchGroup, type MatchFacts } from '.
 import type { GroupRule, ResourceLimits } from '../config/types.js';
 import type { CgroupCounters } from '../events/decode.js';
 import { LIFETIME_SLOTS, SIGNAL_SLOTS } from '../events/layout.js';
-import { nameCgroup, type GroupIdentity } from './naming.js';
+import { kubernetesName, nameCgroup, type GroupIdentity, type KubeNames } from './naming.js';
 
 /**
  * Upper bounds (seconds) of the process lifetime histogram: the kernel's log2 slots, 2^i ms for
@@ -87,9 +87,12 @@ export class Group {
   emptySince: number | null;
   /** The cgroup path the group was first seen in (for group_info). */
   cgroup: string;
+  /** Named by Kubernetes (`<namespace>/<pod>/<container>`): never renamed again. */
+  kubeNamed = false;
 
   constructor(
-    readonly name: string,
+    /** Changes at most once: a pod's group takes the name Kubernetes gives it (GroupRegistry.nameFromKubernetes). */
+    public name: string,
     readonly identity: GroupIdentity,
     cgroup: string,
     public rule: GroupRule | undefined,
@@ -122,6 +125,8 @@ export interface RegistryOptions {
   /** cgroup id -> path under the hierarchy root. */
   cgroupPath: (id: number) => string;
   now: () => number;
+  /** What Kubernetes calls a pod uid's pod and a container id in it (config kubernetes); absent: uid names. */
+  kubeNames?: (podUid: string, containerId: string | undefined) => KubeNames | undefined;
 }
 
 export const OVERFLOW_GROUP = 'other';
@@ -135,6 +140,8 @@ export class GroupRegistry {
    */
   private readonly byAnchor = new Map<string, Group>();
   private readonly byCgroupId = new Map<number, Group>();
+  /** Anchors of earlier groups a group took over (nameFromKubernetes), dropped with it. */
+  private readonly extraAnchors = new Map<Group, string[]>();
   private processRules = false;
   /** Groups not from the config: they count against max_groups. */
   private dynamic = 0;
@@ -211,7 +218,57 @@ export class GroupRegistry {
     this.groups.set(name, g);
     this.byAnchor.set(anchor, g);
     this.dynamic++;
+    this.nameFromKubernetes(g);
     return g;
+  }
+
+  /**
+   * Pods' groups not yet named by Kubernetes take its names where it now knows them (the pod list
+   * changed). Returns how many were renamed.
+   */
+  nameKnownPods(): number {
+    let n = 0;
+    for (const g of [...this.groups.values()]) if (this.nameFromKubernetes(g)) n++;
+    return n;
+  }
+
+  /**
+   * A pod's group takes its Kubernetes name, once: a container's cgroup exists (and its group with
+   * it) before the kubelet reports the container's id. A restarted container (a new id, a new
+   * cgroup, the same pod and container name) continues the group of its earlier run when that one
+   * has no process left: the newer group takes the earlier one's counters and cgroups, so a
+   * crash loop is one group whose exits add up, not one group per run. A name held by anything
+   * else (a live group, a configured one) leaves the uid name.
+   */
+  private nameFromKubernetes(g: Group): boolean {
+    const id = g.identity;
+    if (g.kubeNamed || g.rule || id.kind !== 'kubernetes' || id.pod_uid === undefined || !this.opts.kubeNames) return false;
+    const names = this.opts.kubeNames(id.pod_uid, id.container_id);
+    const target = names && kubernetesName(id, names);
+    if (target === undefined) return false;
+    const holder = this.groups.get(target);
+    if (holder !== undefined) {
+      if (holder === g || holder.rule || !holder.kubeNamed || holder.tasks > 0) return false;
+      this.takeOver(g, holder);
+    }
+    this.groups.delete(g.name);
+    g.name = target;
+    g.kubeNamed = true;
+    this.groups.set(target, g);
+    return true;
+  }
+
+  /** `g` continues `earlier` (same Kubernetes name, no process left): its counters, cgroups and anchors. */
+  private takeOver(g: Group, earlier: Group): void {
+    addTotals(g.retired, earlier.retired);
+    addTotals(g.events, earlier.events);
+    g.releases += earlier.releases;
+    const anchors = [...(this.extraAnchors.get(earlier) ?? []), ...(earlier.identity.anchor !== undefined ? [earlier.identity.anchor] : [])];
+    this.forget(earlier);
+    for (const a of anchors) this.byAnchor.set(a, g);
+    this.extraAnchors.set(g, [...(this.extraAnchors.get(g) ?? []), ...anchors]);
+    // Its cgroups' rows (a cgroup not removed yet) are looked up again, and now find `g`.
+    for (const [cg, owner] of this.byCgroupId) if (owner === earlier) this.byCgroupId.delete(cg);
   }
 
   /** The name of a new group from `anchor`: its own, else (held by another group) its cgroup path. */
@@ -225,8 +282,10 @@ export class GroupRegistry {
   private forget(g: Group): void {
     this.groups.delete(g.name);
     if (g.name !== OVERFLOW_GROUP) this.dynamic--;
-    const anchor = g.identity.anchor;
-    if (anchor !== undefined && this.byAnchor.get(anchor) === g) this.byAnchor.delete(anchor);
+    for (const anchor of [g.identity.anchor, ...(this.extraAnchors.get(g) ?? [])]) {
+      if (anchor !== undefined && this.byAnchor.get(anchor) === g) this.byAnchor.delete(anchor);
+    }
+    this.extraAnchors.delete(g);
   }
 
   /** The group whose kernel counters a cgroup's map row feeds. */

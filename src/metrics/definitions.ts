@@ -48,8 +48,8 @@ export const METRICS = {
   groupInfo: def(
     'forkwatch_group_info',
     'gauge',
-    ['group', 'cgroup', 'kind', 'container_id', 'pod_uid', 'pod_name', 'pod_namespace'],
-    'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids; pod name and namespace with config kubernetes).',
+    ['group', 'cgroup', 'kind', 'container_id', 'pod_uid', 'pod_name', 'pod_namespace', 'container', 'image', 'workload_kind', 'workload_name'],
+    'Always 1: what a group is (its cgroup path, runtime kind, container and pod ids; with config kubernetes the pod, namespace, container, image and owning workload).',
   ),
   events: def('forkwatch_events_total', 'counter', ['type'], 'Kernel records read by the agent, by type.'),
   eventsLost: def(

@@ -22,6 +22,12 @@ export interface GroupSample {
   /** From the pod list (config `kubernetes`), when the pod is known there. */
   podName?: string;
   podNamespace?: string;
+  /** The container's name and image from the pod's containerStatuses, when listed there. */
+  container?: string;
+  image?: string;
+  /** The workload owning the pod (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...). */
+  workloadKind?: string;
+  workloadName?: string;
   tasks: number;
   threads: number;
   totals: KernelTotals;
@@ -251,6 +257,10 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
         pod_uid: g.podUid ?? '',
         pod_name: g.podName ?? '',
         pod_namespace: g.podNamespace ?? '',
+        container: g.container ?? '',
+        image: g.image ?? '',
+        workload_kind: g.workloadKind ?? '',
+        workload_name: g.workloadName ?? '',
       },
       value: 1,
     })),

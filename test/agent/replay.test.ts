@@ -16,6 +16,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Agent } from '../../src/agent/agent.js';
 import { EventType } from '../../src/events/layout.js';
 import { decodeRecord } from '../../src/events/decode.js';
+import { workloadOf } from '../../src/k8s/owners.js';
+import { PodIndex } from '../../src/k8s/pods.js';
 import { buildRegistry } from '../../src/metrics/registry.js';
 import { fakeAgent, FakeHost, loadRecording, proc, records, type Recording } from '../helpers/fake-host.js';
 
@@ -132,7 +134,7 @@ describe('the Agent over a recorded workload in two cgroups', () => {
         `forkwatch_tasks{${label(A)}} 2`,
         `forkwatch_threads{${label(A)}} 4`,
         `forkwatch_process_lifetime_seconds_count{${label(A)}} 6`,
-        `forkwatch_group_info{group="${A}",cgroup="${A}",kind="cgroup",container_id="",pod_uid="",pod_name="",pod_namespace="",node="test-node"} 1`,
+        `forkwatch_group_info{group="${A}",cgroup="${A}",kind="cgroup",container_id="",pod_uid="",pod_name="",pod_namespace="",container="",image="",workload_kind="",workload_name="",node="test-node"} 1`,
       ]),
     );
     expect(linesOf(text, B)).toEqual(
@@ -194,17 +196,40 @@ describe('the Agent over a recorded workload in two cgroups', () => {
     expect(groups.find((g) => g.group === A)).toMatchObject({ tasks: 1, threads: 3 });
   });
 
-  it('names pods through the pods stage, in /api/groups and group_info alike', async () => {
+  it('names pods through the pods stage: the group by <namespace>/<pod>/<container>, /api/groups and group_info alike', async () => {
     const uid = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
-    const pod = `/kubepods.slice/kubepods-pod${uid.replace(/-/g, '_')}.slice/cri-containerd-${'c3'.repeat(32)}.scope`;
+    const id = 'c3'.repeat(32);
+    const pod = `/kubepods.slice/kubepods-pod${uid.replace(/-/g, '_')}.slice/cri-containerd-${id}.scope`;
     host.cgroups.set(pod, 77);
     host.procs.push(proc(500, pod, { comm: 'nginx' }));
-    const { agent: a } = fakeAgent(host, '', { pods: (u) => (u === uid ? { name: 'web-0', namespace: 'shop' } : undefined) });
+    const index = new PodIndex();
+    index.upsert({
+      metadata: {
+        uid,
+        name: 'web-0',
+        namespace: 'shop',
+        ownerReferences: [{ kind: 'StatefulSet', name: 'web', uid: 'b2c3d4e5-6f70-4819-9a0b-1c2d3e4f5a6b', controller: true }],
+      },
+      status: { containerStatuses: [{ name: 'app', image: 'nginx:1.27', containerID: `containerd://${id}` }] },
+    });
+    const { agent: a } = fakeAgent(host, '', { pods: { pod: (u) => index.get(u), workload: (p) => workloadOf(p, () => undefined) } });
     agent = a;
     const g = a.groups().find((x) => x.pod_uid === uid)!;
-    expect(g).toMatchObject({ tasks: 1, pod_name: 'web-0', pod_namespace: 'shop' });
+    expect(g).toMatchObject({
+      group: 'shop/web-0/app',
+      tasks: 1,
+      pod_name: 'web-0',
+      pod_namespace: 'shop',
+      container: 'app',
+      image: 'nginx:1.27',
+      workload_kind: 'StatefulSet',
+      workload_name: 'web',
+    });
     expect(await metricsText(a)).toMatch(
-      new RegExp(`^forkwatch_group_info\\{group="${g.group}",.*pod_uid="${uid}",pod_name="web-0",pod_namespace="shop",node="test-node"\\} 1$`, 'm'),
+      new RegExp(
+        `^forkwatch_group_info\\{group="shop/web-0/app",.*pod_uid="${uid}",pod_name="web-0",pod_namespace="shop",container="app",image="nginx:1.27",workload_kind="StatefulSet",workload_name="web",node="test-node"\\} 1$`,
+        'm',
+      ),
     );
   });
 });

@@ -118,7 +118,12 @@ describe('deploy/kubernetes manifests', () => {
     expect(pod.serviceAccountName).toBe(one<any>('ServiceAccount').metadata.name);
     const binding = one<any>('ClusterRoleBinding');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'forkwatch', namespace: 'forkwatch' }]);
-    expect(one<any>('ClusterRole').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+    // Least privilege: list and watch this node's pods; get the ReplicaSets and Jobs that own them.
+    expect(one<any>('ClusterRole').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+    ]);
   });
 
   it('sees the host: its pids, BTF read-only, the cgroup tree, a socket directory on the node; the node name from spec.nodeName', () => {

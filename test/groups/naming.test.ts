@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nameCgroup, type GroupIdentity } from '../../src/groups/naming.js';
+import { kubernetesName, nameCgroup, type GroupIdentity } from '../../src/groups/naming.js';
 
 // Real-looking ids: 64 hex for OCI containers, UUIDs for pods.
 const ID = '3f4e1b2c9d8a7f6e5d4c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a19087f6e';
@@ -298,7 +298,9 @@ const withAnchor = (path: string, want: GroupIdentity): GroupIdentity => ({ anch
 
 describe('nameCgroup', () => {
   it.each(cases)('%s: %s', (_title, path, want) => {
-    expect(nameCgroup(path)).toStrictEqual(withAnchor(path, want));
+    // How a pod's group is named again once Kubernetes names it: kubernetesName's cases, below.
+    const { pod_scope: _scope, pod_role: _role, ...id } = nameCgroup(path);
+    expect(id).toStrictEqual(withAnchor(path, want));
   });
 
   it.each([
@@ -308,5 +310,29 @@ describe('nameCgroup', () => {
     ['the root', '/', '/'],
   ])('the anchor of a cgroup folded into %s is that cgroup', (_t, path, anchor) => {
     expect(nameCgroup(path).anchor).toBe(anchor);
+  });
+});
+
+describe('kubernetesName', () => {
+  const names = { namespace: 'shop', pod: 'web-0', container: 'app' };
+  it.each([
+    ['a container (cgroupfs driver)', `/kubepods/burstable/pod${UID}/${ID}`, names, 'shop/web-0/app'],
+    [
+      "CRI-O's monitor of it",
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-conmon-${ID}.scope`,
+      names,
+      'shop/web-0/conmon-app',
+    ],
+    [
+      'a pod on a kind node, qualified as before',
+      `/system.slice/docker-${ID2}.scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+      names,
+      `docker-${ID2.slice(0, 12)}/shop/web-0/app`,
+    ],
+    ["the pod's own cgroup", `/kubepods/pod${UID}`, { namespace: 'shop', pod: 'web-0' }, 'shop/web-0'],
+    ['a container the list does not name', `/kubepods/pod${UID}/${ID}`, { namespace: 'shop', pod: 'web-0' }, undefined],
+    ['not a pod', `/system.slice/docker-${ID}.scope`, names, undefined],
+  ])('%s', (_t, path, k, want) => {
+    expect(kubernetesName(nameCgroup(path), k)).toBe(want);
   });
 });

@@ -178,3 +178,79 @@ describe('GroupRegistry: rules, the cap, eviction', () => {
     expect(r.evict(120_000).map((g) => g.name)).toContain('jobs');
   });
 });
+
+describe('GroupRegistry: pods named by Kubernetes', () => {
+  const UID = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
+  const RUN1 = 'a'.repeat(64);
+  const RUN2 = 'b'.repeat(64);
+  const SANDBOX = 'c'.repeat(64);
+  const pod = (id: string) => `/kubepods/burstable/pod${UID}/${id}`;
+
+  /** A registry whose pod list (what kubeNames answers) the test changes. */
+  function kube(paths: Record<number, string>) {
+    const containers = new Map<string, string>();
+    let listed = false;
+    let now = 0;
+    const r = new GroupRegistry({
+      rules: [],
+      defaults: {},
+      maxGroups: 100,
+      evictAfterS: 60,
+      cgroupPath: (id) => paths[id],
+      now: () => now,
+      kubeNames: (uid, id) => {
+        if (!listed || uid !== UID) return undefined;
+        const container = id === undefined ? undefined : containers.get(id);
+        return container === undefined ? { namespace: 'shop', pod: 'web-0' } : { namespace: 'shop', pod: 'web-0', container };
+      },
+    });
+    return { r, containers, list: () => (listed = true), advance: (ms: number) => (now += ms) };
+  }
+
+  it('a container listed when its group is made takes <namespace>/<pod>/<container> at once', () => {
+    const { r, containers, list } = kube({ 1: pod(RUN1), 2: `${pod(RUN1)}/sub` });
+    list();
+    containers.set(RUN1, 'app');
+    const g = r.forCgroup(1);
+    expect(g.name).toBe('shop/web-0/app');
+    expect(r.forCgroup(2)).toBe(g);
+    expect(r.get('shop/web-0/app')).toBe(g);
+  });
+
+  it('a group made before the kubelet reports its container is renamed once the list has it, and only once', () => {
+    const { r, containers, list } = kube({ 1: pod(RUN1), 2: pod(SANDBOX) });
+    const g = r.forCgroup(1);
+    const sandbox = r.forCgroup(2);
+    expect(g.name).toBe(`pod-${UID}/${RUN1.slice(0, 12)}`);
+    list();
+    expect(r.nameKnownPods()).toBe(0); // the pod is listed, its container not yet
+    containers.set(RUN1, 'app');
+    expect(r.nameKnownPods()).toBe(1);
+    expect(g.name).toBe('shop/web-0/app');
+    expect(r.get(`pod-${UID}/${RUN1.slice(0, 12)}`)).toBeUndefined();
+    expect(r.forCgroup(1)).toBe(g);
+    expect(sandbox.name).toBe(`pod-${UID}/${SANDBOX.slice(0, 12)}`); // never in containerStatuses: its uid name
+    containers.set(RUN1, 'renamed');
+    expect(r.nameKnownPods()).toBe(0);
+    expect(g.name).toBe('shop/web-0/app');
+  });
+
+  it('a restarted container continues the group of its earlier run once that run has no process: one group, counters added', () => {
+    const { r, containers, list } = kube({ 1: pod(RUN1), 2: pod(RUN2) });
+    list();
+    containers.set(RUN1, 'app');
+    const first = r.forCgroup(1);
+    first.retired.exitsSignaled = 3;
+    first.tasks = 1;
+    containers.set(RUN2, 'app');
+    const second = r.forCgroup(2);
+    expect(second.name).toBe(`pod-${UID}/${RUN2.slice(0, 12)}`); // the earlier run still has a process
+    first.tasks = 0;
+    expect(r.nameKnownPods()).toBe(1);
+    expect(second.name).toBe('shop/web-0/app');
+    expect(second.retired.exitsSignaled).toBe(3);
+    expect(r.get('shop/web-0/app')).toBe(second);
+    expect(r.forCgroup(1)).toBe(second); // the earlier cgroup's rows, until it is removed
+    expect([...r.all()]).not.toContain(first);
+  });
+});

@@ -1,13 +1,13 @@
 /**
  * The agent as a pod runs it. Pod names: pods laid out in cgroups as the kubelet lays them out
- * (cgroupfs driver), a pod list served the way the API server serves it, forkwatch_group_info and
- * /api/groups carrying pod_name and pod_namespace for listed pods and just the uid for others.
+ * (cgroupfs driver), a pod list and its watch served the way the API server serves them; groups
+ * named <namespace>/<pod>/<container>, with image and workload in forkwatch_group_info as a real
+ * Prometheus scrapes it, a container reported after the list named within a second, pods the
+ * list lacks keeping their uid.
  * A cgroup namespace of its own: processes running before it start are still in the right groups.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,55 +15,71 @@ import { detectHierarchy } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { CLI } from '../helpers/cli.js';
+import { FakeApi, pod, uuid } from '../helpers/k8s-api.js';
 import { freePort } from '../helpers/net.js';
+import { TestPrometheus } from '../helpers/prometheus.js';
 
 const rand = () => Math.random().toString(16).slice(2, 10);
-const uuid = () => `${rand()}-${rand().slice(0, 4)}-4${rand().slice(0, 3)}-8${rand().slice(0, 3)}-${rand()}${rand().slice(0, 4)}`;
+const id64 = () => (rand() + rand() + rand() + rand() + rand() + rand() + rand() + rand()).slice(0, 64);
 const LISTED = uuid();
 const LATER = uuid();
-const CONTAINER = (rand() + rand() + rand() + rand() + rand() + rand() + rand() + rand()).slice(0, 64);
+const UNLISTED = uuid();
+const APP = id64();
+const LATER_APP = id64();
+const OTHER = id64();
 
-function podList(uids: string[]) {
-  return {
-    kind: 'PodList',
-    apiVersion: 'v1',
-    items: uids.map((uid, i) => ({ metadata: { name: `web-${i}`, namespace: 'shop', uid } })),
-  };
-}
-
-describe('pod names in the agent', () => {
+describe('pods named by the pod list in the agent', () => {
   // The cgroupfs driver's layout below a --cgroup-root of the test's own: <root>/kubepods/<qos>/pod<uid>/<id>.
   const top = `/forkwatch-test-k8s-${process.pid}-${rand()}`;
   const root = `${top}/kubepods`;
   const v2 = detectHierarchy('v2');
   const sleeps: ChildProcess[] = [];
-  let listed = [LISTED];
-  const asked: string[] = [];
-  const server = http.createServer((req, res) => {
-    asked.push(req.url!);
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(podList(listed)));
-  });
+  const api = new FakeApi();
+  const rs = { kind: 'ReplicaSet', name: 'web-5c8d7f9b4', uid: uuid() };
   let agent: TestAgent;
+  let prom: TestPrometheus;
+
+  /** Polls /api/groups until `pred` holds (fails after timeoutMs). */
+  async function groupsUntil(pred: (gs: GroupView[]) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const start = Date.now();
+    while (!pred(await apiGroups(agent.url))) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** A sleep in a pod container's cgroup, laid out as the kubelet lays it out. */
+  function container(uid: string, id: string): void {
+    const dir = path.join(v2.mount, root, 'burstable', `pod${uid}`, id);
+    fs.mkdirSync(dir, { recursive: true });
+    sleeps.push(spawn('/bin/sh', ['-c', `echo $$ > ${path.join(dir, 'cgroup.procs')} && exec sleep 300`], { stdio: 'ignore' }));
+  }
 
   beforeAll(async () => {
     requireRoot();
-    for (const uid of [LISTED, LATER]) {
-      const dir = path.join(v2.mount, root, 'burstable', `pod${uid}`, CONTAINER);
-      fs.mkdirSync(dir, { recursive: true });
-      sleeps.push(spawn('/bin/sh', ['-c', `echo $$ > ${path.join(dir, 'cgroup.procs')} && exec sleep 300`], { stdio: 'ignore' }));
-    }
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    agent = await TestAgent.start(
-      ['node_name: node-a', 'kubernetes:', `  pods_url: "http://127.0.0.1:${port}/api/v1/pods?fieldSelector=spec.nodeName={node}"`, '  refresh: 1s'].join('\n'),
-    );
+    container(LISTED, APP);
+    container(UNLISTED, OTHER);
+    await api.listen();
+    api.objects.set(`/apis/apps/v1/namespaces/shop/replicasets/${rs.name}`, {
+      status: 200,
+      body: {
+        metadata: { name: rs.name, namespace: 'shop', uid: rs.uid, ownerReferences: [{ kind: 'Deployment', name: 'web', uid: uuid(), controller: true }] },
+      },
+    });
+    // LATER is scheduled (listed) but its container is not reported yet.
+    api.items = [
+      pod('web-5c8d7f9b4-x2kqp', { uid: LISTED, owner: rs, hash: '5c8d7f9b4', id: APP, image: 'nginx:1.27' }),
+      pod('db-0', { uid: LATER, owner: { kind: 'StatefulSet', name: 'db', uid: uuid() } }),
+    ];
+    agent = await TestAgent.start(['node_name: node-a', 'kubernetes:', `  pods_url: "${api.base}/api/v1/pods?fieldSelector=spec.nodeName={node}"`].join('\n'));
+    prom = await TestPrometheus.start([`127.0.0.1:${agent.port}`]);
   });
 
   afterAll(async () => {
     for (const s of sleeps) s.kill('SIGKILL');
+    await prom?.stop();
     await agent?.stop();
-    server.close();
+    api.close();
     // Children first; a killed sleep may still be leaving its cgroup.
     const rm = async (dir: string): Promise<void> => {
       if (!fs.existsSync(dir)) return;
@@ -81,30 +97,41 @@ describe('pod names in the agent', () => {
     await rm(path.join(v2.mount, top));
   });
 
-  /** forkwatch_group_info's labels for a pod uid, from /metrics. */
-  async function info(uid: string): Promise<Record<string, string> | undefined> {
-    const text = await (await agent.get('/metrics')).text();
-    const line = text.split('\n').find((l) => l.startsWith('forkwatch_group_info{') && l.includes(`pod_uid="${uid}"`));
-    if (!line) return undefined;
-    return Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-  }
+  it('a listed container is <namespace>/<pod>/<container>, with its image and Deployment in group_info, as Prometheus scrapes it', async () => {
+    const group = 'shop/web-5c8d7f9b4-x2kqp/app';
+    await prom.waitFor(`forkwatch_tasks{group="${group}"}`, (v) => v === 1);
+    const info = `forkwatch_group_info{group="${group}",kind="kubernetes",container_id="${APP}",pod_uid="${LISTED}",pod_name="web-5c8d7f9b4-x2kqp",pod_namespace="shop",container="app",image="nginx:1.27",workload_kind="Deployment",workload_name="web",node="node-a"}`;
+    await prom.waitFor(info, (v) => v === 1);
+    expect(api.log.slice(0, 2)).toEqual(['list', 'watch rv=100 bookmarks=true']);
+    // A pod the list does not have keeps its uid name and empty labels.
+    const unlisted = `pod-${UNLISTED}/${OTHER.slice(0, 12)}`;
+    await prom.waitFor(`forkwatch_group_info{group="${unlisted}",pod_name="",container="",workload_kind=""}`, (v) => v === 1);
+    expect(await prom.value(`forkwatch_tasks{group="${unlisted}"}`)).toBe(1);
+  });
 
-  it('a listed pod gets its name and namespace; an unlisted one keeps its uid, and is named once the list has it', async () => {
-    let a: Record<string, string> | undefined;
-    for (let i = 0; i < 100 && !(a = await info(LISTED))?.pod_name; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(a).toMatchObject({ pod_uid: LISTED, pod_name: 'web-0', pod_namespace: 'shop', kind: 'kubernetes', container_id: CONTAINER, node: 'node-a' });
-    expect(await info(LATER)).toMatchObject({ pod_uid: LATER, pod_name: '', pod_namespace: '' });
-    expect(asked[0]).toBe('/api/v1/pods?fieldSelector=spec.nodeName=node-a');
+  it('a container started after the list is named within a second of the watch event that reports it', async () => {
+    container(LATER, LATER_APP);
+    const before = `pod-${LATER}/${LATER_APP.slice(0, 12)}`;
+    await groupsUntil((gs) => gs.some((g) => g.group === before && g.tasks === 1), 'the group under its uid name');
+    const later = (await apiGroups(agent.url)).find((g) => g.group === before)!;
+    expect(later).toMatchObject({ pod_name: 'db-0', pod_namespace: 'shop', container: '', workload_kind: 'StatefulSet', workload_name: 'db' });
 
-    const groups = (await apiGroups(agent.url)).filter((g) => g.pod_uid === LISTED);
-    expect(groups.length).toBeGreaterThan(0);
-    for (const g of groups) expect(g).toMatchObject({ pod_name: 'web-0', pod_namespace: 'shop' });
-
-    // The pod appears in the list: an unknown uid asks for it again (at most once per refresh).
-    listed = [LISTED, LATER];
-    let b: Record<string, string> | undefined;
-    for (let i = 0; i < 100 && !(b = await info(LATER))?.pod_name; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(b).toMatchObject({ pod_uid: LATER, pod_name: 'web-1', pod_namespace: 'shop' });
+    await api.watching(1);
+    const sent = Date.now();
+    api.send({
+      type: 'MODIFIED',
+      object: pod('db-0', { uid: LATER, rv: '101', owner: { kind: 'StatefulSet', name: 'db', uid: uuid() }, id: LATER_APP, image: 'postgres:17' }),
+    });
+    await groupsUntil((gs) => gs.some((g) => g.group === 'shop/db-0/app'), 'the Kubernetes name', 1000);
+    expect(Date.now() - sent).toBeLessThan(1000);
+    const groups = await apiGroups(agent.url);
+    expect(groups.find((g) => g.group === before)).toBeUndefined();
+    expect(groups.find((g) => g.group === 'shop/db-0/app')).toMatchObject({ tasks: 1, container: 'app', image: 'postgres:17', pod_uid: LATER });
+    await prom.waitFor('forkwatch_tasks{group="shop/db-0/app"}', (v) => v === 1);
+    await prom.waitFor(
+      'forkwatch_group_info{group="shop/db-0/app",container="app",image="postgres:17",workload_kind="StatefulSet",workload_name="db"}',
+      (v) => v === 1,
+    );
   });
 });
 
@@ -115,6 +142,10 @@ interface GroupView {
   pod_uid?: string;
   pod_name?: string;
   pod_namespace?: string;
+  container?: string;
+  image?: string;
+  workload_kind?: string;
+  workload_name?: string;
 }
 
 /** /api/groups, read once: any status but 200 fails the test with the agent's answer. */

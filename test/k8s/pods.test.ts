@@ -1,4 +1,4 @@
-/** Pod names for pod uids: the PodList index, the join, the refreshing directory, the HTTP fetch, the config. */
+/** Pods: parsing (hostile input included), the index, workloads, the join, the polled directory, the HTTP client, the config. */
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -6,45 +6,163 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { httpPodList, indexPods, PodDirectory, podLabels, type PodMeta } from '../../src/k8s/pods.js';
+import { ApiClient } from '../../src/k8s/http.js';
+import { workloadOf } from '../../src/k8s/owners.js';
+import { PodDirectory } from '../../src/k8s/poll.js';
+import { kubeNames, parsePod, PodIndex, podLabels, type OwnerRef, type PodLookup, type PodMeta } from '../../src/k8s/pods.js';
 
-const LIST = JSON.parse(fs.readFileSync(new URL('../fixtures/k8s/podlist.json', import.meta.url), 'utf8')) as unknown;
+const LIST = JSON.parse(fs.readFileSync(new URL('../fixtures/k8s/podlist.json', import.meta.url), 'utf8')) as { items: unknown[] };
 const WEB = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
 const STATIC = '4c0a5d7b1e9f2a3c8d6e0b4f7a1c9e2d';
+const WEB_ID = 'ab'.repeat(32);
+const INIT_ID = 'cd'.repeat(32);
 
-describe('indexPods', () => {
+/** An index over the fixture, with owners' controllers from `parents` (by owner uid). */
+function lookupOver(list: unknown, parents: Record<string, OwnerRef | null> = {}): PodLookup {
+  const idx = new PodIndex();
+  idx.replace(list);
+  return { pod: (u) => idx.get(u), workload: (pod) => workloadOf(pod, (_p, o) => parents[o.uid]) };
+}
+
+describe('PodIndex', () => {
   it('indexes pods by uid, and static pods by the kubelet uid their mirror pod names', () => {
-    const idx = indexPods(LIST);
-    expect(idx.get(WEB)).toEqual({ name: 'web-7d4b9c8f6-x2kqp', namespace: 'shop' });
-    expect(idx.get(STATIC)).toEqual({ name: 'kube-apiserver-node-a', namespace: 'kube-system' });
-    expect(idx.get('9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a')).toEqual({ name: 'kube-apiserver-node-a', namespace: 'kube-system' });
-    expect(idx.size).toBe(3); // items without a uid, a name or a namespace are skipped
+    const idx = new PodIndex();
+    expect(idx.replace(LIST)).toBe(true);
+    expect(idx.get(WEB)).toMatchObject({ name: 'web-7d4b9c8f6-x2kqp', namespace: 'shop', templateHash: '7d4b9c8f6' });
+    expect(idx.get(WEB)!.owner).toEqual({ kind: 'ReplicaSet', name: 'web-7d4b9c8f6', uid: 'aa0e7f3c-1d2b-4c5a-9e8f-7a6b5c4d3e2f' });
+    expect(idx.get(STATIC)).toMatchObject({ name: 'kube-apiserver-node-a', namespace: 'kube-system' });
+    expect(idx.get('9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a')).toBe(idx.get(STATIC));
+    expect(idx.size).toBe(2); // items without a uid, a name or a namespace are skipped
   });
 
-  it.each([null, 'text', {}, { items: 'x' }, { kind: 'Status', status: 'Failure' }])('%j is an empty index', (v) => {
-    expect(indexPods(v).size).toBe(0);
+  it("takes containers from containerStatuses (init ones too): id without its scheme -> name, image (the spec's when the status has none)", () => {
+    const pod = parsePod(LIST.items[0])!;
+    expect([...pod.containers]).toEqual([
+      [WEB_ID, { name: 'web', image: 'docker.io/library/nginx:1.27' }],
+      [INIT_ID, { name: 'migrate', image: 'shop/migrate:7' }],
+    ]);
+  });
+
+  it.each([null, 'text', {}, { items: 'x' }, { kind: 'Status', status: 'Failure' }])('%j is not a list: the index keeps what it had', (v) => {
+    const idx = new PodIndex();
+    idx.replace(LIST);
+    expect(idx.replace(v)).toBe(false);
+    expect(idx.size).toBe(2);
+  });
+
+  const web = LIST.items[0] as { metadata: Record<string, unknown>; status: { containerStatuses: Record<string, unknown>[] } };
+  const withStatus = (s: Record<string, unknown>) => ({ ...web, status: { containerStatuses: [{ ...web.status.containerStatuses[0], ...s }] } });
+  it.each<[string, unknown, Partial<PodMeta> | undefined, [string, { name: string; image: string }][]]>([
+    ['a pod name that is not a DNS name', { ...web, metadata: { ...web.metadata, name: 'web\u001b[31m' } }, undefined, []],
+    ['a namespace with a slash', { ...web, metadata: { ...web.metadata, namespace: 'a/b' } }, undefined, []],
+    ['a uid of the wrong type', { ...web, metadata: { ...web.metadata, uid: 7 } }, undefined, []],
+    ['a container name with a slash', withStatus({ name: 'a/b' }), { name: 'web-7d4b9c8f6-x2kqp' }, []],
+    ['a container id that is not 64 hex', withStatus({ containerID: 'containerd://abc' }), { name: 'web-7d4b9c8f6-x2kqp' }, []],
+    ["an image with an escape (the spec's is taken)", withStatus({ image: 'nginx\u001b]0;x\u0007' }), {}, [[WEB_ID, { name: 'web', image: 'nginx:1.27' }]]],
+    ['statuses that are not a list', { ...web, status: { containerStatuses: { a: 1 } } }, { name: 'web-7d4b9c8f6-x2kqp' }, []],
+    [
+      'an owner without a uid',
+      { ...web, metadata: { ...web.metadata, ownerReferences: [{ kind: 'ReplicaSet', name: 'x', controller: true }] } },
+      { owner: undefined },
+      [[WEB_ID, { name: 'web', image: 'docker.io/library/nginx:1.27' }]],
+    ],
+  ])('hostile input: %s is left out', (_t, item, want, containers) => {
+    const pod = parsePod(item);
+    if (want === undefined) return expect(pod).toBeUndefined();
+    expect({ ...pod, owner: pod!.owner }).toMatchObject(want);
+    expect([...pod!.containers].filter(([id]) => id !== INIT_ID)).toEqual(containers);
+  });
+
+  it('upsert says whether naming changed: a new pod or new containers, not a status update', () => {
+    const idx = new PodIndex();
+    const bare = { ...web, status: {} };
+    expect(idx.upsert(bare)).toBe(true);
+    expect(idx.upsert({ ...bare, metadata: { ...web.metadata, resourceVersion: '2' } })).toBe(false);
+    expect(idx.upsert(web)).toBe(true);
+    expect(idx.remove(web)).toBe(true);
+    expect(idx.remove(web)).toBe(false);
+    expect(idx.get(WEB)).toBeUndefined();
   });
 });
 
-describe('podLabels', () => {
-  const idx = indexPods(LIST);
-  const lookup = (u: string) => idx.get(u);
-  it.each<[string | undefined, { pod_name: string; pod_namespace: string }]>([
-    [WEB, { pod_name: 'web-7d4b9c8f6-x2kqp', pod_namespace: 'shop' }],
-    [WEB.toUpperCase(), { pod_name: 'web-7d4b9c8f6-x2kqp', pod_namespace: 'shop' }],
-    [STATIC, { pod_name: 'kube-apiserver-node-a', pod_namespace: 'kube-system' }],
-    ['11111111-2222-4333-8444-555555555555', { pod_name: '', pod_namespace: '' }], // not (yet) in the list: the uid alone
-    [undefined, { pod_name: '', pod_namespace: '' }], // not a pod
-  ])('%s -> %j', (uid, want) => {
-    expect(podLabels(uid, lookup)).toEqual(want);
+describe('workloadOf', () => {
+  const pod = (owner: OwnerRef | undefined, templateHash?: string): PodMeta => ({
+    uid: WEB,
+    name: 'p',
+    namespace: 'ns',
+    containers: new Map(),
+    owner,
+    templateHash,
+  });
+  const rs = { kind: 'ReplicaSet', name: 'web-7d4b9c8f6', uid: 'r' };
+  const job = { kind: 'Job', name: 'backup-29000000', uid: 'j' };
+  it.each<[string, PodMeta, OwnerRef | null | undefined, { kind: string; name: string } | undefined]>([
+    ['a Deployment, through its ReplicaSet', pod(rs, '7d4b9c8f6'), { kind: 'Deployment', name: 'web', uid: 'd' }, { kind: 'Deployment', name: 'web' }],
+    ['a ReplicaSet not yet read: the Deployment from the pod-template-hash convention', pod(rs, '7d4b9c8f6'), undefined, { kind: 'Deployment', name: 'web' }],
+    ['a ReplicaSet not yet read, without the hash label: the ReplicaSet', pod(rs), undefined, { kind: 'ReplicaSet', name: 'web-7d4b9c8f6' }],
+    ['a ReplicaSet of its own (no owner)', pod(rs, '7d4b9c8f6'), null, { kind: 'ReplicaSet', name: 'web-7d4b9c8f6' }],
+    ['a CronJob, through its Job', pod(job), { kind: 'CronJob', name: 'backup', uid: 'c' }, { kind: 'CronJob', name: 'backup' }],
+    ['a Job of its own', pod(job), null, { kind: 'Job', name: 'backup-29000000' }],
+    ['a StatefulSet', pod({ kind: 'StatefulSet', name: 'db', uid: 's' }), undefined, { kind: 'StatefulSet', name: 'db' }],
+    ['a DaemonSet', pod({ kind: 'DaemonSet', name: 'agent', uid: 'a' }), undefined, { kind: 'DaemonSet', name: 'agent' }],
+    ["a static pod (its mirror pod is the Node's)", pod({ kind: 'Node', name: 'node-a', uid: 'n' }), undefined, { kind: 'Node', name: 'node-a' }],
+    ['a bare pod', pod(undefined), undefined, undefined],
+  ])('%s', (_t, p, parent, want) => {
+    expect(workloadOf(p, () => parent)).toEqual(want);
   });
 });
 
-describe('PodDirectory', () => {
+describe('kubeNames and podLabels', () => {
+  const lookup = lookupOver(LIST, { 'aa0e7f3c-1d2b-4c5a-9e8f-7a6b5c4d3e2f': { kind: 'Deployment', name: 'web', uid: 'd' } });
+  it('names a listed container, a pod whose container is not (yet) listed, and nothing for an unknown pod', () => {
+    expect(kubeNames(lookup, WEB, WEB_ID)).toEqual({ namespace: 'shop', pod: 'web-7d4b9c8f6-x2kqp', container: 'web' });
+    expect(kubeNames(lookup, WEB, 'ff'.repeat(32))).toEqual({ namespace: 'shop', pod: 'web-7d4b9c8f6-x2kqp' });
+    expect(kubeNames(lookup, '11111111-2222-4333-8444-555555555555', WEB_ID)).toBeUndefined();
+  });
+
+  it.each<[string | undefined, string | undefined, Record<string, string>]>([
+    [
+      WEB,
+      WEB_ID,
+      {
+        pod_name: 'web-7d4b9c8f6-x2kqp',
+        pod_namespace: 'shop',
+        container: 'web',
+        image: 'docker.io/library/nginx:1.27',
+        workload_kind: 'Deployment',
+        workload_name: 'web',
+      },
+    ],
+    [
+      WEB.toUpperCase(),
+      undefined,
+      { pod_name: 'web-7d4b9c8f6-x2kqp', pod_namespace: 'shop', container: '', image: '', workload_kind: 'Deployment', workload_name: 'web' },
+    ],
+    [
+      STATIC,
+      'ef'.repeat(32),
+      {
+        pod_name: 'kube-apiserver-node-a',
+        pod_namespace: 'kube-system',
+        container: 'kube-apiserver',
+        image: 'registry.k8s.io/kube-apiserver:v1.31.0',
+        workload_kind: 'Node',
+        workload_name: 'node-a',
+      },
+    ],
+    ['11111111-2222-4333-8444-555555555555', WEB_ID, { pod_name: '', pod_namespace: '', container: '', image: '', workload_kind: '', workload_name: '' }],
+    [undefined, undefined, { pod_name: '', pod_namespace: '', container: '', image: '', workload_kind: '', workload_name: '' }],
+  ])('%s %s -> %j', (uid, id, want) => {
+    expect(podLabels(lookup, uid, id)).toEqual(want);
+  });
+});
+
+describe("PodDirectory (a list read now and then: the kubelet's /pods)", () => {
   function directory(answers: unknown[]) {
     let now = 1_000_000;
     let reads = 0;
     const states: string[] = [];
+    let changes = 0;
     const d = new PodDirectory({
       fetch: async () => {
         const a = answers[Math.min(reads++, answers.length - 1)];
@@ -54,36 +172,38 @@ describe('PodDirectory', () => {
       refreshS: 30,
       now: () => now,
       onState: (ok, detail) => states.push(`${ok ? 'ok' : 'failing'}: ${detail}`),
+      onChange: () => changes++,
     });
-    return { d, states, reads: () => reads, advance: (ms: number) => (now += ms) };
+    return { d, states, reads: () => reads, changes: () => changes, advance: (ms: number) => (now += ms) };
   }
 
   it('answers from the last list; an unknown uid asks for a new list at most once per refresh', async () => {
-    const { d, reads, advance } = directory([{ items: [] }, LIST]);
+    const { d, reads, advance, changes } = directory([{ items: [] }, LIST]);
     await d.refresh();
-    expect(d.lookup(WEB)).toBeUndefined(); // asked just now: no new read
+    expect(d.pod(WEB)).toBeUndefined(); // asked just now: no new read
     expect(reads()).toBe(1);
     advance(30_000);
-    expect(d.lookup(WEB)).toBeUndefined(); // this asks for one
-    expect(d.lookup(WEB)).toBeUndefined(); // shares it
+    expect(d.pod(WEB)).toBeUndefined(); // this asks for one
+    expect(d.pod(WEB)).toBeUndefined(); // shares it
     await d.refresh(); // waits for the read in flight
     expect(reads()).toBe(2);
-    expect(d.lookup(WEB)).toEqual<PodMeta>({ name: 'web-7d4b9c8f6-x2kqp', namespace: 'shop' });
+    expect(d.pod(WEB)?.name).toBe('web-7d4b9c8f6-x2kqp');
+    expect(changes()).toBe(2);
   });
 
-  it('keeps the last good list when a read fails, and says so once per change', async () => {
-    const { d, states, advance } = directory([LIST, new Error('HTTP 403 forbidden'), new Error('HTTP 403 forbidden'), LIST]);
+  it('keeps the last good list when a read fails or is not a list, and says so once per change', async () => {
+    const { d, states, advance } = directory([LIST, new Error('HTTP 403 forbidden'), { kind: 'Status' }, LIST]);
     await d.refresh();
     for (let i = 0; i < 3; i++) {
       advance(30_000);
       await d.refresh();
-      expect(d.lookup(WEB)?.namespace).toBe('shop');
+      expect(d.pod(WEB)?.namespace).toBe('shop');
     }
-    expect(states).toEqual(['ok: 3 pods', 'failing: HTTP 403 forbidden', 'ok: 3 pods']);
+    expect(states).toEqual(['ok: 2 pods', 'failing: HTTP 403 forbidden', 'ok: 2 pods']);
   });
 });
 
-describe('httpPodList', () => {
+describe('ApiClient.getJson', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-pods-'));
   const seen: http.IncomingHttpHeaders[] = [];
   const urls: string[] = [];
@@ -100,16 +220,17 @@ describe('httpPodList', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("asks for this node's pods with the token read at each request", async () => {
+  it('sends the token read at each request', async () => {
     const port = await listening;
     const token = path.join(dir, 'token');
     fs.writeFileSync(token, 'first\n');
-    const fetch = httpPodList({ url: `http://127.0.0.1:${port}/api/v1/pods?fieldSelector=spec.nodeName={node}`, node: 'node-a', tokenFile: token });
-    expect(indexPods(await fetch()).size).toBe(3);
+    const client = new ApiClient({ base: `http://127.0.0.1:${port}`, tokenFile: token });
+    const p = '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a';
+    expect(((await client.getJson(p)) as { items: unknown[] }).items.length).toBe(5);
     fs.writeFileSync(token, 'rotated\n');
-    await fetch();
-    expect(urls).toEqual(['/api/v1/pods?fieldSelector=spec.nodeName=node-a', '/api/v1/pods?fieldSelector=spec.nodeName=node-a']);
-    expect(seen.map((h) => h.authorization)).toEqual(['Bearer first', 'Bearer rotated']);
+    await client.getJson(p);
+    expect(urls.slice(-2)).toEqual([p, p]);
+    expect(seen.slice(-2).map((h) => h.authorization)).toEqual(['Bearer first', 'Bearer rotated']);
   });
 
   it.each([
@@ -118,16 +239,21 @@ describe('httpPodList', () => {
       /^GET http:\/\/127\.0\.0\.1:\d+\/pods: HTTP 403 \{"kind":"Status","message":"pods is forbidden"\}$/,
     ],
     [{ status: 200, body: '<html>' }, /^GET http:\/\/127\.0\.0\.1:\d+\/pods: the answer is not JSON$/],
+    [{ status: 500, body: 'oops\u001b[2J\nmore' }, /^GET http:\/\/127\.0\.0\.1:\d+\/pods: HTTP 500 oops \[2J more$/],
+    [{ status: 200, body: 'x'.repeat(5000) }, /^GET http:\/\/127\.0\.0\.1:\d+\/pods: the answer is over 4096 bytes$/],
   ])('%j is a one-line error', async (a, message) => {
     const port = await listening;
     answer = a;
-    await expect(httpPodList({ url: `http://127.0.0.1:${port}/pods`, node: 'n' })()).rejects.toThrow(message);
+    await expect(new ApiClient({ base: `http://127.0.0.1:${port}`, maxBodyBytes: 4096 }).getJson('/pods')).rejects.toThrow(message);
   });
 
-  it('a refused connection and a missing token file are one-line errors too', async () => {
-    await expect(httpPodList({ url: 'http://127.0.0.1:1/pods', node: 'n' })()).rejects.toThrow('GET http://127.0.0.1:1/pods: ECONNREFUSED');
-    await expect(httpPodList({ url: 'http://127.0.0.1:1/pods', node: 'n', tokenFile: '/nonexistent/token' })()).rejects.toThrow(
+  it('a refused connection and a missing token or CA file are one-line errors too', async () => {
+    await expect(new ApiClient({ base: 'http://127.0.0.1:1' }).getJson('/pods')).rejects.toThrow('GET http://127.0.0.1:1/pods: ECONNREFUSED');
+    await expect(new ApiClient({ base: 'http://127.0.0.1:1', tokenFile: '/nonexistent/token' }).getJson('/pods')).rejects.toThrow(
       'cannot read kubernetes.token_file /nonexistent/token: ENOENT',
+    );
+    await expect(new ApiClient({ base: 'https://127.0.0.1:1', caFile: '/nonexistent/ca.crt' }).getJson('/pods')).rejects.toThrow(
+      'cannot read kubernetes.ca_file /nonexistent/ca.crt: ENOENT',
     );
   });
 });
