@@ -151,7 +151,7 @@ export class Agent {
       }).filter((p) => this.interest.keeps(p.cgroupId));
     // Seed after attaching: a process born in between is both in /proc and in the first batch,
     // and the table knows its fork (same pid and start time), so it is counted once.
-    this.table = new ProcessTable();
+    this.table = new ProcessTable(host.procfs.cwd && ((pid) => host.procfs.cwd!(pid)));
     this.table.seed(scan());
     this.tracker = new GroupTracker(this.registry, this.now);
     this.tracker.seed(this.table.values());

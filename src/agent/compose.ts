@@ -24,7 +24,7 @@ import { podSource } from '../k8s/source.js';
 import { componentLogger, type Logger } from '../log.js';
 import { buildRegistry, type Snapshot } from '../metrics/registry.js';
 import { loadBinding, type NativeBinding } from '../host/binding.js';
-import { scanProcesses } from '../host/procfs.js';
+import { readCwd, scanProcesses } from '../host/procfs.js';
 import { createApiServer, listenUnix, readTokens, type AccessPolicy, type ApiHandlers } from '../server/api.js';
 import { listen } from '../server/http.js';
 import { ExportFeed, exportQuery } from '../export/feed.js';
@@ -33,6 +33,8 @@ import { NatsExporter } from '../export/nats.js';
 import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
+import { exitIdentity } from '../process/identity.js';
+import { processId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
 import { CgroupLauncher } from '../supervisor/launcher.js';
 import { SupervisorService } from '../supervisor/service.js';
@@ -53,7 +55,7 @@ export function realHost(config: Config, binding: NativeBinding = loadBinding())
       idOf: (p) => cgroupIdOf(mount, p),
       cpuUsageUs: (p) => cpuUsageUs(mount, p),
     },
-    procfs: { processes: () => scanProcesses() },
+    procfs: { processes: () => scanProcesses(), cwd: (pid) => readCwd(pid) },
     clock: { now: () => Date.now(), monotonicMs: () => performance.now(), monotonicNs: () => Number(process.hrtime.bigint()) },
   };
 }
@@ -168,6 +170,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     redact: config.api.redact,
     ctx: { iso: (ns) => agent.source.clock.iso(ns), cgroupPath: (id) => agent.source.names.path(id) },
     groupOf: (pid) => agent.tracker.groupOf(pid),
+    identity: (e, before) => exitIdentity(agent.table, before, e.ppid, true, (pid, startNs) => processId(bootId, pid, startNs)),
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
   // Subscribed once the bus tells the agent's interest of its demand.

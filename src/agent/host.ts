@@ -24,6 +24,8 @@ export interface CgroupfsReader {
 export interface ProcfsReader {
   /** The processes running now (those that exit while being read are left out). */
   processes(): ProcSnapshot[];
+  /** A process's working directory now (read at its exec record); undefined when gone. Absent: not kept. */
+  cwd?(pid: number): string | undefined;
 }
 
 export interface HostClock {

@@ -70,7 +70,7 @@ export async function startTail(opts: TailOptions, k: { ringBytes?: number; argv
 export async function startRemoteTail(a: TailArgs): Promise<number> {
   const query: Record<string, string> = {};
   for (const k of ['cgroup', 'comm', 'pid', 'events', 'group'] as const) if (a[k] !== undefined) query[k] = String(a[k]);
-  for (const k of ['tree', 'threads', 'failed'] as const) if (a[k]) query[k] = 'true';
+  for (const k of ['tree', 'threads', 'failed', 'ancestors'] as const) if (a[k]) query[k] = 'true';
   // The flags' own messages (--pid …) for mistakes the agents would refuse; --events is checked
   // by the stream's own parser below, which also knows barrier, limit, release and restart.
   const opts = tailOptions({ ...a, events: undefined });

@@ -19,6 +19,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('events', { type: 'string', describe: 'comma-separated: fork,exec,exit,migrate' })
       .option('threads', { type: 'boolean', describe: 'show thread creation and exit too' })
       .option('failed', { type: 'boolean', describe: 'only exits that are non-zero or killed by a signal' })
+      .option('ancestors', { type: 'boolean', describe: "exits with the process's ancestors up to its cgroup's boundary" })
       .option('duration', { type: 'string', describe: 'stop after this many seconds' })
       .option('count', { type: 'string', describe: 'stop after this many events' })
       .option('ring-buffer', { type: 'string', describe: `ring buffer size (power of two; default ${DEFAULTS.bpf.ring_buffer_bytes / 2 ** 20}MiB)` })

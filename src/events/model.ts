@@ -42,6 +42,13 @@ export interface ProcessEvent {
   oom_cgroup_id?: number;
   /** exit by a signal seen sent: "kernel" (a fault, the OOM killer), or the process that sent it. */
   signal_sender?: SignalSender;
+  /** exit: its working directory when it exec'd (with `filename` and `argv` of that exec). */
+  cwd?: string;
+  /** exit: its parent's comm and executable, when the process table has the parent. */
+  parent_comm?: string;
+  parent_filename?: string;
+  /** exit, with ancestors asked for: parent first, up to the last one in the same cgroup. */
+  ancestors?: Ancestor[];
   from_cgroup?: string;
   /** Set by the agent's stream (not by tail on the host): which host, which group, which process. */
   node?: string;
@@ -56,6 +63,25 @@ export interface ProcessEvent {
 
 /** The process that sent a fatal signal, as it was when it sent it; or "kernel". */
 export type SignalSender = 'kernel' | { pid: number; comm: string; cgroup: string };
+
+/** One ancestor of an exiting process, as the process table knows it. */
+export interface Ancestor {
+  /** Cluster-unique id, where the reader knows the boot (the agent's stream, tail). */
+  id?: string;
+  pid: number;
+  comm: string;
+  filename?: string;
+}
+
+/** What the process table knew of a process when it exited (src/process/identity.ts builds it). */
+export interface ExitIdentity {
+  filename?: string;
+  argv?: string[];
+  cwd?: string;
+  parent_comm?: string;
+  parent_filename?: string;
+  ancestors?: Ancestor[];
+}
 
 /** A wait(2) status as the public model's exit_code / signal / core_dumped. */
 export function decodeStatus(status: number): { exit_code: number | null; signal: string | null; core_dumped: boolean } {
@@ -76,8 +102,11 @@ export interface EnrichContext {
   cgroupPath(id: number): string;
 }
 
-/** A process record in the public model; `fromCgroupId` is the previous cgroup on migrate. */
-export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: number): ProcessEvent | undefined {
+/**
+ * A process record in the public model; `fromCgroupId` is the previous cgroup on migrate, and
+ * `identity` what the process table knew of a process that exited.
+ */
+export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: number, identity?: ExitIdentity): ProcessEvent | undefined {
   const type = TYPE_OF[e.type];
   if (!type) return undefined;
   const out: ProcessEvent = {
@@ -109,6 +138,7 @@ export function toProcessEvent(e: RawEvent, ctx: EnrichContext, fromCgroupId?: n
         out.oom_scope = e.oomMemcgId ? 'cgroup' : 'system';
         if (e.oomMemcgId) out.oom_cgroup_id = e.oomMemcgId;
       }
+      if (identity && !out.thread) Object.assign(out, identity);
       break;
     case EventType.MIGRATE:
       out.from_cgroup = fromCgroupId === undefined ? undefined : ctx.cgroupPath(fromCgroupId);

@@ -88,6 +88,15 @@ function readStatFile(file: string): ProcStat | undefined {
  * kernel's exit record arrives before the task leaves cgroup.procs (cgroup_exit() runs later in
  * do_exit()), so a group the events say is empty may still list a process on its way out.
  */
+/** A process's working directory now (readlink of /proc/<pid>/cwd); undefined when it is gone or hidden. */
+export function readCwd(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    return fs.readlinkSync(`${procRoot}/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
 export function isExiting(pid: number, procRoot = '/proc'): boolean {
   let tids: string[];
   try {

@@ -5,7 +5,7 @@
  */
 import { cgroupIdOf, type Hierarchy } from '../host/cgroupfs.js';
 import type { EventSource } from '../events/source.js';
-import { scanProcesses, type ProcSnapshot } from '../host/procfs.js';
+import { readCwd, scanProcesses, type ProcSnapshot } from '../host/procfs.js';
 import { ProcessTable, type ProcessInfo } from './table.js';
 
 export interface EntryContext {
@@ -65,7 +65,7 @@ export function liveProcesses(reads: ScanReads): ProcessInfo[] {
  * (or was lost) is looked up on cgroupfs.
  */
 export function seedTable(source: EventSource, hierarchy: Hierarchy): ProcessTable {
-  const table = new ProcessTable();
+  const table = new ProcessTable((pid) => readCwd(pid));
   table.seed(
     liveProcesses({
       processes: () => scanProcesses(),

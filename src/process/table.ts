@@ -17,6 +17,10 @@ export interface ProcessInfo {
   startNs: number;
   threads: number;
   exe?: string;
+  /** argv of the last exec (inherited across a fork), as the record carried it; absent when not seen. */
+  argv?: string[];
+  /** Working directory when the exec record was read (inherited across a fork); absent when not read. */
+  cwd?: string;
 }
 
 /**
@@ -55,14 +59,26 @@ export const sameStart = (a: number, b: number): boolean => Math.floor(a / START
  * class: the stages after the table read them through monomorphic property loads. (Spreading an
  * entry and adding `exe` made a new hidden class per process, and every load a cache miss.)
  */
-function entry(pid: number, ppid: number, comm: string, uid: number, cgroupId: number, startNs: number, threads: number, exe: string | undefined): ProcessInfo {
-  return { pid, ppid, comm, uid, cgroupId, startNs, threads, exe };
+function entry(
+  pid: number,
+  ppid: number,
+  comm: string,
+  uid: number,
+  cgroupId: number,
+  startNs: number,
+  threads: number,
+  exe: string | undefined,
+  argv: string[] | undefined,
+  cwd: string | undefined,
+): ProcessInfo {
+  return { pid, ppid, comm, uid, cgroupId, startNs, threads, exe, argv, cwd };
 }
 
-const copy = (p: ProcessInfo): ProcessInfo => entry(p.pid, p.ppid, p.comm, p.uid, p.cgroupId, p.startNs, p.threads, p.exe);
+const copy = (p: ProcessInfo): ProcessInfo => entry(p.pid, p.ppid, p.comm, p.uid, p.cgroupId, p.startNs, p.threads, p.exe, p.argv, p.cwd);
 
-/** An entry for a process first seen by this record (it predates the table, or its fork was lost). */
-const entryFrom = (e: RawEvent, exe: string | undefined): ProcessInfo => entry(e.pid, e.ppid, e.comm, e.uid, e.cgroupId, e.startNs, 1, exe);
+/** An entry for a process first seen by this record (it predates the table, or its fork was lost): what it runs, from its parent or its exec. */
+const entryFrom = (e: RawEvent, from: Pick<ProcessInfo, 'exe' | 'argv' | 'cwd'> | undefined): ProcessInfo =>
+  entry(e.pid, e.ppid, e.comm, e.uid, e.cgroupId, e.startNs, 1, from?.exe, from?.argv, from?.cwd);
 
 const change = (before: ProcessInfo | undefined, after: ProcessInfo | undefined): TableChange => ({ before, after });
 
@@ -70,6 +86,9 @@ const NO_CHANGE: TableChange = Object.freeze(change(undefined, undefined));
 
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
+
+  /** @param readCwd a process's working directory now (the host's procfs), read at its exec; none: not kept */
+  constructor(private readonly readCwd?: (pid: number) => string | undefined) {}
 
   /** Adds processes found in procfs at start. */
   seed(list: Iterable<ProcessInfo>): void {
@@ -100,21 +119,24 @@ export class ProcessTable {
         }
         const known = this.procs.get(e.pid);
         if (known && sameStart(known.startNs, e.startNs)) return change(known, known);
-        const p = entryFrom(e, this.procs.get(e.ppid)?.exe);
+        const p = entryFrom(e, this.procs.get(e.ppid));
         this.procs.set(e.pid, p);
         return change(known, p);
       }
       case EventType.EXEC: {
         const p = this.procs.get(e.pid);
+        const cwd = this.readCwd?.(e.pid);
         if (!p) {
           // Its fork record was lost: the process enters the table here.
-          const adopted = entryFrom(e, e.filename);
+          const adopted = entryFrom(e, { exe: e.filename, argv: e.argv ?? undefined, cwd });
           this.procs.set(e.pid, adopted);
           return change(undefined, adopted);
         }
         const before = copy(p);
         p.comm = e.comm;
         p.exe = e.filename;
+        p.argv = e.argv ?? undefined;
+        p.cwd = cwd;
         p.uid = e.uid;
         // exec kills the other threads (de_thread) before this record is written.
         p.threads = 1;
@@ -188,6 +210,8 @@ export class ProcessTable {
     if (execd) {
       p.comm = s.comm;
       p.exe = s.exe;
+      p.argv = s.argv;
+      p.cwd = s.cwd;
     }
     return true;
   }

@@ -45,7 +45,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
     'X-Accel-Buffering': 'no',
   });
   const line = (o: object) => (sse ? `data: ${JSON.stringify(o)}\n\n` : JSON.stringify(o) + '\n');
-  const eventLine = (e: StreamEvent) => (sse ? `data: ${eventJson(e)}\n\n` : eventJson(e) + '\n');
+  const eventLine = (e: StreamEvent) => (sse ? `data: ${eventJson(e, q.ancestors)}\n\n` : eventJson(e, q.ancestors) + '\n');
   const now = () => isoMicros(Date.now() * 1e6);
 
   let waitingDrain = false;

@@ -37,7 +37,13 @@ export interface Subscription {
  * by EventBus.rewrite, which drops this).
  */
 const serialized = new WeakMap<object, string>();
-export function eventJson(e: StreamEvent): string {
+const withoutAncestors = new WeakMap<object, string>();
+export function eventJson(e: StreamEvent, ancestors = true): string {
+  if (!ancestors && 'ancestors' in e) {
+    let s = withoutAncestors.get(e);
+    if (s === undefined) withoutAncestors.set(e, (s = JSON.stringify({ ...e, ancestors: undefined })));
+    return s;
+  }
   let s = serialized.get(e);
   if (s === undefined) serialized.set(e, (s = JSON.stringify(e)));
   return s;
@@ -189,6 +195,7 @@ export class EventBus {
         seen.add(e);
         if (update(e)) {
           serialized.delete(e);
+          withoutAncestors.delete(e);
           changed++;
         }
       }

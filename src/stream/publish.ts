@@ -4,10 +4,10 @@
  */
 import type { RawEvent } from '../events/decode.js';
 import { EventType } from '../events/layout.js';
-import { toProcessEvent, type EnrichContext } from '../events/model.js';
+import { toProcessEvent, type EnrichContext, type ExitIdentity } from '../events/model.js';
 import type { Group } from '../groups/registry.js';
 import type { GroupNotice } from '../groups/tracker.js';
-import type { TableChange } from '../process/table.js';
+import type { ProcessInfo, TableChange } from '../process/table.js';
 import type { EventBus } from './bus.js';
 import { processId } from './identity.js';
 import { redactArgv } from './redact.js';
@@ -19,6 +19,8 @@ export interface PublisherOptions {
   redact: readonly RegExp[];
   ctx: EnrichContext;
   groupOf: (pid: number) => Group | undefined;
+  /** What the process table knew of a process that exited (its entry before the exit), ancestors included. */
+  identity?: (e: RawEvent, before: ProcessInfo) => ExitIdentity;
 }
 
 export class ProcessPublisher {
@@ -52,7 +54,8 @@ export class ProcessPublisher {
   publish(e: RawEvent, change: TableChange, notices: readonly GroupNotice[] = []): void {
     if (!this.o.bus.active) return;
     const groupBefore = notices.find((n) => n.kind === 'left')?.group;
-    const ev = toProcessEvent(e, this.o.ctx, change.before?.cgroupId);
+    const identity = e.type === EventType.EXIT && change.before && this.o.identity ? this.o.identity(e, change.before) : undefined;
+    const ev = toProcessEvent(e, this.o.ctx, change.before?.cgroupId, identity);
     if (!ev) return;
     ev.node = this.o.node;
     const g = e.type === EventType.EXIT && !ev.thread ? groupBefore : this.o.groupOf(e.pid);

@@ -15,9 +15,11 @@ export interface StreamQuery {
   types?: ReadonlySet<StreamEventType>;
   group?: string;
   sse: boolean;
+  /** Exit events with their `ancestors` (the agent always has them; a reader that did not ask gets them left out). */
+  ancestors: boolean;
 }
 
-const KNOWN = new Set(['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group', 'format']);
+const KNOWN = new Set(['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group', 'format', 'ancestors']);
 
 const flag = (v: string | null) => v !== null && v !== 'false' && v !== '0';
 
@@ -56,6 +58,7 @@ export function parseStreamQuery(q: URLSearchParams, accept?: string): StreamQue
     filter,
     types,
     group: q.get('group') ?? undefined,
+    ancestors: flag(q.get('ancestors')),
     sse: format === 'sse' || (format === null && accept !== undefined && accept.includes('text/event-stream')),
   };
 }

@@ -32,6 +32,12 @@ function sender(s: unknown): string {
   return ` from ${inertText(o.pid)} ${inertText(o.comm)} ${inertText(o.cgroup)}`;
 }
 
+/** ` ← bash(812) ← sshd(700)`: the ancestors of an exit, parent first (nothing when not asked for). */
+function chain(ancestors: unknown): string {
+  if (!Array.isArray(ancestors)) return '';
+  return ancestors.map((a: { comm?: unknown; pid?: unknown } | null) => ` ← ${inertText(a?.comm)}(${inertText(a?.pid)})`).join('');
+}
+
 /** Local time of day with microseconds, from the event's ISO time. */
 function timeOfDay(iso: string): string {
   const d = new Date(iso);
@@ -53,7 +59,7 @@ export function formatEvent(e: ProcessEvent): string {
         (Array.isArray(e.argv) && e.argv.length ? e.argv : [e.filename ?? '']).map((a) => shellWord(String(a))).join(' ') + (e.argv_truncated ? ' …' : '');
       break;
     case 'exit':
-      detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}`;
+      detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}${chain(e.ancestors)}`;
       break;
     case 'fork':
       detail = e.thread ? `thread ${inertText(e.tid)}` : '';

@@ -8,6 +8,7 @@ import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
 import { decodeStatus, round6, sentByKernel, TYPE_OF } from '../events/model.js';
 import { inertJson } from '../terminal.js';
+import type { ExitIdentity } from '../events/model.js';
 
 /** What a line needs from outside the record: wall-clock time and cgroup names. */
 export interface LineContext {
@@ -81,9 +82,9 @@ export class JsonLines {
 
   /**
    * The line (without its newline) of a process record, or undefined for other records;
-   * `fromCgroupId` is the previous cgroup on migrate, as for toProcessEvent.
+   * `fromCgroupId` is the previous cgroup on migrate and `identity` an exit's, as for toProcessEvent.
    */
-  line(e: RawEvent, fromCgroupId?: number): string | undefined {
+  line(e: RawEvent, fromCgroupId?: number, identity?: ExitIdentity): string | undefined {
     const type = TYPE_OF[e.type];
     if (!type) return undefined;
     // Numbers print as JSON.stringify prints them (both are Number#toString for finite values).
@@ -109,6 +110,10 @@ export class JsonLines {
         if (e.flags & Flags.OOM) {
           s += `,"oom_killed":true,"oom_scope":"${e.oomMemcgId ? 'cgroup' : 'system'}"`;
           if (e.oomMemcgId) s += `,"oom_cgroup_id":${e.oomMemcgId}`;
+        }
+        if (identity && !(e.flags & Flags.THREAD)) {
+          // In the order toProcessEvent's Object.assign gives them; strings by the fast path.
+          for (const [k, v] of Object.entries(identity)) s += `,"${k}":${typeof v === 'string' ? jsonString(v) : inertJson(v)}`;
         }
         break;
       }

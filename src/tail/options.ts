@@ -10,13 +10,14 @@ import type { TailOptions } from './session.js';
 /** The flags as typed (strings, so the messages can quote them). */
 export interface FilterArgs extends FilterInput {
   json?: boolean;
+  ancestors?: boolean;
   duration?: string;
   count?: string;
 }
 
 /** Validates tail's flags into options; every mistake is one UsageError line quoting the input. */
 export function tailOptions(a: FilterArgs): TailOptions {
-  const opts: TailOptions = { filter: parseFilter(a), json: a.json === true };
+  const opts: TailOptions = { filter: parseFilter(a), json: a.json === true, ancestors: a.ancestors === true };
   if (a.duration !== undefined) opts.durationS = parseDuration(a.duration);
   if (a.count !== undefined) opts.count = positiveInt('--count', a.count, 'a number of events (a positive integer)');
   return opts;

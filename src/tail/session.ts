@@ -5,7 +5,10 @@
 import { EventSource } from '../events/source.js';
 import { toProcessEvent, type ProcessEvent } from '../events/model.js';
 import { EventType, Flags } from '../events/layout.js';
-import { ProcessTable } from '../process/table.js';
+import { ProcessTable, type TableChange } from '../process/table.js';
+import { exitIdentity } from '../process/identity.js';
+import { processId, readBootId } from '../stream/identity.js';
+import type { RawEvent } from '../events/decode.js';
 import { EventFilter, type FilterSpec } from '../events/filter.js';
 import { formatEvent, HEADER } from './format.js';
 import { JsonLines } from './json-line.js';
@@ -13,6 +16,8 @@ import { JsonLines } from './json-line.js';
 export interface TailOptions {
   filter: FilterSpec;
   json: boolean;
+  /** Exit events carry the process's ancestors (up to its cgroup's boundary). */
+  ancestors?: boolean;
   durationS?: number;
   count?: number;
 }
@@ -36,6 +41,10 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
   // With no criterion but --threads, the filter takes every event but thread records without
   // --threads: --json lines are then built from the records alone, with no event object.
   const acceptsAll = Object.entries(f).every(([k, v]) => k === 'threads' || v === undefined || v === false);
+  const bootId = readBootId();
+  const idOf = (pid: number, startNs: number) => processId(bootId, pid, startNs);
+  const identityOf = (raw: RawEvent, change: TableChange) =>
+    raw.type === EventType.EXIT && change.before ? exitIdentity(table, change.before, raw.ppid, opts.ancestors === true, idOf) : undefined;
   let shown = 0;
   let stopped = false;
   // Backpressure: while the sink is full, batches gather here and go out in one write when it drains.
@@ -73,7 +82,7 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
     };
 
     /** One ring batch -> one write. */
-    const onBatch = (events: import('../events/decode.js').RawEvent[]) => {
+    const onBatch = (events: RawEvent[]) => {
       let text = '';
       for (const raw of events) {
         if (raw.type === EventType.CGROUP_MKDIR || raw.type === EventType.CGROUP_RMDIR) continue;
@@ -81,13 +90,14 @@ export function runTail(source: EventSource, table: ProcessTable, opts: TailOpti
         if (opts.count !== undefined && shown >= opts.count) continue;
         const from = change.before?.cgroupId;
         if (json && acceptsAll && (f.threads || !(raw.flags & Flags.THREAD))) {
-          const line = json.line(raw, from);
+          const line = json.line(raw, from, identityOf(raw, change));
           if (line === undefined) continue;
           text += line + '\n';
         } else {
-          const e: ProcessEvent | undefined = toProcessEvent(raw, ctx, from);
+          const identity = identityOf(raw, change);
+          const e: ProcessEvent | undefined = toProcessEvent(raw, ctx, from, identity);
           if (!e || !filter.accept(e)) continue;
-          text += (json ? json.line(raw, from) : formatEvent(e)) + '\n';
+          text += (json ? json.line(raw, from, identity) : formatEvent(e)) + '\n';
         }
         shown++;
       }

@@ -91,6 +91,50 @@ describe('forkwatch tail', () => {
     }
   });
 
+  it('gives every exit its identity from the process table: filename, argv, cwd, parent, and --ancestors', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('identity');
+    cgroups.push(cg);
+    const plain = await tail(['--cgroup', cg.path, '--events', 'exit']);
+    const chain = await tail(['--cgroup', cg.path, '--events', 'exit', '--ancestors']);
+    const human = new CliProcess(['tail', '--cgroup', cg.path, '--events', 'exit', '--ancestors']);
+    await human.waitFor((x) => x.stderr.includes('tailing'), 'tail to attach');
+    // bash (the script) -> sh -c (in /tmp) -> sh's child that exits 3.
+    const run = await cg.exec(`cd /tmp && /bin/sh -c '/bin/sleep 0.2; ( exit 3 ); exit 0'; true`);
+    expect(run.code).toBe(0);
+    const done = (p: CliProcess) => p.jsonLines<ProcessEvent>().some((e) => e.pid === run.pid);
+    await plain.waitFor(done, 'the script exit (plain)');
+    await chain.waitFor(done, 'the script exit (--ancestors)');
+    await human.waitFor((p) => p.stdout.includes(`bash(${run.pid})`), 'the human chain');
+    for (const p of [plain, chain, human]) p.kill('SIGINT');
+    await Promise.all([plain.exited, chain.exited, human.exited]);
+
+    const sh = (p: CliProcess) => p.jsonLines<ProcessEvent>().find((e) => e.comm === 'sh' && e.ppid === run.pid)!;
+    const sub = (p: CliProcess) => p.jsonLines<ProcessEvent>().find((e) => e.exit_code === 3)!;
+    expect(sh(plain)).toMatchObject({
+      filename: '/bin/sh',
+      argv: ['/bin/sh', '-c', '/bin/sleep 0.2; ( exit 3 ); exit 0'],
+      cwd: '/tmp',
+      parent_comm: 'bash',
+      parent_filename: '/bin/bash',
+    });
+    expect(sh(plain).ancestors).toBeUndefined();
+    // A fork without exec runs its parent's program: the subshell has sh's identity.
+    expect(sub(plain)).toMatchObject({ comm: 'sh', filename: '/bin/sh', cwd: '/tmp', parent_comm: 'sh', parent_filename: '/bin/sh' });
+    const sleep = plain.jsonLines<ProcessEvent>().find((e) => e.comm === 'sleep')!;
+    expect(sleep).toMatchObject({ filename: '/bin/sleep', argv: ['/bin/sleep', '0.2'], cwd: '/tmp', parent_comm: 'sh' });
+    // Ancestors up to the cgroup's boundary: sh and the script's bash, not the test runner outside.
+    const anc = sub(chain).ancestors!;
+    expect(anc.map((a) => [a.pid, a.comm, a.filename])).toEqual([
+      [sh(chain).pid, 'sh', '/bin/sh'],
+      [run.pid, 'bash', '/bin/bash'],
+    ]);
+    expect(anc[0].id).toMatch(new RegExp(`^[0-9a-f]{16}-${sh(chain).pid}-\\d+$`));
+    const line = human.stdout.split('\n').find((l) => l.includes(` ${sub(chain).pid} `))!;
+    expect(line).toContain(`code 3 after`);
+    expect(line).toMatch(new RegExp(`← sh\\(${sh(chain).pid}\\) ← bash\\(${run.pid}\\)$`));
+  });
+
   it('filters by --failed, --events, --comm and --pid --tree, and stops after --count', async () => {
     requireRoot();
     const cg = TestCgroup.create('filters');

@@ -25,7 +25,7 @@ describe('format', () => {
     [97200, '1d03h'],
   ])('humanDuration(%s) = %s', (s, want) => expect(humanDuration(s)).toBe(want));
 
-  it.each([
+  it.each<[Partial<ProcessEvent>, string]>([
     [{ exit_code: 3, signal: null }, 'code 3'],
     [{ exit_code: null, signal: 'SIGSEGV', core_dumped: true }, 'signal SIGSEGV (core dumped)'],
     [{ exit_code: null, signal: 'SIGKILL', core_dumped: false }, 'signal SIGKILL'],

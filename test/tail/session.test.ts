@@ -11,6 +11,7 @@ import type { EventSource } from '../../src/events/source.js';
 import { EventType } from '../../src/events/layout.js';
 import { parseFilter, type FilterInput } from '../../src/events/filter.js';
 import { toProcessEvent } from '../../src/events/model.js';
+import { exitIdentity } from '../../src/process/identity.js';
 import { ProcessTable } from '../../src/process/table.js';
 import { runTail, type TailIO } from '../../src/tail/session.js';
 import { inertJson } from '../../src/terminal.js';
@@ -75,7 +76,10 @@ function expected(filter: FilterInput): string {
   let out = '';
   for (const e of records) {
     if (e.type === EventType.CGROUP_MKDIR || e.type === EventType.CGROUP_RMDIR) continue;
-    const p = toProcessEvent(e, { iso: (ns) => isoMicros(ns + OFFSET_NS), cgroupPath }, table.apply(e).before?.cgroupId);
+    const before = table.apply(e).before;
+    // An exit carries what the table knew of the process (exitIdentity, without ancestors).
+    const identity = e.type === EventType.EXIT && before ? exitIdentity(table, before, e.ppid, false) : undefined;
+    const p = toProcessEvent(e, { iso: (ns) => isoMicros(ns + OFFSET_NS), cgroupPath }, before?.cgroupId, identity);
     if (!p) continue;
     const ok = (spec.comm === undefined || spec.comm.test(p.comm)) && (spec.events === undefined || spec.events.has(p.type));
     if (ok) out += inertJson(p) + '\n';
