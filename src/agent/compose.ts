@@ -31,6 +31,7 @@ import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
 import { CgroupLauncher } from '../supervisor/launcher.js';
+import { RealProber } from '../supervisor/probe.js';
 import { SupervisorService } from '../supervisor/service.js';
 import { Agent, type AgentOptions } from './agent.js';
 import type { AgentHost } from './host.js';
@@ -159,9 +160,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   });
   agent.addListener(beancounters);
 
+  const launcher = await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) });
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher,
+    prober: new RealProber(launcher),
     bus,
     log,
     node,

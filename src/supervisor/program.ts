@@ -4,14 +4,19 @@
  * down only when told (onEmptied), because a program is its whole cgroup, not its first pid.
  *
  *   stopped --start--> starting --launched--> running --emptied--> backoff --timer--> starting
- *      ^                  |                     |                     |
- *      |            spawn error          stop / restart        start limit hit
- *      |                  v                     v                     v
- *      +--emptied--- stopping <-----------------+                  failed --retry timer--> starting
+ *      ^                  |                     |   |                 ^   |
+ *      |            spawn error          stop / |   | health check    |   start limit hit
+ *      |                  v             restart |   v  failed         |   v
+ *      +--emptied--- stopping <-----------------+  unhealthy --emptied+  failed --retry timer--> starting
+ *
+ * `starting` first waits for the programs named in `after:` to be up (the gate), unless the
+ * program is found already running in its cgroup. `unhealthy` stops the program the way a stop
+ * does; its exit then counts as abnormal, so the restart policy restarts it (or gives up).
  */
 import { UsageError } from '../errors.js';
 import { backoffDelayMs, checkStartLimit, decideAfterExit, describeExit, programExit, retryFailedAfterMs, type SupervisedSpec } from './policy.js';
 import { programStatus } from './status.js';
+import { HealthMonitor } from './health.js';
 import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
   LaunchError,
@@ -19,6 +24,8 @@ import {
   type ExitInfo,
   type ExitRecord,
   type ExitStatus,
+  type HealthProber,
+  type HealthState,
   type Launcher,
   type Logger,
   type ProgramEvent,
@@ -43,6 +50,10 @@ export interface ProgramDeps {
   killGraceMs?: number;
   /** Watch mode: a restart_command still running after this long is killed and counts as failed. */
   restartCommandTimeoutMs?: number;
+  /** Runs health checks; required for a spec with `health`. */
+  prober?: HealthProber;
+  /** Resolves once the programs named in `after:` are up (the Supervisor's); absent: no wait. */
+  gate?: (after: readonly string[]) => Promise<void>;
 }
 
 interface PendingRestart {
@@ -82,6 +93,11 @@ export class Program {
   private launching: Promise<void> = Promise.resolve();
   private stopWaiters: Array<() => void> = [];
   private detached = false;
+  /** Waiting at the `after:` gate: nothing is launched yet, so a stop has nothing to signal. */
+  private gated = false;
+  private monitor: HealthMonitor | null = null;
+  /** The check's verdict on this run; null when not checked (no check, or not running). */
+  private health: HealthState | null = null;
 
   constructor(spec: SupervisedSpec, deps: ProgramDeps) {
     this.spec = spec;
@@ -95,8 +111,8 @@ export class Program {
       logger: deps.logger,
       killGraceMs: deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       arm: (ms, fn) => this.arm(ms, fn),
-      stopping: (gen) => gen === this.gen && this._state === 'stopping',
-      emptied: () => this.finishStop(null, this.deps.clock.now()),
+      stopping: (gen) => gen === this.gen && (this._state === 'stopping' || this._state === 'unhealthy'),
+      emptied: () => this.wentDown(this._state, null, this.deps.clock.now()),
       stuck: (reason) => {
         this.afterStop = null;
         this.enterFailed(reason, false);
@@ -113,6 +129,21 @@ export class Program {
   /** Current state. */
   get state(): ProgramState {
     return this._state;
+  }
+
+  /** The health check's verdict on this run; null without a check or when not running. */
+  get healthState(): HealthState | null {
+    return this.health;
+  }
+
+  /** Starting, but still waiting for the programs named in `after:`. */
+  get waitingForAfter(): boolean {
+    return this.gated;
+  }
+
+  /** Running, and healthy when it has a check: what a program `after:` it waits for. */
+  get up(): boolean {
+    return this._state === 'running' && (this.health === null || this.health === 'healthy');
   }
 
   /** The spec in force. */
@@ -149,6 +180,7 @@ export class Program {
     if (this.detached) return Promise.resolve();
     switch (this._state) {
       case 'running':
+      case 'unhealthy': // its policy restarts it
         return Promise.resolve();
       case 'starting':
         return this.launching;
@@ -184,8 +216,16 @@ export class Program {
         return Promise.resolve();
       case 'stopping':
         return this.untilStopped();
+      case 'unhealthy':
+        // Being stopped already; from now on it is a stop on request, not a restart.
+        this.beginStop();
+        return this.untilStopped();
       case 'starting':
       case 'running':
+        if (this.gated) {
+          this.abandonLaunch('stopped before it started (was waiting for its after: programs)');
+          return Promise.resolve();
+        }
         if (this.watching) {
           this.gen++; // drop a restart_command still in flight
           this.launchInFlight = false;
@@ -209,11 +249,12 @@ export class Program {
       case 'backoff':
         return this.start();
       case 'starting':
-        if (this.watching) return this.launching;
+        if (this.watching || this.gated) return this.launching;
         this.afterStop = 'start';
         this.beginStop();
         return this.untilStopped().then(() => this.launching);
       case 'running':
+      case 'unhealthy':
         if (this.watching) {
           return this.launch({ reason: 'manual', exitAt: null, delayMs: 0 });
         }
@@ -242,7 +283,7 @@ export class Program {
       if (!this.watching) this.earlyExit = exit ?? null;
       return;
     }
-    if (this._state !== 'running' && this._state !== 'stopping') {
+    if (this._state !== 'running' && this._state !== 'stopping' && this._state !== 'unhealthy') {
       // Nothing of ours was running: a late or repeated report.
       this.deps.logger.debug?.(`program "${this.name}": group emptied while ${this._state}; ignored`);
       return;
@@ -266,8 +307,7 @@ export class Program {
           this.deps.logger.debug?.(`program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`);
           return;
         }
-        if (state === 'running') this.handleExit(exit ?? null, at);
-        else this.finishStop(exit ?? null, at);
+        this.wentDown(state, exit ?? null, at);
       })
       .catch((err: unknown) => this.bug(err));
   }
@@ -323,6 +363,7 @@ export class Program {
     if (this.detached) return;
     this.gen++;
     this.clearTimer();
+    this.stopChecks();
     this.detached = true;
     if (!this.watching) this.deps.launcher.detach(this.name);
     this.resolveStopWaiters();
@@ -342,6 +383,7 @@ export class Program {
         error: this.error,
         lastLatencyMs: this.lastLatencyMs,
         cgroup: this.cgroup,
+        health: this.health,
       },
       this.deps.clock.now(),
     );
@@ -368,6 +410,7 @@ export class Program {
     let startedAt: number | null = null;
     try {
       if (this.watching) {
+        if (!(await this.passGate(gen))) return;
         pid = await this.launchWatched(gen, pending === null);
       } else {
         const adopted = await this.deps.launcher.adopt(this.name);
@@ -378,6 +421,7 @@ export class Program {
           pid = adopted.mainPid ?? adopted.pids[0] ?? null;
           startedAt = adopted.startedAt;
         } else {
+          if (!(await this.passGate(gen))) return;
           const launched = await this.deps.launcher.launch(this.spec, (exit) => {
             if (gen !== this.gen) return;
             this.mainExit = exit;
@@ -392,6 +436,35 @@ export class Program {
     }
     if (gen !== this.gen) return;
     this.launched(pid, startedAt ?? this.deps.clock.now());
+  }
+
+  /**
+   * Wait until the programs named in `after:` are up; false when this attempt was given up
+   * meanwhile (stopped, or superseded). A program already running is adopted without waiting.
+   */
+  private async passGate(gen: number): Promise<boolean> {
+    const after = this.spec.after ?? [];
+    if (after.length === 0 || !this.deps.gate) return true;
+    this.gated = true;
+    this.deps.logger.debug?.(`program "${this.name}": waiting for ${after.join(', ')} to be up`);
+    try {
+      await this.deps.gate(after);
+    } finally {
+      if (gen === this.gen) this.gated = false;
+    }
+    return gen === this.gen && !this.detached;
+  }
+
+  /** Give up a start still waiting at the gate: nothing runs, so there is nothing to stop. */
+  private abandonLaunch(reason: string): void {
+    this.gen++;
+    this.gated = false;
+    this.launchInFlight = false;
+    this.earlyExit = undefined;
+    this.pending = null;
+    this.pid = null;
+    this.startedAt = null;
+    this.setState('stopped', reason);
   }
 
   /** Watch mode: a populated group at first start is simply running; otherwise restart_command. */
@@ -421,6 +494,8 @@ export class Program {
     }
     if (this._state !== 'starting') return;
     this.error = null;
+    // Checks first: whoever the state change wakes (an after: gate) must see `starting`, not no check.
+    this.startChecks();
     this.setState('running', pid === null ? undefined : `pid ${pid}`);
     const pending = this.pending;
     this.pending = null;
@@ -466,14 +541,23 @@ export class Program {
 
   // --- exits ----------------------------------------------------------------------------------
 
-  private recordExit(last: ExitStatus | null, at: number, timedOut = false): ExitRecord {
+  private recordExit(last: ExitStatus | null, at: number, timedOut = false, unhealthy = false): ExitRecord {
     const exit = programExit(this.spec, this.mainExit, last);
-    this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), at };
+    this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), unhealthy: unhealthy || Boolean(exit.unhealthy), at };
     return this.lastExit;
   }
 
-  private handleExit(last: ExitStatus | null, at: number): void {
-    const record = this.recordExit(last, at);
+  /** The group emptied (or was found empty) while in `state`. */
+  private wentDown(state: ProgramState, last: ExitStatus | null, at: number): void {
+    if (state === 'running') this.handleExit(last, at);
+    else if (state === 'unhealthy') this.handleExit(last, at, true);
+    else this.finishStop(last, at);
+  }
+
+  /** An exit the program was not asked for; `unhealthy`: its health check had it stopped. */
+  private handleExit(last: ExitStatus | null, at: number, unhealthy = false): void {
+    const record = this.recordExit(last, at, unhealthy && this.stopper.killed, unhealthy);
+    if (unhealthy) this.stopper.reset();
     const runMs = this.startedAt === null ? null : Math.max(0, at - this.startedAt);
     this.pid = null;
     this.startedAt = null;
@@ -537,6 +621,51 @@ export class Program {
     });
   }
 
+  // --- health ---------------------------------------------------------------------------------
+
+  /** A fresh run of a program with a check: checks begin, the verdict is `starting`. */
+  private startChecks(): void {
+    const check = this.spec.health;
+    if (!check || this.watching) return;
+    const prober = this.deps.prober;
+    if (!prober) {
+      this.deps.logger.warn(`program "${this.name}": has a health check but the supervisor was given no prober; it is not checked`);
+      return;
+    }
+    const gen = this.gen;
+    this.monitor = new HealthMonitor(check, {
+      probe: (timeoutMs) => prober.check(this.spec, check.probe, timeoutMs),
+      clock: this.deps.clock,
+      timers: this.deps.timers,
+      report: (health, failures, detail) => {
+        if (gen !== this.gen) return;
+        this.health = health;
+        if (detail !== null) this.deps.logger.debug?.(`program "${this.name}": health check failed (${failures}/${check.failure_threshold}): ${detail}`);
+        this.emit({ type: 'health', program: this.name, health, failures, detail, at: this.deps.clock.now() });
+      },
+      unhealthy: (detail) => {
+        if (gen === this.gen) this.onUnhealthy(detail);
+      },
+    });
+    this.health = 'starting';
+    this.monitor.start();
+  }
+
+  private stopChecks(): void {
+    this.monitor?.stop();
+    this.monitor = null;
+  }
+
+  /** failure_threshold reached: stop the program as a stop does; its exit then counts as abnormal. */
+  private onUnhealthy(detail: string): void {
+    if (this._state !== 'running' || this.detached) return;
+    this.error = `unhealthy: ${detail}`;
+    this.deps.logger.warn(`program "${this.name}" is unhealthy (${detail}); stopping it for its restart policy`);
+    this.stopper.reset();
+    this.setState('unhealthy', detail);
+    this.stopper.signal(this.gen);
+  }
+
   // --- stopping -------------------------------------------------------------------------------
 
   private beginStop(): void {
@@ -578,6 +707,11 @@ export class Program {
     if (from === to) return;
     this.clearTimer();
     if (to !== 'backoff' && to !== 'failed') this.nextRetryAt = null;
+    if (to !== 'running') {
+      // Checks belong to a run; the verdict stays visible while the program is stopped for it.
+      this.stopChecks();
+      if (to !== 'unhealthy') this.health = null;
+    }
     this._state = to;
     this.emit({ type: 'state', program: this.name, from, to, at: this.deps.clock.now(), ...(reason ? { reason } : {}) });
     if (to === 'stopped' || to === 'failed') this.resolveStopWaiters();

@@ -24,7 +24,7 @@ export interface RemoteTailOptions {
 
 type Ev = (ProcessEvent | AgentEvent) & { time: string; node?: string };
 
-/** People's line for an agent event (barrier, limit, release, restart); every value inert. */
+/** People's line for an agent event (barrier, limit, release, restart, health); every value inert. */
 export function formatAgentEvent(e: AgentEvent): string {
   const { type, time: rawTime, node: _n, group, program, seq: _s, source: _src, ...rest } = e as AgentEvent & { source?: string };
   const time = inertText(rawTime);
