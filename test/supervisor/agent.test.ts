@@ -382,10 +382,10 @@ describe('programs supervised by the running agent', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^PROGRAM\s+STATE\s+HEALTH\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+NEXT RETRY$/m);
     for (const c of cases) {
-      expect(list.stdout).toMatch(new RegExp(`^${c.program}\\s+failed\\s+-\\s+-\\s+0\\s+-\\s+-$`, 'm'));
+      expect(list.stdout).toMatch(new RegExp(`^${c.program}\\s+failed\\s+-\\s+-\\s+-\\s+0\\s+-\\s+-$`, 'm'));
       expect(list.stdout).toContain(`${c.program}: `);
     }
-    expect(list.stdout).toMatch(new RegExp(`^${P.never}\\s+failed\\s+-\\s+-\\s+0\\s+code 3\\s+-$`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${P.never}\\s+failed\\s+-\\s+-\\s+-\\s+0\\s+code 3\\s+-$`, 'm'));
     // Starting it by hand says why it cannot start, and still leaves the agent up.
     const r = await cli(['start', P.noCmd, '--socket', sock()]);
     expect(r.code).toBe(0);
