@@ -14,7 +14,8 @@
  * for warming up), as in Docker.
  */
 import type { HealthCheckSpec } from '../config/types.js';
-import type { Clock, HealthState, TimerHandle, Timers } from './types.js';
+import type { SupervisedSpec } from './policy.js';
+import type { Clock, HealthProber, HealthState, Logger, ProgramEvent, TimerHandle, Timers } from './types.js';
 
 /** Runs one check: null when it passed, else one line saying why not. A rejection is a failure too. */
 export type Probe = (timeoutMs: number) => Promise<string | null>;
@@ -120,5 +121,74 @@ export class HealthMonitor {
       this.next = null;
       this.run(gen);
     }, wait);
+  }
+}
+
+/** What a program's checks need from the program. */
+export interface ProgramChecksHost {
+  readonly name: string;
+  /** The spec in force (a reload may replace it between runs). */
+  spec(): SupervisedSpec;
+  readonly watching: boolean;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly logger: Logger;
+  readonly prober: HealthProber | undefined;
+  /** False once run `gen` is over: what its checks say then is dropped. */
+  current(gen: number): boolean;
+  emit(event: ProgramEvent): void;
+  /** failure_threshold reached in the current run. */
+  unhealthy(detail: string): void;
+}
+
+/**
+ * A program's health checks across its runs: a HealthMonitor for each run, and the verdict the
+ * program shows (null without a check, or between runs).
+ */
+export class ProgramChecks {
+  private monitor: HealthMonitor | null = null;
+  private _verdict: HealthState | null = null;
+
+  constructor(private readonly host: ProgramChecksHost) {}
+
+  /** The check's verdict on this run; null when not checked. */
+  get verdict(): HealthState | null {
+    return this._verdict;
+  }
+
+  /** Run `gen` began: checks begin, the verdict is `starting`. A watching program is not checked. */
+  begin(gen: number): void {
+    const h = this.host;
+    const check = h.spec().health;
+    if (!check || h.watching) return;
+    const prober = h.prober;
+    if (!prober) {
+      h.logger.warn(`program "${h.name}": has a health check but the supervisor was given no prober; it is not checked`);
+      return;
+    }
+    this.end(false);
+    this.monitor = new HealthMonitor(check, {
+      probe: (timeoutMs) => prober.check(h.spec(), check.probe, timeoutMs),
+      clock: h.clock,
+      timers: h.timers,
+      report: (health, failures, detail) => {
+        if (!h.current(gen)) return;
+        this._verdict = health;
+        if (detail !== null) h.logger.debug?.(`program "${h.name}": health check failed (${failures}/${check.failure_threshold}): ${detail}`);
+        h.emit({ type: 'health', program: h.name, health, failures, detail, at: h.clock.now() });
+      },
+      unhealthy: (detail) => {
+        if (h.current(gen)) h.unhealthy(detail);
+      },
+    });
+    this._verdict = 'starting';
+    this.monitor.start();
+  }
+
+  /** The run is over (or being stopped): no more checks. `keepVerdict`: it stays visible (unhealthy, detached). */
+  end(keepVerdict: boolean): void {
+    this.monitor?.stop();
+    this.monitor = null;
+    if (!keepVerdict) this._verdict = null;
   }
 }

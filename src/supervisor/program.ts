@@ -16,7 +16,8 @@
 import { UsageError } from '../errors.js';
 import { backoffDelayMs, checkStartLimit, decideAfterExit, describeExit, programExit, retryFailedAfterMs, type SupervisedSpec } from './policy.js';
 import { programStatus } from './status.js';
-import { HealthMonitor } from './health.js';
+import { ProgramChecks } from './health.js';
+import { startAttempt } from './start.js';
 import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
   LaunchError,
@@ -35,7 +36,7 @@ import {
   type TimerHandle,
   type Timers,
 } from './types.js';
-import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS, startWatched } from './watch.js';
+import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS } from './watch.js';
 
 /** What a Program is given instead of doing I/O. */
 export interface ProgramDeps {
@@ -95,9 +96,7 @@ export class Program {
   private detached = false;
   /** Waiting at the `after:` gate: nothing is launched yet, so a stop has nothing to signal. */
   private gated = false;
-  private monitor: HealthMonitor | null = null;
-  /** The check's verdict on this run; null when not checked (no check, or not running). */
-  private health: HealthState | null = null;
+  private readonly checks: ProgramChecks;
 
   constructor(spec: SupervisedSpec, deps: ProgramDeps) {
     this.spec = spec;
@@ -119,6 +118,18 @@ export class Program {
       },
       bug: (err) => this.bug(err),
     });
+    this.checks = new ProgramChecks({
+      name: spec.name,
+      spec: () => this.spec,
+      watching: spec.watch !== undefined,
+      clock: deps.clock,
+      timers: deps.timers,
+      logger: deps.logger,
+      prober: deps.prober,
+      current: (gen) => gen === this.gen,
+      emit: (event) => this.emit(event),
+      unhealthy: (detail) => this.onUnhealthy(detail),
+    });
   }
 
   /** The program's name (unique in the config). */
@@ -133,7 +144,7 @@ export class Program {
 
   /** The health check's verdict on this run; null without a check or when not running. */
   get healthState(): HealthState | null {
-    return this.health;
+    return this.checks.verdict;
   }
 
   /** Starting, but still waiting for the programs named in `after:`. */
@@ -143,7 +154,8 @@ export class Program {
 
   /** Running, and healthy when it has a check: what a program `after:` it waits for. */
   get up(): boolean {
-    return this._state === 'running' && (this.health === null || this.health === 'healthy');
+    const health = this.checks.verdict;
+    return this._state === 'running' && (health === null || health === 'healthy');
   }
 
   /** The spec in force. */
@@ -363,7 +375,7 @@ export class Program {
     if (this.detached) return;
     this.gen++;
     this.clearTimer();
-    this.stopChecks();
+    this.checks.end(true);
     this.detached = true;
     if (!this.watching) this.deps.launcher.detach(this.name);
     this.resolveStopWaiters();
@@ -383,7 +395,7 @@ export class Program {
         error: this.error,
         lastLatencyMs: this.lastLatencyMs,
         cgroup: this.cgroup,
-        health: this.health,
+        health: this.checks.verdict,
       },
       this.deps.clock.now(),
     );
@@ -406,53 +418,32 @@ export class Program {
   }
 
   private async runLaunch(gen: number, pending: PendingRestart | null): Promise<void> {
-    let pid: number | null;
-    let startedAt: number | null = null;
+    let started;
     try {
-      if (this.watching) {
-        if (!(await this.passGate(gen))) return;
-        pid = await this.launchWatched(gen, pending === null);
-      } else {
-        const adopted = await this.deps.launcher.adopt(this.name);
-        if (gen !== this.gen) return;
-        if (adopted) {
-          // A previous agent left it running: a second copy is exactly what must not happen.
-          this.deps.logger.info(`program "${this.name}": adopting ${adopted.pids.length} process(es) already in ${this.cgroup}`);
-          pid = adopted.mainPid ?? adopted.pids[0] ?? null;
-          startedAt = adopted.startedAt;
-        } else {
-          if (!(await this.passGate(gen))) return;
-          const launched = await this.deps.launcher.launch(this.spec, (exit) => {
-            if (gen !== this.gen) return;
+      started = await startAttempt(
+        {
+          spec: this.spec,
+          watchPath: this.watchPath,
+          cgroup: this.cgroup,
+          launcher: this.deps.launcher,
+          logger: this.deps.logger,
+          restartCommandTimeoutMs: this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS,
+          gate: this.deps.gate,
+          current: () => gen === this.gen && !this.detached,
+          gated: (waiting) => (this.gated = waiting),
+          mainExit: (exit) => {
             this.mainExit = exit;
             this.followMainPid(gen);
-          });
-          pid = launched.pid;
-        }
-      }
+          },
+        },
+        pending === null,
+      );
     } catch (err) {
       if (gen === this.gen) this.onSpawnError(err);
       return;
     }
-    if (gen !== this.gen) return;
-    this.launched(pid, startedAt ?? this.deps.clock.now());
-  }
-
-  /**
-   * Wait until the programs named in `after:` are up; false when this attempt was given up
-   * meanwhile (stopped, or superseded). A program already running is adopted without waiting.
-   */
-  private async passGate(gen: number): Promise<boolean> {
-    const after = this.spec.after ?? [];
-    if (after.length === 0 || !this.deps.gate) return true;
-    this.gated = true;
-    this.deps.logger.debug?.(`program "${this.name}": waiting for ${after.join(', ')} to be up`);
-    try {
-      await this.deps.gate(after);
-    } finally {
-      if (gen === this.gen) this.gated = false;
-    }
-    return gen === this.gen && !this.detached;
+    if (started === null || gen !== this.gen) return;
+    this.launched(started.pid, started.startedAt ?? this.deps.clock.now());
   }
 
   /** Give up a start still waiting at the gate: nothing runs, so there is nothing to stop. */
@@ -465,19 +456,6 @@ export class Program {
     this.pid = null;
     this.startedAt = null;
     this.setState('stopped', reason);
-  }
-
-  /** Watch mode: a populated group at first start is simply running; otherwise restart_command. */
-  private launchWatched(gen: number, firstStart: boolean): Promise<number | null> {
-    const watched = {
-      spec: this.spec,
-      path: this.watchPath as string,
-      launcher: this.deps.launcher,
-      logger: this.deps.logger,
-      timeoutMs: this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS,
-      current: () => gen === this.gen,
-    };
-    return startWatched(watched, firstStart);
   }
 
   private launched(pid: number | null, startedAt: number): void {
@@ -495,7 +473,7 @@ export class Program {
     if (this._state !== 'starting') return;
     this.error = null;
     // Checks first: whoever the state change wakes (an after: gate) must see `starting`, not no check.
-    this.startChecks();
+    this.checks.begin(this.gen);
     this.setState('running', pid === null ? undefined : `pid ${pid}`);
     const pending = this.pending;
     this.pending = null;
@@ -623,39 +601,6 @@ export class Program {
 
   // --- health ---------------------------------------------------------------------------------
 
-  /** A fresh run of a program with a check: checks begin, the verdict is `starting`. */
-  private startChecks(): void {
-    const check = this.spec.health;
-    if (!check || this.watching) return;
-    const prober = this.deps.prober;
-    if (!prober) {
-      this.deps.logger.warn(`program "${this.name}": has a health check but the supervisor was given no prober; it is not checked`);
-      return;
-    }
-    const gen = this.gen;
-    this.monitor = new HealthMonitor(check, {
-      probe: (timeoutMs) => prober.check(this.spec, check.probe, timeoutMs),
-      clock: this.deps.clock,
-      timers: this.deps.timers,
-      report: (health, failures, detail) => {
-        if (gen !== this.gen) return;
-        this.health = health;
-        if (detail !== null) this.deps.logger.debug?.(`program "${this.name}": health check failed (${failures}/${check.failure_threshold}): ${detail}`);
-        this.emit({ type: 'health', program: this.name, health, failures, detail, at: this.deps.clock.now() });
-      },
-      unhealthy: (detail) => {
-        if (gen === this.gen) this.onUnhealthy(detail);
-      },
-    });
-    this.health = 'starting';
-    this.monitor.start();
-  }
-
-  private stopChecks(): void {
-    this.monitor?.stop();
-    this.monitor = null;
-  }
-
   /** failure_threshold reached: stop the program as a stop does; its exit then counts as abnormal. */
   private onUnhealthy(detail: string): void {
     if (this._state !== 'running' || this.detached) return;
@@ -709,8 +654,7 @@ export class Program {
     if (to !== 'backoff' && to !== 'failed') this.nextRetryAt = null;
     if (to !== 'running') {
       // Checks belong to a run; the verdict stays visible while the program is stopped for it.
-      this.stopChecks();
-      if (to !== 'unhealthy') this.health = null;
+      this.checks.end(to === 'unhealthy');
     }
     this._state = to;
     this.emit({ type: 'state', program: this.name, from, to, at: this.deps.clock.now(), ...(reason ? { reason } : {}) });
