@@ -44,6 +44,7 @@ function readProbe(r: ConfigReader, map: Record<string, unknown>, kind: (typeof 
         r.fail(at('http'), `${describe(text)} is not an http URL`, expected);
       }
       if (url.username !== '' || url.password !== '') r.fail(at('http'), 'a URL with credentials', `${expected}, without user:password@`);
+      if (url.port === '0') r.fail(at('http'), `${describe(text)} has port 0`, `${expected}, with a port from 1 to 65535`);
       return { http: url.href };
     }
     case 'tcp': {

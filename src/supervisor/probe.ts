@@ -37,18 +37,34 @@ export class RealProber implements HealthProber {
   }
 }
 
-/** GET `url`; passes on 2xx/3xx. The body is read and dropped (never shown: it is the program's). */
+/** Response headers larger than this fail the check (Node's own default, said explicitly). */
+export const HTTP_MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * GET `url`; passes on 2xx/3xx. A redirect is never followed (to another host or at all): its
+ * status is the answer. Only the status line and headers are read (at most HTTP_MAX_HEADER_BYTES);
+ * the connection is closed as soon as they are in, so an endless or huge body costs nothing, and
+ * the whole exchange, a server that trickles its headers too, ends at `timeoutMs`.
+ */
 function httpCheck(url: string, timeoutMs: number): Promise<string | null> {
   const get = url.startsWith('https:') ? https.get : http.get;
   return new Promise((resolve) => {
-    const req = get(url, { agent: false, timeout: timeoutMs, headers: { 'user-agent': 'forkwatch-health' }, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      resolve(httpStatusPasses(status) ? null : `GET answered ${status}`);
+    let settled = false;
+    const done = (answer: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      req.destroy();
+      resolve(answer);
+    };
+    const options = { agent: false, maxHeaderSize: HTTP_MAX_HEADER_BYTES, headers: { 'user-agent': 'forkwatch-health' }, rejectUnauthorized: false };
+    const req = get(url, options, (res) => {
       res.on('error', () => undefined);
+      const status = res.statusCode ?? 0;
+      done(httpStatusPasses(status) ? null : `GET answered ${status}`);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET: no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => resolve(err.message.startsWith('GET') ? err.message : `GET: ${errnoText(err)}`));
+    const deadline = setTimeout(() => done(`GET: no answer within ${timeoutMs} ms`), timeoutMs);
+    req.on('error', (err) => done(`GET: ${errnoText(err)}`));
   });
 }
 

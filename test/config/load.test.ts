@@ -352,6 +352,26 @@ const errors: Array<[string, string, string]> = [
     `${FILE}: programs[0].health.http: a URL with credentials; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz, without user:password@`,
   ],
   [
+    'health http port 0',
+    'programs: [{ name: a, command: a, health: { http: "http://127.0.0.1:0/" } }]',
+    `${FILE}: programs[0].health.http: "http://127.0.0.1:0/" has port 0; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz, with a port from 1 to 65535`,
+  ],
+  [
+    'health http of another scheme',
+    'programs: [{ name: a, command: a, health: { http: "file:///etc/passwd" } }]',
+    `${FILE}: programs[0].health.http: "file:///etc/passwd" is not an http URL; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz`,
+  ],
+  [
+    'health exec empty',
+    'programs: [{ name: a, command: a, health: { exec: [] } }]',
+    `${FILE}: programs[0].health.exec: a list is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`,
+  ],
+  [
+    'health tcp port out of range',
+    'programs: [{ name: a, command: a, health: { tcp: "127.0.0.1:70000" } }]',
+    `${FILE}: programs[0].health.tcp: "127.0.0.1:70000" is not host:port; expected host:port like 127.0.0.1:5432, localhost:5432 or [::1]:5432`,
+  ],
+  [
     'health tcp without port',
     'programs: [{ name: a, command: a, health: { tcp: "localhost" } }]',
     `${FILE}: programs[0].health.tcp: "localhost" is not host:port; expected host:port like 127.0.0.1:5432, localhost:5432 or [::1]:5432`,

@@ -12,19 +12,62 @@ const prober = new RealProber(new CgroupLauncher({ logger, mountPoint: '/nonexis
 const spec = { name: 'p', env: {} };
 let server: http.Server;
 let port = 0;
+/** Another host (127.0.0.2 is loopback too) that a redirect points to: it must never be asked. */
+let other: http.Server;
+let otherPort = 0;
+let otherAsked = 0;
+/** When the endless body's response was closed by the client. */
+let endlessClosed: Promise<void> = Promise.resolve();
+
+function listen(s: http.Server, host: string): Promise<number> {
+  return new Promise((resolve) => s.listen(0, host, () => resolve((s.address() as net.AddressInfo).port)));
+}
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     if (req.url === '/hang') return; // never answers
+    if (req.url === '/elsewhere') {
+      res.writeHead(302, { location: `http://127.0.0.2:${otherPort}/` }).end();
+      return;
+    }
+    if (req.url === '/endless') {
+      // A body that never ends: 64 KiB chunks for as long as anyone reads.
+      endlessClosed = new Promise((resolve) => res.on('close', resolve));
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+      return;
+    }
+    if (req.url === '/trickle') {
+      // The status line and then one header byte a while: the check must still end at its timeout.
+      res.socket?.write('HTTP/1.1 200 OK\r\nX-Slow: ');
+      const t = setInterval(() => res.socket?.write('a'), 50);
+      res.on('close', () => clearInterval(t));
+      return;
+    }
+    if (req.url === '/big-headers') {
+      res.writeHead(200, { 'x-big': 'y'.repeat(64 * 1024) }).end();
+      return;
+    }
     res.statusCode = Number(req.url?.slice(1)) || 200;
     res.end('\x1b[31mbody\n');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as net.AddressInfo).port;
+  other = http.createServer((_req, res) => {
+    otherAsked += 1;
+    res.end();
+  });
+  port = await listen(server, '127.0.0.1');
+  otherPort = await listen(other, '127.0.0.2');
 });
 afterAll(() => {
-  server.closeAllConnections();
-  server.close();
+  for (const s of [server, other]) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 describe('RealProber', () => {
@@ -42,6 +85,25 @@ describe('RealProber', () => {
     const t0 = Date.now();
     expect(await prober.check(spec, { http: `http://127.0.0.1:${port}/hang` }, 200)).toBe('GET: no answer within 200 ms');
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('http never follows a redirect: its 3xx is the answer, the other host is never asked', async () => {
+    expect(await prober.check(spec, { http: `http://127.0.0.1:${port}/elsewhere` }, 1000)).toBeNull();
+    expect(otherAsked).toBe(0);
+  });
+
+  it('http reads the headers only: an endless body is cut off at once', async () => {
+    const t0 = Date.now();
+    expect(await prober.check(spec, { http: `http://127.0.0.1:${port}/endless` }, 5000)).toBeNull();
+    await endlessClosed;
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('http headers that trickle in end at the timeout; headers past 16 KiB fail', async () => {
+    const t0 = Date.now();
+    expect(await prober.check(spec, { http: `http://127.0.0.1:${port}/trickle` }, 300)).toBe('GET: no answer within 300 ms');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await prober.check(spec, { http: `http://127.0.0.1:${port}/big-headers` }, 1000)).toMatch(/^GET: HPE_HEADER_OVERFLOW/);
   });
 
   it('http and tcp to a closed port: refused', async () => {
