@@ -37,6 +37,7 @@ import { exitIdentity } from '../process/identity.js';
 import { processId } from '../stream/identity.js';
 import { ProcessPublisher } from '../stream/publish.js';
 import { CgroupLauncher } from '../supervisor/launcher.js';
+import { RealProber } from '../supervisor/probe.js';
 import { SupervisorService } from '../supervisor/service.js';
 import { Agent, type AgentOptions } from './agent.js';
 import type { AgentHost } from './host.js';
@@ -201,9 +202,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   });
   agent.addListener(beancounters);
 
+  const launcher = await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) });
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher,
+    prober: new RealProber(launcher),
     bus,
     log: supervisorLog,
     node,

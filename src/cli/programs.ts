@@ -13,14 +13,15 @@ export function apiCall<T>(a: TargetArgs, method: 'GET' | 'POST', path: string):
 }
 
 export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000): string {
-  const head = ['PROGRAM', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'NEXT RETRY'];
+  const head = ['PROGRAM', 'STATE', 'HEALTH', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'NEXT RETRY'];
   const rows = list.map((p) => [
     inertText(p.name),
     inertText(p.state),
+    p.health === null || p.health === undefined ? '-' : inertText(p.health),
     p.pid === null ? '-' : String(p.pid),
     p.uptime_s === null ? '-' : humanDuration(p.uptime_s),
     String(p.restarts),
-    p.last_exit === null ? '-' : p.last_exit.signal ? `signal ${inertText(p.last_exit.signal)}` : `code ${inertText(p.last_exit.code)}`,
+    p.last_exit === null ? '-' : lastExit(p.last_exit),
     p.next_retry === null ? '-' : `in ${humanDuration(Math.max(0, p.next_retry - nowS))}`,
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -39,9 +40,14 @@ export function formatPrograms(list: ProgramStatus[], nowS = Date.now() / 1000):
   );
 }
 
+function lastExit(e: NonNullable<ProgramStatus['last_exit']>): string {
+  const how = e.signal ? `signal ${inertText(e.signal)}` : `code ${inertText(e.code)}`;
+  return e.unhealthy ? `${how} (unhealthy)` : how;
+}
+
 export const programsCommand: CommandModule<object, TargetArgs & { json?: boolean }> = {
   command: 'programs',
-  describe: 'Show supervised programs: state, pid, uptime, restarts, last exit, next retry',
+  describe: 'Show supervised programs: state, health, pid, uptime, restarts, last exit, next retry',
   builder: (y: Argv) => targetOptions(y, 'socket').option('json', { type: 'boolean', describe: 'JSON' }),
   handler: async (a) => {
     const list = await apiCall<ProgramStatus[]>(a, 'GET', '/api/programs');

@@ -39,6 +39,8 @@ export const DEFAULTS = {
     stop_signal: 'SIGTERM',
     stop_timeout_s: 10,
     keep_running: false,
+    // Docker's timing, but a first check at once (not after one interval) so `after:` waits less.
+    health: { interval_s: 10, timeout_s: 5, start_period_s: 0, failure_threshold: 3 },
   },
   api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
   /** The exporters (config/export.ts); nats.url, file.path and otlp.endpoint have no default. */

@@ -1,5 +1,6 @@
 /** The programs section: supervised commands and watched groups, with their restart policy. */
 import { DEFAULTS } from './default.js';
+import { checkOrder, readAfter, readHealth } from './health.js';
 import { readName } from './names.js';
 import { ConfigReader, describe, orDefault, type KeyPath } from './reader.js';
 import type { GroupRule, ProgramSpec, RestartPolicy } from './types.js';
@@ -24,6 +25,8 @@ const PROGRAM_KEYS = [
   'stop_signal',
   'stop_timeout',
   'keep_running',
+  'after',
+  'health',
 ] as const;
 
 /** The programs; `rules` are the groups a `watch` may name. */
@@ -31,7 +34,7 @@ export function readPrograms(r: ConfigReader, value: unknown, rules: readonly Gr
   const items = r.list(value, ['programs'], 'a list of programs like [{name: web, command: [/usr/bin/web]}]');
   const seen = new Map<string, number>();
   const d = DEFAULTS.program;
-  return items.map((item, i): ProgramSpec => {
+  const programs = items.map((item, i): ProgramSpec => {
     const path = ['programs', i];
     const at = (key: string): KeyPath => [...path, key];
     const map = r.mapping(item, path, PROGRAM_KEYS);
@@ -63,6 +66,7 @@ export function readPrograms(r: ConfigReader, value: unknown, rules: readonly Gr
       }),
       stop_timeout_s: orDefault(map.stop_timeout, d.stop_timeout_s, (v) => r.duration(v, at('stop_timeout'))),
       keep_running: orDefault(map.keep_running, d.keep_running, (v) => r.boolean(v, at('keep_running'))),
+      after: orDefault(map.after, [], (v) => readAfter(r, v, at('after'), name)),
     };
     if (map.command != null) spec.command = r.command(map.command, at('command'));
     if (map.watch != null) spec.watch = readWatch(r, map.watch, at('watch'), rules);
@@ -70,8 +74,15 @@ export function readPrograms(r: ConfigReader, value: unknown, rules: readonly Gr
     if (map.cwd != null) spec.cwd = r.absolutePath(map.cwd, at('cwd'));
     if (map.user != null) spec.user = readAccount(r, map.user, at('user'), 'a user name or uid');
     if (map.group != null) spec.group = readAccount(r, map.group, at('group'), 'a group name or gid');
+    if (map.health != null) {
+      // A watched group is not ours to stop, so a failed check would have nothing to act on.
+      if (map.watch != null) r.fail(at('health'), 'given with watch', 'health only on a program with command (a watched group is not stopped by forkwatch)');
+      spec.health = readHealth(r, map.health, at('health'));
+    }
     return spec;
   });
+  checkOrder(r, programs);
+  return programs;
 }
 
 function readWatch(r: ConfigReader, value: unknown, path: KeyPath, rules: readonly GroupRule[]): string {

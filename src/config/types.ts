@@ -73,6 +73,24 @@ export interface ProgramSpec {
   stop_timeout_s: number;
   /** Leave the program running when the agent stops. */
   keep_running: boolean;
+  /** Programs that must be running (and healthy, when checked) before this one starts; it stops before them. */
+  after: string[];
+  /** A liveness check; a program that fails it is restarted as after an abnormal exit. */
+  health?: HealthCheckSpec;
+}
+
+/** What a health check asks: a command's exit status, an HTTP GET's status code, or a TCP connect. */
+export type HealthProbe = { exec: string[] } | { http: string } | { tcp: { host: string; port: number } };
+
+/** A program's health check and its timing. */
+export interface HealthCheckSpec {
+  probe: HealthProbe;
+  interval_s: number;
+  timeout_s: number;
+  /** Failures this long after a start do not count (until the first success). */
+  start_period_s: number;
+  /** Consecutive failures that make the program unhealthy. */
+  failure_threshold: number;
 }
 
 /** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group). */

@@ -173,12 +173,18 @@ export const METRICS = {
   ),
   // Supervised programs.
   programUp: def('forkwatch_program_up', 'gauge', ['program'], '1 while the program has a running process, else 0.'),
+  programHealthy: def(
+    'forkwatch_program_healthy',
+    'gauge',
+    ['program'],
+    "1 while the program's health check passes, 0 while it is starting, failing or not running; only programs with a health check.",
+  ),
   programRestarts: def('forkwatch_program_restarts_total', 'counter', ['program'], 'Times the supervisor restarted the program.'),
   programState: def(
     'forkwatch_program_state',
     'gauge',
     ['program', 'state'],
-    "1 for the program's current state (running, starting, backoff, stopping, stopped, failed), 0 for the others.",
+    "1 for the program's current state (running, starting, unhealthy, backoff, stopping, stopped, failed), 0 for the others.",
   ),
   programLastExit: def(
     'forkwatch_program_last_exit_code',

@@ -338,6 +338,9 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   add(M.exportQueued, (s) => (s.exports ?? []).map((e) => ({ labels: { exporter: e.exporter }, value: e.queued })));
 
   add(M.programUp, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.state === 'running' ? 1 : 0 })));
+  add(M.programHealthy, (s) =>
+    s.programs.filter((p) => p.health !== undefined).map((p) => ({ labels: { program: p.name }, value: p.health === 'healthy' ? 1 : 0 })),
+  );
   add(M.programRestarts, (s) => s.programs.map((p) => ({ labels: { program: p.name }, value: p.restarts })));
   add(M.programState, (s) =>
     s.programs.flatMap((p) => PROGRAM_STATES.map((st) => ({ labels: { program: p.name, state: st }, value: p.state === st ? 1 : 0 }))),

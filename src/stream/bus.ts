@@ -1,6 +1,6 @@
 /**
  * The agent's event stream: process events plus what the agent itself decides (barrier, limit,
- * release, restart). Subscribers each get a queue bounded in events and in bytes: a slow one
+ * release, restart, health). Subscribers each get a queue bounded in events and in bytes: a slow one
  * loses its oldest events (counted, and told in the stream) and never slows the agent or the
  * others. Each event is serialized once, however many subscribers take it.
  */
@@ -9,7 +9,7 @@ import { Ring } from './ring.js';
 
 /** Events the agent adds to the kernel's. */
 export interface AgentEvent {
-  type: 'barrier' | 'limit' | 'release' | 'restart';
+  type: 'barrier' | 'limit' | 'release' | 'restart' | 'health';
   time: string;
   node?: string;
   group?: string;

@@ -7,7 +7,7 @@ import { parseFilter, type FilterSpec } from '../events/filter.js';
 import type { ProcessEventType } from '../events/model.js';
 import { UsageError } from '../errors.js';
 
-export const STREAM_EVENT_TYPES = ['fork', 'exec', 'exit', 'migrate', 'barrier', 'limit', 'release', 'restart'] as const;
+export const STREAM_EVENT_TYPES = ['fork', 'exec', 'exit', 'migrate', 'barrier', 'limit', 'release', 'restart', 'health'] as const;
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
 
 export interface StreamQuery {

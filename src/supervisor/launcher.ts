@@ -192,11 +192,13 @@ export class CgroupLauncher implements Launcher {
     return { pid: spawned.pid };
   }
 
-  async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus> {
+  async runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number, opts: { quiet?: boolean } = {}): Promise<ExitStatus> {
     if (argv.length === 0) throw new LaunchError(spec.name, 'empty command', { permanent: true });
     const prepared = await this.prepare(spec, argv);
     const label = `${spec.name} ${posix.basename(argv[0])}`;
-    return runCommand(spec.name, prepared, this.nodeCommand(prepared), this.timers, timeoutMs, (streams) => this.pipeOutput(label, streams));
+    return runCommand(spec.name, prepared, this.nodeCommand(prepared), this.timers, timeoutMs, (streams) =>
+      opts.quiet ? dropOutput(streams) : this.pipeOutput(label, streams),
+    );
   }
 
   async signal(name: string, sig: NodeJS.Signals): Promise<number> {
@@ -334,6 +336,14 @@ function loadAddon(logger: Logger, fn: 'spawnInCgroup' | 'pidfdOpen', without: s
     logger.warn(`${without}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return null;
+}
+
+/** Read and forget a command's output (a health check's), so a full pipe never blocks it. */
+function dropOutput(streams: { stdout: Readable | null; stderr: Readable | null }): void {
+  for (const stream of [streams.stdout, streams.stderr]) {
+    stream?.on('error', () => undefined);
+    stream?.resume();
+  }
 }
 
 /** Milliseconds between two performance.now() readings, for the debug lines. */

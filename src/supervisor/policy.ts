@@ -14,16 +14,19 @@ export type SupervisedSpec = ProgramSpec & { success_signals?: string[] };
 
 /** True when the exit counts as success: an allowed code, or an allowed signal; never a timeout. */
 export function isSuccess(spec: Pick<SupervisedSpec, 'success_exit_codes' | 'success_signals'>, exit: ExitStatus): boolean {
-  if (exit.timedOut) return false;
+  if (exit.timedOut || exit.unhealthy) return false;
   if (exit.signal !== null) return (spec.success_signals ?? []).includes(exit.signal);
   // Nobody saw the status: not a success, so on-failure errs on the side of restarting.
   if (exit.code === null) return false;
   return spec.success_exit_codes.includes(exit.code);
 }
 
-/** True when the exit was a signal not listed as clean, or a timeout (systemd's "abnormal"). */
+/**
+ * True when the exit was a signal not listed as clean, a timeout (systemd's "abnormal"), or a stop
+ * for a failed health check (systemd's watchdog timeout counts so too), whatever the program exited with.
+ */
 export function isAbnormal(spec: Pick<SupervisedSpec, 'success_signals'>, exit: ExitStatus): boolean {
-  if (exit.timedOut) return true;
+  if (exit.timedOut || exit.unhealthy) return true;
   return exit.signal !== null && !(spec.success_signals ?? []).includes(exit.signal);
 }
 
@@ -135,16 +138,18 @@ export function programExit(
   last: ExitStatus | null,
 ): ExitStatus {
   const timedOut = Boolean(main?.timedOut || last?.timedOut);
+  const unhealthy = Boolean(main?.unhealthy || last?.unhealthy);
   const unknown: ExitStatus = { code: null, signal: null };
   let chosen: ExitStatus;
   if (main && !isSuccess(spec, main) && (main.code !== null || main.signal !== null)) chosen = main;
   else if (last && (last.code !== null || last.signal !== null)) chosen = last;
   else chosen = main ?? last ?? unknown;
-  return { code: chosen.code, signal: chosen.signal, ...(timedOut ? { timedOut } : {}) };
+  return { code: chosen.code, signal: chosen.signal, ...(timedOut ? { timedOut } : {}), ...(unhealthy ? { unhealthy } : {}) };
 }
 
-/** "exit code 3", "killed by SIGKILL", "timed out (killed by SIGKILL)", "exit status unknown". */
+/** "exit code 3", "killed by SIGKILL", "timed out (killed by SIGKILL)", "unhealthy (exit code 0)", "exit status unknown". */
 export function describeExit(exit: ExitStatus): string {
   const base = exit.signal !== null ? `killed by ${exit.signal}` : exit.code !== null ? `exit code ${exit.code}` : 'exit status unknown';
-  return exit.timedOut ? `timed out (${base})` : base;
+  const timed = exit.timedOut ? `timed out (${base})` : base;
+  return exit.unhealthy ? `unhealthy (${timed})` : timed;
 }

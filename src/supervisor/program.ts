@@ -4,14 +4,20 @@
  * down only when told (onEmptied), because a program is its whole cgroup, not its first pid.
  *
  *   stopped --start--> starting --launched--> running --emptied--> backoff --timer--> starting
- *      ^                  |                     |                     |
- *      |            spawn error          stop / restart        start limit hit
- *      |                  v                     v                     v
- *      +--emptied--- stopping <-----------------+                  failed --retry timer--> starting
+ *      ^                  |                     |   |                 ^   |
+ *      |            spawn error          stop / |   | health check    |   start limit hit
+ *      |                  v             restart |   v  failed         |   v
+ *      +--emptied--- stopping <-----------------+  unhealthy --emptied+  failed --retry timer--> starting
+ *
+ * `starting` first waits for the programs named in `after:` to be up (the gate), unless the
+ * program is found already running in its cgroup. `unhealthy` stops the program the way a stop
+ * does; its exit then counts as abnormal, so the restart policy restarts it (or gives up).
  */
 import { UsageError } from '../errors.js';
 import { backoffDelayMs, checkStartLimit, decideAfterExit, describeExit, programExit, retryFailedAfterMs, type SupervisedSpec } from './policy.js';
 import { programStatus } from './status.js';
+import { ProgramChecks } from './health.js';
+import { startAttempt } from './start.js';
 import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
   LaunchError,
@@ -19,6 +25,8 @@ import {
   type ExitInfo,
   type ExitRecord,
   type ExitStatus,
+  type HealthProber,
+  type HealthState,
   type Launcher,
   type Logger,
   type ProgramEvent,
@@ -28,7 +36,7 @@ import {
   type TimerHandle,
   type Timers,
 } from './types.js';
-import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS, startWatched } from './watch.js';
+import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS } from './watch.js';
 
 /** What a Program is given instead of doing I/O. */
 export interface ProgramDeps {
@@ -43,6 +51,10 @@ export interface ProgramDeps {
   killGraceMs?: number;
   /** Watch mode: a restart_command still running after this long is killed and counts as failed. */
   restartCommandTimeoutMs?: number;
+  /** Runs health checks; required for a spec with `health`. */
+  prober?: HealthProber;
+  /** Resolves once the programs named in `after:` are up (the Supervisor's); absent: no wait. */
+  gate?: (after: readonly string[]) => Promise<void>;
 }
 
 interface PendingRestart {
@@ -82,6 +94,9 @@ export class Program {
   private launching: Promise<void> = Promise.resolve();
   private stopWaiters: Array<() => void> = [];
   private detached = false;
+  /** Waiting at the `after:` gate: nothing is launched yet, so a stop has nothing to signal. */
+  private gated = false;
+  private readonly checks: ProgramChecks;
 
   constructor(spec: SupervisedSpec, deps: ProgramDeps) {
     this.spec = spec;
@@ -95,13 +110,25 @@ export class Program {
       logger: deps.logger,
       killGraceMs: deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       arm: (ms, fn) => this.arm(ms, fn),
-      stopping: (gen) => gen === this.gen && this._state === 'stopping',
-      emptied: () => this.finishStop(null, this.deps.clock.now()),
+      stopping: (gen) => gen === this.gen && (this._state === 'stopping' || this._state === 'unhealthy'),
+      emptied: () => this.wentDown(this._state, null, this.deps.clock.now()),
       stuck: (reason) => {
         this.afterStop = null;
         this.enterFailed(reason, false);
       },
       bug: (err) => this.bug(err),
+    });
+    this.checks = new ProgramChecks({
+      name: spec.name,
+      spec: () => this.spec,
+      watching: spec.watch !== undefined,
+      clock: deps.clock,
+      timers: deps.timers,
+      logger: deps.logger,
+      prober: deps.prober,
+      current: (gen) => gen === this.gen,
+      emit: (event) => this.emit(event),
+      unhealthy: (detail) => this.onUnhealthy(detail),
     });
   }
 
@@ -113,6 +140,22 @@ export class Program {
   /** Current state. */
   get state(): ProgramState {
     return this._state;
+  }
+
+  /** The health check's verdict on this run; null without a check or when not running. */
+  get healthState(): HealthState | null {
+    return this.checks.verdict;
+  }
+
+  /** Starting, but still waiting for the programs named in `after:`. */
+  get waitingForAfter(): boolean {
+    return this.gated;
+  }
+
+  /** Running, and healthy when it has a check: what a program `after:` it waits for. */
+  get up(): boolean {
+    const health = this.checks.verdict;
+    return this._state === 'running' && (health === null || health === 'healthy');
   }
 
   /** The spec in force. */
@@ -149,6 +192,7 @@ export class Program {
     if (this.detached) return Promise.resolve();
     switch (this._state) {
       case 'running':
+      case 'unhealthy': // its policy restarts it
         return Promise.resolve();
       case 'starting':
         return this.launching;
@@ -184,8 +228,16 @@ export class Program {
         return Promise.resolve();
       case 'stopping':
         return this.untilStopped();
+      case 'unhealthy':
+        // Being stopped already; from now on it is a stop on request, not a restart.
+        this.beginStop();
+        return this.untilStopped();
       case 'starting':
       case 'running':
+        if (this.gated) {
+          this.abandonLaunch('stopped before it started (was waiting for its after: programs)');
+          return Promise.resolve();
+        }
         if (this.watching) {
           this.gen++; // drop a restart_command still in flight
           this.launchInFlight = false;
@@ -209,11 +261,12 @@ export class Program {
       case 'backoff':
         return this.start();
       case 'starting':
-        if (this.watching) return this.launching;
+        if (this.watching || this.gated) return this.launching;
         this.afterStop = 'start';
         this.beginStop();
         return this.untilStopped().then(() => this.launching);
       case 'running':
+      case 'unhealthy':
         if (this.watching) {
           return this.launch({ reason: 'manual', exitAt: null, delayMs: 0 });
         }
@@ -242,7 +295,7 @@ export class Program {
       if (!this.watching) this.earlyExit = exit ?? null;
       return;
     }
-    if (this._state !== 'running' && this._state !== 'stopping') {
+    if (this._state !== 'running' && this._state !== 'stopping' && this._state !== 'unhealthy') {
       // Nothing of ours was running: a late or repeated report.
       this.deps.logger.debug?.(`program "${this.name}": group emptied while ${this._state}; ignored`);
       return;
@@ -266,8 +319,7 @@ export class Program {
           this.deps.logger.debug?.(`program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`);
           return;
         }
-        if (state === 'running') this.handleExit(exit ?? null, at);
-        else this.finishStop(exit ?? null, at);
+        this.wentDown(state, exit ?? null, at);
       })
       .catch((err: unknown) => this.bug(err));
   }
@@ -323,6 +375,7 @@ export class Program {
     if (this.detached) return;
     this.gen++;
     this.clearTimer();
+    this.checks.end(true);
     this.detached = true;
     if (!this.watching) this.deps.launcher.detach(this.name);
     this.resolveStopWaiters();
@@ -342,6 +395,7 @@ export class Program {
         error: this.error,
         lastLatencyMs: this.lastLatencyMs,
         cgroup: this.cgroup,
+        health: this.checks.verdict,
       },
       this.deps.clock.now(),
     );
@@ -364,47 +418,44 @@ export class Program {
   }
 
   private async runLaunch(gen: number, pending: PendingRestart | null): Promise<void> {
-    let pid: number | null;
-    let startedAt: number | null = null;
+    let started;
     try {
-      if (this.watching) {
-        pid = await this.launchWatched(gen, pending === null);
-      } else {
-        const adopted = await this.deps.launcher.adopt(this.name);
-        if (gen !== this.gen) return;
-        if (adopted) {
-          // A previous agent left it running: a second copy is exactly what must not happen.
-          this.deps.logger.info(`program "${this.name}": adopting ${adopted.pids.length} process(es) already in ${this.cgroup}`);
-          pid = adopted.mainPid ?? adopted.pids[0] ?? null;
-          startedAt = adopted.startedAt;
-        } else {
-          const launched = await this.deps.launcher.launch(this.spec, (exit) => {
-            if (gen !== this.gen) return;
+      started = await startAttempt(
+        {
+          spec: this.spec,
+          watchPath: this.watchPath,
+          cgroup: this.cgroup,
+          launcher: this.deps.launcher,
+          logger: this.deps.logger,
+          restartCommandTimeoutMs: this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS,
+          gate: this.deps.gate,
+          current: () => gen === this.gen && !this.detached,
+          gated: (waiting) => (this.gated = waiting),
+          mainExit: (exit) => {
             this.mainExit = exit;
             this.followMainPid(gen);
-          });
-          pid = launched.pid;
-        }
-      }
+          },
+        },
+        pending === null,
+      );
     } catch (err) {
       if (gen === this.gen) this.onSpawnError(err);
       return;
     }
-    if (gen !== this.gen) return;
-    this.launched(pid, startedAt ?? this.deps.clock.now());
+    if (started === null || gen !== this.gen) return;
+    this.launched(started.pid, started.startedAt ?? this.deps.clock.now());
   }
 
-  /** Watch mode: a populated group at first start is simply running; otherwise restart_command. */
-  private launchWatched(gen: number, firstStart: boolean): Promise<number | null> {
-    const watched = {
-      spec: this.spec,
-      path: this.watchPath as string,
-      launcher: this.deps.launcher,
-      logger: this.deps.logger,
-      timeoutMs: this.deps.restartCommandTimeoutMs ?? DEFAULT_RESTART_COMMAND_TIMEOUT_MS,
-      current: () => gen === this.gen,
-    };
-    return startWatched(watched, firstStart);
+  /** Give up a start still waiting at the gate: nothing runs, so there is nothing to stop. */
+  private abandonLaunch(reason: string): void {
+    this.gen++;
+    this.gated = false;
+    this.launchInFlight = false;
+    this.earlyExit = undefined;
+    this.pending = null;
+    this.pid = null;
+    this.startedAt = null;
+    this.setState('stopped', reason);
   }
 
   private launched(pid: number | null, startedAt: number): void {
@@ -421,6 +472,8 @@ export class Program {
     }
     if (this._state !== 'starting') return;
     this.error = null;
+    // Checks first: whoever the state change wakes (an after: gate) must see `starting`, not no check.
+    this.checks.begin(this.gen);
     this.setState('running', pid === null ? undefined : `pid ${pid}`);
     const pending = this.pending;
     this.pending = null;
@@ -466,14 +519,23 @@ export class Program {
 
   // --- exits ----------------------------------------------------------------------------------
 
-  private recordExit(last: ExitStatus | null, at: number, timedOut = false): ExitRecord {
+  private recordExit(last: ExitStatus | null, at: number, timedOut = false, unhealthy = false): ExitRecord {
     const exit = programExit(this.spec, this.mainExit, last);
-    this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), at };
+    this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), unhealthy: unhealthy || Boolean(exit.unhealthy), at };
     return this.lastExit;
   }
 
-  private handleExit(last: ExitStatus | null, at: number): void {
-    const record = this.recordExit(last, at);
+  /** The group emptied (or was found empty) while in `state`. */
+  private wentDown(state: ProgramState, last: ExitStatus | null, at: number): void {
+    if (state === 'running') this.handleExit(last, at);
+    else if (state === 'unhealthy') this.handleExit(last, at, true);
+    else this.finishStop(last, at);
+  }
+
+  /** An exit the program was not asked for; `unhealthy`: its health check had it stopped. */
+  private handleExit(last: ExitStatus | null, at: number, unhealthy = false): void {
+    const record = this.recordExit(last, at, unhealthy && this.stopper.killed, unhealthy);
+    if (unhealthy) this.stopper.reset();
     const runMs = this.startedAt === null ? null : Math.max(0, at - this.startedAt);
     this.pid = null;
     this.startedAt = null;
@@ -537,6 +599,18 @@ export class Program {
     });
   }
 
+  // --- health ---------------------------------------------------------------------------------
+
+  /** failure_threshold reached: stop the program as a stop does; its exit then counts as abnormal. */
+  private onUnhealthy(detail: string): void {
+    if (this._state !== 'running' || this.detached) return;
+    this.error = `unhealthy: ${detail}`;
+    this.deps.logger.warn(`program "${this.name}" is unhealthy (${detail}); stopping it for its restart policy`);
+    this.stopper.reset();
+    this.setState('unhealthy', detail);
+    this.stopper.signal(this.gen);
+  }
+
   // --- stopping -------------------------------------------------------------------------------
 
   private beginStop(): void {
@@ -578,6 +652,10 @@ export class Program {
     if (from === to) return;
     this.clearTimer();
     if (to !== 'backoff' && to !== 'failed') this.nextRetryAt = null;
+    if (to !== 'running') {
+      // Checks belong to a run; the verdict stays visible while the program is stopped for it.
+      this.checks.end(to === 'unhealthy');
+    }
     this._state = to;
     this.emit({ type: 'state', program: this.name, from, to, at: this.deps.clock.now(), ...(reason ? { reason } : {}) });
     if (to === 'stopped' || to === 'failed') this.resolveStopWaiters();

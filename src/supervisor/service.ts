@@ -11,7 +11,7 @@ import { isCgroupRule } from '../config/match.js';
 import type { Logger } from '../log.js';
 import { Supervisor } from './supervisor.js';
 import { normalizeCgroupPath } from './cgroup-path.js';
-import { realClock, realTimers, type ExitInfo, type Launcher, type ProgramEvent, type ProgramStatus } from './types.js';
+import { realClock, realTimers, type ExitInfo, type HealthProber, type HealthState, type Launcher, type ProgramEvent, type ProgramStatus } from './types.js';
 
 /** One program, as /metrics shows it. */
 export interface ProgramSample {
@@ -19,6 +19,8 @@ export interface ProgramSample {
   state: string;
   restarts: number;
   lastExitCode: number | null;
+  /** The health check's verdict (null: not running); absent for a program without a check. */
+  health?: HealthState | null;
   /** Restart latency histogram over RESTART_LATENCY_BUCKETS. */
   latency: { buckets: Float64Array; sum: number; count: number };
 }
@@ -39,11 +41,26 @@ export interface RestartEvent {
   [key: string]: unknown;
 }
 
+/** A health verdict or a failed check, as the event stream carries it. */
+export interface HealthEvent {
+  type: 'health';
+  time: string;
+  node: string;
+  program: string;
+  health: HealthState;
+  failures: number;
+  /** The failed check's line (from the program's own answer for exec: never trusted for a terminal). */
+  detail: string | null;
+  [key: string]: unknown;
+}
+
 export interface SupervisorServiceDeps {
   config: Config;
   launcher: Launcher;
   /** Where restarts are published: the agent's event bus. */
-  bus: { publish(event: RestartEvent): void };
+  bus: { publish(event: RestartEvent | HealthEvent): void };
+  /** Runs health checks (RealProber over the launcher). */
+  prober?: HealthProber;
   log: Logger;
   node: string;
   /** cgroup id -> path in the grouping hierarchy. */
@@ -74,6 +91,7 @@ export class SupervisorService {
       timers: realTimers,
       logger: d.log,
       listener: (e) => this.onProgramEvent(e),
+      ...(d.prober ? { prober: d.prober } : {}),
       resolveWatch: (w) => this.resolveWatch(w, d.config),
     });
     this.reindex();
@@ -130,6 +148,16 @@ export class SupervisorService {
         pid: e.pid,
         latency_s: e.latency_ms === null ? null : e.latency_ms / 1000,
       });
+    } else if (e.type === 'health') {
+      this.d.bus.publish({
+        type: 'health',
+        time: isoMicros(e.at * 1e6),
+        node: this.d.node,
+        program: e.program,
+        health: e.health,
+        failures: e.failures,
+        detail: e.detail,
+      });
     } else if (e.type === 'error') {
       this.d.log.warn(`program "${e.program}": ${e.message}`);
     } else if (e.type === 'state') {
@@ -164,6 +192,7 @@ export class SupervisorService {
         state: p.state,
         restarts: p.restarts,
         lastExitCode: code,
+        ...(this.d.config.programs.find((s) => s.name === p.name)?.health ? { health: p.health } : {}),
         latency: this.latency.get(p.name) ?? { buckets: new Float64Array(RESTART_LATENCY_BUCKETS.length + 1), sum: 0, count: 0 },
       };
     });

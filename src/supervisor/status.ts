@@ -1,5 +1,5 @@
 /** A program's status record, as `forkwatch programs` and the API list it. */
-import type { ExitRecord, ProgramState, ProgramStatus } from './types.js';
+import type { ExitRecord, HealthState, ProgramState, ProgramStatus } from './types.js';
 
 /** What a Program knows about itself, in clock milliseconds. */
 export interface ProgramFacts {
@@ -13,11 +13,12 @@ export interface ProgramFacts {
   error: string | null;
   lastLatencyMs: number | null;
   cgroup: string;
+  health: HealthState | null;
 }
 
 /** The record at clock time `now`: times in seconds, uptime only while something runs. */
 export function programStatus(f: ProgramFacts, now: number): ProgramStatus {
-  const up = f.startedAt !== null && (f.state === 'running' || f.state === 'stopping');
+  const up = f.startedAt !== null && (f.state === 'running' || f.state === 'unhealthy' || f.state === 'stopping');
   return {
     name: f.name,
     state: f.state,
@@ -29,6 +30,7 @@ export function programStatus(f: ProgramFacts, now: number): ProgramStatus {
           code: f.lastExit.code,
           signal: f.lastExit.signal,
           timed_out: f.lastExit.timedOut,
+          unhealthy: f.lastExit.unhealthy,
           at: f.lastExit.at / 1000,
         }
       : null,
@@ -36,5 +38,6 @@ export function programStatus(f: ProgramFacts, now: number): ProgramStatus {
     error: f.error,
     last_restart_latency_s: f.lastLatencyMs === null ? null : f.lastLatencyMs / 1000,
     cgroup: f.cgroup,
+    health: f.health,
   };
 }

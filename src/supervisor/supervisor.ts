@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { normalizeCgroupPath } from './cgroup-path.js';
 import type { SupervisedSpec } from './policy.js';
 import { Program } from './program.js';
-import type { Clock, ExitInfo, Launcher, Logger, ProgramEvent, ProgramStatus, Timers } from './types.js';
+import type { Clock, ExitInfo, HealthProber, Launcher, Logger, ProgramEvent, ProgramStatus, Timers } from './types.js';
 
 /** What a Supervisor is given. */
 export interface SupervisorDeps {
@@ -23,6 +23,8 @@ export interface SupervisorDeps {
   resolveWatch?: (watch: string) => string;
   killGraceMs?: number;
   restartCommandTimeoutMs?: number;
+  /** Runs programs' health checks. */
+  prober?: HealthProber;
 }
 
 /** What reload changed, by program name. */
@@ -52,6 +54,8 @@ export class Supervisor {
   /** Programs dropped by a reload that are still stopping: their emptying must still arrive. */
   private readonly retiring = new Set<Program>();
   private byCgroup = new Map<string, Program[]>();
+  /** Starts waiting for their `after:` programs to be up. */
+  private waiters: Array<{ names: readonly string[]; go: () => void }> = [];
 
   constructor(specs: SupervisedSpec[], deps: SupervisorDeps) {
     this.deps = deps;
@@ -73,21 +77,33 @@ export class Supervisor {
    * the agent can exit and a later agent adopts them.
    */
   async stopAll(opts: { keepRunning?: boolean } = {}): Promise<void> {
-    await Promise.all(
-      [...this.programs.values()].map(async (p) => {
-        const keep = opts.keepRunning ?? p.currentSpec.keep_running;
-        if (keep && !p.watching && (p.state === 'running' || p.state === 'starting')) {
-          if (p.state === 'starting') await p.start(); // let the launch land before letting go
-          if (p.state === 'running') {
-            this.deps.logger.info(`program "${p.name}": left running (keep_running)`);
-            p.detach();
-            return;
-          }
-        }
-        await p.stop();
-        await this.removeCgroup(p);
-      }),
-    );
+    // Reverse `after:` order: a program stops once every program that starts after it has.
+    const stops = new Map<string, Promise<void>>();
+    const stopInOrder = (p: Program): Promise<void> => {
+      let done = stops.get(p.name);
+      if (done) return done;
+      stops.set(p.name, Promise.resolve()); // a cycle (refused by the config) cannot wait on itself
+      const later = [...this.programs.values()].filter((q) => q.currentSpec.after?.includes(p.name));
+      done = Promise.all(later.map(stopInOrder)).then(() => this.stopOrKeep(p, opts));
+      stops.set(p.name, done);
+      return done;
+    };
+    await Promise.all([...this.programs.values()].map(stopInOrder));
+  }
+
+  private async stopOrKeep(p: Program, opts: { keepRunning?: boolean }): Promise<void> {
+    const keep = opts.keepRunning ?? p.currentSpec.keep_running;
+    // A start still waiting for its after: programs has nothing to keep: it is called off.
+    if (keep && !p.watching && (p.state === 'running' || (p.state === 'starting' && !p.waitingForAfter))) {
+      if (p.state === 'starting') await p.start(); // let the launch land before letting go
+      if (p.state === 'running') {
+        this.deps.logger.info(`program "${p.name}": left running (keep_running)`);
+        p.detach();
+        return;
+      }
+    }
+    await p.stop();
+    await this.removeCgroup(p);
   }
 
   /**
@@ -201,11 +217,39 @@ export class Supervisor {
       clock: this.deps.clock,
       timers: this.deps.timers,
       logger: this.deps.logger,
-      ...(this.deps.listener ? { listener: this.deps.listener } : {}),
+      listener: (e) => {
+        this.deps.listener?.(e);
+        if (e.type === 'state' || e.type === 'health') this.wakeWaiters();
+      },
+      gate: (after) => this.whenUp(after),
       ...(watchPath !== undefined ? { watchPath } : {}),
       ...(this.deps.killGraceMs !== undefined ? { killGraceMs: this.deps.killGraceMs } : {}),
       ...(this.deps.restartCommandTimeoutMs !== undefined ? { restartCommandTimeoutMs: this.deps.restartCommandTimeoutMs } : {}),
+      ...(this.deps.prober ? { prober: this.deps.prober } : {}),
     });
+  }
+
+  /**
+   * Resolves once every named program is up (running, and healthy when checked). A name no longer
+   * configured (dropped by a reload) is not waited for.
+   */
+  private whenUp(names: readonly string[]): Promise<void> {
+    return new Promise((go) => {
+      if (this.allUp(names)) go();
+      else this.waiters.push({ names, go });
+    });
+  }
+
+  private allUp(names: readonly string[]): boolean {
+    return names.every((n) => this.programs.get(n)?.up ?? true);
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => this.allUp(w.names));
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.go();
   }
 
   private watchPathOf(spec: SupervisedSpec): string | undefined {

@@ -3,6 +3,7 @@
  * moves through, what it reports, and the seams (clock, timers, logger, launcher) it is given
  * instead of reaching for I/O itself.
  */
+import type { HealthProbe } from '../config/types.js';
 import { UsageError } from '../errors.js';
 
 /** Wall-clock milliseconds (Date.now() in the agent, a fake in tests). */
@@ -45,6 +46,8 @@ export interface ExitStatus {
   signal: string | null;
   /** The stop or start took longer than allowed and was cut short. */
   timedOut?: boolean;
+  /** The program was stopped because it failed its health check. */
+  unhealthy?: boolean;
 }
 
 /** An exit as the kernel side reports it: `at` is when it was seen, on the supervisor's clock. */
@@ -57,13 +60,18 @@ export interface ExitRecord {
   code: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped for failing its health check. */
+  unhealthy: boolean;
   /** Clock milliseconds when the exit was seen. */
   at: number;
 }
 
-export const PROGRAM_STATES = ['stopped', 'starting', 'running', 'backoff', 'stopping', 'failed'] as const;
-/** Where a program is in its life; see program.ts for the transitions. */
+export const PROGRAM_STATES = ['stopped', 'starting', 'running', 'unhealthy', 'backoff', 'stopping', 'failed'] as const;
+/** Where a program is in its life; see program.ts for the transitions. `unhealthy`: failed its check, being stopped to restart. */
 export type ProgramState = (typeof PROGRAM_STATES)[number];
+
+/** What a program's health check last concluded; `starting` until the first pass or the threshold. */
+export type HealthState = 'starting' | 'healthy' | 'unhealthy';
 
 /** Why a program was started again: its restart policy, a retry out of `failed`, or a person. */
 export type RestartReason = 'policy' | 'retry' | 'manual';
@@ -94,7 +102,17 @@ export type ProgramEvent =
       pid: number | null;
       at: number;
     }
-  | { type: 'error'; program: string; message: string; at: number };
+  | { type: 'error'; program: string; message: string; at: number }
+  | {
+      type: 'health';
+      program: string;
+      health: HealthState;
+      /** Consecutive failed checks (0 after a pass). */
+      failures: number;
+      /** What the last failed check said; null after a pass. */
+      detail: string | null;
+      at: number;
+    };
 
 /** A program as `forkwatch programs` shows it. Times are Unix seconds. */
 export interface ProgramStatus {
@@ -103,7 +121,9 @@ export interface ProgramStatus {
   pid: number | null;
   uptime_s: number | null;
   restarts: number;
-  last_exit: { code: number | null; signal: string | null; timed_out: boolean; at: number } | null;
+  last_exit: { code: number | null; signal: string | null; timed_out: boolean; unhealthy: boolean; at: number } | null;
+  /** The health check's verdict while the program runs (or is being stopped for failing it); null without a check. */
+  health: HealthState | null;
   /** Unix seconds of the next automatic attempt (backoff or retry out of failed). */
   next_retry: number | null;
   /** Why the program is failed (or what last went wrong). */
@@ -142,8 +162,11 @@ export interface Launcher {
    * process's own exit status (the group may live on).
    */
   launch(spec: LaunchSpec, onMainExit: (exit: ExitStatus) => void): Promise<Launched>;
-  /** Run a short command to completion outside any program cgroup (watch mode's restart_command). */
-  runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number): Promise<ExitStatus>;
+  /**
+   * Run a short command to completion outside any program cgroup (watch mode's restart_command, an
+   * exec health check). `quiet`: its output is dropped instead of logged.
+   */
+  runOnce(spec: LaunchSpec, argv: string[], timeoutMs: number, opts?: { quiet?: boolean }): Promise<ExitStatus>;
   /** Send `signal` to every process in the program's cgroup; resolves to how many were signalled. */
   signal(name: string, signal: NodeJS.Signals): Promise<number>;
   /** SIGKILL everything in the program's cgroup (cgroup.kill, else pid by pid). */
@@ -161,6 +184,12 @@ export interface Launcher {
   remove(name: string): Promise<void>;
   /** Stop following the program's process and output so the agent can exit with it running. */
   detach(name: string): void;
+}
+
+/** Runs one health check of a program (the real one: src/supervisor/probe.ts). */
+export interface HealthProber {
+  /** Resolves to null when the check passed, else one line saying why not; gives up after timeoutMs. */
+  check(spec: LaunchSpec, probe: HealthProbe, timeoutMs: number): Promise<string | null>;
 }
 
 /** The fields of a ProgramSpec a launcher reads. */

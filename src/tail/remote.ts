@@ -32,7 +32,7 @@ export function streamEventLine(e: Ev, json: boolean): string {
   return `${node.padEnd(12)} ${formatAgentEvent(e as AgentEvent)}\n`;
 }
 
-/** People's line for an agent event (barrier, limit, release, restart); every value inert. */
+/** People's line for an agent event (barrier, limit, release, restart, health); every value inert. */
 export function formatAgentEvent(e: AgentEvent): string {
   const { type, time: rawTime, node: _n, group, program, seq: _s, source: _src, ...rest } = e as AgentEvent & { source?: string };
   const time = inertText(rawTime);

@@ -39,6 +39,26 @@ describe('forkwatch run --config errors', () => {
       /: resources: unknown key "sockets"; expected one of tasks, threads, forks_per_second, cpu_cores, memory_bytes/,
     ],
     ['negative value', 'resources:\n  tasks: { limit: -1 }\n', /: resources\.tasks\.limit: .*-1.*; expected /],
+    [
+      'health http not a URL',
+      'programs:\n  - { name: a, command: a, health: { http: "localhost:80" } }\n',
+      /: programs\[0\]\.health\.http: "localhost:80" is not an http URL; expected /,
+    ],
+    [
+      'health tcp not host:port',
+      'programs:\n  - { name: a, command: a, health: { tcp: "h:x" } }\n',
+      /: programs\[0\]\.health\.tcp: "h:x" is not host:port; expected /,
+    ],
+    [
+      'health exec not a command',
+      'programs:\n  - { name: a, command: a, health: { exec: { run: x } } }\n',
+      /: programs\[0\]\.health\.exec: .* is not a command; expected /,
+    ],
+    [
+      'after in a cycle',
+      'programs:\n  - { name: a, command: a, after: [b] }\n  - { name: b, command: b, after: [a] }\n',
+      /: programs\[0\]\.after: a cycle: a -> b -> a; expected /,
+    ],
   ])('%s: one line naming file and key path, exit 2', (_name, yaml, message) => {
     const file = write(`c${Math.random()}.yaml`, yaml);
     const r = runCli(['run', '--config', file]);

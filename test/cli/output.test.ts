@@ -114,11 +114,12 @@ describe('tables', () => {
       pid: null,
       uptime_s: null,
       restarts: 0,
-      last_exit: { code: null, signal: EVIL, timed_out: false, at: 0 },
+      last_exit: { code: null, signal: EVIL, timed_out: false, unhealthy: false, at: 0 },
       next_retry: null,
       error: `cannot write /sys/fs/cgroup/${EVIL}/cgroup.procs`,
       last_restart_latency_s: null,
       cgroup: `/x/${EVIL}`,
+      health: null,
     };
     const text = formatPrograms([p]);
     expectInert(text, 3);

@@ -85,6 +85,7 @@ describe('defaults', () => {
       stop_signal: 'SIGTERM',
       stop_timeout_s: 10,
       keep_running: false,
+      after: [],
     });
   });
 
@@ -216,10 +217,46 @@ programs:
       stop_signal: 'SIGINT',
       stop_timeout_s: 30,
       keep_running: true,
+      after: [],
     });
     expect(w.watch).toBe('batch');
     expect(w.restart_command).toStrictEqual(['systemctl', 'restart', 'batch.service']);
     expect(w.command).toBeUndefined();
+  });
+
+  it('reads health checks and after', () => {
+    const [db, web, job] = parse(`
+programs:
+  - name: db
+    command: /usr/bin/db
+    health: { tcp: "127.0.0.1:5432", interval: 2s, timeout: 1s, start_period: 30s, failure_threshold: 5 }
+  - name: web
+    command: /usr/bin/web
+    after: [db]
+    health: { http: "http://127.0.0.1:8080/healthz" }
+  - name: job
+    command: /usr/bin/job
+    after: web
+    health: { exec: [/usr/bin/job, --check] }
+`).programs;
+    expect(db.health).toStrictEqual({
+      probe: { tcp: { host: '127.0.0.1', port: 5432 } },
+      interval_s: 2,
+      timeout_s: 1,
+      start_period_s: 30,
+      failure_threshold: 5,
+    });
+    expect(web.health).toStrictEqual({
+      probe: { http: 'http://127.0.0.1:8080/healthz' },
+      interval_s: 10,
+      timeout_s: 5,
+      start_period_s: 0,
+      failure_threshold: 3,
+    });
+    expect(web.after).toStrictEqual(['db']);
+    expect(job.after).toStrictEqual(['web']);
+    expect(job.health?.probe).toStrictEqual({ exec: ['/usr/bin/job', '--check'] });
+    expect(db.after).toStrictEqual([]);
   });
 
   it('reads match fields', () => {
@@ -292,7 +329,78 @@ const errors: Array<[string, string, string]> = [
   [
     'unknown program key',
     'programs: [{ name: a, command: a, restrat: always }]',
-    `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running`,
+    `${FILE}: programs[0]: unknown key "restrat"; expected one of name, command, cwd, env, user, group, watch, restart_command, restart, success_exit_codes, backoff, start_limit, retry_failed_after, stop_signal, stop_timeout, keep_running, after, health`,
+  ],
+  // health checks and order
+  [
+    'health without a check',
+    'programs: [{ name: a, command: a, health: { interval: 5s } }]',
+    `${FILE}: programs[0].health: no check; expected exactly one of exec (a command), http (a URL to GET) or tcp (host:port to connect to)`,
+  ],
+  [
+    'health with two checks',
+    'programs: [{ name: a, command: a, health: { exec: true, tcp: "127.0.0.1:80" } }]',
+    `${FILE}: programs[0].health: exec and tcp together; expected exactly one of exec (a command), http (a URL to GET) or tcp (host:port to connect to)`,
+  ],
+  [
+    'health http not a URL',
+    'programs: [{ name: a, command: a, health: { http: "localhost:80" } }]',
+    `${FILE}: programs[0].health.http: "localhost:80" is not an http URL; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz`,
+  ],
+  [
+    'health http with credentials',
+    'programs: [{ name: a, command: a, health: { http: "http://u:p@h/" } }]',
+    `${FILE}: programs[0].health.http: a URL with credentials; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz, without user:password@`,
+  ],
+  [
+    'health http port 0',
+    'programs: [{ name: a, command: a, health: { http: "http://127.0.0.1:0/" } }]',
+    `${FILE}: programs[0].health.http: "http://127.0.0.1:0/" has port 0; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz, with a port from 1 to 65535`,
+  ],
+  [
+    'health http of another scheme',
+    'programs: [{ name: a, command: a, health: { http: "file:///etc/passwd" } }]',
+    `${FILE}: programs[0].health.http: "file:///etc/passwd" is not an http URL; expected an http:// or https:// URL like http://127.0.0.1:8080/healthz`,
+  ],
+  [
+    'health exec empty',
+    'programs: [{ name: a, command: a, health: { exec: [] } }]',
+    `${FILE}: programs[0].health.exec: a list is not a command; expected a list like [/usr/bin/prog, --flag] or a string split on spaces`,
+  ],
+  [
+    'health tcp port out of range',
+    'programs: [{ name: a, command: a, health: { tcp: "127.0.0.1:70000" } }]',
+    `${FILE}: programs[0].health.tcp: "127.0.0.1:70000" is not host:port; expected host:port like 127.0.0.1:5432, localhost:5432 or [::1]:5432`,
+  ],
+  [
+    'health tcp without port',
+    'programs: [{ name: a, command: a, health: { tcp: "localhost" } }]',
+    `${FILE}: programs[0].health.tcp: "localhost" is not host:port; expected host:port like 127.0.0.1:5432, localhost:5432 or [::1]:5432`,
+  ],
+  [
+    'health threshold 0',
+    'programs: [{ name: a, command: a, health: { tcp: "h:1", failure_threshold: 0 } }]',
+    `${FILE}: programs[0].health.failure_threshold: 0 is below 1; expected a whole number >= 1`,
+  ],
+  [
+    'health on a watch',
+    'groups: [{name: g, match: {cgroup: /g}}]\nprograms: [{ name: a, watch: g, restart_command: x, health: { tcp: "h:1" } }]',
+    `${FILE}: programs[0].health: given with watch; expected health only on a program with command (a watched group is not stopped by forkwatch)`,
+  ],
+  [
+    'after an unknown program',
+    'programs: [{ name: a, command: a }, { name: b, command: b, after: [c] }]',
+    `${FILE}: programs[1].after[0]: no program named "c"; expected one of a`,
+  ],
+  [
+    'after itself',
+    'programs: [{ name: a, command: a, after: [a] }]',
+    `${FILE}: programs[0].after[0]: "a" is the program itself; expected a list of other programs' names, like [db, cache]`,
+  ],
+  [
+    'after in a cycle',
+    'programs: [{ name: a, command: a, after: [c] }, { name: b, command: b, after: [a] }, { name: c, command: c, after: [b] }]',
+    `${FILE}: programs[0].after: a cycle: a -> c -> b -> a; expected an order without cycles (a program cannot wait for itself)`,
   ],
   [
     'unknown backoff key',

@@ -56,7 +56,10 @@ describe('parseStreamQuery', () => {
 
   it.each([
     ['foo=1', 'unknown parameter "foo"; expected cgroup, comm, pid, tree, events, threads, failed, group, format, ancestors'],
-    ['events=exit,boom', 'events: unknown event type "boom"; expected a comma-separated list of fork, exec, exit, migrate, barrier, limit, release, restart'],
+    [
+      'events=exit,boom',
+      'events: unknown event type "boom"; expected a comma-separated list of fork, exec, exit, migrate, barrier, limit, release, restart, health',
+    ],
     ['format=xml', 'format "xml": expected ndjson or sse'],
     ['pid=abc', 'pid "abc": expected a process id (a positive integer)'],
     ['pid=0', 'pid "0": expected a process id (a positive integer)'],

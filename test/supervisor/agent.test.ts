@@ -8,9 +8,7 @@
  * Every program is named t<pid>-…, so nothing here touches another agent's programs; every
  * agent, program cgroup, watched cgroup and temp file is removed afterwards, pass or fail.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +16,10 @@ import type { ProgramStatus } from '../../src/supervisor/types.js';
 import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
-import { CLI, CliProcess } from '../helpers/cli.js';
+import { CliProcess } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
+import { cli, programsYaml, readEvents, status, stopAgent, waitStatus, type EventReader } from './agent-helpers.js';
 import { destroyTree, gone, waitFor } from './cgroup-helpers.js';
 
 const PREFIX = `t${process.pid}`;
@@ -81,99 +80,10 @@ function stampFile(label: string): { path: string; lines(): string[] } {
   };
 }
 
-/** `programs:` YAML from plain objects (JSON is YAML 1.2, and needs no quoting thought). */
-function programsYaml(programs: Record<string, unknown>[]): string {
-  return ['programs:', ...programs.map((p) => `  - ${JSON.stringify(p)}`)].join('\n');
-}
-
-/** One request to the agent's API over its unix socket. */
-function api<T>(socket: string, method: 'GET' | 'POST', pathname: string): Promise<{ status: number; body: T }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: socket, method, path: pathname }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: (res.headers['content-type']?.includes('json') ? JSON.parse(text) : text) as T });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function status(socket: string, program: string): Promise<ProgramStatus> {
-  const { body } = await api<ProgramStatus[]>(socket, 'GET', '/api/programs');
-  const p = body.find((x) => x.name === program);
-  if (!p) throw new Error(`program ${program} not in /api/programs: ${JSON.stringify(body.map((x) => x.name))}`);
-  return p;
-}
-
-async function waitStatus(socket: string, program: string, pred: (p: ProgramStatus) => boolean, what: string, timeoutMs = 10_000): Promise<ProgramStatus> {
-  let last: ProgramStatus | undefined;
-  await waitFor(`${program}: ${what} (last: ${JSON.stringify(last)})`, async () => pred((last = await status(socket, program))), timeoutMs).catch(() => {
-    throw new Error(`timed out waiting for ${program}: ${what}; last status ${JSON.stringify(last)}`);
-  });
-  return last!;
-}
-
-/**
- * The built CLI to completion, without blocking this process's event loop (runCli's spawnSync
- * would stop us reading the agent's stderr, and an agent blocked on a full pipe stops too).
- */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const start = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - start }));
-  });
-}
-
-interface EventReader {
-  events: Record<string, unknown>[];
-  close(): void;
-}
-
-/** The agent's /events stream over its unix socket, filtered to `types`, collected as it comes. */
-function readEvents(socket: string, types: string): EventReader {
-  const reader: EventReader = { events: [], close: () => req.destroy() };
-  let partial = '';
-  const req = http.request({ socketPath: socket, path: `/events?events=${types}` }, (res) => {
-    res.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.startsWith('{')) reader.events.push(JSON.parse(line) as Record<string, unknown>);
-    });
-    res.on('error', () => undefined);
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return reader;
-}
-
 /** The agent's `program "NAME": A -> B (reason)` log lines, in order. */
 function transitions(agent: TestAgent, program: string): { from: string; to: string; reason: string }[] {
   const re = new RegExp(`program "${program}": (\\w+) -> (\\w+)(?: \\((.*)\\))?$`, 'gm');
   return [...agent.proc.stderr.matchAll(re)].map((m) => ({ from: m[1], to: m[2], reason: m[3] ?? '' }));
-}
-
-/** SIGTERM, and SIGKILL if the agent has not gone after 20 s: a broken stop must not hang the run. */
-async function stopAgent(agent: TestAgent | undefined): Promise<void> {
-  if (!agent) return;
-  const timer = setTimeout(() => agent.proc.kill('SIGKILL'), 20_000);
-  try {
-    await agent.stop();
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function alive(pid: number): boolean {
@@ -470,12 +380,12 @@ describe('programs supervised by the running agent', () => {
     // `forkwatch programs` shows them failed, each with its reason under the table.
     const list = await cli(['programs', '--socket', sock()]);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^PROGRAM\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+NEXT RETRY$/m);
+    expect(list.stdout).toMatch(/^PROGRAM\s+STATE\s+HEALTH\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+NEXT RETRY$/m);
     for (const c of cases) {
-      expect(list.stdout).toMatch(new RegExp(`^${c.program}\\s+failed\\s+-\\s+-\\s+0\\s+-\\s+-$`, 'm'));
+      expect(list.stdout).toMatch(new RegExp(`^${c.program}\\s+failed\\s+-\\s+-\\s+-\\s+0\\s+-\\s+-$`, 'm'));
       expect(list.stdout).toContain(`${c.program}: `);
     }
-    expect(list.stdout).toMatch(new RegExp(`^${P.never}\\s+failed\\s+-\\s+-\\s+0\\s+code 3\\s+-$`, 'm'));
+    expect(list.stdout).toMatch(new RegExp(`^${P.never}\\s+failed\\s+-\\s+-\\s+-\\s+0\\s+code 3\\s+-$`, 'm'));
     // Starting it by hand says why it cannot start, and still leaves the agent up.
     const r = await cli(['start', P.noCmd, '--socket', sock()]);
     expect(r.code).toBe(0);

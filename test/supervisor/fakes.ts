@@ -183,6 +183,7 @@ export function makeSpec(overrides: Partial<SupervisedSpec> = {}): SupervisedSpe
     stop_signal: 'SIGTERM',
     stop_timeout_s: 5,
     keep_running: false,
+    after: [],
     ...overrides,
   };
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import type { SupervisedSpec } from '../../src/supervisor/policy.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
+import type { HealthProber } from '../../src/supervisor/types.js';
 import { FakeLauncher, FakeTime, captureEvents, captureLogger, flush, makeSpec } from './fakes.js';
 
-function setup(specs: SupervisedSpec[], resolveWatch?: (w: string) => string) {
+function setup(specs: SupervisedSpec[], resolveWatch?: (w: string) => string, prober?: HealthProber) {
   const time = new FakeTime();
   const launcher = new FakeLauncher();
   const logger = captureLogger();
@@ -16,6 +17,7 @@ function setup(specs: SupervisedSpec[], resolveWatch?: (w: string) => string) {
     logger,
     listener,
     ...(resolveWatch ? { resolveWatch } : {}),
+    ...(prober ? { prober } : {}),
   });
   launcher.reportEmpty = (path) => supervisor.onCgroupEmpty(path, { code: null, signal: 'SIGTERM' });
   return { time, launcher, logger, events, supervisor };
@@ -67,11 +69,12 @@ describe('Supervisor', () => {
         pid: null,
         uptime_s: null,
         restarts: 0,
-        last_exit: { code: 2, signal: null, timed_out: false, at: s.time.now() / 1000 },
+        last_exit: { code: 2, signal: null, timed_out: false, unhealthy: false, at: s.time.now() / 1000 },
         next_retry: s.time.now() / 1000 + 1,
         error: null,
         last_restart_latency_s: null,
         cgroup: '/forkwatch.programs/web',
+        health: null,
       },
       {
         name: 'worker',
@@ -84,6 +87,7 @@ describe('Supervisor', () => {
         error: null,
         last_restart_latency_s: null,
         cgroup: '/forkwatch.programs/worker',
+        health: null,
       },
     ]);
   });
@@ -136,5 +140,82 @@ describe('Supervisor', () => {
 
   it('refuses two programs with the same name', () => {
     expect(() => setup([web, web])).toThrow('program "web" is defined twice');
+  });
+});
+
+describe('Supervisor: after: order', () => {
+  const db = makeSpec({ name: 'db', backoff: { initial_s: 2, factor: 1, max_s: 2, reset_after_s: 60 } });
+  const app = makeSpec({ name: 'app', after: ['db'], backoff: { initial_s: 0.1, factor: 1, max_s: 0.1, reset_after_s: 60 } });
+  const launches = (s: ReturnType<typeof setup>) => s.launcher.calls.filter((c) => c.startsWith('launch'));
+
+  it('starts a program once its after: programs run, whatever the config order', async () => {
+    const s = setup([app, db]);
+    s.launcher.hold = true;
+    const started = s.supervisor.start();
+    await flush();
+    expect(launches(s)).toEqual(['launch db']);
+    expect(s.supervisor.get('app')!.state).toBe('starting');
+    s.launcher.release();
+    await flush();
+    s.launcher.release(); // app's own launch
+    await started;
+    expect(launches(s)).toEqual(['launch db', 'launch app']);
+  });
+
+  it('with a health check, waits for healthy, not just running', async () => {
+    let answer: string | null = 'connect: ECONNREFUSED';
+    const prober: HealthProber = { check: async () => answer };
+    const s = setup(
+      [
+        makeSpec({ ...db, health: { probe: { tcp: { host: '127.0.0.1', port: 1 } }, interval_s: 1, timeout_s: 1, start_period_s: 10, failure_threshold: 3 } }),
+        app,
+      ],
+      undefined,
+      prober,
+    );
+    void s.supervisor.start();
+    await s.time.advance(3000);
+    expect(s.supervisor.get('db')!.state).toBe('running');
+    expect(launches(s)).toEqual(['launch db']);
+    answer = null;
+    await s.time.advance(1000);
+    expect(launches(s)).toEqual(['launch db', 'launch app']);
+  });
+
+  it('holds across a restart of the dependency: the dependent restarts only after it', async () => {
+    const s = setup([db, app]);
+    await s.supervisor.start();
+    // Both go down; the dependent's backoff (0.1 s) ends long before the dependency's (2 s).
+    for (const name of ['db', 'app']) {
+      s.launcher.groups.set(name, []);
+      s.supervisor.onProgramEmpty(name, { code: 1, signal: null });
+    }
+    await s.time.advance(500);
+    expect(s.supervisor.get('app')!.state).toBe('starting');
+    expect(launches(s)).toEqual(['launch db', 'launch app']);
+    await s.time.advance(1500);
+    expect(launches(s)).toEqual(['launch db', 'launch app', 'launch db', 'launch app']);
+    expect(s.supervisor.get('app')!.state).toBe('running');
+  });
+
+  it('stops in reverse order', async () => {
+    const s = setup([db, app, makeSpec({ name: 'web', after: ['app'] })]);
+    await s.supervisor.start();
+    await s.supervisor.stopAll({ keepRunning: false });
+    expect(s.launcher.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal web SIGTERM', 'signal app SIGTERM', 'signal db SIGTERM']);
+  });
+
+  it('a start waiting for its after: programs is called off by a stop', async () => {
+    const s = setup([db, app]);
+    s.launcher.launchError = (spec) => (spec.name === 'db' ? new Error('no') : null);
+    void s.supervisor.start();
+    await flush();
+    expect(s.supervisor.get('app')!.waitingForAfter).toBe(true);
+    await s.supervisor.stopProgram('app');
+    expect(s.supervisor.get('app')!.state).toBe('stopped');
+    s.launcher.launchError = null;
+    await s.time.advance(5000);
+    expect(s.supervisor.get('db')!.state).toBe('running');
+    expect(launches(s).filter((c) => c === 'launch app')).toEqual([]);
   });
 });
