@@ -161,7 +161,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
 
   const supervisor = new SupervisorService({
     config,
-    launcher: await CgroupLauncher.create({ logger: log, beforeSpawn: (p) => agent.interest.watchPath(p) }),
+    launcher: await CgroupLauncher.create({
+      logger: log,
+      beforeSpawn: (p) => agent.interest.watchPath(p),
+      ...(config.program_logs ? { programLogs: config.program_logs } : {}),
+    }),
     bus,
     log,
     node,

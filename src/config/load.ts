@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG_YAML, DEFAULTS } from './default.js';
 import { readResources, readRules, type SpecContext } from './groups.js';
 import { readPrograms } from './programs.js';
 import { ConfigReader, orDefault } from './reader.js';
-import { readAccounting, readBpf, readHierarchy, readKubernetes, readListen } from './sections.js';
+import { readAccounting, readBpf, readHierarchy, readKubernetes, readListen, readProgramLogs } from './sections.js';
 import type { Config } from './types.js';
 
 /** What parseConfig needs from the host; tests pass their own. */
@@ -32,7 +32,20 @@ export function hostEnv(env: NodeJS.ProcessEnv = process.env): ParseEnv {
 /** The source name of the embedded default, as messages and `Config.source` show it. */
 export const EMBEDDED_SOURCE = '<embedded default>';
 
-const TOP_KEYS = ['listen', 'node_name', 'cgroup', 'bpf', 'groups', 'group_settings', 'resources', 'accounting', 'programs', 'api', 'kubernetes'] as const;
+const TOP_KEYS = [
+  'listen',
+  'node_name',
+  'cgroup',
+  'bpf',
+  'groups',
+  'group_settings',
+  'resources',
+  'accounting',
+  'programs',
+  'program_logs',
+  'api',
+  'kubernetes',
+] as const;
 
 /**
  * Parses and validates a config. `source` names the text in messages (a file path, or
@@ -64,6 +77,7 @@ export function parseConfig(text: string, source: string, env: ParseEnv = hostEn
     programs: readPrograms(r, top.programs, rules),
     api: readApi(r, top.api),
   };
+  if (top.program_logs != null) config.program_logs = readProgramLogs(r, top.program_logs);
   if (top.kubernetes != null) config.kubernetes = readKubernetes(r, top.kubernetes);
   return config;
 }
