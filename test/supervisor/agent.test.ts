@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgramStatus } from '../../src/supervisor/types.js';
 import { detectCgroup2Mount } from '../../src/host/cgroupfs.js';
-import { TestAgent } from '../helpers/agent.js';
+import { stopAgent, TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { CLI, CliProcess } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
@@ -163,17 +163,6 @@ function readEvents(socket: string, types: string): EventReader {
 function transitions(agent: TestAgent, program: string): { from: string; to: string; reason: string }[] {
   const re = new RegExp(`program "${program}": (\\w+) -> (\\w+)(?: \\((.*)\\))?$`, 'gm');
   return [...agent.proc.stderr.matchAll(re)].map((m) => ({ from: m[1], to: m[2], reason: m[3] ?? '' }));
-}
-
-/** SIGTERM, and SIGKILL if the agent has not gone after 20 s: a broken stop must not hang the run. */
-async function stopAgent(agent: TestAgent | undefined): Promise<void> {
-  if (!agent) return;
-  const timer = setTimeout(() => agent.proc.kill('SIGKILL'), 20_000);
-  try {
-    await agent.stop();
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function alive(pid: number): boolean {
