@@ -81,51 +81,57 @@ describe('rotation under a fast writer', () => {
     const { out, err, exited } = startRelay(dir, name, 65536, 500);
     await waitFor('the relay to make the log', () => fs.existsSync(path.join(dir, `${name}.log`)));
     const follower = new CliProcess(['logs', name, '--dir', dir, '-f', '-n', '0']);
-    // Writing starts once the follower has the (empty) log open.
-    await waitFor(
-      'the follower to open the log',
-      () => {
-        try {
-          return fs.readdirSync(`/proc/${follower.child.pid}/fd`).some((fd) => fs.readlinkSync(`/proc/${follower.child.pid}/fd/${fd}`).endsWith(`${name}.log`));
-        } catch {
-          return false;
-        }
-      },
-      15_000,
-    );
-    // A real writer on both pipes, one write(2) per line (awk's fflush), stdout and stderr interleaved.
-    const writer = spawn(
-      'awk',
-      [
-        `BEGIN { for (i = 1; i <= ${n}; i++) { print "line " i " " sprintf("%0" (i % 97) "d", 0); fflush(); if (i % 3 == 0) { print "warn " i > "/dev/stderr"; fflush("/dev/stderr") } } }`,
-      ],
-      { stdio: ['ignore', out, err] },
-    );
-    out.destroy();
-    err.destroy();
-    await new Promise((resolve) => writer.on('exit', resolve));
-    expect(await exited).toBe(0);
+    try {
+      // Writing starts once the follower has the (empty) log open.
+      await waitFor(
+        'the follower to open the log',
+        () => {
+          try {
+            return fs
+              .readdirSync(`/proc/${follower.child.pid}/fd`)
+              .some((fd) => fs.readlinkSync(`/proc/${follower.child.pid}/fd/${fd}`).endsWith(`${name}.log`));
+          } catch {
+            return false;
+          }
+        },
+        15_000,
+      );
+      // A real writer on both pipes, one write(2) per line (awk's fflush), stdout and stderr interleaved.
+      const writer = spawn(
+        'awk',
+        [
+          `BEGIN { for (i = 1; i <= ${n}; i++) { print "line " i " " sprintf("%0" (i % 97) "d", 0); fflush(); if (i % 3 == 0) { print "warn " i > "/dev/stderr"; fflush("/dev/stderr") } } }`,
+        ],
+        { stdio: ['ignore', out, err] },
+      );
+      out.destroy();
+      err.destroy();
+      await new Promise((resolve) => writer.on('exit', resolve));
+      expect(await exited).toBe(0);
 
-    const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}.log`));
-    expect(files.length, 'the log was rotated many times').toBeGreaterThan(20);
-    for (const f of files) {
-      expect(fs.statSync(path.join(dir, f)).size).toBeLessThanOrEqual(65536);
-      expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o640);
+      const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}.log`));
+      expect(files.length, 'the log was rotated many times').toBeGreaterThan(20);
+      for (const f of files) {
+        expect(fs.statSync(path.join(dir, f)).size).toBeLessThanOrEqual(65536);
+        expect(fs.statSync(path.join(dir, f)).mode & 0o777).toBe(0o640);
+      }
+      const recs = parse(records(dir, name));
+      const outs = recs.filter((r) => r.stream === 'out').map((r) => r.text);
+      const errs = recs.filter((r) => r.stream === 'err').map((r) => r.text);
+      expect(outs).toHaveLength(n);
+      outs.forEach((t, i) => expect(t).toBe(`line ${i + 1} ${'0'.repeat(Math.max(1, (i + 1) % 97))}`));
+      expect(errs).toEqual(Array.from({ length: Math.floor(n / 3) }, (_, i) => `warn ${(i + 1) * 3}`));
+
+      // The follower saw the same records, in the same order.
+      const expected = records(dir, name).map((b) => b.toString());
+      await follower.waitFor((p) => p.stdout.split('\n').length > expected.length, 'the follower to catch up', 30_000);
+      expect(follower.stdout.split('\n').slice(0, -1)).toEqual(expected);
+      expect(follower.stderr).toBe('');
+    } finally {
+      // Never left running, whatever failed above.
+      if (follower.child.exitCode === null && follower.child.signalCode === null) follower.kill();
+      await follower.exited;
     }
-    const recs = parse(records(dir, name));
-    const outs = recs.filter((r) => r.stream === 'out').map((r) => r.text);
-    const errs = recs.filter((r) => r.stream === 'err').map((r) => r.text);
-    expect(outs).toHaveLength(n);
-    outs.forEach((t, i) => expect(t).toBe(`line ${i + 1} ${'0'.repeat(Math.max(1, (i + 1) % 97))}`));
-    expect(errs).toEqual(Array.from({ length: Math.floor(n / 3) }, (_, i) => `warn ${(i + 1) * 3}`));
-
-    // The follower saw the same records, in the same order.
-    const expected = records(dir, name).map((b) => b.toString());
-    await follower.waitFor((p) => p.stdout.split('\n').length > expected.length, 'the follower to catch up', 30_000);
-    follower.kill();
-    await follower.exited;
-    expect(follower.stdout.split('\n').slice(0, -1)).toEqual(expected);
-    expect(follower.stderr).toBe('');
   });
 
   it('forkwatch logs -n N takes the last lines across rotated files', async () => {
