@@ -12,10 +12,10 @@ BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config ma
 TEST_PKGS   := prometheus stress-ng util-linux procps systemd nats-server
 LINT_PKGS   := clang-format
 
-.PHONY: all deps test-deps lint-deps bpf bpf-variant addon ts run test clean vmlinux docs
+.PHONY: all deps test-deps lint-deps bpf bpf-variant addon relay ts run test clean vmlinux docs
 .PHONY: check-imports typecheck lint format-check format
 
-all: deps bpf addon ts
+all: deps bpf addon relay ts
 
 # ---- dependencies -------------------------------------------------------------------------
 deps: $(BUILD)/.apt-build node_modules/.installed
@@ -84,6 +84,15 @@ addon: addon/build/Release/forkwatch.node
 addon/build/Release/forkwatch.node: $(BUILD)/bpf/proc.skel.h $(wildcard addon/*.cc addon/*.h) addon/binding.gyp node_modules/.installed
 	cd addon && ../node_modules/.bin/node-gyp rebuild --loglevel=warn $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr)
 
+# The log relay (program_logs): a small C program, one per running program, that holds the read
+# ends of its stdout/stderr pipes and writes its log file, so the pipes outlive the agent.
+relay: $(BUILD)/forkwatch-log-relay
+
+$(BUILD)/forkwatch-log-relay: addon/log-relay.c $(BUILD)/.apt-build
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -o $@.tmp $<
+	mv $@.tmp $@
+
 # ---- TypeScript ---------------------------------------------------------------------------
 ts: dist/.built
 
@@ -113,7 +122,7 @@ lint: node_modules/.installed
 # The formatters' verdict without writing (prettier: .prettierrc.json; clang-format: the
 # .clang-format of bpf/ and addon/). `make format` writes it.
 TS_FORMAT := 'src/**/*.ts' 'test/**/*.ts' vitest.config.ts
-C_FORMAT  := $(wildcard bpf/*.c bpf/*.h addon/*.cc addon/*.h)
+C_FORMAT  := $(wildcard bpf/*.c bpf/*.h addon/*.c addon/*.cc addon/*.h)
 
 format-check: node_modules/.installed lint-deps
 	node_modules/.bin/prettier --check $(TS_FORMAT)

@@ -202,7 +202,11 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
   });
   agent.addListener(beancounters);
 
-  const launcher = await CgroupLauncher.create({ logger: supervisorLog, beforeSpawn: (p) => agent.interest.watchPath(p) });
+  const launcher = await CgroupLauncher.create({
+    logger: supervisorLog,
+    beforeSpawn: (p) => agent.interest.watchPath(p),
+    ...(config.program_logs ? { programLogs: config.program_logs } : {}),
+  });
   const supervisor = new SupervisorService({
     config,
     launcher,

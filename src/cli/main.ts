@@ -5,6 +5,7 @@ import { inert } from '../terminal.js';
 import { beancountersCommand } from './beancounters.js';
 import { doctorCommand } from './doctor.js';
 import { groupsCommand } from './groups.js';
+import { logsCommand } from './logs.js';
 import { programsCommand, restartCommand, startCommand, stopCommand } from './programs.js';
 import { runCommand } from './run.js';
 import { tailCommand } from './tail.js';
@@ -38,8 +39,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(startCommand)
       .command(stopCommand)
       .command(restartCommand)
+      .command(logsCommand)
       .command(doctorCommand)
-      .demandCommand(1, 'name a command: run, tail, groups, beancounters, programs, start, stop, restart, doctor (see forkwatch --help)')
+      .demandCommand(1, 'name a command: run, tail, groups, beancounters, programs, start, stop, restart, logs, doctor (see forkwatch --help)')
       .strict()
       .recommendCommands()
       .fail((msg, err) => {

@@ -27,6 +27,8 @@ export const DEFAULTS = {
   },
   groups: { max_groups: 2000, evict_after_s: 300 },
   accounting: { period_s: null, log: { max_bytes: 16 * 2 ** 20, keep: 3 } },
+  // Where the log relays write (program_logs): the unit's LogsDirectory, root's only.
+  program_logs: { dir: '/var/log/forkwatch/programs', max_bytes: 16 * 2 ** 20, keep: 3 },
   /** Timeout for `exec` actions and `on_release` commands. */
   command_timeout_s: 10,
   // Like systemd's: restart what failed, back off, give up after a burst.

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG_YAML, DEFAULTS } from './default.js';
 import { readResources, readRules, type SpecContext } from './groups.js';
 import { readPrograms } from './programs.js';
 import { ConfigReader, orDefault } from './reader.js';
-import { readAccounting, readBpf, readHierarchy, readKubernetes, readListen } from './sections.js';
+import { readAccounting, readBpf, readHierarchy, readKubernetes, readListen, readProgramLogs } from './sections.js';
 import type { Config } from './types.js';
 
 /** What parseConfig needs from the host; tests pass their own. */
@@ -43,6 +43,7 @@ const TOP_KEYS = [
   'resources',
   'accounting',
   'programs',
+  'program_logs',
   'api',
   'kubernetes',
   'export',
@@ -79,6 +80,7 @@ export function parseConfig(text: string, source: string, env: ParseEnv = hostEn
     api: readApi(r, top.api),
     export: readExport(r, top.export),
   };
+  if (top.program_logs != null) config.program_logs = readProgramLogs(r, top.program_logs);
   if (top.kubernetes != null) config.kubernetes = readKubernetes(r, top.kubernetes);
   return config;
 }

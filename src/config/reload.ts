@@ -19,6 +19,7 @@ const START_ONLY = [
   'bpf.process_entries',
   'bpf.records_on_demand',
   'api.socket',
+  'program_logs',
   'kubernetes',
   'export',
 ] as const;
@@ -36,6 +37,8 @@ function valueAt(c: Config, key: (typeof START_ONLY)[number]): unknown {
       return c.bpf.flush_interval_s;
     case 'api.socket':
       return c.api.socket;
+    case 'program_logs':
+      return c.program_logs;
     case 'kubernetes':
       return c.kubernetes;
     case 'export':

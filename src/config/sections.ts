@@ -92,6 +92,19 @@ export function readAccounting(r: ConfigReader, value: unknown): Config['account
   return accounting;
 }
 
+/** program_logs: where the log relays write each program's output, and how much of it they keep. */
+export function readProgramLogs(r: ConfigReader, value: unknown): NonNullable<Config['program_logs']> {
+  const d = DEFAULTS.program_logs;
+  const path = ['program_logs'];
+  const map = r.mapping(value, path, ['dir', 'max_bytes', 'keep']);
+  return {
+    dir: orDefault(map.dir, d.dir, (v) => r.absolutePath(v, [...path, 'dir'])),
+    // A record is at most 16 KiB of line and its stamp: a file holds several.
+    max_bytes: orDefault(map.max_bytes, d.max_bytes, (v) => r.size(v, [...path, 'max_bytes'], { min: 65536 })),
+    keep: orDefault(map.keep, d.keep, (v) => r.integer(v, [...path, 'keep'], { min: 0, max: 1000 })),
+  };
+}
+
 export function readKubernetes(r: ConfigReader, value: unknown): NonNullable<Config['kubernetes']> {
   const map = r.mapping(value, ['kubernetes'], ['pods_url', 'token_file', 'ca_file', 'refresh']);
   const expected = 'an http:// or https:// URL of a pod list, e.g. https://kubernetes.default.svc/api/v1/pods?fieldSelector=spec.nodeName={node}';

@@ -176,6 +176,8 @@ export interface Config {
     log?: { path: string; max_bytes: number; keep: number };
   };
   programs: ProgramSpec[];
+  /** Each program's stdout/stderr to DIR/<name>.log through a log relay; absent: to the agent's log. */
+  program_logs?: { dir: string; max_bytes: number; keep: number };
   api: {
     /** Root-only unix socket for the API that changes state. */
     socket: string;

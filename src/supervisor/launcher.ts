@@ -19,8 +19,9 @@ import { bootTime, CLK_TCK, readStat } from '../host/procfs.js';
 import { isValidCgroupName, normalizeCgroupPath } from './cgroup-path.js';
 import { findSetpriv, nodeCommand, prepareCommand, sys, type Prepared } from './command.js';
 import { LineSplitter } from './lines.js';
+import { LogRelays, RELAYS_CGROUP, type LogRelayOptions } from './log-relay.js';
 import { gateShell, runCommand } from './shell.js';
-import { spawnIntoCgroup, type NativeSpawn, type Spawned } from './spawn.js';
+import { pipeReader, spawnIntoCgroup, type NativeSpawn, type Spawned } from './spawn.js';
 import { LaunchError, realTimers, type Adopted, type ExitStatus, type Launched, type Launcher, type LaunchSpec, type Logger, type Timers } from './types.js';
 
 /** Where a program's output line goes; by default a child of the agent's logger per program and stream (src/log.ts). */
@@ -66,6 +67,8 @@ export interface CgroupLauncherOptions {
    * before the program is started in it: the agent watches it then (records on demand).
    */
   beforeSpawn?: (cgroupPath: string) => void;
+  /** program_logs: each program's output to its log file through a relay (log-relay.ts); null: to `output`. */
+  logs?: LogRelays | null;
 }
 
 /** The root all programs' cgroups live under unless told otherwise. */
@@ -95,6 +98,7 @@ export class CgroupLauncher implements Launcher {
   private native: NativeSpawn | null;
   private readonly pidfd: PidfdNative | null;
   private readonly beforeSpawn: ((cgroupPath: string) => void) | undefined;
+  private readonly logs: LogRelays | null;
 
   constructor(opts: CgroupLauncherOptions) {
     this.mountPoint = opts.mountPoint;
@@ -111,15 +115,23 @@ export class CgroupLauncher implements Launcher {
     this.native = opts.native ?? null;
     this.pidfd = opts.pidfd ?? null;
     this.beforeSpawn = opts.beforeSpawn;
+    this.logs = opts.logs ?? null;
   }
 
-  /** A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given. */
-  static async create(opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string }): Promise<CgroupLauncher> {
+  /**
+   * A launcher with the v2 mount detected, setpriv looked up and the addon loaded, unless given;
+   * with `programLogs` (config program_logs), its log relays prepared (LogRelays.prepare's errors).
+   */
+  static async create(
+    opts: Omit<CgroupLauncherOptions, 'mountPoint'> & { mountPoint?: string; programLogs?: Omit<LogRelayOptions, 'cgroupDir' | 'logger'> },
+  ): Promise<CgroupLauncher> {
     const mountPoint = opts.mountPoint ?? detectCgroup2Mount('supervising programs needs it');
     const setpriv = opts.setpriv === undefined ? await findSetpriv() : opts.setpriv;
     const native = opts.native === undefined ? loadAddon(opts.logger, 'spawnInCgroup', 'programs start through a shell') : opts.native;
     const pidfd = opts.pidfd === undefined ? loadAddon(opts.logger, 'pidfdOpen', 'programs are signalled by pid') : opts.pidfd;
-    return new CgroupLauncher({ ...opts, mountPoint, setpriv, native, pidfd });
+    const cgroupDir = join(mountPoint, normalizeCgroupPath(opts.root ?? DEFAULT_PROGRAMS_ROOT), RELAYS_CGROUP);
+    const logs = opts.programLogs ? await LogRelays.prepare({ ...opts.programLogs, cgroupDir, logger: opts.logger }) : opts.logs;
+    return new CgroupLauncher({ ...opts, mountPoint, setpriv, native, pidfd, logs });
   }
 
   cgroupPath(name: string): string {
@@ -162,7 +174,7 @@ export class CgroupLauncher implements Launcher {
     const t1 = performance.now();
     let spawned: Spawned | null = null;
     if (this.native) {
-      const result = spawnIntoCgroup(this.native, name, prepared, dir, onExit);
+      const result = spawnIntoCgroup(this.native, name, prepared, dir, onExit, this.logs !== null);
       if ('unavailable' in result) {
         this.native = null;
         this.logger.warn(
@@ -179,7 +191,13 @@ export class CgroupLauncher implements Launcher {
       }
     }
     if (spawned === null) {
-      const gated = await gateShell(name, prepared, this.nodeCommand(prepared), dir, onExit);
+      const relay = this.logs?.open(name) ?? null;
+      let gated;
+      try {
+        gated = await gateShell(name, prepared, this.nodeCommand(prepared), dir, onExit, relay ? [relay.stdout, relay.stderr] : undefined);
+      } finally {
+        relay?.close();
+      }
       spawned = gated;
       const { spawnMs, moveMs } = gated.timing;
       this.logger.debug?.(
@@ -188,7 +206,7 @@ export class CgroupLauncher implements Launcher {
     }
     tracked.release = spawned.release;
     this.children.set(name, tracked);
-    this.pipeOutput(name, spawned);
+    this.routeOutput(name, spawned);
     return { pid: spawned.pid };
   }
 
@@ -286,6 +304,19 @@ export class CgroupLauncher implements Launcher {
       this.logger.warn('setpriv (util-linux) not found: programs run with their primary group only, no supplementary groups');
     }
     return command;
+  }
+
+  /**
+   * The hook for program_logs: a program's output goes to its log relay when the spawn handed
+   * back the pipes' read ends (a relay started before the program already has them); else, or
+   * when the relay cannot start, its lines go to `output` (the agent's log).
+   */
+  private routeOutput(name: string, spawned: Spawned): void {
+    const fds = spawned.outputFds;
+    if (fds && !this.logs?.attach(name, fds)) {
+      spawned = { ...spawned, stdout: pipeReader(fds[0]), stderr: pipeReader(fds[1]) };
+    }
+    this.pipeOutput(name, spawned);
   }
 
   private pipeOutput(label: string, streams: { stdout: Readable | null; stderr: Readable | null }): void {

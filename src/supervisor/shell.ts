@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Stream } from 'node:stream';
 import { errnoCode, errnoText } from '../errors.js';
 import { moveIntoCgroup } from '../host/cgroup-dir.js';
 import type { NodeCommand, Prepared } from './command.js';
@@ -36,6 +36,7 @@ export interface GateTiming {
 /**
  * The fallback: Node spawns a shell held at a gate, the agent moves it into the cgroup `dir`, then
  * lets it exec the command. Rejects with a LaunchError naming the step; the shell is killed then.
+ * `output`: what the program's stdout and stderr are (a log relay's input), instead of pipes to the agent.
  */
 export async function gateShell(
   name: string,
@@ -43,12 +44,13 @@ export async function gateShell(
   command: NodeCommand,
   dir: string,
   onExit: (exit: ExitStatus) => void,
+  output?: readonly [Stream, Stream],
 ): Promise<Spawned & { timing: GateTiming }> {
   const t0 = performance.now();
   const child = spawn('/bin/sh', ['-c', WRAPPER, 'forkwatch', ...command.argv], {
     cwd: prepared.cwd,
     env: prepared.env,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', output?.[0] ?? 'pipe', output?.[1] ?? 'pipe', 'pipe'],
     // Own session, as the addon's spawn gives it.
     detached: true,
     ...command.ids,

@@ -19,6 +19,8 @@ export interface Spawned {
   pid: number;
   stdout: Readable | null;
   stderr: Readable | null;
+  /** The pipes' read ends, when asked for instead of streams (the log relay takes them). */
+  outputFds?: readonly [number, number];
   /** Stop following it so the agent can exit with it running (its output still logged meanwhile). */
   release: () => void;
 }
@@ -38,6 +40,7 @@ const TRANSIENT_CODES = new Set(['EAGAIN', 'ENOMEM', 'ETXTBSY', 'EINTR', 'ENFILE
  * Starts the prepared command in the cgroup directory `dir`. `{ unavailable }` says why this
  * kernel cannot (use the shell gate from now on); any other failure is a LaunchError, permanent
  * when the child's own step failed for a reason a retry will not fix (execve ENOENT, setuid EPERM).
+ * `rawOutput`: the output pipes' read ends come back as `outputFds`, not as streams.
  */
 export function spawnIntoCgroup(
   native: NativeSpawn,
@@ -45,6 +48,7 @@ export function spawnIntoCgroup(
   prepared: Prepared,
   dir: string,
   onExit: (exit: NativeExit) => void,
+  rawOutput = false,
 ): Spawned | { unavailable: string } {
   const identity = prepared.identity;
   let child;
@@ -69,6 +73,7 @@ export function spawnIntoCgroup(
     const permanent = e.step !== undefined && CHILD_STEPS.has(e.step) && !TRANSIENT_CODES.has(e.code ?? '');
     throw new LaunchError(name, nativeErrorText(e), { permanent, ...(e.code ? { code: e.code } : {}) });
   }
+  if (rawOutput) return { pid: child.pid, stdout: null, stderr: null, outputFds: [child.stdoutFd, child.stderrFd], release: () => child.unref() };
   const stdout = pipeReader(child.stdoutFd);
   const stderr = pipeReader(child.stderrFd);
   return {
@@ -85,6 +90,6 @@ export function spawnIntoCgroup(
 }
 
 /** A read end of a program's output pipe as a stream; it closes the fd at EOF. */
-function pipeReader(fd: number): Socket {
+export function pipeReader(fd: number): Socket {
   return new Socket({ fd, readable: true, writable: false });
 }

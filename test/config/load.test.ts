@@ -301,14 +301,14 @@ const errors: Array<[string, string, string]> = [
   [
     'top level not a mapping',
     '- a\n- b\n',
-    `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes, export`,
+    `${FILE}: (top level): a list is not a mapping; expected a mapping with keys listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, program_logs, api, kubernetes, export`,
   ],
 
   // unknown keys, at every level
   [
     'unknown top-level key',
     'lisen: "127.0.0.1:1"',
-    `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, api, kubernetes, export`,
+    `${FILE}: (top level): unknown key "lisen"; expected one of listen, node_name, cgroup, bpf, groups, group_settings, resources, accounting, programs, program_logs, api, kubernetes, export`,
   ],
   [
     'unknown bpf key',

@@ -60,3 +60,14 @@ export class TestAgent {
     return r;
   }
 }
+
+/** SIGTERM, and SIGKILL if the agent has not gone after 20 s: a broken stop must not hang the run. */
+export async function stopAgent(agent: TestAgent | undefined): Promise<void> {
+  if (!agent) return;
+  const timer = setTimeout(() => agent.proc.kill('SIGKILL'), 20_000);
+  try {
+    await agent.stop();
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,6 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { ProgramStatus } from '../../src/supervisor/types.js';
-import type { TestAgent } from '../helpers/agent.js';
 import { CLI } from '../helpers/cli.js';
 import { waitFor } from './cgroup-helpers.js';
 
@@ -88,15 +87,4 @@ export function readEvents(socket: string, types: string): EventReader {
   req.on('error', () => undefined);
   req.end();
   return reader;
-}
-
-/** SIGTERM, and SIGKILL if the agent has not gone after 20 s: a broken stop must not hang the run. */
-export async function stopAgent(agent: TestAgent | undefined): Promise<void> {
-  if (!agent) return;
-  const timer = setTimeout(() => agent.proc.kill('SIGKILL'), 20_000);
-  try {
-    await agent.stop();
-  } finally {
-    clearTimeout(timer);
-  }
 }

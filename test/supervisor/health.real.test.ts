@@ -13,7 +13,8 @@ import { TestAgent } from '../helpers/agent.js';
 import { requireRoot } from '../helpers/cgroup.js';
 import { freePort } from '../helpers/net.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
-import { programsYaml, readEvents, status, stopAgent, waitStatus, type EventReader } from './agent-helpers.js';
+import { stopAgent } from '../helpers/agent.js';
+import { programsYaml, readEvents, status, waitStatus, type EventReader } from './agent-helpers.js';
 import { destroyTree, waitFor } from './cgroup-helpers.js';
 
 const PREFIX = `t${process.pid}h`;

@@ -1,0 +1,245 @@
+/**
+ * Reading program logs (config program_logs), as the log relay (log-relay.ts) writes them:
+ * `<dir>/<name>.log`, rotated to `<name>.log.1` (the newest) … `<name>.log.<keep>`, one record per
+ * line. The last lines across the files, and following the log across rotations as `tail -F`
+ * does, without losing or repeating a line. `forkwatch logs` reads the files, not the agent: they
+ * are there while the agent is down or restarting, and their permissions (root's, 0640) are the
+ * rule for who may read them.
+ */
+import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import path from 'node:path';
+import { isValidName, NAME_EXPECTED } from '../config/names.js';
+import { errnoCode, UsageError } from '../errors.js';
+
+const CHUNK = 64 * 1024;
+/** Rotated files looked at, at most (program_logs.keep's bound). */
+const MAX_ROTATED = 1000;
+const NEWLINE = 0x0a;
+
+/** `<dir>/<program>.log`; a name no program can have (one that would leave the directory) is a UsageError. */
+export function logPath(dir: string, program: string): string {
+  if (!isValidName(program) || program.startsWith('cgroup.')) {
+    throw new UsageError(`program name ${JSON.stringify(program)} is not a valid name; expected ${NAME_EXPECTED}`);
+  }
+  return path.join(dir, `${program}.log`);
+}
+
+/** Opens a log file for reading; null when it is not there. Other errors are thrown as fs gave them. */
+export function openLog(file: string): number | null {
+  try {
+    return openSync(file, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Where reading stopped: the file (null: none yet) and the offset after its last complete line. */
+export interface LogPosition {
+  fd: number | null;
+  pos: number;
+}
+
+/**
+ * The last `n` complete lines of the log (the current file, then the rotated ones as far as
+ * needed), oldest first, without their newlines; and the position after the current file's last
+ * complete line, to follow from. The fd is the caller's to close.
+ */
+export function lastLines(file: string, n: number): { lines: Buffer[]; at: LogPosition } {
+  const fd = openLog(file);
+  if (fd === null) return { lines: [], at: { fd: null, pos: 0 } };
+  const { lines, end } = readBack(fd, fstatSync(fd).size, n);
+  for (let i = 1; i <= MAX_ROTATED && lines.length < n; i++) {
+    const older = openLog(`${file}.${i}`);
+    if (older === null) break;
+    try {
+      lines.unshift(...readBack(older, fstatSync(older).size, n - lines.length).lines);
+    } finally {
+      closeSync(older);
+    }
+  }
+  return { lines, at: { fd, pos: end } };
+}
+
+/** The last `n` complete lines before `end`, and where the last complete line ends. */
+function readBack(fd: number, end: number, n: number): { lines: Buffer[]; end: number } {
+  const chunks: Buffer[] = [];
+  let start = end;
+  let newlines = 0;
+  // n lines need n + 1 newlines unless the file's start comes first; one more finds the end.
+  while (start > 0 && newlines < n + 1) {
+    const len = Math.min(CHUNK, start);
+    start -= len;
+    const chunk = readAt(fd, start, len);
+    chunks.unshift(chunk);
+    for (const b of chunk) if (b === NEWLINE) newlines++;
+    if (n === 0 && newlines > 0) break;
+  }
+  const text = Buffer.concat(chunks);
+  const last = text.lastIndexOf(NEWLINE);
+  const complete = last < 0 ? 0 : last + 1;
+  const parts = splitLines(text.subarray(0, complete));
+  if (start > 0 && parts.length > 0) parts.shift(); // begins before what was read
+  return { lines: n === 0 ? [] : parts.slice(-n), end: start + complete };
+}
+
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/** Lines of a buffer that ends with a newline (or is empty), without the newlines. */
+function splitLines(buf: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let from = 0;
+  for (let i = buf.indexOf(NEWLINE); i >= 0; i = buf.indexOf(NEWLINE, from)) {
+    lines.push(buf.subarray(from, i));
+    from = i + 1;
+  }
+  return lines;
+}
+
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
+}
+
+/**
+ * Follows a log from a position: each complete line once, in order, across rotations. At the
+ * end of its file it looks whether the name now holds another file; if so it reads the old one
+ * to its end, then every file rotated after it (found by walking `.1`, `.2`, … up to the old
+ * file, the direction rotation moves them, so none is skipped), then the new one.
+ */
+export class LogFollower {
+  private fd: number | null;
+  private pos: number;
+  private partial: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly file: string,
+    from: LogPosition,
+    /** Gets each batch of complete lines; the follower waits for it (backpressure). */
+    private readonly emit: (lines: Buffer[]) => Promise<void>,
+    /** A line for the person reading (stderr): lines may have been missed. */
+    private readonly notice: (message: string) => void,
+  ) {
+    this.fd = from.fd;
+    this.pos = from.pos;
+  }
+
+  /** Follows until the process ends; the directory is watched (inotify), and looked at once a second anyway. */
+  async run(): Promise<never> {
+    let wake: (() => void) | null = null;
+    let watcher: FSWatcher | null = null;
+    try {
+      watcher = watch(path.dirname(this.file), () => wake?.());
+      watcher.on('error', () => undefined);
+    } catch {
+      // No inotify (limits): the timer alone, more often.
+    }
+    const idleMs = watcher ? 1000 : 200;
+    for (;;) {
+      if (await this.step()) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, idleMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  }
+
+  /** Reads what is new, handling a rotation; false when there was nothing. */
+  async step(): Promise<boolean> {
+    if (this.fd === null) {
+      this.fd = openLog(this.file);
+      this.pos = 0;
+      if (this.fd === null) return false;
+    }
+    if (await this.readOn()) return true;
+    const mine = fstatSync(this.fd);
+    let named: Stats | null = null;
+    try {
+      named = statSync(this.file);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+    if (named && sameFile(named, mine)) {
+      if (mine.size >= this.pos) return false;
+      this.pos = 0; // cut short by someone: read it again from its start
+      this.partial = Buffer.alloc(0);
+      return true;
+    }
+    await this.rotated(mine);
+    return true;
+  }
+
+  private async rotated(old: Stats): Promise<void> {
+    await this.readOn(); // what was written before the rename
+    // Newest first: the name, then .1, .2, … until the old file; rotations meanwhile move files
+    // the same way, so a file may be met twice (kept once) but never passed.
+    const chain: Array<{ fd: number; st: Stats }> = [];
+    let found = false;
+    for (let i = 0; i <= MAX_ROTATED + 1; i++) {
+      const fd = openLog(i === 0 ? this.file : `${this.file}.${i}`);
+      if (fd === null) {
+        if (i === 0) continue;
+        break;
+      }
+      const st = fstatSync(fd);
+      if (sameFile(st, old) || chain.some((c) => sameFile(c.st, st))) {
+        closeSync(fd);
+        if (sameFile(st, old)) {
+          found = true;
+          break;
+        }
+        continue;
+      }
+      chain.push({ fd, st });
+    }
+    await this.flushPartial();
+    closeSync(this.fd!);
+    if (!found) this.notice(`${this.file} was rotated past the files kept before it was read to its end; lines may be missing`);
+    const [newest, ...older] = chain;
+    for (const c of older.reverse()) {
+      this.fd = c.fd;
+      this.pos = 0;
+      await this.readOn();
+      await this.flushPartial();
+      closeSync(c.fd);
+    }
+    this.fd = newest?.fd ?? null;
+    this.pos = 0;
+  }
+
+  /** Reads to the end of the current file, emitting complete lines; true when anything was read. */
+  private async readOn(): Promise<boolean> {
+    let any = false;
+    for (;;) {
+      const chunk = readAt(this.fd!, this.pos, CHUNK);
+      if (chunk.length === 0) return any;
+      any = true;
+      this.pos += chunk.length;
+      const text = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
+      const last = text.lastIndexOf(NEWLINE);
+      // Copied: the rest must not pin the whole chunk.
+      this.partial = Buffer.from(text.subarray(last + 1));
+      if (last >= 0) await this.emit(splitLines(text.subarray(0, last + 1)));
+    }
+  }
+
+  /** A file left for good that does not end in a newline: its last line as it is. */
+  private async flushPartial(): Promise<void> {
+    if (this.partial.length === 0) return;
+    const rest = this.partial;
+    this.partial = Buffer.alloc(0);
+    await this.emit([rest]);
+  }
+}
