@@ -81,7 +81,7 @@ describe('export.otlp, through the agent', () => {
       const r = runCli(['run', '--config', file]);
       expect(r.code).toBe(2);
       expect(r.stderr.trimEnd().split('\n')).toEqual([
-        'forkwatch: config export.otlp.filter: events: unknown event type "forks"; expected a comma-separated list of fork, exec, exit, migrate, barrier, limit, release, restart',
+        'forkwatch: config export.otlp.filter: events: unknown event type "forks"; expected a comma-separated list of fork, exec, exit, migrate, barrier, limit, release, restart, health',
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
