@@ -54,6 +54,7 @@ Napi::Value Sizes(const Napi::CallbackInfo& info) {
   out.Set("fw_cg_counters", sizeof(fw_cg_counters));
   out.Set("fw_stats", sizeof(fw_stats));
   out.Set("fw_oncpu", sizeof(fw_oncpu));
+  out.Set("fw_census", sizeof(fw_census));
   return out;
 }
 

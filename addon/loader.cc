@@ -67,8 +67,6 @@ Loader::Loader(const LoaderOptions& opts) {
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
-    err = bpf_map__set_max_entries(skel_->maps.procs, opts.process_entries);
-    if (err) throw BpfError{"bpf_map__set_max_entries", "procs", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.watched, opts.watched_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "watched", Errno(err)};
 
@@ -91,7 +89,7 @@ Loader::Loader(const LoaderOptions& opts) {
 
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
-      if (!bpf_program__autoload(prog) || prog == skel_->progs.seed_procs) continue;
+      if (!bpf_program__autoload(prog) || IsIterator(prog)) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) throw BpfError{"bpf_program__attach", bpf_program__name(prog), Errno(0)};
       links_.push_back(link);
@@ -133,34 +131,56 @@ void Loader::Open(const LoaderOptions& opts, const bpf_object_open_opts* open_op
   }
 }
 
-// Enters the processes that were running before the programs were attached (proc.bpf.c,
-// seed_procs): one pass of the task iterator, read to its end. From here on the handlers keep
-// the live counts; attached_ns tells them which processes the seed has already had its chance at.
-void Loader::Seed() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  skel_->data->attached_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-  bpf_link* link = bpf_program__attach_iter(skel_->progs.seed_procs, nullptr);
-  if (!link) throw BpfError{"bpf_program__attach_iter", "seed_procs", Errno(0)};
-  int fd = bpf_iter_create(bpf_link__fd(link));
+bool Loader::IsIterator(const bpf_program* prog) const { return prog == skel_->progs.seed_rows || prog == skel_->progs.census; }
+
+// One pass of a task iterator, read to its end; its output appended to *out (nullptr: dropped).
+void Loader::RunIter(bpf_program* prog, bpf_link** link, std::vector<uint8_t>* out) {
+  if (!*link) {
+    *link = bpf_program__attach_iter(prog, nullptr);
+    if (!*link) throw BpfError{"bpf_program__attach_iter", bpf_program__name(prog), Errno(0)};
+  }
+  int fd = bpf_iter_create(bpf_link__fd(*link));
   int err = fd < 0 ? errno : 0;
-  char buf[64];
+  uint8_t buf[16384];
   while (!err) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n == 0) break;
-    if (n < 0 && errno != EINTR && errno != EAGAIN) err = errno;
+    if (n > 0) {
+      if (out) out->insert(out->end(), buf, buf + n);
+    } else if (errno != EINTR && errno != EAGAIN) {
+      err = errno;
+    }
   }
   if (fd >= 0) close(fd);
+  if (err) throw BpfError{"bpf_iter_create/read", bpf_program__name(prog), err};
+}
+
+// Gives every cgroup that holds a live process its counter row (proc.bpf.c, seed_rows), so its
+// release is counted; from here on the handlers make rows.
+void Loader::Seed() {
+  bpf_link* link = nullptr;
+  try {
+    RunIter(skel_->progs.seed_rows, &link, nullptr);
+  } catch (...) {
+    bpf_link__destroy(link);
+    throw;
+  }
   bpf_link__destroy(link);
-  if (err) throw BpfError{"bpf_iter_create/read", "seed_procs", err};
+}
+
+// The live processes now, as struct fw_census lines (proc.bpf.c, census).
+std::vector<uint8_t> Loader::Census() {
+  std::vector<uint8_t> out;
+  RunIter(skel_->progs.census, &census_link_, &out);
+  return out;
 }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
 void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (!bpf_program__autoload(prog)) continue;     // not this kernel's choice (ChooseExitDecision)
-    if (prog == skel_->progs.seed_procs) continue;  // an iterator, run once by Seed()
+    if (!bpf_program__autoload(prog)) continue;  // not this kernel's choice (ChooseExitDecision)
+    if (IsIterator(prog)) continue;              // run by Seed() and Census(), not attached
     const char* name = bpf_program__name(prog);
     bool wanted = cpu_accounting || strcmp(name, "handle_switch") != 0;
     const char* sec = bpf_program__section_name(prog);
@@ -197,6 +217,8 @@ void Loader::ChooseExitDecision(const btf* vmlinux, bool force_claim) {
 void Loader::Close() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  bpf_link__destroy(census_link_);
+  census_link_ = nullptr;
   if (skel_) proc__destroy(skel_);
   skel_ = nullptr;
 }

@@ -13,7 +13,6 @@ namespace fw {
 struct LoaderOptions {
   uint32_t ring_bytes = 0;
   uint32_t counter_entries = 0;
-  uint32_t process_entries = 0;
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
   bool thread_events = false;    // record_threads at start (records on demand: interest_map.h)
@@ -39,6 +38,8 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   void Close();
+  // The live processes now: struct fw_census lines from one pass of the census iterator.
+  std::vector<uint8_t> Census();
   bool closed() const { return skel_ == nullptr; }
   struct proc* skel() const {
     return skel_;
@@ -54,6 +55,9 @@ class Loader {
   void ChooseExitDecision(const btf* vmlinux, bool force_claim);
   void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   void Seed();
+  bool IsIterator(const bpf_program* prog) const;
+  void RunIter(bpf_program* prog, bpf_link** link, std::vector<uint8_t>* out);
+  bpf_link* census_link_ = nullptr;  // made at the first Census(), kept until Close()
   struct proc* skel_ = nullptr;
   std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;

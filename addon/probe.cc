@@ -16,12 +16,13 @@
 namespace fw {
 
 Napi::Function Probe::Define(Napi::Env env) {
-  return DefineClass(env, "Probe",
-                     {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
-                      InstanceMethod("readCounters", &Probe::ReadCounters), InstanceMethod("takeCounters", &Probe::TakeCounters),
-                      InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu),
-                      InstanceMethod("progStats", &Probe::ProgStats), InstanceMethod("setInterest", &Probe::SetInterest),
-                      InstanceMethod("setWatched", &Probe::SetWatched), InstanceMethod("close", &Probe::Close)});
+  return DefineClass(
+      env, "Probe",
+      {InstanceMethod("start", &Probe::Start), InstanceMethod("drain", &Probe::Drain),
+       InstanceMethod("readCounters", &Probe::ReadCounters), InstanceMethod("takeCounters", &Probe::TakeCounters),
+       InstanceMethod("census", &Probe::Census), InstanceMethod("stats", &Probe::Stats), InstanceMethod("oncpu", &Probe::Oncpu),
+       InstanceMethod("progStats", &Probe::ProgStats), InstanceMethod("setInterest", &Probe::SetInterest),
+       InstanceMethod("setWatched", &Probe::SetWatched), InstanceMethod("close", &Probe::Close)});
 }
 
 // new Probe(options, log?): loads and attaches; throws an Error naming step, object and errno.
@@ -34,7 +35,6 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   LoaderOptions opts;
   opts.ring_bytes = OptU64Req(o, "ringBytes");
   opts.counter_entries = OptU64Req(o, "counterEntries");
-  opts.process_entries = OptU64Req(o, "processEntries");
   opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
   opts.argv_max = OptU64Req(o, "argvMax");
   opts.thread_events = OptBoolReq(o, "threadEvents");
@@ -169,6 +169,18 @@ Napi::Value Probe::TakeCounters(const Napi::CallbackInfo& info) {
   std::vector<CgroupCounters> rows =
       fw::TakeCounters(loader_->skel()->maps.cg_counters, std::vector<uint64_t>(arr.Data(), arr.Data() + arr.ElementLength()));
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()), rows.size() * sizeof(CgroupCounters));
+}
+
+// census(): Buffer of struct fw_census, one per live process, read now (proc.bpf.c, census).
+Napi::Value Probe::Census(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  try {
+    std::vector<uint8_t> v = loader_->Census();
+    return Napi::Buffer<uint8_t>::Copy(env, v.data(), v.size());
+  } catch (const BpfError& e) {
+    throw ToJsError(env, e);
+  }
 }
 
 // stats(): Buffer holding struct fw_stats summed over CPUs.

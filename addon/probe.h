@@ -20,6 +20,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value TakeCounters(const Napi::CallbackInfo& info);
+  Napi::Value Census(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Oncpu(const Napi::CallbackInfo& info);
   Napi::Value ProgStats(const Napi::CallbackInfo& info);

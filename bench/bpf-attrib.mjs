@@ -40,7 +40,7 @@ if (!existsSync(join(FW_ROOT, 'addon/build/Release/forkwatch.node')) || !existsS
 }
 
 const ALL = knockouts(FW_ROOT);
-// A name may join knockouts with '+' (RECORD+LIVE): one build with all of them out, to price a part
+// A name may join knockouts with '+' (RECORD+LIFETIME): one build with all of them out, to price a part
 // against a build that already lacks another (the default agent writes no records).
 const asked = process.argv.slice(2).map((a) => a.toUpperCase());
 for (const part of asked.flatMap((a) => a.split('+'))) {

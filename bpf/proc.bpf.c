@@ -24,8 +24,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef FW_KO_COUNTERS
 #define FW_KO_COUNTERS 0 /* no per-cgroup counter lookup or update */
 #endif
-#ifndef FW_KO_LIVE
-#define FW_KO_LIVE 0 /* no per-process entry, live tasks / threads or lifetime histogram */
+#ifndef FW_KO_LIFETIME
+#define FW_KO_LIFETIME 0 /* no lifetime histogram at process exits */
 #endif
 #ifndef FW_KO_RECORD
 #define FW_KO_RECORD 0 /* no fork, exec or exit record (reserve, fill, submit) */
@@ -87,15 +87,6 @@ struct {
 	__type(value, __u8);
 } exit_claims SEC(".maps");
 
-/* Live processes: where each is counted and with how many threads (see "live counts" below).
- * Preallocated: one update at a fork, a lookup and a delete at an exit, no allocation in between. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* resized by the loader before load */
-	__type(key, struct fw_proc_key);
-	__type(value, struct fw_proc);
-} procs SEC(".maps");
-
 /* Fatal signals sent and not yet taken by their target's exit, keyed by the target process (tgid
  * and leader start). Written only when a signal that will end the process is sent (signal_generate,
  * filtered to those) or the OOM killer marks its victim; read and deleted only by exits that a
@@ -126,6 +117,7 @@ struct {
 struct fw_fork_event fw_anchor_fork __attribute__((unused));
 struct fw_exit_event fw_anchor_exit __attribute__((unused));
 struct fw_cgroup_event fw_anchor_cgroup __attribute__((unused));
+struct fw_census fw_anchor_census __attribute__((unused));
 
 /* Who went on CPU when, per CPU (CPU accounting). */
 struct {
@@ -206,11 +198,6 @@ const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reade
 /* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
  * in every handler that may make one. */
 const volatile struct fw_cg_counters zero_row = {};
-
-/* CLOCK_BOOTTIME once every program is attached, written by the loader before it seeds (until
- * then, every process counts as older). A process started before it was there when the seed ran,
- * or had its fork seen: its exit leaves no entry behind for a fork record that will never come. */
-__u64 attached_ns = ~0ULL;
 
 /* 1 while the reader (addon/ring_reader.cc) drains the ring on its timer, 0 while it waits on the
  * ring's epoll; written by the reader through the skeleton's mmapped .bss. */
@@ -389,165 +376,11 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 	return bpf_map_lookup_elem(&cg_counters, &cgid);
 }
 
-/* ---- live counts ----
- * Per process, one fw_proc entry says in which cgroup the process and its threads are counted;
- * every change to a cgroup's live_tasks / live_threads goes through it, under its BUSY bit, so a
- * migration and a thread create or exit of the same process cannot interleave. The kernel allows
- * events of a process in any order around its fork tracepoint (the child runs, makes threads, even
- * exits before its parent reaches the tracepoint): whoever first sees the process enters it, an
- * exit marks it DEAD, and of the fork tracepoint and the exit, the later deletes the entry. */
-
+/* A process across pid reuse (the `fatal` map's key). */
 static __always_inline struct fw_proc_key proc_key(struct task_struct *t)
 {
 	struct fw_proc_key k = { .tgid = t->tgid, .start_ns = fw_task_start_ns(t->group_leader) };
 	return k;
-}
-
-static __always_inline void count_proc_full(void)
-{
-	struct fw_stats *s = get_stats();
-	if (s)
-		s->proc_full++;
-}
-
-static __always_inline void add_live(__u64 cgid, struct fw_cg_counters *c, __s64 tasks,
-				     __s64 threads)
-{
-	if (!c)
-		c = counters(cgid);
-	if (c) {
-		c->live_tasks += tasks;
-		c->live_threads += threads;
-	}
-}
-
-/* Tries for an entry's BUSY bit: the holder's section can make a counter row (a hash update), a
- * few hundred ns that 64 reads of the state word did not cover when threads of one process were
- * created and ended on both CPUs at once. (4,096 makes handle_fork too long for the verifier.) */
-#define FW_PROC_LOCK_TRIES 1024
-
-/* Takes the entry's BUSY bit. 0: held; 1: the process is DEAD (nothing to do); 2: not had after
- * bounded tries (counted; the caller goes on unlocked, as a count a little off beats a count
- * never made). */
-static __always_inline int proc_lock(struct fw_proc *e)
-{
-	for (int i = 0; i < FW_PROC_LOCK_TRIES; i++) {
-		__u32 s = *(volatile __u32 *)&e->state;
-		if (s & FW_PS_DEAD)
-			return 1;
-		if (!(s & FW_PS_BUSY) &&
-		    __sync_val_compare_and_swap(&e->state, s, s | FW_PS_BUSY) == s)
-			return 0;
-	}
-	struct fw_stats *st = get_stats();
-	if (st)
-		st->proc_contended++;
-	return 2;
-}
-
-static __always_inline void proc_unlock(struct fw_proc *e, int held)
-{
-	if (held == 0)
-		__sync_fetch_and_and(&e->state, ~FW_PS_BUSY);
-}
-
-/* The entry of a process a thread event found unknown (its fork tracepoint has not run yet, or it
- * predates the seed): entered with its live threads less the event's own `delta`, which the
- * caller then applies. signal->live, not nr_threads: it already counts a new thread and no longer
- * one at its exit tracepoint (both change just before), and never a zombie leader whose threads
- * live on (nr_threads does until the process is reaped). NULL: the process is ending. */
-static __always_inline struct fw_proc *proc_enter_late(struct task_struct *p, struct fw_proc_key *k,
-						       __u64 cgid, struct fw_cg_counters *c,
-						       int delta)
-{
-	struct signal_struct *sig = p->signal;
-	if (sig->live.counter == 0)
-		return NULL;
-	int n = sig->live.counter - delta;
-	if (n < 0)
-		n = 0;
-	struct fw_proc v = { .cgroup_id = cgid, .threads = n };
-	if (k->start_ns < attached_ns)
-		v.state = FW_PS_FORKED;
-	long err = bpf_map_update_elem(&procs, k, &v, BPF_NOEXIST);
-	if (err == 0)
-		add_live(cgid, c, 1, n);
-	else if (err != -EEXIST)
-		count_proc_full();
-	return bpf_map_lookup_elem(&procs, k);
-}
-
-/* A process was created (fork tracepoint, run by the parent): enter it with one thread. */
-static __always_inline void live_fork(struct task_struct *child, __u64 cgid,
-				      struct fw_cg_counters *c)
-{
-	struct fw_proc_key k = proc_key(child);
-	struct fw_proc v = { .cgroup_id = cgid, .threads = 1, .state = FW_PS_FORKED };
-	long err = bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST);
-	if (err == 0) {
-		add_live(cgid, c, 1, 1);
-		return;
-	}
-	if (err != -EEXIST) {
-		count_proc_full();
-		return;
-	}
-	/* Entered already: by its own thread events or the seed (nothing to do), or it has exited and
-	 * left its entry for this tracepoint to delete. */
-	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
-	if (e && (__sync_fetch_and_or(&e->state, FW_PS_FORKED) & FW_PS_DEAD))
-		bpf_map_delete_elem(&procs, &k);
-}
-
-/* A thread was created (delta 1) or ended while its process lives on (delta -1). */
-static __always_inline void live_thread(struct task_struct *t, __u64 cgid, struct fw_cg_counters *c,
-					int delta)
-{
-	struct fw_proc_key k = proc_key(t);
-	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
-	if (!e)
-		e = proc_enter_late(t, &k, cgid, c, delta);
-	if (!e)
-		return;
-	int held = proc_lock(e);
-	if (held == 1)
-		return;
-	e->threads += delta;
-	__u64 counted = e->cgroup_id;
-	add_live(counted, counted == cgid ? c : NULL, 0, delta);
-	proc_unlock(e, held);
-}
-
-/* The process ended: take it and its remaining threads out of where they are counted. */
-static __always_inline void live_exit(struct task_struct *p, struct fw_cg_counters *c, __u64 cgid)
-{
-	struct fw_proc_key k = proc_key(p);
-	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
-	if (!e) {
-		/* Not entered: its fork tracepoint has not run yet (it will find this DEAD entry and
-		 * delete it), or it predates the seed and never will. */
-		if (k.start_ns >= attached_ns) {
-			/* (Its cgroup in it only so the value is not a constant the compiler puts in
-			 * .rodata.cst16, a map the knockout builds lack.) */
-			struct fw_proc v = { .cgroup_id = cgid, .state = FW_PS_DEAD };
-			if (bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST) == -EEXIST) {
-				/* Its fork tracepoint entered it in between: take it out now. */
-				e = bpf_map_lookup_elem(&procs, &k);
-			}
-		}
-		if (!e)
-			return;
-	}
-	int held = proc_lock(e);
-	if (held == 1)
-		return;
-	__u64 counted = e->cgroup_id;
-	add_live(counted, counted == cgid ? c : NULL, -1, -(__s64)e->threads);
-	e->threads = 0;
-	/* DEAD on and BUSY off in one operation (BUSY is set when held). */
-	__u32 flip = held == 0 ? FW_PS_DEAD | FW_PS_BUSY : FW_PS_DEAD;
-	if (__sync_fetch_and_xor(&e->state, flip) & FW_PS_FORKED)
-		bpf_map_delete_elem(&procs, &k);
 }
 
 /* log2 of the lifetime in ms, capped at the +Inf slot: the number of bits of ms. */
@@ -644,12 +477,6 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			c->threads++;
 		else
 			c->forks++;
-	}
-	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
-		if (is_thread)
-			live_thread(child, cgid, c, 1);
-		else
-			live_fork(child, cgid, c);
 	}
 	if (FW_KO_RECORD || !want_record(cgid, is_thread))
 		return 0;
@@ -758,30 +585,29 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	}
 
 	/* One clock read for a process's lifetime and its record. */
-	__u64 now = group_dead && !FW_KO_LIVE ? bpf_ktime_get_boot_ns() : 0;
+	__u64 now = group_dead && !FW_KO_LIFETIME ? bpf_ktime_get_boot_ns() : 0;
 	struct fw_cg_counters *c = counters(cgid);
-	struct fw_exit_sender who;
-	/* Defined on every path: otherwise clang may read it as undef where no sender was kept, and
-	 * fill it from a stack slot that holds a pointer (the verifier refuses that fill). */
-	who.flags = 0;
-	bool has_sender = group_dead && (status & 0x7f) && take_sender(p, status & 0x7f, &who);
+	/* Zeroed whole, and its OOM flag taken into a scalar at once: clang otherwise drops stores to
+	 * `who` on paths where no sender was kept, hoists the read of who.flags above the test, and
+	 * shares the slot with a spilled pointer; the verifier refuses that fill. */
+	struct fw_exit_sender who = {};
+	bool has_sender = false;
+	bool oom = false;
+	if (group_dead && (status & 0x7f)) {
+		has_sender = take_sender(p, status & 0x7f, &who);
+		oom = has_sender && (who.flags & FW_SENDER_OOM);
+	}
 	if (c) {
 		if (!group_dead)
 			c->thread_exits++;
 		else if (status & 0x7f)
-			count_signaled(c, status & 0x7f, has_sender && (who.flags & FW_SENDER_OOM));
+			count_signaled(c, status & 0x7f, oom);
 		else if (status & 0xff00)
 			c->exits_failure++;
 		else
 			c->exits_success++;
-		if (group_dead && !FW_KO_LIVE)
+		if (group_dead && !FW_KO_LIFETIME)
 			count_lifetime(c, p, now);
-	}
-	if (!FW_KO_COUNTERS && !FW_KO_LIVE) {
-		if (group_dead)
-			live_exit(p, c, cgid);
-		else
-			live_thread(p, cgid, c, -1);
 	}
 	if (FW_KO_RECORD || !want_record(cgid, !group_dead))
 		return 0;
@@ -810,7 +636,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	else
 		e->hdr.flags = FW_F_THREAD;
 	if (has_sender) {
-		e->hdr.flags = FW_F_SENDER | (who.flags & FW_SENDER_OOM ? FW_F_OOM : 0);
+		e->hdr.flags = FW_F_SENDER | (oom ? FW_F_OOM : 0);
 		__builtin_memcpy((void *)(e + 1), &who, sizeof(who));
 	}
 	bpf_ringbuf_submit(e, wake_flag(now, size));
@@ -956,29 +782,6 @@ int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
 	return 0;
 }
 
-/* A whole process moved (cgroup.procs, or the one thread of a single-threaded process): its task
- * and threads go with it. A lone thread's move leaves them where its process is counted. */
-static __always_inline void live_migrate(struct task_struct *task, bool threadgroup, __u64 dst_id)
-{
-	if (!threadgroup && (task->pid != task->tgid || task->signal->nr_threads != 1))
-		return;
-	struct fw_proc_key k = proc_key(task);
-	struct fw_proc *e = bpf_map_lookup_elem(&procs, &k);
-	if (!e)
-		return; /* not entered yet: whoever enters it reads its cgroup then */
-	int held = proc_lock(e);
-	if (held == 1)
-		return;
-	__u64 from = e->cgroup_id;
-	if (from != dst_id) {
-		__s64 n = e->threads;
-		add_live(from, NULL, -1, -n);
-		add_live(dst_id, NULL, 1, n);
-		e->cgroup_id = dst_id;
-	}
-	proc_unlock(e, held);
-}
-
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_struct *task,
 	     bool threadgroup)
@@ -987,8 +790,9 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	if (dst->root->hierarchy_id != (int)cgroup_hierarchy)
 		return 0;
 	__u64 dst_id = fw_kernfs_id(dst->kn);
-	if (!FW_KO_COUNTERS && !FW_KO_LIVE)
-		live_migrate(task, threadgroup, dst_id);
+	/* The destination gets its row now, so that its release (cgroup_notify_populated) is
+	 * counted even if no process forks or exits in it. */
+	counters(dst_id);
 	struct fw_event_hdr *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(FW_EV_MIGRATE);
@@ -1128,25 +932,34 @@ int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
 	return 0;
 }
 
-/* Run once by the loader after attaching: enters every live process the map does not have yet
- * (one that forks, exits or moves from now on is the handlers'), with its live threads (see
- * proc_enter_late: a leader that ended while its threads run on is a live process, not a thread). */
+/* Run once by the loader after attaching: a row for each cgroup that holds a live process, so that
+ * its release is counted (handle_populated counts only in rows that exist). */
 SEC("iter/task")
-int seed_procs(struct bpf_iter__task *ctx)
+int seed_rows(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	if (!t || t->pid != t->tgid || t->signal->live.counter <= 0)
+		return 0;
+	counters(task_cgroup_id(t));
+	return 0;
+}
+
+/* The census, run by user space each time it reads the counters: one fw_census per live process
+ * (a leader whose process has a thread that has not passed the exit tracepoint, a leader that
+ * ended while its threads run on included), in its leader's cgroup, with its live threads. The
+ * kernel keeps each task's cgroup; this reads it at the moment of asking, so the fork, exit and
+ * move handlers keep no per-process entry (that entry was over half their cost). A thread moved
+ * alone to another cgroup is counted with its process. */
+SEC("iter/task")
+int census(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
 	if (!t || t->pid != t->tgid)
 		return 0;
 	int n = t->signal->live.counter;
 	if (n <= 0)
-		return 0; /* ending: its exit is the handlers' */
-	struct fw_proc_key k = { .tgid = t->tgid, .start_ns = fw_task_start_ns(t) };
-	__u64 cgid = task_cgroup_id(t);
-	struct fw_proc v = { .cgroup_id = cgid, .threads = n, .state = FW_PS_FORKED };
-	long err = bpf_map_update_elem(&procs, &k, &v, BPF_NOEXIST);
-	if (err == 0)
-		add_live(cgid, NULL, 1, n);
-	else if (err != -EEXIST)
-		count_proc_full();
+		return 0;
+	struct fw_census v = { .cgroup_id = task_cgroup_id(t), .threads = n };
+	bpf_seq_write(ctx->meta->seq, &v, sizeof(v));
 	return 0;
 }

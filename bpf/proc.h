@@ -115,10 +115,6 @@ struct fw_cg_counters {
 	__u64 thread_exits;   /* threads that ended while their process lived on */
 	__u64 cpu_ns;         /* on-CPU time, from sched_switch (when CPU accounting is on) */
 	__u64 removed;        /* set by cgroup_rmdir: the row is final, for user space to retire */
-	/* Live counts, kept through the per-process map (struct fw_proc): signed per-CPU deltas whose
-	 * sum over CPUs is the count (a process entered on one CPU may leave on another). */
-	__s64 live_tasks;   /* processes counted in this cgroup now */
-	__s64 live_threads; /* their threads (a single-threaded process is one) */
 	/* Process lifetimes at exit: slot i counts lifetimes under 2^i ms, the last one the rest. */
 	__u64 lifetime[FW_LIFETIME_SLOTS];
 	__u64 lifetime_sum_ns;
@@ -147,27 +143,22 @@ struct fw_stats {
 	__u64 wakeups;              /* forced ring buffer wake-ups */
 	__u64 exit_claims;          /* process exits decided by a claim (kernels before v6.16) */
 	__u64 exit_claims_released; /* claims dropped when their process's leader was freed */
-	__u64 proc_full;            /* a process could not be entered: the process map was full */
-	__u64 proc_contended;       /* a process entry's lock was not had after bounded tries */
 };
 
-/* The per-process entry of the live counts, keyed by struct fw_proc_key. */
+/* Keys a process across pid reuse: its tgid and its leader's start. */
 struct fw_proc_key {
 	__u32 tgid;
 	__u32 _pad;
 	__u64 start_ns; /* the leader's start: the same across a non-leader exec (de_thread copies it) */
 };
 
-enum fw_proc_state {
-	FW_PS_FORKED = 1, /* the fork tracepoint (or the seed) has seen the process */
-	FW_PS_DEAD = 2,   /* its exit has been counted: an entry left for a late fork to delete */
-	FW_PS_BUSY = 4,   /* held by one handler changing the entry and its cgroup's counts */
-};
-
-struct fw_proc {
-	__u64 cgroup_id; /* where the process and its threads are counted */
-	__u32 threads;   /* its live threads counted there */
-	__u32 state;     /* enum fw_proc_state bits, changed by atomic operations only */
+/* The census (iter/task, run by user space when it reads the counters): one line per live process,
+ * the cgroup of its leader and its live threads. The kernel keeps which cgroup each task is in; the
+ * census reads that at the moment of asking, so no handler keeps a per-process entry. */
+struct fw_census {
+	__u64 cgroup_id;
+	__u32 threads; /* signal->live: threads that have not passed the exit tracepoint */
+	__u32 _pad;
 };
 
 /* ---- records on demand (interest) ----

@@ -115,7 +115,6 @@ export class Agent {
         ringBytes: config.bpf.ring_buffer_bytes,
         argvMax: config.bpf.argv_max_bytes,
         counterEntries: config.bpf.counter_entries,
-        processEntries: config.bpf.process_entries,
         wakeupNs: Math.round(config.bpf.flush_interval_s * 1e9),
         cpuAccounting: config.bpf.cpu_accounting && host.hierarchy.id !== 0, // v2: cpu.stat (cgroup-cpu.ts)
         // Nothing but cgroup names until the interest says, right below (the table is seeded from
@@ -163,7 +162,7 @@ export class Agent {
         occupancy: this.occupancy,
         drain: () => this.source.drain(),
         scan,
-        exits: () => new Map(this.source.counters().map((r) => [r.cgroupId, r.exitsSuccess + r.exitsFailure + r.exitsSignaled])),
+        exits: () => new Map(this.source.counters({ live: false }).map((r) => [r.cgroupId, r.exitsSuccess + r.exitsFailure + r.exitsSignaled])),
         // Emptied cgroups whose records do not flow are not reported: their processes left the table.
         exists: (id) => this.interest.keeps(id) && this.source.names.idOf(this.source.names.path(id)) === id,
         clock: () => host.clock.monotonicMs(),
@@ -413,7 +412,6 @@ export class Agent {
       eventsLost: stats.lost,
       eventsInvalid: this.source.badRecords,
       counterMapFull: stats.counterFull,
-      processMapFull: stats.procFull,
       counterMapRows: this.source.counterRows,
       groupsOverflow: this.registry.overflows,
       resyncs: this.resync.totals.resyncs,

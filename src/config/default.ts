@@ -19,8 +19,6 @@ export const DEFAULTS = {
     // under fork storms; 0 wakes the reader on every record.
     flush_interval_s: 0.002,
     counter_entries: 16384,
-    // Live processes the kernel keeps an entry for (about 100 bytes each, allocated at start).
-    process_entries: 65536,
     // Records only where someone needs them (src/agent/interest.ts); the metrics of groups of
     // whole cgroups come from the kernel's rows either way.
     records_on_demand: true,
@@ -72,7 +70,6 @@ export const DEFAULTS = {
 export interface FullProbeOptions {
   ringBytes: number;
   counterEntries: number;
-  processEntries: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy: number;
   argvMax: number;
@@ -93,7 +90,6 @@ export interface FullProbeOptions {
 export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
   ringBytes: DEFAULTS.bpf.ring_buffer_bytes,
   counterEntries: DEFAULTS.bpf.counter_entries,
-  processEntries: DEFAULTS.bpf.process_entries,
   cgroupHierarchy: 0,
   argvMax: DEFAULTS.bpf.argv_max_bytes,
   threadEvents: false,
@@ -134,7 +130,6 @@ bpf:
   cpu_accounting: true
   flush_interval: 2ms
   counter_entries: 16384
-  process_entries: 65536
   records_on_demand: true
 groups: []
 group_settings:

@@ -16,7 +16,6 @@ const START_ONLY = [
   'bpf.cpu_accounting',
   'bpf.flush_interval',
   'bpf.counter_entries',
-  'bpf.process_entries',
   'bpf.records_on_demand',
   'api.socket',
   'program_logs',

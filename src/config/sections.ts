@@ -52,6 +52,8 @@ export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
     ['bpf'],
     ['ring_buffer_bytes', 'argv_max_bytes', 'cpu_accounting', 'flush_interval', 'counter_entries', 'process_entries', 'records_on_demand'],
   );
+  // Retired (the kernel no longer keeps a per-process map): still read, so old configs load.
+  if (map.process_entries !== undefined) r.integer(map.process_entries, ['bpf', 'process_entries'], { min: 1 });
   const ringPath = ['bpf', 'ring_buffer_bytes'];
   const ring_buffer_bytes = orDefault(map.ring_buffer_bytes, d.ring_buffer_bytes, (v) => r.size(v, ringPath));
   // The kernel sizes BPF ring buffers in whole pages, a power of two of them.
@@ -69,7 +71,6 @@ export function readBpf(r: ConfigReader, value: unknown): Config['bpf'] {
     cpu_accounting: orDefault(map.cpu_accounting, d.cpu_accounting, (v) => r.boolean(v, ['bpf', 'cpu_accounting'])),
     flush_interval_s: orDefault(map.flush_interval, d.flush_interval_s, (v) => r.duration(v, ['bpf', 'flush_interval'])),
     counter_entries: orDefault(map.counter_entries, d.counter_entries, (v) => r.integer(v, ['bpf', 'counter_entries'], { min: 1 })),
-    process_entries: orDefault(map.process_entries, d.process_entries, (v) => r.integer(v, ['bpf', 'process_entries'], { min: 1 })),
     records_on_demand: orDefault(map.records_on_demand, d.records_on_demand, (v) => r.boolean(v, ['bpf', 'records_on_demand'])),
   };
 }

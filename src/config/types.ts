@@ -156,8 +156,6 @@ export interface Config {
     cpu_accounting: boolean;
     flush_interval_s: number;
     counter_entries: number;
-    /** Live processes the kernel's per-process map holds (tasks and threads per cgroup). */
-    process_entries: number;
     /** Records only for the cgroups that need them (src/agent/interest.ts); false: every event. */
     records_on_demand: boolean;
   };

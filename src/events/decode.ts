@@ -50,11 +50,6 @@ function u64(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * U32;
 }
 
-/** A signed 64-bit value (the live counts are sums of signed per-CPU deltas). */
-function s64(buf: Buffer, at: number): number {
-  return buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * U32;
-}
-
 function cstring(buf: Buffer, start: number, end: number): string {
   const nul = buf.indexOf(0, start);
   return buf.toString('latin1', start, nul >= 0 && nul < end ? nul : end);
@@ -203,7 +198,7 @@ export interface CgroupCounters {
   exitsSignaled: number;
   threadExits: number;
   cpuNs: number;
-  /** Processes counted in the cgroup now, and their threads (kept by the kernel, seeded at start). */
+  /** Processes in the cgroup now, and their threads: the census's (0 in the map's own rows, see withCensus). */
   liveTasks: number;
   liveThreads: number;
   /** Process lifetimes at exit: slot i counts those under 2^i ms, the last slot the rest. */
@@ -246,8 +241,8 @@ export function decodeCounters(buf: Buffer): CounterRow[] {
       threadExits: u64(buf, c + f.thread_exits[0]),
       cpuNs: u64(buf, c + f.cpu_ns[0]),
       removed: u64(buf, c + f.removed[0]) !== 0,
-      liveTasks: s64(buf, c + f.live_tasks[0]),
-      liveThreads: s64(buf, c + f.live_threads[0]),
+      liveTasks: 0,
+      liveThreads: 0,
       lifetime: u64Array(buf, c + f.lifetime[0], LIFETIME_SLOTS),
       lifetimeSumNs: u64(buf, c + f.lifetime_sum_ns[0]),
       releases: u64(buf, c + f.releases[0]),
@@ -256,6 +251,45 @@ export function decodeCounters(buf: Buffer): CounterRow[] {
     });
   }
   return out;
+}
+
+/** Live processes and threads per cgroup id, from census() (struct fw_census lines). */
+export function decodeCensus(buf: Buffer): Map<number, { tasks: number; threads: number }> {
+  const f = LAYOUT.fw_census.fields;
+  const size = LAYOUT.fw_census.size;
+  const out = new Map<number, { tasks: number; threads: number }>();
+  for (let at = 0; at + size <= buf.length; at += size) {
+    const id = u64(buf, at + f.cgroup_id[0]);
+    const n = buf.readUInt32LE(at + f.threads[0]);
+    const l = out.get(id);
+    if (l) {
+      l.tasks++;
+      l.threads += n;
+    } else out.set(id, { tasks: 1, threads: n });
+  }
+  return out;
+}
+
+/**
+ * The rows with their live counts from the census: a cgroup the census found with no row (the
+ * counter map was full, or the row was never made) gets a row of zeros with its live counts.
+ */
+export function withCensus(rows: CounterRow[], census: ReadonlyMap<number, { tasks: number; threads: number }>): CounterRow[] {
+  const seen = new Set<number>();
+  for (const r of rows) {
+    const l = census.get(r.cgroupId);
+    r.liveTasks = l?.tasks ?? 0;
+    r.liveThreads = l?.threads ?? 0;
+    seen.add(r.cgroupId);
+  }
+  for (const [id, l] of census) {
+    if (seen.has(id)) continue;
+    const r = zeroCounterRow(id);
+    r.liveTasks = l.tasks;
+    r.liveThreads = l.threads;
+    rows.push(r);
+  }
+  return rows;
 }
 
 /** A row of zeros for a cgroup that has none in the map yet. */
@@ -275,10 +309,6 @@ export interface ProbeStats {
   /** Process exits decided by a claim (kernels before v6.16), and claims still held. */
   exitClaims: number;
   exitClaimsHeld: number;
-  /** Processes the kernel's process map had no room for (not in the live counts). */
-  procFull: number;
-  /** Process entries changed without their lock after bounded tries (counts may be off by that). */
-  procContended: number;
 }
 
 /** Record type -> the name metrics and stats use. */
@@ -309,8 +339,6 @@ export function decodeStats(buf: Buffer): ProbeStats {
     wakeups: u64(buf, f.wakeups[0]),
     exitClaims,
     exitClaimsHeld: exitClaims - u64(buf, f.exit_claims_released[0]),
-    procFull: u64(buf, f.proc_full[0]),
-    procContended: u64(buf, f.proc_contended[0]),
   };
 }
 

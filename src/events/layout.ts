@@ -68,7 +68,7 @@ export const LAYOUT = {
   },
   fw_cgroup_event: { size: 80, fields: { hdr: [0, 72], hierarchy_id: [72, 4], path_len: [76, 2], _pad: [78, 2] } },
   fw_cg_counters: {
-    size: 600,
+    size: 584,
     fields: {
       forks: [0, 8],
       threads: [8, 8],
@@ -79,27 +79,24 @@ export const LAYOUT = {
       thread_exits: [48, 8],
       cpu_ns: [56, 8],
       removed: [64, 8],
-      live_tasks: [72, 8],
-      live_threads: [80, 8],
-      lifetime: [88, 8 * 29],
-      lifetime_sum_ns: [320, 8],
-      releases: [328, 8],
-      oom_kills: [336, 8],
-      signals: [344, 8 * 32],
+      lifetime: [72, 8 * 29],
+      lifetime_sum_ns: [304, 8],
+      releases: [312, 8],
+      oom_kills: [320, 8],
+      signals: [328, 8 * 32],
     },
   },
   fw_stats: {
-    size: 104,
+    size: 88,
     fields: {
       lost: [0, 56],
       counter_full: [56, 8],
       wakeups: [64, 8],
       exit_claims: [72, 8],
       exit_claims_released: [80, 8],
-      proc_full: [88, 8],
-      proc_contended: [96, 8],
     },
   },
+  fw_census: { size: 16, fields: { cgroup_id: [0, 8], threads: [8, 4], _pad: [12, 4] } },
   fw_oncpu: { size: 40, fields: { since_ns: [0, 8], cgroup_id: [8, 8], runtime_ns: [16, 8], tid: [24, 4], seq: [28, 4], acc_ns: [32, 8] } },
 } as const;
 

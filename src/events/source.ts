@@ -13,6 +13,7 @@ import { CgroupNames } from './cgroup-names.js';
 import { WallClock } from './clock.js';
 import {
   decodeBatch,
+  decodeCensus,
   decodeCounters,
   decodeOncpu,
   decodeStats,
@@ -22,6 +23,7 @@ import {
   type OncpuSlot,
   type ProbeStats,
   RawEvent,
+  withCensus,
 } from './decode.js';
 import { EventType, Flags } from './layout.js';
 
@@ -142,8 +144,15 @@ export class EventSource {
    * The kernel's exact per-cgroup counters. With the switch program attached, each row's CPU time
    * includes what the CPUs' slots hold for its cgroup (fw_oncpu.acc_ns, moved into the row only
    * when a CPU changes cgroup), read so that no move is counted twice or missed (see sameMoves).
+   * With `live` (the default), each row's live tasks and threads are the census's, taken now (one
+   * pass over the host's tasks), and a cgroup the census found without a row gets one of zeros.
    */
-  counters(): CounterRow[] {
+  counters(opts: { live?: boolean } = {}): CounterRow[] {
+    const rows = this.mapRows();
+    return opts.live === false ? rows : withCensus(rows, decodeCensus(this.live().census()));
+  }
+
+  private mapRows(): CounterRow[] {
     const probe = this.live();
     if (!this.switching) {
       const rows = decodeCounters(probe.readCounters());
@@ -208,7 +217,7 @@ export class EventSource {
     const ids = new Set(removed);
     const lost = this.stats().lost.cgroup_rmdir;
     if (lost !== this.rmdirLostSeen) {
-      for (const row of this.counters()) if (row.removed) ids.add(row.cgroupId);
+      for (const row of this.counters({ live: false })) if (row.removed) ids.add(row.cgroupId);
       this.rmdirLostSeen = lost;
     }
     if (ids.size === 0) return [];

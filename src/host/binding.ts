@@ -9,8 +9,6 @@ import path from 'node:path';
 export interface ProbeOptions {
   ringBytes?: number;
   counterEntries?: number;
-  /** Live processes the kernel's process map holds (the live counts per cgroup). */
-  processEntries?: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy?: number;
   argvMax?: number;
@@ -55,6 +53,8 @@ export interface NativeProbe {
   readCounters(): Buffer;
   /** Removes the rows of these (removed) cgroups; returns their last counts, as readCounters(). */
   takeCounters(ids: BigUint64Array): Buffer;
+  /** struct fw_census lines, one per live process, taken now (the census iterator). */
+  census(): Buffer;
   stats(): Buffer;
   /** struct fw_oncpu per possible CPU. */
   oncpu(): Buffer;

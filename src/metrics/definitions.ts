@@ -65,12 +65,6 @@ export const METRICS = {
     'Kernel records skipped because they did not decode (a layout mismatch between the BPF object and the agent).',
   ),
   counterMapFull: def('forkwatch_cgroup_map_full_total', 'counter', [], 'Times the per-cgroup counter map had no room for a new cgroup.'),
-  processMapFull: def(
-    'forkwatch_process_map_full_total',
-    'counter',
-    [],
-    'Processes the kernel could not enter in its per-process map (bpf.process_entries): they are missing from forkwatch_tasks and forkwatch_threads.',
-  ),
   counterMapRows: def(
     'forkwatch_cgroup_map_rows',
     'gauge',

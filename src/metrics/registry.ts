@@ -60,8 +60,6 @@ export interface Snapshot {
   /** Records skipped because they did not decode (absent: not known). */
   eventsInvalid?: number;
   counterMapFull: number;
-  /** Processes the kernel's process map had no room for (absent: not known). */
-  processMapFull?: number;
   /** Rows in the per-cgroup counter map (absent: not known). */
   counterMapRows?: number;
   groupsOverflow: number;
@@ -279,7 +277,6 @@ export function buildRegistry(contentType: 'prometheus' | 'openmetrics', current
   );
   add(M.eventsInvalid, (s) => (s.eventsInvalid === undefined ? [] : [{ labels: {}, value: s.eventsInvalid }]));
   add(M.counterMapFull, (s) => [{ labels: {}, value: s.counterMapFull }]);
-  add(M.processMapFull, (s) => (s.processMapFull === undefined ? [] : [{ labels: {}, value: s.processMapFull }]));
   add(M.counterMapRows, (s) => (s.counterMapRows === undefined ? [] : [{ labels: {}, value: s.counterMapRows }]));
   add(M.groups, (s) => [{ labels: {}, value: s.groups.length }]);
   add(M.groupsOverflow, (s) => [{ labels: {}, value: s.groupsOverflow }]);

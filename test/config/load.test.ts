@@ -36,7 +36,6 @@ const DEFAULT_CONFIG: Config = {
     cpu_accounting: true,
     flush_interval_s: 0.002,
     counter_entries: 16384,
-    process_entries: 65536,
     records_on_demand: true,
   },
   groups: { rules: [], max_groups: 2000, evict_after_s: 300 },
@@ -166,6 +165,10 @@ describe('values', () => {
     ['"name=systemd"', 'name=systemd'],
   ])('cgroup.hierarchy %s', (text, want) => {
     expect(parse(`cgroup: { hierarchy: ${text} }`).cgroup.hierarchy).toBe(want);
+  });
+
+  it('still reads the retired bpf.process_entries, and ignores it', () => {
+    expect(parse('bpf: { process_entries: 1000 }').bpf).toEqual(parse('').bpf);
   });
 
   it('reads resources in their units', () => {
@@ -437,6 +440,7 @@ const errors: Array<[string, string, string]> = [
     `${FILE}: bpf.records_on_demand: "sometimes" is not a boolean; expected true or false`,
   ],
   ['number as string', 'bpf: { counter_entries: lots }', `${FILE}: bpf.counter_entries: "lots" is not a whole number; expected a whole number >= 1`],
+  ['retired key, still checked', 'bpf: { process_entries: 0 }', `${FILE}: bpf.process_entries: 0 is below 1; expected a whole number >= 1`],
   [
     'fraction where whole',
     'group_settings: { max_groups: 2.5 }',

@@ -1,7 +1,7 @@
 /** The decoder on recorded kernel bytes (test/fixtures/pipeline.bin, made by record.mjs). */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, decodeCounters, type BadRecord, type RawEvent } from '../../src/events/decode.js';
+import { decodeBatch, decodeCensus, decodeCounters, withCensus, zeroCounterRow, type BadRecord, type RawEvent } from '../../src/events/decode.js';
 import { EventType, Flags, LAYOUT, LIFETIME_SLOTS, SIGNAL_SLOTS } from '../../src/events/layout.js';
 import { decodeStatus, toProcessEvent } from '../../src/events/model.js';
 
@@ -142,15 +142,12 @@ describe('decodeBatch on damaged input', () => {
 });
 
 describe('decodeCounters', () => {
-  it('reads rows of cgroup id + fw_cg_counters: live counts signed, the lifetime slots, releases, OOM kills, exits by signal', () => {
+  it('reads rows of cgroup id + fw_cg_counters: the lifetime slots, releases, OOM kills, exits by signal (live counts: the census)', () => {
     const f = LAYOUT.fw_cg_counters.fields;
     const row = Buffer.alloc(8 + LAYOUT.fw_cg_counters.size);
     row.writeBigUInt64LE(405n, 0);
     const plain = ['forks', 'threads', 'execs', 'exits_success', 'exits_failure', 'exits_signaled', 'thread_exits', 'cpu_ns', 'removed'] as const;
     plain.forEach((name, i) => row.writeBigUInt64LE(BigInt(i + 1) * 1000n, 8 + f[name][0]));
-    // Sums of per-CPU deltas: two's complement, as the addon adds the slots.
-    row.writeBigInt64LE(-2n, 8 + f.live_tasks[0]);
-    row.writeBigInt64LE(2n ** 40n, 8 + f.live_threads[0]);
     for (let i = 0; i < LIFETIME_SLOTS; i++) row.writeBigUInt64LE(BigInt(i * 3), 8 + f.lifetime[0] + 8 * i);
     row.writeBigUInt64LE(123_456_789_012n, 8 + f.lifetime_sum_ns[0]);
     row.writeBigUInt64LE(17n, 8 + f.releases[0]);
@@ -167,8 +164,8 @@ describe('decodeCounters', () => {
       threadExits: 7000,
       cpuNs: 8000,
       removed: true,
-      liveTasks: -2,
-      liveThreads: 2 ** 40,
+      liveTasks: 0,
+      liveThreads: 0,
       lifetime: Array.from({ length: LIFETIME_SLOTS }, (_, i) => i * 3),
       lifetimeSumNs: 123_456_789_012,
       releases: 17,
@@ -176,5 +173,38 @@ describe('decodeCounters', () => {
       signals: Array.from({ length: SIGNAL_SLOTS }, (_, i) => i + 100),
     };
     expect(decodeCounters(Buffer.concat([row, row]))).toEqual([want, want]);
+  });
+});
+
+describe('decodeCensus and withCensus', () => {
+  const line = (cgroupId: bigint, threads: number) => {
+    const f = LAYOUT.fw_census.fields;
+    const b = Buffer.alloc(LAYOUT.fw_census.size, 0xee); // padding is not read
+    b.writeBigUInt64LE(cgroupId, f.cgroup_id[0]);
+    b.writeUInt32LE(threads, f.threads[0]);
+    return b;
+  };
+
+  it('sums processes and threads per cgroup; a torn last line is not read', () => {
+    const buf = Buffer.concat([line(7n, 1), line(9n, 4), line(7n, 3), line(2n ** 40n, 1), line(9n, 1).subarray(0, 9)]);
+    expect(decodeCensus(buf)).toEqual(
+      new Map([
+        [7, { tasks: 2, threads: 4 }],
+        [9, { tasks: 1, threads: 4 }],
+        [2 ** 40, { tasks: 1, threads: 1 }],
+      ]),
+    );
+  });
+
+  it("sets every row's live counts (0 where the census found nothing) and adds rows for cgroups the map lacks", () => {
+    const rows = [zeroCounterRow(7), zeroCounterRow(8)];
+    rows[0].forks = 5;
+    rows[1].liveTasks = 3; // stale: the census says none
+    const got = withCensus(rows, decodeCensus(Buffer.concat([line(7n, 2), line(9n, 6)])));
+    expect(got.map((r) => [r.cgroupId, r.forks, r.liveTasks, r.liveThreads])).toEqual([
+      [7, 5, 1, 2],
+      [8, 0, 0, 0],
+      [9, 0, 1, 6],
+    ]);
   });
 });

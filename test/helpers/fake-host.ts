@@ -49,24 +49,41 @@ export class ReplayProbe implements NativeProbe {
     this.queue.push(...batches);
   }
 
+  /** What the census reads (the kernel's tasks): the host's processes and cgroup ids, as they are now. */
+  private world: { procs: () => readonly ProcSnapshot[]; idOf: (path: string) => number | undefined } = {
+    procs: () => [],
+    idOf: () => undefined,
+  };
+
   /**
-   * What the kernel's seed (the iter/task program run at load) puts in the rows: each running
-   * process counted, with its threads, in its cgroup's row.
+   * What the kernel's seed (the iter/task program run at load) does: a row for each running
+   * process's cgroup; from then on the census reads these processes as they are.
    */
-  seed(procs: readonly ProcSnapshot[], idOf: (path: string) => number | undefined): void {
-    const f = LAYOUT.fw_cg_counters.fields;
-    for (const p of procs) {
+  seed(procs: () => readonly ProcSnapshot[], idOf: (path: string) => number | undefined): void {
+    this.world = { procs, idOf };
+    for (const p of procs()) {
       const id = idOf(p.cgroups.get(0) ?? '/');
-      if (id === undefined) continue;
-      let row = this.rows.get(id);
-      if (!row) {
-        row = Buffer.alloc(COUNTER_ROW_SIZE);
-        row.writeBigUInt64LE(BigInt(id), 0);
-        this.rows.set(id, row);
-      }
-      row.writeBigInt64LE(row.readBigInt64LE(8 + f.live_tasks[0]) + 1n, 8 + f.live_tasks[0]);
-      row.writeBigInt64LE(row.readBigInt64LE(8 + f.live_threads[0]) + BigInt(p.threads), 8 + f.live_threads[0]);
+      if (id === undefined || this.rows.has(id)) continue;
+      const row = Buffer.alloc(COUNTER_ROW_SIZE);
+      row.writeBigUInt64LE(BigInt(id), 0);
+      this.rows.set(id, row);
     }
+  }
+
+  /** struct fw_census per running process: its cgroup and threads. */
+  census(): Buffer {
+    const f = LAYOUT.fw_census.fields;
+    const size = LAYOUT.fw_census.size;
+    const out: Buffer[] = [];
+    for (const p of this.world.procs()) {
+      const id = this.world.idOf(p.cgroups.get(0) ?? '/');
+      if (id === undefined) continue;
+      const line = Buffer.alloc(size);
+      line.writeBigUInt64LE(BigInt(id), f.cgroup_id[0]);
+      line.writeUInt32LE(p.threads, f.threads[0]);
+      out.push(line);
+    }
+    return Buffer.concat(out);
   }
 
   /** The rows as recorded, in place of those of the same cgroups (the seeded others stay). */
@@ -168,7 +185,10 @@ export class FakeHost implements AgentHost {
     // Called with `new` by the event source: the object returned is the probe.
     function Probe(options: ProbeOptions): ReplayProbe {
       host.probe = new ReplayProbe(options);
-      host.probe.seed(host.procs, (p) => host.cgroups.get(p));
+      host.probe.seed(
+        () => host.procs,
+        (p) => host.cgroups.get(p),
+      );
       return host.probe;
     }
     this.binding = { Probe: Probe as unknown as AgentHost['binding']['Probe'], clocks: () => [this.realNs, this.bootNs] };
