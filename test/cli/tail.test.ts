@@ -83,9 +83,16 @@ describe('forkwatch tail', () => {
       expect(byPid.get(segv.pid)!.oom_killed).toBeUndefined();
       expect(byPid.get(oom.pid)).toMatchObject({ signal: 'SIGKILL', signal_sender: 'kernel', oom_killed: true, oom_scope: 'cgroup', oom_cgroup_id: limit.id });
       const lines = human.stdout.split('\n');
-      expect(lines.find((l) => l.includes(` ${victim.pid} `))).toContain(`signal SIGTERM from ${killer.pid} bash ${killers.path}`);
-      expect(lines.find((l) => l.includes(` ${segv.pid} `))).toContain('signal SIGSEGV from kernel');
-      expect(lines.find((l) => l.includes(` ${oom.pid} `))).toContain('OOM-killed (memory cgroup at its limit)');
+      // Each with the command it ran, from its exec record.
+      expect(lines.find((l) => l.includes(` ${victim.pid} `))).toMatch(
+        new RegExp(`signal SIGTERM from ${killer.pid} bash ${killers.path} after \\S+: sleep 30$`),
+      );
+      expect(lines.find((l) => l.includes(` ${segv.pid} `))).toMatch(
+        /signal SIGSEGV from kernel after \S+: \/usr\/bin\/python3 -c 'import ctypes; ctypes\.string_at\(0\)'$/,
+      );
+      expect(lines.find((l) => l.includes(` ${oom.pid} `))).toMatch(
+        /OOM-killed \(memory cgroup at its limit\) after \S+: \/usr\/bin\/python3 -c 'b = b"x" \* \(256 << 20\)'$/,
+      );
     } finally {
       await limit.remove();
     }
@@ -131,7 +138,7 @@ describe('forkwatch tail', () => {
     ]);
     expect(anc[0].id).toMatch(new RegExp(`^[0-9a-f]{16}-${sh(chain).pid}-\\d+$`));
     const line = human.stdout.split('\n').find((l) => l.includes(` ${sub(chain).pid} `))!;
-    expect(line).toContain(`code 3 after`);
+    expect(line).toMatch(/code 3 after \S+: \/bin\/sh -c '\/bin\/sleep 0\.2; \( exit 3 \); exit 0' ← /);
     expect(line).toMatch(new RegExp(`← sh\\(${sh(chain).pid}\\) ← bash\\(${run.pid}\\)$`));
   });
 
