@@ -6,7 +6,7 @@
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
-import { START_TICK_NS } from '../host/procfs.js';
+import { START_TICK_NS, type ProcCwd } from '../host/procfs.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -19,7 +19,10 @@ export interface ProcessInfo {
   exe?: string;
   /** argv of the last exec (inherited across a fork), as the record carried it; absent when not seen. */
   argv?: string[];
-  /** Working directory when the exec record was read (inherited across a fork); absent when not read. */
+  /**
+   * Working directory when the exec record was read (inherited across a fork); absent when not
+   * read, or when the pid was by then another process's (its start time was not the record's).
+   */
   cwd?: string;
 }
 
@@ -87,8 +90,17 @@ const NO_CHANGE: TableChange = Object.freeze(change(undefined, undefined));
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
 
-  /** @param readCwd a process's working directory now (the host's procfs), read at its exec; none: not kept */
-  constructor(private readonly readCwd?: (pid: number) => string | undefined) {}
+  /**
+   * @param readCwd a pid's working directory now and the start time of the process that pid is
+   * (the host's procfs), read at an exec record; none: not kept
+   */
+  constructor(private readonly readCwd?: (pid: number) => ProcCwd | undefined) {}
+
+  /** The working directory of the process that exec'd, if its pid is still that process. */
+  private cwdAtExec(e: RawEvent): string | undefined {
+    const r = this.readCwd?.(e.pid);
+    return r && sameStart(r.startNs, e.startNs) ? r.cwd : undefined;
+  }
 
   /** Adds processes found in procfs at start. */
   seed(list: Iterable<ProcessInfo>): void {
@@ -125,7 +137,7 @@ export class ProcessTable {
       }
       case EventType.EXEC: {
         const p = this.procs.get(e.pid);
-        const cwd = this.readCwd?.(e.pid);
+        const cwd = this.cwdAtExec(e);
         if (!p) {
           // Its fork record was lost: the process enters the table here.
           const adopted = entryFrom(e, { exe: e.filename, argv: e.argv ?? undefined, cwd });
