@@ -14,7 +14,7 @@ function record(type: number, pid: number, fields: Partial<RawEvent> = {}): RawE
   return e;
 }
 
-const KEYS = ['pid', 'ppid', 'comm', 'uid', 'cgroupId', 'startNs', 'threads', 'exe', 'argv', 'cwd'];
+const KEYS = ['pid', 'ppid', 'comm', 'uid', 'cgroupId', 'startNs', 'threads', 'exe', 'argv', 'argvTruncated', 'cwd'];
 
 describe('ProcessTable', () => {
   it('keeps an entry from fork to exit, with the parent exe inherited and exec replacing it', () => {
