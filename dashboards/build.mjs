@@ -459,7 +459,7 @@ function groupView() {
   return dashboard({
     uid: 'forkwatch-group',
     title: 'forkwatch / Group',
-    description: 'One group: its tasks against its barrier and limit, threshold crossings, CPU, exits and releases.',
+    description: 'One group: its tasks against its barrier and limit, threshold crossings, CPU, exits and releases, OOM kills and the signals that ended its processes.',
     variables: [instanceVar, queryVar('group', 'Group', `label_values(forkwatch_tasks${sel()}, group)`)],
     panels: [
       row('$group'),
@@ -575,6 +575,24 @@ function groupView() {
         description: 'The group\'s cgroup path, runtime kind, container id and pod uid.',
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true, __name__: true, job: true }, indexByName: {}, renameByName: {} } }],
         targets: [{ expr: `forkwatch_group_info${S()}`, format: 'table', instant: true }],
+      }),
+      row('Why processes died'),
+      timeseries({
+        title: 'OOM kills',
+        unit: 'short',
+        bars: true,
+        overrides: [byRefId('A', fixedColor('red'))],
+        description:
+          'Processes of the group the OOM killer ended, per interval: a memory cgroup at its memory.max, or the whole host out of memory. `forkwatch tail --failed` on the host names each one and whose memory ran out. See the ForkwatchOOMKills alert.',
+        targets: [{ expr: `sum by (instance) (increase(forkwatch_oom_kills_total${S()}[${RATE}]))`, legend: 'OOM kills {{instance}}' }],
+      }),
+      timeseries({
+        title: 'Killed by signal',
+        unit: 'short',
+        bars: true,
+        description:
+          'Processes of the group a signal ended, per interval, by signal (OOM kills are among the SIGKILLs). `forkwatch tail --failed` on the host says who sent each (a process, or the kernel for a fault or the OOM killer).',
+        targets: [{ expr: `sum by (signal) (increase(forkwatch_exits_signaled_total${S()}[${RATE}]))`, legend: '{{signal}}' }],
       }),
     ],
   });

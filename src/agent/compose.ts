@@ -102,8 +102,10 @@ function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (p
   const otlp = ex.otlp && { o: ex.otlp, q: exportQuery(ex.otlp.filter, 'export.otlp') };
   return (streamId) => {
     const feeds: ExportFeed[] = [];
-    if (file) feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, warn: (m) => exportLog.warn(m) }), file.q, descendants));
-    if (nats) feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, node, streamId, log: exportLog }), nats.q, descendants));
+    if (file)
+      feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, ancestors: file.q.ancestors, warn: (m) => exportLog.warn(m) }), file.q, descendants));
+    if (nats)
+      feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, ancestors: nats.q.ancestors, node, streamId, log: exportLog }), nats.q, descendants));
     if (otlp) {
       const resource = agentResource({ node, streamId, kubernetes: config.kubernetes !== undefined });
       feeds.push(new ExportFeed(bus, new OtlpExporter({ config: otlp.o, resource, log: exportLog }), otlp.q, descendants));
@@ -171,7 +173,7 @@ export async function composeAgent(startConfig: Config, log: Logger, opts: Compo
     redact: config.api.redact,
     ctx: { iso: (ns) => agent.source.clock.iso(ns), cgroupPath: (id) => agent.source.names.path(id) },
     groupOf: (pid) => agent.tracker.groupOf(pid),
-    identity: (e, before) => exitIdentity(agent.table, before, e.ppid, true, (pid, startNs) => processId(bootId, pid, startNs)),
+    identity: (e, before, ancestors) => exitIdentity(agent.table, before, e.ppid, ancestors, (pid, startNs) => processId(bootId, pid, startNs)),
   });
   agent.addListener({ onEvent: (e, notices, change) => publisher.publish(e, change, notices) });
   // Subscribed once the bus tells the agent's interest of its demand.

@@ -6,7 +6,7 @@
  */
 import type { Hierarchy } from '../host/cgroupfs.js';
 import type { SourceBinding } from '../events/source.js';
-import type { ProcSnapshot } from '../host/procfs.js';
+import type { ProcCwd, ProcSnapshot } from '../host/procfs.js';
 
 /** The grouping hierarchy's cgroupfs, read-only: paths are relative to its mount ("/" its root). */
 export interface CgroupfsReader {
@@ -24,8 +24,8 @@ export interface CgroupfsReader {
 export interface ProcfsReader {
   /** The processes running now (those that exit while being read are left out). */
   processes(): ProcSnapshot[];
-  /** A process's working directory now (read at its exec record); undefined when gone. Absent: not kept. */
-  cwd?(pid: number): string | undefined;
+  /** A process's working directory now (read at its exec record) with the start time of the pid's process; undefined when gone. Absent: not kept. */
+  cwd?(pid: number): ProcCwd | undefined;
 }
 
 export interface HostClock {

@@ -47,7 +47,7 @@ export interface WatchOptions {
   token?: string;
   /** A file holding the bearer token, read once at the start (instead of token). */
   tokenFile?: string;
-  /** Query parameters: cgroup, comm, pid, tree, events, threads, failed, group. */
+  /** Query parameters: cgroup, comm, pid, tree, events, threads, failed, group, ancestors. */
   filter?: Record<string, string | number | boolean>;
   /** Keep reconnecting (default true); false ends the iteration at the first disconnect. */
   reconnect?: boolean;

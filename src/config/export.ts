@@ -9,7 +9,7 @@ import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.j
 import type { Config, ExportFilter, OtlpExportConfig } from './types.js';
 
 /** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
-export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group'] as const;
+export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group', 'ancestors'] as const;
 
 const NATS_URL = /^(nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 // JetStream's stream names: no whitespace, ., *, >, or path separators.

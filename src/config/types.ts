@@ -93,7 +93,7 @@ export interface HealthCheckSpec {
   failure_threshold: number;
 }
 
-/** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group). */
+/** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group, ancestors). */
 export type ExportFilter = Record<string, string>;
 
 export interface NatsExportConfig {

@@ -42,7 +42,7 @@ export interface ProcessEvent {
   oom_cgroup_id?: number;
   /** exit by a signal seen sent: "kernel" (a fault, the OOM killer), or the process that sent it. */
   signal_sender?: SignalSender;
-  /** exit: its working directory when it exec'd (with `filename` and `argv` of that exec). */
+  /** exit: its working directory when it exec'd (with `filename`, `argv` and `argv_truncated` of that exec). */
   cwd?: string;
   /** exit: its parent's comm and executable, when the process table has the parent. */
   parent_comm?: string;
@@ -77,6 +77,8 @@ export interface Ancestor {
 export interface ExitIdentity {
   filename?: string;
   argv?: string[];
+  /** With argv: that exec's argv was cut to the kernel's budget, as `argv_truncated` of the exec event. */
+  argv_truncated?: boolean;
   cwd?: string;
   parent_comm?: string;
   parent_filename?: string;

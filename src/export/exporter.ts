@@ -35,7 +35,8 @@ export interface Exporter {
   /**
    * Takes one event: never throws, never waits. It is queued (bounded) or counted as dropped.
    * The event is shared with other readers and must not be changed; `eventJson` (src/stream/bus)
-   * gives its /events JSON, made once for all readers.
+   * gives its /events JSON, made once for all readers (with `ancestors` only for an exporter whose
+   * filter asked for them: another reader's asking puts them on the shared event).
    */
   publish(event: StreamEvent): void;
   /** Sends what it can within a bounded time, counts the rest as dropped, then closes. */

@@ -42,7 +42,7 @@ export class ExportFeed {
       (e) => accept(e),
       () => this.schedule(),
       FEED_LIMITS,
-      { threads: query.filter.threads === true },
+      { threads: query.filter.threads === true, ancestors: query.ancestors },
     );
     // As /events: the process table is complete once subscribing widened the records.
     const tree = query.filter.pid !== undefined && query.filter.tree && descendants ? descendants(query.filter.pid) : undefined;

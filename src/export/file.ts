@@ -23,6 +23,8 @@ export interface FileExporterOptions {
   /** Events held between two writes (or for a slow stdout) at most; the oldest go past it. */
   bufferEvents?: number;
   warn?: (message: string) => void;
+  /** Exits keep their ancestors (the filter's `ancestors`); without it they are left out, as /events does. */
+  ancestors?: boolean;
   /** Where '-' writes (tests give their own stream). */
   stdout?: NodeJS.WritableStream;
 }
@@ -57,7 +59,7 @@ export class FileExporter implements Exporter {
   }
 
   publish(event: StreamEvent): void {
-    this.pending.push(eventJson(event) + '\n');
+    this.pending.push(eventJson(event, this.o.ancestors === true) + '\n');
     if (this.pending.length + this.inStdout > this.cap) {
       this.pending.shift();
       this.dropped++;

@@ -32,6 +32,8 @@ export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter'> {
   log: Pick<Logger, 'info' | 'warn'>;
   /** How long stop() may spend sending what waits (ms). */
   stopTimeoutMs?: number;
+  /** Exits keep their ancestors (the filter's `ancestors`); without it they are left out, as /events does. */
+  ancestors?: boolean;
 }
 
 interface Msg {
@@ -87,7 +89,7 @@ export class NatsExporter implements Exporter {
   }
 
   publish(e: StreamEvent): void {
-    this.waiting.push({ subject: this.prefix + e.type, data: this.enc.encode(eventJson(e)), id: `${this.o.streamId}-${e.seq}` });
+    this.waiting.push({ subject: this.prefix + e.type, data: this.enc.encode(eventJson(e, this.o.ancestors === true)), id: `${this.o.streamId}-${e.seq}` });
     this.trim();
     this.schedule();
   }

@@ -83,20 +83,35 @@ function readStatFile(file: string): ProcStat | undefined {
   }
 }
 
+/** A working directory read from procfs, with the start time of the process the pid was then. */
+export interface ProcCwd {
+  cwd: string;
+  /** CLOCK_BOOTTIME ns, rounded down to a tick (stat field 22). */
+  startNs: number;
+}
+
+/**
+ * A process's working directory now (readlink of /proc/<pid>/cwd), and the start time that pid's
+ * stat shows after the readlink: when that is the start of the process the caller means, the
+ * link was that process's (a pid reused before the readlink would show the new process's start
+ * after it too). Undefined when it is gone or hidden.
+ */
+export function readCwd(pid: number, procRoot = '/proc'): ProcCwd | undefined {
+  let cwd: string;
+  try {
+    cwd = fs.readlinkSync(`${procRoot}/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+  const st = readStat(pid, procRoot);
+  return st && { cwd, startNs: st.startNs };
+}
+
 /**
  * True when every thread of the process is inside do_exit() (PF_EXITING), or it is gone. The
  * kernel's exit record arrives before the task leaves cgroup.procs (cgroup_exit() runs later in
  * do_exit()), so a group the events say is empty may still list a process on its way out.
  */
-/** A process's working directory now (readlink of /proc/<pid>/cwd); undefined when it is gone or hidden. */
-export function readCwd(pid: number, procRoot = '/proc'): string | undefined {
-  try {
-    return fs.readlinkSync(`${procRoot}/${pid}/cwd`);
-  } catch {
-    return undefined;
-  }
-}
-
 export function isExiting(pid: number, procRoot = '/proc'): boolean {
   let tids: string[];
   try {

@@ -23,7 +23,10 @@ export function exitIdentity(
 ): ExitIdentity {
   const out: ExitIdentity = {};
   if (p.exe !== undefined) out.filename = p.exe;
-  if (p.argv !== undefined) out.argv = p.argv;
+  if (p.argv !== undefined) {
+    out.argv = p.argv;
+    out.argv_truncated = p.argvTruncated === true;
+  }
   if (p.cwd !== undefined) out.cwd = p.cwd;
   const parent = table.get(ppid);
   if (parent) {

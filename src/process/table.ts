@@ -6,7 +6,7 @@
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
-import { START_TICK_NS } from '../host/procfs.js';
+import { START_TICK_NS, type ProcCwd } from '../host/procfs.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -19,7 +19,12 @@ export interface ProcessInfo {
   exe?: string;
   /** argv of the last exec (inherited across a fork), as the record carried it; absent when not seen. */
   argv?: string[];
-  /** Working directory when the exec record was read (inherited across a fork); absent when not read. */
+  /** That exec record's argv was cut to the kernel's budget (FW_F_ARGV_TRUNC); absent with argv. */
+  argvTruncated?: boolean;
+  /**
+   * Working directory when the exec record was read (inherited across a fork); absent when not
+   * read, or when the pid was by then another process's (its start time was not the record's).
+   */
   cwd?: string;
 }
 
@@ -69,16 +74,17 @@ function entry(
   threads: number,
   exe: string | undefined,
   argv: string[] | undefined,
+  argvTruncated: boolean | undefined,
   cwd: string | undefined,
 ): ProcessInfo {
-  return { pid, ppid, comm, uid, cgroupId, startNs, threads, exe, argv, cwd };
+  return { pid, ppid, comm, uid, cgroupId, startNs, threads, exe, argv, argvTruncated, cwd };
 }
 
-const copy = (p: ProcessInfo): ProcessInfo => entry(p.pid, p.ppid, p.comm, p.uid, p.cgroupId, p.startNs, p.threads, p.exe, p.argv, p.cwd);
+const copy = (p: ProcessInfo): ProcessInfo => entry(p.pid, p.ppid, p.comm, p.uid, p.cgroupId, p.startNs, p.threads, p.exe, p.argv, p.argvTruncated, p.cwd);
 
 /** An entry for a process first seen by this record (it predates the table, or its fork was lost): what it runs, from its parent or its exec. */
-const entryFrom = (e: RawEvent, from: Pick<ProcessInfo, 'exe' | 'argv' | 'cwd'> | undefined): ProcessInfo =>
-  entry(e.pid, e.ppid, e.comm, e.uid, e.cgroupId, e.startNs, 1, from?.exe, from?.argv, from?.cwd);
+const entryFrom = (e: RawEvent, from: Pick<ProcessInfo, 'exe' | 'argv' | 'argvTruncated' | 'cwd'> | undefined): ProcessInfo =>
+  entry(e.pid, e.ppid, e.comm, e.uid, e.cgroupId, e.startNs, 1, from?.exe, from?.argv, from?.argvTruncated, from?.cwd);
 
 const change = (before: ProcessInfo | undefined, after: ProcessInfo | undefined): TableChange => ({ before, after });
 
@@ -87,8 +93,17 @@ const NO_CHANGE: TableChange = Object.freeze(change(undefined, undefined));
 export class ProcessTable {
   private readonly procs = new Map<number, ProcessInfo>();
 
-  /** @param readCwd a process's working directory now (the host's procfs), read at its exec; none: not kept */
-  constructor(private readonly readCwd?: (pid: number) => string | undefined) {}
+  /**
+   * @param readCwd a pid's working directory now and the start time of the process that pid is
+   * (the host's procfs), read at an exec record; none: not kept
+   */
+  constructor(private readonly readCwd?: (pid: number) => ProcCwd | undefined) {}
+
+  /** The working directory of the process that exec'd, if its pid is still that process. */
+  private cwdAtExec(e: RawEvent): string | undefined {
+    const r = this.readCwd?.(e.pid);
+    return r && sameStart(r.startNs, e.startNs) ? r.cwd : undefined;
+  }
 
   /** Adds processes found in procfs at start. */
   seed(list: Iterable<ProcessInfo>): void {
@@ -125,17 +140,20 @@ export class ProcessTable {
       }
       case EventType.EXEC: {
         const p = this.procs.get(e.pid);
-        const cwd = this.readCwd?.(e.pid);
+        const cwd = this.cwdAtExec(e);
+        const argv = e.argv ?? undefined;
+        const argvTruncated = argv && (e.flags & Flags.ARGV_TRUNC) !== 0;
         if (!p) {
           // Its fork record was lost: the process enters the table here.
-          const adopted = entryFrom(e, { exe: e.filename, argv: e.argv ?? undefined, cwd });
+          const adopted = entryFrom(e, { exe: e.filename, argv, argvTruncated, cwd });
           this.procs.set(e.pid, adopted);
           return change(undefined, adopted);
         }
         const before = copy(p);
         p.comm = e.comm;
         p.exe = e.filename;
-        p.argv = e.argv ?? undefined;
+        p.argv = argv;
+        p.argvTruncated = argvTruncated;
         p.cwd = cwd;
         p.uid = e.uid;
         // exec kills the other threads (de_thread) before this record is written.
@@ -211,6 +229,7 @@ export class ProcessTable {
       p.comm = s.comm;
       p.exe = s.exe;
       p.argv = s.argv;
+      p.argvTruncated = s.argvTruncated;
       p.cwd = s.cwd;
     }
     return true;

@@ -76,7 +76,7 @@ export function serveEvents(req: http.IncomingMessage, res: http.ServerResponse,
   // complete only once it returns, so --tree's descendants are read after it, and hello's seq
   // follows what the widening's resync published before this reader's first event.
   let accept: (e: StreamEvent) => boolean = () => false;
-  const sub = deps.bus.subscribe((e) => accept(e), schedule, undefined, { threads: q.filter.threads === true });
+  const sub = deps.bus.subscribe((e) => accept(e), schedule, undefined, { threads: q.filter.threads === true, ancestors: q.ancestors });
   accept = streamAccept(q, q.filter.pid !== undefined && q.filter.tree ? deps.descendants(q.filter.pid) : undefined);
   res.write(line({ type: 'hello', time: now(), node: deps.node, stream: deps.streamId, seq: deps.bus.nextSeq }));
   // A heartbeat goes out with the queue flushed, so its seq tells a reader that every earlier event

@@ -68,6 +68,7 @@ class Subscriber implements Subscription {
     private readonly own: QueueLimits | undefined,
     readonly wake: () => void,
     readonly threads: boolean,
+    readonly ancestors: boolean,
   ) {}
 
   private get limits(): QueueLimits {
@@ -120,6 +121,7 @@ export class EventBus {
   private readonly subs = new Set<Subscriber>();
   private seq = 0;
   private threadSubs = 0;
+  private ancestorSubs = 0;
   private demandListener: ((d: StreamDemand) => void) | undefined;
   /** The limits of every subscriber that was not given its own. */
   limits: QueueLimits = { events: 10_000, bytes: 4 * 2 ** 20 };
@@ -131,6 +133,11 @@ export class EventBus {
 
   get subscribers(): number {
     return this.subs.size;
+  }
+
+  /** True when a subscriber asked for exits' ancestors: the publisher builds them only then. */
+  get wantsAncestors(): boolean {
+    return this.ancestorSubs > 0;
   }
 
   /** Numbers the event (seq: consecutive per agent run, so readers can tell a gap) and fans it out. */
@@ -146,16 +153,23 @@ export class EventBus {
 
   /**
    * `wake` is called when the queue goes from empty to non-empty. Without `limit` the subscriber
-   * follows the bus's limits, also when they change; a number is a limit in events.
+   * follows the bus's limits, also when they change; a number is a limit in events. `wants`:
+   * thread events (they widen what the kernel records), exits' ancestors (built while one asks).
    */
-  subscribe(accept: (e: StreamEvent) => boolean, wake: () => void, limit?: number | QueueLimits, wants: { threads?: boolean } = {}): Subscription {
+  subscribe(
+    accept: (e: StreamEvent) => boolean,
+    wake: () => void,
+    limit?: number | QueueLimits,
+    wants: { threads?: boolean; ancestors?: boolean } = {},
+  ): Subscription {
     const own = typeof limit === 'number' ? { events: limit, bytes: Infinity } : limit;
-    const s = new Subscriber(this, accept, own, wake, wants.threads === true);
+    const s = new Subscriber(this, accept, own, wake, wants.threads === true, wants.ancestors === true);
     // The demand grows before the subscriber is added: what the widening drains and rescans is
     // in place before its first event (src/agent/interest.ts).
     this.demandListener?.({ subscribers: this.subs.size + 1, threads: this.threadSubs + (s.threads ? 1 : 0) });
     this.subs.add(s);
     if (s.threads) this.threadSubs++;
+    if (s.ancestors) this.ancestorSubs++;
     return s;
   }
 
@@ -163,6 +177,7 @@ export class EventBus {
     const sub = s as Subscriber;
     if (!this.subs.delete(sub)) return;
     if (sub.threads) this.threadSubs--;
+    if (sub.ancestors) this.ancestorSubs--;
     this.demandListener?.(this.demand);
   }
 

@@ -19,8 +19,8 @@ export interface PublisherOptions {
   redact: readonly RegExp[];
   ctx: EnrichContext;
   groupOf: (pid: number) => Group | undefined;
-  /** What the process table knew of a process that exited (its entry before the exit), ancestors included. */
-  identity?: (e: RawEvent, before: ProcessInfo) => ExitIdentity;
+  /** What the process table knew of a process that exited (its entry before the exit), with its ancestors when `ancestors`. */
+  identity?: (e: RawEvent, before: ProcessInfo, ancestors: boolean) => ExitIdentity;
 }
 
 export class ProcessPublisher {
@@ -54,7 +54,8 @@ export class ProcessPublisher {
   publish(e: RawEvent, change: TableChange, notices: readonly GroupNotice[] = []): void {
     if (!this.o.bus.active) return;
     const groupBefore = notices.find((n) => n.kind === 'left')?.group;
-    const identity = e.type === EventType.EXIT && change.before && this.o.identity ? this.o.identity(e, change.before) : undefined;
+    // Ancestors walk the table per exit: built only while a subscriber asked for them.
+    const identity = e.type === EventType.EXIT && change.before && this.o.identity ? this.o.identity(e, change.before, this.o.bus.wantsAncestors) : undefined;
     const ev = toProcessEvent(e, this.o.ctx, change.before?.cgroupId, identity);
     if (!ev) return;
     ev.node = this.o.node;

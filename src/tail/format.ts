@@ -38,6 +38,32 @@ function chain(ancestors: unknown): string {
   return ancestors.map((a: { comm?: unknown; pid?: unknown } | null) => ` ← ${inertText(a?.comm)}(${inertText(a?.pid)})`).join('');
 }
 
+/** How much of an exit's command line its line shows, in characters (the exec line showed it whole). */
+export const EXIT_COMMAND_MAX = 60;
+
+/**
+ * A command line as a shell would read it back (each word through shellWord, so nothing in it
+ * reaches the terminal raw): argv, else the file name; with `max`, whole words while they fit
+ * (the first cut to fit), then `…`, which also marks an argv the kernel truncated.
+ */
+export function commandLine(e: Pick<ProcessEvent, 'argv' | 'filename' | 'argv_truncated'>, max = Infinity): string {
+  const words = Array.isArray(e.argv) && e.argv.length ? e.argv : e.filename !== undefined && e.filename !== null ? [e.filename] : [];
+  let out = '';
+  let cut = e.argv_truncated === true;
+  for (const w of words) {
+    const word = shellWord(String(w));
+    const sep = out ? ' ' : '';
+    if (out.length + sep.length + word.length <= max) {
+      out += sep + word;
+      continue;
+    }
+    if (!out) out = Array.from(word).slice(0, max).join('');
+    cut = true;
+    break;
+  }
+  return cut ? `${out} …` : out;
+}
+
 /** Local time of day with microseconds, from the event's ISO time. */
 function timeOfDay(iso: string): string {
   const d = new Date(iso);
@@ -55,12 +81,13 @@ export function formatEvent(e: ProcessEvent): string {
   let detail = '';
   switch (e.type) {
     case 'exec':
-      detail =
-        (Array.isArray(e.argv) && e.argv.length ? e.argv : [e.filename ?? '']).map((a) => shellWord(String(a))).join(' ') + (e.argv_truncated ? ' …' : '');
+      detail = commandLine(e);
       break;
-    case 'exit':
-      detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}${chain(e.ancestors)}`;
+    case 'exit': {
+      const command = e.thread ? '' : commandLine(e, EXIT_COMMAND_MAX);
+      detail = `${e.thread ? `thread ${inertText(e.tid)}` : outcome(e)} after ${humanDuration(Number(e.lifetime_s ?? 0))}${command ? `: ${command}` : ''}${chain(e.ancestors)}`;
       break;
+    }
     case 'fork':
       detail = e.thread ? `thread ${inertText(e.tid)}` : '';
       break;

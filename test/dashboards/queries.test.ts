@@ -4,15 +4,15 @@
  * while this test drives a workload that exercises each panel. A panel whose queries come back
  * empty is named in the failure.
  *
- * Two agents run: "main" (BPF stats on, a group with a tasks barrier and limit, three supervised
- * programs) and "lossy" (a 4 KiB ring buffer woken once a second, and a cap of 5 groups), which
+ * Two agents run: "main" (BPF stats on, a group with a tasks barrier and limit, one of whose
+ * processes the OOM killer ends, three supervised programs) and "lossy" (a 4 KiB ring buffer woken once a second, and a cap of 5 groups), which
  * loses events and overflows its group cap under a burst of execs, and is then stopped so that
  * "agents down" has something to show.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderDashboard } from '../../dashboards/render.mjs';
 import { TestAgent } from '../helpers/agent.js';
-import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
+import { memoryLimit, requireRoot, TestCgroup } from '../helpers/cgroup.js';
 import { TestPrometheus } from '../helpers/prometheus.js';
 import { dataPanels, interpolate, loadDashboards, RULE_FILES, type Dashboard, type Interpolation } from './dashboards.js';
 
@@ -91,6 +91,15 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
       expect(r.code).toBe(0);
       await sleep(1000);
     }
+    // One process of the group the OOM killer ends (its memory cgroup at a 32 MiB limit).
+    const limit = memoryLimit(wl, 32 << 20);
+    try {
+      const r = await wl.exec(`ulimit -c 0; ( ${limit.enter}; exec /usr/bin/python3 -c 'b = b"x" * (256 << 20)' ); exit 0`);
+      expect(r.code).toBe(0);
+    } finally {
+      await limit.remove();
+    }
+    await prom.waitFor(`forkwatch_oom_kills_total{group="${GROUP}"}`, (v) => v === 1);
     await prom.nextScrape();
     await prom.nextScrape();
   }, 120_000);
@@ -216,6 +225,6 @@ describe('dashboard queries against a real agent scraped by a real Prometheus', 
       data: { alerts: { labels: Record<string, string>; state: string }[] };
     };
     const names = new Set(res.data.alerts.map((a) => a.labels.alertname));
-    for (const a of ['ForkwatchBarrierHit', 'ForkwatchLimitHit', 'ForkwatchEventsLost']) expect([...names], a).toContain(a);
+    for (const a of ['ForkwatchBarrierHit', 'ForkwatchLimitHit', 'ForkwatchEventsLost', 'ForkwatchOOMKills']) expect([...names], a).toContain(a);
   });
 });

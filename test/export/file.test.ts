@@ -47,6 +47,39 @@ describe('FileExporter without an agent', () => {
     expect(x.counts()).toEqual({ sent: 1000, dropped: 0, queued: 0 });
   });
 
+  it("writes an exit's ancestors only when its filter asked for them (ancestors: true), as /events does", async () => {
+    const exit = {
+      type: 'exit',
+      time: new Date(0).toISOString(),
+      pid: 12,
+      tid: 12,
+      ppid: 11,
+      comm: 'sh',
+      uid: 0,
+      cgroup: '/x',
+      cgroup_id: 5,
+      ns_pid: 12,
+      argv: ['sh'],
+      argv_truncated: false,
+      ancestors: [{ pid: 11, comm: 'bash' }],
+      seq: 1,
+    } satisfies StreamEvent;
+    const written = async (ancestors?: boolean) => {
+      const out = new PassThrough();
+      let text = '';
+      out.setEncoding('utf8').on('data', (d: string) => (text += d));
+      const x = new FileExporter({ path: '-', max_bytes: 4096, keep: 0, stdout: out, ancestors });
+      await x.start();
+      x.publish(exit);
+      await x.stop();
+      return JSON.parse(text) as Record<string, unknown>;
+    };
+    expect(await written(true)).toEqual(exit);
+    const { ancestors: _, ...rest } = exit;
+    expect(await written(false)).toEqual(rest);
+    expect(await written()).toEqual(rest);
+  });
+
   it('more than the buffer holds between two writes drops the oldest, counted', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-file-'));
     const x = new FileExporter({ path: path.join(dir, 'e.ndjson'), max_bytes: 1 << 20, keep: 0, bufferEvents: 10 });

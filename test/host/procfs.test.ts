@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bootTime, isExiting, parseStat, PF_EXITING, readStat, START_TICK_NS } from '../../src/host/procfs.js';
+import { bootTime, isExiting, parseStat, PF_EXITING, readCwd, readStat, START_TICK_NS } from '../../src/host/procfs.js';
 
 /** A stat line: fields 3.. after "pid (comm) ", with flags (field 9), threads (20) and starttime (22). */
 function statLine(pid: number, comm: string, o: { state?: string; ppid?: number; flags?: number; threads?: number; start?: number } = {}): string {
@@ -35,6 +35,11 @@ describe('parseStat', () => {
     expect(st?.state).toMatch(/^[RS]$/);
     expect(readStat(2 ** 22 + 1)).toBeUndefined(); // above pid_max's ceiling: never a process
   });
+
+  it("readCwd gives this process's working directory with its start time, which the caller checks", () => {
+    expect(readCwd(process.pid)).toEqual({ cwd: process.cwd(), startNs: readStat(process.pid)!.startNs });
+    expect(readCwd(2 ** 22 + 1)).toBeUndefined();
+  });
 });
 
 describe('a fake /proc', () => {
@@ -56,6 +61,17 @@ describe('a fake /proc', () => {
     expect(isExiting(20, root)).toBe(false);
     expect(isExiting(30, root)).toBe(false);
     expect(isExiting(40, root)).toBe(true);
+  });
+
+  it('readCwd: the link, then the start time of whatever process the pid is after reading it; undefined without either', () => {
+    fs.mkdirSync(path.join(root, '50'));
+    fs.symlinkSync('/srv/app', path.join(root, '50', 'cwd'));
+    fs.writeFileSync(path.join(root, '50', 'stat'), statLine(50, 'app', { start: 777 }));
+    expect(readCwd(50, root)).toEqual({ cwd: '/srv/app', startNs: 777 * START_TICK_NS });
+    fs.mkdirSync(path.join(root, '51'));
+    fs.symlinkSync('/srv/gone', path.join(root, '51', 'cwd')); // its stat gone: exited after the readlink
+    expect(readCwd(51, root)).toBeUndefined();
+    expect(readCwd(52, root)).toBeUndefined();
   });
 
   it('bootTime reads btime from stat, undefined without it', () => {

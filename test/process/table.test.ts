@@ -14,7 +14,7 @@ function record(type: number, pid: number, fields: Partial<RawEvent> = {}): RawE
   return e;
 }
 
-const KEYS = ['pid', 'ppid', 'comm', 'uid', 'cgroupId', 'startNs', 'threads', 'exe', 'argv', 'cwd'];
+const KEYS = ['pid', 'ppid', 'comm', 'uid', 'cgroupId', 'startNs', 'threads', 'exe', 'argv', 'argvTruncated', 'cwd'];
 
 describe('ProcessTable', () => {
   it('keeps an entry from fork to exit, with the parent exe inherited and exec replacing it', () => {
@@ -96,6 +96,29 @@ describe('ProcessTable', () => {
     expect(reused.after).toMatchObject({ pid: 50, cgroupId: 6, startNs: 3_147_000_000 });
     expect(reused.before).not.toBe(reused.after);
     expect(t.size).toBe(1);
+  });
+
+  it("keeps the working directory read at an exec only when the pid is still the process that exec'd (same start tick)", () => {
+    // What procfs shows for each pid when the exec record is read: 40 is the same process, 41's
+    // pid was reused by a process started 20 ms after the one that exec'd, 42 is gone.
+    const procfs = new Map([
+      [40, { cwd: '/srv/a', startNs: 40_000_000 }],
+      [41, { cwd: '/home/other', startNs: 41_000_000 + 20_000_000 }],
+      [44, { cwd: '/home/other', startNs: 44_000_000 + 20_000_000 }],
+    ]);
+    const t = new ProcessTable((pid) => procfs.get(pid));
+    for (const pid of [40, 41, 42]) t.apply(record(EventType.FORK, pid, { ppid: 1, startNs: pid * 1_000_000 + 3 }));
+    for (const pid of [40, 41, 42]) t.apply(record(EventType.EXEC, pid, { startNs: pid * 1_000_000 + 3, filename: '/bin/x' }));
+    expect(t.get(40)?.cwd).toBe('/srv/a');
+    expect(t.get(41)?.cwd).toBeUndefined();
+    expect(t.get(42)?.cwd).toBeUndefined();
+    // An exec whose fork the table missed is checked the same way.
+    const adopted = t.apply(record(EventType.EXEC, 44, { startNs: 44_000_000 + 3 }));
+    expect(adopted.before).toBeUndefined();
+    expect(adopted.after?.cwd).toBeUndefined();
+    // A fork inherits what its parent has.
+    t.apply(record(EventType.FORK, 43, { ppid: 40, startNs: 43_000_000 }));
+    expect(t.get(43)?.cwd).toBe('/srv/a');
   });
 
   it('reports an exec of a process it never saw as its arrival (no before)', () => {

@@ -180,3 +180,23 @@ describe('EventBus demand', () => {
     ]);
   });
 });
+
+describe('EventBus ancestors', () => {
+  it('wants ancestors exactly while a subscriber that asked for them is there', () => {
+    const bus = new EventBus();
+    const none = () => {};
+    expect(bus.wantsAncestors).toBe(false);
+    const plain = bus.subscribe(() => true, none);
+    expect(bus.wantsAncestors).toBe(false);
+    const a = bus.subscribe(() => true, none, undefined, { ancestors: true });
+    const b = bus.subscribe(() => true, none, 100, { ancestors: true, threads: true });
+    expect(bus.wantsAncestors).toBe(true);
+    a.close();
+    a.close(); // twice: counted once
+    expect(bus.wantsAncestors).toBe(true);
+    b.close();
+    expect(bus.wantsAncestors).toBe(false);
+    expect(bus.demand).toEqual({ subscribers: 1, threads: 0 });
+    plain.close();
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvent, humanDuration, outcome } from '../../src/tail/format.js';
+import { commandLine, EXIT_COMMAND_MAX, formatEvent, humanDuration, outcome } from '../../src/tail/format.js';
 import type { ProcessEvent } from '../../src/events/model.js';
 
 const base: ProcessEvent = {
@@ -45,6 +45,61 @@ describe('format', () => {
   it('prints exec command lines shell-quoted and marks truncation', () => {
     const line = formatEvent({ ...base, type: 'exec', filename: '/bin/echo', argv: ['/bin/echo', 'two words', "it's"], argv_truncated: true });
     expect(line).toMatch(/exec\s+42\s+1 sh\s+\/x\s+\/bin\/echo 'two words' 'it'\\''s' …$/);
+  });
+
+  it('an exit shows the command it ran (argv, else filename), cut to a budget, with who sent its signal and its ancestors', () => {
+    const exit = {
+      ...base,
+      exit_code: null,
+      signal: 'SIGTERM',
+      lifetime_s: 2.5,
+      signal_sender: { pid: 812, comm: 'bash', cgroup: '/user.slice' },
+      filename: '/bin/sleep',
+      argv: ['/bin/sleep', '30'],
+      ancestors: [
+        { pid: 7, comm: 'sh' },
+        { pid: 3, comm: 'bash' },
+      ],
+    };
+    expect(formatEvent(exit)).toMatch(/ signal SIGTERM from 812 bash \/user\.slice after 2\.50s: \/bin\/sleep 30 ← sh\(7\) ← bash\(3\)$/);
+    expect(formatEvent({ ...base, exit_code: 0, signal: null, lifetime_s: 1, filename: '/usr/bin/env' })).toMatch(/code 0 after 1\.00s: \/usr\/bin\/env$/);
+    expect(formatEvent({ ...base, exit_code: 0, signal: null, lifetime_s: 1 })).toMatch(/code 0 after 1\.00s$/);
+    const oom = { ...base, exit_code: null, signal: 'SIGKILL', oom_killed: true, oom_scope: 'cgroup' as const, argv: ['python3', '-c', 'b = 1'] };
+    expect(formatEvent(oom)).toMatch(/OOM-killed \(memory cgroup at its limit\) after 0µs: python3 -c 'b = 1'$/);
+    // A thread exit shows no command: the process goes on.
+    expect(formatEvent({ ...base, thread: true, tid: 43, argv: ['/bin/x'] })).toMatch(/thread 43 after 0µs$/);
+  });
+
+  it.each<[Partial<ProcessEvent>, number, string]>([
+    [{ argv: ['a', 'b', 'c'] }, 60, 'a b c'],
+    [{ argv: ['a', 'b', 'c'], argv_truncated: true }, 60, 'a b c …'],
+    [{ argv: ['/usr/bin/python3', '-c', 'x'.repeat(80)] }, 60, '/usr/bin/python3 -c …'],
+    [{ argv: ['/' + 'd'.repeat(70)] }, 10, '/ddddddddd …'],
+    [{ argv: [], filename: '/bin/true' }, 60, '/bin/true'],
+    [{}, 60, ''],
+  ])('commandLine(%j, %d) = %s', (e, max, want) => expect(commandLine(e, max)).toBe(want));
+
+  it('a hostile argv or file name never puts a raw control, format or separator character on the line', () => {
+    const hostile = ['\x1b]52;c;ZXZpbA==\x07', 'line\nforged', '\u202egnp.exe', '\x9b31m', '\u2028', 'ok'];
+    const lines = [
+      formatEvent({ ...base, exit_code: 1, signal: null, argv: hostile }),
+      formatEvent({ ...base, exit_code: 1, signal: null, filename: '/tmp/\x1b[2Jx' }),
+      formatEvent({ ...base, type: 'exec', argv: hostile }),
+      // From a remote agent: values of the wrong type print as text.
+      formatEvent({ ...base, exit_code: 1, signal: null, argv: [5, null, { a: '\x1b' }] as unknown as string[] }),
+    ];
+    for (const l of lines) expect(l).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+    // Escaped as bash's $'…', so the words read back exactly when pasted.
+    expect(lines[0]).toContain(`$'\\x1b]52;c;ZXZpbA==\\x07' $'line\\x0aforged' $'\\u202egnp.exe'`);
+    expect(lines[1]).toMatch(/: \$'\/tmp\/\\x1b\[2Jx'$/);
+    expect(lines[3]).toContain(": 5 null '[object Object]'");
+  });
+
+  it('cuts the exit command within its budget however long the argv', () => {
+    const line = formatEvent({ ...base, exit_code: 0, signal: null, argv: Array.from({ length: 500 }, (_, i) => `arg${i}`) });
+    const command = line.slice(line.indexOf(': ') + 2);
+    expect(command.length).toBeLessThanOrEqual(EXIT_COMMAND_MAX + 2);
+    expect(command.endsWith(' …')).toBe(true);
   });
 
   it('prints exits with outcome and lifetime, migrates with their origin', () => {
