@@ -36,11 +36,13 @@ export interface TailArgs extends FilterArgs {
 
 /**
  * How long a record may wait in the ring before tail is woken. Each wake-up costs the same whatever
- * it carries (timer, epoll, a call into JavaScript, a write): at the agent's 2 ms a fork loop made
- * batches of ~25 events and that fixed cost was a third of tail's CPU per event. 10 ms is still far
+ * it carries (timer, epoll, a call into JavaScript with cold caches, a write): at the agent's 2 ms a
+ * fork loop made batches of ~25 events and that fixed cost was a third of tail's CPU per event; at
+ * 10 ms a fork loop on this project's 2-core VM (~1,500 forks/s) still made batches of 10–30, and a
+ * wake-up cost 300–450 µs of CPU there (schedstat), most of tail's 20+ µs per event. 50 ms is still
  * below what a person reading lines can see; a record after a quiet spell still wakes tail at once.
  */
-const TAIL_FLUSH_NS = 10e6;
+const TAIL_FLUSH_NS = 50e6;
 
 export async function startTail(opts: TailOptions, k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean }): Promise<number> {
   const log = createLogger({ verbose: k.verbose, component: 'tail' });

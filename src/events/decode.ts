@@ -55,6 +55,41 @@ function cstring(buf: Buffer, start: number, end: number): string {
   return buf.toString('latin1', start, nul >= 0 && nul < end ? nul : end);
 }
 
+/**
+ * The header's comm, by its 16 bytes: records carry few distinct names (a fork loop one), so the
+ * bytes seen before give back the string decoded before, without the two calls into Buffer's
+ * native code (indexOf, toString) and a new string per record. Direct-mapped: a collision costs a
+ * decode, never a wrong name (all 16 bytes are compared, whatever follows the NUL). The field is
+ * TASK_COMM_LEN (16) bytes.
+ */
+class CommCache {
+  private static readonly SLOTS = 256;
+  private readonly words = new Int32Array(CommCache.SLOTS * 4);
+  private readonly names = new Array<string | undefined>(CommCache.SLOTS).fill(undefined);
+
+  get(buf: Buffer, at: number, len: number): string {
+    if (len !== 16) return cstring(buf, at, at + len);
+    const a = buf.readInt32LE(at);
+    const b = buf.readInt32LE(at + 4);
+    const c = buf.readInt32LE(at + 8);
+    const d = buf.readInt32LE(at + 12);
+    const slot = Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ Math.imul(c, 0x85ebca6b) ^ Math.imul(d, 0xc2b2ae35), 0x27d4eb2d) >>> 24;
+    const w = this.words;
+    const i = slot * 4;
+    const hit = this.names[slot];
+    if (hit !== undefined && w[i] === a && w[i + 1] === b && w[i + 2] === c && w[i + 3] === d) return hit;
+    const name = cstring(buf, at, at + len);
+    w[i] = a;
+    w[i + 1] = b;
+    w[i + 2] = c;
+    w[i + 3] = d;
+    this.names[slot] = name;
+    return name;
+  }
+}
+
+const comms = new CommCache();
+
 function utf8z(buf: Buffer, start: number, end: number): string {
   const nul = buf.indexOf(0, start);
   return buf.toString('utf8', start, nul >= 0 && nul < end ? nul : end);
@@ -140,7 +175,7 @@ export function decodeRecord(buf: Buffer, at: number, size: number): RawEvent {
   e.uid = buf.readUInt32LE(at + HDR.uid[0]);
   e.nsPid = buf.readUInt32LE(at + HDR.ns_pid[0]);
   e.cpu = buf.readUInt32LE(at + HDR.cpu[0]);
-  e.comm = cstring(buf, at + HDR.comm[0], at + HDR.comm[0] + HDR.comm[1]);
+  e.comm = comms.get(buf, at + HDR.comm[0], HDR.comm[1]);
 
   switch (e.type) {
     case EventType.FORK:

@@ -9,6 +9,7 @@ import type { RawEvent } from '../events/decode.js';
 import { decodeStatus, round6, sentByKernel, TYPE_OF } from '../events/model.js';
 import { inertJson } from '../terminal.js';
 import type { ExitIdentity } from '../events/model.js';
+import { IsoCache } from '../events/clock.js';
 
 /** What a line needs from outside the record: wall-clock time and cgroup names. */
 export interface LineContext {
@@ -30,54 +31,77 @@ export function jsonString(s: string): string {
   return `"${s}"`;
 }
 
+/** Bound of each cache below: cleared when full, so cgroup or name churn cannot grow it. */
+const CACHE_MAX = 8192;
+
 /**
- * ISO 8601 UTC with microseconds, as events/clock.ts isoMicros writes it, with the part up to the
- * second kept from the previous call: events of one batch nearly always share it.
+ * A cgroup as JSON, cached by id: the path alone, and the line's `"cgroup":…,"cgroup_id":…` (a
+ * cgroup id is a large number, whose printing is the slow kind); a renamed or reused id is seen by
+ * comparing the path.
  */
-export class IsoCache {
-  private sec = NaN;
-  private prefix = '';
-
-  iso(epochNs: number): string {
-    const ms = Math.floor(epochNs / 1e6);
-    const micros = Math.floor((epochNs - ms * 1e6) / 1e3);
-    const sec = Math.floor(ms / 1000);
-    if (sec !== this.sec) {
-      this.sec = sec;
-      this.prefix = new Date(sec * 1000).toISOString().slice(0, -4); // ...SS. (also for 6-digit years)
-    }
-    return `${this.prefix}${pad3(ms - sec * 1000)}${pad3(micros)}Z`;
-  }
-}
-
-function pad3(n: number): string {
-  return n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`;
-}
-
-/** A cgroup path as JSON, cached by id; a renamed or reused id is seen by comparing the path. */
 class CgroupJson {
-  private readonly byId = new Map<number, { path: string; json: string }>();
+  private readonly byId = new Map<number, { path: string; json: string; fields: string }>();
 
   constructor(private readonly path: (id: number) => string) {}
 
-  json(id: number): string {
+  private entry(id: number): { path: string; json: string; fields: string } {
     const path = this.path(id);
     const hit = this.byId.get(id);
-    if (hit && hit.path === path) return hit.json;
-    if (this.byId.size >= 8192) this.byId.clear(); // bounded under cgroup churn
+    if (hit && hit.path === path) return hit;
+    if (this.byId.size >= CACHE_MAX) this.byId.clear();
     const json = jsonString(path);
-    this.byId.set(id, { path, json });
-    return json;
+    const made = { path, json, fields: `"cgroup":${json},"cgroup_id":${id}` };
+    this.byId.set(id, made);
+    return made;
+  }
+
+  json(id: number): string {
+    return this.entry(id).json;
+  }
+
+  /** `"cgroup":<path>,"cgroup_id":<id>`. */
+  fields(id: number): string {
+    return this.entry(id).fields;
   }
 }
 
-/** Builds `--json` lines for one tail session (it keeps the time and cgroup caches). */
+/** Builds `--json` lines for one tail session (it keeps the time, cgroup and name caches). */
 export class JsonLines {
   private readonly time = new IsoCache();
   private readonly cgroups: CgroupJson;
+  /**
+   * Strings a record shares with many others -> their JSON: comm (decode gives records of one name
+   * the same string, so the lookup hashes nothing), and an exit's file name, cwd and parent names
+   * (the process table's strings, the same for every process of one program).
+   */
+  private readonly strings = new Map<string, string>();
+  /** argv arrays -> their JSON: an exec's array is kept by the process table and inherited by forks, so every exit of them reuses it. */
+  private readonly argvs = new WeakMap<readonly string[], string>();
 
   constructor(private readonly ctx: LineContext) {
     this.cgroups = new CgroupJson((id) => ctx.cgroupPath(id));
+  }
+
+  private string(value: string): string {
+    let json = this.strings.get(value);
+    if (json === undefined) {
+      if (this.strings.size >= CACHE_MAX) this.strings.clear();
+      json = jsonString(value);
+      this.strings.set(value, json);
+    }
+    return json;
+  }
+
+  /** As JSON.stringify writes an array of strings, each string escaped by jsonString. */
+  private argv(argv: readonly string[]): string {
+    let json = this.argvs.get(argv);
+    if (json === undefined) {
+      json = '[';
+      for (let i = 0; i < argv.length; i++) json += (i ? ',' : '') + jsonString(argv[i]);
+      json += ']';
+      this.argvs.set(argv, json);
+    }
+    return json;
   }
 
   /**
@@ -88,14 +112,11 @@ export class JsonLines {
     const type = TYPE_OF[e.type];
     if (!type) return undefined;
     // Numbers print as JSON.stringify prints them (both are Number#toString for finite values).
-    let s = `{"type":"${type}","time":"${this.time.iso(this.ctx.wallNs(e.ts))}","pid":${e.pid},"tid":${e.tid},"ppid":${e.ppid},"comm":${jsonString(e.comm)},"uid":${e.uid},"cgroup":${this.cgroups.json(e.cgroupId)},"cgroup_id":${e.cgroupId},"ns_pid":${e.nsPid}`;
+    let s = `{"type":"${type}","time":"${this.time.iso(this.ctx.wallNs(e.ts))}","pid":${e.pid},"tid":${e.tid},"ppid":${e.ppid},"comm":${this.string(e.comm)},"uid":${e.uid},${this.cgroups.fields(e.cgroupId)},"ns_pid":${e.nsPid}`;
     if (e.flags & Flags.THREAD) s += ',"thread":true';
     switch (e.type) {
       case EventType.EXEC: {
-        s += `,"filename":${jsonString(e.filename)},"argv":[`;
-        const argv = e.argv ?? [];
-        for (let i = 0; i < argv.length; i++) s += (i ? ',' : '') + jsonString(argv[i]);
-        s += `],"argv_truncated":${(e.flags & Flags.ARGV_TRUNC) !== 0}`;
+        s += `,"filename":${jsonString(e.filename)},"argv":${e.argv ? this.argv(e.argv) : '[]'},"argv_truncated":${(e.flags & Flags.ARGV_TRUNC) !== 0}`;
         break;
       }
       case EventType.EXIT: {
@@ -113,7 +134,10 @@ export class JsonLines {
         }
         if (identity && !(e.flags & Flags.THREAD)) {
           // In the order toProcessEvent's Object.assign gives them; strings by the fast path.
-          for (const [k, v] of Object.entries(identity)) s += `,"${k}":${typeof v === 'string' ? jsonString(v) : inertJson(v)}`;
+          for (const k in identity) {
+            const v = identity[k as keyof ExitIdentity];
+            s += `,"${k}":${typeof v === 'string' ? this.string(v) : k === 'argv' ? this.argv(v as string[]) : inertJson(v)}`;
+          }
         }
         break;
       }

@@ -1,5 +1,5 @@
 /** `forkwatch tail` as a person runs it: the built CLI, real processes, real cgroups. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PATTERN_EXPECTED } from '../../src/config/regex.js';
 import type { ProcessEvent } from '../../src/events/model.js';
 import { bpfProgIds, loadedProgIds, memoryLimit, requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
-import { CliProcess, runCli } from '../helpers/cli.js';
+import { CLI, CliProcess, runCli } from '../helpers/cli.js';
 import { expectIdentity, IDENTITY_SCRIPT } from '../helpers/identity.js';
 import { workload } from '../helpers/workloads.js';
 
@@ -262,5 +262,78 @@ describe('forkwatch tail --comm', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`forkwatch: --comm ${JSON.stringify(comm)}: ${reason}; expected ${PATTERN_EXPECTED}\n`);
+  });
+});
+
+describe('forkwatch tail output', () => {
+  it('writes --json straight to a file: every line whole and valid, every event of the workload there once', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('tofile');
+    cgroups.push(cg);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fw-tail-')), 'out.json');
+    const fd = fs.openSync(file, 'w');
+    const child = spawn(process.execPath, [CLI, 'tail', '--json', '--cgroup', cg.path], { stdio: ['ignore', fd, 'pipe'] });
+    fs.closeSync(fd);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until(
+        () => stderr.includes('tailing'),
+        () => `tail to attach; stderr: ${stderr}`,
+      );
+      const run = await cg.exec('for i in $(seq 200); do /bin/true "a\\"b\\\\c"; done');
+      expect(run.code).toBe(0);
+      const lines = () => fs.readFileSync(file, 'utf8').split('\n');
+      await until(() => lines().some((l) => l.startsWith('{"type":"exit"') && l.includes(`"pid":${run.pid},`)), 'the script exit in the file');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      const all = lines();
+      expect(all.pop()).toBe(''); // ends with a newline: no line cut in half
+      const events = all.map((l) => JSON.parse(l) as ProcessEvent);
+      const execs = events.filter((e) => e.type === 'exec' && e.comm === 'true');
+      expect(execs).toHaveLength(200);
+      for (const e of execs) expect(e.argv).toEqual(['/bin/true', 'a"b\\c']);
+      const pids = new Set(execs.map((e) => e.pid));
+      expect(events.filter((e) => e.type === 'fork' && e.ppid === run.pid && pids.has(e.pid))).toHaveLength(200);
+      expect(events.filter((e) => e.type === 'exit' && e.comm === 'true' && pids.has(e.pid))).toHaveLength(200);
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it('ends quietly with status 0 when its reader goes away (| head -n 1)', async () => {
+    requireRoot();
+    const cg = TestCgroup.create('epipe');
+    cgroups.push(cg);
+    const shell = spawn(
+      '/bin/bash',
+      ['-c', `"${process.execPath}" "${CLI}" tail --json --cgroup "${cg.path}" | head -n 1; echo "tail exited $\{PIPESTATUS[0]}"`],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    shell.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    shell.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => shell.on('exit', (code) => resolve(code)));
+    const busy = cg.run('while :; do /bin/true; done');
+    try {
+      await until(
+        () => stdout.includes('tail exited'),
+        () => `tail to end after head; stdout: ${stdout}; stderr: ${stderr}`,
+        20_000,
+      );
+      expect(await exited).toBe(0);
+      const [first, status] = stdout.trimEnd().split('\n');
+      expect((JSON.parse(first) as ProcessEvent).cgroup).toBe(cg.path);
+      expect(status).toBe('tail exited 0');
+      expect(stderr).not.toMatch(/Error|EPIPE|at /);
+    } finally {
+      busy.kill('SIGKILL');
+      shell.kill('SIGKILL');
+    }
   });
 });

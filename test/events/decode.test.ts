@@ -208,3 +208,36 @@ describe('decodeCensus and withCensus', () => {
     ]);
   });
 });
+
+describe('comm', () => {
+  /** A fork record whose comm field holds exactly these 16 bytes. */
+  const fork = (comm: Buffer) => {
+    const b = Buffer.alloc(LAYOUT.fw_fork_event.size);
+    b.writeUInt16LE(T.FORK, 0);
+    b.writeUInt16LE(b.length, 2);
+    comm.copy(b, LAYOUT.fw_event_hdr.fields.comm[0]);
+    return b;
+  };
+  const decodeComms = (comms: Buffer[]) => {
+    const out: string[] = [];
+    decodeBatch(Buffer.concat(comms.map(fork)), (e) => out.push(e.comm));
+    return out;
+  };
+
+  it('is the bytes up to the first NUL as latin1, for any bytes, seen before or not (names decoded before are reused)', () => {
+    // Enough distinct names to share every slot of the cache many times over, each twice, and
+    // names equal up to their NUL but not after it (what a shorter name leaves in task->comm).
+    let seed = 7;
+    const byte = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24) & 0xff;
+    const comms: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) comms.push(Buffer.from(Array.from({ length: 16 }, () => (byte() < 24 ? 0 : byte()))));
+    comms.push(Buffer.from('sh\0garbage-after'), Buffer.from('sh\0other-garbage'), Buffer.alloc(16), Buffer.from('exactly-16-chars'));
+    const all = [...comms, ...comms.slice().reverse()];
+    const want = all.map((c) => {
+      const nul = c.indexOf(0);
+      return c.toString('latin1', 0, nul < 0 ? 16 : nul);
+    });
+    expect(decodeComms(all)).toEqual(want);
+    expect(decodeComms(all)).toEqual(want);
+  });
+});

@@ -106,4 +106,29 @@ describe('format', () => {
     expect(formatEvent({ ...base, exit_code: null, signal: 'SIGKILL', lifetime_s: 2.5 })).toMatch(/signal SIGKILL after 2.50s$/);
     expect(formatEvent({ ...base, type: 'migrate', from_cgroup: '/old' })).toMatch(/from \/old$/);
   });
+
+  it('prints the local time of day of every event, the same whether its second was seen before or not', () => {
+    const hms = (iso: string) => {
+      const d = new Date(iso);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    };
+    const times = [
+      '2026-11-23T15:04:05.123456Z',
+      '2026-11-23T15:04:05.999999Z', // the same second
+      '2026-11-23T15:04:06.000001Z', // the next
+      '2026-11-23T15:04:05.500000Z', // back
+      '2026-11-23T23:59:59.000000Z',
+      '2026-11-24T00:00:00.000000Z', // a new day
+      '2026-11-24T00:00:00.25+02:00', // not isoMicros's shape (a remote agent's): parsed as it is
+      '2026-11-24T00:00:00.000000Z',
+      '2026-11-24T00:00:00.00x000Z', // its shape but not a time: parsed, not taken from the second before
+      'not a time',
+    ];
+    for (const time of times) {
+      const micros = time.slice(20, 26).padEnd(6, '0');
+      const want = `${hms(time)}.${micros}`;
+      expect(formatEvent({ ...base, time }).slice(0, want.length)).toBe(want);
+    }
+  });
 });

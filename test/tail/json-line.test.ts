@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, RawEvent } from '../../src/events/decode.js';
 import { isoMicros } from '../../src/events/clock.js';
-import { EventType, Flags, SenderFlags } from '../../src/events/layout.js';
-import { toProcessEvent } from '../../src/events/model.js';
+import { EventType, Flags, HDR, LAYOUT, SenderFlags } from '../../src/events/layout.js';
+import { toProcessEvent, type ExitIdentity } from '../../src/events/model.js';
 import { ProcessTable } from '../../src/process/table.js';
-import { IsoCache, JsonLines, jsonString } from '../../src/tail/json-line.js';
+import { JsonLines, jsonString } from '../../src/tail/json-line.js';
 import { inertJson } from '../../src/terminal.js';
 
 const OFFSET_NS = 1_764_000_000 * 1e9 + 123_456_789; // boot clock -> wall clock, as WallClock keeps it
@@ -115,6 +115,32 @@ describe('JsonLines on hostile and edge values', () => {
     expect((JSON.parse(line!) as { signal_sender: { comm: string } }).signal_sender.comm).toBe(s);
   });
 
+  it.each(HOSTILE)('exit identity (file name, argv, cwd, parent, ancestors) %j, its JSON reused for the same values', (s) => {
+    const ctx = { iso: (ns: number) => isoMicros(ns + OFFSET_NS), cgroupPath: (id: number) => paths.get(id) ?? `/unknown-${id}` };
+    const argv = [s, '-c', `${s} "q" \\`];
+    const identities: ExitIdentity[] = [
+      { filename: s, argv, cwd: `/home/${s}`, parent_comm: s, parent_filename: s },
+      { filename: s, argv, cwd: `/home/${s}`, parent_comm: s, parent_filename: s }, // the same array again
+      { argv: [...argv], cwd: s }, // an equal array that is another one
+      {
+        filename: '/bin/sh',
+        parent_comm: 'bash',
+        ancestors: [
+          { id: 'b-1-2', pid: 1, comm: s, filename: s },
+          { pid: 2, comm: 'init' },
+        ],
+      },
+      {},
+    ];
+    for (const identity of identities) {
+      const e = raw({ type: EventType.EXIT, status: 1 << 8, comm: s });
+      const line = lines.line(e, undefined, identity);
+      expect(line).toBe(inertJson(toProcessEvent(e, ctx, undefined, identity)));
+      expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+      expect(JSON.parse(line!)).toEqual(JSON.parse(JSON.stringify(toProcessEvent(e, ctx, undefined, identity))));
+    }
+  });
+
   it('marks thread forks, omits from_cgroup when the previous cgroup is unknown, skips cgroup records', () => {
     for (const e of [raw({ type: EventType.FORK, flags: Flags.THREAD, tid: 9 }), raw({ type: EventType.MIGRATE })]) expect(lines.line(e)).toBe(reference(e));
     expect(lines.line(raw({ type: EventType.MIGRATE }))).not.toContain('from_cgroup');
@@ -130,19 +156,73 @@ describe('JsonLines on hostile and edge values', () => {
   });
 });
 
-describe('jsonString and IsoCache', () => {
+describe('jsonString', () => {
   it.each(HOSTILE)('jsonString(%j) is inertJson of the string', (s) => expect(jsonString(s)).toBe(inertJson(s)));
+});
 
-  it('writes isoMicros exactly, across seconds, days and back in time', () => {
-    const cache = new IsoCache();
-    const start = 1_764_000_000_000_000_000;
-    // Steps that stay within a second, cross one, cross midnight, go back, and land on boundaries.
-    const steps = [0, 1, 999, 1_000, 999_999, 1_000_000, 999_999_999, 1e9, 86_399e9, 86_400e9, -5e9, 123_456_789_012, -1];
-    let t = start;
-    for (let round = 0; round < 200; round++) {
-      t += steps[round % steps.length] + round * 7_919;
-      expect(cache.iso(t)).toBe(isoMicros(t));
+/** A fork or exec record as the kernel writes it: comm, file name and argv as raw bytes. */
+function recordBytes(type: number, pid: number, comm: Buffer, exec?: { filename: Buffer; argv: Buffer }): Buffer {
+  const base = type === EventType.EXEC ? LAYOUT.fw_exec_event.size : LAYOUT.fw_fork_event.size;
+  const payload = exec ? Buffer.concat([exec.filename, Buffer.from([0]), exec.argv]) : Buffer.alloc(0);
+  const size = base + payload.length;
+  const b = Buffer.alloc((size + 7) & ~7);
+  b.writeUInt16LE(type, HDR.type[0]);
+  b.writeUInt16LE(size, HDR.size[0]);
+  b.writeBigUInt64LE(5_000_000_000n + BigInt(pid), HDR.ts_ns[0]);
+  b.writeBigUInt64LE(42n, HDR.cgroup_id[0]);
+  b.writeBigUInt64LE(4_000_000_000n, HDR.start_ns[0]);
+  for (const f of ['pid', 'tid', 'ns_pid'] as const) b.writeUInt32LE(pid, HDR[f][0]);
+  b.writeUInt32LE(1, HDR.ppid[0]);
+  comm.copy(b, HDR.comm[0], 0, Math.min(comm.length, HDR.comm[1]));
+  if (exec) {
+    const f = LAYOUT.fw_exec_event.fields;
+    b.writeUInt16LE(exec.filename.length + 1, f.filename_len[0]);
+    b.writeUInt16LE(exec.argv.length, f.argv_len[0]);
+    payload.copy(b, base);
+  }
+  return b;
+}
+
+describe('JsonLines on records decoded from hostile bytes', () => {
+  // What a process can put in its name, its file name and its argv, byte for byte.
+  const BYTES = [
+    Buffer.from('plain'),
+    Buffer.from('q"uo\\te'),
+    Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0x0a, 0x0d, 0x09, 0x07, 0x7f]),
+    Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xff, 0xfe]), // invalid UTF-8
+    Buffer.from([0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x9a]), // a UTF-8 surrogate, a cut 4-byte sequence
+    Buffer.from([0xc2, 0x85, 0xc2, 0x9b, 0xe2, 0x80, 0xae, 0xe2, 0x80, 0xa8]), // C1, bidi override, U+2028 as UTF-8
+    Buffer.from('café 进程 🚀'),
+    Buffer.from('exactly-15-chr!'),
+  ];
+  const { reference, lines } = harness(new Map([[42, '/x/"q\\\x1b\u2028']]));
+
+  it('gives each the bytes of inertJson(toProcessEvent) and JSON that parses back to that event', () => {
+    const parts: Buffer[] = [];
+    BYTES.forEach((b, i) => {
+      parts.push(recordBytes(EventType.FORK, 100 + i, b));
+      parts.push(recordBytes(EventType.EXEC, 200 + i, b, { filename: b, argv: Buffer.concat([b, Buffer.from([0]), Buffer.from('x'), Buffer.from([0]), b]) }));
+    });
+    const events: RawEvent[] = [];
+    const bad: string[] = [];
+    decodeBatch(
+      Buffer.concat(parts),
+      (e) => events.push(e),
+      undefined,
+      (r) => bad.push(r.reason),
+    );
+    expect(bad).toEqual([]);
+    expect(events).toHaveLength(2 * BYTES.length);
+    for (const e of events) {
+      const line = lines.line(e)!;
+      expect(line).toBe(reference(e));
+      const obj = toProcessEvent(e, { iso: (ns) => isoMicros(ns + OFFSET_NS), cgroupPath: () => '/x/"q\\\x1b\u2028' })!;
+      expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(obj)));
+      expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
     }
-    for (const ns of [0, 999, 1_000_000, 253_402_300_799 * 1e9 + 999_999_000]) expect(new IsoCache().iso(ns)).toBe(isoMicros(ns));
+    // Invalid UTF-8 in file names and argv is U+FFFD, visible and valid; comm is its bytes as latin1.
+    const bytesExec = events.find((e) => e.type === EventType.EXEC && e.pid === 203)!;
+    expect(bytesExec.filename).toContain('\ufffd');
+    expect(bytesExec.comm).toBe(BYTES[3].toString('latin1'));
   });
 });
