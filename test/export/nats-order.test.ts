@@ -5,7 +5,8 @@
  * retried ones after later ones. Made deterministic here on a real nats-server: the stream, made
  * by the operator, takes only the `exec` subject at first, so the forks are refused while the
  * execs around them are stored. A plain NATS subscriber sees every publish attempt with its
- * headers. And a retry of an event that was stored after all (its ack lost) is stored once.
+ * headers. A retry of an event that was stored after all (its ack lost) is stored once. With
+ * `batch: 1` the stream itself keeps the agent's order: nothing is sent past a failing event.
  */
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -52,14 +53,14 @@ describe('export.nats when a publish fails and later ones succeed', () => {
   let nats: NatsCluster;
   let nc: NatsConnection;
   const logs: string[] = [];
-  const options = (stream: string, streamId: string, prefix = 'forkwatch'): NatsExporterOptions => ({
+  const options = (stream: string, streamId: string, prefix = 'forkwatch', batch = 256): NatsExporterOptions => ({
     servers: nats.urls,
     stream,
     subject_prefix: prefix,
     create_stream: false,
     replicas: 1,
     max_age_s: 0,
-    batch: 256,
+    batch,
     buffer_events: 100,
     node: 'n1',
     streamId,
@@ -160,5 +161,35 @@ describe('export.nats when a publish fails and later ones succeed', () => {
       expect(exporter.counts()).toEqual({ sent: 3, dropped: 0, queued: 0 });
     }
     expect(await stored(jsm, 'DUP')).toEqual([1, 2, 3]);
+  }, 60_000);
+
+  it('with batch 1 nothing after a failing event is sent until it is stored: the stream holds the agent order', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'ONE', subjects: ['one.n1.exec'], duplicate_window: 120e9 });
+    const attempts: string[] = [];
+    const sub = nc.subscribe('one.n1.>', { callback: (_err, m) => void attempts.push(`${m.subject.slice('one.n1.'.length)}/${m.headers?.get('Nats-Msg-Id')}`) });
+    await nc.flush();
+    const exporter = new NatsExporter(options('ONE', 'run', 'one', 1));
+    try {
+      await exporter.start();
+      for (const [type, seq] of [['fork', 1], ['exec', 2], ['exec', 3]] as const) exporter.publish(event(type, seq));
+      await until(
+        () => attempts.length >= 3,
+        () => `the fork tried three times (attempts ${attempts.join(' ')})`,
+        20_000,
+      );
+      expect(attempts.every((a) => a === 'fork/run-1')).toBe(true);
+      expect(exporter.counts()).toEqual({ sent: 0, dropped: 0, queued: 3 });
+      await jsm.streams.update('ONE', { subjects: ['one.n1.exec', 'one.n1.fork'] });
+      await until(
+        () => exporter.counts().sent === 3,
+        () => `all three sent (${JSON.stringify(exporter.counts())})`,
+        20_000,
+      );
+      expect(await stored(jsm, 'ONE')).toEqual([1, 2, 3]);
+    } finally {
+      sub.unsubscribe();
+      await exporter.stop();
+    }
   }, 60_000);
 });
