@@ -167,12 +167,19 @@ describe('export.nats when a publish fails and later ones succeed', () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'ONE', subjects: ['one.n1.exec'], duplicate_window: 120e9 });
     const attempts: string[] = [];
-    const sub = nc.subscribe('one.n1.>', { callback: (_err, m) => void attempts.push(`${m.subject.slice('one.n1.'.length)}/${m.headers?.get('Nats-Msg-Id')}`) });
+    const sub = nc.subscribe('one.n1.>', {
+      callback: (_err, m) => void attempts.push(`${m.subject.slice('one.n1.'.length)}/${m.headers?.get('Nats-Msg-Id')}`),
+    });
     await nc.flush();
     const exporter = new NatsExporter(options('ONE', 'run', 'one', 1));
     try {
       await exporter.start();
-      for (const [type, seq] of [['fork', 1], ['exec', 2], ['exec', 3]] as const) exporter.publish(event(type, seq));
+      for (const [type, seq] of [
+        ['fork', 1],
+        ['exec', 2],
+        ['exec', 3],
+      ] as const)
+        exporter.publish(event(type, seq));
       await until(
         () => attempts.length >= 3,
         () => `the fork tried three times (attempts ${attempts.join(' ')})`,
