@@ -13,11 +13,13 @@
 //    latency of one event is the wall time it arrived minus its `time` (the kernel's boot-clock
 //    stamp the agent converts to wall time on this same machine). p50 / p99 / max.
 //
-// Cases alternate (with, without) for --rounds rounds. Needs root, a built checkout (make) and
-// nats-server (make test-deps). The coordinator runs it; tests never do.
+// Each --batch value (export.nats.batch: publishes out at once; 1 is one at a time, the stream then
+// in each agent's order) is a case of its own, throughput and latency; the /events-only case runs
+// beside them. Cases rotate (which goes first changes each round) for --rounds rounds. Needs root,
+// a built checkout (make) and nats-server (make test-deps). The coordinator runs it; tests never do.
 //
-// usage: sudo node bench/export.mjs [--rounds N] [--count N] [--rate N] [--latency-s S] [--port P] [--nats-port P]
-//        (defaults below; BENCH_OUT: results directory)
+// usage: sudo node bench/export.mjs [--rounds N] [--batch N[,N…]] [--count N] [--rate N] [--latency-s S] [--port P] [--nats-port P]
+//        (defaults below; --batch 256,1 compares the default with one publish at a time; BENCH_OUT: results directory)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,7 @@ import { eventsOf, runWorkload } from './lib/workload.mjs';
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '256' },
     count: { type: 'string', default: '20000' }, // forks per loop (2 loops) in the throughput part
     rate: { type: 'string', default: '1000' }, // forks/s in the latency part
     'latency-s': { type: 'string', default: '20' },
@@ -48,6 +51,11 @@ const num = (k) => {
   return v;
 };
 const [rounds, count, rate, latencyS, port, natsPort] = ['rounds', 'count', 'rate', 'latency-s', 'port', 'nats-port'].map(num);
+const batches = flags.batch.split(',').map((b) => Number(b));
+if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 10000)) {
+  console.error(`export: --batch "${flags.batch}": expected export.nats.batch values from 1 to 10000, comma-separated`);
+  process.exit(2);
+}
 const out = outDir();
 const work = mkdtempSync(join(tmpdir(), 'fw-bench-export-'));
 const natsUrl = `nats://127.0.0.1:${natsPort}`;
@@ -79,11 +87,12 @@ async function startNats() {
   return { stop: () => stopTool(h).then(() => rmSync(store, { recursive: true, force: true })) };
 }
 
-/** The agent (with or without export.nats) and one /events reader beside it. */
-async function startAgent(withNats, tag) {
+/** The agent (with export.nats at this batch, or without it: null) and one /events reader beside it. */
+async function startAgent(batch, tag) {
+  const withNats = batch !== null;
   const config = join(work, `agent-${tag}.yaml`);
   const lines = [`listen: "127.0.0.1:${port}"`, 'node_name: bench', 'api:', `  socket: ${join(work, `api-${tag}.sock`)}`];
-  if (withNats) lines.push('export:', '  nats:', `    url: ${natsUrl}`, '    stream: FWBENCH', '    max_age: 1h');
+  if (withNats) lines.push('export:', '  nats:', `    url: ${natsUrl}`, '    stream: FWBENCH', '    max_age: 1h', `    batch: ${batch}`);
   writeFileSync(config, lines.join('\n') + '\n');
   const stderr = join(out, 'raw', `agent-${tag}.log`);
   const agent = startTool('agent', ['node', 'bin/forkwatch.js', 'run', '--config', config], { stderr, cwd: FW_ROOT });
@@ -102,8 +111,9 @@ async function startAgent(withNats, tag) {
 }
 
 /** One throughput run: the workload, then until the exporter holds nothing. */
-async function throughput(withNats, tag) {
-  const agent = await startAgent(withNats, tag);
+async function throughput(batch, tag) {
+  const withNats = batch !== null;
+  const agent = await startAgent(batch, tag);
   try {
     await sleep(2000); // start-up settles
     const before = withNats ? await exportCounts() : null;
@@ -116,7 +126,7 @@ async function throughput(withNats, tag) {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpuS = cpuSeconds(agent.pid) - cpu0;
     const events = eventsOf(w);
-    const r = { withNats, events, seconds, cpuS, cpuUsPerEvent: (cpuS / events) * 1e6, workloadS: w.elapsedNs / 1e9 };
+    const r = { batch, events, seconds, cpuS, cpuUsPerEvent: (cpuS / events) * 1e6, workloadS: w.elapsedNs / 1e9 };
     if (counts)
       Object.assign(r, { sent: counts.sent - before.sent, dropped: counts.dropped - before.dropped, publishedPerS: (counts.sent - before.sent) / seconds });
     return r;
@@ -126,8 +136,8 @@ async function throughput(withNats, tag) {
 }
 
 /** Kernel -> NATS consumer latency on a paced fork loop. */
-async function latency(tag) {
-  const agent = await startAgent(true, tag);
+async function latency(batch, tag) {
+  const agent = await startAgent(batch, tag);
   const nc = await connect({ servers: natsUrl });
   const forkn = join(work, 'forkn');
   execFileSync('cc', ['-O2', '-o', forkn, join(FW_ROOT, 'test/workloads/forkn.c')]);
@@ -150,55 +160,71 @@ async function latency(tag) {
     execFileSync(forkn, [String(n), String(rate)], { stdio: 'ignore' });
     await waitFor('all forks at the consumer', () => lat.length >= n, { timeoutMs: 60000 }).catch(() => undefined);
     await msgs.close();
-    return { rate, forks: n, received: lat.length, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxMs: Math.max(...lat) };
+    return { batch, rate, forks: n, received: lat.length, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxMs: Math.max(...lat) };
   } finally {
     await nc.close();
     await agent.stop();
   }
 }
 
-log(`export bench: ${rounds} rounds, forkpar ${count} x2, latency ${rate}/s for ${latencyS}s; results in ${out}`);
+log(`export bench: ${rounds} rounds, batch ${batches.join(', ')}, forkpar ${count} x2, latency ${rate}/s for ${latencyS}s; results in ${out}`);
 const nats = await startNats();
 const runs = [];
 const lats = [];
+const cases = [null, ...batches];
+const label = (b) => (b === null ? '/events only' : `nats batch ${b} + /events`);
 try {
   for (let r = 0; r < rounds; r++) {
-    // Alternate which case goes first, so a drift of the machine does not favour one.
-    const order = r % 2 === 0 ? [true, false] : [false, true];
-    for (const withNats of order) {
-      const res = await throughput(withNats, `${r}-${withNats ? 'nats' : 'events'}`);
+    // Rotate which case goes first, so a drift of the machine does not favour one.
+    const order = cases.map((_, i) => cases[(i + r) % cases.length]);
+    for (const batch of order) {
+      const res = await throughput(batch, `${r}-${batch ?? 'events'}`);
       log(
-        `round ${r + 1} ${withNats ? 'nats+/events' : '/events only'}: ${res.events} events, ${fmt(res.cpuUsPerEvent)} µs CPU/event${withNats ? `, ${fmt(res.publishedPerS, 0)} published/s, ${res.dropped} dropped` : ''}`,
+        `round ${r + 1} ${label(batch)}: ${res.events} events, ${fmt(res.cpuUsPerEvent)} µs CPU/event${batch !== null ? `, ${fmt(res.publishedPerS, 0)} published/s, ${res.dropped} dropped` : ''}`,
       );
       runs.push({ round: r + 1, ...res });
     }
-    const l = await latency(`lat-${r}`);
-    log(`round ${r + 1} latency: p50 ${fmt(l.p50Ms)} ms, p99 ${fmt(l.p99Ms)} ms (${l.received}/${l.forks})`);
-    lats.push({ round: r + 1, ...l });
+    for (const batch of order.filter((b) => b !== null)) {
+      const l = await latency(batch, `lat-${r}-${batch}`);
+      log(`round ${r + 1} latency, batch ${batch}: p50 ${fmt(l.p50Ms)} ms, p99 ${fmt(l.p99Ms)} ms (${l.received}/${l.forks})`);
+      lats.push({ round: r + 1, ...l });
+    }
   }
 } finally {
   await nats.stop();
   rmSync(work, { recursive: true, force: true });
 }
 
-const side = (w) => runs.filter((r) => r.withNats === w);
+const side = (b) => runs.filter((r) => r.batch === b);
+const eventsOnlyUs = median(side(null).map((r) => r.cpuUsPerEvent));
 const summary = {
-  publishedPerS: median(side(true).map((r) => r.publishedPerS)),
-  dropped: side(true).reduce((a, r) => a + r.dropped, 0),
-  cpuUsPerEventWithNats: median(side(true).map((r) => r.cpuUsPerEvent)),
-  cpuUsPerEventEventsOnly: median(side(false).map((r) => r.cpuUsPerEvent)),
-  latencyP50Ms: median(lats.map((l) => l.p50Ms)),
-  latencyP99Ms: median(lats.map((l) => l.p99Ms)),
+  cpuUsPerEventEventsOnly: eventsOnlyUs,
+  nats: batches.map((b) => {
+    const l = lats.filter((x) => x.batch === b);
+    const cpu = median(side(b).map((r) => r.cpuUsPerEvent));
+    return {
+      batch: b,
+      publishedPerS: median(side(b).map((r) => r.publishedPerS)),
+      dropped: side(b).reduce((a, r) => a + r.dropped, 0),
+      cpuUsPerEvent: cpu,
+      exporterUsPerEvent: cpu - eventsOnlyUs,
+      latencyP50Ms: median(l.map((x) => x.p50Ms)),
+      latencyP99Ms: median(l.map((x) => x.p99Ms)),
+      latencyReceived: l.reduce((a, x) => a + x.received, 0),
+      latencyForks: l.reduce((a, x) => a + x.forks, 0),
+    };
+  }),
 };
 save('export', { command: commandText(FW_ROOT), commit: commitOf(FW_ROOT), machine: machine(), flags, runs, latency: lats, summary });
 const table = [
-  '| | value |',
-  '|---|---|',
-  `| events/s published to NATS (1 agent, 1 nats-server, /events reader beside it) | ${fmt(summary.publishedPerS, 0)} |`,
-  `| dropped by the exporter over all runs | ${summary.dropped} |`,
-  `| agent CPU per event, NATS + /events | ${fmt(summary.cpuUsPerEventWithNats)} µs |`,
-  `| agent CPU per event, /events only | ${fmt(summary.cpuUsPerEventEventsOnly)} µs |`,
-  `| kernel -> NATS consumer latency at ${rate} forks/s, p50 / p99 | ${fmt(summary.latencyP50Ms)} / ${fmt(summary.latencyP99Ms)} ms |`,
+  `1 agent, 1 nats-server (stream of 1 replica), one /events reader beside it; ${rounds} rounds, medians. /events only: ${fmt(eventsOnlyUs)} µs agent CPU per event.`,
+  '',
+  `| export.nats.batch | events/s published | dropped (all runs) | agent CPU per event | of it the exporter's | kernel -> NATS consumer p50 / p99 at ${rate} forks/s (received) |`,
+  '|---|---|---|---|---|---|',
+  ...summary.nats.map(
+    (s) =>
+      `| ${s.batch} | ${fmt(s.publishedPerS, 0)} | ${s.dropped} | ${fmt(s.cpuUsPerEvent)} µs | ${fmt(s.exporterUsPerEvent)} µs | ${fmt(s.latencyP50Ms)} / ${fmt(s.latencyP99Ms)} ms (${s.latencyReceived} of ${s.latencyForks}) |`,
+  ),
 ].join('\n');
 writeFileSync(join(out, 'export.md'), table + '\n');
 console.log(table);

@@ -40,7 +40,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
       .option('window', {
         type: 'string',
-        describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s})`,
+        describe: `with --from: seconds an event may wait for a slower agent to keep the time order (default ${DEFAULTS.tail.window_s}); with nats://, also how long an agent's first event waits for earlier ones, and at least how long a gap in its order is waited for (10 s)`,
       }),
   handler: async (a) => {
     if (a.from !== undefined) {

@@ -45,7 +45,7 @@ export const DEFAULTS = {
   api: { socket: '/run/forkwatch/api.sock', subscriber_queue: 10_000, subscriber_queue_bytes: 4 * 2 ** 20, max_subscribers: 32 },
   /** The exporters (config/export.ts); nats.url, file.path and otlp.endpoint have no default. */
   export: {
-    nats: { stream: 'FORKWATCH', subject_prefix: 'forkwatch', create_stream: true, replicas: 1, max_age_s: 86400, buffer_events: 100_000 },
+    nats: { stream: 'FORKWATCH', subject_prefix: 'forkwatch', create_stream: true, replicas: 1, max_age_s: 86400, batch: 256, buffer_events: 100_000 },
     file: { max_bytes: 100 * 2 ** 20, keep: 5 },
     otlp: { compression: 'none', timeout_s: 10, batch_size: 512, flush_interval_s: 1, buffer: 10_000, max_backoff_s: 30 },
   },

@@ -47,7 +47,7 @@ function readFilter(r: ConfigReader, value: unknown, path: KeyPath): ExportFilte
 function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']['nats']> {
   const d = DEFAULTS.export.nats;
   const path = ['export', 'nats'];
-  const map = r.mapping(value, path, ['url', 'stream', 'subject_prefix', 'create_stream', 'replicas', 'max_age', 'buffer_events', 'filter']);
+  const map = r.mapping(value, path, ['url', 'stream', 'subject_prefix', 'create_stream', 'replicas', 'max_age', 'batch', 'buffer_events', 'filter']);
   const expected = 'nats://HOST:PORT, or a list of them (the servers of one cluster)';
   if (map.url == null) r.fail([...path, 'url'], 'missing', expected);
   const urls = Array.isArray(map.url) ? map.url : [map.url];
@@ -77,6 +77,7 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
     replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
     max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
+    batch: orDefault(map.batch, d.batch, (v) => r.integer(v, [...path, 'batch'], { min: 1, max: 10_000 })),
     buffer_events: orDefault(map.buffer_events, d.buffer_events, (v) => r.integer(v, [...path, 'buffer_events'], { min: 1, max: 10_000_000 })),
     filter: readFilter(r, map.filter, [...path, 'filter']),
   };

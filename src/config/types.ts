@@ -107,6 +107,8 @@ export interface NatsExportConfig {
   replicas: number;
   /** How long the stream keeps an event (0: until limits); used when creating it. */
   max_age_s: number;
+  /** Publishes out at once, before their acks (at most buffer_events of them). */
+  batch: number;
   /** Events held while the server is away; past this the oldest are dropped (counted). */
   buffer_events: number;
   filter: ExportFilter;

@@ -5,20 +5,22 @@
  * + dropped + queued, exactly); the client reconnects forever, moving between the cluster's
  * servers.
  *
- * One event is published at a time, and the next only once its ack came back. That is what keeps
- * an agent's events in the stream in the agent's order whatever fails: with several publishes
- * out at once, a node lost or a stream leader elected in the middle fails some of them while the
- * later ones are stored, and the earlier ones, sent again, land after them (CI saw it). With one
- * out, a publish that failed (or whose ack was lost) is sent again, same message id, before
- * anything after it: JetStream stores it once, where it belongs. Server 2.9 (Debian's) has no
- * conditional publish that could keep the order with several out (the expected-last checks are
- * per stream or per exact subject, and an agent's events span subjects and share the stream with
- * other agents), so the cost is one round trip to the stream's leader per event
- * (bench/export.mjs measures what that carries).
+ * Publishes are pipelined: up to `batch` are out at once, each with a reply subject of its own
+ * under one inbox, acks matched as they come (no request, timer or promise per event). A publish
+ * that fails (an error ack, no stream for the subject, no ack within the timeout, the connection
+ * lost) is sent again with its message id, after a pause, in the agent's order and before anything
+ * new; JetStream keeps one copy. So every event is stored once, but around a failure the stream's
+ * own order is not the agent's: later events may be stored before a retried earlier one. Server
+ * 2.9 (Debian's) has no conditional publish that could prevent that with several out (its
+ * expected-last checks are per stream or per exact subject, and an agent's events span subjects
+ * and share the stream), so readers put it back: each message carries the seq of the event this
+ * exporter sent just before it (header `Forkwatch-Prev`, 0 for its first), fixed when it is first
+ * sent, and an event once sent is never dropped (the buffer's bound drops only events never sent),
+ * so the chain has no hole a reader would wait for. `forkwatch tail --from nats://` follows it
+ * (src/tail/chain.ts).
  */
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, createInbox, MsgHdrsImpl, type Msg as NatsMsg, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsExportConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Ring } from '../stream/ring.js';
@@ -34,12 +36,59 @@ export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter'> {
   stopTimeoutMs?: number;
   /** Exits keep their ancestors (the filter's `ancestors`); without it they are left out, as /events does. */
   ancestors?: boolean;
+  /** How long a publish may wait for its ack before it is sent again (ms). */
+  ackTimeoutMs?: number;
 }
 
-interface Msg {
+/** The header that links an exported event to the one sent before it (its seq; 0: none). */
+export const PREV_HEADER = 'Forkwatch-Prev';
+
+const MSG_ID = 'Nats-Msg-Id';
+
+/** The message id: the agent's run and the event's seq, so a retry is stored once. */
+const msgId = (streamId: string, seq: number) => `${streamId}-${seq}`;
+
+/**
+ * A message's headers, encoded once for all its attempts. The client's own headers() checks each
+ * name and value on set and encodes them again on every publish (6 µs an event, a third of what
+ * the exporter spent besides the socket); these values are ours (the run id and numbers) and need
+ * no check. The client calls only encode() on a publish's headers; the rest reads the same map.
+ */
+class ExportHeaders extends MsgHdrsImpl {
+  private readonly wire: Uint8Array;
+
+  constructor(id: string, prev: number) {
+    super();
+    this.headers.set(MSG_ID, [id]);
+    this.headers.set(PREV_HEADER, [String(prev)]);
+    this.wire = Buffer.from(`NATS/1.0\r\n${MSG_ID}: ${id}\r\n${PREV_HEADER}: ${prev}\r\n\r\n`);
+  }
+
+  override encode(): Uint8Array {
+    return this.wire;
+  }
+}
+
+/**
+ * Where a message sits in its agent's export order, from its headers (outside input: anything
+ * not made by msgId and PREV_HEADER gives undefined).
+ */
+export function exportLink(id: string | undefined, prev: string | undefined): { source: string; seq: number; prev: number } | undefined {
+  if (!id || prev === undefined || !/^\d{1,15}$/.test(prev)) return undefined;
+  const m = /^(.+)-(\d{1,15})$/.exec(id);
+  return m ? { source: m[1], seq: Number(m[2]), prev: Number(prev) } : undefined;
+}
+
+/** An event that has been sent at least once: it stays until acked (or the exporter stops). */
+interface Sent {
+  seq: number;
   subject: string;
   data: Uint8Array;
-  id: string;
+  hdrs: ExportHeaders;
+  /** The reply token of the attempt out now (0: none out). */
+  token: number;
+  /** When the attempt out now is given up (ms). */
+  deadline: number;
 }
 
 /**
@@ -62,25 +111,40 @@ const RETRY_MAX_MS = 2000;
 export class NatsExporter implements Exporter {
   readonly name = 'nats';
   private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  private inboxPrefix = '';
   /** Connected, and the stream is there. */
   private ready = false;
   private stopping = false;
-  private readonly waiting = new Ring<Msg>();
-  /** The oldest event not acked: sent now, or waiting to be sent again. Nothing after it is sent. */
-  private head: Msg | undefined;
-  /** The head's publish is out (it cannot be dropped: its ack may still come). */
-  private inFlight = false;
-  private pumping = false;
+  /** Given and never sent: the only events the buffer's bound may drop. */
+  private readonly unsent = new Ring<StreamEvent>();
+  /** Out now, by reply token, in the order sent (so the oldest deadline is first). */
+  private readonly out = new Map<number, Sent>();
+  /** Failed, waiting to be sent again: in seq order. */
+  private again: Sent[] = [];
+  /** The seq of the last event sent for the first time: the next one's Forkwatch-Prev. */
+  private lastSeq = 0;
+  private nextToken = 1;
+  /** Publishes out (and failed ones waiting) at most. */
+  private readonly window: number;
+  private readonly ackTimeoutMs: number;
+  /** After a failure nothing is sent until then (ms); a timer resumes. */
+  private pausedUntil = 0;
+  private backoff = RETRY_MS;
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  /** A failure was logged since the last ack. */
+  private failing = false;
   private scheduled = false;
   private sent = 0;
   private dropped = 0;
   private readonly prefix: string;
-  private readonly enc = new TextEncoder();
+  private readonly dec = new TextDecoder();
   private wake: (() => void) | undefined;
 
   constructor(private readonly o: NatsExporterOptions) {
     this.prefix = `${o.subject_prefix}.${subjectToken(o.node)}.`;
+    this.window = Math.max(1, Math.min(o.batch, o.buffer_events));
+    this.ackTimeoutMs = o.ackTimeoutMs ?? ACK_TIMEOUT_MS;
   }
 
   start(): Promise<void> {
@@ -89,34 +153,35 @@ export class NatsExporter implements Exporter {
   }
 
   publish(e: StreamEvent): void {
-    this.waiting.push({ subject: this.prefix + e.type, data: this.enc.encode(eventJson(e, this.o.ancestors === true)), id: `${this.o.streamId}-${e.seq}` });
-    this.trim();
+    this.unsent.push(e);
+    if (this.unsent.length + this.again.length + this.out.size > this.o.buffer_events) this.trim();
     this.schedule();
   }
 
   counts(): ExportCounts {
-    return { sent: this.sent, dropped: this.dropped, queued: this.waiting.length + (this.head ? 1 : 0) };
+    return { sent: this.sent, dropped: this.dropped, queued: this.unsent.length + this.again.length + this.out.size };
   }
 
   async stop(): Promise<void> {
     const deadline = Date.now() + (this.o.stopTimeoutMs ?? 2000);
     // What waits goes out while the servers answer, within the bounded time.
     while (this.ready && this.counts().queued > 0 && Date.now() < deadline) {
-      this.schedule();
+      this.pump();
       await new Promise((r) => setTimeout(r, 20));
     }
     this.stopping = true;
     this.wake?.();
-    this.dropped += this.waiting.length;
-    this.waiting.drain();
+    clearTimeout(this.resumeTimer);
+    clearInterval(this.ackTimer);
+    // Unacked ones may have been stored; they are counted dropped: the exporter gave up on them.
+    this.dropped += this.counts().queued;
+    this.unsent.drain();
+    this.again = [];
+    this.out.clear();
     await this.nc?.close().catch(() => undefined);
-    // A publish still out settles (as a failure) once the connection is closed.
-    while (this.inFlight && Date.now() < deadline + ACK_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 10));
-    if (this.head) this.dropped++;
-    this.head = undefined;
   }
 
-  /** Waits `ms`, or until woken (a reconnect, stop). */
+  /** Waits `ms`, or until woken (stop). */
   private async pause(ms: number): Promise<void> {
     await new Promise<void>((r) => {
       const t = setTimeout(r, ms);
@@ -128,12 +193,10 @@ export class NatsExporter implements Exporter {
     this.wake = undefined;
   }
 
-  /** The oldest go past the bound (the head too, unless its publish is out). */
+  /** The oldest never sent go past the bound (what was sent stays: the window is within it). */
   private trim(): void {
-    while (this.waiting.length + (this.head ? 1 : 0) > this.o.buffer_events) {
-      if (this.head && !this.inFlight) this.head = undefined;
-      else if (this.waiting.length > 0) this.waiting.shift();
-      else return;
+    while (this.unsent.length > 0 && this.unsent.length + this.again.length + this.out.size > this.o.buffer_events) {
+      this.unsent.shift();
       this.dropped++;
     }
   }
@@ -143,7 +206,7 @@ export class NatsExporter implements Exporter {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.pump();
+      this.pump();
     });
   }
 
@@ -179,22 +242,28 @@ export class NatsExporter implements Exporter {
       await this.nc.close();
       return;
     }
-    o.log.info(`export.nats: connected to ${this.nc.getServer()}`);
-    this.js = jetstream(this.nc, { timeout: ACK_TIMEOUT_MS });
+    const nc = this.nc;
+    o.log.info(`export.nats: connected to ${nc.getServer()}`);
+    // One subscription takes every ack: the reply subject's last token says which publish it answers.
+    this.inboxPrefix = createInbox() + '.';
+    nc.subscribe(this.inboxPrefix + '*', { callback: (_err, m) => this.answered(m) });
     await this.ensureStream();
+    if (this.stopping) return;
     void (async () => {
-      for await (const s of this.nc!.status()) {
+      for await (const s of nc.status()) {
         if (s.type === 'disconnect') {
           this.ready = false;
           o.log.warn(`export.nats: lost ${s.server}; events wait (up to ${o.buffer_events}) while it reconnects`);
+          // Their acks may never come: they go again, once connected, after the usual pause.
+          for (const m of [...this.out.values()]) this.failed(m, 'connection lost');
         } else if (s.type === 'reconnect') {
           o.log.info(`export.nats: reconnected to ${s.server}`);
           this.ready = true;
-          this.wake?.();
           this.schedule();
         }
       }
     })();
+    this.ackTimer = setInterval(() => this.expire(), Math.min(250, this.ackTimeoutMs));
     this.ready = true;
     this.schedule();
   }
@@ -224,48 +293,120 @@ export class NatsExporter implements Exporter {
       } catch (err) {
         if (!warned) o.log.warn(`export.nats: stream ${o.stream}: ${(err as Error).message}; trying again`);
         warned = true;
-        await new Promise((r) => setTimeout(r, wait));
+        await this.pause(wait);
       }
     }
   }
 
   /**
-   * Sends the events in order while connected, one at a time: the head until it is acked (the
-   * same message id each time, so a retry of an event that was stored after all is not stored
-   * again), then the next.
+   * Fills the window while connected and not pausing after a failure: the failed ones first, in
+   * seq order, then the oldest never sent. Not before half of it is free: fewer, larger writes
+   * (every path that frees the window calls it again: an ack, a failure's pause, a reconnect).
    */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    let backoff = RETRY_MS;
-    try {
-      while (this.ready && !this.stopping) {
-        this.head ??= this.waiting.shift();
-        const m = this.head;
-        if (!m) break;
-        this.inFlight = true;
-        let acked = true;
-        try {
-          await this.js!.publish(m.subject, m.data, { msgID: m.id, timeout: ACK_TIMEOUT_MS });
-        } catch {
-          acked = false;
-        } finally {
-          this.inFlight = false;
-        }
-        if (this.head !== m) continue; // stop() counted it dropped meanwhile
-        if (acked) {
-          this.head = undefined;
-          this.sent++;
-          backoff = RETRY_MS;
-          continue;
-        }
-        this.trim();
-        // A leader election or a server going away: wait a little (or for the reconnect).
-        await this.pause(backoff);
-        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+  private pump(): void {
+    if (!this.ready || this.stopping || this.out.size > this.window / 2) return;
+    while (this.out.size < this.window && Date.now() >= this.pausedUntil) {
+      const m = this.again.shift();
+      if (m) {
+        if (!this.send(m)) this.dropped++;
+        continue;
       }
-    } finally {
-      this.pumping = false;
+      const e = this.unsent.shift();
+      if (!e) return;
+      this.first(e);
     }
+  }
+
+  /** An event's first send: its subject, JSON and headers, made once for every attempt. */
+  private first(e: StreamEvent): void {
+    const seq = e.seq ?? 0;
+    const hdrs = new ExportHeaders(msgId(this.o.streamId, seq), this.lastSeq);
+    // Bytes made here, once: Buffer.from is faster than the client's TextEncoder on a short string.
+    const data = Buffer.from(eventJson(e, this.o.ancestors === true));
+    // Sent (or waiting to go again), it is in the chain; refused, it never left and is not.
+    if (this.send({ seq, subject: this.prefix + e.type, data, hdrs, token: 0, deadline: 0 })) this.lastSeq = seq;
+    else this.dropped++;
+  }
+
+  /**
+   * Publishes one attempt under a new reply token. False when the client refused the event
+   * itself (too large for the server): the caller counts it dropped.
+   */
+  private send(m: Sent): boolean {
+    const token = this.nextToken++;
+    try {
+      this.nc!.publish(m.subject, m.data, { reply: this.inboxPrefix + token, headers: m.hdrs });
+    } catch (err) {
+      if (!this.nc!.isClosed() && !this.nc!.isDraining()) {
+        this.o.log.warn(`export.nats: event ${m.seq} refused by the client: ${(err as Error).message}`);
+        return false;
+      }
+      this.requeue(m, (err as Error).message);
+      return true;
+    }
+    m.token = token;
+    m.deadline = Date.now() + this.ackTimeoutMs;
+    this.out.set(token, m);
+    return true;
+  }
+
+  /** A reply to one of our publishes: a JetStream ack, an error, or no responders. */
+  private answered(r: NatsMsg): void {
+    const m = this.out.get(Number(r.subject.slice(this.inboxPrefix.length)));
+    if (!m) return; // an attempt given up already (or stop)
+    let error: string | undefined;
+    if (r.data.length === 0) error = r.headers?.description || `status ${r.headers?.code ?? 'empty'}`;
+    else {
+      try {
+        const a = JSON.parse(this.dec.decode(r.data)) as { error?: { description?: string }; stream?: string };
+        if (a.error || typeof a.stream !== 'string') error = a.error?.description ?? 'not an ack';
+      } catch {
+        error = 'not an ack';
+      }
+    }
+    if (error !== undefined) {
+      this.failed(m, error);
+      return;
+    }
+    this.out.delete(m.token);
+    this.sent++;
+    this.backoff = RETRY_MS;
+    this.failing = false;
+    // The acks of one read come one by one: the window is refilled once they are all in, in one
+    // write, not one write per ack.
+    this.schedule();
+  }
+
+  /** Acks not back in time: those attempts failed. */
+  private expire(): void {
+    const now = Date.now();
+    for (const m of this.out.values()) {
+      if (m.deadline > now) return; // the rest were sent later
+      this.failed(m, 'no ack in time');
+    }
+  }
+
+  /** The attempt out failed. */
+  private failed(m: Sent, why: string): void {
+    this.out.delete(m.token);
+    m.token = 0;
+    this.requeue(m, why);
+  }
+
+  /** The event waits (in seq order, before anything new) for the pause after a failure. */
+  private requeue(m: Sent, why: string): void {
+    let at = this.again.length;
+    while (at > 0 && this.again[at - 1].seq > m.seq) at--;
+    this.again.splice(at, 0, m);
+    if (!this.failing) {
+      this.failing = true;
+      this.o.log.warn(`export.nats: a publish to ${m.subject} failed (${why}); it and what fails with it go again, in order, with their ids`);
+    }
+    const now = Date.now();
+    if (now < this.pausedUntil) return; // one pause for what fails together
+    this.pausedUntil = now + this.backoff;
+    this.backoff = Math.min(this.backoff * 2, RETRY_MAX_MS);
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => this.pump(), this.pausedUntil - now);
   }
 }

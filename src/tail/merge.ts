@@ -139,8 +139,8 @@ export class ReorderBuffer<T extends Timed> {
     private readonly nowUs: () => number = () => Date.now() * 1000,
   ) {}
 
-  push(ev: T): void {
-    const key = timeKey(ev.time);
+  /** `key`: the event's place in time order (its time unless given); equal keys keep their arrival order. */
+  push(ev: T, key = timeKey(ev.time)): void {
     let at = this.queue.length;
     while (at > 0 && this.queue[at - 1].key > key) at--;
     this.queue.splice(at, 0, { key, arrived: this.nowUs(), ev });

@@ -1,8 +1,9 @@
 /**
  * `forkwatch tail --from nats://HOST:PORT`: the whole fleet's events from the JetStream stream the
- * agents export to (config export.nats), filtered as /events filters, merged in time order across
- * nodes (within --window of event time: an agent's events land in the stream as its batches are
- * acked). `--since` replays from a time; `--durable NAME` keeps a consumer on the server that
+ * agents export to (config export.nats), filtered as /events filters, each agent's events in the
+ * order it exported them (chain.ts: the stream's own order is not that around a failed publish),
+ * merged in time order across nodes (within --window of event time: an agent's events land in the
+ * stream as they are acked). `--since` replays from a time; `--durable NAME` keeps a consumer on the server that
  * remembers what was shown (acked once printed), so the next run resumes where this one stopped.
  * What comes from the stream is outside input: a message that is not an event is skipped and
  * counted, every value printed inert.
@@ -14,6 +15,8 @@ import { DEFAULTS } from '../config/default.js';
 import { streamAccept } from '../stream/accept.js';
 import type { StreamQuery } from '../stream/query.js';
 import { inert } from '../terminal.js';
+import { exportLink, PREV_HEADER } from '../export/nats.js';
+import { ChainOrder } from './chain.js';
 import { ReorderBuffer, timeKey } from './merge.js';
 import { streamEventLine, type Ev } from './remote.js';
 import type { TailIO } from './session.js';
@@ -31,6 +34,13 @@ export interface NatsTailOptions {
   since?: Date;
   durable?: string;
 }
+
+/**
+ * How long an agent's event waits for an earlier one missing from the stream: the exporter sends a
+ * failed publish again within its ack timeout (5 s) and pause (at most 2 s) once the cluster
+ * answers, and the leader election after a node's loss takes a few seconds more.
+ */
+const GAP_WAIT_S = 10;
 
 interface Held {
   time: string;
@@ -85,21 +95,32 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
   let shown = 0;
   let skipped = 0;
   const held = new Set<JsMsg>();
-  const merger = new ReorderBuffer<Held>(
-    (h) => {
+  const windowUs = Math.round((o.windowS ?? DEFAULTS.tail.window_s) * 1e6);
+  const merger = new ReorderBuffer<Held>((h) => {
+    held.delete(h.msg);
+    if (o.count !== undefined && shown >= o.count) {
+      h.msg.nak();
+      return;
+    }
+    io.out(streamEventLine(h.ev, o.json));
+    if (o.durable !== undefined) h.msg.ack();
+    shown++;
+    if (o.count !== undefined && shown >= o.count) void stop(0);
+  }, windowUs);
+  // The filter comes after the chain: an event it hides still links the ones around it.
+  const chain = new ChainOrder<Held>(
+    (h, key) => {
+      if (accept(h.ev)) return merger.push(h, key);
       held.delete(h.msg);
-      if (o.count !== undefined && shown >= o.count) {
-        h.msg.nak();
-        return;
-      }
-      io.out(streamEventLine(h.ev, o.json));
       if (o.durable !== undefined) h.msg.ack();
-      shown++;
-      if (o.count !== undefined && shown >= o.count) void stop(0);
     },
-    Math.round((o.windowS ?? DEFAULTS.tail.window_s) * 1e6),
+    windowUs,
+    Math.max(windowUs, GAP_WAIT_S * 1e6),
   );
-  const timer = setInterval(() => merger.flush(), DEFAULTS.tail.flush_s * 1000);
+  const timer = setInterval(() => {
+    chain.flush();
+    merger.flush();
+  }, DEFAULTS.tail.flush_s * 1000);
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopped = false;
@@ -109,6 +130,7 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
     clearInterval(timer);
     clearTimeout(deadline);
     unsubscribe();
+    chain.drain();
     merger.drain();
     // Received and not shown (past --count): the durable gives them to the next run first.
     for (const m of held) m.nak();
@@ -131,12 +153,11 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
         if (o.durable !== undefined) m.ack();
         continue;
       }
-      if (!accept(ev)) {
-        if (o.durable !== undefined) m.ack();
-        continue;
-      }
       held.add(m);
-      merger.push({ time: ev.time, ev, msg: m });
+      chain.push(
+        { time: ev.time, ev, msg: m },
+        exportLink(m.headers?.get('Nats-Msg-Id'), m.headers?.has(PREV_HEADER) ? m.headers.get(PREV_HEADER) : undefined),
+      );
     }
   })();
   return done;

@@ -75,7 +75,9 @@ describe('export.otlp', () => {
     [{ nats: { url: 'nats://a:4222', subject_prefix: 'a.*' } }, 'export.nats.subject_prefix: "a.*" is not a subject prefix'],
     [{ nats: { url: 'nats://a:4222', replicas: 7 } }, 'export.nats.replicas: 7 is above 5'],
     [{ nats: { url: 'nats://a:4222', buffer_events: 0 } }, 'export.nats.buffer_events: 0 is below 1'],
-    [{ nats: { url: 'nats://a:4222', batch: 256 } }, 'export.nats: unknown key "batch"'],
+    [{ nats: { url: 'nats://a:4222', batch: 0 } }, 'export.nats.batch: 0 is below 1'],
+    [{ nats: { url: 'nats://a:4222', batch: 20_000 } }, 'export.nats.batch: 20000 is above 10000'],
+    [{ nats: { url: 'nats://a:4222', window: 256 } }, 'export.nats: unknown key "window"'],
     [{ nats: { url: 'nats://a:4222', filter: { cgroup: ['/a'] } } }, 'export.nats.filter.cgroup: a list is not a value'],
     [{ file: {} }, 'export.file.path: missing; expected an absolute path, or - for standard output'],
     [{ file: { path: 'events.ndjson' } }, 'export.file.path: "events.ndjson"'],
@@ -107,6 +109,7 @@ describe('export.otlp', () => {
     create_stream: false
     replicas: 3
     max_age: 7d
+    batch: 64
     buffer_events: 500
     filter: { events: "fork,exit", threads: true }
   file:
@@ -122,6 +125,7 @@ describe('export.otlp', () => {
         create_stream: false,
         replicas: 3,
         max_age_s: 7 * 86400,
+        batch: 64,
         buffer_events: 500,
         filter: { events: 'fork,exit', threads: 'true' },
       },

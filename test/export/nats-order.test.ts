@@ -1,19 +1,26 @@
 /**
- * The NATS exporter keeps an agent's order when a publish fails and later ones would succeed (a
- * stream leader elected mid-run, a node lost: CI saw the retried events stored after later ones).
- * Made deterministic here on a real nats-server: the stream, made by the operator, takes only the
- * `exec` subject at first, so the first event (a fork) is refused while the execs behind it would
- * be stored. Every publish is watched by a plain NATS subscriber: nothing after the fork is sent
- * while it fails; once the stream takes forks too, all arrive once, in the agent's order.
+ * What the NATS exporter promises when a publish fails while later ones succeed (a stream leader
+ * elected mid-run, a node lost): every event is stored once, and `forkwatch tail --from nats://`
+ * shows each agent's events in the agent's order, although the stream itself then holds the
+ * retried ones after later ones. Made deterministic here on a real nats-server: the stream, made
+ * by the operator, takes only the `exec` subject at first, so the forks are refused while the
+ * execs around them are stored. A plain NATS subscriber sees every publish attempt with its
+ * headers. A retry of an event that was stored after all (its ack lost) is stored once. With
+ * `batch: 1` the stream itself keeps the agent's order: nothing is sent past a failing event.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessEvent } from '../../src/events/model.js';
-import { NatsExporter } from '../../src/export/nats.js';
+import { NatsExporter, PREV_HEADER, type NatsExporterOptions } from '../../src/export/nats.js';
 import { until } from '../helpers/cgroup.js';
+import { CliProcess } from '../helpers/cli.js';
 import { NatsCluster } from '../helpers/nats.js';
 
+/**
+ * One time for all: the order tail shows then comes from the chain alone, not from the merge by
+ * time (which keeps equal times in arrival order, the stream's).
+ */
 function event(type: 'fork' | 'exec', seq: number): ProcessEvent {
   const e: ProcessEvent = {
     type,
@@ -31,9 +38,38 @@ function event(type: 'fork' | 'exec', seq: number): ProcessEvent {
   return { ...e, node: 'n1', seq };
 }
 
-describe('export.nats order after a refused publish', () => {
+/** The seqs the stream holds, in the stream's order. */
+async function stored(jsm: JetStreamManager, stream: string): Promise<number[]> {
+  const out: number[] = [];
+  const info = await jsm.streams.info(stream);
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq });
+    out.push(m!.json<{ seq: number }>().seq);
+  }
+  return out;
+}
+
+describe('export.nats when a publish fails and later ones succeed', () => {
   let nats: NatsCluster;
   let nc: NatsConnection;
+  const logs: string[] = [];
+  const options = (stream: string, streamId: string, prefix = 'forkwatch', batch = 256): NatsExporterOptions => ({
+    servers: nats.urls,
+    stream,
+    subject_prefix: prefix,
+    create_stream: false,
+    replicas: 1,
+    max_age_s: 0,
+    batch,
+    buffer_events: 100,
+    node: 'n1',
+    streamId,
+    log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
+    stopTimeoutMs: 200,
+    // The watcher below is a subscriber of the fork subject, so a refused fork gets no "no
+    // responders" answer: it fails by its ack timeout.
+    ackTimeoutMs: 1000,
+  });
 
   beforeAll(async () => {
     nats = await NatsCluster.start(1);
@@ -45,58 +81,119 @@ describe('export.nats order after a refused publish', () => {
     await nats?.stop();
   });
 
-  it('nothing after a failing event is sent until it is stored; then each is stored once, in order', async () => {
+  it('the later ones are stored at once, the failed ones go again with their ids until stored; each once; tail shows the agent order', async () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'ORD', subjects: ['forkwatch.n1.exec'], duplicate_window: 120e9 });
-    // Every publish attempt, stored or not, as the server routes it.
+    // Every publish attempt, stored or not, as the server routes it: subject, id, predecessor.
     const attempts: string[] = [];
-    const sub = nc.subscribe('forkwatch.n1.>', { callback: (_err, m) => void attempts.push(`${m.subject}/${m.headers?.get('Nats-Msg-Id')}`) });
-    await nc.flush();
-
-    const logs: string[] = [];
-    const exporter = new NatsExporter({
-      servers: nats.urls,
-      stream: 'ORD',
-      subject_prefix: 'forkwatch',
-      create_stream: false,
-      replicas: 1,
-      max_age_s: 0,
-      buffer_events: 100,
-      node: 'n1',
-      streamId: 'run',
-      log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
-      stopTimeoutMs: 200,
+    const sub = nc.subscribe('forkwatch.n1.>', {
+      callback: (_err, m) => void attempts.push(`${m.subject.slice('forkwatch.n1.'.length)}/${m.headers?.get('Nats-Msg-Id')}/${m.headers?.get(PREV_HEADER)}`),
     });
+    await nc.flush();
+    const before = new Date().toISOString();
+
+    const exporter = new NatsExporter(options('ORD', 'run'));
     try {
       await exporter.start();
-      exporter.publish(event('fork', 1));
-      exporter.publish(event('exec', 2));
-      exporter.publish(event('exec', 3));
+      for (const [type, seq] of [
+        ['fork', 1],
+        ['exec', 2],
+        ['exec', 3],
+        ['fork', 4],
+      ] as const)
+        exporter.publish(event(type, seq));
 
-      // The fork is refused (no stream takes its subject) and sent again: and nothing else meanwhile.
+      // The execs are stored although the forks before and between them are refused (no stream
+      // takes their subject); the forks go again, each with its id and its predecessor.
       await until(
-        () => attempts.filter((a) => a === 'forkwatch.n1.fork/run-1').length >= 3,
-        () => `the fork tried three times (attempts ${attempts.join(' ')}; log ${logs.join(' | ')})`,
+        () => attempts.filter((a) => a === 'fork/run-4/3').length >= 3,
+        () => `the second fork tried three times (attempts ${attempts.join(' ')}; log ${logs.join(' | ')})`,
         20_000,
       );
-      expect(attempts.every((a) => a === 'forkwatch.n1.fork/run-1')).toBe(true);
-      expect(exporter.counts()).toEqual({ sent: 0, dropped: 0, queued: 3 });
+      expect(exporter.counts()).toEqual({ sent: 2, dropped: 0, queued: 2 });
+      expect(await stored(jsm, 'ORD')).toEqual([2, 3]);
+      expect(new Set(attempts)).toEqual(new Set(['fork/run-1/0', 'exec/run-2/1', 'exec/run-3/2', 'fork/run-4/3']));
+      expect(attempts.filter((a) => a.startsWith('exec/'))).toEqual(['exec/run-2/1', 'exec/run-3/2']);
+      // In each round of retries the earlier fork goes first.
+      const forks = attempts.filter((a) => a.startsWith('fork/'));
+      for (let i = 0; i + 1 < forks.length; i += 2) expect(forks.slice(i, i + 2)).toEqual(['fork/run-1/0', 'fork/run-4/3']);
+      expect(logs.some((l) => l.includes('export.nats: a publish to forkwatch.n1.fork failed'))).toBe(true);
 
       await jsm.streams.update('ORD', { subjects: ['forkwatch.n1.exec', 'forkwatch.n1.fork'] });
+      await until(
+        () => exporter.counts().sent === 4,
+        () => `all four sent (${JSON.stringify(exporter.counts())})`,
+        20_000,
+      );
+      expect(exporter.counts()).toEqual({ sent: 4, dropped: 0, queued: 0 });
+      // Once each; the stream's own order is not the agent's.
+      expect(await stored(jsm, 'ORD')).toEqual([2, 3, 1, 4]);
+
+      // The reader puts the agent's order back.
+      const tail = new CliProcess(['tail', '--from', nats.url(0), '--stream', 'ORD', '--since', before, '--json', '--duration', '3']);
+      const r = await tail.exited;
+      expect(r.code, tail.stderr).toBe(0);
+      const shown = tail.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
+      expect(shown).toEqual([1, 2, 3, 4]);
+    } finally {
+      sub.unsubscribe();
+      await exporter.stop();
+    }
+  }, 60_000);
+
+  it('an event sent again after it was stored (its ack lost) is stored once', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'DUP', subjects: ['dup.>'], duplicate_window: 120e9 });
+    // Two exporters of one agent run: the second sends what the first had stored, as a retry does.
+    for (const round of [1, 2]) {
+      const exporter = new NatsExporter(options('DUP', 'run', 'dup'));
+      await exporter.start();
+      for (const seq of [1, 2, 3]) exporter.publish(event('exec', seq));
+      await until(
+        () => exporter.counts().sent === 3,
+        () => `round ${round}: all three acked (${JSON.stringify(exporter.counts())})`,
+        20_000,
+      );
+      await exporter.stop();
+      expect(exporter.counts()).toEqual({ sent: 3, dropped: 0, queued: 0 });
+    }
+    expect(await stored(jsm, 'DUP')).toEqual([1, 2, 3]);
+  }, 60_000);
+
+  it('with batch 1 nothing after a failing event is sent until it is stored: the stream holds the agent order', async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'ONE', subjects: ['one.n1.exec'], duplicate_window: 120e9 });
+    const attempts: string[] = [];
+    const sub = nc.subscribe('one.n1.>', {
+      callback: (_err, m) => void attempts.push(`${m.subject.slice('one.n1.'.length)}/${m.headers?.get('Nats-Msg-Id')}`),
+    });
+    await nc.flush();
+    const exporter = new NatsExporter(options('ONE', 'run', 'one', 1));
+    try {
+      await exporter.start();
+      for (const [type, seq] of [
+        ['fork', 1],
+        ['exec', 2],
+        ['exec', 3],
+      ] as const)
+        exporter.publish(event(type, seq));
+      await until(
+        () => attempts.length >= 3,
+        () => `the fork tried three times (attempts ${attempts.join(' ')})`,
+        20_000,
+      );
+      expect(attempts.every((a) => a === 'fork/run-1')).toBe(true);
+      expect(exporter.counts()).toEqual({ sent: 0, dropped: 0, queued: 3 });
+      await jsm.streams.update('ONE', { subjects: ['one.n1.exec', 'one.n1.fork'] });
       await until(
         () => exporter.counts().sent === 3,
         () => `all three sent (${JSON.stringify(exporter.counts())})`,
         20_000,
       );
-      expect(exporter.counts()).toEqual({ sent: 3, dropped: 0, queued: 0 });
-
-      const stored: number[] = [];
-      const info = await jsm.streams.info('ORD');
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage('ORD', { seq });
-        stored.push(m!.json<{ seq: number }>().seq);
-      }
-      expect(stored).toEqual([1, 2, 3]);
+      expect(await stored(jsm, 'ONE')).toEqual([1, 2, 3]);
     } finally {
       sub.unsubscribe();
       await exporter.stop();
