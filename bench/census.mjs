@@ -6,7 +6,7 @@
 // per task visited, over READS reads.
 //
 // usage: sudo node bench/census.mjs
-// env:   BENCH_PROCS (extra processes, 0,1000,4000), BENCH_THREADS (threads each, 4), BENCH_READS (50)
+// env:   BENCH_PROCS (extra processes, 0,250,1000), BENCH_THREADS (threads each, 4), BENCH_READS (50)
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { commitOf, log, machine, save } from './lib/results.mjs';
 import { FW_ROOT } from './lib/tools.mjs';
 
-const PROCS = (process.env.BENCH_PROCS ?? '0,1000,4000').split(',').map(Number);
+const PROCS = (process.env.BENCH_PROCS ?? '0,250,1000').split(',').map(Number);
 const THREADS = Number(process.env.BENCH_THREADS ?? 4);
 const READS = Number(process.env.BENCH_READS ?? 50);
 for (const [name, v] of [['BENCH_THREADS', THREADS], ['BENCH_READS', READS], ...PROCS.map((p) => ['BENCH_PROCS', p + 1])]) {
