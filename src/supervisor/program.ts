@@ -38,12 +38,6 @@ import {
 } from './types.js';
 import { DEFAULT_RESTART_COMMAND_TIMEOUT_MS } from './watch.js';
 
-/**
- * How long a group's emptying that came without a status waits for the main process's own (its
- * pidfd's read, which can trail the kernel's report by a scheduler delay under load).
- */
-const MAIN_EXIT_WAIT_MS = 2000;
-
 /** What a Program is given instead of doing I/O. */
 export interface ProgramDeps {
   launcher: Launcher;
@@ -83,10 +77,6 @@ export class Program {
   private starts: number[] = [];
   private lastExit: ExitRecord | null = null;
   private mainExit: ExitStatus | null = null;
-  /** Our launch's main process has not reported its status yet (its pidfd will). */
-  private mainPending = false;
-  /** Called once when the main process's status comes (an emptying waits for it, see onEmptied). */
-  private onMainExit: (() => void) | null = null;
   private startedAt: number | null = null;
   private nextRetryAt: number | null = null;
   private pid: number | null = null;
@@ -329,17 +319,7 @@ export class Program {
           this.deps.logger.debug?.(`program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`);
           return;
         }
-        const known = exit !== undefined && (exit.code !== null || exit.signal !== null);
-        if (known || !this.mainPending) {
-          this.wentDown(state, exit ?? null, at);
-          return;
-        }
-        // The emptying came with no status (its exit record was lost, or the group was found
-        // empty): the main process's own status, read from its pidfd, is on its way and decides
-        // (a program that exited 3 must not go down as "exit status unknown"). Bounded wait.
-        this.awaitMainExit(() => {
-          if (gen === this.gen && this._state === state && !this.detached) this.wentDown(state, exit ?? null, at);
-        });
+        this.wentDown(state, exit ?? null, at);
       })
       .catch((err: unknown) => this.bug(err));
   }
@@ -429,8 +409,6 @@ export class Program {
     this.pending = pending;
     this.starts.push(now);
     this.mainExit = null;
-    this.mainPending = false;
-    this.onMainExit = null;
     this.earlyExit = undefined;
     this.launchInFlight = true;
     this.nextRetryAt = null;
@@ -455,10 +433,6 @@ export class Program {
           gated: (waiting) => (this.gated = waiting),
           mainExit: (exit) => {
             this.mainExit = exit;
-            this.mainPending = false;
-            const waiting = this.onMainExit;
-            this.onMainExit = null;
-            waiting?.();
             this.followMainPid(gen);
           },
         },
@@ -469,8 +443,6 @@ export class Program {
       return;
     }
     if (started === null || gen !== this.gen) return;
-    // Its status may have come already (a process that ended before the launch came back).
-    this.mainPending = Boolean(started.ownsMain) && this.mainExit === null;
     this.launched(started.pid, started.startedAt ?? this.deps.clock.now());
   }
 
@@ -546,20 +518,6 @@ export class Program {
   }
 
   // --- exits ----------------------------------------------------------------------------------
-
-  /** Runs `then` once the main process's status has come, or after MAIN_EXIT_WAIT_MS without it. */
-  private awaitMainExit(then: () => void): void {
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      this.deps.timers.clearTimeout(handle);
-      if (this.onMainExit === once) this.onMainExit = null;
-      then();
-    };
-    const handle = this.deps.timers.setTimeout(once, MAIN_EXIT_WAIT_MS);
-    this.onMainExit = once;
-  }
 
   private recordExit(last: ExitStatus | null, at: number, timedOut = false, unhealthy = false): ExitRecord {
     const exit = programExit(this.spec, this.mainExit, last);

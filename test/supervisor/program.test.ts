@@ -208,32 +208,6 @@ describe('Program: lifecycle', () => {
     expect(s.program.state).toBe('stopped');
   });
 
-  it('an emptying without a status waits for the main process to report its own', async () => {
-    const s = setup({ restart: 'on-abnormal' });
-    await s.program.start();
-    s.launcher.groups.set('web', []);
-    s.program.onEmptied({ code: null, signal: null, at: s.time.now() }); // the exit record was lost
-    await flush();
-    expect(s.program.state).toBe('running'); // not "exit status unknown" yet
-    s.launcher.exitMain('web', { code: 3, signal: null });
-    await flush();
-    expect(s.program.state).toBe('failed'); // exit 3 is a clean exit: on-abnormal does not restart
-    expect(s.program.status().last_exit).toMatchObject({ code: 3, signal: null });
-  });
-
-  it('an emptying without a status goes on unknown when the main status never comes', async () => {
-    const s = setup({ restart: 'on-failure' });
-    await s.program.start();
-    s.launcher.groups.set('web', []);
-    s.program.onEmptied({ code: null, signal: null, at: s.time.now() });
-    await flush();
-    expect(s.program.state).toBe('running');
-    await s.time.advance(2000);
-    await flush();
-    expect(s.program.status().last_exit).toMatchObject({ code: null, signal: null });
-    expect(s.program.state).toBe('backoff');
-  });
-
   it('repeated or late emptying reports are ignored', async () => {
     const s = setup({ restart: 'always' });
     await s.program.start();
