@@ -127,8 +127,13 @@ export class NatsExporter implements Exporter {
   /** Publishes out (and failed ones waiting) at most. */
   private readonly window: number;
   private readonly ackTimeoutMs: number;
-  /** After a failure nothing is sent until then (ms); a timer resumes. */
-  private pausedUntil = 0;
+  /**
+   * After a failure nothing is sent until the resume timer fires. A flag the timer clears, not a
+   * time compared with Date.now(): a timer may fire a millisecond before the wall clock reaches the
+   * time it was set for, and a pump that then found itself still paused would arm nothing, so the
+   * retries would wait for the next event forever.
+   */
+  private paused = false;
   private backoff = RETRY_MS;
   private resumeTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -305,7 +310,7 @@ export class NatsExporter implements Exporter {
    */
   private pump(): void {
     if (!this.ready || this.stopping || this.out.size > this.window / 2) return;
-    while (this.out.size < this.window && Date.now() >= this.pausedUntil) {
+    while (this.out.size < this.window && !this.paused) {
       const m = this.again.shift();
       if (m) {
         if (!this.send(m)) this.dropped++;
@@ -402,11 +407,12 @@ export class NatsExporter implements Exporter {
       this.failing = true;
       this.o.log.warn(`export.nats: a publish to ${m.subject} failed (${why}); it and what fails with it go again, in order, with their ids`);
     }
-    const now = Date.now();
-    if (now < this.pausedUntil) return; // one pause for what fails together
-    this.pausedUntil = now + this.backoff;
+    if (this.paused) return; // one pause for what fails together
+    this.paused = true;
+    this.resumeTimer = setTimeout(() => {
+      this.paused = false;
+      this.pump();
+    }, this.backoff);
     this.backoff = Math.min(this.backoff * 2, RETRY_MAX_MS);
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.pump(), this.pausedUntil - now);
   }
 }
