@@ -12,7 +12,8 @@ export interface Emptied {
   cgroupId: number;
   /**
    * wait(2) status of the process whose exit emptied it; null when nobody knows it: it emptied by
-   * a move, or while records were lost (a reused pid or a rescan showed its last process gone).
+   * a move, or while records were lost (a reused pid or a rescan showed its last process gone, or
+   * the exit was of a process the table did not have).
    */
   status: number | null;
 }
@@ -54,9 +55,11 @@ export class CgroupOccupancy {
         return undefined;
       case EventType.EXIT:
         if (before) return this.add(before.cgroupId, -1) ? { cgroupId: before.cgroupId, status: e.status } : undefined;
-        // A process the table never had (its fork was lost) left a cgroup believed empty: that
-        // may have been its last process. Repeats are harmless; the supervisor checks cgroup.procs.
-        return this.count(e.cgroupId) === 0 ? { cgroupId: e.cgroupId, status: e.status } : undefined;
+        // A process the table does not have (its fork was lost, or a rescan already took it out)
+        // left a cgroup believed empty: that may have been its last process. Its status is not the
+        // cgroup's: it may be any late process's (a child's 0 after a program's main exited 3), so
+        // the emptying carries none. Repeats are harmless; the supervisor checks cgroup.procs.
+        return this.count(e.cgroupId) === 0 ? { cgroupId: e.cgroupId, status: null } : undefined;
       case EventType.MIGRATE: {
         const from = before?.cgroupId;
         if (from === after?.cgroupId) return undefined;
