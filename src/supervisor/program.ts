@@ -17,6 +17,7 @@ import { UsageError } from '../errors.js';
 import { backoffDelayMs, checkStartLimit, decideAfterExit, describeExit, programExit, retryFailedAfterMs, type SupervisedSpec } from './policy.js';
 import { programStatus } from './status.js';
 import { ProgramChecks } from './health.js';
+import { MainStatus } from './main-status.js';
 import { startAttempt } from './start.js';
 import { DEFAULT_KILL_GRACE_MS, errorText, StopSequence } from './stop.js';
 import {
@@ -76,7 +77,8 @@ export class Program {
   private consecutive = 0;
   private starts: number[] = [];
   private lastExit: ExitRecord | null = null;
-  private mainExit: ExitStatus | null = null;
+  /** The main process's own status for this run, which an emptying without one waits for. */
+  private readonly main: MainStatus;
   private startedAt: number | null = null;
   private nextRetryAt: number | null = null;
   private pid: number | null = null;
@@ -102,6 +104,7 @@ export class Program {
     this.spec = spec;
     this.deps = deps;
     this.watchPath = deps.watchPath;
+    this.main = new MainStatus(deps.timers);
     if (spec.watch !== undefined && deps.watchPath === undefined) {
       throw new Error(`program "${spec.name}" watches "${spec.watch}" but no watchPath was given`);
     }
@@ -301,6 +304,10 @@ export class Program {
       return;
     }
     if (this.verifying) return; // the same emptying, reported again while we look
+    if (this.main.pending) {
+      this.main.fold(exit ?? null); // the same emptying, reported again while we wait for the main status
+      return;
+    }
     this.verifying = true;
     // One look at cgroup.procs before acting: a report that is late or repeated after the group
     // filled again (our restart, or the watched group's own manager) must not restart it twice.
@@ -319,7 +326,17 @@ export class Program {
           this.deps.logger.debug?.(`program "${this.name}": emptying reported but ${this.cgroup} holds ${pids.length} process(es); ignored`);
           return;
         }
-        this.wentDown(state, exit ?? null, at);
+        // Only an exit nobody asked for is decided by its status: without one, the main process's
+        // own (from its pidfd, behind the report under load) is waited for, a bounded time.
+        if (state !== 'running') {
+          this.wentDown(state, exit ?? null, at);
+          return;
+        }
+        this.main.decide(exit ?? null, (last, waitedOut) => {
+          if (gen !== this.gen || this._state !== state || this.detached) return;
+          if (waitedOut) this.deps.logger.debug?.(`program "${this.name}": its main process's status did not come after the emptying`);
+          this.wentDown(state, last, at);
+        });
       })
       .catch((err: unknown) => this.bug(err));
   }
@@ -375,6 +392,7 @@ export class Program {
     if (this.detached) return;
     this.gen++;
     this.clearTimer();
+    this.main.cancel();
     this.checks.end(true);
     this.detached = true;
     if (!this.watching) this.deps.launcher.detach(this.name);
@@ -408,7 +426,7 @@ export class Program {
     const now = this.deps.clock.now();
     this.pending = pending;
     this.starts.push(now);
-    this.mainExit = null;
+    this.main.reset();
     this.earlyExit = undefined;
     this.launchInFlight = true;
     this.nextRetryAt = null;
@@ -432,7 +450,7 @@ export class Program {
           current: () => gen === this.gen && !this.detached,
           gated: (waiting) => (this.gated = waiting),
           mainExit: (exit) => {
-            this.mainExit = exit;
+            this.main.arrived(exit);
             this.followMainPid(gen);
           },
         },
@@ -443,6 +461,7 @@ export class Program {
       return;
     }
     if (started === null || gen !== this.gen) return;
+    if (started.ownsMain) this.main.expect();
     this.launched(started.pid, started.startedAt ?? this.deps.clock.now());
   }
 
@@ -494,7 +513,7 @@ export class Program {
       });
     }
     if (early !== undefined) this.onEmptied(early ?? undefined);
-    else if (this.mainExit !== null && !this.watching) this.followMainPid(this.gen);
+    else if (this.main.value !== null && !this.watching) this.followMainPid(this.gen);
   }
 
   /**
@@ -520,7 +539,7 @@ export class Program {
   // --- exits ----------------------------------------------------------------------------------
 
   private recordExit(last: ExitStatus | null, at: number, timedOut = false, unhealthy = false): ExitRecord {
-    const exit = programExit(this.spec, this.mainExit, last);
+    const exit = programExit(this.spec, this.main.value, last);
     this.lastExit = { code: exit.code, signal: exit.signal, timedOut: timedOut || Boolean(exit.timedOut), unhealthy: unhealthy || Boolean(exit.unhealthy), at };
     return this.lastExit;
   }
@@ -655,6 +674,8 @@ export class Program {
     if (to !== 'running') {
       // Checks belong to a run; the verdict stays visible while the program is stopped for it.
       this.checks.end(to === 'unhealthy');
+      // So does an emptying's wait for the main status: a stop or a health verdict decides now.
+      this.main.cancel();
     }
     this._state = to;
     this.emit({ type: 'state', program: this.name, from, to, at: this.deps.clock.now(), ...(reason ? { reason } : {}) });

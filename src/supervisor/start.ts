@@ -32,6 +32,8 @@ export interface StartAttempt {
 export interface Started {
   pid: number | null;
   startedAt: number | null;
+  /** Launched by this attempt: its main process's status will come (StartAttempt.mainExit). */
+  ownsMain?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function startAttempt(a: StartAttempt, firstStart: boolean): Promis
   const launched = await a.launcher.launch(a.spec, (exit) => {
     if (a.current()) a.mainExit(exit);
   });
-  return a.current() ? { pid: launched.pid, startedAt: null } : null;
+  return a.current() ? { pid: launched.pid, startedAt: null, ownsMain: true } : null;
 }
 
 /** Waits until the programs named in `after:` are up; false when the attempt was given up meanwhile. */

@@ -208,6 +208,93 @@ describe('Program: lifecycle', () => {
     expect(s.program.state).toBe('stopped');
   });
 
+  it('an emptying without a status waits for the main process to report its own', async () => {
+    const s = setup({ restart: 'on-failure' });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: null, signal: null, at: s.time.now() }); // its exit record was lost
+    await s.time.advance(1500);
+    expect(s.program.state).toBe('running'); // not "exit status unknown" yet
+    // A late record of a child's exit, reported again meanwhile, does not decide it either.
+    s.program.onEmptied({ code: 0, signal: null, at: s.time.now() });
+    await flush();
+    expect(s.program.state).toBe('running');
+    s.launcher.exitMain('web', { code: 3, signal: null });
+    await flush();
+    expect(s.program.status().last_exit).toMatchObject({ code: 3, signal: null });
+    expect(s.program.state).toBe('backoff');
+    expect(s.events.filter((e) => e.type === 'exit')).toHaveLength(1);
+    await s.time.advance(1000);
+    expect(s.launcher.count('launch')).toBe(2);
+  });
+
+  it('a signal that killed the main process, reported after the emptying, decides', async () => {
+    const s = setup({ restart: 'on-abnormal' });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: null, signal: null });
+    await flush();
+    s.launcher.exitMain('web', { code: null, signal: 'SIGUSR1' });
+    await flush();
+    expect(s.program.status().last_exit).toMatchObject({ code: null, signal: 'SIGUSR1' });
+    expect(s.program.state).toBe('backoff');
+  });
+
+  it('an emptying without a status goes on unknown when the main status does not come within 2 s', async () => {
+    const s = setup({ restart: 'on-failure' });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    const at = s.time.now();
+    s.program.onEmptied({ code: null, signal: null, at });
+    await s.time.advance(1999);
+    expect(s.program.state).toBe('running');
+    await s.time.advance(1);
+    expect(s.program.status().last_exit).toMatchObject({ code: null, signal: null, at: at / 1000 });
+    expect(s.program.state).toBe('backoff'); // unknown is not a success: on-failure restarts
+    expect(s.logger.lines).toContain(`debug program "web": its main process's status did not come after the emptying`);
+    // The status that comes after all belongs to a run that is over.
+    s.launcher.exitMain('web', { code: 0, signal: null });
+    await flush();
+    expect(s.program.status().last_exit).toMatchObject({ code: null, signal: null });
+  });
+
+  it('a main status that came before the emptying decides at once', async () => {
+    const s = setup({ restart: 'on-failure' });
+    await s.program.start();
+    s.launcher.exitMain('web', { code: 3, signal: null });
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: null, signal: null });
+    await flush();
+    expect(s.program.state).toBe('backoff');
+    expect(s.program.status().last_exit).toMatchObject({ code: 3 });
+  });
+
+  it('an adopted program, whose main status never comes, does not wait', async () => {
+    const s = setup({ restart: 'on-failure' });
+    s.launcher.adoptable.set('web', { pids: [42], mainPid: 42, startedAt: s.time.now() });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: null, signal: null });
+    await flush();
+    expect(s.program.state).toBe('backoff');
+    expect(s.program.status().last_exit).toMatchObject({ code: null, signal: null });
+  });
+
+  it('a stop during the wait is not held up by it', async () => {
+    const s = setup({ restart: 'on-failure' });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: null, signal: null });
+    await flush();
+    await s.program.stop();
+    expect(s.program.state).toBe('stopped');
+    expect(s.time.pendingDelays()).toEqual([]); // the wait's timer went with it
+    s.launcher.exitMain('web', { code: 3, signal: null });
+    await s.time.advance(3000);
+    expect(s.program.state).toBe('stopped');
+    expect(s.launcher.count('launch')).toBe(1);
+  });
+
   it('repeated or late emptying reports are ignored', async () => {
     const s = setup({ restart: 'always' });
     await s.program.start();
