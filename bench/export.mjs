@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, readText, sleep, startTool, stopTool, waitFor } from './lib/proc.mjs';
+import { cpuSeconds, readText, run, sleep, startTool, stopTool, waitFor } from './lib/proc.mjs';
 import { commandText, commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt, median, quantile } from './lib/stats.mjs';
 import { FW_ROOT } from './lib/tools.mjs';
@@ -157,7 +157,11 @@ async function latency(batch, tag) {
     })();
     await sleep(1000);
     const n = rate * latencyS;
-    execFileSync(forkn, [String(n), String(rate)], { stdio: 'ignore' });
+    // In a child this process waits for without blocking: execFileSync would hold the event loop
+    // for the whole run, so the consumer above would take every message only after it, and the
+    // latencies would be the bench's own wait, not the agent's and the server's.
+    const w = await run([forkn, String(n), String(rate)], { timeoutMs: (latencyS + 60) * 1000 });
+    if (w.code !== 0) throw new Error(`${forkn} ${n} ${rate}: exit ${w.code ?? w.signal}: ${w.stderr.trim()}`);
     await waitFor('all forks at the consumer', () => lat.length >= n, { timeoutMs: 60000 }).catch(() => undefined);
     await msgs.close();
     return { batch, rate, forks: n, received: lat.length, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxMs: Math.max(...lat) };
