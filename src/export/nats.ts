@@ -15,8 +15,16 @@
  * expected-last checks are per stream or per exact subject, and an agent's events span subjects
  * and share the stream), so readers put it back: each message carries the seq of the event this
  * exporter sent just before it (header `Forkwatch-Prev`, 0 for its first), fixed when it is first
- * sent, and an event once sent is never dropped (the buffer's bound drops only events never sent),
- * so the chain has no hole a reader would wait for. `forkwatch tail --from nats://` follows it
+ * sent. The buffer's bound drops only events never sent, which are in no chain. An event the
+ * stream refuses for good (too large for its max_msg_size, its subject full with discard new per
+ * subject, a sealed stream: permanentError) cannot be retried and stored; it is dropped, and a
+ * stand-in goes in its place: the same message id and Forkwatch-Prev, a `Forkwatch-Dropped`
+ * header and no body. Its successor may be out already naming it (its headers are fixed at its
+ * first send, and a copy of it may be stored), so the chain cannot be relinked around it; the
+ * stand-in fills the hole instead, and a reader passes it at once rather than waiting its gap wait
+ * (seconds, for every such drop, and behind it every later event of the agent). Only when the
+ * stand-in is refused too (a subject full with discard new takes nothing more) is there a hole,
+ * which readers skip after that wait. `forkwatch tail --from nats://` follows the chain
  * (src/tail/chain.ts).
  */
 import { connect, createInbox, MsgHdrsImpl, type Msg as NatsMsg, type NatsConnection } from '@nats-io/transport-node';
@@ -45,6 +53,9 @@ export const PREV_HEADER = 'Forkwatch-Prev';
 
 const MSG_ID = 'Nats-Msg-Id';
 
+/** The header that marks a dropped event's stand-in (its value: the error code that refused the event). */
+export const DROPPED_HEADER = 'Forkwatch-Dropped';
+
 /** The message id: the agent's run and the event's seq, so a retry is stored once. */
 const msgId = (streamId: string, seq: number) => `${streamId}-${seq}`;
 
@@ -57,11 +68,14 @@ const msgId = (streamId: string, seq: number) => `${streamId}-${seq}`;
 class ExportHeaders extends MsgHdrsImpl {
   private readonly wire: Uint8Array;
 
-  constructor(id: string, prev: number) {
+  /** `dropped`: a stand-in's code (digits or a word of ours, never outside text). */
+  constructor(id: string, prev: number, dropped?: string) {
     super();
     this.headers.set(MSG_ID, [id]);
     this.headers.set(PREV_HEADER, [String(prev)]);
-    this.wire = Buffer.from(`NATS/1.0\r\n${MSG_ID}: ${id}\r\n${PREV_HEADER}: ${prev}\r\n\r\n`);
+    if (dropped !== undefined) this.headers.set(DROPPED_HEADER, [dropped]);
+    const mark = dropped === undefined ? '' : `${DROPPED_HEADER}: ${dropped}\r\n`;
+    this.wire = Buffer.from(`NATS/1.0\r\n${MSG_ID}: ${id}\r\n${PREV_HEADER}: ${prev}\r\n${mark}\r\n`);
   }
 
   override encode(): Uint8Array {
@@ -69,14 +83,41 @@ class ExportHeaders extends MsgHdrsImpl {
   }
 }
 
+/** A run id as the agent makes them (boot id, pid, start time), with room to spare, and nothing else. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A seq as String(n) writes a positive safe integer: no sign, no leading zero, at most 16 digits. */
+const SEQ = /^[1-9][0-9]{0,15}$/;
+
 /**
- * Where a message sits in its agent's export order, from its headers (outside input: anything
- * not made by msgId and PREV_HEADER gives undefined).
+ * Where a message sits in its agent's export order, from its headers. They are outside input
+ * (anyone who may publish to the stream can write them): anything msgId and PREV_HEADER would not
+ * have made gives undefined: a run id of other characters or longer than 64, a seq or prev that
+ * is not a safe integer written plainly, a prev not before its seq (0 only for the run's first).
  */
 export function exportLink(id: string | undefined, prev: string | undefined): { source: string; seq: number; prev: number } | undefined {
-  if (!id || prev === undefined || !/^\d{1,15}$/.test(prev)) return undefined;
-  const m = /^(.+)-(\d{1,15})$/.exec(id);
-  return m ? { source: m[1], seq: Number(m[2]), prev: Number(prev) } : undefined;
+  if (id === undefined || prev === undefined || id.length > 81 || prev.length > 16) return undefined;
+  const dash = id.lastIndexOf('-');
+  const source = id.slice(0, dash);
+  const seqText = id.slice(dash + 1);
+  if (dash < 1 || !RUN_ID.test(source) || !SEQ.test(seqText) || (prev !== '0' && !SEQ.test(prev))) return undefined;
+  const seq = Number(seqText);
+  const p = Number(prev);
+  return Number.isSafeInteger(seq) && p < seq ? { source, seq, prev: p } : undefined;
+}
+
+/**
+ * JetStream errors of a publish that no retry can cure, from nats-server's errors.json: the
+ * message is larger than the stream's max_msg_size or the server's max_payload (10054), its
+ * headers over 64 KiB (10097), the stream sealed (10109, for good), or the store's own refusals
+ * under 10077 that are about the message, not the stream's fill: `message too large` (a file
+ * store's block) and `maximum messages per subject exceeded` (discard new per subject: the
+ * subject takes nothing more, however long we wait). A stream or account that is full (10077
+ * `maximum messages`/`bytes exceeded`, 10047, 10028, 10023, 10002) can clear, as can everything
+ * with a 5xx status (no leader, not available); those, and any code not named here, are retried.
+ */
+export function permanentError(code: number | undefined, description: string | undefined): boolean {
+  if (code === 10054 || code === 10097 || code === 10109) return true;
+  return code === 10077 && /^(message too large|maximum messages per subject exceeded)$/i.test(description ?? '');
 }
 
 /** An event that has been sent at least once: it stays until acked (or the exporter stops). */
@@ -89,6 +130,8 @@ interface Sent {
   token: number;
   /** When the attempt out now is given up (ms). */
   deadline: number;
+  /** The stand-in of a dropped event: not counted queued, dropped without one of its own. */
+  stand?: boolean;
 }
 
 /**
@@ -104,6 +147,7 @@ export function subjectToken(s: string): string {
   return out || '%00';
 }
 
+const COUNTED = ' (forkwatch_export_events_total{exporter="nats",outcome="dropped"})';
 const ACK_TIMEOUT_MS = 5000;
 const RETRY_MS = 250;
 const RETRY_MAX_MS = 2000;
@@ -142,6 +186,12 @@ export class NatsExporter implements Exporter {
   private scheduled = false;
   private sent = 0;
   private dropped = 0;
+  /** Stand-ins out or waiting (in `out` and `again`, not events: not queued). */
+  private stands = 0;
+  /** The kinds of refusal logged already: each is logged once, then only counted. */
+  private readonly refusals = new Set<string>();
+  /** Why the client last refused a publish (for the log). */
+  private clientError = '';
   private readonly prefix: string;
   private readonly dec = new TextDecoder();
   private wake: (() => void) | undefined;
@@ -159,12 +209,16 @@ export class NatsExporter implements Exporter {
 
   publish(e: StreamEvent): void {
     this.unsent.push(e);
-    if (this.unsent.length + this.again.length + this.out.size > this.o.buffer_events) this.trim();
+    if (this.queued() > this.o.buffer_events) this.trim();
     this.schedule();
   }
 
   counts(): ExportCounts {
-    return { sent: this.sent, dropped: this.dropped, queued: this.unsent.length + this.again.length + this.out.size };
+    return { sent: this.sent, dropped: this.dropped, queued: this.queued() };
+  }
+
+  private queued(): number {
+    return this.unsent.length + this.again.length + this.out.size - this.stands;
   }
 
   async stop(): Promise<void> {
@@ -183,6 +237,7 @@ export class NatsExporter implements Exporter {
     this.unsent.drain();
     this.again = [];
     this.out.clear();
+    this.stands = 0;
     await this.nc?.close().catch(() => undefined);
   }
 
@@ -200,7 +255,7 @@ export class NatsExporter implements Exporter {
 
   /** The oldest never sent go past the bound (what was sent stays: the window is within it). */
   private trim(): void {
-    while (this.unsent.length > 0 && this.unsent.length + this.again.length + this.out.size > this.o.buffer_events) {
+    while (this.unsent.length > 0 && this.queued() > this.o.buffer_events) {
       this.unsent.shift();
       this.dropped++;
     }
@@ -313,7 +368,7 @@ export class NatsExporter implements Exporter {
     while (this.out.size < this.window && !this.paused) {
       const m = this.again.shift();
       if (m) {
-        if (!this.send(m)) this.dropped++;
+        if (!this.send(m)) this.giveUp(m, 'refused by the client', 'client');
         continue;
       }
       const e = this.unsent.shift();
@@ -329,13 +384,17 @@ export class NatsExporter implements Exporter {
     // Bytes made here, once: Buffer.from is faster than the client's TextEncoder on a short string.
     const data = Buffer.from(eventJson(e, this.o.ancestors === true));
     // Sent (or waiting to go again), it is in the chain; refused, it never left and is not.
-    if (this.send({ seq, subject: this.prefix + e.type, data, hdrs, token: 0, deadline: 0 })) this.lastSeq = seq;
-    else this.dropped++;
+    const m: Sent = { seq, subject: this.prefix + e.type, data, hdrs, token: 0, deadline: 0 };
+    if (this.send(m)) this.lastSeq = seq;
+    else {
+      this.dropped++;
+      this.refused('client', `event ${seq} on ${m.subject} was refused by the client (${this.clientError}): dropped${COUNTED}`);
+    }
   }
 
   /**
    * Publishes one attempt under a new reply token. False when the client refused the event
-   * itself (too large for the server): the caller counts it dropped.
+   * itself (larger than the server's max_payload): the caller drops it.
    */
   private send(m: Sent): boolean {
     const token = this.nextToken++;
@@ -343,7 +402,7 @@ export class NatsExporter implements Exporter {
       this.nc!.publish(m.subject, m.data, { reply: this.inboxPrefix + token, headers: m.hdrs });
     } catch (err) {
       if (!this.nc!.isClosed() && !this.nc!.isDraining()) {
-        this.o.log.warn(`export.nats: event ${m.seq} refused by the client: ${(err as Error).message}`);
+        this.clientError = (err as Error).message;
         return false;
       }
       this.requeue(m, (err as Error).message);
@@ -360,21 +419,33 @@ export class NatsExporter implements Exporter {
     const m = this.out.get(Number(r.subject.slice(this.inboxPrefix.length)));
     if (!m) return; // an attempt given up already (or stop)
     let error: string | undefined;
+    let code: number | undefined;
     if (r.data.length === 0) error = r.headers?.description || `status ${r.headers?.code ?? 'empty'}`;
     else {
       try {
-        const a = JSON.parse(this.dec.decode(r.data)) as { error?: { description?: string }; stream?: string };
-        if (a.error || typeof a.stream !== 'string') error = a.error?.description ?? 'not an ack';
+        const a = JSON.parse(this.dec.decode(r.data)) as { error?: { description?: unknown; err_code?: unknown }; stream?: string };
+        if (a.error || typeof a.stream !== 'string') {
+          error = typeof a.error?.description === 'string' ? a.error.description : 'not an ack';
+          code = typeof a.error?.err_code === 'number' ? a.error.err_code : undefined;
+        }
       } catch {
         error = 'not an ack';
       }
+    }
+    if (error !== undefined && permanentError(code, error)) {
+      this.out.delete(m.token);
+      m.token = 0;
+      this.giveUp(m, error, String(code));
+      this.schedule();
+      return;
     }
     if (error !== undefined) {
       this.failed(m, error);
       return;
     }
     this.out.delete(m.token);
-    this.sent++;
+    if (m.stand) this.stands--;
+    else this.sent++;
     this.backoff = RETRY_MS;
     this.failing = false;
     // The acks of one read come one by one: the window is refilled once they are all in, in one
@@ -398,11 +469,48 @@ export class NatsExporter implements Exporter {
     this.requeue(m, why);
   }
 
-  /** The event waits (in seq order, before anything new) for the pause after a failure. */
-  private requeue(m: Sent, why: string): void {
+  /**
+   * An event sent and then refused for good (`code`: the JetStream error code, or `client`): it
+   * is dropped, and its stand-in (the same id and predecessor, no body) goes in its place, in seq
+   * order before anything new and without a pause (the servers answer), so that its successor,
+   * which may be out already naming it, has its predecessor in the stream and readers need not
+   * wait for it. A stand-in refused too is dropped with nothing in its place: a hole readers skip
+   * after their gap wait.
+   */
+  private giveUp(m: Sent, why: string, code: string): void {
+    const reason = code === 'client' ? `refused by the client: ${this.clientError}` : `${why}, err_code ${code}`;
+    if (m.stand) {
+      this.stands--;
+      this.refused(`stand-in ${code}`, `the stand-in of dropped event ${m.seq} on ${m.subject} was refused too (${reason}): readers skip that hole after their gap wait`);
+      return;
+    }
+    this.dropped++;
+    this.refused(
+      code,
+      `event ${m.seq} on ${m.subject} can never be stored in stream ${this.o.stream} (${reason}): dropped${COUNTED}, a stand-in in its place keeps the Forkwatch-Prev chain whole`,
+    );
+    const hdrs = new ExportHeaders(msgId(this.o.streamId, m.seq), Number(m.hdrs.get(PREV_HEADER)), code);
+    this.stands++;
+    this.insert({ seq: m.seq, subject: m.subject, data: new Uint8Array(0), hdrs, token: 0, deadline: 0, stand: true });
+  }
+
+  /** Logs one line for the first refusal of each kind; later ones are only counted. */
+  private refused(kind: string, line: string): void {
+    if (this.refusals.has(kind)) return;
+    this.refusals.add(kind);
+    this.o.log.warn(`export.nats: ${line}; later ones like it are counted, not logged`);
+  }
+
+  /** In seq order among those waiting to go again. */
+  private insert(m: Sent): void {
     let at = this.again.length;
     while (at > 0 && this.again[at - 1].seq > m.seq) at--;
     this.again.splice(at, 0, m);
+  }
+
+  /** The event waits (in seq order, before anything new) for the pause after a failure. */
+  private requeue(m: Sent, why: string): void {
+    this.insert(m);
     if (!this.failing) {
       this.failing = true;
       this.o.log.warn(`export.nats: a publish to ${m.subject} failed (${why}); it and what fails with it go again, in order, with their ids`);

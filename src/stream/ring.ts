@@ -14,6 +14,11 @@ export class Ring<T> {
     this.n++;
   }
 
+  /** The oldest, left in place. */
+  first(): T | undefined {
+    return this.n === 0 ? undefined : this.buf[this.head];
+  }
+
   shift(): T | undefined {
     if (this.n === 0) return undefined;
     const v = this.buf[this.head];

@@ -15,7 +15,7 @@ import { DEFAULTS } from '../config/default.js';
 import { streamAccept } from '../stream/accept.js';
 import type { StreamQuery } from '../stream/query.js';
 import { inert } from '../terminal.js';
-import { exportLink, PREV_HEADER } from '../export/nats.js';
+import { DROPPED_HEADER, exportLink, PREV_HEADER } from '../export/nats.js';
 import { ChainOrder } from './chain.js';
 import { ReorderBuffer, timeKey } from './merge.js';
 import { streamEventLine, type Ev } from './remote.js';
@@ -147,6 +147,13 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
   void (async () => {
     for await (const m of messages) {
       if (stopped) break;
+      const link = exportLink(m.headers?.get('Nats-Msg-Id'), m.headers?.has(PREV_HEADER) ? m.headers.get(PREV_HEADER) : undefined);
+      // The stand-in of an event the exporter dropped: it shows nothing, and its successor goes on.
+      if (link && m.headers?.has(DROPPED_HEADER)) {
+        chain.skip(link);
+        if (o.durable !== undefined) m.ack();
+        continue;
+      }
       const ev = parseEvent(m.data);
       if (!ev) {
         skipped++;
@@ -154,10 +161,7 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
         continue;
       }
       held.add(m);
-      chain.push(
-        { time: ev.time, ev, msg: m },
-        exportLink(m.headers?.get('Nats-Msg-Id'), m.headers?.has(PREV_HEADER) ? m.headers.get(PREV_HEADER) : undefined),
-      );
+      chain.push({ time: ev.time, ev, msg: m }, link);
     }
   })();
   return done;
