@@ -51,8 +51,14 @@ interface Source<T> {
   last: number | undefined;
   /** The last time key given out. */
   key: number;
-  /** By seq, in arrival order (so the first waited longest). */
+  /** By seq. */
   held: Map<number, Waiting<T>>;
+  /**
+   * The held events in arrival order, the first waited longest (with ones let out since, skipped
+   * when they come up). Not the Map's order: a Map keeps its deleted entries as holes until it is
+   * rehashed, so its first live entry can be tens of thousands of holes in.
+   */
+  order: Ring<Waiting<T>>;
   /** seq by prev, for the held events. */
   next: Map<number, number>;
   /** The held seqs, smallest on top (with seqs let out by follow() until they come up). */
@@ -127,6 +133,7 @@ export class ChainOrder<T extends Timed> {
       s.held.set(link.seq, w);
       s.next.set(link.prev, link.seq);
       s.low.push(link.seq);
+      s.order.push(w);
       this.arrivals.push(w);
       this.holding.add(s);
       this.heldCount++;
@@ -149,7 +156,7 @@ export class ChainOrder<T extends Timed> {
       this.release(oldest);
       this.sources.delete(oldest.name);
     }
-    s = { name, last: undefined, key: -Infinity, held: new Map(), next: new Map(), low: new MinHeap() };
+    s = { name, last: undefined, key: -Infinity, held: new Map(), order: new Ring(), next: new Map(), low: new MinHeap() };
     this.sources.set(name, s);
     return s;
   }
@@ -157,7 +164,7 @@ export class ChainOrder<T extends Timed> {
   /** While the event held longest has waited enough: the gap before the earliest held is skipped. */
   private expire(s: Source<T>, now: number): void {
     for (;;) {
-      const oldest = s.held.values().next().value;
+      const oldest = firstHeld(s.order);
       if (!oldest || now - oldest.arrived < (s.last === undefined ? this.startWaitUs : this.gapWaitUs)) return;
       this.skipGap(s);
     }
@@ -166,12 +173,7 @@ export class ChainOrder<T extends Timed> {
   /** Too much held: the gap before the event held longest (of any source) is skipped. */
   private overflow(): void {
     while (this.heldCount > this.maxHeld) {
-      let w = this.arrivals.first();
-      while (w?.gone) {
-        this.arrivals.shift();
-        w = this.arrivals.first();
-      }
-      this.skipGap(w!.source);
+      this.skipGap(firstHeld(this.arrivals)!.source);
     }
   }
 
@@ -206,12 +208,12 @@ export class ChainOrder<T extends Timed> {
     if (s.held.size === 0) {
       this.holding.delete(s);
       s.low.clear();
-    } else if (s.low.size > 2 * s.held.size + 64) s.low.reset(s.held.keys());
-    // The queue of arrivals keeps what was let out until it comes up; it is rebuilt when that is
-    // most of it, so its size stays within twice what is held (each rebuild paid by the releases before it).
-    if (this.arrivals.length > 2 * this.heldCount + 1024) {
-      for (const a of this.arrivals.drain()) if (!a.gone) this.arrivals.push(a);
+      s.order.drain();
+    } else {
+      if (s.low.size > 2 * s.held.size + 64) s.low.reset(s.held.keys());
+      compact(s.order, s.held.size + 64);
     }
+    compact(this.arrivals, this.heldCount + 1024);
     this.show(s, seq, w.item);
   }
 
@@ -227,6 +229,24 @@ export class ChainOrder<T extends Timed> {
     s.key = Math.max(s.key, timeKey(item.time));
     this.emit(item, s.key);
   }
+}
+
+/** The first of the queue not let out yet (those before it are dropped). */
+function firstHeld<T>(q: Ring<Waiting<T>>): Waiting<T> | undefined {
+  let w = q.first();
+  while (w?.gone) {
+    q.shift();
+    w = q.first();
+  }
+  return w;
+}
+
+/**
+ * A queue of arrivals keeps what was let out until it comes up; it is rebuilt when that is most of
+ * it, so its size stays within twice what is held (each rebuild paid by the releases before it).
+ */
+function compact<T>(q: Ring<Waiting<T>>, held: number): void {
+  if (q.length > 2 * held) for (const a of q.drain()) if (!a.gone) q.push(a);
 }
 
 /** A link that can be a place in a chain: whole seqs, each after its predecessor. */

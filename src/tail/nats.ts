@@ -15,7 +15,7 @@ import { DEFAULTS } from '../config/default.js';
 import { streamAccept } from '../stream/accept.js';
 import type { StreamQuery } from '../stream/query.js';
 import { inert } from '../terminal.js';
-import { DROPPED_HEADER, exportLink, PREV_HEADER } from '../export/nats.js';
+import { DROPPED_HEADER, exportLink, PREV_HEADER } from '../export/nats-wire.js';
 import { ChainOrder } from './chain.js';
 import { ReorderBuffer, timeKey } from './merge.js';
 import { streamEventLine, type Ev } from './remote.js';

@@ -3,7 +3,7 @@
  * publish to the stream can write them) and the error of a JetStream publish ack.
  */
 import { describe, expect, it } from 'vitest';
-import { exportLink, permanentError } from '../../src/export/nats.js';
+import { exportLink, permanentError } from '../../src/export/nats-wire.js';
 
 describe('exportLink', () => {
   it.each([

@@ -16,7 +16,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessEvent } from '../../src/events/model.js';
-import { DROPPED_HEADER, NatsExporter, PREV_HEADER, type NatsExporterOptions } from '../../src/export/nats.js';
+import { NatsExporter, type NatsExporterOptions } from '../../src/export/nats.js';
+import { DROPPED_HEADER, PREV_HEADER } from '../../src/export/nats-wire.js';
 import { until } from '../helpers/cgroup.js';
 import { CliProcess } from '../helpers/cli.js';
 import { NatsCluster } from '../helpers/nats.js';
@@ -44,7 +45,7 @@ function event(type: 'fork' | 'exec', seq: number): ProcessEvent {
 
 /** An exec whose argv makes it about 3 KB of JSON. */
 function bigExec(seq: number): ProcessEvent {
-  return { ...event('exec', seq), argv: ['x'.repeat(3000)] } as ProcessEvent;
+  return { ...event('exec', seq), argv: ['x'.repeat(3000)] };
 }
 
 /** The seqs the stream holds, in the stream's order. */
@@ -230,7 +231,10 @@ describe('export.nats when a publish fails and later ones succeed', () => {
         );
         expect(exporter.counts()).toEqual({ sent: 8, dropped: 4, queued: 0 });
         const lines = logs.slice(from);
-        expect(lines.filter((l) => l.includes('can never be stored')), lines.join('\n')).toEqual([
+        expect(
+          lines.filter((l) => l.includes('can never be stored')),
+          lines.join('\n'),
+        ).toEqual([
           `export.nats: event 2 on ${prefix}.n1.exec can never be stored in stream ${name} (message size exceeds maximum allowed, err_code 10054): dropped (forkwatch_export_events_total{exporter="nats",outcome="dropped"}), a stand-in in its place keeps the Forkwatch-Prev chain whole; later ones like it are counted, not logged`,
         ]);
         // Not treated as a failure to retry: no retry's warning, and nothing sent again.
@@ -315,13 +319,27 @@ describe('export.nats when a publish fails and later ones succeed', () => {
         ['ev il-2', '1'],
       ]);
       // A flood of gaps in one source, and of sources each met mid-chain.
-      for (let k = 0; k < 4; k++) await forge(Array.from({ length: 500 }, (_, i): [string, string] => [`evil-${2 * (500 * k + i) + 2}`, String(2 * (500 * k + i) + 1)]));
+      for (let k = 0; k < 4; k++)
+        await forge(Array.from({ length: 500 }, (_, i): [string, string] => [`evil-${2 * (500 * k + i) + 2}`, String(2 * (500 * k + i) + 1)]));
       for (let k = 0; k < 2; k++) await forge(Array.from({ length: 500 }, (_, i): [string, string] => [`src${500 * k + i}-9`, '7']));
       for (let seq = 21; seq <= 40; seq++) exporter.publish(event('fork', seq));
       await until(() => exporter.counts().sent === 40, 'all 40 stored', 20_000);
 
       const t0 = Date.now();
-      const tail = new CliProcess(['tail', '--from', nats.url(0), '--stream', 'FORGE', '--subject-prefix', 'forge', '--since', before, '--json', '--duration', '4']);
+      const tail = new CliProcess([
+        'tail',
+        '--from',
+        nats.url(0),
+        '--stream',
+        'FORGE',
+        '--subject-prefix',
+        'forge',
+        '--since',
+        before,
+        '--json',
+        '--duration',
+        '4',
+      ]);
       const r = await tail.exited;
       expect(r.code, tail.stderr).toBe(0);
       expect(Date.now() - t0).toBeLessThan(12_000);

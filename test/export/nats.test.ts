@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PREV_HEADER, subjectToken } from '../../src/export/nats.js';
+import { PREV_HEADER, subjectToken } from '../../src/export/nats-wire.js';
 import { timeKey } from '../../src/tail/merge.js';
 import { TestAgent } from '../helpers/agent.js';
 import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
