@@ -57,6 +57,8 @@ if (batches.some((b) => !Number.isInteger(b) || b < 1 || b > 10000)) {
   process.exit(2);
 }
 const out = outDir();
+// The workloads (fw-forkpar) are built into bench/build/, which a fresh checkout does not have.
+execFileSync(join(FW_ROOT, 'bench/build.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
 const work = mkdtempSync(join(tmpdir(), 'fw-bench-export-'));
 const natsUrl = `nats://127.0.0.1:${natsPort}`;
 const agentUrl = `http://127.0.0.1:${port}`;
