@@ -110,6 +110,30 @@ function sameFile(a: Stats, b: Stats): boolean {
 }
 
 /**
+ * The files rotated after `old`, newest first (the name, then .1, .2, … until `old`), each open;
+ * `found`: `old` was met. Rotations meanwhile move files the same way, so a file may be met twice
+ * (kept once) but never passed, unless a rotation under way has emptied a name (then `found` is false).
+ */
+function walkRotated(file: string, old: Stats): { chain: Array<{ fd: number; st: Stats }>; found: boolean } {
+  const chain: Array<{ fd: number; st: Stats }> = [];
+  for (let i = 0; i <= MAX_ROTATED + 1; i++) {
+    const fd = openLog(i === 0 ? file : `${file}.${i}`);
+    if (fd === null) {
+      if (i === 0) continue;
+      break;
+    }
+    const st = fstatSync(fd);
+    if (sameFile(st, old)) {
+      closeSync(fd);
+      return { chain, found: true };
+    }
+    if (chain.some((c) => sameFile(c.st, st))) closeSync(fd);
+    else chain.push({ fd, st });
+  }
+  return { chain, found: false };
+}
+
+/**
  * Follows a log from a position: each complete line once, in order, across rotations. At the
  * end of its file it looks whether the name now holds another file; if so it reads the old one
  * to its end, then every file rotated after it (found by walking `.1`, `.2`, … up to the old
@@ -119,6 +143,8 @@ export class LogFollower {
   private fd: number | null;
   private pos: number;
   private partial: Buffer = Buffer.alloc(0);
+  /** The file read to its end last, while no file after it is open (between a rotation's rename and its new file). */
+  private after: Stats | null = null;
 
   constructor(
     private readonly file: string,
@@ -159,6 +185,7 @@ export class LogFollower {
   /** Reads what is new, handling a rotation; false when there was nothing. */
   async step(): Promise<boolean> {
     if (this.fd === null) {
+      if (this.after) return this.catchUp();
       this.fd = openLog(this.file);
       this.pos = 0;
       if (this.fd === null) return false;
@@ -177,37 +204,37 @@ export class LogFollower {
       this.partial = Buffer.alloc(0);
       return true;
     }
-    await this.rotated(mine);
+    await this.readOn(); // what was written before the rename
+    await this.flushPartial();
+    closeSync(this.fd);
+    this.fd = null;
+    this.after = mine;
+    await this.catchUp();
     return true;
   }
 
-  private async rotated(old: Stats): Promise<void> {
-    await this.readOn(); // what was written before the rename
-    // Newest first: the name, then .1, .2, … until the old file; rotations meanwhile move files
-    // the same way, so a file may be met twice (kept once) but never passed.
-    const chain: Array<{ fd: number; st: Stats }> = [];
-    let found = false;
-    for (let i = 0; i <= MAX_ROTATED + 1; i++) {
-      const fd = openLog(i === 0 ? this.file : `${this.file}.${i}`);
-      if (fd === null) {
-        if (i === 0) continue;
-        break;
-      }
-      const st = fstatSync(fd);
-      if (sameFile(st, old) || chain.some((c) => sameFile(c.st, st))) {
-        closeSync(fd);
-        if (sameFile(st, old)) {
-          found = true;
-          break;
-        }
-        continue;
-      }
-      chain.push({ fd, st });
+  /**
+   * Reads every file rotated after the one finished last (`after`), oldest first, and goes on with
+   * the newest. None yet (the name is empty between a rotation's rename and its new file): false,
+   * and `after` is kept, so a file made, filled and rotated before the next look is still found
+   * (opening the name then would pass it).
+   */
+  private async catchUp(): Promise<boolean> {
+    const after = this.after!;
+    let walk = walkRotated(this.file, after);
+    // A rotation under way empties a name for a moment while it moves the files up (under the
+    // relay's lock, which Node cannot take): look again before calling anything missed.
+    for (let tries = 0; !walk.found && tries < 20; tries++) {
+      for (const c of walk.chain) closeSync(c.fd);
+      await new Promise((r) => setTimeout(r, 5));
+      walk = walkRotated(this.file, after);
     }
-    await this.flushPartial();
-    closeSync(this.fd!);
-    if (!found) this.notice(`${this.file} was rotated past the files kept before it was read to its end; lines may be missing`);
-    const [newest, ...older] = chain;
+    if (!walk.found) this.notice(`${this.file} was rotated past the files kept before it was read to its end; lines may be missing`);
+    const [newest, ...older] = walk.chain;
+    if (!newest) {
+      if (!walk.found) this.after = null; // gone for good: the name, whatever it holds next, from its start
+      return false;
+    }
     for (const c of older.reverse()) {
       this.fd = c.fd;
       this.pos = 0;
@@ -215,8 +242,10 @@ export class LogFollower {
       await this.flushPartial();
       closeSync(c.fd);
     }
-    this.fd = newest?.fd ?? null;
+    this.fd = newest.fd;
     this.pos = 0;
+    this.after = null;
+    return true;
   }
 
   /** Reads to the end of the current file, emitting complete lines; true when anything was read. */

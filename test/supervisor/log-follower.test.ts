@@ -1,0 +1,98 @@
+/**
+ * LogFollower (forkwatch logs -f) against rotations done by hand the way the relay does them
+ * (shift .N up from the oldest, then the name to .1, then a new name), at the moments a slow
+ * reader meets them: a file made, filled and rotated while the name was still empty for the
+ * follower, and a rotation caught half done (a name emptied while the files move up).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LogFollower, openLog } from '../../src/supervisor/log-files.js';
+
+describe('LogFollower across rotations', () => {
+  let dir: string;
+  let file: string;
+  let lines: string[];
+  let notices: string[];
+  let follower: LogFollower;
+  const write = (name: string, ...text: string[]) => fs.appendFileSync(path.join(dir, name), text.map((t) => t + '\n').join(''));
+  const move = (from: string, to: string) => fs.renameSync(path.join(dir, from), path.join(dir, to));
+  /** step() until it finds nothing more. */
+  const settle = async () => {
+    while (await follower.step());
+  };
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-follow-'));
+    file = path.join(dir, 'p.log');
+    lines = [];
+    notices = [];
+    write('p.log', 'a1', 'a2');
+    follower = new LogFollower(
+      file,
+      { fd: openLog(file), pos: 0 },
+      async (batch) => void lines.push(...batch.map((b) => b.toString())),
+      (m) => notices.push(m),
+    );
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('finds a file made, filled and rotated away while the name was empty at its last look', async () => {
+    await settle();
+    write('p.log', 'a3');
+    move('p.log', 'p.log.1'); // the relay renamed; its new file is not there yet
+    expect(await follower.step()).toBe(true);
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'a3']);
+
+    // Before the follower looks again: a new file, filled, rotated, and another after it.
+    write('p.log', 'b1', 'b2');
+    move('p.log.1', 'p.log.2');
+    move('p.log', 'p.log.1');
+    write('p.log', 'c1');
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'a3', 'b1', 'b2', 'c1']);
+    expect(notices).toEqual([]);
+  });
+
+  it('waits out a rotation caught half done instead of calling its files missed', async () => {
+    await settle();
+    // a is rotated to .3 with b, c after it, and d is the name.
+    write('p.log', 'a3');
+    move('p.log', 'p.log.1');
+    write('p.log', 'b1');
+    move('p.log.1', 'p.log.2');
+    move('p.log', 'p.log.1');
+    write('p.log', 'c1');
+    move('p.log.2', 'p.log.3');
+    move('p.log.1', 'p.log.2');
+    move('p.log', 'p.log.1');
+    write('p.log', 'd1');
+    // The next rotation, half done: .3 -> .4 and .2 -> .3 moved, .2 empty until the rest moves.
+    move('p.log.3', 'p.log.4');
+    move('p.log.2', 'p.log.3');
+    setTimeout(() => {
+      move('p.log.1', 'p.log.2');
+      move('p.log', 'p.log.1');
+      write('p.log', 'e1');
+    }, 30);
+    await settle();
+    await new Promise((r) => setTimeout(r, 60));
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'a3', 'b1', 'c1', 'd1', 'e1']);
+    expect(notices).toEqual([]);
+  });
+
+  it('says so when the file it was reading is gone past the ones kept, and goes on with what is there', async () => {
+    await settle();
+    write('p.log', 'a3');
+    move('p.log', 'p.log.1');
+    fs.rmSync(path.join(dir, 'p.log.1')); // keep 0, or rotated past keep
+    write('p.log', 'b1');
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'a3', 'b1']);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toContain('rotated past the files kept');
+  });
+});
