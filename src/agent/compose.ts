@@ -30,6 +30,7 @@ import { listen } from '../server/http.js';
 import { ExportFeed, exportQuery } from '../export/feed.js';
 import { FileExporter } from '../export/file.js';
 import { NatsExporter } from '../export/nats.js';
+import { natsAuthenticator } from '../export/nats-auth.js';
 import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
@@ -98,14 +99,22 @@ function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (p
   const node = config.node_name;
   // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
   const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
-  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats') };
+  // Its secrets too: a file that cannot be read stops the start with one line, not a connection refused forever.
+  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats'), auth: natsAuthenticator(ex.nats, (k) => `export.nats.${k}`) };
   const otlp = ex.otlp && { o: ex.otlp, q: exportQuery(ex.otlp.filter, 'export.otlp') };
   return (streamId) => {
     const feeds: ExportFeed[] = [];
     if (file)
       feeds.push(new ExportFeed(bus, new FileExporter({ ...file.o, ancestors: file.q.ancestors, warn: (m) => exportLog.warn(m) }), file.q, descendants));
     if (nats)
-      feeds.push(new ExportFeed(bus, new NatsExporter({ ...nats.o, ancestors: nats.q.ancestors, node, streamId, log: exportLog }), nats.q, descendants));
+      feeds.push(
+        new ExportFeed(
+          bus,
+          new NatsExporter({ ...nats.o, ancestors: nats.q.ancestors, node, streamId, log: exportLog, authenticator: nats.auth }),
+          nats.q,
+          descendants,
+        ),
+      );
     if (otlp) {
       const resource = agentResource({ node, streamId, kubernetes: config.kubernetes !== undefined });
       feeds.push(new ExportFeed(bus, new OtlpExporter({ config: otlp.o, resource, log: exportLog }), otlp.q, descendants));

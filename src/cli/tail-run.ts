@@ -14,6 +14,7 @@ import { seedTable } from '../process/scan.js';
 import { tailOptions, type FilterArgs } from '../tail/options.js';
 import { runTail, type TailOptions } from '../tail/session.js';
 import { stdoutWriter, onInterrupt } from './io.js';
+import { inert } from '../terminal.js';
 
 /**
  * tail's flags as yargs hands them over. Here, not in tail.ts, so that the command imports its
@@ -32,6 +33,9 @@ export interface TailArgs extends FilterArgs {
   durable?: string;
   stream?: string;
   'subject-prefix'?: string;
+  user?: string;
+  'password-file'?: string;
+  'nkey-file'?: string;
 }
 
 /**
@@ -85,6 +89,17 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   if (nats.length > 0) {
     if (nats.length !== from.length)
       throw new UsageError('--from: nats:// servers and agents cannot be mixed; the stream already holds every agent that exports to it');
+    const given = (['user', 'token-file', 'nkey-file'] as const).filter((k) => a[k] !== undefined);
+    if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]}: give one way to authenticate to NATS`);
+    if (a['password-file'] !== undefined && a.user === undefined) throw new UsageError('--password-file needs --user (the password of that user)');
+    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+    if (a.user !== undefined && (a.user === '' || /[\x00-\x1f\x7f]/.test(a.user)))
+      throw new UsageError(`--user ${inert(JSON.stringify(a.user))}: expected a NATS user name`);
+    const { natsAuthenticator } = await import('../export/nats-auth.js');
+    const authenticator = natsAuthenticator(
+      { user: a.user, password_file: a['password-file'], token_file: a['token-file'], nkey_file: a['nkey-file'] },
+      (k) => `--${k.replace('_', '-')}`,
+    );
     const { runNatsTail } = await import('../tail/nats.js');
     return runNatsTail(
       {
@@ -98,11 +113,12 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
         windowS,
         since: a.since !== undefined ? parseSince(a.since) : undefined,
         durable: a.durable !== undefined ? natsName('--durable', a.durable, /^[A-Za-z0-9_-]{1,64}$/) : undefined,
+        authenticator,
       },
       { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
     );
   }
-  for (const k of ['since', 'durable', 'stream', 'subject-prefix'] as const)
+  for (const k of ['since', 'durable', 'stream', 'subject-prefix', 'user', 'password-file', 'nkey-file'] as const)
     if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT`);
   const urls = from.map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
   if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);

@@ -36,7 +36,10 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('durable', { type: 'string', describe: 'with --from nats://: a durable consumer name; a later run with it resumes where this one stopped' })
       .option('stream', { type: 'string', describe: `with --from nats://: the JetStream stream (default ${DEFAULTS.export.nats.stream})` })
       .option('subject-prefix', { type: 'string', describe: `with --from nats://: the subjects' prefix (default ${DEFAULTS.export.nats.subject_prefix})` })
-      .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents' })
+      .option('token-file', { type: 'string', describe: 'with --from: file holding the bearer token for TCP agents, or with nats:// the NATS token' })
+      .option('user', { type: 'string', describe: 'with --from nats://: the NATS user (its password in --password-file)' })
+      .option('password-file', { type: 'string', describe: "with --from nats://: file holding --user's password" })
+      .option('nkey-file', { type: 'string', describe: 'with --from nats://: file holding a user nkey seed (SU…)' })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
       .option('window', {
         type: 'string',

@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from './default.js';
 import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.js';
-import type { Config, ExportFilter, OtlpExportConfig } from './types.js';
+import type { Config, ExportFilter, NatsAuthConfig, OtlpExportConfig } from './types.js';
 
 /** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
 export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group', 'ancestors'] as const;
@@ -47,7 +47,21 @@ function readFilter(r: ConfigReader, value: unknown, path: KeyPath): ExportFilte
 function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']['nats']> {
   const d = DEFAULTS.export.nats;
   const path = ['export', 'nats'];
-  const map = r.mapping(value, path, ['url', 'stream', 'subject_prefix', 'create_stream', 'replicas', 'max_age', 'batch', 'buffer_events', 'filter']);
+  const map = r.mapping(value, path, [
+    'url',
+    'stream',
+    'subject_prefix',
+    'create_stream',
+    'replicas',
+    'max_age',
+    'batch',
+    'buffer_events',
+    'user',
+    'password_file',
+    'token_file',
+    'nkey_file',
+    'filter',
+  ]);
   const expected = 'nats://HOST:PORT, or a list of them (the servers of one cluster)';
   if (map.url == null) r.fail([...path, 'url'], 'missing', expected);
   const urls = Array.isArray(map.url) ? map.url : [map.url];
@@ -74,6 +88,7 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     servers,
     stream,
     subject_prefix,
+    ...readNatsAuth(r, map, path),
     create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
     replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
     max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
@@ -81,6 +96,28 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     buffer_events: orDefault(map.buffer_events, d.buffer_events, (v) => r.integer(v, [...path, 'buffer_events'], { min: 1, max: 10_000_000 })),
     filter: readFilter(r, map.filter, [...path, 'filter']),
   };
+}
+
+/** Who the agent is to NATS: one of user (with password_file), token_file, nkey_file; the files are read at start (export/nats-auth.ts). */
+function readNatsAuth(r: ConfigReader, map: Record<string, unknown>, path: KeyPath): NatsAuthConfig {
+  const auth: NatsAuthConfig = {};
+  const given = (['user', 'token_file', 'nkey_file'] as const).filter((k) => map[k] != null);
+  if (given.length > 1) r.fail([...path, given[1]], `given with ${given[0]}`, 'one way to authenticate: user (with password_file), token_file or nkey_file');
+  if (map.user != null) {
+    const user = r.string(map.user, [...path, 'user']);
+    // The client sends it in its CONNECT line's JSON; a control character has no place in a name.
+    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+    if (user === '' || user.length > 256 || /[\x00-\x1f\x7f]/.test(user))
+      r.fail([...path, 'user'], `${describe(user)} is not a user name`, 'a NATS user name, 1 to 256 printable characters');
+    auth.user = user;
+  }
+  if (map.password_file != null) {
+    if (map.user == null) r.fail([...path, 'password_file'], 'given without user', 'user beside it (the password of that user)');
+    auth.password_file = r.absolutePath(map.password_file, [...path, 'password_file']);
+  }
+  if (map.token_file != null) auth.token_file = r.absolutePath(map.token_file, [...path, 'token_file']);
+  if (map.nkey_file != null) auth.nkey_file = r.absolutePath(map.nkey_file, [...path, 'nkey_file']);
+  return auth;
 }
 
 function readFile(r: ConfigReader, value: unknown): NonNullable<Config['export']['file']> {

@@ -96,7 +96,15 @@ export interface HealthCheckSpec {
 /** An exporter's filter: /events query parameters (cgroup, comm, pid, tree, events, threads, failed, group, ancestors). */
 export type ExportFilter = Record<string, string>;
 
-export interface NatsExportConfig {
+/** Who an agent is to NATS: at most one of user (with password_file), token_file, nkey_file (absolute paths, read at start). */
+export interface NatsAuthConfig {
+  user?: string;
+  password_file?: string;
+  token_file?: string;
+  nkey_file?: string;
+}
+
+export interface NatsExportConfig extends NatsAuthConfig {
   /** nats:// URLs of the cluster's servers; the client moves between them. */
   servers: string[];
   /** The JetStream stream the subjects `<subject_prefix>.<node>.<type>` are stored in. */

@@ -27,7 +27,7 @@
  * which readers skip after that wait. `forkwatch tail --from nats://` follows the chain
  * (src/tail/chain.ts).
  */
-import { connect, createInbox, type Msg as NatsMsg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type Authenticator, type Msg as NatsMsg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsExportConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -47,6 +47,8 @@ export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter'> {
   ancestors?: boolean;
   /** How long a publish may wait for its ack before it is sent again (ms). */
   ackTimeoutMs?: number;
+  /** Who the agent is to the servers (export/nats-auth.ts, from the auth keys' files). */
+  authenticator?: Authenticator;
 }
 
 /** An event that has been sent at least once: it stays until acked (or the exporter stops). */
@@ -74,6 +76,8 @@ export class NatsExporter implements Exporter {
   private inboxPrefix = '';
   /** Connected, and the stream is there. */
   private ready = false;
+  /** Server errors logged (each text once, at most 20). */
+  private readonly serverErrors = new Set<string>();
   private stopping = false;
   /** Given and never sent: the only events the buffer's bound may drop. */
   private readonly unsent = new Ring<StreamEvent>();
@@ -198,6 +202,7 @@ export class NatsExporter implements Exporter {
         this.nc = await connect({
           servers: o.servers,
           name: `forkwatch ${o.node}`,
+          authenticator: o.authenticator,
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           timeout: ACK_TIMEOUT_MS,
@@ -236,6 +241,11 @@ export class NatsExporter implements Exporter {
           o.log.info(`export.nats: reconnected to ${s.server}`);
           this.ready = true;
           this.schedule();
+        } else if (s.type === 'error' && this.serverErrors.size < 20 && !this.serverErrors.has(s.error.message)) {
+          // A permissions violation (an account that may not publish the subjects) says why no ack
+          // comes; each kind once, the retries would repeat it for every event.
+          this.serverErrors.add(s.error.message);
+          o.log.warn(`export.nats: the server says: ${s.error.message}`);
         }
       }
     })();

@@ -8,7 +8,7 @@
  * What comes from the stream is outside input: a message that is not an event is skipped and
  * counted, every value printed inert.
  */
-import { connect } from '@nats-io/transport-node';
+import { connect, type Authenticator } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { DEFAULTS } from '../config/default.js';
@@ -33,6 +33,8 @@ export interface NatsTailOptions {
   /** Replay from this time; without it (and without a durable that already exists), from now on. */
   since?: Date;
   durable?: string;
+  /** Who tail is to the servers (export/nats-auth.ts). */
+  authenticator?: Authenticator;
 }
 
 /**
@@ -65,7 +67,14 @@ function parseEvent(data: Uint8Array): Ev | undefined {
 export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<number> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: o.servers, name: 'forkwatch tail', maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 });
+    nc = await connect({
+      servers: o.servers,
+      name: 'forkwatch tail',
+      authenticator: o.authenticator,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: 5000,
+    });
   } catch (err) {
     io.err(inert(`forkwatch: cannot connect to ${o.servers.join(', ')}: ${(err as Error).message}`));
     return 1;

@@ -79,6 +79,11 @@ describe('export.otlp', () => {
     [{ nats: { url: 'nats://a:4222', batch: 20_000 } }, 'export.nats.batch: 20000 is above 10000'],
     [{ nats: { url: 'nats://a:4222', window: 256 } }, 'export.nats: unknown key "window"'],
     [{ nats: { url: 'nats://a:4222', filter: { cgroup: ['/a'] } } }, 'export.nats.filter.cgroup: a list is not a value'],
+    [{ nats: { url: 'nats://a:4222', user: 'a', token_file: '/t' } }, 'export.nats.token_file: given with user; expected one way to authenticate'],
+    [{ nats: { url: 'nats://a:4222', token_file: '/t', nkey_file: '/k' } }, 'export.nats.nkey_file: given with token_file'],
+    [{ nats: { url: 'nats://a:4222', password_file: '/p' } }, 'export.nats.password_file: given without user'],
+    [{ nats: { url: 'nats://a:4222', user: 'a\u001b[2Jb', password_file: '/p' } }, 'export.nats.user: "a\\u001b[2Jb" is not a user name'],
+    [{ nats: { url: 'nats://a:4222', token_file: 'relative/t' } }, 'export.nats.token_file:'],
     [{ file: {} }, 'export.file.path: missing; expected an absolute path, or - for standard output'],
     [{ file: { path: 'events.ndjson' } }, 'export.file.path: "events.ndjson"'],
     [{ file: { path: '/e', max_bytes: 100 } }, 'export.file.max_bytes: 100'],
@@ -131,6 +136,17 @@ describe('export.otlp', () => {
       },
       file: { path: '/var/log/fw.ndjson', max_bytes: 2 ** 20, keep: 0, filter: {} },
     });
+  });
+
+  it('nats: who the agent is to the servers, as paths to secrets', () => {
+    const nats = (auth: object) => parse({ nats: { url: 'nats://a:4222', ...auth } }).nats;
+    expect(nats({ user: 'agent-web-1', password_file: '/run/secrets/nats-password' })).toMatchObject({
+      user: 'agent-web-1',
+      password_file: '/run/secrets/nats-password',
+    });
+    expect(nats({ token_file: '/run/secrets/nats-token' })).toMatchObject({ token_file: '/run/secrets/nats-token' });
+    expect(nats({ nkey_file: '/run/secrets/nats.nk' })).toMatchObject({ nkey_file: '/run/secrets/nats.nk' });
+    expect(nats({})).not.toHaveProperty('user');
   });
 
   it('export holds only known exporters', () => {

@@ -23,10 +23,14 @@ export class NatsCluster {
   private constructor(
     private readonly servers: Server[],
     private readonly dir: string,
+    private readonly configFile?: string,
   ) {}
 
-  static async start(n = 3): Promise<NatsCluster> {
+  /** `config`: a nats-server config file's text every server reads (authorization, accounts); the flags set the rest. */
+  static async start(n = 3, config?: string): Promise<NatsCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-nats-'));
+    const configFile = config === undefined ? undefined : path.join(dir, 'nats.conf');
+    if (configFile) fs.writeFileSync(configFile, config);
     const servers: Server[] = [];
     for (let i = 0; i < n; i++) {
       servers.push({
@@ -38,7 +42,7 @@ export class NatsCluster {
         log: '',
       });
     }
-    const c = new NatsCluster(servers, dir);
+    const c = new NatsCluster(servers, dir, configFile);
     for (let i = 0; i < n; i++) c.launch(i);
     await Promise.all(servers.map((_, i) => c.ready(i)));
     return c;
@@ -56,7 +60,20 @@ export class NatsCluster {
   private launch(i: number): void {
     const s = this.servers[i];
     const routes = this.servers.filter((o) => o !== s).map((o) => `nats://127.0.0.1:${o.clusterPort}`);
-    const args = ['-a', '127.0.0.1', '-p', String(s.port), '-m', String(s.httpPort), '--server_name', s.name, '-js', '-sd', s.dir];
+    const args = [
+      ...(this.configFile ? ['-c', this.configFile] : []),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(s.port),
+      '-m',
+      String(s.httpPort),
+      '--server_name',
+      s.name,
+      '-js',
+      '-sd',
+      s.dir,
+    ];
     if (this.servers.length > 1) args.push('--cluster_name', 'forkwatch-test', '--cluster', `nats://127.0.0.1:${s.clusterPort}`, '--routes', routes.join(','));
     const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (s.log = (s.log + d).slice(-4000)));
