@@ -29,8 +29,11 @@ export class NatsCluster {
   /** `config`: a nats-server config file's text every server reads (authorization, accounts); the flags set the rest. */
   static async start(n = 3, config?: string): Promise<NatsCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-nats-'));
-    const configFile = config === undefined ? undefined : path.join(dir, 'nats.conf');
-    if (configFile) fs.writeFileSync(configFile, config);
+    let configFile: string | undefined;
+    if (config !== undefined) {
+      configFile = path.join(dir, 'nats.conf');
+      fs.writeFileSync(configFile, config);
+    }
     const servers: Server[] = [];
     for (let i = 0; i < n; i++) {
       servers.push({
