@@ -76,8 +76,6 @@ export class NatsExporter implements Exporter {
   private inboxPrefix = '';
   /** Connected, and the stream is there. */
   private ready = false;
-  /** Server errors logged (each text once, at most 20). */
-  private readonly serverErrors = new Set<string>();
   private stopping = false;
   /** Given and never sent: the only events the buffer's bound may drop. */
   private readonly unsent = new Ring<StreamEvent>();
@@ -108,10 +106,8 @@ export class NatsExporter implements Exporter {
   private dropped = 0;
   /** Stand-ins out or waiting (in `out` and `again`, not events: not queued). */
   private stands = 0;
-  /** The kinds of refusal logged already: each is logged once, then only counted. */
-  private readonly refusals = new Set<string>();
-  /** Why the client last refused a publish (for the log). */
-  private clientError = '';
+  /** The kinds of trouble logged already (refusals, server errors): each is logged once. */
+  private readonly logged = new Set<string>();
   private readonly prefix: string;
   private readonly dec = new TextDecoder();
   private wake: (() => void) | undefined;
@@ -241,11 +237,10 @@ export class NatsExporter implements Exporter {
           o.log.info(`export.nats: reconnected to ${s.server}`);
           this.ready = true;
           this.schedule();
-        } else if (s.type === 'error' && this.serverErrors.size < 20 && !this.serverErrors.has(s.error.message)) {
+        } else if (s.type === 'error') {
           // A permissions violation (an account that may not publish the subjects) says why no ack
           // comes; each kind once, the retries would repeat it for every event.
-          this.serverErrors.add(s.error.message);
-          o.log.warn(`export.nats: the server says: ${s.error.message}`);
+          this.logOnce(`server ${s.error.message}`, `the server says: ${s.error.message}`);
         }
       }
     })();
@@ -294,7 +289,8 @@ export class NatsExporter implements Exporter {
     while (this.out.size < this.window && !this.paused) {
       const m = this.again.shift();
       if (m) {
-        if (!this.send(m)) this.giveUp(m, 'refused by the client', 'client');
+        const refusal = this.send(m);
+        if (refusal !== undefined) this.giveUp(m, refusal, 'client');
         continue;
       }
       const e = this.unsent.shift();
@@ -311,33 +307,34 @@ export class NatsExporter implements Exporter {
     const data = Buffer.from(eventJson(e, this.o.ancestors === true));
     // Sent (or waiting to go again), it is in the chain; refused, it never left and is not.
     const m: Sent = { seq, subject: this.prefix + e.type, data, hdrs, token: 0, deadline: 0 };
-    if (this.send(m)) this.lastSeq = seq;
+    const refusal = this.send(m);
+    if (refusal === undefined) this.lastSeq = seq;
     else {
       this.dropped++;
-      this.refused('client', `event ${seq} on ${m.subject} was refused by the client (${this.clientError}): dropped${COUNTED}`);
+      this.refused('client', `event ${seq} on ${m.subject} was refused by the client (${refusal}): dropped${COUNTED}`);
     }
   }
 
   /**
-   * Publishes one attempt under a new reply token. False when the client refused the event
-   * itself (larger than the server's max_payload): the caller drops it.
+   * Publishes one attempt under a new reply token. The client's refusal of the event itself
+   * (larger than the server's max_payload), for the caller to drop it; undefined when it is out
+   * (or waits to go again).
    */
-  private send(m: Sent): boolean {
+  private send(m: Sent): string | undefined {
     const token = this.nextToken++;
     try {
       this.nc!.publish(m.subject, m.data, { reply: this.inboxPrefix + token, headers: m.hdrs });
     } catch (err) {
       if (!this.nc!.isClosed() && !this.nc!.isDraining()) {
-        this.clientError = (err as Error).message;
-        return false;
+        return (err as Error).message;
       }
       this.requeue(m, (err as Error).message);
-      return true;
+      return undefined;
     }
     m.token = token;
     m.deadline = Date.now() + this.ackTimeoutMs;
     this.out.set(token, m);
-    return true;
+    return undefined;
   }
 
   /** A reply to one of our publishes: a JetStream ack, an error, or no responders. */
@@ -396,7 +393,8 @@ export class NatsExporter implements Exporter {
   }
 
   /**
-   * An event sent and then refused for good (`code`: the JetStream error code, or `client`): it
+   * An event sent and then refused for good (`code`: the JetStream error code, or `client` with
+   * the client's refusal as `why`): it
    * is dropped, and its stand-in (the same id and predecessor, no body) goes in its place, in seq
    * order before anything new and without a pause (the servers answer), so that its successor,
    * which may be out already naming it, has its predecessor in the stream and readers need not
@@ -404,7 +402,7 @@ export class NatsExporter implements Exporter {
    * after their gap wait.
    */
   private giveUp(m: Sent, why: string, code: string): void {
-    const reason = code === 'client' ? `refused by the client: ${this.clientError}` : `${why}, err_code ${code}`;
+    const reason = code === 'client' ? `refused by the client: ${why}` : `${why}, err_code ${code}`;
     if (m.stand) {
       this.stands--;
       this.refused(
@@ -425,9 +423,14 @@ export class NatsExporter implements Exporter {
 
   /** Logs one line for the first refusal of each kind; later ones are only counted. */
   private refused(kind: string, line: string): void {
-    if (this.refusals.has(kind)) return;
-    this.refusals.add(kind);
-    this.o.log.warn(`export.nats: ${line}; later ones like it are counted, not logged`);
+    this.logOnce(kind, `${line}; later ones like it are counted, not logged`);
+  }
+
+  /** One line for the first trouble of each kind (at most 64 kinds: servers' texts are theirs). */
+  private logOnce(kind: string, line: string): void {
+    if (this.logged.has(kind) || this.logged.size >= 64) return;
+    this.logged.add(kind);
+    this.o.log.warn(`export.nats: ${line}`);
   }
 
   /** In seq order among those waiting to go again. */
