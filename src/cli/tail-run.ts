@@ -7,6 +7,7 @@ import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
 import { readTokenFile } from '../client/token.js';
 import { DEFAULTS, probeOptions } from '../config/default.js';
 import { parseDuration as parseConfigDuration } from '../config/values.js';
+import { natsAuthProblem } from '../config/export.js';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
@@ -89,17 +90,14 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   if (nats.length > 0) {
     if (nats.length !== from.length)
       throw new UsageError('--from: nats:// servers and agents cannot be mixed; the stream already holds every agent that exports to it');
-    const given = (['user', 'token-file', 'nkey-file'] as const).filter((k) => a[k] !== undefined);
-    if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]}: give one way to authenticate to NATS`);
-    if (a['password-file'] !== undefined && a.user === undefined) throw new UsageError('--password-file needs --user (the password of that user)');
-    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
-    if (a.user !== undefined && (a.user === '' || /[\x00-\x1f\x7f]/.test(a.user)))
-      throw new UsageError(`--user ${inert(JSON.stringify(a.user))}: expected a NATS user name`);
+    const auth = { user: a.user, password_file: a['password-file'], token_file: a['token-file'], nkey_file: a['nkey-file'] };
+    const flag = (k: string) => `--${k.replace('_', '-')}`;
+    const p = natsAuthProblem(auth);
+    if (p?.kind === 'two') throw new UsageError(`${flag(p.other)} and ${flag(p.key)}: give one way to authenticate to NATS`);
+    if (p?.kind === 'no-user') throw new UsageError('--password-file needs --user (the password of that user)');
+    if (p?.kind === 'bad-user') throw new UsageError(`--user ${inert(JSON.stringify(a.user))}: expected a NATS user name`);
     const { natsAuthenticator } = await import('../export/nats-auth.js');
-    const authenticator = natsAuthenticator(
-      { user: a.user, password_file: a['password-file'], token_file: a['token-file'], nkey_file: a['nkey-file'] },
-      (k) => `--${k.replace('_', '-')}`,
-    );
+    const authenticator = natsAuthenticator(auth, flag);
     const { runNatsTail } = await import('../tail/nats.js');
     return runNatsTail(
       {

@@ -101,23 +101,29 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
 /** Who the agent is to NATS: one of user (with password_file), token_file, nkey_file; the files are read at start (export/nats-auth.ts). */
 function readNatsAuth(r: ConfigReader, map: Record<string, unknown>, path: KeyPath): NatsAuthConfig {
   const auth: NatsAuthConfig = {};
-  const given = (['user', 'token_file', 'nkey_file'] as const).filter((k) => map[k] != null);
-  if (given.length > 1) r.fail([...path, given[1]], `given with ${given[0]}`, 'one way to authenticate: user (with password_file), token_file or nkey_file');
-  if (map.user != null) {
-    const user = r.string(map.user, [...path, 'user']);
-    // The client sends it in its CONNECT line's JSON; a control character has no place in a name.
-    // eslint-disable-next-line no-control-regex -- control characters are what this looks for
-    if (user === '' || user.length > 256 || /[\x00-\x1f\x7f]/.test(user))
-      r.fail([...path, 'user'], `${describe(user)} is not a user name`, 'a NATS user name, 1 to 256 printable characters');
-    auth.user = user;
-  }
-  if (map.password_file != null) {
-    if (map.user == null) r.fail([...path, 'password_file'], 'given without user', 'user beside it (the password of that user)');
-    auth.password_file = r.absolutePath(map.password_file, [...path, 'password_file']);
-  }
-  if (map.token_file != null) auth.token_file = r.absolutePath(map.token_file, [...path, 'token_file']);
-  if (map.nkey_file != null) auth.nkey_file = r.absolutePath(map.nkey_file, [...path, 'nkey_file']);
+  if (map.user != null) auth.user = r.string(map.user, [...path, 'user']);
+  for (const k of ['password_file', 'token_file', 'nkey_file'] as const) if (map[k] != null) auth[k] = r.absolutePath(map[k], [...path, k]);
+  const p = natsAuthProblem(auth);
+  if (p?.kind === 'two') r.fail([...path, p.key], `given with ${p.other}`, 'one way to authenticate: user (with password_file), token_file or nkey_file');
+  if (p?.kind === 'no-user') r.fail([...path, p.key], 'given without user', 'user beside it (the password of that user)');
+  if (p?.kind === 'bad-user') r.fail([...path, p.key], `${describe(auth.user)} is not a user name`, 'a NATS user name, 1 to 256 printable characters');
   return auth;
+}
+
+/**
+ * What is wrong with a NATS identity, whoever gives it (this config, tail's flags): two ways at
+ * once, a password without its user, a user name that is empty, too long or holds a control
+ * character (the client sends it in its CONNECT line). Undefined when nothing is.
+ */
+export function natsAuthProblem(
+  c: NatsAuthConfig,
+): { kind: 'two'; key: keyof NatsAuthConfig; other: keyof NatsAuthConfig } | { kind: 'no-user' | 'bad-user'; key: keyof NatsAuthConfig } | undefined {
+  const given = (['user', 'token_file', 'nkey_file'] as const).filter((k) => c[k] !== undefined);
+  if (given.length > 1) return { kind: 'two', key: given[1], other: given[0] };
+  if (c.password_file !== undefined && c.user === undefined) return { kind: 'no-user', key: 'password_file' };
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  if (c.user !== undefined && (c.user === '' || c.user.length > 256 || /[\x00-\x1f\x7f]/.test(c.user))) return { kind: 'bad-user', key: 'user' };
+  return undefined;
 }
 
 function readFile(r: ConfigReader, value: unknown): NonNullable<Config['export']['file']> {

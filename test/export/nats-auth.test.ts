@@ -251,5 +251,10 @@ describe('NATS secrets that cannot be used', () => {
     const c = new CliProcess(['tail', '--from', 'nats://127.0.0.1:1', '--user', 'a', '--token-file', '/t']);
     expect((await c.exited).code).toBe(2);
     expect(c.stderr).toContain('give one way to authenticate to NATS');
+    // A user name with a terminal escape: refused in one line, the escape not written raw.
+    const d = new CliProcess(['tail', '--from', 'nats://127.0.0.1:1', '--user', 'a\u001b[2Jb']);
+    expect((await d.exited).code).toBe(2);
+    expect(d.stderr).toContain('expected a NATS user name');
+    expect(d.stderr).not.toContain('\u001b');
   });
 });
