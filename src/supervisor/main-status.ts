@@ -7,6 +7,7 @@
  * emptying without a status waits for it, for a bounded time. A run whose main process is not
  * ours (adopted, or a watched group's) never gets one and does not wait.
  */
+import { statusKnown } from './policy.js';
 import type { ExitStatus, TimerHandle, Timers } from './types.js';
 
 /** How long an emptying that came without a status waits for the main process's own. */
@@ -67,7 +68,7 @@ export class MainStatus {
    * whichever is first (with `last` as it then stands, see `fold`).
    */
   decide(last: ExitStatus | null, decide: Decide): void {
-    if (known(last) || !this.coming) {
+    if (statusKnown(last) || !this.coming) {
       decide(last, false);
       return;
     }
@@ -77,7 +78,7 @@ export class MainStatus {
 
   /** The same emptying reported again while waiting: a status it carries is kept for the decision. */
   fold(last: ExitStatus | null): void {
-    if (this.waiting && known(last)) this.waiting.last = last;
+    if (this.waiting && statusKnown(last)) this.waiting.last = last;
   }
 
   /** Drop a waiting decision (the run is over for another reason, or the program let go). */
@@ -93,8 +94,4 @@ export class MainStatus {
     this.cancel();
     w.decide(w.last, waitedOut);
   }
-}
-
-function known(exit: ExitStatus | null): boolean {
-  return exit !== null && (exit.code !== null || exit.signal !== null);
 }

@@ -127,6 +127,11 @@ export function retryFailedAfterMs(spec: Pick<ProgramSpec, 'retry_failed_after_s
   return s === null || Number.isNaN(s) || s < 0 ? null : clampTimerMs(s * 1000);
 }
 
+/** An exit whose code or signal is known (not "exit status unknown"). */
+export function statusKnown(exit: ExitStatus | null | undefined): exit is ExitStatus {
+  return exit != null && (exit.code !== null || exit.signal !== null);
+}
+
 /**
  * The exit that stands for the whole program. The group is down only when its last process is
  * gone, but a main process that failed is the more telling story (a daemon whose helper exits 0
@@ -141,8 +146,8 @@ export function programExit(
   const unhealthy = Boolean(main?.unhealthy || last?.unhealthy);
   const unknown: ExitStatus = { code: null, signal: null };
   let chosen: ExitStatus;
-  if (main && !isSuccess(spec, main) && (main.code !== null || main.signal !== null)) chosen = main;
-  else if (last && (last.code !== null || last.signal !== null)) chosen = last;
+  if (main && !isSuccess(spec, main) && statusKnown(main)) chosen = main;
+  else if (statusKnown(last)) chosen = last;
   else chosen = main ?? last ?? unknown;
   return { code: chosen.code, signal: chosen.signal, ...(timedOut ? { timedOut } : {}), ...(unhealthy ? { unhealthy } : {}) };
 }
