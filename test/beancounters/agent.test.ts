@@ -205,7 +205,7 @@ describe('beancounters in the running agent', () => {
     // A frozen task woken to die shows `frozen 0` for a moment; the thaw is cgroup.freeze back at 0.
     const freeze = () => fs.readFileSync(path.join(cg.dir, 'cgroup.freeze'), 'utf8').trim();
     await until(() => freeze() === '0' && /^frozen 0$/m.test(events()), 'cgroup.freeze 0 and cgroup.events frozen 0');
-    expect(a.proc.stderr).toContain(`group frozen: froze ${cg.path}`);
+    await a.proc.logged(`group frozen: froze ${cg.path}`);
     await a.proc.waitFor((p) => p.stderr.includes(`group frozen: thawed ${cg.path}`), 'the thaw in the log');
   });
 
@@ -225,7 +225,7 @@ describe('beancounters in the running agent', () => {
     expect(pids.read('pids.events')).toBe(`max ${refused}\n`);
     const r = await untilRows(a, 'capped', (x) => x.tasks?.failcnt === refused, `failcnt ${refused}`);
     expect(r.tasks).toMatchObject({ maxheld: 10, barrierHits: 0 });
-    expect(a.proc.stderr).toContain(`group capped: the kernel refused ${refused} forks (pids.max) in ${cg.path}`);
+    await a.proc.logged(`group capped: the kernel refused ${refused} forks (pids.max) in ${cg.path}`);
   });
 
   it('memory_bytes from the v1 memory cgroup of the same path; its failcnt into ours', async () => {
@@ -367,7 +367,7 @@ describe('beancounters in the running agent', () => {
     // The limit hook waits behind the hanging one (one hook per group and resource at a time) and
     // runs once with the latest crossing (the fall back: release).
     await a.proc.waitFor((p) => /hook hooks\/tasks (limit|release) \[\d+\]: failed: exit status 3/.test(p.stderr), 'the failing hook');
-    expect(a.proc.stderr).toMatch(/hook hooks\/tasks (limit|release) \[\d+\]: doomed/);
+    await a.proc.logged(/hook hooks\/tasks (limit|release) \[\d+\]: doomed/);
     await a.proc.waitFor((p) => /hook hooks\/tasks barrier \[\d+\]: killed after 1 s timeout/.test(p.stderr), 'the hanging hook to be killed');
     const hung = Number(/hook hooks\/tasks barrier \[(\d+)\]: killed after/.exec(a.proc.stderr)![1]);
     expect(fs.existsSync(`/proc/${hung}`)).toBe(false);

@@ -141,7 +141,7 @@ describe('enforce: the kernel refuses', () => {
     const log = path.join(tmp(), 'acct.log');
     const a = await agent(rule('capped', cg.path, ENFORCE) + `accounting:\n  log: { path: ${log} }\n`);
     expect(read(pids.file)).toBe('10');
-    expect(a.proc.stderr).toContain(`group capped: set pids.max of ${cg.path} to 10 (was 50,`);
+    await a.proc.logged(`group capped: set pids.max of ${cg.path} to 10 (was 50,`);
     for (let run = 1; run <= 3; run++) {
       // The forker is the 1st process, its 9 first children fill the limit: its 10th fork, the
       // group's 11th process, is the first refused, and so are all after it.
@@ -176,7 +176,7 @@ describe('enforce: the kernel refuses', () => {
     await untilFailcnt(a, 'fleet', 21);
     a.reload(rule('fleet', `${parent.path}/*`, '{ limit: 10 }'));
     await until(() => read(pids.file) === 'max', 'the reload to restore pids.max');
-    expect(a.proc.stderr).toContain(`restored pids.max of ${child.path} to max, which the config no longer asks for`);
+    await a.proc.logged(`restored pids.max of ${child.path} to max, which the config no longer asks for`);
   });
 
   it('after a crash (SIGKILL) the next agent keeps the recorded original: restores it when its config drops enforce, or when it stops', async () => {
@@ -208,7 +208,7 @@ describe('enforce: the kernel refuses', () => {
     expect(read(pids.file)).toBe('10');
     const c = await agent(rule('c', cg.path, '{ limit: 10 }'), runtime);
     expect(read(pids.file)).toBe('40');
-    expect(c.proc.stderr).toContain(`restored pids.max of ${cg.path} to 40, which the config no longer asks for`);
+    await c.proc.logged(`restored pids.max of ${cg.path} to 40, which the config no longer asks for`);
     expect(fs.existsSync(path.join(runtime, 'enforced-cgroups.json'))).toBe(false);
   });
 

@@ -75,7 +75,7 @@ describe('frozen cgroups when the agent stops', () => {
     // The next agent has no freeze rule, so what it does at start is all there is to see.
     const b = await agent('', run);
     expect(frozen(cg)).toBe(false);
-    expect(b.proc.stderr).toContain(`thawed ${cg.path}, frozen by an agent that ended without thawing it`);
+    await b.proc.logged(`thawed ${cg.path}, frozen by an agent that ended without thawing it`);
   });
 
   it('SIGKILL: a cgroup someone else froze again since is left frozen, and the log says why', async () => {

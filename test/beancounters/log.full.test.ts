@@ -136,8 +136,8 @@ describe('NdjsonLog on a full disk', () => {
       () => lines() >= before + 3 && records(file).filter((r) => (r as unknown as { type: string }).type === 'release').length >= 2,
       'the log to resume',
     );
-    expect(a.proc.stderr).toMatch(/accounting log: cannot write .*acct\.log: ENOSPC: no space left on device/);
-    expect(a.proc.stderr).toMatch(/accounting log: writing .*acct\.log again; \d+ records had waited/);
+    await a.proc.logged(/accounting log: cannot write .*acct\.log: ENOSPC: no space left on device/);
+    await a.proc.logged(/accounting log: writing .*acct\.log again; \d+ records had waited/);
     expect(await errors('rotate')).toBe(0);
     expect(await errors('dropped')).toBe(0);
   });

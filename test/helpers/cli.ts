@@ -31,7 +31,28 @@ export class CliProcess {
     this.child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'exit' can come before the last output is read: wait for the pipes to close too, but not for
+    // ever (a program the agent left running may hold them).
+    const closed = new Promise<void>((resolve) => this.child.on('close', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        const late = setTimeout(() => resolve({ code, signal }), 2000);
+        void closed.then(() => {
+          clearTimeout(late);
+          resolve({ code, signal });
+        });
+      }),
+    );
+  }
+
+  /**
+   * Resolves once stderr shows `m`. A line the process has written may not have been read yet
+   * when something it did after writing it is already visible (a cgroup file, an HTTP answer):
+   * wait for it rather than expect it at once.
+   */
+  async logged(m: string | RegExp, timeoutMs = 15_000): Promise<void> {
+    const has = (p: CliProcess) => (typeof m === 'string' ? p.stderr.includes(m) : m.test(p.stderr));
+    await this.waitFor(has, `stderr to show ${String(m)}`, timeoutMs);
   }
 
   /** Resolves when `pred` holds for the output so far; rejects after timeoutMs or on exit. */

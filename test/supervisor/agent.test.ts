@@ -354,7 +354,7 @@ describe('programs supervised by the running agent', () => {
     expect(r.stdout).toMatch(new RegExp(`^${P.tree}\\s+stopped\\s`, 'm'));
     // SIGTERM did nothing: only the SIGKILL after stop_timeout (1 s) ended it.
     expect(r.ms).toBeGreaterThanOrEqual(1000);
-    expect(agent.proc.stderr).toContain(`program "${P.tree}" still running 1s after SIGTERM; killing every process in ${PROGRAMS_ROOT}/${P.tree}`);
+    await agent.proc.logged(`program "${P.tree}" still running 1s after SIGTERM; killing every process in ${PROGRAMS_ROOT}/${P.tree}`);
     expect(programPids(P.tree)).toEqual([]);
     for (const pid of pids) expect(await gone(pid), `pid ${pid}`).toBe(true);
     await agentPastNow(); // past the tree's exits: a restart after the stop would have begun
@@ -373,7 +373,7 @@ describe('programs supervised by the running agent', () => {
       expect(s).toMatchObject({ state: 'failed', pid: null, restarts: 0, last_exit: null });
       expect(s.error).toContain(c.error);
       // One line, no stack: a mistake in the config, not a bug.
-      expect(agent.proc.stderr).toMatch(new RegExp(`^forkwatch error: program "${c.program}" failed: .*${escapeRe(c.error)}`, 'm'));
+      await agent.proc.logged(new RegExp(`^forkwatch error: program "${c.program}" failed: .*${escapeRe(c.error)}`, 'm'));
       expect(programPids(c.program)).toEqual([]);
     }
     expect(agent.proc.stderr).not.toMatch(/\n\s+at /); // no stack trace anywhere
@@ -501,7 +501,7 @@ describe('a new agent adopts what the old one left running', () => {
 
     second = await TestAgent.start(config(false));
     const adopted = await waitStatus(second.socket, program, (s) => s.state === 'running', 'running');
-    expect(second.proc.stderr).toContain(`program "${program}": adopting 1 process(es) already in ${PROGRAMS_ROOT}/${program}`);
+    await second.proc.logged(`program "${program}": adopting 1 process(es) already in ${PROGRAMS_ROOT}/${program}`);
     expect(adopted).toMatchObject({ pid, restarts: 0 });
     // Its uptime counts from when the process started, not from the adoption.
     expect(adopted.uptime_s).toBeGreaterThan(0.5);

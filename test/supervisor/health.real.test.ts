@@ -142,10 +142,8 @@ describe('health checks', () => {
     expect(after.last_exit).toMatchObject({ unhealthy: true, signal: 'SIGTERM' });
     expect(after.pid).not.toBe(pid1);
     // The way there, as the log and the stream tell it.
-    expect(agent.proc.stderr).toMatch(
-      new RegExp(`program "${web}": running -> unhealthy \\(3 consecutive failed check\\(s\\), last: no answer within 0.25s\\)`),
-    );
-    expect(agent.proc.stderr).toMatch(new RegExp(`program "${web}": unhealthy -> backoff`));
+    await agent.proc.logged(new RegExp(`program "${web}": running -> unhealthy \\(3 consecutive failed check\\(s\\), last: no answer within 0.25s\\)`));
+    await agent.proc.logged(new RegExp(`program "${web}": unhealthy -> backoff`));
     // The status is the agent's at once; its events reach this reader a moment later. Failed
     // checks below the threshold are 'healthy' events too, so wait for the new run's own pass.
     await waitFor('the restarted run passing its check, in the stream', () => {
