@@ -9,7 +9,7 @@ VMLINUX     := bpf/vmlinux/$(ARCH)/vmlinux.h
 
 # Debian packages: to build, and (TEST_PKGS) what the tests and benchmarks drive.
 BUILD_PKGS  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3
-TEST_PKGS   := prometheus stress-ng util-linux procps systemd nats-server
+TEST_PKGS   := prometheus stress-ng util-linux procps systemd nats-server openssl
 LINT_PKGS   := clang-format
 
 .PHONY: all deps test-deps lint-deps bpf bpf-variant addon relay ts run test clean vmlinux docs

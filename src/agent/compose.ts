@@ -31,6 +31,7 @@ import { ExportFeed, exportQuery } from '../export/feed.js';
 import { FileExporter } from '../export/file.js';
 import { NatsExporter } from '../export/nats.js';
 import { natsAuthenticator } from '../export/nats-auth.js';
+import { natsTlsOptions } from '../export/nats-tls.js';
 import { agentResource, OtlpExporter } from '../export/otlp.js';
 import { EventBus } from '../stream/bus.js';
 import { readBootId } from '../stream/identity.js';
@@ -100,7 +101,12 @@ function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (p
   // The filters are read now, before anything is loaded: a bad one is a usage error (exit 2).
   const file = ex.file && { o: ex.file, q: exportQuery(ex.file.filter, 'export.file') };
   // Its secrets too: a file that cannot be read stops the start with one line, not a connection refused forever.
-  const nats = ex.nats && { o: ex.nats, q: exportQuery(ex.nats.filter, 'export.nats'), auth: natsAuthenticator(ex.nats, (k) => `export.nats.${k}`) };
+  const nats = ex.nats && {
+    o: ex.nats,
+    q: exportQuery(ex.nats.filter, 'export.nats'),
+    auth: natsAuthenticator(ex.nats, (k) => `export.nats.${k}`),
+    tls: natsTlsOptions(ex.nats.tls, (k) => `export.nats.tls.${k}`),
+  };
   const otlp = ex.otlp && { o: ex.otlp, q: exportQuery(ex.otlp.filter, 'export.otlp') };
   return (streamId) => {
     const feeds: ExportFeed[] = [];
@@ -110,7 +116,7 @@ function exportFeeds(config: Config, bus: EventBus, log: Logger, descendants: (p
       feeds.push(
         new ExportFeed(
           bus,
-          new NatsExporter({ ...nats.o, ancestors: nats.q.ancestors, node, streamId, log: exportLog, authenticator: nats.auth }),
+          new NatsExporter({ ...nats.o, ancestors: nats.q.ancestors, node, streamId, log: exportLog, authenticator: nats.auth, tls: nats.tls }),
           nats.q,
           descendants,
         ),

@@ -7,7 +7,7 @@ import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
 import { readTokenFile } from '../client/token.js';
 import { DEFAULTS, probeOptions } from '../config/default.js';
 import { parseDuration as parseConfigDuration } from '../config/values.js';
-import { natsAuthProblem } from '../config/export.js';
+import { natsAuthProblem, natsTlsProblem } from '../config/export.js';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
@@ -37,6 +37,9 @@ export interface TailArgs extends FilterArgs {
   user?: string;
   'password-file'?: string;
   'nkey-file'?: string;
+  'tls-ca-file'?: string;
+  'tls-cert-file'?: string;
+  'tls-key-file'?: string;
 }
 
 /**
@@ -86,10 +89,17 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   if (windowS !== undefined && (!Number.isFinite(windowS) || windowS < 0 || windowS > 3600))
     throw new UsageError(`--window "${a.window}": expected seconds from 0 to 3600 (e.g. 0.3)`);
   const from = a.from ?? [];
-  const nats = from.filter((u) => u.startsWith('nats://'));
+  const nats = from.filter((u) => u.startsWith('nats://') || u.startsWith('tls://'));
   if (nats.length > 0) {
     if (nats.length !== from.length)
       throw new UsageError('--from: nats:// servers and agents cannot be mixed; the stream already holds every agent that exports to it');
+    if (new Set(nats.map((u) => u.slice(0, u.indexOf(':')))).size > 1)
+      throw new UsageError('--from: nats:// and tls:// mixed; TLS is required of every server of a cluster or of none');
+    const tlsFiles = { ca_file: a['tls-ca-file'], cert_file: a['tls-cert-file'], key_file: a['tls-key-file'] };
+    const tlsFlag = (k: string) => `--tls-${k.replace('_', '-')}`;
+    const tp = natsTlsProblem(tlsFiles);
+    if (tp) throw new UsageError(`${tlsFlag(tp.key)} needs ${tlsFlag(tp.missing)} (a client certificate and its key)`);
+    const tlsWanted = nats[0].startsWith('tls://') || Object.values(tlsFiles).some((v) => v !== undefined);
     const auth = { user: a.user, password_file: a['password-file'], token_file: a['token-file'], nkey_file: a['nkey-file'] };
     const flag = (k: string) => `--${k.replace('_', '-')}`;
     const p = natsAuthProblem(auth);
@@ -98,6 +108,8 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
     if (p?.kind === 'bad-user') throw new UsageError(`--user ${inert(JSON.stringify(a.user))}: expected a NATS user name`);
     const { natsAuthenticator } = await import('../export/nats-auth.js');
     const authenticator = natsAuthenticator(auth, flag);
+    const { natsTlsOptions } = await import('../export/nats-tls.js');
+    const tls = natsTlsOptions(tlsWanted ? tlsFiles : undefined, tlsFlag);
     const { runNatsTail } = await import('../tail/nats.js');
     return runNatsTail(
       {
@@ -112,11 +124,23 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
         since: a.since !== undefined ? parseSince(a.since) : undefined,
         durable: a.durable !== undefined ? natsName('--durable', a.durable, /^[A-Za-z0-9_-]{1,64}$/) : undefined,
         authenticator,
+        tls,
       },
       { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
     );
   }
-  for (const k of ['since', 'durable', 'stream', 'subject-prefix', 'user', 'password-file', 'nkey-file'] as const)
+  for (const k of [
+    'since',
+    'durable',
+    'stream',
+    'subject-prefix',
+    'user',
+    'password-file',
+    'nkey-file',
+    'tls-ca-file',
+    'tls-cert-file',
+    'tls-key-file',
+  ] as const)
     if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT`);
   const urls = from.map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
   if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
@@ -127,11 +151,11 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   );
 }
 
-/** nats://HOST:PORT as the client takes it; anything else is a usage error. */
+/** nats://HOST:PORT (or tls://) as the client takes it; anything else is a usage error. */
 function natsServer(u: string): string {
-  const m = /^nats:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(u);
+  const m = /^(?:nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(u);
   if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)))
-    throw new UsageError(`--from ${JSON.stringify(u)}: expected nats://HOST:PORT (e.g. nats://127.0.0.1:4222)`);
+    throw new UsageError(`--from ${JSON.stringify(u)}: expected nats://HOST:PORT or tls://HOST:PORT (e.g. nats://127.0.0.1:4222)`);
   return u;
 }
 

@@ -30,7 +30,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
         type: 'string',
         array: true,
         describe:
-          'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order); or the fleet from NATS JetStream: nats://host:port (servers of one cluster)',
+          'read running agents instead of this kernel: http://host:port or unix:/run/forkwatch/api.sock (repeatable; merged in time order); or the fleet from NATS JetStream: nats://host:port, or tls://host:port for TLS (servers of one cluster)',
       })
       .option('since', { type: 'string', describe: 'with --from nats://: replay from this time (ISO 8601, or a duration ago like 10m, 2h)' })
       .option('durable', { type: 'string', describe: 'with --from nats://: a durable consumer name; a later run with it resumes where this one stopped' })
@@ -40,6 +40,9 @@ export const tailCommand: CommandModule<object, TailArgs> = {
       .option('user', { type: 'string', describe: 'with --from nats://: the NATS user (its password in --password-file)' })
       .option('password-file', { type: 'string', describe: "with --from nats://: file holding --user's password" })
       .option('nkey-file', { type: 'string', describe: 'with --from nats://: file holding a user nkey seed (SU…)' })
+      .option('tls-ca-file', { type: 'string', describe: "with --from nats:// or tls://: the servers' CA (PEM); TLS is then required" })
+      .option('tls-cert-file', { type: 'string', describe: "with --from nats:// or tls://: this client's certificate (PEM), for servers that verify clients" })
+      .option('tls-key-file', { type: 'string', describe: "with --from nats:// or tls://: --tls-cert-file's private key (PEM)" })
       .option('group', { type: 'string', describe: 'with --from: only this group (or program)' })
       .option('window', {
         type: 'string',
@@ -53,6 +56,8 @@ export const tailCommand: CommandModule<object, TailArgs> = {
     }
     if (a.group !== undefined) throw new UsageError("--group needs --from: groups are the agent's; run it against an agent");
     if (a.window !== undefined) throw new UsageError('--window needs --from: it is how long merging agents waits for a slower one');
+    for (const k of ['tls-ca-file', 'tls-cert-file', 'tls-key-file'] as const)
+      if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT or tls://HOST:PORT`);
     const opts = tailOptions(a);
     const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;
     const argvMax = a['argv-max'] !== undefined ? parseByteSize('--argv-max', a['argv-max'], { max: 16384 }) : undefined;

@@ -6,7 +6,7 @@
  */
 import { DEFAULTS } from './default.js';
 import { describe, orDefault, type ConfigReader, type KeyPath } from './reader.js';
-import type { Config, ExportFilter, NatsAuthConfig, OtlpExportConfig } from './types.js';
+import type { Config, ExportFilter, NatsAuthConfig, NatsTlsConfig, OtlpExportConfig } from './types.js';
 
 /** The keys /events takes (src/stream/query.ts), but `format`: exporters write their own. */
 export const EXPORT_FILTER_KEYS = ['cgroup', 'comm', 'pid', 'tree', 'events', 'threads', 'failed', 'group', 'ancestors'] as const;
@@ -60,9 +60,10 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     'password_file',
     'token_file',
     'nkey_file',
+    'tls',
     'filter',
   ]);
-  const expected = 'nats://HOST:PORT, or a list of them (the servers of one cluster)';
+  const expected = 'nats://HOST:PORT or tls://HOST:PORT, or a list of them (the servers of one cluster)';
   if (map.url == null) r.fail([...path, 'url'], 'missing', expected);
   const urls = Array.isArray(map.url) ? map.url : [map.url];
   if (urls.length === 0) r.fail([...path, 'url'], 'an empty list', expected);
@@ -73,6 +74,10 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     if (!m || (m[3] !== undefined && (Number(m[3].slice(1)) < 1 || Number(m[3].slice(1)) > 65535))) r.fail(at, `${describe(text)} is not a NATS URL`, expected);
     return text;
   });
+  const schemes = new Set(servers.map((u) => u.slice(0, u.indexOf(':'))));
+  if (schemes.size > 1)
+    r.fail([...path, 'url'], 'mixes nats:// and tls://', 'one scheme for every server of a cluster (tls:// or the tls key makes TLS required on all)');
+  const tls = map.tls !== undefined ? readNatsTls(r, map.tls, [...path, 'tls']) : schemes.has('tls') ? {} : undefined;
   const stream = orDefault(map.stream, d.stream, (v) => {
     const s = r.string(v, [...path, 'stream']);
     if (!STREAM_NAME.test(s)) r.fail([...path, 'stream'], `${describe(s)} is not a stream name`, 'letters, digits, _ and -, at most 64');
@@ -89,6 +94,7 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     stream,
     subject_prefix,
     ...readNatsAuth(r, map, path),
+    ...(tls ? { tls } : {}),
     create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
     replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
     max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
@@ -108,6 +114,23 @@ function readNatsAuth(r: ConfigReader, map: Record<string, unknown>, path: KeyPa
   if (p?.kind === 'no-user') r.fail([...path, p.key], 'given without user', 'user beside it (the password of that user)');
   if (p?.kind === 'bad-user') r.fail([...path, p.key], `${describe(auth.user)} is not a user name`, 'a NATS user name, 1 to 256 printable characters');
   return auth;
+}
+
+/** TLS to NATS: the servers' CA, and this client's certificate with its key (export/nats-tls.ts reads them). */
+function readNatsTls(r: ConfigReader, value: unknown, path: KeyPath): NatsTlsConfig {
+  const map = r.mapping(value, path, ['ca_file', 'cert_file', 'key_file']);
+  const tls: NatsTlsConfig = {};
+  for (const k of ['ca_file', 'cert_file', 'key_file'] as const) if (map[k] != null) tls[k] = r.absolutePath(map[k], [...path, k]);
+  const p = natsTlsProblem(tls);
+  if (p) r.fail([...path, p.key], `given without ${p.missing}`, `${p.missing} beside it (a client certificate and its key)`);
+  return tls;
+}
+
+/** A client certificate without its key, or a key without its certificate (whoever gives them: the config, tail's flags). */
+export function natsTlsProblem(c: NatsTlsConfig): { key: 'cert_file' | 'key_file'; missing: 'cert_file' | 'key_file' } | undefined {
+  if (c.cert_file !== undefined && c.key_file === undefined) return { key: 'cert_file', missing: 'key_file' };
+  if (c.key_file !== undefined && c.cert_file === undefined) return { key: 'key_file', missing: 'cert_file' };
+  return undefined;
 }
 
 /**

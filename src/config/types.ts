@@ -104,9 +104,22 @@ export interface NatsAuthConfig {
   nkey_file?: string;
 }
 
+/**
+ * TLS to NATS (absolute paths, read at start). Present: TLS is required, a server without it is
+ * refused. ca_file: the servers' CA (absent: the system's); cert_file with key_file: this client's
+ * certificate, for servers that verify clients (mutual TLS).
+ */
+export interface NatsTlsConfig {
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+}
+
 export interface NatsExportConfig extends NatsAuthConfig {
-  /** nats:// URLs of the cluster's servers; the client moves between them. */
+  /** nats:// or tls:// URLs of the cluster's servers; the client moves between them. */
   servers: string[];
+  /** TLS required (a tls:// URL or the tls key); absent: plain TCP, unless the server offers TLS. */
+  tls?: NatsTlsConfig;
   /** The JetStream stream the subjects `<subject_prefix>.<node>.<type>` are stored in. */
   stream: string;
   subject_prefix: string;

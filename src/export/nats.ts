@@ -27,7 +27,7 @@
  * which readers skip after that wait. `forkwatch tail --from nats://` follows the chain
  * (src/tail/chain.ts).
  */
-import { connect, createInbox, type Authenticator, type Msg as NatsMsg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type Authenticator, type Msg as NatsMsg, type NatsConnection, type TlsOptions } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsExportConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -36,7 +36,7 @@ import { eventJson, type StreamEvent } from '../stream/bus.js';
 import type { ExportCounts, Exporter } from './exporter.js';
 import { ExportHeaders, msgId, permanentError, PREV_HEADER, subjectToken } from './nats-wire.js';
 
-export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter'> {
+export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter' | 'tls'> {
   node: string;
   /** This run of the agent (the /events hello's `stream`): with seq, the message id. */
   streamId: string;
@@ -49,6 +49,8 @@ export interface NatsExporterOptions extends Omit<NatsExportConfig, 'filter'> {
   ackTimeoutMs?: number;
   /** Who the agent is to the servers (export/nats-auth.ts, from the auth keys' files). */
   authenticator?: Authenticator;
+  /** TLS required, with these CA and client certificate (export/nats-tls.ts, from export.nats.tls's files). */
+  tls?: TlsOptions;
 }
 
 /** An event that has been sent at least once: it stays until acked (or the exporter stops). */
@@ -199,6 +201,7 @@ export class NatsExporter implements Exporter {
           servers: o.servers,
           name: `forkwatch ${o.node}`,
           authenticator: o.authenticator,
+          ...(o.tls ? { tls: o.tls } : {}),
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           timeout: ACK_TIMEOUT_MS,

@@ -8,7 +8,7 @@
  * What comes from the stream is outside input: a message that is not an event is skipped and
  * counted, every value printed inert.
  */
-import { connect, type Authenticator } from '@nats-io/transport-node';
+import { connect, type Authenticator, type TlsOptions } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { DEFAULTS } from '../config/default.js';
@@ -35,6 +35,8 @@ export interface NatsTailOptions {
   durable?: string;
   /** Who tail is to the servers (export/nats-auth.ts). */
   authenticator?: Authenticator;
+  /** TLS required, with these CA and client certificate (export/nats-tls.ts). */
+  tls?: TlsOptions;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function runNatsTail(o: NatsTailOptions, io: TailIO): Promise<numbe
       servers: o.servers,
       name: 'forkwatch tail',
       authenticator: o.authenticator,
+      ...(o.tls ? { tls: o.tls } : {}),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 5000,

@@ -84,6 +84,11 @@ describe('export.otlp', () => {
     [{ nats: { url: 'nats://a:4222', password_file: '/p' } }, 'export.nats.password_file: given without user'],
     [{ nats: { url: 'nats://a:4222', user: 'a\u001b[2Jb', password_file: '/p' } }, 'export.nats.user: "a\\u001b[2Jb" is not a user name'],
     [{ nats: { url: 'nats://a:4222', token_file: 'relative/t' } }, 'export.nats.token_file:'],
+    [{ nats: { url: ['tls://a:4222', 'nats://b:4222'] } }, 'export.nats.url: mixes nats:// and tls://'],
+    [{ nats: { url: 'tls://a:4222', tls: { cert_file: '/c.pem' } } }, 'export.nats.tls.cert_file: given without key_file'],
+    [{ nats: { url: 'tls://a:4222', tls: { key_file: '/k.pem' } } }, 'export.nats.tls.key_file: given without cert_file'],
+    [{ nats: { url: 'tls://a:4222', tls: { ca_file: 'ca.pem' } } }, 'export.nats.tls.ca_file:'],
+    [{ nats: { url: 'tls://a:4222', tls: { verify: false } } }, 'export.nats.tls: unknown key "verify"'],
     [{ file: {} }, 'export.file.path: missing; expected an absolute path, or - for standard output'],
     [{ file: { path: 'events.ndjson' } }, 'export.file.path: "events.ndjson"'],
     [{ file: { path: '/e', max_bytes: 100 } }, 'export.file.max_bytes: 100'],
@@ -108,7 +113,7 @@ describe('export.otlp', () => {
     });
     const yaml = `export:
   nats:
-    url: [nats://n0:4222, "tls://[::1]:4223"]
+    url: [tls://n0:4222, "tls://[::1]:4223"]
     stream: FW
     subject_prefix: fw.events
     create_stream: false
@@ -124,7 +129,8 @@ describe('export.otlp', () => {
 `;
     expect(parseConfig(yaml, 'c.yaml', { hostname: 'h' }).export).toEqual({
       nats: {
-        servers: ['nats://n0:4222', 'tls://[::1]:4223'],
+        servers: ['tls://n0:4222', 'tls://[::1]:4223'],
+        tls: {},
         stream: 'FW',
         subject_prefix: 'fw.events',
         create_stream: false,
@@ -147,6 +153,18 @@ describe('export.otlp', () => {
     expect(nats({ token_file: '/run/secrets/nats-token' })).toMatchObject({ token_file: '/run/secrets/nats-token' });
     expect(nats({ nkey_file: '/run/secrets/nats.nk' })).toMatchObject({ nkey_file: '/run/secrets/nats.nk' });
     expect(nats({})).not.toHaveProperty('user');
+  });
+
+  it('nats: TLS is required by a tls:// URL or the tls key, with its CA and client certificate as paths', () => {
+    const nats = (more: object) => parse({ nats: { url: 'nats://a:4222', ...more } }).nats;
+    expect(nats({})).not.toHaveProperty('tls');
+    expect(parse({ nats: { url: 'tls://a:4222' } }).nats?.tls).toEqual({});
+    expect(nats({ tls: null })?.tls).toEqual({});
+    expect(nats({ tls: { ca_file: '/etc/nats/ca.pem', cert_file: '/etc/nats/tls.crt', key_file: '/etc/nats/tls.key' } })?.tls).toEqual({
+      ca_file: '/etc/nats/ca.pem',
+      cert_file: '/etc/nats/tls.crt',
+      key_file: '/etc/nats/tls.key',
+    });
   });
 
   it('export holds only known exporters', () => {

@@ -13,13 +13,12 @@ import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProcessEvent } from '../../src/events/model.js';
 import { natsAuthenticator } from '../../src/export/nats-auth.js';
 import { NatsExporter, type NatsExporterOptions } from '../../src/export/nats.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { until } from '../helpers/cgroup.js';
 import { CliProcess } from '../helpers/cli.js';
-import { NatsCluster } from '../helpers/nats.js';
+import { exporterOptions, NatsCluster, natsEvent } from '../helpers/nats.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'forkwatch-nats-auth-'));
 const file = (name: string, text: string) => {
@@ -28,42 +27,7 @@ const file = (name: string, text: string) => {
   return p;
 };
 
-function event(type: 'fork' | 'exit', seq: number, node = 'n1'): ProcessEvent {
-  return {
-    type,
-    time: '2026-12-06T20:00:00.000001Z',
-    pid: 2000 + seq,
-    tid: 2000 + seq,
-    ppid: 1,
-    comm: 'w',
-    uid: 0,
-    cgroup: '/t',
-    cgroup_id: 7,
-    ns_pid: 7,
-    node,
-    seq,
-  };
-}
-
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** An exporter of node's events into stream (made by it), logging into logs. */
-const exporterOptions = (servers: string[], node: string, stream: string, logs: string[], more: Partial<NatsExporterOptions>): NatsExporterOptions => ({
-  servers,
-  stream,
-  subject_prefix: 'forkwatch',
-  create_stream: true,
-  replicas: 1,
-  max_age_s: 0,
-  batch: 16,
-  buffer_events: 100,
-  node,
-  streamId: `run-${node}`,
-  log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
-  stopTimeoutMs: 200,
-  ackTimeoutMs: 1000,
-  ...more,
-});
 
 const reader = nkeys.createUser();
 const readerSeed = file('reader.nk', new TextDecoder().decode(reader.getSeed()) + '\n');
@@ -110,7 +74,7 @@ describe('export.nats and tail --from nats:// on a server with users and permiss
     const exporter = new NatsExporter(options('n1', 'AUTH', { user: 'agent-n1', password_file: password, authenticator: auth }));
     try {
       await exporter.start();
-      for (let seq = 1; seq <= 3; seq++) exporter.publish(event(seq === 2 ? 'exit' : 'fork', seq));
+      for (let seq = 1; seq <= 3; seq++) exporter.publish(natsEvent(seq === 2 ? 'exit' : 'fork', seq));
       await until(
         () => exporter.counts().sent === 3,
         () => `3 sent (${JSON.stringify(exporter.counts())}; log ${logs.join(' | ')})`,
@@ -122,7 +86,7 @@ describe('export.nats and tail --from nats:// on a server with users and permiss
     expect(await stored(readerNc, 'AUTH')).toEqual([1, 2, 3]);
 
     // The reader may read, not publish as an agent: its forged event never reaches the stream.
-    readerNc.publish('forkwatch.n1.fork', JSON.stringify(event('fork', 99)));
+    readerNc.publish('forkwatch.n1.fork', JSON.stringify(natsEvent('fork', 99)));
     await readerNc.flush();
     const tail = new CliProcess(['tail', '--from', nats.url(0), '--stream', 'AUTH', '--nkey-file', readerSeed, '--since', before, '--json', '--count', '3']);
     const { code } = await tail.exited;
@@ -139,8 +103,8 @@ describe('export.nats and tail --from nats:// on a server with users and permiss
     const from = logs.length;
     try {
       await exporter.start();
-      exporter.publish(event('fork', 1));
-      exporter.publish(event('fork', 2));
+      exporter.publish(natsEvent('fork', 1));
+      exporter.publish(natsEvent('fork', 2));
       await until(
         () => logs.slice(from).some((l) => l.includes('cannot connect')),
         () => `a warning (log ${logs.slice(from).join(' | ')})`,
@@ -160,7 +124,7 @@ describe('export.nats and tail --from nats:// on a server with users and permiss
     const from = logs.length;
     try {
       await exporter.start();
-      for (let seq = 1; seq <= 3; seq++) exporter.publish(event('fork', seq, 'n2'));
+      for (let seq = 1; seq <= 3; seq++) exporter.publish(natsEvent('fork', seq, 'n2'));
       await until(
         () => logs.slice(from).some((l) => /permissions violation/i.test(l)),
         () => `the refusal in the log (log ${logs.slice(from).join(' | ')})`,
@@ -191,8 +155,8 @@ describe('export.nats and tail --from nats:// on a server that takes a token', (
     );
     try {
       await exporter.start();
-      exporter.publish(event('fork', 1));
-      exporter.publish(event('exit', 2));
+      exporter.publish(natsEvent('fork', 1));
+      exporter.publish(natsEvent('exit', 2));
       await until(
         () => exporter.counts().sent === 2,
         () => JSON.stringify(exporter.counts()),

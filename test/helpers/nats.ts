@@ -7,7 +7,45 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ProcessEvent } from '../../src/events/model.js';
+import type { NatsExporterOptions } from '../../src/export/nats.js';
 import { freePort } from './net.js';
+
+/** A made-up event of `node` with its `seq`, as an exporter is given it. */
+export function natsEvent(type: 'fork' | 'exit', seq: number, node = 'n1'): ProcessEvent {
+  return {
+    type,
+    time: '2026-12-06T20:00:00.000001Z',
+    pid: 2000 + seq,
+    tid: 2000 + seq,
+    ppid: 1,
+    comm: 'w',
+    uid: 0,
+    cgroup: '/t',
+    cgroup_id: 7,
+    ns_pid: 7,
+    node,
+    seq,
+  };
+}
+
+/** An exporter of node's events into stream (made by it), small and quick to give up, logging into logs. */
+export const exporterOptions = (servers: string[], node: string, stream: string, logs: string[], more: Partial<NatsExporterOptions>): NatsExporterOptions => ({
+  servers,
+  stream,
+  subject_prefix: 'forkwatch',
+  create_stream: true,
+  replicas: 1,
+  max_age_s: 0,
+  batch: 16,
+  buffer_events: 100,
+  node,
+  streamId: `run-${node}`,
+  log: { info: (m) => logs.push(m), warn: (m) => logs.push(m) },
+  stopTimeoutMs: 200,
+  ackTimeoutMs: 1000,
+  ...more,
+});
 
 interface Server {
   name: string;
