@@ -1,6 +1,6 @@
 /** The `api` section: the unix socket, the TCP tokens, redaction and the event stream's bounds. */
 import { DEFAULTS } from './default.js';
-import { orDefault, type ConfigReader } from './reader.js';
+import { describe, orDefault, type ConfigReader } from './reader.js';
 import type { Config } from './types.js';
 
 const API_KEYS = ['socket', 'token_file', 'control_token_file', 'redact', 'subscriber_queue', 'subscriber_queue_bytes', 'max_subscribers'] as const;
@@ -22,7 +22,7 @@ export function readApi(r: ConfigReader, value: unknown): Config['api'] {
   if (map.control_token_file != null) {
     api.control_token_file = r.absolutePath(map.control_token_file, ['api', 'control_token_file']);
     if (api.control_token_file === api.token_file) {
-      r.fail(['api', 'control_token_file'], `${JSON.stringify(api.control_token_file)} is also api.token_file, so a reader could control`, 'a file of its own');
+      r.fail(['api', 'control_token_file'], `${describe(api.control_token_file)} is also api.token_file, so a reader could control`, 'a file of its own');
     }
   }
   return api;

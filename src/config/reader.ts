@@ -61,7 +61,7 @@ export class ConfigReader {
     }
     const map = value as Record<string, unknown>;
     for (const key of Object.keys(map)) {
-      if (!keys.includes(key)) this.fail(path, `unknown key ${JSON.stringify(key)}`, `one of ${keys.join(', ')}`);
+      if (!keys.includes(key)) this.fail(path, `unknown key ${describe(key)}`, `one of ${keys.join(', ')}`);
     }
     return map;
   }

@@ -116,7 +116,7 @@ export function readKubernetes(r: ConfigReader, value: unknown): NonNullable<Con
   } catch {
     ok = false;
   }
-  if (!ok) r.fail(['kubernetes', 'pods_url'], `"${url}" is not an http(s) URL`, expected);
+  if (!ok) r.fail(['kubernetes', 'pods_url'], `${describe(url)} is not an http(s) URL`, expected);
   const k: NonNullable<Config['kubernetes']> = {
     pods_url: url,
     refresh_s: orDefault(map.refresh, 30, (v) => r.duration(v, ['kubernetes', 'refresh'], { min: 1 })),

@@ -284,6 +284,21 @@ describe('config: kubernetes', () => {
     expect(() => parseConfig(yaml, 'f.yaml', ENV)).toThrow(start);
   });
 
+  it('a long pods_url with a terminal escape, and a long unknown key: one short line, the escape not raw', () => {
+    for (const yaml of [`kubernetes:\n  pods_url: "\\e[2J${'x'.repeat(5000)}"\n`, `kubernetes:\n  ${'k'.repeat(1000)}: 1\n`]) {
+      let message = '';
+      try {
+        parseConfig(yaml, 'f.yaml', ENV);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/^f\.yaml: kubernetes/);
+      expect(message.length).toBeLessThan(400);
+      expect(message).not.toContain('\u001b');
+      expect(message).not.toContain('\n');
+    }
+  });
+
   it('node_name defaults to $FORKWATCH_NODE_NAME (a DaemonSet sets it from spec.nodeName), else the host name', async () => {
     const { hostEnv } = await import('../../src/config/load.js');
     expect(hostEnv({ FORKWATCH_NODE_NAME: 'node-a' }).hostname).toBe('node-a');
