@@ -9,7 +9,9 @@
 // host's forks in the window (/proc/stat) so a busy machine shows.
 //
 // usage: sudo node bench/tail-cpu.mjs        env: BENCH_COUNT (forks per round, 50000),
-//        BENCH_ROUNDS (3), BENCH_OUT (results directory)
+//        BENCH_ROUNDS (3), BENCH_OUT (results directory), BENCH_WARM (forks of a loop each tool
+//        reads before the measured one, 0: none; a fresh node process compiles its hot paths in
+//        the first tens of thousands of events, so the measured loop then shows the steady state)
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -23,6 +25,11 @@ import { eventsOf, runWorkload } from './lib/workload.mjs';
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 50000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARM = Number(process.env.BENCH_WARM ?? 0);
+if (!Number.isInteger(WARM) || WARM < 0) {
+  console.error(`tail-cpu: BENCH_WARM must be 0 or a positive integer, not ${JSON.stringify(process.env.BENCH_WARM)}`);
+  process.exit(2);
+}
 for (const [name, v] of [['BENCH_COUNT', COUNT], ['BENCH_ROUNDS', ROUNDS]]) {
   if (!Number.isInteger(v) || v < 1) {
     console.error(`tail-cpu: ${name} must be a positive integer, not ${JSON.stringify(process.env[name])}`);
@@ -97,6 +104,7 @@ for (let round = 0; round < ROUNDS; round++) {
     let row;
     try {
       await sleep(500); // start-up work (JIT, the forkwatch process table) settles before the window
+      if (WARM > 0) await runWorkload('forkexit', WARM); // read, not measured
       const cpu0 = await settledCpu(inst.pid);
       const f0 = hostForks();
       const r = await runWorkload('forkexit', COUNT);
@@ -115,15 +123,15 @@ for (let round = 0; round < ROUNDS; round++) {
 const end = { date: new Date().toISOString(), loadavg: loadavg() };
 const commit = commitOf(FW_ROOT);
 const command = commandText(FW_ROOT);
-const result = { machine: machine(), command, commit, env: { COUNT, ROUNDS }, start, end, runs };
+const result = { machine: machine(), command, commit, env: { COUNT, ROUNDS, WARM }, start, end, runs };
 save('tail-cpu', result);
 
 const med = (name, key) => median(runs[name].map((r) => r[key]));
 const lines = [];
 lines.push('### tail --json: CPU per event beside bpftrace (bench/tail-cpu.mjs)\n');
 lines.push(`${start.date} – ${end.date}, commit \`${commit}\`, ${result.machine.cpu}, ${result.machine.cores} CPUs, kernel ${result.machine.kernel}, node ${result.machine.node}.`);
-lines.push(`Load average ${loadText(start.loadavg)} at the start, ${loadText(end.loadavg)} at the end. Command: \`${command}\` (BENCH_COUNT=${COUNT}, BENCH_ROUNDS=${ROUNDS}).\n`);
-lines.push(`The loop: \`bench/build/fw-forkexit ${COUNT}\` (a fork and an exit per process: ${2 * COUNT} events) per tool per round. CPU: utime+stime of the tool's process tree over the loop, until it had read everything. µs/event: that CPU over the loop's events (other processes' events read meanwhile are in it: see host forks).\n`);
+lines.push(`Load average ${loadText(start.loadavg)} at the start, ${loadText(end.loadavg)} at the end. Command: \`${command}\` (BENCH_COUNT=${COUNT}, BENCH_ROUNDS=${ROUNDS}, BENCH_WARM=${WARM}).\n`);
+lines.push(`The loop: \`bench/build/fw-forkexit ${COUNT}\` (a fork and an exit per process: ${2 * COUNT} events) per tool per round${WARM > 0 ? `, after a loop of ${WARM} forks the tool read first (not measured: its JIT warm-up)` : ''}. CPU: utime+stime of the tool's process tree over the loop, until it had read everything. µs/event: that CPU over the loop's events (other processes' events read meanwhile are in it: see host forks).\n`);
 lines.push('| tool | rounds | µs/event, median | µs/event, each round | CPU s, median | host forks in the window, median | loop s, median |');
 lines.push('|---|---:|---:|---|---:|---:|---:|');
 for (const t of TOOLS) {
