@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the workloads in bench/workloads/ into bench/build/ (gitignored). Rebuilds only what
-# changed; CC and CFLAGS can be overridden.
+# Installs the reference tools the benchmarks run beside forkwatch (bpftrace; forkstat and
+# bcc's execsnoop/exitsnoop for peers.mjs) when they are missing, then builds the workloads in
+# bench/workloads/ into bench/build/ (gitignored). Rebuilds only what changed; CC and CFLAGS can
+# be overridden.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+"$here/../scripts/apt-ensure.sh" bpftrace forkstat bpfcc-tools >&2
 out="$here/build"
 CC=${CC:-gcc}
 CFLAGS=${CFLAGS:--O2 -Wall -Wextra -Werror}
