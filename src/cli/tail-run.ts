@@ -7,12 +7,12 @@ import { parseAgentUrl, URL_EXPECTED } from '../client/target.js';
 import { readTokenFile } from '../client/token.js';
 import { DEFAULTS, probeOptions } from '../config/default.js';
 import { parseDuration as parseConfigDuration } from '../config/values.js';
-import { natsAuthProblem, natsTlsProblem } from '../config/export.js';
+import { isNatsUrl, natsAuthProblem, natsTls } from '../config/export.js';
 import { UsageError } from '../errors.js';
 import { parseStreamQuery } from '../stream/query.js';
 import { runRemoteTail } from '../tail/remote.js';
 import { seedTable } from '../process/scan.js';
-import { tailOptions, type FilterArgs } from '../tail/options.js';
+import { refuseNatsOnly, tailOptions, type FilterArgs } from '../tail/options.js';
 import { runTail, type TailOptions } from '../tail/session.js';
 import { stdoutWriter, onInterrupt } from './io.js';
 import { inert } from '../terminal.js';
@@ -93,13 +93,12 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
   if (nats.length > 0) {
     if (nats.length !== from.length)
       throw new UsageError('--from: nats:// servers and agents cannot be mixed; the stream already holds every agent that exports to it');
-    if (new Set(nats.map((u) => u.slice(0, u.indexOf(':')))).size > 1)
-      throw new UsageError('--from: nats:// and tls:// mixed; TLS is required of every server of a cluster or of none');
+    const servers = nats.map((u) => natsServer(u));
     const tlsFiles = { ca_file: a['tls-ca-file'], cert_file: a['tls-cert-file'], key_file: a['tls-key-file'] };
     const tlsFlag = (k: string) => `--tls-${k.replace('_', '-')}`;
-    const tp = natsTlsProblem(tlsFiles);
-    if (tp) throw new UsageError(`${tlsFlag(tp.key)} needs ${tlsFlag(tp.missing)} (a client certificate and its key)`);
-    const tlsWanted = nats[0].startsWith('tls://') || Object.values(tlsFiles).some((v) => v !== undefined);
+    const t = natsTls(servers, Object.values(tlsFiles).some((v) => v !== undefined) ? tlsFiles : undefined);
+    if (t.problem === 'mixed') throw new UsageError('--from: nats:// and tls:// mixed; TLS is required of every server of a cluster or of none');
+    if (t.problem) throw new UsageError(`${tlsFlag(t.problem.key)} needs ${tlsFlag(t.problem.missing)} (a client certificate and its key)`);
     const auth = { user: a.user, password_file: a['password-file'], token_file: a['token-file'], nkey_file: a['nkey-file'] };
     const flag = (k: string) => `--${k.replace('_', '-')}`;
     const p = natsAuthProblem(auth);
@@ -109,11 +108,11 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
     const { natsAuthenticator } = await import('../export/nats-auth.js');
     const authenticator = natsAuthenticator(auth, flag);
     const { natsTlsOptions } = await import('../export/nats-tls.js');
-    const tls = natsTlsOptions(tlsWanted ? tlsFiles : undefined, tlsFlag);
+    const tls = natsTlsOptions(t.tls, tlsFlag);
     const { runNatsTail } = await import('../tail/nats.js');
     return runNatsTail(
       {
-        servers: nats.map((u) => natsServer(u)),
+        servers,
         stream: natsName('--stream', a.stream ?? DEFAULTS.export.nats.stream, /^[A-Za-z0-9_-]{1,64}$/),
         subjectPrefix: natsName('--subject-prefix', a['subject-prefix'] ?? DEFAULTS.export.nats.subject_prefix, /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/),
         query: parsed,
@@ -129,19 +128,7 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
       { out: stdoutWriter(), err: (line) => process.stderr.write(line + '\n'), onInterrupt },
     );
   }
-  for (const k of [
-    'since',
-    'durable',
-    'stream',
-    'subject-prefix',
-    'user',
-    'password-file',
-    'nkey-file',
-    'tls-ca-file',
-    'tls-cert-file',
-    'tls-key-file',
-  ] as const)
-    if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT`);
+  refuseNatsOnly(a);
   const urls = from.map((u) => parseAgentUrl(u, `--from ${JSON.stringify(u)}`).label);
   if (urls.length === 0) throw new UsageError(`--from needs at least one agent: ${URL_EXPECTED}`);
   const token = a['token-file'] !== undefined ? readTokenFile(a['token-file']) : undefined;
@@ -153,9 +140,7 @@ export async function startRemoteTail(a: TailArgs): Promise<number> {
 
 /** nats://HOST:PORT (or tls://) as the client takes it; anything else is a usage error. */
 function natsServer(u: string): string {
-  const m = /^(?:nats|tls):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(u);
-  if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)))
-    throw new UsageError(`--from ${JSON.stringify(u)}: expected nats://HOST:PORT or tls://HOST:PORT (e.g. nats://127.0.0.1:4222)`);
+  if (!isNatsUrl(u)) throw new UsageError(`--from ${JSON.stringify(u)}: expected nats://HOST:PORT or tls://HOST:PORT (e.g. nats://127.0.0.1:4222)`);
   return u;
 }
 

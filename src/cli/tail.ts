@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULTS } from '../config/default.js';
 import { UsageError } from '../errors.js';
-import { tailOptions } from '../tail/options.js';
+import { refuseNatsOnly, tailOptions } from '../tail/options.js';
 import type { TailArgs } from './tail-run.js';
 import { parseByteSize } from './units.js';
 
@@ -56,8 +56,7 @@ export const tailCommand: CommandModule<object, TailArgs> = {
     }
     if (a.group !== undefined) throw new UsageError("--group needs --from: groups are the agent's; run it against an agent");
     if (a.window !== undefined) throw new UsageError('--window needs --from: it is how long merging agents waits for a slower one');
-    for (const k of ['tls-ca-file', 'tls-cert-file', 'tls-key-file'] as const)
-      if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT or tls://HOST:PORT`);
+    refuseNatsOnly(a);
     const opts = tailOptions(a);
     const ringBytes = a['ring-buffer'] !== undefined ? parseByteSize('--ring-buffer', a['ring-buffer'], { powerOfTwo: true, min: 4096 }) : undefined;
     const argvMax = a['argv-max'] !== undefined ? parseByteSize('--argv-max', a['argv-max'], { max: 16384 }) : undefined;

@@ -70,14 +70,14 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
   const servers = urls.map((u, i) => {
     const at = Array.isArray(map.url) ? [...path, 'url', i] : [...path, 'url'];
     const text = r.string(u, at, expected);
-    const m = NATS_URL.exec(text);
-    if (!m || (m[3] !== undefined && (Number(m[3].slice(1)) < 1 || Number(m[3].slice(1)) > 65535))) r.fail(at, `${describe(text)} is not a NATS URL`, expected);
+    if (!isNatsUrl(text)) r.fail(at, `${describe(text)} is not a NATS URL`, expected);
     return text;
   });
-  const schemes = new Set(servers.map((u) => u.slice(0, u.indexOf(':'))));
-  if (schemes.size > 1)
+  const t = natsTls(servers, map.tls !== undefined ? readNatsTlsFiles(r, map.tls, [...path, 'tls']) : undefined);
+  if (t.problem === 'mixed')
     r.fail([...path, 'url'], 'mixes nats:// and tls://', 'one scheme for every server of a cluster (tls:// or the tls key makes TLS required on all)');
-  const tls = map.tls !== undefined ? readNatsTls(r, map.tls, [...path, 'tls']) : schemes.has('tls') ? {} : undefined;
+  if (t.problem)
+    r.fail([...path, 'tls', t.problem.key], `given without ${t.problem.missing}`, `${t.problem.missing} beside it (a client certificate and its key)`);
   const stream = orDefault(map.stream, d.stream, (v) => {
     const s = r.string(v, [...path, 'stream']);
     if (!STREAM_NAME.test(s)) r.fail([...path, 'stream'], `${describe(s)} is not a stream name`, 'letters, digits, _ and -, at most 64');
@@ -94,7 +94,7 @@ function readNats(r: ConfigReader, value: unknown): NonNullable<Config['export']
     stream,
     subject_prefix,
     ...readNatsAuth(r, map, path),
-    ...(tls ? { tls } : {}),
+    ...(t.tls ? { tls: t.tls } : {}),
     create_stream: orDefault(map.create_stream, d.create_stream, (v) => r.boolean(v, [...path, 'create_stream'])),
     replicas: orDefault(map.replicas, d.replicas, (v) => r.integer(v, [...path, 'replicas'], { min: 1, max: 5 })),
     max_age_s: orDefault(map.max_age, d.max_age_s, (v) => r.duration(v, [...path, 'max_age'], { min: 0 })),
@@ -116,21 +116,34 @@ function readNatsAuth(r: ConfigReader, map: Record<string, unknown>, path: KeyPa
   return auth;
 }
 
-/** TLS to NATS: the servers' CA, and this client's certificate with its key (export/nats-tls.ts reads them). */
-function readNatsTls(r: ConfigReader, value: unknown, path: KeyPath): NatsTlsConfig {
+/** The tls key's files (export/nats-tls.ts reads them): the servers' CA, this client's certificate and its key. */
+function readNatsTlsFiles(r: ConfigReader, value: unknown, path: KeyPath): NatsTlsConfig {
   const map = r.mapping(value, path, ['ca_file', 'cert_file', 'key_file']);
-  const tls: NatsTlsConfig = {};
-  for (const k of ['ca_file', 'cert_file', 'key_file'] as const) if (map[k] != null) tls[k] = r.absolutePath(map[k], [...path, k]);
-  const p = natsTlsProblem(tls);
-  if (p) r.fail([...path, p.key], `given without ${p.missing}`, `${p.missing} beside it (a client certificate and its key)`);
-  return tls;
+  const files: NatsTlsConfig = {};
+  for (const k of ['ca_file', 'cert_file', 'key_file'] as const) if (map[k] != null) files[k] = r.absolutePath(map[k], [...path, k]);
+  return files;
 }
 
-/** A client certificate without its key, or a key without its certificate (whoever gives them: the config, tail's flags). */
-export function natsTlsProblem(c: NatsTlsConfig): { key: 'cert_file' | 'key_file'; missing: 'cert_file' | 'key_file' } | undefined {
-  if (c.cert_file !== undefined && c.key_file === undefined) return { key: 'cert_file', missing: 'key_file' };
-  if (c.key_file !== undefined && c.cert_file === undefined) return { key: 'key_file', missing: 'cert_file' };
-  return undefined;
+/** nats://HOST:PORT or tls://HOST:PORT (the port optional, 1 to 65535): what the NATS client is given, from the config or tail's --from. */
+export function isNatsUrl(text: string): boolean {
+  const m = NATS_URL.exec(text);
+  return m !== null && (m[3] === undefined || (Number(m[3].slice(1)) >= 1 && Number(m[3].slice(1)) <= 65535));
+}
+
+/**
+ * Whether TLS to a NATS cluster is required, and with which files, whoever gives them (this
+ * config, tail's flags): required when the servers are tls:// or TLS files are given. A problem:
+ * nats:// and tls:// mixed, or a client certificate without its key (or the key without it).
+ */
+export function natsTls(
+  servers: readonly string[],
+  files: NatsTlsConfig | undefined,
+): { tls?: NatsTlsConfig; problem?: 'mixed' | { key: 'cert_file' | 'key_file'; missing: 'cert_file' | 'key_file' } } {
+  const tlsUrls = servers.filter((u) => u.startsWith('tls://')).length;
+  if (tlsUrls > 0 && tlsUrls < servers.length) return { problem: 'mixed' };
+  if (files?.cert_file !== undefined && files.key_file === undefined) return { problem: { key: 'cert_file', missing: 'key_file' } };
+  if (files?.key_file !== undefined && files.cert_file === undefined) return { problem: { key: 'key_file', missing: 'cert_file' } };
+  return { tls: files ?? (tlsUrls > 0 ? {} : undefined) };
 }
 
 /**

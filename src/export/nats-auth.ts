@@ -37,15 +37,18 @@ export function natsAuthenticator(c: NatsAuthConfig, name: (key: keyof NatsAuthC
   return undefined;
 }
 
-/** The file's one line (surrounding white space dropped); a failure is one line naming the key. */
-function secret(file: string, key: string, what: string): string {
-  let text: string;
+/** A file the config or a flag names by `key` (a secret, a certificate), read whole; a failure is one line naming both. */
+export function readKeyFile(file: string, key: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new EnvironmentError(`cannot read ${key} ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const value = text.trim();
+}
+
+/** The file's one line (surrounding white space dropped); a failure is one line naming the key. */
+function secret(file: string, key: string, what: string): string {
+  const value = readKeyFile(file, key).trim();
   if (value === '') throw new EnvironmentError(`${key} ${JSON.stringify(file)}: the file is empty; expected ${what}`);
   // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\x00-\x1f\x7f]/.test(value))

@@ -6,24 +6,24 @@
  * to a server the operator said speaks TLS.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type { TlsOptions } from '@nats-io/transport-node';
 import type { NatsTlsConfig } from '../config/types.js';
 import { EnvironmentError } from '../errors.js';
+import { readKeyFile } from './nats-auth.js';
 
 /** The client's TLS options (undefined: TLS not required); `name` writes a key as the user gave it. */
 export function natsTlsOptions(c: NatsTlsConfig | undefined, name: (key: keyof NatsTlsConfig) => string): TlsOptions | undefined {
   if (c === undefined) return undefined;
   const out: TlsOptions = {};
   if (c.ca_file !== undefined) {
-    const ca = pem(c.ca_file, name('ca_file'));
+    const ca = readKeyFile(c.ca_file, name('ca_file'));
     certificate(ca, c.ca_file, name('ca_file'));
     out.ca = ca;
   }
   if (c.cert_file !== undefined && c.key_file !== undefined) {
-    const cert = pem(c.cert_file, name('cert_file'));
+    const cert = readKeyFile(c.cert_file, name('cert_file'));
     const x509 = certificate(cert, c.cert_file, name('cert_file'));
-    const key = pem(c.key_file, name('key_file'));
+    const key = readKeyFile(c.key_file, name('key_file'));
     let k: crypto.KeyObject;
     try {
       k = crypto.createPrivateKey(key);
@@ -38,14 +38,6 @@ export function natsTlsOptions(c: NatsTlsConfig | undefined, name: (key: keyof N
     out.key = key;
   }
   return out;
-}
-
-function pem(file: string, key: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EnvironmentError(`cannot read ${key} ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 /** The first certificate of a PEM file (a CA file may hold several). */

@@ -23,6 +23,25 @@ export function tailOptions(a: FilterArgs): TailOptions {
   return opts;
 }
 
+/** Flags only reading a NATS stream takes (`--from nats://` or `tls://`). */
+const NATS_ONLY = [
+  'since',
+  'durable',
+  'stream',
+  'subject-prefix',
+  'user',
+  'password-file',
+  'nkey-file',
+  'tls-ca-file',
+  'tls-cert-file',
+  'tls-key-file',
+] as const;
+
+/** Refuses a flag only reading NATS takes when tail reads something else (this kernel, agents). */
+export function refuseNatsOnly(a: Partial<Record<(typeof NATS_ONLY)[number], unknown>>): void {
+  for (const k of NATS_ONLY) if (a[k] !== undefined) throw new UsageError(`--${k} needs --from nats://HOST:PORT or tls://HOST:PORT`);
+}
+
 /** --duration: seconds above 0. */
 export function parseDuration(v: string): number {
   const d = Number(v);
