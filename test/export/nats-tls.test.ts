@@ -90,6 +90,18 @@ async function run(e: NatsExporter, logs: string[], done: () => boolean, what: (
   }
 }
 
+/** Publishes two events until the exporter logs that it cannot connect; returns that line. */
+async function refusal(e: NatsExporter, logs: string[]): Promise<string | undefined> {
+  const refused = () => logs.find((l) => l.includes('cannot connect'));
+  await run(
+    e,
+    logs,
+    () => refused() !== undefined,
+    () => `a warning (log ${logs.join(' | ')})`,
+  );
+  return refused();
+}
+
 /** How many messages the stream holds, read over TLS with the CA (and the client's certificate). */
 async function storedCount(url: string, stream: string, tls: object): Promise<number> {
   const nc = await connect({ servers: [url], tls });
@@ -134,13 +146,7 @@ describe('export.nats and tail --from over TLS with a private CA', () => {
   it("without the CA the server's certificate is not trusted: said in the log, nothing sent, what waited counted dropped at the stop", async () => {
     const logs: string[] = [];
     const e = exporter([nats.url(0)], 'TLS', logs, { tls: tlsOf({}) });
-    await run(
-      e,
-      logs,
-      () => logs.some((l) => l.includes('cannot connect')),
-      () => `a warning (log ${logs.join(' | ')})`,
-    );
-    expect(logs.find((l) => l.includes('cannot connect'))).toMatch(/certificate/i);
+    expect(await refusal(e, logs)).toMatch(/certificate/i);
     expect(e.counts()).toEqual({ sent: 0, dropped: 2, queued: 0 }); // held until the stop, then counted dropped
     // tail without --tls-ca-file: one line, exit 1.
     const tail = new CliProcess(['tail', '--from', nats.url(0).replace('nats://', 'tls://'), '--stream', 'TLS', '--json', '--count', '1']);
@@ -162,12 +168,7 @@ describe('export.nats to a server that verifies clients (mutual TLS)', () => {
   it('takes the exporter with its certificate and key, and refuses it without them', async () => {
     const logs: string[] = [];
     const refused = exporter([nats.url(0)], 'MTLS', logs, { tls: tlsOf({ ca_file: at('ca.pem') }) });
-    await run(
-      refused,
-      logs,
-      () => logs.some((l) => l.includes('cannot connect')),
-      () => `a warning (log ${logs.join(' | ')})`,
-    );
+    await refusal(refused, logs);
     expect(refused.counts().sent).toBe(0);
 
     const accepted = exporter([nats.url(0)], 'MTLS', logs, { tls: tlsOf({ ca_file: at('ca.pem'), cert_file: at('client.pem'), key_file: at('client.key') }) });
@@ -198,13 +199,7 @@ describe('TLS required of a server without TLS', () => {
   it('sends nothing in plain text: the exporter says so, and what waited is counted dropped at its stop; tail exits 1 in one line', async () => {
     const logs: string[] = [];
     const e = exporter([nats.url(0).replace('nats://', 'tls://')], 'PLAIN', logs, { tls: tlsOf({ ca_file: at('ca.pem') }) });
-    await run(
-      e,
-      logs,
-      () => logs.some((l) => l.includes('cannot connect')),
-      () => `a warning (log ${logs.join(' | ')})`,
-    );
-    expect(logs.find((l) => l.includes('cannot connect'))).toMatch(/does not support 'tls'/);
+    expect(await refusal(e, logs)).toMatch(/does not support 'tls'/);
     expect(e.counts()).toEqual({ sent: 0, dropped: 2, queued: 0 }); // held until the stop, then counted dropped
     const nc = await connect({ servers: nats.urls });
     try {
@@ -246,6 +241,7 @@ describe('TLS files that cannot be used', () => {
       [['--from', 'tls://127.0.0.1:1', '--tls-cert-file', '/c.pem'], '--tls-cert-file needs --tls-key-file'],
       [['--from', 'unix:/run/forkwatch/api.sock', '--tls-ca-file', '/ca.pem'], '--tls-ca-file needs --from nats://'],
       [['--tls-ca-file', '/ca.pem'], '--tls-ca-file needs --from nats://'],
+      [['--since', '1h'], '--since needs --from nats://'],
       [['--from', 'tls://127.0.0.1:1', '--from', 'nats://127.0.0.1:2'], 'nats:// and tls:// mixed'],
       [['--from', 'tls://127.0.0.1:1', '--tls-ca-file', '/nonexistent/ca.pem'], 'cannot read --tls-ca-file "/nonexistent/ca.pem": ENOENT'],
     ];
