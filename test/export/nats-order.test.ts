@@ -20,28 +20,9 @@ import { NatsExporter, type NatsExporterOptions } from '../../src/export/nats.js
 import { DROPPED_HEADER, PREV_HEADER } from '../../src/export/nats-wire.js';
 import { until } from '../helpers/cgroup.js';
 import { CliProcess } from '../helpers/cli.js';
-import { NatsCluster } from '../helpers/nats.js';
+import { NatsCluster, natsEvent } from '../helpers/nats.js';
 
-/**
- * One time for all: the order tail shows then comes from the chain alone, not from the merge by
- * time (which keeps equal times in arrival order, the stream's).
- */
-function event(type: 'fork' | 'exec', seq: number): ProcessEvent {
-  const e: ProcessEvent = {
-    type,
-    time: '2026-12-05T16:20:56.123456Z',
-    pid: 1000 + seq,
-    tid: 1000 + seq,
-    ppid: 1,
-    comm: 'w',
-    uid: 0,
-    cgroup: '/t',
-    cgroup_id: 7,
-    ns_pid: 7,
-  };
-  if (type === 'exec') Object.assign(e, { filename: '/bin/true', argv: ['true'], argv_truncated: false });
-  return { ...e, node: 'n1', seq };
-}
+const event = (type: 'fork' | 'exec', seq: number) => natsEvent(type, seq);
 
 /** An exec whose argv makes it about 3 KB of JSON. */
 function bigExec(seq: number): ProcessEvent {

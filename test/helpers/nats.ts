@@ -11,9 +11,12 @@ import type { ProcessEvent } from '../../src/events/model.js';
 import type { NatsExporterOptions } from '../../src/export/nats.js';
 import { freePort } from './net.js';
 
-/** A made-up event of `node` with its `seq`, as an exporter is given it. */
-export function natsEvent(type: 'fork' | 'exit', seq: number, node = 'n1'): ProcessEvent {
-  return {
+/**
+ * A made-up event of `node` with its `seq`, as an exporter is given it. One time for all: the
+ * order a reader shows then comes from the chain alone, not from the merge by time.
+ */
+export function natsEvent(type: 'fork' | 'exec' | 'exit', seq: number, node = 'n1'): ProcessEvent {
+  const e: ProcessEvent = {
     type,
     time: '2026-12-06T20:00:00.000001Z',
     pid: 2000 + seq,
@@ -24,9 +27,9 @@ export function natsEvent(type: 'fork' | 'exit', seq: number, node = 'n1'): Proc
     cgroup: '/t',
     cgroup_id: 7,
     ns_pid: 7,
-    node,
-    seq,
   };
+  if (type === 'exec') Object.assign(e, { filename: '/bin/true', argv: ['true'], argv_truncated: false });
+  return { ...e, node, seq };
 }
 
 /** An exporter of node's events into stream (made by it), small and quick to give up, logging into logs. */
