@@ -236,12 +236,14 @@ describe('TLS files that cannot be used', () => {
     expect(tlsOf({ cert_file: at('client.pem'), key_file: at('client.key') })?.cert).toContain('BEGIN CERTIFICATE');
   });
 
-  it('tail: a certificate without its key, TLS flags without nats://, and mixed schemes are usage errors', async () => {
+  it('tail: a certificate without its key, NATS flags without nats://, mixed schemes and bad URLs (one with a terminal escape) are usage errors', async () => {
     const cases: [string[], string][] = [
       [['--from', 'tls://127.0.0.1:1', '--tls-cert-file', '/c.pem'], '--tls-cert-file needs --tls-key-file'],
       [['--from', 'unix:/run/forkwatch/api.sock', '--tls-ca-file', '/ca.pem'], '--tls-ca-file needs --from nats://'],
       [['--tls-ca-file', '/ca.pem'], '--tls-ca-file needs --from nats://'],
       [['--since', '1h'], '--since needs --from nats://'],
+      [['--from', 'nats://127.0.0.1:99999'], 'expected nats://HOST:PORT or tls://HOST:PORT'],
+      [['--from', 'tls://a\u001b[2J:1'], '"tls://a\\u001b[2J:1": expected nats://HOST:PORT or tls://HOST:PORT'],
       [['--from', 'tls://127.0.0.1:1', '--from', 'nats://127.0.0.1:2'], 'nats:// and tls:// mixed'],
       [['--from', 'tls://127.0.0.1:1', '--tls-ca-file', '/nonexistent/ca.pem'], 'cannot read --tls-ca-file "/nonexistent/ca.pem": ENOENT'],
     ];
@@ -251,6 +253,7 @@ describe('TLS files that cannot be used', () => {
       expect(code, `${args.join(' ')}: ${p.stderr}`).toBe(message.startsWith('cannot read') ? 1 : 2);
       expect(p.stderr.trim().split('\n'), p.stderr).toHaveLength(1);
       expect(p.stderr).toContain(message);
+      expect(p.stderr).not.toContain('\u001b');
     }
   });
 });
