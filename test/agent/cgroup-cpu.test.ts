@@ -1,7 +1,7 @@
 /**
  * CPU per cgroup without a sched_switch program on cgroup v2 (src/agent/cgroup-cpu.ts): the agent
  * reads cpu.stat at scrape. Real agent, real cgroups: a parent and its child each run a busy loop
- * that reports its own CPU (getrusage); each group shows its own loop's CPU, the child's not in the
+ * that reports its own CPU (the process's CPU clock); each group shows its own loop's CPU, the child's not in the
  * parent's, and removing the child leaves the parent's counter where it was. The switch program is
  * attached only when groups come from a v1 hierarchy.
  */
@@ -22,11 +22,12 @@ function progNames(pid: number): string[] {
 }
 
 /**
- * A group's CPU is its loop's getrusage CPU plus the CPU its shell spent in the cgroup (bash
- * starting after it moved in, then fork and wait): a few ms, far under the 0.1 s allowed above it
- * here. The child's loop (1.5 s) counted in the parent would be far over it. Below: cpu.stat has
- * been seen about 1 ms under getrusage for a 1.5 s loop (the kernel's two sums of the same runtime
- * are not updated at the same points), so 10 ms under is allowed.
+ * A group's CPU is its loop's CPU (burn counts it from its main, so what the process spent before
+ * its shell moved into the cgroup is not in it) plus the CPU its shell spent in the cgroup (bash
+ * starting after it moved in, exec): a few ms, far under the 0.1 s allowed above it here. The
+ * child's loop (1.5 s) counted in the parent would be far over it. Below: cpu.stat and the task's
+ * clock charge the same runtime at the same points, so the loop's CPU is a floor; 10 ms under is
+ * allowed all the same.
  */
 const SHELL_ALLOWANCE_S = 0.1;
 const BELOW_S = 0.01;
