@@ -47,10 +47,13 @@ export interface TailArgs extends FilterArgs {
  * it carries (timer, epoll, a call into JavaScript with cold caches, a write): at the agent's 2 ms a
  * fork loop made batches of ~25 events and that fixed cost was a third of tail's CPU per event; at
  * 10 ms a fork loop on this project's 2-core VM (~1,500 forks/s) still made batches of 10–30, and a
- * wake-up cost 300–450 µs of CPU there (schedstat), most of tail's 20+ µs per event. 50 ms is still
- * below what a person reading lines can see; a record after a quiet spell still wakes tail at once.
+ * wake-up cost 300–450 µs of CPU there (schedstat), most of tail's 20+ µs per event. Even a node
+ * process that only sleeps on a timer spends 170–300 µs of CPU per wake-up there (C: 55 µs), so at
+ * 50 ms (~120 events a batch) the wake-ups were still ~2 µs of tail's CPU per event. 100 ms: lines
+ * come ten times a second while records keep coming, and a record after a quiet spell still wakes
+ * tail at once.
  */
-const TAIL_FLUSH_NS = 50e6;
+const TAIL_FLUSH_NS = 100e6;
 
 export async function startTail(opts: TailOptions, k: { ringBytes?: number; argvMax?: number; hierarchy: string; verbose: boolean }): Promise<number> {
   const log = createLogger({ verbose: k.verbose, component: 'tail' });

@@ -161,3 +161,22 @@ function senderOf(e: RawEvent, ctx: EnrichContext): SignalSender {
 export function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
+
+/**
+ * `String(round6(ns / 1e9))` without printing a double (the slow kind of number printing): the
+ * value is u micro-units, and for 0 <= u < 1e15 the shortest text of u / 1e6 is u's digits with the
+ * point six from the right and the trailing zeros dropped (a decimal of at most 15 significant
+ * digits is what its nearest double prints as). Anything else goes the general way.
+ */
+export function secondsJson(ns: number): string {
+  const u = Math.round((ns / 1e9) * 1e6);
+  if (!(u >= 0 && u < 1e15)) return String(u / 1e6);
+  const whole = Math.floor(u / 1e6);
+  const frac = u - whole * 1e6;
+  if (frac === 0) return `${whole}`;
+  let digits = `${frac}`;
+  if (digits.length < 6) digits = '00000'.slice(digits.length - 1) + digits;
+  let end = 6;
+  while (digits.charCodeAt(end - 1) === 48) end--;
+  return `${whole}.${end === 6 ? digits : digits.slice(0, end)}`;
+}

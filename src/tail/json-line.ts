@@ -6,7 +6,7 @@
  */
 import { EventType, Flags } from '../events/layout.js';
 import type { RawEvent } from '../events/decode.js';
-import { decodeStatus, round6, sentByKernel, TYPE_OF } from '../events/model.js';
+import { decodeStatus, secondsJson, sentByKernel, TYPE_OF } from '../events/model.js';
 import { inertJson } from '../terminal.js';
 import type { ExitIdentity } from '../events/model.js';
 import { IsoCache } from '../events/clock.js';
@@ -111,8 +111,10 @@ export class JsonLines {
   line(e: RawEvent, fromCgroupId?: number, identity?: ExitIdentity): string | undefined {
     const type = TYPE_OF[e.type];
     if (!type) return undefined;
-    // Numbers print as JSON.stringify prints them (both are Number#toString for finite values).
-    let s = `{"type":"${type}","time":"${this.time.iso(this.ctx.wallNs(e.ts))}","pid":${e.pid},"tid":${e.tid},"ppid":${e.ppid},"comm":${this.string(e.comm)},"uid":${e.uid},${this.cgroups.fields(e.cgroupId)},"ns_pid":${e.nsPid}`;
+    // Numbers print as JSON.stringify prints them (both are Number#toString for finite values). A
+    // process's tid and namespace pid are mostly its pid: printed once.
+    const pid = `${e.pid}`;
+    let s = `{"type":"${type}","time":"${this.time.iso(this.ctx.wallNs(e.ts))}","pid":${pid},"tid":${e.tid === e.pid ? pid : e.tid},"ppid":${e.ppid},"comm":${this.string(e.comm)},"uid":${e.uid},${this.cgroups.fields(e.cgroupId)},"ns_pid":${e.nsPid === e.pid ? pid : e.nsPid}`;
     if (e.flags & Flags.THREAD) s += ',"thread":true';
     switch (e.type) {
       case EventType.EXEC: {
@@ -122,7 +124,7 @@ export class JsonLines {
       case EventType.EXIT: {
         const st = decodeStatus(e.status);
         s += `,"exit_code":${st.exit_code},"signal":${st.signal === null ? 'null' : jsonString(st.signal)},"core_dumped":${st.core_dumped}`;
-        s += `,"lifetime_s":${round6(Math.max(0, e.ts - e.startNs) / 1e9)},"cpu_s":${round6(e.cpuNs / 1e9)}`;
+        s += `,"lifetime_s":${secondsJson(Math.max(0, e.ts - e.startNs))},"cpu_s":${secondsJson(e.cpuNs)}`;
         if (e.flags & Flags.SENDER) {
           s += sentByKernel(e)
             ? ',"signal_sender":"kernel"'
@@ -136,7 +138,7 @@ export class JsonLines {
           // In the order toProcessEvent's Object.assign gives them; strings by the fast path.
           for (const k in identity) {
             const v = identity[k as keyof ExitIdentity];
-            s += `,"${k}":${typeof v === 'string' ? this.string(v) : k === 'argv' ? this.argv(v as string[]) : inertJson(v)}`;
+            s += `,"${k}":${typeof v === 'string' ? this.string(v) : typeof v === 'boolean' ? v : k === 'argv' ? this.argv(v as string[]) : inertJson(v)}`;
           }
         }
         break;

@@ -119,9 +119,9 @@ describe('JsonLines on hostile and edge values', () => {
     const ctx = { iso: (ns: number) => isoMicros(ns + OFFSET_NS), cgroupPath: (id: number) => paths.get(id) ?? `/unknown-${id}` };
     const argv = [s, '-c', `${s} "q" \\`];
     const identities: ExitIdentity[] = [
-      { filename: s, argv, cwd: `/home/${s}`, parent_comm: s, parent_filename: s },
-      { filename: s, argv, cwd: `/home/${s}`, parent_comm: s, parent_filename: s }, // the same array again
-      { argv: [...argv], cwd: s }, // an equal array that is another one
+      { filename: s, argv, argv_truncated: false, cwd: `/home/${s}`, parent_comm: s, parent_filename: s },
+      { filename: s, argv, argv_truncated: false, cwd: `/home/${s}`, parent_comm: s, parent_filename: s }, // the same array again
+      { argv: [...argv], argv_truncated: true, cwd: s }, // an equal array that is another one
       {
         filename: '/bin/sh',
         parent_comm: 'bash',
