@@ -10,7 +10,8 @@
 //    everything). Each as a ratio to the reference. What the agent attached is read from the
 //    kernel (handle_switch or not), never assumed. Cases run one at a time, rotated every round.
 // 2. overhead: the workload's CPU with the default agent attached against detached, alternating
-//    chunks (bench/lib/alternate.mjs, the method of bench/overhead.mjs), fork+exit and threads.
+//    chunks (bench/lib/alternate.mjs, the method of bench/overhead.mjs), fork+exit and threads;
+//    and directly, the handlers' run_time_ns over the workload's CPU in one more attached chunk.
 // 3. paced: the agent's CPU (% of one core) while fw-forkpar forks at a paced 1,000/s.
 // 4. churn: the agent's RSS (VmRSS) over a churn of short-lived cgroups (churn_loop of
 //    bench/agent/lib.sh), sampled every --rss-every seconds, for --churn-s seconds.
@@ -266,7 +267,34 @@ async function overheadPart() {
         return r;
       },
     });
-    overhead[name] = { chunkOps, ...pairStats(chunks) };
+    overhead[name] = { chunkOps, ...pairStats(chunks), direct: await directShare(name, chunkOps) };
+  }
+}
+
+/**
+ * The handlers' own CPU in the workload's context, as a share of the workload's CPU: one more chunk
+ * with the agent attached and kernel.bpf_stats_enabled on (left off for the A/B chunks, as its two
+ * clock reads per run would be in B's CPU), the run_time_ns of every program the agent attached
+ * over the chunk's CPU. What the A/B pairs measure besides it (cache and TLB the handlers take from
+ * the workload) is within their noise; runs caused by other processes meanwhile are counted too.
+ */
+async function directShare(name, chunkOps) {
+  const a = await startAgent();
+  const was = bpfStatsEnabled();
+  try {
+    setBpfStats(true);
+    const progs = handlersOf(a.pid);
+    const s0 = runStats(progs);
+    const r = await runWorkload(name, chunkOps);
+    const d = runDelta(s0, runStats(progs));
+    const ns = Object.values(d).reduce((sum, v) => sum + v.ns, 0);
+    const runs = Object.values(d).reduce((sum, v) => sum + v.cnt, 0);
+    const share = ns / r.cpuNs;
+    log(`overhead ${name} direct: handlers ${fmt(ns / 1e6, 1)} ms in ${runs} runs over the workload's ${fmt(r.cpuNs / 1e9, 3)} s of CPU: ${fmt(share * 100, 3)}%`);
+    return { handlersNs: ns, runs, workloadCpuNs: r.cpuNs, ops: r.ops, share };
+  } finally {
+    setBpfStats(was);
+    await stopTool(a);
   }
 }
 
