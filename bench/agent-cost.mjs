@@ -259,7 +259,14 @@ async function overheadPart() {
     const chunkOps = WORKLOADS[name].chunk; // about a second each here; BENCH_SCALE scales it
     const { chunks } = await alternate({
       perSide: CHUNKS,
-      attach: () => startAgent(),
+      // Its start-up work (compiling its hot paths, the first /proc scans) out of the B chunks: a
+      // run without this pause had every block's first B chunk 5–15% slower than its A neighbour
+      // and the second one within noise of it.
+      attach: async () => {
+        const h = await startAgent();
+        await sleep(3000);
+        return h;
+      },
       detach: (h) => stopTool(h),
       chunk: async (i, attached) => {
         const r = await runWorkload(name, chunkOps);
@@ -282,6 +289,7 @@ async function directShare(name, chunkOps) {
   const a = await startAgent();
   const was = bpfStatsEnabled();
   try {
+    await sleep(3000);
     setBpfStats(true);
     const progs = handlersOf(a.pid);
     const s0 = runStats(progs);
