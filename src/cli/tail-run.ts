@@ -48,10 +48,10 @@ export interface TailArgs extends FilterArgs {
  * fork loop made batches of ~25 events and that fixed cost was a third of tail's CPU per event; at
  * 10 ms a fork loop on this project's 2-core VM (~1,500 forks/s) still made batches of 10–30, and a
  * wake-up cost 300–450 µs of CPU there (schedstat), most of tail's 20+ µs per event. Even a node
- * process that only sleeps on a timer spends 170–300 µs of CPU per wake-up there (C: 55 µs), so at
- * 50 ms (~120 events a batch) the wake-ups were still ~2 µs of tail's CPU per event. 100 ms: lines
- * come ten times a second while records keep coming, and a record after a quiet spell still wakes
- * tail at once.
+ * process that only sleeps on a timer spends 200–380 µs of CPU per wake-up there (C: 50 µs,
+ * bench/wake-cost.mjs), so at 50 ms (~120 events a batch) the wake-ups were still ~2 µs of tail's
+ * CPU per event. 100 ms: lines come ten times a second while records keep coming, and a record
+ * after a quiet spell still wakes tail at once.
  */
 const TAIL_FLUSH_NS = 100e6;
 
