@@ -159,8 +159,11 @@ function senderOf(e: RawEvent, ctx: EnrichContext): SignalSender {
 
 /** Seconds rounded to the microsecond, as the model prints durations. */
 export function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return micros(x) / 1e6;
 }
+
+/** Seconds as whole microseconds, rounded as round6 rounds them. */
+const micros = (seconds: number): number => Math.round(seconds * 1e6);
 
 /**
  * `String(round6(ns / 1e9))` without printing a double (the slow kind of number printing): the
@@ -169,13 +172,12 @@ export function round6(x: number): number {
  * digits is what its nearest double prints as). Anything else goes the general way.
  */
 export function secondsJson(ns: number): string {
-  const u = Math.round((ns / 1e9) * 1e6);
+  const u = micros(ns / 1e9);
   if (!(u >= 0 && u < 1e15)) return String(u / 1e6);
   const whole = Math.floor(u / 1e6);
   const frac = u - whole * 1e6;
   if (frac === 0) return `${whole}`;
-  let digits = `${frac}`;
-  if (digits.length < 6) digits = '00000'.slice(digits.length - 1) + digits;
+  const digits = `${frac}`.padStart(6, '0');
   let end = 6;
   while (digits.charCodeAt(end - 1) === 48) end--;
   return `${whole}.${end === 6 ? digits : digits.slice(0, end)}`;
