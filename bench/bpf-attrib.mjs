@@ -10,30 +10,18 @@
 // usage: sudo node bench/bpf-attrib.mjs [KNOCKOUT...]     (names as in proc.bpf.c: RECORD, COUNTERS…)
 // env:   BENCH_COUNT (forks per loop, 20000), BENCH_ROUNDS (3), BENCH_LOOPS (parallel loops per case,
 //        "1,2"), BENCH_OUT (results directory). The sysctl is put back as it was, even on failure.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { attachmentsOf, bpfStatsEnabled, COUNTING_REFERENCE, ensureTracefs, HANDLERS, progInfo, setBpfStats } from './lib/bpf.mjs';
+import { COUNTING_REFERENCE } from './lib/bpf.mjs';
+import { handlerRunSettings, prepareHandlerRuns, rotatedRuns } from './lib/handler-runs.mjs';
 import { knockouts } from './lib/knockouts.mjs';
-import { startTool, stopTool, waitFor } from './lib/proc.mjs';
 import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
 import { FW_ROOT } from './lib/tools.mjs';
 
-const COUNT = Number(process.env.BENCH_COUNT ?? 20000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const LOOPS = (process.env.BENCH_LOOPS ?? '1,2').split(',').map(Number);
-for (const [name, v] of [['BENCH_COUNT', COUNT], ['BENCH_ROUNDS', ROUNDS], ...LOOPS.map((l) => ['BENCH_LOOPS', l])]) {
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`bpf-attrib: ${name} must be a positive integer, not ${JSON.stringify(process.env[name])}`);
-    process.exit(2);
-  }
-}
-if (process.getuid() !== 0) {
-  console.error('bpf-attrib: needs root (BPF programs, kernel.bpf_stats_enabled)');
-  process.exit(2);
-}
+const { COUNT, ROUNDS, LOOPS } = handlerRunSettings('bpf-attrib');
 if (!existsSync(join(FW_ROOT, 'addon/build/Release/forkwatch.node')) || !existsSync(join(FW_ROOT, 'dist/events/decode.js'))) {
   console.error(`bpf-attrib: forkwatch is not built in ${FW_ROOT}; run 'make' first`);
   process.exit(2);
@@ -65,86 +53,34 @@ for (const v of variants) {
   log(`build ${v.name}`);
   execFileSync('make', ['-s', '-C', FW_ROOT, 'bpf-variant', `VARIANT=${v.define}`, `OUT=${v.object}`], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
-const forkn = join(buildDir, 'forkn');
-execFileSync('cc', ['-O2', '-o', forkn, join(FW_ROOT, 'test/workloads/forkn.c')]);
-
-
-const before = bpfStatsEnabled();
-process.on('exit', () => {
-  try {
-    setBpfStats(before);
-  } catch {
-    /* best effort */
-  }
-});
-setBpfStats(true);
-ensureTracefs();
-
-/** Starts one tool; resolves with its handle once the kernel lists its fork and exit programs. */
-async function attach(tool) {
-  const err = join(dir, 'raw', `${tool.name}.err`);
-  const out = join(dir, 'raw', `${tool.name}.out`);
-  const argv = tool.name === 'reference' ? ['bpftrace', '-e', COUNTING_REFERENCE] : ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, tool.object];
-  const h = startTool(tool.name, argv, { stdout: out, stderr: err });
-  const want = ['sched_process_fork', 'sched_process_exit'];
-  await waitFor(`${tool.name} attach`, () => want.every((t) => attachmentsOf(h.pid).some((a) => a.tracepoint === t)), { alive: h.running, timeoutMs: 60000 });
-  return { h, out, progs: new Map(attachmentsOf(h.pid).map((a) => [a.prog_id, HANDLERS[a.tracepoint] ?? a.tracepoint])) };
-}
-
-/** run_time_ns and run_cnt by handler. */
-function snapshot(progs) {
-  const out = {};
-  for (const p of progInfo([...progs.keys()])) out[progs.get(p.id)] = { ns: p.run_time_ns ?? 0, cnt: p.run_cnt ?? 0 };
-  return out;
-}
-
-/** `loops` fork+exit loops of COUNT each, in parallel; resolves when all have exited 0. */
-function workload(loops) {
-  return Promise.all(
-    Array.from({ length: loops }, () => new Promise((resolve, reject) => {
-      const c = spawn(forkn, [String(COUNT)], { stdio: 'ignore' });
-      c.on('error', reject);
-      c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`forkn exited with ${code}`))));
-    })),
-  );
-}
+const forkn = prepareHandlerRuns(FW_ROOT, buildDir);
 
 const tools = [...variants, { name: 'reference', removes: 'bpftrace, counting fork and exit' }];
 const start = { date: new Date().toISOString(), loadavg: loadavg() };
-/** case (loops) -> tool -> handler -> { ns, cnt }; and records / lost per tool. */
-const sums = {};
-for (let round = 0; round < ROUNDS; round++) {
-  for (const loops of LOOPS) {
-    const order = tools.map((_, i) => tools[(i + round) % tools.length]);
-    for (const tool of order) {
-      const { h, out, progs } = await attach(tool);
-      let s0;
-      let s1;
-      try {
-        s0 = snapshot(progs);
-        await workload(loops);
-        s1 = snapshot(progs);
-      } finally {
-        await stopTool(h);
-      }
-      const row = ((sums[loops] ??= {})[tool.name] ??= { handlers: {}, records: 0, lost: 0 });
-      for (const [handler, v] of Object.entries(s1)) {
-        const acc = (row.handlers[handler] ??= { ns: 0, cnt: 0 });
-        acc.ns += v.ns - (s0[handler]?.ns ?? 0);
-        acc.cnt += v.cnt - (s0[handler]?.cnt ?? 0);
-      }
-      const m = /records (\d+) lost (\d+)/.exec(readFileSync(out, 'utf8'));
-      if (m) {
-        row.records += Number(m[1]);
-        row.lost += Number(m[2]);
-      }
-      log(`round ${round + 1}/${ROUNDS}, ${loops} loop(s), ${tool.name}: ${Object.entries(row.handlers).map(([k, v]) => `${k} ${fmt(v.cnt ? v.ns / v.cnt : null, 0)}`).join(' ')}`);
-    }
-  }
-}
+/** case (loops) -> tool -> { handlers, records, lost } */
+const sums = await rotatedRuns({
+  dir,
+  tools: tools.map((t) => ({
+    name: t.name,
+    argv: t.name === 'reference' ? ['bpftrace', '-e', COUNTING_REFERENCE] : ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, t.object],
+  })),
+  rounds: ROUNDS,
+  loops: LOOPS,
+  forkn,
+  count: COUNT,
+});
 const end = { date: new Date().toISOString(), loadavg: loadavg() };
 const commit = commitOf(FW_ROOT);
-const result = { machine: machine(), command: process.argv.slice(1).join(' '), env: { COUNT, ROUNDS, LOOPS }, start, end, commit, variants: tools.map(({ name, removes }) => ({ name, removes })), sums };
+const result = {
+  machine: machine(),
+  command: process.argv.slice(1).join(' '),
+  env: { COUNT, ROUNDS, LOOPS },
+  start,
+  end,
+  commit,
+  variants: tools.map(({ name, removes }) => ({ name, removes })),
+  sums,
+};
 save('bpf-attrib', result);
 
 // ---- the table ----
@@ -153,16 +89,26 @@ const la = (l) => l.map((x) => x.toFixed(2)).join(' ');
 const lines = [];
 lines.push(`### BPF handler cost by part (bench/bpf-attrib.mjs)\n`);
 lines.push(`${start.date} – ${end.date}, commit \`${commit}\`, ${result.machine.cpu}, ${result.machine.cores} CPUs, kernel ${result.machine.kernel}.`);
-lines.push(`Load average ${la(start.loadavg)} at the start, ${la(end.loadavg)} at the end. Command: \`${['node', ...process.argv.slice(1).map((a) => a.replace(FW_ROOT + '/', ''))].join(' ')}\` (BENCH_COUNT=${COUNT}, BENCH_ROUNDS=${ROUNDS}, BENCH_LOOPS=${LOOPS.join(',')}).`);
+lines.push(
+  `Load average ${la(start.loadavg)} at the start, ${la(end.loadavg)} at the end. Command: \`${['node', ...process.argv.slice(1).map((a) => a.replace(FW_ROOT + '/', ''))].join(' ')}\` (BENCH_COUNT=${COUNT}, BENCH_ROUNDS=${ROUNDS}, BENCH_LOOPS=${LOOPS.join(',')}).`,
+);
 const others = result.machine.otherTracers?.filter((t) => t.pid !== process.pid) ?? [];
-lines.push(others.length ? `Other programs on the sched_process_* tracepoints during the run: ${others.map((t) => `\`${t.cmd}\``).join(', ')}.` : 'No other program was attached to the sched_process_* tracepoints when the run ended.');
+lines.push(
+  others.length
+    ? `Other programs on the sched_process_* tracepoints during the run: ${others.map((t) => `\`${t.cmd}\``).join(', ')}.`
+    : 'No other program was attached to the sched_process_* tracepoints when the run ended.',
+);
 lines.push('');
-lines.push('ns per run = run_time_ns / run_cnt over every run while the loops ran (other processes\' forks included). "× ref": over the bpftrace counting program on the same tracepoint; "saves": the default build\'s ns minus the variant\'s, as a share of the default\'s.\n');
+lines.push(
+  'ns per run = run_time_ns / run_cnt over every run while the loops ran (other processes\' forks included). "× ref": over the bpftrace counting program on the same tracepoint; "saves": the default build\'s ns minus the variant\'s, as a share of the default\'s.\n',
+);
 for (const loops of LOOPS) {
   const byTool = sums[loops];
   const ref = byTool.reference.handlers;
   const def = byTool.default.handlers;
-  lines.push(`**${loops > 1 ? `${loops} fork+exit loops in parallel, ${COUNT} forks each` : `one fork+exit loop, ${COUNT} forks`}, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}**\n`);
+  lines.push(
+    `**${loops > 1 ? `${loops} fork+exit loops in parallel, ${COUNT} forks each` : `one fork+exit loop, ${COUNT} forks`}, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}**\n`,
+  );
   lines.push('| build | removes | fork ns/run | × ref | saves | exit ns/run | × ref | saves | switch ns/run | records lost |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const t of tools) {
