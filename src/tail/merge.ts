@@ -11,6 +11,16 @@ export interface Timed {
   time: string;
 }
 
+/**
+ * Whether an event's time may move its stream's "seen up to": not when it is more than the reorder
+ * window ahead of our clock (a host whose clock runs that far ahead, or a forged time). Such an event
+ * is still merged in its place; it only cannot make the merger believe the stream is past
+ * everything, which would let every later event out at once, unordered, for the rest of the session.
+ */
+function credible(key: number, nowUs: number, windowUs: number): boolean {
+  return key <= nowUs + windowUs;
+}
+
 /** Epoch microseconds from our ISO times (…SS.ffffffZ), exact where Date.parse is not. */
 export function timeKey(iso: string): number {
   const ms = Date.parse(iso);
@@ -73,8 +83,9 @@ export class StreamMerger<T extends Timed> {
     // goes in its place among those still queued.
     let at = s.queue.length;
     while (at > 0 && s.queue[at - 1].key > key) at--;
-    s.queue.splice(at, 0, { key, arrived: this.nowUs(), ev });
-    if (key > s.lastSeen) s.lastSeen = key;
+    const now = this.nowUs();
+    s.queue.splice(at, 0, { key, arrived: now, ev });
+    if (key > s.lastSeen && credible(key, now, this.windowUs)) s.lastSeen = key;
     this.flush();
   }
 
@@ -143,8 +154,9 @@ export class ReorderBuffer<T extends Timed> {
   push(ev: T, key = timeKey(ev.time)): void {
     let at = this.queue.length;
     while (at > 0 && this.queue[at - 1].key > key) at--;
-    this.queue.splice(at, 0, { key, arrived: this.nowUs(), ev });
-    if (key > this.latest) this.latest = key;
+    const now = this.nowUs();
+    this.queue.splice(at, 0, { key, arrived: now, ev });
+    if (key > this.latest && credible(key, now, this.windowUs)) this.latest = key;
     this.flush();
   }
 

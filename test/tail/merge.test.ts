@@ -170,4 +170,21 @@ describe('StreamMerger', () => {
     m.drain();
     expect(out).toEqual(['a:first', 'a:second']);
   });
+
+  it('a time far ahead of our clock (a forged or wrong clock) does not stop the stream holding the others back', () => {
+    const { m, out } = merger();
+    m.open('a');
+    m.open('b');
+    m.push('a', { time: '2099-01-01T00:00:00.000000Z', id: 'future' });
+    m.push('b', ev(20, 'b20'));
+    m.push('a', ev(10, 'a10'));
+    // b's 20 waits for a, which has shown nothing credible past 20 (it would have gone out first,
+    // ahead of a's 10, had the far time counted).
+    expect(out).toEqual(['a:a10']);
+    m.push('a', ev(30, 'a30'));
+    m.push('b', ev(40, 'b40'));
+    expect(out).toEqual(['a:a10', 'b:b20', 'a:a30']);
+    m.drain();
+    expect(out).toEqual(['a:a10', 'b:b20', 'a:a30', 'b:b40', 'a:future']);
+  });
 });

@@ -6,7 +6,7 @@ const at = (ms: number) => ({ time: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, ms)).
 
 describe('ReorderBuffer', () => {
   it('a late source within the window is put in its place, whatever the arrival times', () => {
-    const now = 0;
+    const now = Date.UTC(2026, 0, 1, 1) * 1000; // an hour after the events: a replay
     const out: number[] = [];
     const b = new ReorderBuffer<{ time: string }>(
       (e) => out.push(Date.parse(e.time) % 100_000),
@@ -38,5 +38,24 @@ describe('ReorderBuffer', () => {
     b.flush();
     expect(out).toEqual([at(5).time]);
     expect(b.pending).toBe(0);
+  });
+
+  it('an event timed far ahead of our clock does not let every later event out unordered', () => {
+    const now = Date.UTC(2026, 0, 1, 0, 0, 1) * 1000; // just after the events' times
+    const out: string[] = [];
+    const b = new ReorderBuffer<{ time: string }>(
+      (e) => out.push(e.time),
+      300_000,
+      () => now,
+    );
+    b.push({ time: '2099-01-01T00:00:00.000000Z' });
+    b.push(at(200));
+    b.push(at(100));
+    // Without the cap, 2099 would put every event "a window behind" and out in arrival order.
+    expect(out).toEqual([]);
+    b.push(at(500));
+    expect(out).toEqual([at(100).time, at(200).time]);
+    b.drain();
+    expect(out).toEqual([at(100).time, at(200).time, at(500).time, '2099-01-01T00:00:00.000000Z']);
   });
 });
