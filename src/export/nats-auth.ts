@@ -7,10 +7,10 @@
  * Every file is read and checked once, before anything connects: a missing, unreadable or
  * malformed secret is one line naming the key and the file, not a connection that fails forever.
  */
-import fs from 'node:fs';
 import { nkeyAuthenticator, nkeys, tokenAuthenticator, usernamePasswordAuthenticator, type Authenticator } from '@nats-io/transport-node';
 import type { NatsAuthConfig } from '../config/types.js';
 import { EnvironmentError } from '../errors.js';
+import { readKeyFile } from '../host/key-file.js';
 
 /** The authenticator the config names (undefined: none); `name` writes a key as the user gave it (`export.nats.token_file`, `--token-file`). */
 export function natsAuthenticator(c: NatsAuthConfig, name: (key: keyof NatsAuthConfig) => string): Authenticator | undefined {
@@ -35,15 +35,6 @@ export function natsAuthenticator(c: NatsAuthConfig, name: (key: keyof NatsAuthC
     return nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   return undefined;
-}
-
-/** A file the config or a flag names by `key` (a secret, a certificate), read whole; a failure is one line naming both. */
-export function readKeyFile(file: string, key: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new EnvironmentError(`cannot read ${key} ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 /** The file's one line (surrounding white space dropped); a failure is one line naming the key. */

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { TlsOptions } from '@nats-io/transport-node';
 import type { NatsTlsConfig } from '../config/types.js';
 import { EnvironmentError } from '../errors.js';
-import { readKeyFile } from './nats-auth.js';
+import { readKeyFile } from '../host/key-file.js';
 
 /** The client's TLS options (undefined: TLS not required); `name` writes a key as the user gave it. */
 export function natsTlsOptions(c: NatsTlsConfig | undefined, name: (key: keyof NatsTlsConfig) => string): TlsOptions | undefined {

@@ -6,9 +6,9 @@
  * that is not JSON, a stream that goes quiet past its deadline all end the request with a
  * one-line error, naming the request.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { readKeyFile } from '../host/key-file.js';
 
 /** An API error with the HTTP status when there was one (410: the resourceVersion is gone). */
 export class ApiError extends Error {
@@ -146,18 +146,18 @@ export class ApiClient {
       reject(new ApiError('closed'));
       return undefined;
     }
-    let ca: Buffer | undefined;
+    let ca: string | undefined;
     for (const [key, file] of [
       ['token_file', this.o.tokenFile],
       ['ca_file', this.o.caFile],
     ] as const) {
       if (file === undefined) continue;
       try {
-        const text = fs.readFileSync(file);
-        if (key === 'token_file') headers.Authorization = `Bearer ${text.toString('utf8').trim()}`;
+        const text = readKeyFile(file, `kubernetes.${key}`);
+        if (key === 'token_file') headers.Authorization = `Bearer ${text.trim()}`;
         else ca = text;
       } catch (err) {
-        reject(new ApiError(`cannot read kubernetes.${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+        reject(new ApiError((err as Error).message));
         return undefined;
       }
     }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { EnvironmentError, UsageError } from '../errors.js';
+import { readKeyFile } from '../host/key-file.js';
 import { serveEvents, type EventsDeps } from './events.js';
 import { guardServer, SERVER_LIMITS, serverOptions, type ServerLimits } from './guard.js';
 import { acceptsGzip, wantsOpenMetrics } from './http.js';
@@ -132,13 +133,12 @@ export function createApiServer(h: ApiHandlers, policy: AccessPolicy, onError: (
 /** Reads a token file; the agent refuses to start (or a reload) on a token file it cannot use. */
 export function readToken(file: string | undefined, key = 'api.token_file'): string | undefined {
   if (file === undefined) return undefined;
-  let token: string;
-  try {
-    token = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new EnvironmentError(`cannot read ${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  if (token.length < 16) throw new EnvironmentError(`${key} ${file}: the token is shorter than 16 characters; use e.g. openssl rand -hex 32 > ${file}`);
+  const token = readKeyFile(file, key).trim();
+  const quoted = JSON.stringify(file);
+  if (token.length < 16) throw new EnvironmentError(`${key} ${quoted}: the token is shorter than 16 characters; use e.g. openssl rand -hex 32 > ${quoted}`);
+  // A request's Authorization header is one line of visible characters: such a token never matches.
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new EnvironmentError(`${key} ${quoted}: the token holds white space, a line break or a control character; expected one line of visible characters`);
   return token;
 }
 

@@ -250,10 +250,14 @@ describe('ApiClient.getJson', () => {
   it('a refused connection and a missing token or CA file are one-line errors too', async () => {
     await expect(new ApiClient({ base: 'http://127.0.0.1:1' }).getJson('/pods')).rejects.toThrow('GET http://127.0.0.1:1/pods: ECONNREFUSED');
     await expect(new ApiClient({ base: 'http://127.0.0.1:1', tokenFile: '/nonexistent/token' }).getJson('/pods')).rejects.toThrow(
-      'cannot read kubernetes.token_file /nonexistent/token: ENOENT',
+      'cannot read kubernetes.token_file "/nonexistent/token": ENOENT',
     );
     await expect(new ApiClient({ base: 'https://127.0.0.1:1', caFile: '/nonexistent/ca.crt' }).getJson('/pods')).rejects.toThrow(
-      'cannot read kubernetes.ca_file /nonexistent/ca.crt: ENOENT',
+      'cannot read kubernetes.ca_file "/nonexistent/ca.crt": ENOENT',
+    );
+    // A path holding a terminal escape is named quoted, the escape inert.
+    await expect(new ApiClient({ base: 'http://127.0.0.1:1', tokenFile: '/nonexistent/\u001b[2Jt' }).getJson('/pods')).rejects.toThrow(
+      'cannot read kubernetes.token_file "/nonexistent/\\u001b[2Jt": ENOENT',
     );
   });
 });
