@@ -9,13 +9,14 @@
 //
 // usage: sudo node bench/bpf-attrib.mjs [KNOCKOUT...]     (names as in proc.bpf.c: RECORD, COUNTERS…)
 // env:   BENCH_COUNT (forks per loop, 20000), BENCH_ROUNDS (3), BENCH_LOOPS (parallel loops per case,
-//        "1,2"), BENCH_OUT (results directory). The sysctl is put back as it was, even on failure.
+//        "1,2"), BENCH_OUT (results directory), BENCH_QUIET_LOAD and BENCH_QUIET_WAIT
+//        (after the builds, wait until the load is under 0.5, at most 900 s). The sysctl is put back as it was, even on failure.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { COUNTING_REFERENCE } from './lib/bpf.mjs';
-import { handlerRunSettings, prepareHandlerRuns, rotatedRuns } from './lib/handler-runs.mjs';
+import { handlerRunSettings, prepareHandlerRuns, rotatedRuns, waitQuiet } from './lib/handler-runs.mjs';
 import { knockouts } from './lib/knockouts.mjs';
 import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
@@ -56,6 +57,7 @@ for (const v of variants) {
 const forkn = prepareHandlerRuns(FW_ROOT, buildDir);
 
 const tools = [...variants, { name: 'reference', removes: 'bpftrace, counting fork and exit' }];
+await waitQuiet('bpf-attrib');
 const start = { date: new Date().toISOString(), loadavg: loadavg() };
 /** case (loops) -> tool -> { handlers, records, lost } */
 const sums = await rotatedRuns({

@@ -10,12 +10,13 @@
 // every round.
 //
 // usage: sudo node bench/ring-layout.mjs
-// env:   BENCH_COUNT (forks per loop, 20000), BENCH_ROUNDS (3), BENCH_LOOPS ("1,2"), BENCH_OUT
+// env:   BENCH_COUNT (forks per loop, 20000), BENCH_ROUNDS (3), BENCH_LOOPS ("1,2"), BENCH_OUT,
+//        BENCH_QUIET_LOAD and BENCH_QUIET_WAIT (after the builds, wait for load < 0.5, at most 900 s)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { COUNTING_REFERENCE } from './lib/bpf.mjs';
-import { handlerRunSettings, prepareHandlerRuns, rotatedRuns } from './lib/handler-runs.mjs';
+import { handlerRunSettings, prepareHandlerRuns, rotatedRuns, waitQuiet } from './lib/handler-runs.mjs';
 import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
 import { buildRingProbes, PROBES } from './lib/ring-probe.mjs';
@@ -32,6 +33,7 @@ const { loader, objects } = buildRingProbes(FW_ROOT, buildDir);
 const forkn = prepareHandlerRuns(FW_ROOT, buildDir);
 
 const tools = [...PROBES, { name: 'reference', label: 'bpftrace, counting fork and exit (reference)' }];
+await waitQuiet('ring-layout');
 const start = { date: new Date().toISOString(), loadavg: loadavg() };
 /** loops -> tool -> { handlers: { fork: { ns, cnt }, exit }, records, lost } */
 const sums = await rotatedRuns({

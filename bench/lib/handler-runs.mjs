@@ -3,9 +3,10 @@
 // that run every tool in an order rotated per round and sum each handler's run_time_ns and run_cnt.
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { attachmentsOf, bpfStatsEnabled, ensureTracefs, HANDLERS, runDelta, runStats, setBpfStats } from './bpf.mjs';
-import { startTool, stopTool, waitFor } from './proc.mjs';
+import { sleep, startTool, stopTool, waitFor } from './proc.mjs';
 import { log } from './results.mjs';
 import { fmt } from './stats.mjs';
 
@@ -46,6 +47,30 @@ export function prepareHandlerRuns(root, buildDir) {
   setBpfStats(true);
   ensureTracefs();
   return forkn;
+}
+
+/**
+ * Waits, after the builds, until the 1-minute load average is under BENCH_QUIET_LOAD (0.5), for up
+ * to BENCH_QUIET_WAIT seconds (900): the builds themselves raise it. Returns whether it got there;
+ * the caller's table says the load it started at either way.
+ */
+export async function waitQuiet(script) {
+  const below = Number(process.env.BENCH_QUIET_LOAD ?? 0.5);
+  const waitS = Number(process.env.BENCH_QUIET_WAIT ?? 900);
+  if (!(below > 0) || !(waitS >= 0)) {
+    console.error(`${script}: BENCH_QUIET_LOAD must be a positive number and BENCH_QUIET_WAIT a number of seconds`);
+    process.exit(2);
+  }
+  const until = Date.now() + waitS * 1000;
+  while (loadavg()[0] >= below) {
+    if (Date.now() >= until) {
+      log(`load ${loadavg()[0].toFixed(2)} still at or over ${below} after ${waitS} s: starting anyway`);
+      return false;
+    }
+    await sleep(5000);
+  }
+  log(`load ${loadavg()[0].toFixed(2)}: starting`);
+  return true;
 }
 
 /** Starts `argv` as tool `name` (output in dir/raw); resolves once its fork and exit programs are attached. */
