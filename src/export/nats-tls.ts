@@ -11,14 +11,20 @@ import type { NatsTlsConfig } from '../config/types.js';
 import { EnvironmentError } from '../errors.js';
 import { readKeyFile } from '../host/key-file.js';
 
-/** The client's TLS options (undefined: TLS not required); `name` writes a key as the user gave it. */
+/**
+ * The client's TLS options (undefined: TLS not required); `name` writes a key as the user gave it.
+ * The files are checked here, once; the options name them by path, and the client reads them again
+ * at every connection and reconnection, so a certificate renewed in place (cert-manager's secret
+ * volume) is used without a restart. A renewed file that cannot be used then fails that connection
+ * attempt, which the client retries and the exporter logs, as any other.
+ */
 export function natsTlsOptions(c: NatsTlsConfig | undefined, name: (key: keyof NatsTlsConfig) => string): TlsOptions | undefined {
   if (c === undefined) return undefined;
   const out: TlsOptions = {};
   if (c.ca_file !== undefined) {
     const ca = readKeyFile(c.ca_file, name('ca_file'));
     certificate(ca, c.ca_file, name('ca_file'));
-    out.ca = ca;
+    out.caFile = c.ca_file;
   }
   if (c.cert_file !== undefined && c.key_file !== undefined) {
     const cert = readKeyFile(c.cert_file, name('cert_file'));
@@ -34,8 +40,8 @@ export function natsTlsOptions(c: NatsTlsConfig | undefined, name: (key: keyof N
       throw new EnvironmentError(
         `${name('key_file')} ${JSON.stringify(c.key_file)}: not the key of the certificate in ${name('cert_file')} ${JSON.stringify(c.cert_file)}`,
       );
-    out.cert = cert;
-    out.key = key;
+    out.certFile = c.cert_file;
+    out.keyFile = c.key_file;
   }
   return out;
 }

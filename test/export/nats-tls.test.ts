@@ -185,6 +185,51 @@ describe('export.nats to a server that verifies clients (mutual TLS)', () => {
     };
     expect(await storedCount(nats.url(0), 'MTLS', mutual)).toBe(2);
   }, 60_000);
+  it('reads the certificate and key again at each connection: one renewed in place is used without a restart', async () => {
+    // Options made once, as the agent makes them at start, from files that will be renewed in place.
+    fs.copyFileSync(at('client.pem'), at('renewed.pem'));
+    fs.copyFileSync(at('client.key'), at('renewed.key'));
+    const tls = tlsOf({ ca_file: at('ca.pem'), cert_file: at('renewed.pem'), key_file: at('renewed.key') });
+    const logs: string[] = [];
+    const first = exporter([nats.url(0)], 'MTLS', logs, { tls });
+    await run(
+      first,
+      logs,
+      () => first.counts().sent === 2,
+      () => `2 sent (${JSON.stringify(first.counts())}; log ${logs.join(' | ')})`,
+    );
+    // Replaced by a certificate of a CA the server does not trust: the next connection uses it, and is refused.
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'renewed.key',
+      '-out',
+      'renewed.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=untrusted',
+    );
+    const second = exporter([nats.url(0)], 'MTLS', logs, { tls });
+    await refusal(second, logs);
+    expect(second.counts().sent).toBe(0);
+    // Renewed again with one the server trusts: taken, with the same options.
+    fs.copyFileSync(at('other.pem'), at('renewed.pem'));
+    fs.copyFileSync(at('other.key'), at('renewed.key'));
+    const third = exporter([nats.url(0)], 'MTLS', logs, { tls });
+    await run(
+      third,
+      logs,
+      () => third.counts().sent === 2,
+      () => `2 sent (${JSON.stringify(third.counts())}; log ${logs.join(' | ')})`,
+    );
+  }, 90_000);
 });
 
 describe('TLS required of a server without TLS', () => {
@@ -233,7 +278,7 @@ describe('TLS files that cannot be used', () => {
     expect(fails({ ca_file: at('garbage.pem') })).toContain(`export.nats.tls.ca_file "${at('garbage.pem')}": not a PEM certificate`);
     expect(fails({ cert_file: at('client.pem'), key_file: at('garbage.pem') })).toContain('export.nats.tls.key_file');
     expect(fails({ cert_file: at('client.pem'), key_file: at('other.key') })).toContain('not the key of the certificate in export.nats.tls.cert_file');
-    expect(tlsOf({ cert_file: at('client.pem'), key_file: at('client.key') })?.cert).toContain('BEGIN CERTIFICATE');
+    expect(tlsOf({ cert_file: at('client.pem'), key_file: at('client.key') })).toEqual({ certFile: at('client.pem'), keyFile: at('client.key') });
   });
 
   it('tail: a certificate without its key, NATS flags without nats://, mixed schemes and bad URLs (one with a terminal escape) are usage errors', async () => {
