@@ -2,15 +2,17 @@
  * A run's main process's own wait status, and the bounded wait for it. The kernel side reports
  * that a program's cgroup emptied, with the status of its last process when it knows it; after
  * lost records it does not (src/process/occupancy.ts), and deciding then would take a program
- * that exited 3 for "exit status unknown". The main process's status comes by another path (its
- * pidfd, through the launcher) that can trail the report by a scheduler delay under load, so an
- * emptying without a status waits for it, for a bounded time. A run whose main process is not
- * ours (adopted, or a watched group's) never gets one and does not wait.
+ * that exited 3 for "exit status unknown". Even a known status may be a surviving child's (0)
+ * while the main process failed, which is the run's story (policy.ts programExit). The main
+ * process's status comes by another path (its pidfd, through the launcher) that can trail the
+ * report by a scheduler delay under load, so an emptying waits for it while it is coming, for a
+ * bounded time. A run whose main process is not ours (adopted, or a watched group's) never gets
+ * one and does not wait.
  */
 import { statusKnown } from './policy.js';
 import type { ExitStatus, TimerHandle, Timers } from './types.js';
 
-/** How long an emptying that came without a status waits for the main process's own. */
+/** How long an emptying waits for the main process's own status while it is coming. */
 export const MAIN_STATUS_WAIT_MS = 2000;
 
 interface Waiting {
@@ -63,12 +65,12 @@ export class MainStatus {
   }
 
   /**
-   * The group emptied, its last process having ended with `last`: `decide` runs now when that is
-   * known or no main status is coming, otherwise once the main status comes or after the wait,
-   * whichever is first (with `last` as it then stands, see `fold`).
+   * The group emptied, its last process having ended with `last`: `decide` runs now when no main
+   * status is coming (it came already, or it never will), otherwise once it comes or after the
+   * wait, whichever is first (with `last` as it then stands, see `fold`).
    */
   decide(last: ExitStatus | null, decide: Decide): void {
-    if (statusKnown(last) || !this.coming) {
+    if (!this.coming) {
       decide(last, false);
       return;
     }

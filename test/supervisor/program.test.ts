@@ -258,6 +258,19 @@ describe('Program: lifecycle', () => {
     expect(s.program.status().last_exit).toMatchObject({ code: null, signal: null });
   });
 
+  it("a surviving child's exit 0, reported before the main process's 3, does not decide the run: the failed main wins", async () => {
+    const s = setup({ restart: 'on-failure' });
+    await s.program.start();
+    s.launcher.groups.set('web', []);
+    s.program.onEmptied({ code: 0, signal: null, at: s.time.now() }); // the last process: a child that outlived main
+    await flush();
+    expect(s.program.state).toBe('running'); // the main status is still coming (its pidfd trails under load)
+    s.launcher.exitMain('web', { code: 3, signal: null });
+    await flush();
+    expect(s.program.status().last_exit).toMatchObject({ code: 3, signal: null });
+    expect(s.program.state).toBe('backoff'); // on-failure restarts: a success would have stopped it
+  });
+
   it('a main status that came before the emptying decides at once', async () => {
     const s = setup({ restart: 'on-failure' });
     await s.program.start();
@@ -325,6 +338,9 @@ describe('Program: lifecycle', () => {
     s.program.onEmptied({ code: 127, signal: null });
     s.launcher.release();
     await started;
+    await flush();
+    expect(s.program.state).toBe('running'); // its main process's own status is coming
+    s.launcher.exitMain('web', { code: 127, signal: null });
     await flush();
     expect(s.program.state).toBe('backoff');
     expect(s.program.status().last_exit?.code).toBe(127);

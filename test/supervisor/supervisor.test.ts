@@ -39,6 +39,7 @@ describe('Supervisor', () => {
       ['/', false],
     ];
     for (const [path, known] of routes) expect(s.supervisor.onCgroupEmpty(path, { code: 1, signal: null })).toBe(known);
+    s.launcher.exitMain('web', { code: 1, signal: null }); // the main process's own status, which the decision waits for
     await flush();
     expect(s.supervisor.get('web')?.state).toBe('backoff');
     expect(s.supervisor.get('worker')?.state).toBe('running');
@@ -61,6 +62,7 @@ describe('Supervisor', () => {
     await s.time.advance(3000);
     s.launcher.groups.set('web', []);
     s.supervisor.onProgramEmpty('web', { code: 2, signal: null });
+    s.launcher.exitMain('web', { code: 2, signal: null });
     await flush();
     expect(s.supervisor.list()).toEqual([
       {
@@ -189,6 +191,7 @@ describe('Supervisor: after: order', () => {
     for (const name of ['db', 'app']) {
       s.launcher.groups.set(name, []);
       s.supervisor.onProgramEmpty(name, { code: 1, signal: null });
+      s.launcher.exitMain(name, { code: 1, signal: null });
     }
     await s.time.advance(500);
     expect(s.supervisor.get('app')!.state).toBe('starting');
