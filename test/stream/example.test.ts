@@ -75,7 +75,9 @@ describe('docs/examples/restart-on-exit.mjs', () => {
     // The stream is in order: once the example has restarted a victim killed after that exit, it
     // has seen (or been spared) that exit, and a restart for it would already show.
     process.kill(pid, 'SIGKILL');
-    await until(() => victimRunning(pid), 'restart 3');
+    await until(() => victimRunning(pid), 'restart 3').catch((err: Error) => {
+      throw new Error(`${err.message}; the example said:\n${out}`);
+    });
     const last = cg.pids()[0];
     const said = `restart-on-exit: fw-victim (pid ${pid}) exited with signal SIGKILL; started again as pid ${last}`;
     await until(() => out.includes(said), `the example to say: ${said}`);
