@@ -13,10 +13,8 @@
 //        (after the builds, wait until the load is under 0.5, at most 900 s). The sysctl is put back as it was, even on failure.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { COUNTING_REFERENCE } from './lib/bpf.mjs';
-import { handlerRunSettings, prepareHandlerRuns, rotatedRuns, waitQuiet } from './lib/handler-runs.mjs';
+import { handlerRunSettings, prepareHandlerRuns, REFERENCE, rotatedRuns } from './lib/handler-runs.mjs';
 import { knockouts } from './lib/knockouts.mjs';
 import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
@@ -56,22 +54,17 @@ for (const v of variants) {
 }
 const forkn = prepareHandlerRuns(FW_ROOT, buildDir);
 
-const tools = [...variants, { name: 'reference', removes: 'bpftrace, counting fork and exit' }];
-await waitQuiet('bpf-attrib');
-const start = { date: new Date().toISOString(), loadavg: loadavg() };
+const tools = [...variants, { name: REFERENCE, removes: 'bpftrace, counting fork and exit' }];
 /** case (loops) -> tool -> { handlers, records, lost } */
-const sums = await rotatedRuns({
+const { sums, start, end } = await rotatedRuns({
+  script: 'bpf-attrib',
   dir,
-  tools: tools.map((t) => ({
-    name: t.name,
-    argv: t.name === 'reference' ? ['bpftrace', '-e', COUNTING_REFERENCE] : ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, t.object],
-  })),
+  tools: variants.map((v) => ({ name: v.name, argv: ['node', join(FW_ROOT, 'bench/lib/probe-host.mjs'), FW_ROOT, v.object] })),
   rounds: ROUNDS,
   loops: LOOPS,
   forkn,
   count: COUNT,
 });
-const end = { date: new Date().toISOString(), loadavg: loadavg() };
 const commit = commitOf(FW_ROOT);
 const result = {
   machine: machine(),
@@ -106,7 +99,7 @@ lines.push(
 );
 for (const loops of LOOPS) {
   const byTool = sums[loops];
-  const ref = byTool.reference.handlers;
+  const ref = byTool[REFERENCE].handlers;
   const def = byTool.default.handlers;
   lines.push(
     `**${loops > 1 ? `${loops} fork+exit loops in parallel, ${COUNT} forks each` : `one fork+exit loop, ${COUNT} forks`}, ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}**\n`,
@@ -119,10 +112,10 @@ for (const loops of LOOPS) {
       const ns = perRun(h[k]);
       const r = perRun(ref[k]);
       const d = perRun(def[k]);
-      const saves = t.name === 'reference' || t.name === 'default' || ns === null || !d ? '' : `${(((d - ns) / d) * 100).toFixed(0)}%`;
+      const saves = t.name === REFERENCE || t.name === 'default' || ns === null || !d ? '' : `${(((d - ns) / d) * 100).toFixed(0)}%`;
       return [fmt(ns, 0), ns !== null && r ? `${(ns / r).toFixed(1)}` : 'n/a', saves];
     };
-    const lost = t.name === 'reference' ? '' : `${byTool[t.name].lost} of ${byTool[t.name].records + byTool[t.name].lost}`;
+    const lost = t.name === REFERENCE ? '' : `${byTool[t.name].lost} of ${byTool[t.name].records + byTool[t.name].lost}`;
     lines.push(`| ${t.name} | ${t.removes} | ${[...cell('fork'), ...cell('exit')].join(' | ')} | ${fmt(perRun(h.switch), 0)} | ${lost} |`);
   }
   lines.push('');

@@ -13,10 +13,8 @@
 // env:   BENCH_COUNT (forks per loop, 20000), BENCH_ROUNDS (3), BENCH_LOOPS ("1,2"), BENCH_OUT,
 //        BENCH_QUIET_LOAD and BENCH_QUIET_WAIT (after the builds, wait for load < 0.5, at most 900 s)
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { COUNTING_REFERENCE } from './lib/bpf.mjs';
-import { handlerRunSettings, prepareHandlerRuns, rotatedRuns, waitQuiet } from './lib/handler-runs.mjs';
+import { handlerRunSettings, prepareHandlerRuns, REFERENCE, rotatedRuns } from './lib/handler-runs.mjs';
 import { commitOf, log, machine, outDir, save } from './lib/results.mjs';
 import { fmt } from './lib/stats.mjs';
 import { buildRingProbes, PROBES } from './lib/ring-probe.mjs';
@@ -32,13 +30,12 @@ log('build the probes');
 const { loader, objects } = buildRingProbes(FW_ROOT, buildDir);
 const forkn = prepareHandlerRuns(FW_ROOT, buildDir);
 
-const tools = [...PROBES, { name: 'reference', label: 'bpftrace, counting fork and exit (reference)' }];
-await waitQuiet('ring-layout');
-const start = { date: new Date().toISOString(), loadavg: loadavg() };
+const tools = [...PROBES, { name: REFERENCE, label: 'bpftrace, counting fork and exit (reference)' }];
 /** loops -> tool -> { handlers: { fork: { ns, cnt }, exit }, records, lost } */
-const sums = await rotatedRuns({
+const { sums, start, end } = await rotatedRuns({
+  script: 'ring-layout',
   dir,
-  tools: tools.map((t) => ({ name: t.name, argv: t.name === 'reference' ? ['bpftrace', '-e', COUNTING_REFERENCE] : [loader, objects[t.name], t.ring] })),
+  tools: PROBES.map((p) => ({ name: p.name, argv: [loader, objects[p.name], p.ring] })),
   rounds: ROUNDS,
   loops: LOOPS,
   forkn,
@@ -47,7 +44,6 @@ const sums = await rotatedRuns({
 for (const t of PROBES.filter((p) => p.ring !== 'stage')) {
   for (const l of LOOPS) if (!sums[l][t.name].records) throw new Error(`${t.name} read no record: see ${join(dir, 'raw', `${t.name}.out`)}`);
 }
-const end = { date: new Date().toISOString(), loadavg: loadavg() };
 const commit = commitOf(FW_ROOT);
 const result = { machine: machine(), command: process.argv.slice(1).join(' '), env: { COUNT, ROUNDS, LOOPS }, start, end, commit, sums };
 save('ring-layout', result);
@@ -69,15 +65,15 @@ lines.push(`|---|${head.map(() => '---:').join('|')}|---:|`);
 for (const t of tools) {
   const cells = LOOPS.flatMap((l) => {
     const h = sums[l][t.name].handlers;
-    const ref = sums[l].reference.handlers;
+    const ref = sums[l][REFERENCE].handlers;
     return ['fork', 'exit'].flatMap((k) => {
       const ns = perRun(h[k]);
       const r = perRun(ref[k]);
-      return [fmt(ns, 0), t.name === 'reference' || ns === null || !r ? '' : `${(ns / r).toFixed(1)}×`];
+      return [fmt(ns, 0), t.name === REFERENCE || ns === null || !r ? '' : `${(ns / r).toFixed(1)}×`];
     });
   });
   const lost =
-    t.name === 'reference'
+    t.name === REFERENCE
       ? ''
       : t.ring === 'stage'
         ? 'not read'
@@ -89,7 +85,7 @@ const clock = LOOPS.flatMap((l) =>
   ['fork', 'exit'].flatMap((k) => {
     const a = perRun(sums[l].stage.handlers[k]);
     const b = perRun(sums[l]['stage-noclock'].handlers[k]);
-    const r = perRun(sums[l].reference.handlers[k]);
+    const r = perRun(sums[l][REFERENCE].handlers[k]);
     return a === null || b === null ? ['', ''] : [fmt(a - b, 0), r ? `${((a - b) / r).toFixed(1)}×` : ''];
   }),
 );

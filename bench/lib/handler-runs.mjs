@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { attachmentsOf, bpfStatsEnabled, ensureTracefs, HANDLERS, runDelta, runStats, setBpfStats } from './bpf.mjs';
+import { attachmentsOf, bpfStatsEnabled, COUNTING_REFERENCE, ensureTracefs, HANDLERS, runDelta, runStats, setBpfStats } from './bpf.mjs';
 import { sleep, startTool, stopTool, waitFor } from './proc.mjs';
 import { log } from './results.mjs';
 import { fmt } from './stats.mjs';
@@ -97,12 +97,20 @@ export function forkLoops(forkn, count, loops) {
   );
 }
 
+/** The tool name of the counting bpftrace reference, which rotatedRuns adds to every run. */
+export const REFERENCE = 'reference';
+
 /**
- * Every tool ({ name, argv }) attached alone around the loops, for each round and each case of
- * `loops`, in an order rotated per round. A tool whose output holds "records N lost M" has those
- * summed too. Returns loops -> tool name -> { handlers: { fork: { ns, cnt }, … }, records, lost }.
+ * Every tool ({ name, argv }) and the counting reference (REFERENCE) attached alone around the
+ * loops, for each round and each case of `loops`, in an order rotated per round, once the machine
+ * is quiet (waitQuiet). A tool whose output holds "records N lost M" has those summed too. Returns
+ * { sums: loops -> tool name -> { handlers: { fork: { ns, cnt }, … }, records, lost }, start, end },
+ * start and end being { date, loadavg } of the measured part.
  */
-export async function rotatedRuns({ dir, tools, rounds, loops: cases, forkn, count }) {
+export async function rotatedRuns({ script, dir, tools: own, rounds, loops: cases, forkn, count }) {
+  const tools = [...own, { name: REFERENCE, argv: ['bpftrace', '-e', COUNTING_REFERENCE] }];
+  await waitQuiet(script);
+  const start = { date: new Date().toISOString(), loadavg: loadavg() };
   const sums = {};
   for (let round = 0; round < rounds; round++) {
     for (const loops of cases) {
@@ -135,5 +143,5 @@ export async function rotatedRuns({ dir, tools, rounds, loops: cases, forkn, cou
       }
     }
   }
-  return sums;
+  return { sums, start, end: { date: new Date().toISOString(), loadavg: loadavg() } };
 }
