@@ -48,7 +48,8 @@ function issue(name: string, subject: string, ext: string): void {
   );
 }
 
-beforeAll(() => {
+/** A key and a self-signed certificate (a CA's, or one no CA here signed). */
+function selfSigned(name: string, subject: string): void {
   openssl(
     'req',
     '-x509',
@@ -58,14 +59,18 @@ beforeAll(() => {
     'ec_paramgen_curve:prime256v1',
     '-nodes',
     '-keyout',
-    'ca.key',
+    `${name}.key`,
     '-out',
-    'ca.pem',
+    `${name}.pem`,
     '-days',
     '2',
     '-subj',
-    '/CN=forkwatch test CA',
+    subject,
   );
+}
+
+beforeAll(() => {
+  selfSigned('ca', '/CN=forkwatch test CA');
   issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   issue('client', '/CN=agent-n1', 'extendedKeyUsage=clientAuth\n');
   issue('other', '/CN=other', 'extendedKeyUsage=clientAuth\n');
@@ -88,6 +93,16 @@ async function run(e: NatsExporter, logs: string[], done: () => boolean, what: (
   } finally {
     await e.stop();
   }
+}
+
+/** Publishes two events and waits until both are sent. */
+function sendsTwo(e: NatsExporter, logs: string[]): Promise<void> {
+  return run(
+    e,
+    logs,
+    () => e.counts().sent === 2,
+    () => `2 sent (${JSON.stringify(e.counts())}; log ${logs.join(' | ')})`,
+  );
 }
 
 /** Publishes two events until the exporter logs that it cannot connect; returns that line. */
@@ -130,12 +145,7 @@ describe('export.nats and tail --from over TLS with a private CA', () => {
     const before = new Date(Date.now() - 1000).toISOString();
     const url = nats.url(0).replace('nats://', 'tls://');
     const e = exporter([url], 'TLS', logs, { tls: tlsOf({ ca_file: at('ca.pem') }) });
-    await run(
-      e,
-      logs,
-      () => e.counts().sent === 2,
-      () => `2 sent (${JSON.stringify(e.counts())}; log ${logs.join(' | ')})`,
-    );
+    await sendsTwo(e, logs);
     expect(await storedCount(url, 'TLS', { ca: fs.readFileSync(at('ca.pem'), 'utf8') })).toBe(2);
     const tail = new CliProcess(['tail', '--from', url, '--tls-ca-file', at('ca.pem'), '--stream', 'TLS', '--since', before, '--json', '--count', '2']);
     expect((await tail.exited).code, tail.stderr).toBe(0);
@@ -172,12 +182,7 @@ describe('export.nats to a server that verifies clients (mutual TLS)', () => {
     expect(refused.counts().sent).toBe(0);
 
     const accepted = exporter([nats.url(0)], 'MTLS', logs, { tls: tlsOf({ ca_file: at('ca.pem'), cert_file: at('client.pem'), key_file: at('client.key') }) });
-    await run(
-      accepted,
-      logs,
-      () => accepted.counts().sent === 2,
-      () => `2 sent (${JSON.stringify(accepted.counts())}; log ${logs.join(' | ')})`,
-    );
+    await sendsTwo(accepted, logs);
     const mutual = {
       ca: fs.readFileSync(at('ca.pem'), 'utf8'),
       cert: fs.readFileSync(at('client.pem'), 'utf8'),
@@ -192,30 +197,9 @@ describe('export.nats to a server that verifies clients (mutual TLS)', () => {
     const tls = tlsOf({ ca_file: at('ca.pem'), cert_file: at('renewed.pem'), key_file: at('renewed.key') });
     const logs: string[] = [];
     const first = exporter([nats.url(0)], 'MTLS', logs, { tls });
-    await run(
-      first,
-      logs,
-      () => first.counts().sent === 2,
-      () => `2 sent (${JSON.stringify(first.counts())}; log ${logs.join(' | ')})`,
-    );
+    await sendsTwo(first, logs);
     // Replaced by a certificate of a CA the server does not trust: the next connection uses it, and is refused.
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      'renewed.key',
-      '-out',
-      'renewed.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=untrusted',
-    );
+    selfSigned('renewed', '/CN=untrusted');
     const second = exporter([nats.url(0)], 'MTLS', logs, { tls });
     await refusal(second, logs);
     expect(second.counts().sent).toBe(0);
@@ -223,12 +207,7 @@ describe('export.nats to a server that verifies clients (mutual TLS)', () => {
     fs.copyFileSync(at('other.pem'), at('renewed.pem'));
     fs.copyFileSync(at('other.key'), at('renewed.key'));
     const third = exporter([nats.url(0)], 'MTLS', logs, { tls });
-    await run(
-      third,
-      logs,
-      () => third.counts().sent === 2,
-      () => `2 sent (${JSON.stringify(third.counts())}; log ${logs.join(' | ')})`,
-    );
+    await sendsTwo(third, logs);
   }, 90_000);
 });
 
