@@ -26,9 +26,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef RECORD_CLOCK
 #define RECORD_CLOCK 1
 #endif
-#ifndef RECORD_FILL
-#define RECORD_FILL 1
-#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -109,8 +106,6 @@ static __always_inline void fill(struct fw_event_hdr *h, __u16 type, __u16 size,
 	h->size = size;
 	h->flags = 0;
 	h->ts_ns = RECORD_CLOCK ? bpf_ktime_get_boot_ns() : 0;
-	if (!RECORD_FILL)
-		return;
 	h->cgroup_id = fw_kernfs_id(t->cgroups->dfl_cgrp->kn);
 	h->start_ns = fw_task_start_ns(t->group_leader);
 	h->pid = t->tgid;
