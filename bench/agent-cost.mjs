@@ -259,14 +259,9 @@ async function overheadPart() {
     const chunkOps = WORKLOADS[name].chunk; // about a second each here; BENCH_SCALE scales it
     const { chunks } = await alternate({
       perSide: CHUNKS,
-      // Its start-up work (compiling its hot paths, the first /proc scans) out of the B chunks: a
-      // run without this pause had every block's first B chunk 5–15% slower than its A neighbour
-      // and the second one within noise of it.
-      attach: async () => {
-        const h = await startAgent();
-        await sleep(3000);
-        return h;
-      },
+      // A run whose B chunks began while the agent started had every block's first B chunk 5–15%
+      // slower than its A neighbour and the second one within noise of it.
+      attach: () => settledAgent(),
       detach: (h) => stopTool(h),
       chunk: async (i, attached) => {
         const r = await runWorkload(name, chunkOps);
@@ -286,10 +281,9 @@ async function overheadPart() {
  * the workload) is within their noise; runs caused by other processes meanwhile are counted too.
  */
 async function directShare(name, chunkOps) {
-  const a = await startAgent();
+  const a = await settledAgent();
   const was = bpfStatsEnabled();
   try {
-    await sleep(3000);
     setBpfStats(true);
     const progs = handlersOf(a.pid);
     const s0 = runStats(progs);
@@ -306,12 +300,18 @@ async function directShare(name, chunkOps) {
   }
 }
 
+/** The default agent past its start-up work (the /proc scan, compiling its hot paths), which no measured window may hold. */
+async function settledAgent() {
+  const h = await startAgent();
+  await sleep(3000);
+  return h;
+}
+
 // ---- 3. agent CPU at a paced fork rate -------------------------------------------------------
 let paced = null;
 async function pacedPart() {
-  const a = await startAgent();
+  const a = await settledAgent();
   try {
-    await sleep(3000); // its start-up work (the /proc scan, compiling the hot paths) out of the window
     const c0 = cpuSeconds(a.pid);
     const t0 = performance.now();
     const r = await runWorkload('forkpar', PACED_RATE * PACED_S, { extra: [1, PACED_RATE] });
