@@ -21,6 +21,13 @@ function credible(key: number, nowUs: number, windowUs: number): boolean {
   return key <= nowUs + windowUs;
 }
 
+/** Puts `item` in its place by key among `queue`, after those of an equal key (arrival order). */
+function place<Q extends { key: number }>(queue: Q[], item: Q): void {
+  let at = queue.length;
+  while (at > 0 && queue[at - 1].key > item.key) at--;
+  queue.splice(at, 0, item);
+}
+
 /** Epoch microseconds from our ISO times (…SS.ffffffZ), exact where Date.parse is not. */
 export function timeKey(iso: string): number {
   const ms = Date.parse(iso);
@@ -81,10 +88,8 @@ export class StreamMerger<T extends Timed> {
     const key = timeKey(ev.time);
     // Agents send in time order but for records from different CPUs a few µs apart; an event
     // goes in its place among those still queued.
-    let at = s.queue.length;
-    while (at > 0 && s.queue[at - 1].key > key) at--;
     const now = this.nowUs();
-    s.queue.splice(at, 0, { key, arrived: now, ev });
+    place(s.queue, { key, arrived: now, ev });
     if (key > s.lastSeen && credible(key, now, this.windowUs)) s.lastSeen = key;
     this.flush();
   }
@@ -152,10 +157,8 @@ export class ReorderBuffer<T extends Timed> {
 
   /** `key`: the event's place in time order (its time unless given); equal keys keep their arrival order. */
   push(ev: T, key = timeKey(ev.time)): void {
-    let at = this.queue.length;
-    while (at > 0 && this.queue[at - 1].key > key) at--;
     const now = this.nowUs();
-    this.queue.splice(at, 0, { key, arrived: now, ev });
+    place(this.queue, { key, arrived: now, ev });
     if (key > this.latest && credible(key, now, this.windowUs)) this.latest = key;
     this.flush();
   }
