@@ -486,7 +486,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		count_lost(FW_EV_FORK);
 		return 0;
 	}
-	__u64 now = bpf_ktime_get_boot_ns();
+	/* The child's birth time, which copy_process() has just read on the same clock: a fork record
+	 * reads no clock of its own (a read is 0.3-0.8x the counting reference on a VM whose TSC is not
+	 * stable, docs/performance.md). It precedes everything the child does, as the record must. */
+	__u64 now = fw_task_start_ns(child);
 	fill_hdr(&e->hdr, FW_EV_FORK, sizeof(*e), child, cgid, now);
 	if (is_thread)
 		e->hdr.flags = FW_F_THREAD;

@@ -58,6 +58,9 @@ describe('kernel pipeline', () => {
       expect(childExits.every((e) => e.ppid === run.pid && e.comm === 'bash')).toBe(true);
       // Every fork has its exit, and the exit codes are exactly 0..255 cycled, then three signals.
       expect(new Set(childExits.map((e) => e.pid))).toEqual(new Set(forks.map((e) => e.pid)));
+      // A fork is stamped with the child's birth (no clock read of its own), before its exit.
+      const exitOf = new Map(childExits.map((e) => [e.pid, e]));
+      expect(forks.filter((e) => e.ts !== e.startNs || !(e.ts < exitOf.get(e.pid)!.ts))).toEqual([]);
       const outcomes = childExits.map((e) => decodeStatus(e.status));
       const codes = outcomes.filter((o) => o.signal === null).map((o) => o.exit_code!);
       expect(codes.sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i % 256).sort((a, b) => a - b));
