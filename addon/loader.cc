@@ -65,6 +65,7 @@ Loader::Loader(const LoaderOptions& opts) {
   try {
     int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
+    SizeStages(opts.ring_bytes);
     err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.watched, opts.watched_entries);
@@ -173,6 +174,23 @@ std::vector<uint8_t> Loader::Census() {
   std::vector<uint8_t> out;
   RunIter(skel_->progs.census, &census_link_, &out);
   return out;
+}
+
+// One staging area per possible CPU (struct fw_stage, proc.h), each a power of two of data bytes:
+// the ring's size shared among the CPUs, between 4 KiB and 1 MiB (so a small ring, which a config
+// may ask for to bound memory, makes small staging areas too).
+void Loader::SizeStages(uint32_t ring_bytes) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", "stage", cpus < 0 ? -cpus : EINVAL};
+  uint64_t share = ring_bytes / static_cast<uint64_t>(cpus);
+  uint64_t bytes = 4u << 10;
+  while (bytes < (1u << 20) && bytes * 2 <= share) bytes *= 2;
+  stage_cpus_ = static_cast<uint32_t>(cpus);
+  stage_bytes_ = bytes;
+  int err = bpf_map__set_max_entries(skel_->maps.stage, stage_cpus_);
+  if (!err) err = bpf_map__set_value_size(skel_->maps.stage, sizeof(fw_stage) + bytes + FW_STAGE_SLACK);
+  if (err) throw BpfError{"bpf_map__set_value_size", "stage", Errno(err)};
+  skel_->rodata->stage_mask = bytes - 1;
 }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.

@@ -47,6 +47,9 @@ class Loader {
   // Programs attached, and programs left out because this kernel lacks their tracepoint.
   const std::vector<std::string>& attached() const { return attached_; }
   const std::vector<std::string>& skipped() const { return skipped_; }
+  // The staging areas (proc.bpf.c `stage`): one per possible CPU, of stage_bytes() data bytes each.
+  uint32_t stage_cpus() const { return stage_cpus_; }
+  uint64_t stage_bytes() const { return stage_bytes_; }
   // How a process's exit is told from its threads': "group_dead" or "claim" (see proc.bpf.c).
   const char* exit_decision() const { return exit_claim_ ? "claim" : "group_dead"; }
 
@@ -55,6 +58,9 @@ class Loader {
   void ChooseExitDecision(const btf* vmlinux, bool force_claim);
   void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   void Seed();
+  void SizeStages(uint32_t ring_bytes);
+  uint32_t stage_cpus_ = 0;
+  uint64_t stage_bytes_ = 0;
   bool IsIterator(const bpf_program* prog) const;
   void RunIter(bpf_program* prog, bpf_link** link, std::vector<uint8_t>* out);
   bpf_link* census_link_ = nullptr;  // made at the first Census(), kept until Close()

@@ -99,8 +99,9 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   try {
+    RingReader::Stages stages{bpf_map__fd(loader_->skel()->maps.stage), loader_->stage_cpus(), loader_->stage_bytes()};
     reader_ = std::make_unique<RingReader>(
-        bpf_map__fd(loader_->skel()->maps.events), loop, drain_ns_,
+        bpf_map__fd(loader_->skel()->maps.events), stages, loop, drain_ns_,
         [this](const uint8_t* d, size_t n, size_t r) { Deliver(d, n, r); }, &loader_->skel()->bss->reader_on_timer);
     reader_->Start();
   } catch (const BpfError& e) {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * forkwatch kernel side: process fork / exec / exit, cgroup attach, mkdir and rmdir, and
- * per-cgroup on-CPU time. Records go to one ring buffer; exact counters stay in maps so they
- * are right even when user space falls behind.
+ * per-cgroup on-CPU time. Fork and exit records are written in place into per-CPU staging areas,
+ * the others go to one ring buffer; exact counters stay in maps so they are right even when user
+ * space falls behind.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -53,6 +54,18 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the loader before load */
 } events SEC(".maps");
+
+/* Per-CPU staging areas for fork and exit records (struct fw_stage in proc.h), written in place:
+ * no ring buffer lock with interrupts off, no commit. The ring above carries the other records and
+ * the doorbells that wake the reader. Sized by the loader before load (value_size: the header,
+ * stage_mask + 1 bytes and the slack; one element per possible CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct fw_stage) + 4096 + FW_STAGE_SLACK);
+	__uint(max_entries, 1);
+} stage SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -112,8 +125,8 @@ struct {
 	__type(value, struct fw_scratch);
 } scratch SEC(".maps");
 
-/* Fixed-size records are built in place in the ring buffer, so nothing else names their types;
- * these anchors put them in the object's BTF, which test/events/layout.test.ts checks. */
+/* Fixed-size records are built in place (in a staging area or the ring), so nothing else names
+ * their types; these anchors put them in the object's BTF, which test/events/layout.test.ts checks. */
 struct fw_fork_event fw_anchor_fork __attribute__((unused));
 struct fw_exit_event fw_anchor_exit __attribute__((unused));
 struct fw_cgroup_event fw_anchor_cgroup __attribute__((unused));
@@ -145,8 +158,8 @@ struct {
 
 /* ---- records on demand (interest): maps and want_record() ----
  * User space (src/agent/interest.ts through the addon) decides which events become records;
- * fork, exec and exit handlers count first and ask want_record() just before they reserve ring
- * space. mkdir / rmdir records always flow (they name cgroups), and so do migrate records: the
+ * fork, exec and exit handlers count first and ask want_record() just before they take room for
+ * a record. mkdir / rmdir records always flow (they name cgroups), and so do migrate records: the
  * attach tracepoint fires after the move, so it knows the destination only, and a process leaving
  * a watched cgroup must be seen to leave (moves are rare: one per service or container start). */
 
@@ -194,6 +207,7 @@ const volatile __u32 cgroup_hierarchy = 0; /* 0: cgroup v2; else a v1 hierarchy 
 const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_ARGV_CAP */
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
+const volatile __u64 stage_mask = 4096 - 1; /* a staging area's data bytes - 1 (a power of two) */
 
 /* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
  * in every handler that may make one. */
@@ -233,8 +247,9 @@ static __always_inline struct fw_cpu_state *get_cpu_state(void)
  * (>= wakeup_ns) later, which is after this record (ring_reader.cc; docs/architecture.md).
  * Bytes: the ring is asked how much waits (bpf_ringbuf_query reads the producer's and consumer's
  * positions, lines every CPU and the reader write) only each time this CPU has submitted an eighth
- * of wakeup_bytes since it last asked, not per record. */
-static __always_inline __u64 wake_flag(__u64 now, __u32 size)
+ * of wakeup_bytes since it last asked, not per record; for a staged record (staged: the bytes now
+ * in this CPU's stage), the stage is the measure, against half its size at most. */
+static __always_inline __u64 wake_flag(__u64 now, __u32 size, __u64 staged)
 {
 	if (FW_KO_WAKEUP)
 		return BPF_RB_NO_WAKEUP;
@@ -255,7 +270,9 @@ static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 		if (pending < wakeup_bytes / 8)
 			return BPF_RB_NO_WAKEUP;
 		cs->wake_bytes = 0;
-		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+		if (!staged && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+			return BPF_RB_NO_WAKEUP;
+		if (staged && staged < wakeup_bytes && staged <= stage_mask / 2)
 			return BPF_RB_NO_WAKEUP;
 	}
 	cs->wake_ns = now;
@@ -264,6 +281,38 @@ static __always_inline __u64 wake_flag(__u64 now, __u32 size)
 	if (s)
 		s->wakeups++;
 	return BPF_RB_FORCE_WAKEUP;
+}
+
+/* ---- the staging areas (struct fw_stage): fork and exit records ---- */
+
+/* Room for a record of `size` bytes (a multiple of 8, <= FW_STAGE_SLACK) in this CPU's staging
+ * area, or NULL when the reader has not taken enough (the record is lost, and counted). The
+ * handlers of one CPU never run into each other (see struct fw_stage), so head is ours alone. */
+static __always_inline void *stage_reserve(struct fw_stage **stp, __u32 size)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct fw_stage *st = bpf_map_lookup_elem(&stage, &cpu);
+	if (!st)
+		return NULL;
+	__u64 head = st->head;
+	if (head + size - *(volatile __u64 *)&st->tail > stage_mask + 1)
+		return NULL;
+	*stp = st;
+	return (void *)(st + 1) + (head & stage_mask);
+}
+
+/* Publishes the record stage_reserve() gave room for (the fetching add is a full barrier: the
+ * reader that sees the new head sees the record), then wakes the reader if it waits on the ring
+ * (wake_flag decides, as for ring records) with a doorbell: an 8-byte record it drops. */
+static __always_inline void stage_commit(struct fw_stage *st, __u32 size, __u64 now)
+{
+	__u64 head = __sync_fetch_and_add(&st->head, size) + size;
+	__u64 staged = head - *(volatile __u64 *)&st->tail;
+	__u64 flag = wake_flag(now, size, staged ? staged : 1);
+	if (flag != BPF_RB_NO_WAKEUP) {
+		__u64 bell = 0;
+		bpf_ringbuf_output(&events, &bell, sizeof(bell), flag);
+	}
 }
 
 /* The cgroup of a css_set's link at `pos` if that link is the grouping hierarchy's, else 0. */
@@ -481,8 +530,9 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	if (FW_KO_RECORD || !want_record(cgid, is_thread))
 		return 0;
 
-	struct fw_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	struct fw_stage *st = NULL;
+	struct fw_fork_event *e = stage_reserve(&st, sizeof(*e));
+	if (!e || !st) {
 		count_lost(FW_EV_FORK);
 		return 0;
 	}
@@ -495,7 +545,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		e->hdr.flags = FW_F_THREAD;
 	/* The parent the child reports (ppid), which CLONE_PARENT makes the caller's own parent. */
 	e->parent_start_ns = fw_task_start_ns(child->real_parent->group_leader);
-	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
+	stage_commit(st, sizeof(*e), now);
 	return 0;
 }
 
@@ -564,7 +614,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, s, size, wake_flag(now, size)))
+	if (bpf_ringbuf_output(&events, s, size, wake_flag(now, size, 0)))
 		count_lost(FW_EV_EXEC);
 	return 0;
 }
@@ -618,13 +668,9 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	/* With a sender, its struct follows the exit record (FW_F_SENDER). */
 	__u16 size = has_sender ? sizeof(struct fw_exit_event) + sizeof(struct fw_exit_sender)
 				: sizeof(struct fw_exit_event);
-	struct fw_exit_event *e =
-		has_sender
-			? bpf_ringbuf_reserve(
-				  &events,
-				  sizeof(struct fw_exit_event) + sizeof(struct fw_exit_sender), 0)
-			: bpf_ringbuf_reserve(&events, sizeof(struct fw_exit_event), 0);
-	if (!e) {
+	struct fw_stage *st = NULL;
+	struct fw_exit_event *e = stage_reserve(&st, size);
+	if (!e || !st) {
 		count_lost(FW_EV_EXIT);
 		return 0;
 	}
@@ -642,7 +688,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 		e->hdr.flags = FW_F_SENDER | (oom ? FW_F_OOM : 0);
 		__builtin_memcpy((void *)(e + 1), &who, sizeof(who));
 	}
-	bpf_ringbuf_submit(e, wake_flag(now, size));
+	stage_commit(st, size, now);
 	return 0;
 }
 
@@ -805,7 +851,7 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, dst_id, now);
 	if (threadgroup)
 		e->flags = FW_F_THREADGROUP;
-	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e)));
+	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e), 0));
 	return 0;
 }
 
@@ -845,7 +891,7 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	barrier_var(size);
 	if (size > sizeof(*s))
 		return 0;
-	if (bpf_ringbuf_output(&events, e, size, wake_flag(now, size)))
+	if (bpf_ringbuf_output(&events, e, size, wake_flag(now, size, 0)))
 		count_lost(type);
 	return 0;
 }

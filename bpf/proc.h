@@ -148,6 +148,21 @@ struct fw_stats {
 	__u64 exit_claims_released; /* claims dropped when their process's leader was freed */
 };
 
+/* A CPU's staging area (the `stage` map, one element per possible CPU, mmapped by the reader):
+ * fork and exit records are written in place here by the CPU's own handlers, which never nest
+ * (process-context tracepoints, preemption off), so no lock and one atomic per record. Positions
+ * count bytes from the start and only grow; a record sits at data[pos & mask], contiguous: one that
+ * crosses the end goes on into FW_STAGE_SLACK bytes past it. The reader merges the CPUs' records
+ * (and the ring's) by time (addon/ring_reader.cc). */
+#define FW_STAGE_SLACK 256 /* largest staged record: an exit with its sender (128) fits */
+struct fw_stage {
+	__u64 head; /* bytes written; advanced by the writer with a full barrier after the record */
+	__u64 _pad0[7];
+	__u64 tail; /* bytes the reader has taken: written by the reader only */
+	__u64 _pad1[7];
+	/* __u8 data[stage_mask + 1 + FW_STAGE_SLACK]; */
+};
+
 /* Keys a process across pid reuse: its tgid and its leader's start. */
 struct fw_proc_key {
 	__u32 tgid;
