@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "errors.h"
@@ -46,6 +47,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.cpu_accounting = OptBoolReq(o, "cpuAccounting");
   opts.exit_claim = OptBoolReq(o, "exitClaim");
   opts.object_path = OptString(o, "objectPath", opts.object_path);
+  stage_gap_us_ = static_cast<uint32_t>(std::min<uint64_t>(OptU64Req(o, "stageGapUs"), 1000000));
   drain_ns_ = opts.wakeup_ns;
   bool bpf_stats = OptBoolReq(o, "bpfStats");
 
@@ -102,7 +104,8 @@ Napi::Value Probe::Start(const Napi::CallbackInfo& info) {
     RingReader::Stages stages{bpf_map__fd(loader_->skel()->maps.stage), loader_->stage_cpus(), loader_->stage_bytes()};
     reader_ = std::make_unique<RingReader>(
         bpf_map__fd(loader_->skel()->maps.events), stages, loop, drain_ns_,
-        [this](const uint8_t* d, size_t n, size_t r) { Deliver(d, n, r); }, &loader_->skel()->bss->reader_on_timer);
+        [this](const uint8_t* d, size_t n, size_t r) { Deliver(d, n, r); }, &loader_->skel()->bss->reader_on_timer,
+        stage_gap_us_);
     reader_->Start();
   } catch (const BpfError& e) {
     reader_.reset();

@@ -39,6 +39,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   size_t out_cap_ = 0;
   Napi::FunctionReference log_;
   uint64_t drain_ns_ = 0;
+  uint32_t stage_gap_us_ = 0;
   int stats_fd_ = -1;
 };
 

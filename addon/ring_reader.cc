@@ -14,8 +14,12 @@
 namespace fw {
 
 RingReader::RingReader(int map_fd, const Stages& stages, uv_loop_t* loop, uint64_t drain_ns, Sink sink,
-                       volatile uint32_t* on_timer)
-    : loop_(loop), drain_ms_(drain_ns ? (drain_ns + 999999) / 1000000 : 1), sink_(std::move(sink)), on_timer_(on_timer) {
+                       volatile uint32_t* on_timer, uint32_t stage_gap_us)
+    : loop_(loop),
+      stage_gap_us_(stage_gap_us),
+      drain_ms_(drain_ns ? (drain_ns + 999999) / 1000000 : 1),
+      sink_(std::move(sink)),
+      on_timer_(on_timer) {
   stages_ = stages;
   if (stages_.cpus) {
     size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -82,6 +86,7 @@ void RingReader::Hold(const uint8_t* data, size_t size) {
 // dropped rather than read out of place.
 void RingReader::TakeStages() {
   for (uint32_t cpu = 0; stage_map_ && cpu < stages_.cpus; cpu++) {
+    if (stage_gap_us_ && cpu) usleep(stage_gap_us_);
     auto* st = reinterpret_cast<fw_stage*>(stage_map_ + cpu * stage_elem_);
     const uint8_t* data = reinterpret_cast<const uint8_t*>(st + 1);
     uint64_t head = __atomic_load_n(&st->head, __ATOMIC_ACQUIRE);

@@ -29,7 +29,7 @@ class RingReader {
   };
 
   RingReader(int map_fd, const Stages& stages, uv_loop_t* loop, uint64_t drain_ns, Sink sink,
-             volatile uint32_t* on_timer = nullptr);  // throws BpfError
+             volatile uint32_t* on_timer = nullptr, uint32_t stage_gap_us = 0);  // throws BpfError
   ~RingReader();
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
@@ -61,6 +61,9 @@ class RingReader {
 
   ring_buffer* rb_ = nullptr;
   uv_loop_t* loop_;
+  // Tests only (ProbeOptions.stageGapUs): a pause between reading two CPUs' stages, which widens
+  // the window the cut in Release() guards, so that test/kernel/stage.test.ts can show it holds.
+  uint32_t stage_gap_us_;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uint64_t drain_ms_;

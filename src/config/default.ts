@@ -85,6 +85,7 @@ export interface FullProbeOptions {
   cpuAccounting: boolean;
   bpfStats: boolean;
   exitClaim: boolean;
+  stageGapUs: number;
 }
 
 export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
@@ -102,6 +103,7 @@ export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
   cpuAccounting: DEFAULTS.bpf.cpu_accounting,
   bpfStats: false,
   exitClaim: false,
+  stageGapUs: 0,
 });
 
 /** The Probe's options with every one set: those given (undefined counts as not given), else PROBE_DEFAULTS. */

@@ -28,6 +28,8 @@ export interface ProbeOptions {
   exitClaim?: boolean;
   /** Another build of the same BPF object (bench/bpf-attrib.mjs's knockout variants); checked before it loads. */
   objectPath?: string;
+  /** Tests only: µs the reader pauses between two CPUs' staging areas in a drain (test/kernel/stage.test.ts). */
+  stageGapUs?: number;
 }
 
 export interface ProgStat {
