@@ -44,6 +44,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 0 */
 #endif
 
+#include "record_hdr.h" /* after the knockouts: its fill reads FW_KO_HEADER and FW_KO_NSPID */
+
 /* Fields are read with direct loads through the BTF-typed pointers tp_btf hands us (CO-RE
  * relocated; a fault reads as 0), not with bpf_probe_read_kernel(): a helper call per field cost
  * tens of nanoseconds each, most of a record's price. */
@@ -372,41 +374,6 @@ static __always_inline __u64 task_cgroup_id(struct task_struct *t)
 	return v1_cgroup_id(t);
 }
 
-/* The tgid as seen inside the process's own pid namespace. */
-static __always_inline __u32 task_ns_tgid(struct task_struct *t)
-{
-	struct pid *pid = t->group_leader->thread_pid;
-	unsigned int level = pid->level;
-	int nr = 0;
-
-	/* numbers[] is indexed by a value the verifier cannot bound for a direct load. */
-	bpf_core_read(&nr, sizeof(nr), &pid->numbers[level & 31].nr);
-	return nr;
-}
-
-static __always_inline void fill_hdr(struct fw_event_hdr *h, __u16 type, __u16 size,
-				     struct task_struct *t, __u64 cgid, __u64 now)
-{
-	h->type = type;
-	h->size = size;
-	h->flags = 0;
-	h->ts_ns = now;
-	h->cgroup_id = cgid;
-	if (FW_KO_HEADER)
-		return;
-	h->start_ns = fw_task_start_ns(t->group_leader);
-	h->pid = t->tgid;
-	h->tid = t->pid;
-	h->ppid = t->real_parent->tgid;
-	h->uid = t->real_cred->uid.val;
-	h->ns_pid = FW_KO_NSPID ? 0 : task_ns_tgid(t);
-	h->cpu = bpf_get_smp_processor_id();
-	/* Two 8-byte loads from the BTF pointer rather than a probe-read call. */
-	__u64 *dst = (__u64 *)h->comm;
-	dst[0] = *(__u64 *)&t->comm[0];
-	dst[1] = *(__u64 *)&t->comm[8];
-}
-
 /* The cgroup's counter row, made if it has none yet (NULL when the map is full). */
 static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 {
@@ -540,7 +507,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	 * reads no clock of its own (a read is 0.3-0.8x the counting reference on a VM whose TSC is not
 	 * stable, docs/performance.md). It precedes everything the child does, as the record must. */
 	__u64 now = fw_task_start_ns(child);
-	fill_hdr(&e->hdr, FW_EV_FORK, sizeof(*e), child, cgid, now);
+	fw_fill_hdr(&e->hdr, FW_EV_FORK, sizeof(*e), child, cgid, now);
 	if (is_thread)
 		e->hdr.flags = FW_F_THREAD;
 	/* The parent the child reports (ppid), which CLONE_PARENT makes the caller's own parent. */
@@ -566,7 +533,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
-	fill_hdr(&s->ev.hdr, FW_EV_EXEC, 0, p, cgid, now);
+	fw_fill_hdr(&s->ev.hdr, FW_EV_EXEC, 0, p, cgid, now);
 	s->ev.old_tid = old_pid;
 
 	/* Filename, as the kernel resolved it for this exec. */
@@ -676,7 +643,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 	}
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	fill_hdr(&e->hdr, FW_EV_EXIT, size, p, cgid, now);
+	fw_fill_hdr(&e->hdr, FW_EV_EXIT, size, p, cgid, now);
 	e->status = status;
 	e->_pad = 0;
 	e->cpu_ns = p->se.sum_exec_runtime;
@@ -848,7 +815,7 @@ int BPF_PROG(handle_attach, struct cgroup *dst, const char *path, struct task_st
 		return 0;
 	}
 	__u64 now = bpf_ktime_get_boot_ns();
-	fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, dst_id, now);
+	fw_fill_hdr(e, FW_EV_MIGRATE, sizeof(*e), task, dst_id, now);
 	if (threadgroup)
 		e->flags = FW_F_THREADGROUP;
 	bpf_ringbuf_submit(e, wake_flag(now, sizeof(*e), 0));
@@ -872,7 +839,7 @@ static __always_inline int cgroup_record(__u16 type, struct cgroup *cg, const ch
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct task_struct *t = bpf_get_current_task_btf();
 
-	fill_hdr(&e->hdr, type, 0, t, fw_kernfs_id(cg->kn), now);
+	fw_fill_hdr(&e->hdr, type, 0, t, fw_kernfs_id(cg->kn), now);
 	e->hierarchy_id = hid;
 	e->_pad = 0;
 	long n = bpf_probe_read_kernel_str(data, FW_PATH_CAP, path);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* bench/ring-layout.mjs's probe: what a fork or exit record costs its handler on one ring shared
  * by every CPU (the agent's layout) against a ring per CPU, with the agent's record layout and
- * header fill (bpf/proc.bpf.c's fill_hdr), and with or without the record's clock read. Nothing
+ * header fill (bpf/record_hdr.h), and with or without the record's clock read. Nothing
  * else: no counter row, no interest test, no wake-up logic (records are submitted without a wake-up;
  * the reader drains every 100 ms, as tail does under load).
  *
@@ -17,6 +17,10 @@
 #include <bpf/bpf_core_read.h>
 #include "proc.h"
 #include "core_shims.h"
+
+#define FW_KO_HEADER 0 /* the agent's whole header */
+#define FW_KO_NSPID 0
+#include "record_hdr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -98,28 +102,12 @@ static __always_inline void send(void *e)
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-/* The agent's fill_hdr (bpf/proc.bpf.c), the pid-namespace tgid included. */
+/* The agent's header fill (bpf/record_hdr.h), with the v2 cgroup id and the record's clock read. */
 static __always_inline void fill(struct fw_event_hdr *h, __u16 type, __u16 size,
 				 struct task_struct *t)
 {
-	h->type = type;
-	h->size = size;
-	h->flags = 0;
-	h->ts_ns = RECORD_CLOCK ? bpf_ktime_get_boot_ns() : 0;
-	h->cgroup_id = fw_kernfs_id(t->cgroups->dfl_cgrp->kn);
-	h->start_ns = fw_task_start_ns(t->group_leader);
-	h->pid = t->tgid;
-	h->tid = t->pid;
-	h->ppid = t->real_parent->tgid;
-	h->uid = t->real_cred->uid.val;
-	struct pid *pid = t->group_leader->thread_pid;
-	int nr = 0;
-	bpf_core_read(&nr, sizeof(nr), &pid->numbers[pid->level & 31].nr);
-	h->ns_pid = nr;
-	h->cpu = bpf_get_smp_processor_id();
-	__u64 *dst = (__u64 *)h->comm;
-	dst[0] = *(__u64 *)&t->comm[0];
-	dst[1] = *(__u64 *)&t->comm[8];
+	__u64 now = RECORD_CLOCK ? bpf_ktime_get_boot_ns() : 0;
+	fw_fill_hdr(h, type, size, t, fw_kernfs_id(t->cgroups->dfl_cgrp->kn), now);
 }
 
 SEC("tp_btf/sched_process_fork")
