@@ -12,9 +12,11 @@ namespace fw {
 inline uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t def) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return def;
-  if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0)
+  // NaN, an infinity or anything past 2^64 has no uint64_t (the cast would be undefined behaviour).
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d < 18446744073709551616.0))
     throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a non-negative number");
-  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+  return static_cast<uint64_t>(d);
 }
 
 inline bool OptBool(const Napi::Object& o, const char* key, bool def) {

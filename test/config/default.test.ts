@@ -30,4 +30,13 @@ describe('probe options', () => {
       new TypeError(`option ${key} is missing; the caller passes every option (defaults: src/config/default.ts)`),
     );
   });
+
+  const numeric = Object.keys(PROBE_DEFAULTS).filter((k) => typeof PROBE_DEFAULTS[k as keyof typeof PROBE_DEFAULTS] === 'number');
+  it.each(numeric.flatMap((key) => [NaN, Infinity, -1, 2 ** 64, '4096'].map((bad) => [key, bad] as const)))(
+    'the addon refuses %s = %s, naming it, before loading anything',
+    (key, bad) => {
+      const binding = loadBinding();
+      expect(() => new binding.Probe({ ...PROBE_DEFAULTS, [key]: bad })).toThrow(new TypeError(`option ${key} must be a non-negative number`));
+    },
+  );
 });
