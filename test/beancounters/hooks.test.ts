@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HookRunner, type HookRequest } from '../../src/beancounters/hooks.js';
-import { requireRoot } from '../helpers/cgroup.js';
+import { requireRoot, until } from '../helpers/cgroup.js';
 import { alive, killIfSame, processAtPid } from '../helpers/pids.js';
 
 let dir: string;
@@ -11,6 +11,13 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'forkwatch-hooks-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A hook's line in `path`, once whole: the shell creates the file before echo writes to it. */
+async function lineIn(path: string): Promise<string> {
+  let text = '';
+  await until(() => existsSync(path) && (text = readFileSync(path, 'utf8')).endsWith('\n'), `a line in ${path}`, 2000);
+  return text.trim();
+}
 
 function script(name: string, body: string): string {
   const path = join(dir, name);
@@ -210,7 +217,7 @@ describe('HookRunner with real processes', () => {
     const r = runner(log.logger);
     const first = r.run(request([sh]));
     const queued = r.run(request([sh], { held: 9 }));
-    for (let i = 0; i < 100 && !existsSync(pidfile); i++) await new Promise((res) => setTimeout(res, 20));
+    await lineIn(pidfile);
     await r.close();
     expect((await first.done).status).toBe('closed');
     expect((await queued.done).status).toBe('closed');
@@ -228,8 +235,7 @@ describe('HookRunner with real processes', () => {
     const sh = script('leaves.sh', `setsid sleep 30 & echo "$$ $!" > ${pids}; exit 0`);
     const r = runner(log.logger, { drain_ms: 60_000 });
     const done = r.run(request([sh])).done;
-    for (let i = 0; i < 100 && !existsSync(pids); i++) await new Promise((res) => setTimeout(res, 20));
-    const [hook, bg] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
+    const [hook, bg] = (await lineIn(pids)).split(' ').map(Number);
     try {
       for (let i = 0; i < 100 && existsSync(`/proc/${hook}`); i++) await new Promise((res) => setTimeout(res, 20));
       // A new session leader gets the hook's number: process group <hook> is theirs now.
