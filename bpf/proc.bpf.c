@@ -40,6 +40,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef FW_KO_WAKEUP
 #define FW_KO_WAKEUP 0 /* no wake-up batching: never wake (the bench's reader drains on a timer) */
 #endif
+#ifndef FW_KO_ROWHASH
+#define FW_KO_ROWHASH 0 /* no row hash lookup: all cgroups count in one per-CPU array row */
+#endif
 #ifndef FW_KO_CGROUP
 #define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 0 */
 #endif
@@ -379,6 +382,12 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 {
 	if (FW_KO_COUNTERS)
 		return NULL;
+	if (FW_KO_ROWHASH) {
+		/* A cost measure only: the row is this CPU's scratch area, which exec records overwrite,
+		 * so what is counted there is meaningless; what a row reached without a hash costs is not. */
+		__u32 zero = 0;
+		return (void *)bpf_map_lookup_elem(&scratch, &zero);
+	}
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	if (c)
 		return c;
@@ -399,35 +408,38 @@ static __always_inline struct fw_proc_key proc_key(struct task_struct *t)
 	return k;
 }
 
-/* log2 of the lifetime in ms, capped at the +Inf slot: the number of bits of ms. */
-static __always_inline __u32 lifetime_slot(__u64 ms)
+/* The lifetime's slot: the bit length of its whole ms, capped at the +Inf slot. Found without a
+ * division (a 64-bit divide is tens of cycles on every process exit): the whole ms are at least 2^s
+ * exactly when ns >> s is at least a million, and the whole ms of ns >> s are those of ns >> s. */
+static __always_inline __u32 lifetime_slot(__u64 ns)
 {
+	const __u64 ms = 1000000;
 	__u32 n = 0;
-	if (ms >> 32) {
+	if ((ns >> 32) >= ms) {
 		n += 32;
-		ms >>= 32;
+		ns >>= 32;
 	}
-	if (ms >> 16) {
+	if ((ns >> 16) >= ms) {
 		n += 16;
-		ms >>= 16;
+		ns >>= 16;
 	}
-	if (ms >> 8) {
+	if ((ns >> 8) >= ms) {
 		n += 8;
-		ms >>= 8;
+		ns >>= 8;
 	}
-	if (ms >> 4) {
+	if ((ns >> 4) >= ms) {
 		n += 4;
-		ms >>= 4;
+		ns >>= 4;
 	}
-	if (ms >> 2) {
+	if ((ns >> 2) >= ms) {
 		n += 2;
-		ms >>= 2;
+		ns >>= 2;
 	}
-	if (ms >> 1) {
+	if ((ns >> 1) >= ms) {
 		n += 1;
-		ms >>= 1;
+		ns >>= 1;
 	}
-	n += ms;
+	n += ns >= ms;
 	return n < FW_LIFETIME_SLOTS - 1 ? n : FW_LIFETIME_SLOTS - 1;
 }
 
@@ -436,7 +448,7 @@ static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task
 {
 	__u64 start = fw_task_start_ns(p->group_leader);
 	__u64 ns = now > start ? now - start : 0;
-	c->lifetime[lifetime_slot(ns / 1000000)]++;
+	c->lifetime[lifetime_slot(ns)]++;
 	c->lifetime_sum_ns += ns;
 }
 
