@@ -44,6 +44,10 @@ want() { [[ " ${PHASES[*]} " == *" $1 "* ]]; }
 
 # ---- preflight --------------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "run as root: forkwatch loads BPF programs and every supervisor gets a cgroup"
+# The reference supervisor and the tools this script calls, from Debian when missing (as bench/build.sh
+# installs the other benchmarks' references). Debian's package also enables its own system supervisord,
+# with no program configured: idle; this script runs its own with its own config and leaves that one be.
+"$ROOT/scripts/apt-ensure.sh" supervisor procps curl gcc >&2 || die "could not install supervisor procps curl gcc"
 for c in node curl gcc awk pgrep supervisord; do command -v "$c" >/dev/null || die "$c not found (apt-get install supervisor procps curl gcc)"; done
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then CG_ROOT=/sys/fs/cgroup; else CG_ROOT=/sys/fs/cgroup/unified; fi
 [ -f "$CG_ROOT/cgroup.procs" ] || die "no cgroup v2 hierarchy at $CG_ROOT"
