@@ -51,7 +51,7 @@ node_modules/.installed: package.json package-lock.json | $(BUILD)/.apt-build
 # ---- kernel side --------------------------------------------------------------------------
 bpf: $(BUILD)/bpf/proc.skel.h
 
-$(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h bpf/record_hdr.h $(VMLINUX) $(BUILD)/.apt-build
+$(BUILD)/bpf/proc.bpf.o: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h bpf/record_hdr.h bpf/lifetime.h $(VMLINUX) $(BUILD)/.apt-build
 	@mkdir -p $(dir $@)
 	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	mv $@.tmp $@
@@ -62,7 +62,7 @@ $(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
 # A knockout build of the same programs, for bench/bpf-attrib.mjs:
 #   make bpf-variant VARIANT="-DFW_KO_RECORD=1 -DFW_KO_COUNTERS=1" OUT=/tmp/x.bpf.o
 # VARIANT takes only the FW_KO_* switches of bpf/proc.bpf.c; the agent's own build sets none.
-bpf-variant: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h bpf/record_hdr.h $(VMLINUX) $(BUILD)/.apt-build
+bpf-variant: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h bpf/record_hdr.h bpf/lifetime.h $(VMLINUX) $(BUILD)/.apt-build
 	@test -n "$(OUT)" || { echo "make bpf-variant: OUT=FILE is required" >&2; exit 2; }
 	@for f in $(VARIANT); do case "$$f" in -DFW_KO_[A-Z]*) ;; *) echo "make bpf-variant: VARIANT takes -DFW_KO_* switches only, not '$$f'" >&2; exit 2;; esac; done
 	$(BPF_CLANG) $(BPF_CFLAGS) $(VARIANT) -c $< -o $(OUT).tmp

@@ -48,6 +48,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #endif
 
 #include "record_hdr.h" /* after the knockouts: its fill reads FW_KO_HEADER and FW_KO_NSPID */
+#include "lifetime.h"
 
 /* Fields are read with direct loads through the BTF-typed pointers tp_btf hands us (CO-RE
  * relocated; a fault reads as 0), not with bpf_probe_read_kernel(): a helper call per field cost
@@ -408,47 +409,12 @@ static __always_inline struct fw_proc_key proc_key(struct task_struct *t)
 	return k;
 }
 
-/* The lifetime's slot: the bit length of its whole ms, capped at the +Inf slot. Found without a
- * division (a 64-bit divide is tens of cycles on every process exit): the whole ms are at least 2^s
- * exactly when ns >> s is at least a million, and the whole ms of ns >> s are those of ns >> s. */
-static __always_inline __u32 lifetime_slot(__u64 ns)
-{
-	const __u64 ms = 1000000;
-	__u32 n = 0;
-	if ((ns >> 32) >= ms) {
-		n += 32;
-		ns >>= 32;
-	}
-	if ((ns >> 16) >= ms) {
-		n += 16;
-		ns >>= 16;
-	}
-	if ((ns >> 8) >= ms) {
-		n += 8;
-		ns >>= 8;
-	}
-	if ((ns >> 4) >= ms) {
-		n += 4;
-		ns >>= 4;
-	}
-	if ((ns >> 2) >= ms) {
-		n += 2;
-		ns >>= 2;
-	}
-	if ((ns >> 1) >= ms) {
-		n += 1;
-		ns >>= 1;
-	}
-	n += ns >= ms;
-	return n < FW_LIFETIME_SLOTS - 1 ? n : FW_LIFETIME_SLOTS - 1;
-}
-
 static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task_struct *p,
 					   __u64 now)
 {
 	__u64 start = fw_task_start_ns(p->group_leader);
 	__u64 ns = now > start ? now - start : 0;
-	c->lifetime[lifetime_slot(ns)]++;
+	c->lifetime[fw_lifetime_slot(ns)]++;
 	c->lifetime_sum_ns += ns;
 }
 

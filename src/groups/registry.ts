@@ -20,7 +20,7 @@ import { kubernetesName, nameCgroup, type GroupIdentity, type KubeNames } from '
  */
 export const LIFETIME_BUCKETS: readonly number[] = Array.from({ length: LIFETIME_SLOTS - 1 }, (_, i) => 2 ** i / 1000);
 
-/** The slot of a lifetime, as the kernel picks it (bpf/proc.bpf.c lifetime_slot): the bit length of whole ms. */
+/** The slot of a lifetime, as the kernel picks it (bpf/lifetime.h fw_lifetime_slot; test/groups/lifetime-slot.test.ts holds the two together): the bit length of whole ms. */
 export function lifetimeSlot(ns: number): number {
   const ms = Math.floor(Math.max(0, ns) / 1e6);
   const bits = ms === 0 ? 0 : Math.floor(Math.log2(ms)) + 1;
