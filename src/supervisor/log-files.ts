@@ -109,28 +109,52 @@ function sameFile(a: Stats, b: Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev;
 }
 
+/** A name's file now; null when the name is empty. */
+function statName(name: string): Stats | null {
+  return statSync(name, { throwIfNoEntry: false }) ?? null;
+}
+
 /**
  * The files rotated after `old`, newest first (the name, then .1, .2, … until `old`), each open;
- * `found`: `old` was met. Rotations meanwhile move files the same way, so a file may be met twice
- * (kept once) but never passed, unless a rotation under way has emptied a name (then `found` is false).
+ * `found`: `old` was met; `stable`: every name walked holds the file it held when walked (or is
+ * still empty). One rotation during a walk is harmless: it moves the files up from the oldest, so a
+ * file may be met twice (kept once) but never passed or met out of order. Two or more can put a
+ * newer file after an older one (a file made and rotated to `.1` after the walk passed the name),
+ * and a rotation under way can empty a name (then `found` is false): a walk that is not both found
+ * and stable is walked again. `afterOpen` is a test's way in, between two names.
  */
-function walkRotated(file: string, old: Stats): { chain: Array<{ fd: number; st: Stats }>; found: boolean } {
+export function walkRotated(
+  file: string,
+  old: Stats,
+  afterOpen?: (i: number) => void,
+): { chain: Array<{ fd: number; st: Stats }>; found: boolean; stable: boolean } {
   const chain: Array<{ fd: number; st: Stats }> = [];
+  const name = (i: number) => (i === 0 ? file : `${file}.${i}`);
+  const seen: Array<Stats | null> = [];
+  let found = false;
   for (let i = 0; i <= MAX_ROTATED + 1; i++) {
-    const fd = openLog(i === 0 ? file : `${file}.${i}`);
+    const fd = openLog(name(i));
+    afterOpen?.(i);
     if (fd === null) {
+      seen.push(null);
       if (i === 0) continue;
       break;
     }
     const st = fstatSync(fd);
+    seen.push(st);
     if (sameFile(st, old)) {
       closeSync(fd);
-      return { chain, found: true };
+      found = true;
+      break;
     }
     if (chain.some((c) => sameFile(c.st, st))) closeSync(fd);
     else chain.push({ fd, st });
   }
-  return { chain, found: false };
+  const stable = seen.every((st, i) => {
+    const now = statName(name(i));
+    return st === null || now === null ? st === now : sameFile(st, now);
+  });
+  return { chain, found, stable };
 }
 
 /**
@@ -153,6 +177,8 @@ export class LogFollower {
     private readonly emit: (lines: Buffer[]) => Promise<void>,
     /** A line for the person reading (stderr): lines may have been missed. */
     private readonly notice: (message: string) => void,
+    /** Tests only: called between two names of every walk of the rotated files (walkRotated). */
+    private readonly afterOpen?: (i: number) => void,
   ) {
     this.fd = from.fd;
     this.pos = from.pos;
@@ -221,15 +247,17 @@ export class LogFollower {
    */
   private async catchUp(): Promise<boolean> {
     const after = this.after!;
-    let walk = walkRotated(this.file, after);
-    // A rotation under way empties a name for a moment while it moves the files up (under the
-    // relay's lock, which Node cannot take): look again before calling anything missed.
-    for (let tries = 0; !walk.found && tries < 20; tries++) {
+    let walk = walkRotated(this.file, after, this.afterOpen);
+    // A rotation under way empties a name for a moment while it moves the files up, and rotations
+    // during the walk can reorder what it met (under the relay's lock, which Node cannot take):
+    // look again before calling anything missed or reading anything out of order.
+    for (let tries = 0; !(walk.found && walk.stable) && tries < 20; tries++) {
       for (const c of walk.chain) closeSync(c.fd);
       await new Promise((r) => setTimeout(r, 5));
-      walk = walkRotated(this.file, after);
+      walk = walkRotated(this.file, after, this.afterOpen);
     }
     if (!walk.found) this.notice(`${this.file} was rotated past the files kept before it was read to its end; lines may be missing`);
+    else if (!walk.stable) this.notice(`${this.file} kept rotating while its files were looked up; lines may be repeated or out of order`);
     const [newest, ...older] = walk.chain;
     if (!newest) {
       if (!walk.found) this.after = null; // gone for good: the name, whatever it holds next, from its start
