@@ -226,8 +226,13 @@ export class LogFollower {
     }
     if (named && sameFile(named, mine)) {
       if (mine.size >= this.pos) return false;
-      this.pos = 0; // cut short by someone: read it again from its start
-      this.partial = Buffer.alloc(0);
+      // Cut back. The relay does it to undo a write a full disk cut short: the file ends again where
+      // that write began, a record's start, and the lines before it are as they were. So it goes on
+      // from the new end, keeping what is left of a line not yet complete; cut to nothing, that is
+      // the start. (Reading it again from the start would repeat every line before the cut.)
+      const lineStart = this.pos - this.partial.length;
+      this.partial = mine.size > lineStart ? Buffer.from(this.partial.subarray(0, mine.size - lineStart)) : Buffer.alloc(0);
+      this.pos = mine.size;
       return true;
     }
     await this.readOn(); // what was written before the rename

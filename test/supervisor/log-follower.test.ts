@@ -154,4 +154,34 @@ describe('LogFollower across rotations', () => {
     expect(lines).toEqual(['a1', 'a2', 'a3', 'b1', 'x0', 'y0']);
     expect(notices).toEqual([]);
   });
+
+  it('goes on from where a file is cut back (a torn write undone), repeating no line', async () => {
+    await settle();
+    const size = () => fs.statSync(file).size;
+    // A write cut short: b1 whole, b2 torn; the relay cuts the file back to where the write began.
+    const before = size();
+    fs.appendFileSync(file, 'b1\nb');
+    await settle();
+    fs.truncateSync(file, before);
+    await settle();
+    write('p.log', 'c1');
+    await settle();
+    // b1 was shown before the cut took it back (the relay then writes how many lines it lost).
+    expect(lines).toEqual(['a1', 'a2', 'b1', 'c1']);
+    // Cut within a line not yet complete: what is left of it goes on.
+    fs.appendFileSync(file, 'd1d1');
+    await settle();
+    fs.truncateSync(file, size() - 2);
+    await settle();
+    fs.appendFileSync(file, 'xx\n');
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'b1', 'c1', 'd1xx']);
+    // Cut to nothing (a new start): read from the start.
+    fs.truncateSync(file, 0);
+    await settle();
+    write('p.log', 'e1');
+    await settle();
+    expect(lines).toEqual(['a1', 'a2', 'b1', 'c1', 'd1xx', 'e1']);
+    expect(notices).toEqual([]);
+  });
 });
