@@ -41,7 +41,8 @@ describe('the ring-layout probes', () => {
     });
     await attached;
     expect(spawnSync(workload('forkn'), [String(FORKS)]).status).toBe(0);
-    const code = new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+    // 'close', not 'exit': the process can be gone before its stdout has been read to the end.
+    const code = new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
     p.kill('SIGINT');
     return { code: await code, out, err };
   }
