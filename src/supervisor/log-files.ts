@@ -218,12 +218,7 @@ export class LogFollower {
     }
     if (await this.readOn()) return true;
     const mine = fstatSync(this.fd);
-    let named: Stats | null = null;
-    try {
-      named = statSync(this.file);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-    }
+    const named = statName(this.file);
     if (named && sameFile(named, mine)) {
       if (mine.size >= this.pos) return false;
       // Cut back. The relay does it to undo a write a full disk cut short: the file ends again where
