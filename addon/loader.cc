@@ -66,6 +66,7 @@ Loader::Loader(const LoaderOptions& opts) {
     int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
     SizeStages(opts.ring_bytes);
+    SizeFastRows(opts.fast_rows);
     err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.watched, opts.watched_entries);
@@ -191,6 +192,22 @@ void Loader::SizeStages(uint32_t ring_bytes) {
   if (!err) err = bpf_map__set_value_size(skel_->maps.stage, sizeof(fw_stage) + bytes + FW_STAGE_SLACK);
   if (err) throw BpfError{"bpf_map__set_value_size", "stage", Errno(err)};
   skel_->rodata->stage_mask = bytes - 1;
+}
+
+// The direct-mapped counter rows (proc.bpf.c cg_fast): a power of two of slots, at most `rows`, and
+// at most kFastRowBudget bytes over all possible CPUs (each slot has a copy per CPU, all read at every
+// scrape): 1024 slots on 2 CPUs take 1.2 MiB, and 64 CPUs get 64 slots. At least one.
+void Loader::SizeFastRows(uint32_t rows) {
+  constexpr uint64_t kFastRowBudget = 4u << 20;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", "cg_fast", cpus < 0 ? -cpus : EINVAL};
+  uint64_t fit = kFastRowBudget / (sizeof(fw_cg_fast) * static_cast<uint64_t>(cpus));
+  uint64_t slots = 1;
+  while (slots * 2 <= rows && slots * 2 <= fit) slots *= 2;
+  int err = bpf_map__set_max_entries(skel_->maps.cg_fast, static_cast<uint32_t>(slots));
+  if (err) throw BpfError{"bpf_map__set_max_entries", "cg_fast", Errno(err)};
+  skel_->rodata->fast_mask = static_cast<uint32_t>(slots - 1);
+  skel_->rodata->nr_cpus = static_cast<uint32_t>(cpus);
 }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.

@@ -13,6 +13,7 @@ namespace fw {
 struct LoaderOptions {
   uint32_t ring_bytes = 0;
   uint32_t counter_entries = 0;
+  uint32_t fast_rows = 0;  // at most; SizeFastRows() rounds it down
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
   bool thread_events = false;    // record_threads at start (records on demand: interest_map.h)
@@ -59,6 +60,7 @@ class Loader {
   void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   void Seed();
   void SizeStages(uint32_t ring_bytes);
+  void SizeFastRows(uint32_t rows);
   uint32_t stage_cpus_ = 0;
   uint64_t stage_bytes_ = 0;
   bool IsIterator(const bpf_program* prog) const;

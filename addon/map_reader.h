@@ -23,7 +23,10 @@ struct ProgStats {
   uint64_t recursion_misses;
 };
 
-std::vector<CgroupCounters> ReadCounters(const bpf_map* map);  // throws BpfError
+// Every cgroup's counts: its cg_counters row plus the cg_fast copies it owns, read again while the
+// kernel folds a removed cgroup's copies into its row (fold_seq: bpf/proc.bpf.c).
+std::vector<CgroupCounters> ReadCounters(const bpf_map* rows, const bpf_map* fast,
+                                         const volatile __u64* fold_seq);  // throws BpfError
 // Removes these cgroups' rows and returns what they held last (rows already gone are left out).
 std::vector<CgroupCounters> TakeCounters(const bpf_map* map, const std::vector<uint64_t>& ids);
 fw_stats ReadStats(const bpf_map* map);               // throws BpfError

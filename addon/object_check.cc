@@ -20,8 +20,8 @@ struct ObjectClose {
 using Object = std::unique_ptr<bpf_object, ObjectClose>;
 
 // The ABI of bpf/proc.h and the sections the skeleton maps into memory.
-const char* const kRecords[] = {"fw_event_hdr",    "fw_fork_event",  "fw_exec_event", "fw_exit_event",
-                                "fw_cgroup_event", "fw_cg_counters", "fw_stats",      "fw_oncpu"};
+const char* const kRecords[] = {"fw_event_hdr",   "fw_fork_event", "fw_exec_event", "fw_exit_event", "fw_cgroup_event",
+                                "fw_cg_counters", "fw_cg_fast",    "fw_stats",      "fw_oncpu"};
 const char* const kSections[] = {".rodata", ".bss", ".data"};
 
 Object Open(const void* data, size_t size, const std::string& path) {

@@ -36,6 +36,8 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   LoaderOptions opts;
   opts.ring_bytes = OptU64Req(o, "ringBytes");
   opts.counter_entries = OptU64Req(o, "counterEntries");
+  opts.fast_rows = static_cast<uint32_t>(std::min<uint64_t>(OptU64Req(o, "fastRows"), 1u << 20));
+  if (opts.fast_rows == 0) throw Napi::TypeError::New(env, "option fastRows must be at least 1");
   opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
   opts.argv_max = OptU64Req(o, "argvMax");
   opts.thread_events = OptBoolReq(o, "threadEvents");
@@ -155,7 +157,8 @@ Napi::Value Probe::ReadCounters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   try {
-    std::vector<CgroupCounters> rows = fw::ReadCounters(loader_->skel()->maps.cg_counters);
+    proc* skel = loader_->skel();
+    std::vector<CgroupCounters> rows = fw::ReadCounters(skel->maps.cg_counters, skel->maps.cg_fast, &skel->bss->fold_seq);
     return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(rows.data()), rows.size() * sizeof(CgroupCounters));
   } catch (const BpfError& e) {
     throw ToJsError(env, e);

@@ -43,6 +43,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #ifndef FW_KO_ROWHASH
 #define FW_KO_ROWHASH 0 /* no row hash lookup: all cgroups count in one per-CPU array row */
 #endif
+#ifndef FW_KO_FASTROW
+#define FW_KO_FASTROW 0 /* no direct-mapped row: fork, exec and exit find their row in the hash */
+#endif
 #ifndef FW_KO_CGROUP
 #define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 0 */
 #endif
@@ -80,6 +83,21 @@ struct {
 	__type(key, __u64);
 	__type(value, struct fw_cg_counters);
 } cg_counters SEC(".maps");
+
+/* Direct-mapped counter rows, so that a fork, exec or exit finds its cgroup's row without a hash
+ * lookup (that lookup was a third of an exit's cost, docs/performance.md). Slot: the low bits of the
+ * cgroup id (fast_mask). Each CPU's copy of a slot names the cgroup it counts for (owner), claimed by
+ * that CPU's own handlers when free, so no atomics on the event path; a cgroup whose slot another
+ * owns on this CPU counts in cg_counters, as every row did before. The cgroup_rmdir handler folds a
+ * removed cgroup's copies into its cg_counters row and frees them (fold_rows), so user space
+ * retires rows from cg_counters alone; it adds the copies to the rows when it reads
+ * (addon/map_reader.cc). Sized by the loader before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fw_cg_fast);
+} cg_fast SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -214,6 +232,8 @@ const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_A
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
 const volatile __u64 stage_mask = 4096 - 1; /* a staging area's data bytes - 1 (a power of two) */
+const volatile __u32 fast_mask = 0;         /* cg_fast's slots - 1 (a power of two) */
+const volatile __u32 nr_cpus = 1;           /* possible CPUs: the copies of a cg_fast slot */
 
 /* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
  * in every handler that may make one. */
@@ -222,6 +242,11 @@ const volatile struct fw_cg_counters zero_row = {};
 /* 1 while the reader (addon/ring_reader.cc) drains the ring on its timer, 0 while it waits on the
  * ring's epoll; written by the reader through the skeleton's mmapped .bss. */
 __u32 reader_on_timer = 0;
+
+/* +1 before and after the cgroup_rmdir handler moves a removed cgroup's cg_fast copies into its
+ * cg_counters row: odd while it moves them. A reader that sees it change reads again, or it could
+ * count what moved twice or not at all. rmdir holds cgroup_mutex: one fold at a time. */
+__u64 fold_seq = 0;
 
 /* ---- helpers ---- */
 
@@ -402,6 +427,93 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 	return bpf_map_lookup_elem(&cg_counters, &cgid);
 }
 
+/* The row a fork, exec or exit of cgroup `cgid` counts in: this CPU's copy of its cg_fast slot when
+ * that copy is the cgroup's or free (claimed then), else its cg_counters row. A cgroup has no fork,
+ * exec or exit after its rmdir (rmdir needs it unpopulated, and the exit tracepoint runs before
+ * cgroup_exit()), so no copy is claimed after its fold. */
+static __always_inline struct fw_cg_counters *event_counters(__u64 cgid)
+{
+	if (!FW_KO_FASTROW && !FW_KO_COUNTERS && !FW_KO_ROWHASH && cgid) {
+		__u32 slot = (__u32)cgid & fast_mask;
+		struct fw_cg_fast *f = bpf_map_lookup_elem(&cg_fast, &slot);
+		if (f && f->owner == cgid)
+			return &f->c;
+		if (f && !f->owner) {
+			f->owner = cgid;
+			return &f->c;
+		}
+	}
+	return counters(cgid);
+}
+
+/* ---- a removed cgroup's direct-mapped rows ---- */
+
+struct fw_fold {
+	__u64 cgid;
+	__u32 slot;
+	__u32 found; /* copies the cgroup owned */
+};
+
+#define FW_CG_WORDS       (sizeof(struct fw_cg_counters) / 8)
+#define FW_CG_CPU_NS_WORD (__builtin_offsetof(struct fw_cg_counters, cpu_ns) / 8)
+
+/* bpf_loop callback over the possible CPUs: moves CPU `cpu`'s copy of the slot, if the removed
+ * cgroup owns it, into that CPU's copy of its cg_counters row (made if it has none), then frees it.
+ * That CPU's handlers do not touch the copy meanwhile: they see an owner other than their own.
+ * cpu_ns is left out: these copies never hold it, and v1's switch handler may still add a dying
+ * task's last slice to the row on that CPU (a plain add here could undo it). */
+static long fold_cpu(__u64 cpu, struct fw_fold *x)
+{
+	struct fw_cg_fast *f = bpf_map_lookup_percpu_elem(&cg_fast, &x->slot, cpu);
+	if (!f || f->owner != x->cgid)
+		return 0;
+	x->found++;
+	struct fw_cg_counters *h = bpf_map_lookup_percpu_elem(&cg_counters, &x->cgid, cpu);
+	if (!h && counters(x->cgid))
+		h = bpf_map_lookup_percpu_elem(&cg_counters, &x->cgid, cpu);
+	__u64 *src = (__u64 *)&f->c;
+	__u64 *dst = (__u64 *)h;
+	for (__u32 i = 0; i < FW_CG_WORDS; i++) {
+		if (dst && i != FW_CG_CPU_NS_WORD)
+			dst[i] += src[i];
+		src[i] = 0;
+	}
+	/* A full barrier: the zeroed counts are visible before the slot is seen free. */
+	__sync_val_compare_and_swap(&f->owner, x->cgid, 0);
+	return 0;
+}
+
+static long find_cpu(__u64 cpu, struct fw_fold *x)
+{
+	struct fw_cg_fast *f = bpf_map_lookup_percpu_elem(&cg_fast, &x->slot, cpu);
+	if (f && f->owner == x->cgid) {
+		x->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the cgroup counts in cg_fast on some CPU. */
+static __always_inline bool has_fast_rows(__u64 cgid)
+{
+	struct fw_fold x = { .cgid = cgid, .slot = (__u32)cgid & fast_mask };
+	if (FW_KO_FASTROW || !cgid)
+		return false;
+	bpf_loop(nr_cpus, find_cpu, &x, 0);
+	return x.found;
+}
+
+/* The cgroup's copies moved into its cg_counters row; fold_seq odd meanwhile. */
+static __always_inline void fold_rows(__u64 cgid)
+{
+	struct fw_fold x = { .cgid = cgid, .slot = (__u32)cgid & fast_mask };
+	if (FW_KO_FASTROW || !cgid)
+		return;
+	__sync_fetch_and_add(&fold_seq, 1);
+	bpf_loop(nr_cpus, fold_cpu, &x, 0);
+	__sync_fetch_and_add(&fold_seq, 1);
+}
+
 /* A process across pid reuse (the `fatal` map's key). */
 static __always_inline struct fw_proc_key proc_key(struct task_struct *t)
 {
@@ -465,7 +577,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	__u64 cgid = task_cgroup_id(child);
 
 	/* Count first: the counter is exact even if the record is lost. */
-	struct fw_cg_counters *c = counters(cgid);
+	struct fw_cg_counters *c = event_counters(cgid);
 	if (c) {
 		if (is_thread)
 			c->threads++;
@@ -500,7 +612,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (FW_KO_EMPTY)
 		return 0;
 	__u64 cgid = task_cgroup_id(p);
-	struct fw_cg_counters *c = counters(cgid);
+	struct fw_cg_counters *c = event_counters(cgid);
 	if (c)
 		c->execs++;
 	if (FW_KO_RECORD || !want_record(cgid, false))
@@ -584,7 +696,7 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 
 	/* One clock read for a process's lifetime and its record. */
 	__u64 now = group_dead && !FW_KO_LIFETIME ? bpf_ktime_get_boot_ns() : 0;
-	struct fw_cg_counters *c = counters(cgid);
+	struct fw_cg_counters *c = event_counters(cgid);
 	/* Zeroed whole, and its OOM flag taken into a scalar at once: clang otherwise drops stores to
 	 * `who` on paths where no sender was kept, hoists the read of who.flags above the test, and
 	 * shares the slot with a spilled pointer; the verifier refuses that fill. */
@@ -847,12 +959,14 @@ int BPF_PROG(handle_mkdir, struct cgroup *cg, const char *path)
 	return cgroup_record(FW_EV_CGROUP_MKDIR, cg, path);
 }
 
-/* A removed cgroup's row is marked first, so user space retires it even when the record is lost. */
+/* A removed cgroup's direct-mapped rows are folded into its row, and the row marked, before the
+ * record: user space retires it whole, and even when the record is lost. */
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
 {
 	if (cg->root->hierarchy_id == (int)cgroup_hierarchy) {
 		__u64 cgid = fw_kernfs_id(cg->kn);
+		fold_rows(cgid);
 		struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 		if (c)
 			c->removed = 1;
@@ -912,7 +1026,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 
 /* A cgroup of the grouping hierarchy became unpopulated: no task left in it or below (its last
  * one exited or moved out). Counted per cgroup as its releases, in a row that exists: a cgroup
- * that held tasks of its own has one (their fork, move or seed made it); an ancestor that only
+ * that held tasks of its own has one (their move or seed made it, or their counts in cg_fast); an ancestor that only
  * held populated children gets none, so a churn of cgroups does not take a row for each parent. */
 SEC("tp_btf/cgroup_notify_populated")
 int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
@@ -921,6 +1035,9 @@ int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
 		return 0;
 	__u64 cgid = fw_kernfs_id(cg->kn);
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
+	/* Its tasks may all have counted in cg_fast: it held tasks of its own, so it gets a row. */
+	if (!c && has_fast_rows(cgid))
+		c = counters(cgid);
 	if (c)
 		c->releases++;
 	return 0;

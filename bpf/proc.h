@@ -127,6 +127,13 @@ struct fw_cg_counters {
 	__u64 signals[FW_SIGNAL_SLOTS];
 };
 
+/* A direct-mapped counter row (proc.bpf.c `cg_fast`): one CPU's copy of an array slot, holding the
+ * counts of the cgroup it names (owner) on that CPU. 0: free. */
+struct fw_cg_fast {
+	__u64 owner;
+	struct fw_cg_counters c;
+};
+
 /* What runs on a CPU now, per CPU: lets user space add the time not yet in cg_counters. The CPU
  * keeps its cgroup's time here (acc_ns) and moves it into the cgroup's row only when it switches to
  * another cgroup (idle included), so a CPU running one cgroup's tasks updates no hash per switch. */

@@ -70,6 +70,8 @@ export const DEFAULTS = {
 export interface FullProbeOptions {
   ringBytes: number;
   counterEntries: number;
+  /** Direct-mapped counter rows (bpf/proc.bpf.c cg_fast): at most this many, rounded down to a power of two and to a memory budget. */
+  fastRows: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy: number;
   argvMax: number;
@@ -91,6 +93,8 @@ export interface FullProbeOptions {
 export const PROBE_DEFAULTS: Readonly<FullProbeOptions> = Object.freeze({
   ringBytes: DEFAULTS.bpf.ring_buffer_bytes,
   counterEntries: DEFAULTS.bpf.counter_entries,
+  // Not a config key: cgroups beyond it (or sharing a slot) count as before, through the hash.
+  fastRows: 1024,
   cgroupHierarchy: 0,
   argvMax: DEFAULTS.bpf.argv_max_bytes,
   threadEvents: false,

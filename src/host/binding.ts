@@ -9,6 +9,8 @@ import path from 'node:path';
 export interface ProbeOptions {
   ringBytes?: number;
   counterEntries?: number;
+  /** Direct-mapped counter rows (a power of two, at least 1; fewer when the memory budget is smaller): forks, execs and exits of that many cgroups per CPU count without a hash lookup. */
+  fastRows?: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy?: number;
   argvMax?: number;
@@ -52,8 +54,9 @@ export interface NativeProbe {
    */
   start(onBatch: (batch: Buffer, records: number, bytes: number) => void): void;
   drain(): number;
+  /** Each cgroup's counts: its hash row plus its direct-mapped rows (cg_fast), read so that no fold is seen half done. */
   readCounters(): Buffer;
-  /** Removes the rows of these (removed) cgroups; returns their last counts, as readCounters(). */
+  /** Removes the hash rows of these (removed) cgroups, into which their rmdir folded their direct-mapped rows; returns their last counts, as readCounters(). */
   takeCounters(ids: BigUint64Array): Buffer;
   /** struct fw_census lines, one per live process, taken now (the census iterator). */
   census(): Buffer;

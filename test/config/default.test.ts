@@ -39,4 +39,9 @@ describe('probe options', () => {
       expect(() => new binding.Probe({ ...PROBE_DEFAULTS, [key]: bad })).toThrow(new TypeError(`option ${key} must be a non-negative number`));
     },
   );
+
+  it.each(['watchedEntries', 'fastRows'])('the addon refuses %s = 0, naming it, before loading anything', (key) => {
+    const binding = loadBinding();
+    expect(() => new binding.Probe({ ...PROBE_DEFAULTS, [key]: 0 })).toThrow(new TypeError(`option ${key} must be at least 1`));
+  });
 });
