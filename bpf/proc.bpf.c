@@ -47,7 +47,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FW_KO_FASTROW 0 /* no direct-mapped row: fork, exec and exit find their row in the hash */
 #endif
 #ifndef FW_KO_CGROUP
-#define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 0 */
+#define FW_KO_CGROUP 0 /* no cgroup lookup: everything counts under cgroup id 1 (v2's root) */
 #endif
 
 #include "record_hdr.h" /* after the knockouts: its fill reads FW_KO_HEADER and FW_KO_NSPID */
@@ -397,7 +397,7 @@ static __always_inline __u64 v1_cgroup_id(struct task_struct *t)
 static __always_inline __u64 task_cgroup_id(struct task_struct *t)
 {
 	if (FW_KO_CGROUP)
-		return 0;
+		return 1; /* not 0, which owns no direct-mapped row */
 	if (cgroup_hierarchy == 0)
 		return fw_kernfs_id(t->cgroups->dfl_cgrp->kn);
 	return v1_cgroup_id(t);
