@@ -45,6 +45,17 @@ bool ExitPassesGroupDead(const btf* vmlinux) { return TracepointArgs(vmlinux, "s
 // handle_oom_victim cannot use.
 bool MarkVictimPassesTask(const btf* vmlinux) { return TracepointArgs(vmlinux, "mark_victim") == 3; }
 
+// Whether the kernel has this BPF helper: its BPF_FUNC_* value is in enum bpf_func_id of its BTF.
+bool HasHelper(const btf* vmlinux, const char* func) {
+  int id = vmlinux ? btf__find_by_name_kind(vmlinux, "bpf_func_id", BTF_KIND_ENUM) : -1;
+  if (id < 0) return false;
+  const btf_type* t = btf__type_by_id(vmlinux, id);
+  const struct btf_enum* e = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); i++, e++)
+    if (!strcmp(btf__name_by_offset(vmlinux, e->name_off), func)) return true;
+  return false;
+}
+
 struct BtfFree {
   void operator()(btf* b) const { btf__free(b); }
 };
@@ -66,7 +77,6 @@ Loader::Loader(const LoaderOptions& opts) {
     int err = bpf_map__set_max_entries(skel_->maps.events, opts.ring_bytes);
     if (err) throw BpfError{"bpf_map__set_max_entries", "events", Errno(err)};
     SizeStages(opts.ring_bytes);
-    SizeFastRows(opts.fast_rows);
     err = bpf_map__set_max_entries(skel_->maps.cg_counters, opts.counter_entries);
     if (err) throw BpfError{"bpf_map__set_max_entries", "cg_counters", Errno(err)};
     err = bpf_map__set_max_entries(skel_->maps.watched, opts.watched_entries);
@@ -78,6 +88,7 @@ Loader::Loader(const LoaderOptions& opts) {
     skel_->rodata->wakeup_ns = opts.wakeup_ns;
     std::unique_ptr<btf, BtfFree> vmlinux(btf__load_vmlinux_btf());
     ChooseExitDecision(vmlinux.get(), opts.exit_claim);
+    ChooseRowLayout(vmlinux.get(), opts.fast_rows);
     if (!MarkVictimPassesTask(vmlinux.get())) {
       bpf_program__set_autoload(skel_->progs.handle_oom_victim, false);
       skipped_.push_back("handle_oom_victim");
@@ -196,25 +207,34 @@ void Loader::SizeStages(uint32_t ring_bytes) {
 
 // The direct-mapped counter rows (proc.bpf.c cg_fast): a power of two of slots, at most `rows`, and
 // at most kFastRowBudget bytes over all possible CPUs (each slot has a copy per CPU, all read at every
-// scrape): 1024 slots on 2 CPUs take 1.2 MiB, and 64 CPUs get 64 slots. At least one.
-void Loader::SizeFastRows(uint32_t rows) {
+// scrape): 1024 slots on 2 CPUs take 1.2 MiB, and 64 CPUs get 64 slots. None when `rows` is 0 or the
+// kernel lacks what the fold at rmdir needs (bpf_loop, v5.17; bpf_map_lookup_percpu_elem, v5.19):
+// then every row is in the hash, and the rmdir and populated programs without the fold are loaded.
+void Loader::ChooseRowLayout(const btf* vmlinux, uint32_t rows) {
   constexpr uint64_t kFastRowBudget = 4u << 20;
   int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", "cg_fast", cpus < 0 ? -cpus : EINVAL};
+  bool on = rows > 0 && HasHelper(vmlinux, "BPF_FUNC_loop") && HasHelper(vmlinux, "BPF_FUNC_map_lookup_percpu_elem");
   uint64_t fit = kFastRowBudget / (sizeof(fw_cg_fast) * static_cast<uint64_t>(cpus));
   uint64_t slots = 1;
-  while (slots * 2 <= rows && slots * 2 <= fit) slots *= 2;
+  while (on && slots * 2 <= rows && slots * 2 <= fit) slots *= 2;
   int err = bpf_map__set_max_entries(skel_->maps.cg_fast, static_cast<uint32_t>(slots));
   if (err) throw BpfError{"bpf_map__set_max_entries", "cg_fast", Errno(err)};
+  fast_rows_ = on ? static_cast<uint32_t>(slots) : 0;
+  skel_->rodata->fast_rows = on;
   skel_->rodata->fast_mask = static_cast<uint32_t>(slots - 1);
   skel_->rodata->nr_cpus = static_cast<uint32_t>(cpus);
+  bpf_program__set_autoload(skel_->progs.handle_rmdir, !on);
+  bpf_program__set_autoload(skel_->progs.handle_rmdir_fold, on);
+  bpf_program__set_autoload(skel_->progs.handle_populated, !on);
+  bpf_program__set_autoload(skel_->progs.handle_populated_fold, on);
 }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
 void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (!bpf_program__autoload(prog)) continue;  // not this kernel's choice (ChooseExitDecision)
+    if (!bpf_program__autoload(prog)) continue;  // not this kernel's choice (ChooseExitDecision, ChooseRowLayout)
     if (IsIterator(prog)) continue;              // run by Seed() and Census(), not attached
     const char* name = bpf_program__name(prog);
     bool wanted = cpu_accounting || strcmp(name, "handle_switch") != 0;

@@ -13,7 +13,7 @@ namespace fw {
 struct LoaderOptions {
   uint32_t ring_bytes = 0;
   uint32_t counter_entries = 0;
-  uint32_t fast_rows = 0;  // at most; SizeFastRows() rounds it down
+  uint32_t fast_rows = 0;  // at most; SizeFastRows() rounds it down; 0: every row in the hash
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
   bool thread_events = false;    // record_threads at start (records on demand: interest_map.h)
@@ -53,6 +53,8 @@ class Loader {
   uint64_t stage_bytes() const { return stage_bytes_; }
   // How a process's exit is told from its threads': "group_dead" or "claim" (see proc.bpf.c).
   const char* exit_decision() const { return exit_claim_ ? "claim" : "group_dead"; }
+  // Direct-mapped counter rows in use (proc.bpf.c cg_fast): their slots, or 0 (every row in the hash).
+  uint32_t fast_rows() const { return fast_rows_; }
 
  private:
   void SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting);
@@ -60,7 +62,7 @@ class Loader {
   void Open(const LoaderOptions& opts, const bpf_object_open_opts* open_opts);
   void Seed();
   void SizeStages(uint32_t ring_bytes);
-  void SizeFastRows(uint32_t rows);
+  void ChooseRowLayout(const btf* vmlinux, uint32_t rows);
   uint32_t stage_cpus_ = 0;
   uint64_t stage_bytes_ = 0;
   bool IsIterator(const bpf_program* prog) const;
@@ -69,6 +71,7 @@ class Loader {
   struct proc* skel_ = nullptr;
   std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;
+  uint32_t fast_rows_ = 0;
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;
   std::vector<std::string> skipped_;

@@ -37,7 +37,6 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   opts.ring_bytes = OptU64Req(o, "ringBytes");
   opts.counter_entries = OptU64Req(o, "counterEntries");
   opts.fast_rows = static_cast<uint32_t>(std::min<uint64_t>(OptU64Req(o, "fastRows"), 1u << 20));
-  if (opts.fast_rows == 0) throw Napi::TypeError::New(env, "option fastRows must be at least 1");
   opts.cgroup_hierarchy = OptU64Req(o, "cgroupHierarchy");
   opts.argv_max = OptU64Req(o, "argvMax");
   opts.thread_events = OptBoolReq(o, "threadEvents");
@@ -70,6 +69,7 @@ Probe::Probe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Probe>(info) {
   info.This().As<Napi::Object>().Set("attached", attached);
   info.This().As<Napi::Object>().Set("skipped", skipped);
   info.This().As<Napi::Object>().Set("exitDecision", loader_->exit_decision());
+  info.This().As<Napi::Object>().Set("fastRows", Napi::Number::New(env, loader_->fast_rows()));
 }
 
 Probe::~Probe() { Release(); }

@@ -232,8 +232,10 @@ const volatile __u32 argv_max = 0;         /* argv byte budget per exec, <= FW_A
 const volatile __u64 wakeup_bytes = 0;     /* records waiting before a forced wake-up, in bytes */
 const volatile __u64 wakeup_ns = 0;        /* ... and in time; 0: wake the reader on every record */
 const volatile __u64 stage_mask = 4096 - 1; /* a staging area's data bytes - 1 (a power of two) */
-const volatile __u32 fast_mask = 0;         /* cg_fast's slots - 1 (a power of two) */
-const volatile __u32 nr_cpus = 1;           /* possible CPUs: the copies of a cg_fast slot */
+const volatile bool fast_rows =
+	false;                      /* cg_fast in use (handle_rmdir_fold, handle_populated_fold) */
+const volatile __u32 fast_mask = 0; /* cg_fast's slots - 1 (a power of two) */
+const volatile __u32 nr_cpus = 1;   /* possible CPUs: the copies of a cg_fast slot */
 
 /* A new counter row's first value, read-only: zeroing a row on the stack took a store per field
  * in every handler that may make one. */
@@ -433,7 +435,7 @@ static __always_inline struct fw_cg_counters *counters(__u64 cgid)
  * cgroup_exit()), so no copy is claimed after its fold. */
 static __always_inline struct fw_cg_counters *event_counters(__u64 cgid)
 {
-	if (!FW_KO_FASTROW && !FW_KO_COUNTERS && !FW_KO_ROWHASH && cgid) {
+	if (fast_rows && !FW_KO_FASTROW && !FW_KO_COUNTERS && !FW_KO_ROWHASH && cgid) {
 		__u32 slot = (__u32)cgid & fast_mask;
 		struct fw_cg_fast *f = bpf_map_lookup_elem(&cg_fast, &slot);
 		if (f && f->owner == cgid)
@@ -960,18 +962,32 @@ int BPF_PROG(handle_mkdir, struct cgroup *cg, const char *path)
 }
 
 /* A removed cgroup's direct-mapped rows are folded into its row, and the row marked, before the
- * record: user space retires it whole, and even when the record is lost. */
-SEC("tp_btf/cgroup_rmdir")
-int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
+ * record: user space retires it whole, and even when the record is lost. Two programs, one loaded
+ * (addon/loader.cc ChooseRowLayout): with cg_fast in use the fold's bpf_loop and
+ * bpf_map_lookup_percpu_elem (v5.19) are needed, which older kernels' verifiers refuse. */
+static __always_inline int rmdir_common(struct cgroup *cg, const char *path, bool fold)
 {
 	if (cg->root->hierarchy_id == (int)cgroup_hierarchy) {
 		__u64 cgid = fw_kernfs_id(cg->kn);
-		fold_rows(cgid);
+		if (fold)
+			fold_rows(cgid);
 		struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 		if (c)
 			c->removed = 1;
 	}
 	return cgroup_record(FW_EV_CGROUP_RMDIR, cg, path);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(handle_rmdir, struct cgroup *cg, const char *path)
+{
+	return rmdir_common(cg, path, false);
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(handle_rmdir_fold, struct cgroup *cg, const char *path)
+{
+	return rmdir_common(cg, path, true);
 }
 
 /* On-CPU time per cgroup: at each switch, the outgoing task's runtime since it was switched in,
@@ -1028,19 +1044,31 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
  * one exited or moved out). Counted per cgroup as its releases, in a row that exists: a cgroup
  * that held tasks of its own has one (their move or seed made it, or their counts in cg_fast); an ancestor that only
  * held populated children gets none, so a churn of cgroups does not take a row for each parent. */
-SEC("tp_btf/cgroup_notify_populated")
-int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
+static __always_inline int populated_common(struct cgroup *cg, int val, bool fast)
 {
 	if (val || cg->root->hierarchy_id != (int)cgroup_hierarchy)
 		return 0;
 	__u64 cgid = fw_kernfs_id(cg->kn);
 	struct fw_cg_counters *c = bpf_map_lookup_elem(&cg_counters, &cgid);
 	/* Its tasks may all have counted in cg_fast: it held tasks of its own, so it gets a row. */
-	if (!c && has_fast_rows(cgid))
+	if (!c && fast && has_fast_rows(cgid))
 		c = counters(cgid);
 	if (c)
 		c->releases++;
 	return 0;
+}
+
+SEC("tp_btf/cgroup_notify_populated")
+int BPF_PROG(handle_populated, struct cgroup *cg, const char *path, int val)
+{
+	return populated_common(cg, val, false);
+}
+
+/* With cg_fast in use (see handle_rmdir_fold). */
+SEC("tp_btf/cgroup_notify_populated")
+int BPF_PROG(handle_populated_fold, struct cgroup *cg, const char *path, int val)
+{
+	return populated_common(cg, val, true);
 }
 
 /* Run once by the loader after attaching: a row for each cgroup that holds a live process, so that

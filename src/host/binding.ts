@@ -9,7 +9,7 @@ import path from 'node:path';
 export interface ProbeOptions {
   ringBytes?: number;
   counterEntries?: number;
-  /** Direct-mapped counter rows (a power of two, at least 1; fewer when the memory budget is smaller): forks, execs and exits of that many cgroups per CPU count without a hash lookup. */
+  /** Direct-mapped counter rows, at most (rounded down to a power of two and a memory budget; 0: none, every row in the hash): forks, execs and exits of that many cgroups per CPU count without a hash lookup. */
   fastRows?: number;
   /** 0 for cgroup v2, else the v1 hierarchy id whose cgroups define groups. */
   cgroupHierarchy?: number;
@@ -47,6 +47,8 @@ export interface NativeProbe {
   readonly skipped: string[];
   /** How a process's exit is told from its threads': the tracepoint's group_dead, or a claim. */
   readonly exitDecision: 'group_dead' | 'claim';
+  /** Direct-mapped counter rows in use (slots of cg_fast), or 0: every row in the hash (fastRows 0, or a kernel before v5.19). */
+  readonly fastRows: number;
   /**
    * onBatch(buffer, records, bytes) once per wake-up: the records are buffer[0, bytes), padded to
    * 8 bytes, each sized by hdr.size. The buffer is reused by the next call; copy what must

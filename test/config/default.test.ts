@@ -40,8 +40,8 @@ describe('probe options', () => {
     },
   );
 
-  it.each(['watchedEntries', 'fastRows'])('the addon refuses %s = 0, naming it, before loading anything', (key) => {
+  it('the addon refuses watchedEntries = 0, naming it, before loading anything', () => {
     const binding = loadBinding();
-    expect(() => new binding.Probe({ ...PROBE_DEFAULTS, [key]: 0 })).toThrow(new TypeError(`option ${key} must be at least 1`));
+    expect(() => new binding.Probe({ ...PROBE_DEFAULTS, watchedEntries: 0 })).toThrow(new TypeError('option watchedEntries must be at least 1'));
   });
 });

@@ -32,6 +32,7 @@ export class ReplayProbe implements NativeProbe {
   readonly attached = ['replay'];
   readonly skipped: string[] = [];
   readonly exitDecision = 'group_dead' as const;
+  readonly fastRows = 0;
   closed = false;
   /** Counter map rows (u64 cgroup id + fw_cg_counters), by cgroup id. */
   readonly rows = new Map<number, Buffer>();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeOptions } from '../../src/config/default.js';
 import { decodeCounters, type CounterRow } from '../../src/events/decode.js';
 import { loadBinding, type NativeProbe } from '../../src/host/binding.js';
-import { requireRoot, TestCgroup } from '../helpers/cgroup.js';
+import { requireRoot, TestCgroup, until } from '../helpers/cgroup.js';
 import { workload } from '../helpers/workloads.js';
 
 const rowOf = (rows: CounterRow[], id: number) => rows.find((r) => r.cgroupId === id);
@@ -40,6 +40,9 @@ describe('direct-mapped counter rows: two slots, cgroups sharing one', () => {
   });
 
   it("counts in the slot's owner's copy, a colliding cgroup in its hash row, folds the owner's copy at its rmdir, and frees the slot for the next", async () => {
+    expect(probe.fastRows).toBe(2);
+    expect(probe.attached).toEqual(expect.arrayContaining(['handle_rmdir_fold', 'handle_populated_fold']));
+    expect(probe.attached).not.toContain('handle_rmdir');
     const a = await evenCgroup('fast-a');
     const b = await evenCgroup('fast-b');
     made.push(a, b);
@@ -133,5 +136,65 @@ describe('direct-mapped counter rows: reads while cgroups are removed', () => {
     // The reads did catch cgroups between their exit and their rmdir (the exit in a copy, not yet
     // folded), so folds ran between reads.
     expect(ids.filter((id) => beforeRmdir.has(id)).length).toBeGreaterThan(5);
+  });
+});
+
+describe('direct-mapped counter rows: a release counted for a cgroup with no hash row', () => {
+  let probe: NativeProbe;
+  const cg = TestCgroup.create('fast-release');
+
+  beforeAll(() => {
+    requireRoot();
+    probe = new (loadBinding().Probe)(probeOptions({ ringBytes: 4096, cpuAccounting: false }));
+  });
+
+  afterAll(async () => {
+    probe?.close();
+    await cg.remove();
+  });
+
+  it('makes the row when the cgroup empties, as its counts are all in its direct-mapped rows', async () => {
+    const id = cg.id;
+    const child = cg.run('exec sleep 0.5');
+    const exited = new Promise((r) => child.on('exit', r));
+    await until(() => (rowOf(decodeCounters(probe.readCounters()), id)?.execs ?? 0) >= 2, 'the exec of sleep counted');
+    // The row the move into the cgroup made, taken: the cgroup now counts in cg_fast alone.
+    expect(rowOf(decodeCounters(probe.takeCounters(BigUint64Array.of(BigInt(id)))), id)).toMatchObject({ releases: 0 });
+    await exited;
+    await until(() => (rowOf(decodeCounters(probe.readCounters()), id)?.releases ?? 0) === 1, 'the release counted');
+    expect(rowOf(decodeCounters(probe.readCounters()), id)).toMatchObject({ releases: 1, exitsSuccess: 1, execs: 2 });
+  });
+});
+
+describe('direct-mapped counter rows off (fastRows 0, as on a kernel before v5.19)', () => {
+  let probe: NativeProbe;
+  const cg = TestCgroup.create('fast-off');
+
+  beforeAll(() => {
+    requireRoot();
+    probe = new (loadBinding().Probe)(probeOptions({ ringBytes: 4096, fastRows: 0, cpuAccounting: false }));
+  });
+
+  afterAll(async () => {
+    probe?.close();
+    await cg.remove();
+  });
+
+  it('counts every fork, exec and exit in the hash rows, with the rmdir and populated programs that do not fold', async () => {
+    expect(probe.fastRows).toBe(0);
+    expect(probe.attached).toEqual(expect.arrayContaining(['handle_rmdir', 'handle_populated']));
+    expect(probe.attached.filter((n) => n.endsWith('_fold'))).toEqual([]);
+    const id = cg.id;
+    expect((await cg.exec(`exec ${workload('forkn')} 50`)).code).toBe(0);
+    await cg.remove();
+    // All of it in the hash row, which the rmdir marked: taken whole.
+    expect(rowOf(decodeCounters(probe.takeCounters(BigUint64Array.of(BigInt(id)))), id)).toMatchObject({
+      forks: 50,
+      execs: 2,
+      exitsSuccess: 51,
+      releases: 1,
+      removed: true,
+    });
+    expect(rowOf(decodeCounters(probe.readCounters()), id)).toBeUndefined();
   });
 });
