@@ -56,6 +56,13 @@ bool HasHelper(const btf* vmlinux, const char* func) {
   return false;
 }
 
+// The possible CPUs, which size the per-CPU maps (`map` names the one sized, for the error).
+uint32_t PossibleCpus(const char* map) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", map, cpus < 0 ? -cpus : EINVAL};
+  return static_cast<uint32_t>(cpus);
+}
+
 struct BtfFree {
   void operator()(btf* b) const { btf__free(b); }
 };
@@ -192,12 +199,11 @@ std::vector<uint8_t> Loader::Census() {
 // the ring's size shared among the CPUs, between 4 KiB and 1 MiB (so a small ring, which a config
 // may ask for to bound memory, makes small staging areas too).
 void Loader::SizeStages(uint32_t ring_bytes) {
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", "stage", cpus < 0 ? -cpus : EINVAL};
-  uint64_t share = ring_bytes / static_cast<uint64_t>(cpus);
+  uint32_t cpus = PossibleCpus("stage");
+  uint64_t share = ring_bytes / cpus;
   uint64_t bytes = 4u << 10;
   while (bytes < (1u << 20) && bytes * 2 <= share) bytes *= 2;
-  stage_cpus_ = static_cast<uint32_t>(cpus);
+  stage_cpus_ = cpus;
   stage_bytes_ = bytes;
   int err = bpf_map__set_max_entries(skel_->maps.stage, stage_cpus_);
   if (!err) err = bpf_map__set_value_size(skel_->maps.stage, sizeof(fw_stage) + bytes + FW_STAGE_SLACK);
@@ -212,23 +218,23 @@ void Loader::SizeStages(uint32_t ring_bytes) {
 // then every row is in the hash, and the rmdir and populated programs without the fold are loaded.
 void Loader::ChooseRowLayout(const btf* vmlinux, uint32_t rows) {
   constexpr uint64_t kFastRowBudget = 4u << 20;
-  int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) throw BpfError{"libbpf_num_possible_cpus", "cg_fast", cpus < 0 ? -cpus : EINVAL};
+  uint32_t cpus = PossibleCpus("cg_fast");
   bool on = rows > 0 && HasHelper(vmlinux, "BPF_FUNC_loop") && HasHelper(vmlinux, "BPF_FUNC_map_lookup_percpu_elem");
-  uint64_t fit = kFastRowBudget / (sizeof(fw_cg_fast) * static_cast<uint64_t>(cpus));
+  uint64_t fit = kFastRowBudget / (sizeof(fw_cg_fast) * cpus);
   uint64_t slots = 1;
   while (on && slots * 2 <= rows && slots * 2 <= fit) slots *= 2;
   int err = bpf_map__set_max_entries(skel_->maps.cg_fast, static_cast<uint32_t>(slots));
   if (err) throw BpfError{"bpf_map__set_max_entries", "cg_fast", Errno(err)};
-  fast_rows_ = on ? static_cast<uint32_t>(slots) : 0;
   skel_->rodata->fast_rows = on;
   skel_->rodata->fast_mask = static_cast<uint32_t>(slots - 1);
-  skel_->rodata->nr_cpus = static_cast<uint32_t>(cpus);
+  skel_->rodata->nr_cpus = cpus;
   bpf_program__set_autoload(skel_->progs.handle_rmdir, !on);
   bpf_program__set_autoload(skel_->progs.handle_rmdir_fold, on);
   bpf_program__set_autoload(skel_->progs.handle_populated, !on);
   bpf_program__set_autoload(skel_->progs.handle_populated_fold, on);
 }
+
+uint32_t Loader::fast_rows() const { return skel_ && skel_->rodata->fast_rows ? bpf_map__max_entries(skel_->maps.cg_fast) : 0; }
 
 // tp_btf programs need the tracepoint's btf_trace_<name> type in the kernel's BTF.
 void Loader::SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting) {

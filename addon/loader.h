@@ -13,7 +13,7 @@ namespace fw {
 struct LoaderOptions {
   uint32_t ring_bytes = 0;
   uint32_t counter_entries = 0;
-  uint32_t fast_rows = 0;  // at most; SizeFastRows() rounds it down; 0: every row in the hash
+  uint32_t fast_rows = 0;  // at most; ChooseRowLayout() rounds it down; 0: every row in the hash
   uint32_t cgroup_hierarchy = 0;
   uint32_t argv_max = 0;
   bool thread_events = false;    // record_threads at start (records on demand: interest_map.h)
@@ -54,7 +54,7 @@ class Loader {
   // How a process's exit is told from its threads': "group_dead" or "claim" (see proc.bpf.c).
   const char* exit_decision() const { return exit_claim_ ? "claim" : "group_dead"; }
   // Direct-mapped counter rows in use (proc.bpf.c cg_fast): their slots, or 0 (every row in the hash).
-  uint32_t fast_rows() const { return fast_rows_; }
+  uint32_t fast_rows() const;
 
  private:
   void SkipMissingTracepoints(const btf* vmlinux, bool cpu_accounting);
@@ -71,7 +71,6 @@ class Loader {
   struct proc* skel_ = nullptr;
   std::vector<uint8_t> object_;  // objectPath's bytes: libbpf reads them until the load
   bool exit_claim_ = false;
-  uint32_t fast_rows_ = 0;
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;
   std::vector<std::string> skipped_;

@@ -453,7 +453,7 @@ static __always_inline struct fw_cg_counters *event_counters(__u64 cgid)
 struct fw_fold {
 	__u64 cgid;
 	__u32 slot;
-	__u32 found; /* copies the cgroup owned */
+	__u32 found; /* find_cpu: the cgroup owns a copy */
 };
 
 #define FW_CG_WORDS       (sizeof(struct fw_cg_counters) / 8)
@@ -469,7 +469,6 @@ static long fold_cpu(__u64 cpu, struct fw_fold *x)
 	struct fw_cg_fast *f = bpf_map_lookup_percpu_elem(&cg_fast, &x->slot, cpu);
 	if (!f || f->owner != x->cgid)
 		return 0;
-	x->found++;
 	struct fw_cg_counters *h = bpf_map_lookup_percpu_elem(&cg_counters, &x->cgid, cpu);
 	if (!h && counters(x->cgid))
 		h = bpf_map_lookup_percpu_elem(&cg_counters, &x->cgid, cpu);
@@ -499,8 +498,6 @@ static long find_cpu(__u64 cpu, struct fw_fold *x)
 static __always_inline bool has_fast_rows(__u64 cgid)
 {
 	struct fw_fold x = { .cgid = cgid, .slot = (__u32)cgid & fast_mask };
-	if (FW_KO_FASTROW || !cgid)
-		return false;
 	bpf_loop(nr_cpus, find_cpu, &x, 0);
 	return x.found;
 }
@@ -509,8 +506,6 @@ static __always_inline bool has_fast_rows(__u64 cgid)
 static __always_inline void fold_rows(__u64 cgid)
 {
 	struct fw_fold x = { .cgid = cgid, .slot = (__u32)cgid & fast_mask };
-	if (FW_KO_FASTROW || !cgid)
-		return;
 	__sync_fetch_and_add(&fold_seq, 1);
 	bpf_loop(nr_cpus, fold_cpu, &x, 0);
 	__sync_fetch_and_add(&fold_seq, 1);
