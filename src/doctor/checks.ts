@@ -3,6 +3,7 @@
  * all; the commands that load BPF stop at the first one that fails, with its fix.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import type { NativeBinding } from '../host/binding.js';
 import { parseMounts } from '../host/cgroupfs.js';
 import { BTF_PATH, bpfPrivileges } from '../host/kernel.js';
@@ -28,6 +29,23 @@ export function btfCheck(exists: boolean): Check {
   };
 }
 
+/** The oldest kernel the programs load on: their record path's fetching adds (BPF_FETCH) came in 5.12. */
+export const MIN_KERNEL: readonly [number, number] = [5, 12];
+
+/** The kernel release (`uname -r`) against MIN_KERNEL; one that does not start with major.minor is not judged. */
+export function kernelCheck(release: string): Check {
+  const m = /^(\d{1,4})\.(\d{1,4})(?!\d)/.exec(release);
+  const min = `${MIN_KERNEL[0]}.${MIN_KERNEL[1]}`;
+  if (!m) return { name: 'kernel release', ok: true, detail: `${release.slice(0, 64)}: not read as major.minor, not checked (${min} or newer is needed)` };
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  const ok = major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]);
+  return {
+    name: 'kernel release',
+    ok,
+    detail: ok ? release.slice(0, 64) : `${release.slice(0, 64)}: too old; forkwatch's programs need Linux ${min} or newer (BPF atomic fetch-and-add)`,
+  };
+}
+
 export const TRACEPOINTS = [
   'sched_process_fork',
   'sched_process_exec',
@@ -40,7 +58,7 @@ export const TRACEPOINTS = [
 
 /** Every check, in the order a fix would be made. */
 export function runChecks(binding: NativeBinding | undefined, read = (p: string) => fs.readFileSync(p, 'utf8')): Check[] {
-  const checks: Check[] = [privilegeCheck(read('/proc/self/status')), btfCheck(fs.existsSync(BTF_PATH))];
+  const checks: Check[] = [privilegeCheck(read('/proc/self/status')), kernelCheck(os.release()), btfCheck(fs.existsSync(BTF_PATH))];
   if (!binding) {
     checks.push({ name: 'native addon', ok: false, detail: "not built; run 'make'" });
     return checks;

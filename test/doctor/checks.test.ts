@@ -1,6 +1,6 @@
 /** `forkwatch doctor`'s privilege line says what is missing, as root or not. */
 import { describe, expect, it } from 'vitest';
-import { privilegeCheck } from '../../src/doctor/checks.js';
+import { kernelCheck, privilegeCheck } from '../../src/doctor/checks.js';
 
 const status = (uid: number, capEff: string) => `Name:\tnode\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nCapEff:\t${capEff}\n`;
 
@@ -19,5 +19,28 @@ describe('privilegeCheck', () => {
     const c = privilegeCheck(text);
     expect(c.ok).toBe(ok);
     expect(c.detail).toMatch(detail);
+  });
+});
+
+describe('kernelCheck', () => {
+  it.each([
+    ['6.18.44-fc-v1300', true, /^6\.18\.44-fc-v1300$/],
+    ['5.12.0', true, /^5\.12\.0$/],
+    ['5.15.0-91-generic', true, /^5\.15\.0-91-generic$/],
+    ['10.0.0', true, /^10\.0\.0$/],
+    ['5.10.0-28-amd64', false, /^5\.10\.0-28-amd64: too old; .*Linux 5\.12 or newer/],
+    ['4.19.0', false, /too old/],
+    ['5.1', false, /too old/],
+    ['5.120', true, /^5\.120$/],
+    ['custom', true, /^custom: not read as major\.minor, not checked \(5\.12 or newer is needed\)$/],
+    ['', true, /not checked/],
+  ])('%s', (release, ok, detail) => {
+    const c = kernelCheck(release);
+    expect(c.ok).toBe(ok);
+    expect(c.detail).toMatch(detail);
+  });
+
+  it('cuts a long release', () => {
+    expect(kernelCheck(`6.1.${'x'.repeat(500)}`).detail.length).toBeLessThanOrEqual(64);
   });
 });
