@@ -62,10 +62,11 @@ $(BUILD)/bpf/proc.skel.h: $(BUILD)/bpf/proc.bpf.o
 # A knockout build of the same programs, for bench/bpf-attrib.mjs:
 #   make bpf-variant VARIANT="-DFW_KO_RECORD=1 -DFW_KO_COUNTERS=1" OUT=/tmp/x.bpf.o
 # VARIANT takes only the FW_KO_* switches of bpf/proc.bpf.c; the agent's own build sets none.
+# SRC=FILE builds an edited copy of bpf/proc.bpf.c instead (test/kernel/object-path.test.ts).
 bpf-variant: bpf/proc.bpf.c bpf/proc.h bpf/core_shims.h bpf/record_hdr.h bpf/lifetime.h $(VMLINUX) $(BUILD)/.apt-build
 	@test -n "$(OUT)" || { echo "make bpf-variant: OUT=FILE is required" >&2; exit 2; }
 	@for f in $(VARIANT); do case "$$f" in -DFW_KO_[A-Z]*) ;; *) echo "make bpf-variant: VARIANT takes -DFW_KO_* switches only, not '$$f'" >&2; exit 2;; esac; done
-	$(BPF_CLANG) $(BPF_CFLAGS) $(VARIANT) -c $< -o $(OUT).tmp
+	$(BPF_CLANG) $(BPF_CFLAGS) $(VARIANT) -c $(or $(SRC),$<) -o $(OUT).tmp
 	mv $(OUT).tmp $(OUT)
 
 # vmlinux.h is vendored (see bpf/vmlinux/README.md), for x86 only; `make vmlinux` writes the

@@ -408,6 +408,33 @@ static __always_inline __u64 task_cgroup_id(struct task_struct *t)
 	return v1_cgroup_id(t);
 }
 
+/* bpf_core_cast()'s kfunc (v6.2): an address read as a kernel type, loaded from as a BTF pointer is.
+ * Weak: only handle_exit calls it, and that program is loaded only from v6.16 (ChooseExitDecision,
+ * addon/loader.cc), so an older kernel without it still loads the object. */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id) __ksym __weak;
+
+/* An exiting task's cgroup, read off lines no fork or exit writes. css_set.dfl_cgrp shares a cache
+ * line with the set's refcount and task count, which every fork and exit in the cgroup writes: at an
+ * exit it has mostly been written by another CPU since (two fork loops in one cgroup: 30-48 ns of
+ * the exit, docs/performance.md), where at a fork the forking CPU has just written it. The set's
+ * first link is the default hierarchy's (cgroup_init sets it up before any v1 hierarchy, and every
+ * set copies its links in order from the set it derives from): its cgroup is dfl_cgrp, checked by
+ * the hierarchy id; else, or on v1, the usual way. */
+static __always_inline __u64 exit_cgroup_id(struct task_struct *t, bool by_link)
+{
+	if (!by_link || FW_KO_CGROUP || cgroup_hierarchy != 0)
+		return task_cgroup_id(t);
+	struct css_set *cset = t->cgroups;
+	void *first = cset->cgrp_links.next;
+	struct cgrp_cset_link *link =
+		bpf_rdonly_cast(first - bpf_core_field_offset(struct cgrp_cset_link, cgrp_link),
+				bpf_core_type_id_kernel(struct cgrp_cset_link));
+	struct cgroup *cg = link->cgrp;
+	if (cg && cg->root->hierarchy_id == 0)
+		return fw_kernfs_id(cg->kn);
+	return fw_kernfs_id(cset->dfl_cgrp->kn);
+}
+
 /* The cgroup's counter row, made if it has none yet (NULL when the map is full). */
 static __always_inline struct fw_cg_counters *counters(__u64 cgid)
 {
@@ -681,12 +708,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 /* A task ends. group_dead: it made do_exit()'s last signal->live decrement, so this is the exit of
  * the process (what wait(2) reports), and every other task's is a thread exit. */
-static __always_inline int exit_common(struct task_struct *p, bool group_dead)
+static __always_inline int exit_common(struct task_struct *p, bool group_dead, bool by_link)
 {
 	if (FW_KO_EMPTY)
 		return 0;
 	struct signal_struct *sig = p->signal;
-	__u64 cgid = task_cgroup_id(p);
+	__u64 cgid = exit_cgroup_id(p, by_link);
 	__u32 status = 0;
 
 	if (group_dead) {
@@ -756,17 +783,18 @@ static __always_inline int exit_common(struct task_struct *p, bool group_dead)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *p, bool group_dead)
 {
-	return exit_common(p, group_dead);
+	return exit_common(p, group_dead, true);
 }
 
 /* Older kernels: signal->live read here is not do_exit()'s decrement -- every thread that gets here
  * after the last decrement reads 0. Live above 0 is a thread exit for sure; among the threads that
- * read 0 (the last decrementer always does), the first to claim the process ends it. */
+ * read 0 (the last decrementer always does), the first to claim the process ends it. The cgroup is
+ * read the usual way here: exit_cgroup_id()'s kfunc is missing before v6.2. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit_claim, struct task_struct *p)
 {
 	if (p->signal->live.counter != 0)
-		return exit_common(p, false);
+		return exit_common(p, false, false);
 	struct fw_exit_key key = { .tgid = p->tgid, .start_ns = fw_task_start_ns(p->group_leader) };
 	__u8 one = 1;
 	/* Only -EEXIST means another thread has it: on any other failure count the exit, as a
@@ -775,7 +803,7 @@ int BPF_PROG(handle_exit_claim, struct task_struct *p)
 	struct fw_stats *s = get_stats();
 	if (mine && s)
 		s->exit_claims++;
-	return exit_common(p, mine);
+	return exit_common(p, mine, false);
 }
 
 /* A task is freed. Once a process's leader is, every thread of it has passed the exit tracepoint

@@ -100,8 +100,9 @@ describe('direct-mapped counter rows: reads while cgroups are removed', () => {
 
   it('never shows a removed cgroup its folded exit twice, or not at all once shown', async () => {
     const N = 2000;
-    // Each cgroup: made, a child moves in and exits 0 (counted in the cgroup's copy), removed (folded).
-    const churn = parent.exec(`exec ${workload('cgchurn')} ${parent.dir} ${N}`);
+    // Each cgroup: made, a child moves in and exits 0 (counted in the cgroup's copy), removed (folded)
+    // 300 µs later, so that reads catch exits not yet folded even on a loaded machine.
+    const churn = parent.exec(`exec ${workload('cgchurn')} ${parent.dir} ${N} 300`);
     let done = false;
     void churn.then(() => (done = true));
     const seen = new Map<number, number[]>();

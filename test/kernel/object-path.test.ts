@@ -84,6 +84,30 @@ describe('loading another build of the BPF object', () => {
     expect(bpfProgIds().filter((id) => !before.has(id))).toEqual([]);
   });
 
+  // handle_exit's kfunc (bpf_rdonly_cast, v6.2) is weak: a kernel before v6.16 loads
+  // handle_exit_claim instead, and one without the kfunc must still load the object.
+  it('loads an object whose kfunc the kernel lacks where handle_exit is not loaded, and counts its exits', async () => {
+    const src = path.join(dir, 'nokfunc.bpf.c');
+    const text = fs.readFileSync(path.join(ROOT, 'bpf/proc.bpf.c'), 'utf8');
+    expect(text).toMatch(/extern void \*bpf_rdonly_cast\(.*__ksym __weak;/);
+    fs.writeFileSync(src, text.replaceAll('bpf_rdonly_cast', 'fw_no_such_kfunc'));
+    const out = path.join(dir, 'nokfunc.bpf.o');
+    execFileSync('make', ['-s', '-C', ROOT, '-o', 'build/.apt-build', 'bpf-variant', `SRC=${src}`, `OUT=${out}`]);
+    const probe = new (loadBinding().Probe)({ ...probeOptions({ cpuAccounting: false, exitClaim: true }), objectPath: out });
+    try {
+      expect(probe.attached).toEqual(expect.arrayContaining(['handle_fork', 'handle_exit_claim']));
+      expect(probe.attached).not.toContain('handle_exit');
+      expect((await cg.exec(`exec ${workload('forkn')} 20`)).code).toBe(0);
+      expect(decodeCounters(probe.readCounters()).find((r) => r.cgroupId === cg.id)).toMatchObject({ forks: 20, exitsSuccess: 21 });
+    } finally {
+      probe.close();
+    }
+    // Where handle_exit is loaded, the missing kfunc is refused: the weak extern hides nothing.
+    expect(() => new (loadBinding().Probe)({ ...probeOptions({ cpuAccounting: false, exitClaim: false }), objectPath: out })).toThrow(
+      /^bpf_object__load\(proc\)/,
+    );
+  });
+
   it('refuses an objectPath that is not a string', () => {
     expect(() => new (loadBinding().Probe)({ ...probeOptions({}), objectPath: 5 as unknown as string })).toThrow(/^option objectPath must be a string$/);
   });
