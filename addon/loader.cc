@@ -196,13 +196,15 @@ std::vector<uint8_t> Loader::Census() {
 }
 
 // One staging area per possible CPU (struct fw_stage, proc.h), each a power of two of data bytes:
-// the ring's size shared among the CPUs, between 4 KiB and 1 MiB (so a small ring, which a config
-// may ask for to bound memory, makes small staging areas too).
+// the ring's size shared among the CPUs, between 4 KiB and 2 MiB (so a small ring, which a config
+// may ask for to bound memory, makes small staging areas too). 2 MiB holds about 25,000 fork and
+// exit records: on 2 CPUs a storm of forks on both starves the reader for longer than 1 MiB lasted
+// (test/export/file.test.ts lost records to it). An array's value may be up to KMALLOC_MAX_SIZE.
 void Loader::SizeStages(uint32_t ring_bytes) {
   uint32_t cpus = PossibleCpus("stage");
   uint64_t share = ring_bytes / cpus;
   uint64_t bytes = 4u << 10;
-  while (bytes < (1u << 20) && bytes * 2 <= share) bytes *= 2;
+  while (bytes < (2u << 20) && bytes * 2 <= share) bytes *= 2;
   stage_cpus_ = cpus;
   stage_bytes_ = bytes;
   int err = bpf_map__set_max_entries(skel_->maps.stage, stage_cpus_);
