@@ -432,7 +432,7 @@ static __always_inline __u64 exit_cgroup_id(struct task_struct *t, bool by_link)
 	struct cgroup *cg = link->cgrp;
 	if (cg && cg->root->hierarchy_id == 0)
 		return fw_kernfs_id(cg->kn);
-	return fw_kernfs_id(cset->dfl_cgrp->kn);
+	return task_cgroup_id(t);
 }
 
 /* The cgroup's counter row, made if it has none yet (NULL when the map is full). */
@@ -552,9 +552,9 @@ static __always_inline void count_lifetime(struct fw_cg_counters *c, struct task
 					   __u64 now)
 {
 	__u64 start = fw_task_start_ns(p->group_leader);
+	/* CLOCK, a cost measure: the slot and sum are still written, from no clock. */
 	if (FW_KO_CLOCK)
-		now = start +
-		      1000; /* a cost measure: the slot and sum are written, from no clock */
+		now = start + 1000;
 	__u64 ns = now > start ? now - start : 0;
 	c->lifetime[fw_lifetime_slot(ns)]++;
 	c->lifetime_sum_ns += ns;

@@ -30,19 +30,20 @@ export function btfCheck(exists: boolean): Check {
 }
 
 /** The oldest kernel the programs load on: their record path's fetching adds (BPF_FETCH) came in 5.12. */
-export const MIN_KERNEL: readonly [number, number] = [5, 12];
+const MIN_KERNEL: readonly [number, number] = [5, 12];
 
 /** The kernel release (`uname -r`) against MIN_KERNEL; one that does not start with major.minor is not judged. */
 export function kernelCheck(release: string): Check {
   const m = /^(\d{1,4})\.(\d{1,4})(?!\d)/.exec(release);
   const min = `${MIN_KERNEL[0]}.${MIN_KERNEL[1]}`;
-  if (!m) return { name: 'kernel release', ok: true, detail: `${release.slice(0, 64)}: not read as major.minor, not checked (${min} or newer is needed)` };
+  const shown = release.slice(0, 64);
+  if (!m) return { name: 'kernel release', ok: true, detail: `${shown}: not read as major.minor, not checked (${min} or newer is needed)` };
   const [major, minor] = [Number(m[1]), Number(m[2])];
   const ok = major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]);
   return {
     name: 'kernel release',
     ok,
-    detail: ok ? release.slice(0, 64) : `${release.slice(0, 64)}: too old; forkwatch's programs need Linux ${min} or newer (BPF atomic fetch-and-add)`,
+    detail: ok ? shown : `${shown}: too old; forkwatch's programs need Linux ${min} or newer (BPF atomic fetch-and-add)`,
   };
 }
 
